@@ -1,0 +1,133 @@
+"""The registry of served resources: group/version/kind, plural, scope, short names,
+categories, verbs and subresources. Discovery, OpenAPI, storage keys, the clients and
+``kubectl`` short names all read from here, so a kind is added in one place.
+
+Resources are named by a "resource key": the plural for the core group (``services``) and
+``plural.group`` otherwise (``deployments.apps``, ``endpointslices.discovery.k8s.io``) —
+the same spelling ``kubectl get`` accepts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ALL_VERBS = (
+    "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceInfo:
+    group: str  # "" for core
+    version: str
+    kind: str
+    plural: str
+    singular: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = ALL_VERBS
+    subresources: tuple[str, ...] = ()  # "status", "scale", "log", "binding"
+    # Storage key segment; differs from plural only where upstream's etcd layout does.
+    storage_name: str = ""
+    extra: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def key(self) -> str:
+        return self.plural if not self.group else f"{self.plural}.{self.group}"
+
+    @property
+    def api_version(self) -> str:
+        return self.version if not self.group else f"{self.group}/{self.version}"
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+    @property
+    def group_version(self) -> str:
+        return self.api_version
+
+    def storage_prefix(self, namespace: str | None = None) -> str:
+        """``/registry/<group|core>/<plural>/[<ns>/]`` — ends with a slash."""
+        base = f"/registry/{self.group or 'core'}/{self.storage_name or self.plural}/"
+        if self.namespaced and namespace:
+            return f"{base}{namespace}/"
+        return base
+
+    def storage_key(self, name: str, namespace: str | None = None) -> str:
+        return f"{self.storage_prefix(namespace)}{name}"
+
+    def url_path(self, namespace: str | None = None, name: str | None = None) -> str:
+        """The REST path: ``/api/v1/namespaces/ns/services/name`` and friends."""
+        root = "/api/v1" if not self.group else f"/apis/{self.group}/{self.version}"
+        if self.namespaced and namespace:
+            root += f"/namespaces/{namespace}"
+        root += f"/{self.plural}"
+        if name:
+            root += f"/{name}"
+        return root
+
+
+_R = ResourceInfo
+
+RESOURCES: tuple[ResourceInfo, ...] = (
+    _R("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",),
+       verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
+       subresources=("status", "finalize")),
+    _R("", "v1", "Node", "nodes", "node", False, ("no",), subresources=("status",)),
+    _R("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",),
+       subresources=("status", "log", "binding")),
+    _R("", "v1", "Service", "services", "service", True, ("svc",), ("all",),
+       verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update",
+              "watch"),
+       subresources=("status",)),
+    _R("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",)),
+    _R("", "v1", "Event", "events", "event", True, ("ev",)),
+    _R("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",)),
+    _R("", "v1", "Secret", "secrets", "secret", True),
+    _R("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",)),
+    _R("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", True),
+    _R("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), ("all",),
+       subresources=("status", "scale")),
+    _R("apps", "v1", "ReplicaSet", "replicasets", "replicaset", True, ("rs",), ("all",),
+       subresources=("status", "scale")),
+    _R("coordination.k8s.io", "v1", "Lease", "leases", "lease", True),
+    _R("events.k8s.io", "v1", "Event", "events", "event", True, ("ev",),
+       storage_name="events-v1"),
+)
+
+BY_KEY: dict[str, ResourceInfo] = {r.key: r for r in RESOURCES}
+BY_GVK: dict[tuple[str, str, str], ResourceInfo] = {
+    (r.group, r.version, r.kind): r for r in RESOURCES
+}
+
+
+def lookup(key: str) -> ResourceInfo:
+    """Find a resource by key (``services``, ``deployments.apps``), short name, singular,
+    or kind name (case-insensitive). Raises KeyError."""
+    if key in BY_KEY:
+        return BY_KEY[key]
+    low = key.lower()
+    for r in RESOURCES:
+        if low in (r.plural, r.singular, r.kind.lower()) or low in r.short_names:
+            if r.group == "events.k8s.io":
+                continue  # `events` means the core kind, as in kubectl
+            return r
+    raise KeyError(key)
+
+
+def for_api_version(api_version: str, kind: str) -> ResourceInfo:
+    """The resource for an object's ``apiVersion`` and ``kind``. Raises KeyError."""
+    group, _, version = api_version.rpartition("/")
+    return BY_GVK[(group, version, kind)]
+
+
+def groups() -> dict[str, list[str]]:
+    """group -> served versions (core is "")."""
+    out: dict[str, list[str]] = {}
+    for r in RESOURCES:
+        vs = out.setdefault(r.group, [])
+        if r.version not in vs:
+            vs.append(r.version)
+    return out

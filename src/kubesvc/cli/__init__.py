@@ -1,0 +1,1 @@
+"""cli: the ``kubesvc`` command (``up``, ``server``, ``agent``, ``token``, ``exec``)."""
