@@ -6,6 +6,7 @@ agent. Objects in it are shared: never mutate one (copy first).
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -38,10 +39,10 @@ class Indexer:
     def get(self, key: str) -> Obj | None:
         return self._items.get(key)
 
-    def list(self) -> list[Obj]:
+    def list(self) -> builtins.list[Obj]:
         return list(self._items.values())
 
-    def keys(self) -> list[str]:
+    def keys(self) -> builtins.list[str]:
         return list(self._items)
 
     def add_index(self, name: str, func: IndexFunc) -> None:
@@ -52,11 +53,11 @@ class Indexer:
         for key, obj in self._items.items():
             self._index_one(name, key, obj)
 
-    def by_index(self, name: str, value: str) -> list[Obj]:
+    def by_index(self, name: str, value: str) -> builtins.list[Obj]:
         keys = self._indices[name].get(value, ())
         return [self._items[k] for k in keys if k in self._items]
 
-    def index_keys(self, name: str, value: str) -> list[str]:
+    def index_keys(self, name: str, value: str) -> builtins.list[str]:
         return list(self._indices[name].get(value, ()))
 
     # -- mutation, by the informer only

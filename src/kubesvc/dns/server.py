@@ -1,0 +1,186 @@
+"""The DNS server: UDP and TCP on one address, answering from a :class:`RecordBook`.
+
+UDP uses ``loop.add_reader`` on a non-blocking socket and drains up to 64 datagrams per
+wake-up with ``recvfrom``/``sendto`` (far faster than a DatagramProtocol); TCP uses asyncio
+streams with the two-byte length prefix and serves several queries per connection.
+Names outside the cluster zone (and reverse names of non-cluster addresses) are forwarded to
+``upstreams`` when given, else REFUSED. Until ``ready()`` is true every in-zone query gets
+SERVFAIL, as CoreDNS does before its caches sync. Called by ``kubesvc up``/``server``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import struct
+from collections.abc import Callable
+
+from kubesvc.dns import wire
+from kubesvc.dns.records import Answer, RecordBook
+
+log = logging.getLogger(__name__)
+
+_BATCH = 64
+_EDNS_SIZE = 1232
+
+
+class DnsServer:
+    def __init__(
+        self,
+        book: RecordBook,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 53,
+        upstreams: tuple[tuple[str, int], ...] = (),
+        ready: Callable[[], bool] = lambda: True,
+        forward_timeout: float = 2.0,
+    ) -> None:
+        self.book = book
+        self.host = host
+        self.port = port
+        self.upstreams = upstreams
+        self.ready = ready
+        self.forward_timeout = forward_timeout
+        self._udp: socket.socket | None = None
+        self._tcp: asyncio.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._forwards: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        udp = socket.socket(family, socket.SOCK_DGRAM)
+        udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        udp.bind((self.host, self.port))
+        udp.setblocking(False)
+        self.port = udp.getsockname()[1]  # resolve port 0 so TCP binds the same port
+        self._udp = udp
+        self._loop.add_reader(udp.fileno(), self._on_udp_readable)
+        self._tcp = await asyncio.start_server(
+            self._serve_tcp, self.host, self.port, reuse_address=True
+        )
+
+    async def stop(self) -> None:
+        if self._udp is not None and self._loop is not None:
+            self._loop.remove_reader(self._udp.fileno())
+            self._udp.close()
+            self._udp = None
+        if self._tcp is not None:
+            self._tcp.close()
+            await self._tcp.wait_closed()
+            self._tcp = None
+        for t in list(self._forwards):
+            t.cancel()
+
+    # -- UDP
+    def _on_udp_readable(self) -> None:
+        sock = self._udp
+        if sock is None:
+            return
+        for _ in range(_BATCH):
+            try:
+                data, addr = sock.recvfrom(4096)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.debug("dns udp recv: %s", exc)
+                return
+            reply = self.handle(data, udp=True, reply_to=addr)
+            if reply is not None:
+                with contextlib.suppress(OSError):
+                    sock.sendto(reply, addr)
+
+    # -- TCP
+    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:
+                    head = await asyncio.wait_for(reader.readexactly(2), timeout=10)
+                    data = await reader.readexactly(struct.unpack("!H", head)[0])
+                except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
+                    return
+                reply = self.handle(data, udp=False)
+                if reply is None:
+                    reply = await self._forward_async(data) if self.upstreams else None
+                if reply is None:
+                    continue
+                writer.write(struct.pack("!H", len(reply)) + reply)
+                await writer.drain()
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    # -- answering
+    def handle(
+        self, data: bytes, *, udp: bool, reply_to: tuple[str, int] | None = None
+    ) -> bytes | None:
+        """Answer one message; None when there is nothing to send (or a forward is under
+        way for UDP, which replies by itself)."""
+        try:
+            q = wire.parse_query(data)
+        except wire.FormatError:
+            return wire.error_response(data, wire.FORMERR)
+        if q.opcode != 0:
+            return wire.error_response(data, wire.NOTIMP)
+        if q.qclass not in (wire.CLASS_IN, wire.ANY):
+            return self._reply(q, Answer(wire.REFUSED), udp=udp, aa=False)
+        in_zone = self.book.in_zone(q.qname)
+        if in_zone and not self.ready():
+            return self._reply(q, Answer(wire.SERVFAIL), udp=udp, aa=False)
+        ans = self.book.lookup(q.qname, q.qtype)
+        if ans is not None:
+            return self._reply(q, ans, udp=udp, aa=True)
+        if self.upstreams:
+            if udp and reply_to is not None:
+                task = asyncio.ensure_future(self._forward_udp_reply(data, reply_to))
+                self._forwards.add(task)
+                task.add_done_callback(self._forwards.discard)
+                return None
+            return None  # the TCP path forwards itself
+        if self.book.is_reverse(q.qname):
+            return self._reply(q, Answer(wire.NXDOMAIN), udp=udp, aa=False)
+        return self._reply(q, Answer(wire.REFUSED), udp=udp, aa=False)
+
+    def _reply(self, q: wire.Query, ans: Answer, *, udp: bool, aa: bool) -> bytes:
+        opt = wire.opt_record(_EDNS_SIZE) if q.edns_size else b""
+        ar_count = ans.ar_count + (1 if opt else 0)
+        body = q.question + ans.answers + ans.authority + ans.additional + opt
+        flags = wire.response_flags(q.flags, ans.rcode, aa=aa)
+        msg = wire.header(q.id, flags, 1, ans.an_count, ans.ns_count, ar_count) + body
+        if udp:
+            limit = q.edns_size or 512
+            if len(msg) > limit:
+                # Truncate: the client retries over TCP for the full answer.
+                flags = wire.response_flags(q.flags, ans.rcode, aa=aa, tc=True)
+                msg = wire.header(q.id, flags, 1, 0, 0, 1 if opt else 0) + q.question + opt
+        return msg
+
+    # -- forwarding
+    async def _forward_udp_reply(self, data: bytes, addr: tuple[str, int]) -> None:
+        reply = await self._forward_async(data)
+        if reply is not None and self._udp is not None:
+            with contextlib.suppress(OSError):
+                self._udp.sendto(reply, addr)
+
+    async def _forward_async(self, data: bytes) -> bytes | None:
+        loop = asyncio.get_running_loop()
+        for host, port in self.upstreams:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            try:
+                await loop.sock_connect(sock, (host, port))
+                await loop.sock_sendall(sock, data)
+                reply = await asyncio.wait_for(loop.sock_recv(sock, 65535),
+                                               timeout=self.forward_timeout)
+                if len(reply) >= 2 and reply[:2] == data[:2]:
+                    return reply
+            except (OSError, TimeoutError) as exc:
+                log.debug("dns forward to %s:%s failed: %s", host, port, exc)
+            finally:
+                sock.close()
+        return wire.error_response(data, wire.SERVFAIL)
