@@ -1,0 +1,97 @@
+"""The Proxier: informers of Services and EndpointSlices -> :class:`ChangeTracker` ->
+:class:`BoundedFrequencyRunner` -> a :class:`ProxyBackend`. Created by ``kubesvc up`` and
+``kubesvc agent`` (the informers are theirs, shared with other components)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from kubesvc.informers import Informer, object_key
+from kubesvc.proxy.backend import ProxyBackend
+from kubesvc.proxy.metrics import ProxyMetrics
+from kubesvc.proxy.runner import BoundedFrequencyRunner
+from kubesvc.proxy.tracker import ChangeTracker
+
+Obj = dict[str, Any]
+
+
+class Proxier:
+    def __init__(
+        self,
+        backend: ProxyBackend,
+        *,
+        services: Informer,
+        slices: Informer,
+        min_sync_interval: float = 0.005,
+        max_sync_interval: float = 60.0,
+    ) -> None:
+        self.backend = backend
+        self.services = services
+        self.slices = slices
+        self.tracker = ChangeTracker()
+        self.metrics = ProxyMetrics()
+        self._synced_once = False
+        self.runner = BoundedFrequencyRunner(
+            f"proxy/{backend.name}", self._sync, min_interval=min_sync_interval,
+            max_interval=max_sync_interval, on_failure=self._failed,
+        )
+        services.add_handler(
+            on_add=self._svc, on_update=lambda _o, n: self._svc(n), on_delete=self._svc_gone
+        )
+        slices.add_handler(
+            on_add=self._slice, on_update=self._slice_update,
+            on_delete=lambda o: self._slice(o, deleted=True),
+        )
+
+    def synced(self) -> bool:
+        return self._synced_once
+
+    def _svc(self, obj: Obj) -> None:
+        self.tracker.service_changed(obj, key=object_key(obj))
+        self.runner.run()
+
+    def _svc_gone(self, obj: Obj) -> None:
+        self.tracker.service_changed(None, key=object_key(obj))
+        self.runner.run()
+
+    def _slice(self, obj: Obj, *, deleted: bool = False) -> None:
+        self.tracker.slice_changed(obj, deleted=deleted)
+        self.runner.run()
+
+    def _slice_update(self, old: Obj, new: Obj) -> None:
+        old_svc = (old["metadata"].get("labels") or {}).get("kubernetes.io/service-name")
+        new_svc = (new["metadata"].get("labels") or {}).get("kubernetes.io/service-name")
+        if old_svc != new_svc:
+            self.tracker.slice_changed(old, deleted=True)
+        self._slice(new)
+
+    def _failed(self) -> None:
+        self.metrics.syncs_failed += 1
+        self.tracker.request_full_resync()
+
+    async def _sync(self) -> None:
+        if not (self.services.has_synced and self.slices.has_synced):
+            return  # the first sync waits for complete caches; the runner is re-triggered
+        start = time.monotonic()
+        req = self.tracker.checkpoint()
+        await self.backend.sync(req)
+        done = time.monotonic()
+        self.metrics.sync_duration.observe(done - start)
+        if req.oldest_change and self._synced_once:
+            self.metrics.programming_latency.observe(done - req.oldest_change)
+        self._synced_once = True
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async def kick() -> None:
+            await self.services.wait_synced()
+            await self.slices.wait_synced()
+            self.runner.run()
+
+        kicker = asyncio.create_task(kick())
+        try:
+            await self.runner.loop(stop)
+        finally:
+            kicker.cancel()
+            await self.backend.close()
