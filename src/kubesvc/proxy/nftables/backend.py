@@ -1,0 +1,77 @@
+"""NftablesBackend: a :class:`~kubesvc.proxy.backend.ProxyBackend` that programs the
+kernel through :mod:`.rules` and :mod:`.nft`, incrementally (only changed Services) after
+the first full sync, and with a full rewrite after any failure."""
+
+from __future__ import annotations
+
+from kubesvc.proxy.healthcheck import HealthCheckServer
+from kubesvc.proxy.model import usable_endpoints
+from kubesvc.proxy.nftables.nft import NftRunner
+from kubesvc.proxy.nftables.rules import NftConfig, ServiceRules, service_rules, transaction
+from kubesvc.proxy.tracker import SyncRequest
+
+
+class NftablesBackend:
+    name = "nftables"
+
+    def __init__(self, runner: NftRunner, cfg: NftConfig, *, health_host: str = "") -> None:
+        self.runner = runner
+        self.cfg = cfg
+        self.health_host = health_host
+        self._applied: dict[str, ServiceRules] = {}
+        self._health: dict[str, HealthCheckServer] = {}
+        self.last_transaction = ""
+
+    async def sync(self, req: SyncRequest) -> None:
+        st = req.state
+        keys = set(st.by_service) if req.full else set(req.changed)
+        cur = dict(self._applied) if not req.full else {}
+        for key in keys:
+            ports = [(st.ports[spn], st.endpoints.get(spn, []))
+                     for spn in st.by_service.get(key, [])]
+            if ports:
+                cur[key] = service_rules(ports, self.cfg)
+            else:
+                cur.pop(key, None)
+        text = transaction(self._applied, cur, keys | (set(self._applied) - set(cur)),
+                           full=req.full or not self._applied, cfg=self.cfg)
+        await self.runner.apply(text)
+        self.last_transaction = text
+        self._applied = cur
+        if self.health_host:
+            await self._sync_health(req, keys)
+
+    async def _sync_health(self, req: SyncRequest, keys: set[str]) -> None:
+        st = req.state
+        for key in keys:
+            want: tuple[int, int] | None = None
+            for spn in st.by_service.get(key, []):
+                sp = st.ports[spn]
+                if sp.external_local and sp.health_check_node_port:
+                    n = len(usable_endpoints(st.endpoints.get(spn, []), local_only=True,
+                                             node_name=self.cfg.node_name))
+                    want = (sp.health_check_node_port, n)
+            cur = self._health.get(key)
+            if cur is not None and (want is None or cur.port != want[0]):
+                await cur.close()
+                del self._health[key]
+                cur = None
+            if want is None:
+                continue
+            if cur is None:
+                ns, _, name = key.partition("/")
+                cur = HealthCheckServer(ns, name, host=self.health_host, port=want[0])
+                await cur.start()
+                self._health[key] = cur
+            cur.local_endpoints = want[1]
+
+    async def close(self) -> None:
+        for h in self._health.values():
+            await h.close()
+        self._health.clear()
+        if self._applied:
+            try:
+                await self.runner.apply(
+                    f"add table ip {self.cfg.table}\ndelete table ip {self.cfg.table}\n")
+            finally:
+                self._applied = {}
