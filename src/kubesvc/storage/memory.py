@@ -13,9 +13,10 @@ from kubesvc.storage.store import KeyValue, ListResult, WatchEvent
 
 
 class _MemoryWatch:
-    def __init__(self, store: MemoryStore, prefix: str) -> None:
+    def __init__(self, store: MemoryStore, prefix: str, start_revision: int = 0) -> None:
         self._store = store
         self.prefix = prefix
+        self.start_revision = start_revision  # events older than this are not delivered
         self.queue: asyncio.Queue[list[WatchEvent] | BaseException | None] = asyncio.Queue()
         self.closed = False
 
@@ -61,6 +62,11 @@ class MemoryStore:
             raise errors.Gone(
                 f"The resourceVersion for the provided list is too old: {revision}"
             )
+        if revision > self._rev:
+            raise errors.Timeout(
+                f"Too large resource version: {revision}, current: {self._rev}",
+                retry_after_seconds=1,
+            )
         if revision and revision < self._rev:
             state = self._state_at(revision, prefix)
             keys = sorted(state)
@@ -99,7 +105,7 @@ class MemoryStore:
     def _commit(self, ev: WatchEvent) -> None:
         self._history.append(ev)
         for w in list(self._watches):
-            if ev.kv.key.startswith(w.prefix):
+            if ev.kv.key.startswith(w.prefix) and ev.kv.mod_revision >= w.start_revision:
                 w.queue.put_nowait([ev])
 
     async def create(self, key: str, value: bytes) -> KeyValue:
@@ -139,14 +145,15 @@ class MemoryStore:
         self._rev += 1
         del self._live[key]
         self._keys.pop(bisect.bisect_left(self._keys, key))
-        self._commit(WatchEvent("DELETE", KeyValue(key, b"", prev.create_revision, self._rev), prev))
+        gone = KeyValue(key, b"", prev.create_revision, self._rev)
+        self._commit(WatchEvent("DELETE", gone, prev))
         return prev
 
     # -- watch / compaction
     async def watch(self, prefix: str, *, start_revision: int) -> _MemoryWatch:
         if start_revision and start_revision < self._compacted:
             raise errors.Gone(f"too old resource version: {start_revision} ({self._compacted})")
-        w = _MemoryWatch(self, prefix)
+        w = _MemoryWatch(self, prefix, start_revision)
         if start_revision and start_revision <= self._rev:
             lo = bisect.bisect_left(
                 [e.kv.mod_revision for e in self._history], start_revision

@@ -1,0 +1,126 @@
+"""In-process watch fan-out for store backends that commit locally (:mod:`.sqlite`).
+
+The backend calls :meth:`WatchHub.dispatch` on the event loop once per committed event, in
+revision order; each :class:`HubWatch` whose prefix matches queues it. A watch that starts in
+the past is registered first (buffering live events), then given the backlog read from
+history up to some revision, then the buffered live events newer than that revision, so no
+event is lost or repeated across the hand-over. Calls nothing outside this package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator
+
+from kubesvc import errors
+from kubesvc.storage.store import WatchEvent
+
+MAX_BATCH = 1000  # events per yielded batch
+MAX_QUEUED = 200_000  # a watcher this far behind is cut off with Gone (it must re-list)
+
+
+class HubWatch:
+    """One open watch. Iterate for batches of events; ``close()`` ends the iteration."""
+
+    def __init__(self, hub: WatchHub, prefix: str, start_revision: int) -> None:
+        self._hub = hub
+        self.prefix = prefix
+        self.start_revision = start_revision
+        self._items: deque[WatchEvent] = deque()
+        # Live events seen before the backlog was read; None once started.
+        self._pending: list[WatchEvent] | None = [] if start_revision else None
+        self._floor = hub.rev if not start_revision else start_revision - 1
+        self._ended = False
+        self._error: BaseException | None = None
+        self._wake = asyncio.Event()
+
+    def __aiter__(self) -> AsyncIterator[list[WatchEvent]]:
+        return self._iter()
+
+    async def _iter(self) -> AsyncIterator[list[WatchEvent]]:
+        while True:
+            if self._items:
+                n = min(len(self._items), MAX_BATCH)
+                yield [self._items.popleft() for _ in range(n)]
+                continue
+            if self._ended:
+                if self._error is not None:
+                    raise self._error
+                return
+            self._wake.clear()
+            await self._wake.wait()
+
+    def deliver(self, ev: WatchEvent) -> None:
+        if self._ended:
+            return
+        if self._pending is not None:
+            self._pending.append(ev)
+        elif ev.kv.mod_revision > self._floor:
+            self._push(ev)
+
+    def start(self, backlog: list[WatchEvent], upto: int) -> None:
+        """Queue ``backlog`` (every matching event up to revision ``upto``), then the live
+        events buffered meanwhile that are newer than ``upto``."""
+        pending, self._pending = self._pending or [], None
+        for ev in backlog:
+            self._push(ev)
+        self._floor = max(upto, self.start_revision - 1)
+        for ev in pending:
+            if ev.kv.mod_revision > self._floor:
+                self._push(ev)
+
+    def _push(self, ev: WatchEvent) -> None:
+        if self._ended:
+            return
+        self._items.append(ev)
+        self._floor = ev.kv.mod_revision
+        if len(self._items) > MAX_QUEUED:
+            self.fail(errors.Gone(f"watch of {self.prefix} fell too far behind; re-list"))
+            return
+        self._wake.set()
+
+    def fail(self, exc: BaseException) -> None:
+        """End the watch with ``exc`` (queued events are dropped: the caller must re-list)."""
+        if self._ended:
+            return
+        self._items.clear()
+        self._error = exc
+        self._end()
+
+    def _end(self) -> None:
+        self._ended = True
+        self._hub.discard(self)
+        self._wake.set()
+
+    async def close(self) -> None:
+        if not self._ended:
+            self._items.clear()
+            self._end()
+
+
+class WatchHub:
+    """The set of open watches of one store, and the last dispatched revision."""
+
+    def __init__(self) -> None:
+        self.rev = 0
+        self._watches: set[HubWatch] = set()
+
+    def add(self, prefix: str, start_revision: int) -> HubWatch:
+        w = HubWatch(self, prefix, start_revision)
+        self._watches.add(w)
+        return w
+
+    def discard(self, w: HubWatch) -> None:
+        self._watches.discard(w)
+
+    def dispatch(self, ev: WatchEvent) -> None:
+        self.rev = ev.kv.mod_revision
+        key = ev.kv.key
+        for w in list(self._watches):
+            if key.startswith(w.prefix):
+                w.deliver(ev)
+
+    async def close(self) -> None:
+        for w in list(self._watches):
+            await w.close()

@@ -1,0 +1,1 @@
+"""Fakes for the Protocol seams (Store, Client, ProxyBackend, PodRunner)."""
