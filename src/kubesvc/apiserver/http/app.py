@@ -1,0 +1,252 @@
+"""The aiohttp application: one catch-all route that authenticates, routes by path and
+method, and turns every error into a ``metav1.Status``.
+
+Routing is done here by hand (a path split, no regex table) to keep per-request overhead
+low: non-resource paths (``/version``, health, discovery, OpenAPI) first, then resource
+paths parsed by :mod:`.paths` and dispatched to :class:`.crud.Crud`, :class:`.watch.Watcher`
+or :func:`.logs.serve_log`. Built by :class:`.server.ApiServer`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from kubesvc import errors
+from kubesvc.apiserver.http import discovery, health, openapi, paths
+from kubesvc.apiserver.http.auth import TokenFile, is_anonymous_path
+from kubesvc.apiserver.http.backend import Backend
+from kubesvc.apiserver.http.crud import Crud
+from kubesvc.apiserver.http.logs import LogSource, serve_log
+from kubesvc.apiserver.http.negotiation import MAX_BODY_BYTES, encode
+from kubesvc.apiserver.http.params import truthy
+from kubesvc.apiserver.http.watch import Watcher
+
+log = logging.getLogger(__name__)
+
+_NOT_FOUND = "the server could not find the requested resource"
+_METHOD_NOT_ALLOWED = "the server does not allow this method on the requested resource"
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def status_response(err: errors.KubeError) -> web.Response:
+    return web.Response(body=encode(err.status()), status=err.code,
+                        content_type="application/json")
+
+
+@dataclass(slots=True)
+class _Static:
+    """Discovery documents encoded once (they depend only on the resource table)."""
+
+    api: bytes
+    apis: bytes
+    agg_core: dict[str, bytes]
+    agg_groups: dict[str, bytes]
+    groups: dict[str, bytes]
+    resource_lists: dict[tuple[str, str], bytes]
+    root_paths: bytes
+
+
+def _build_static(server_address: str) -> _Static:
+    from kubesvc.api.resources import groups
+
+    group_docs: dict[str, bytes] = {}
+    lists: dict[tuple[str, str], bytes] = {}
+    root = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2", "/openapi/v3",
+            "/readyz", "/version"]
+    for g, versions in groups().items():
+        if g:
+            doc = discovery.api_group(g)
+            assert doc is not None
+            group_docs[g] = encode(doc)
+            root.append(f"/apis/{g}")
+        for v in versions:
+            rl = discovery.api_resource_list(g, v)
+            assert rl is not None
+            lists[(g, v)] = encode(rl)
+            if g:
+                root.append(f"/apis/{g}/{v}")
+    return _Static(
+        api=encode(discovery.api_versions(server_address)),
+        apis=encode(discovery.api_group_list()),
+        agg_core={v: encode(discovery.aggregated(core=True, version=v)) for v in ("v2", "v2beta1")},
+        agg_groups={
+            v: encode(discovery.aggregated(core=False, version=v)) for v in ("v2", "v2beta1")
+        },
+        groups=group_docs,
+        resource_lists=lists,
+        root_paths=encode({"paths": sorted(root)}),
+    )
+
+
+class ApiApp:
+    """Request dispatch over one Backend (the Registry)."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        tokens: TokenFile | None,
+        server_address: str,
+        readiness: Callable[[], Mapping[str, bool]] | None = None,
+        log_source: LogSource | None = None,
+    ) -> None:
+        self.backend = backend
+        self.tokens = tokens
+        self.readiness = readiness
+        self.log_source = log_source
+        self.crud = Crud(backend)
+        self.watcher = Watcher(backend)
+        self.static = _build_static(server_address)
+
+    def set_server_address(self, address: str) -> None:
+        """The address /api advertises (known only after binding when port was 0)."""
+        self.static.api = encode(discovery.api_versions(address))
+
+    def make_app(self) -> web.Application:
+        # client_max_size just above the limit so that read() of an oversized chunked body
+        # fails fast; crud.read_body answers upstream's 413 Status.
+        app = web.Application(client_max_size=MAX_BODY_BYTES + 1)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        return app
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            path = request.path
+            if self.tokens is not None and not is_anonymous_path(path):
+                if self.tokens.authenticate(request.headers.get("Authorization")) is None:
+                    raise errors.Unauthorized("Unauthorized")
+            return await self._route(request, path)
+        except errors.KubeError as exc:
+            return status_response(exc)
+        except web.HTTPException:
+            raise
+        except Exception:
+            log.exception("internal error serving %s %s", request.method, request.path)
+            return status_response(errors.InternalError("an error on the server has prevented "
+                                                        "the request from succeeding"))
+
+    async def _route(self, request: web.Request, path: str) -> web.StreamResponse:
+        if path.startswith(("/api/", "/apis/")):
+            target = paths.parse(path)
+            if target is not None:
+                return await self._resource(request, target)
+            return self._discovery(request, path)
+        method = request.method
+        if method not in ("GET", "HEAD"):
+            if path in ("/api", "/apis", "/version") or path.startswith("/openapi"):
+                raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
+            raise errors.NotFound(_NOT_FOUND)
+        if path in ("/api", "/apis"):
+            return self._discovery(request, path)
+        if path in ("/version", "/version/"):
+            return health.version(request)
+        for endpoint in ("healthz", "livez", "readyz"):
+            if path == f"/{endpoint}" or path.startswith(f"/{endpoint}/"):
+                checks = self._readiness() if endpoint == "readyz" else {}
+                return health.health(request, endpoint, checks)
+        if path == "/openapi/v3" or path == "/openapi/v3/":
+            return openapi.v3_index(request)
+        if path.startswith("/openapi/v3/"):
+            return openapi.v3_document(request, path[len("/openapi/v3/"):])
+        if path == "/openapi/v2":
+            return openapi.v2(request)
+        if path == "/":
+            return web.Response(body=self.static.root_paths, content_type="application/json")
+        raise errors.NotFound(_NOT_FOUND)
+
+    def _readiness(self) -> Mapping[str, bool]:
+        if self.readiness is None:
+            return {}
+        try:
+            return self.readiness()
+        except Exception:
+            log.exception("readiness callback failed")
+            return {"readiness-callback": False}
+
+    def _discovery(self, request: web.Request, path: str) -> web.Response:
+        if request.method not in ("GET", "HEAD"):
+            raise errors.NotFound(_NOT_FOUND)
+        s = self.static
+        parts = path.strip("/").split("/")
+        body: bytes | None = None
+        content_type = "application/json"
+        if parts[0] in ("api", "apis") and len(parts) == 1:
+            agg = discovery.wants_aggregated(request.headers.get("Accept", ""))
+            if agg:
+                body = (s.agg_core if parts[0] == "api" else s.agg_groups)[agg]
+                content_type = discovery.AGGREGATED_MEDIA.format(v=agg)
+            else:
+                body = s.api if parts[0] == "api" else s.apis
+        elif parts[0] == "api" and len(parts) == 2:
+            body = s.resource_lists.get(("", parts[1]))
+        elif parts[0] == "apis" and len(parts) == 2:
+            body = s.groups.get(parts[1])
+        elif parts[0] == "apis" and len(parts) == 3:
+            body = s.resource_lists.get((parts[1], parts[2]))
+        if body is None:
+            raise errors.NotFound(_NOT_FOUND)
+        resp = web.Response(body=body)
+        resp.headers["Content-Type"] = content_type
+        return resp
+
+    async def _resource(self, request: web.Request, target: paths.Target) -> web.StreamResponse:
+        method = request.method
+        info = target.info
+        verbs = info.verbs
+        sub = target.subresource
+        if method in ("GET", "HEAD"):
+            watching = target.legacy_watch or truthy(request.rel_url.query.get("watch"))
+            if sub == "log":
+                with self.watcher.track():
+                    return await serve_log(request, target, backend=self.backend,
+                                           source=self.log_source)
+            if sub and not watching:
+                return await self.crud.get(request, target)
+            if watching:
+                _need(verbs, "watch")
+                return await self.watcher.watch(request, target)
+            if target.name:
+                _need(verbs, "get")
+                return await self.crud.get(request, target)
+            _need(verbs, "list")
+            return await self.crud.list(request, target)
+        if target.legacy_watch or method not in _WRITE_METHODS:
+            raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
+        if method == "POST":
+            if sub == "binding":
+                return await self.crud.binding(request, target)
+            if target.name or (info.namespaced and target.namespace is None):
+                raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
+            _need(verbs, "create")
+            return await self.crud.create(request, target)
+        if not target.name:
+            if method == "DELETE" and not (info.namespaced and target.namespace is None):
+                _need(verbs, "deletecollection")
+                return await self.crud.delete_collection(request, target)
+            raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
+        if sub in ("log", "binding"):
+            raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
+        if method == "PUT":
+            if not sub:
+                _need(verbs, "update")
+            return await self.crud.update(request, target)
+        if method == "PATCH":
+            if sub == "finalize":
+                raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
+            if not sub:
+                _need(verbs, "patch")
+            return await self.crud.patch(request, target)
+        if sub:
+            raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
+        _need(verbs, "delete")
+        return await self.crud.delete(request, target)
+
+
+def _need(verbs: tuple[str, ...], verb: str) -> None:
+    if verb not in verbs:
+        raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
+

@@ -1,0 +1,96 @@
+"""Bearer-token authentication, as kube-apiserver's ``--token-auth-file``.
+
+The tokens file is CSV, one ``token,user,uid,"group1,group2"`` per line (upstream's format).
+On first start :meth:`TokenFile.load_or_create` writes an admin token for
+``kubernetes-admin`` (group ``system:masters``); later starts reuse the file. The request
+middleware in :mod:`.app` calls :meth:`TokenFile.authenticate` with the Authorization header;
+paths in :data:`ANONYMOUS_PATHS` are served without a token, as upstream's
+``system:public-info-viewer`` role allows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+ANONYMOUS_PATHS = frozenset({
+    "/healthz", "/livez", "/readyz", "/version", "/version/", "/healthz/", "/livez/",
+    "/readyz/",
+})
+
+
+def is_anonymous_path(path: str) -> bool:
+    if path in ANONYMOUS_PATHS:
+        return True
+    # /healthz/ping, /livez/etcd, /readyz/<check> are public too.
+    return path.startswith(("/healthz/", "/livez/", "/readyz/"))
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    uid: str
+    groups: tuple[str, ...]
+
+
+class TokenFile:
+    """Static bearer tokens kept in a CSV file under the data dir."""
+
+    ADMIN_USER = "kubernetes-admin"
+
+    def __init__(self, path: Path, tokens: dict[str, User]) -> None:
+        self.path = path
+        self._tokens = tokens
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> TokenFile:
+        tokens: dict[str, User] = {}
+        if path.exists():
+            for row in csv.reader(io.StringIO(path.read_text())):
+                if len(row) < 2 or not row[0].strip() or row[0].startswith("#"):
+                    continue
+                groups = tuple(g for g in (row[3].split(",") if len(row) > 3 else []) if g)
+                tokens[row[0].strip()] = User(row[1], row[2] if len(row) > 2 else "", groups)
+        out = cls(path, tokens)
+        if not tokens:
+            out.issue(cls.ADMIN_USER, uid="kubernetes-admin", groups=("system:masters",))
+        return out
+
+    @property
+    def admin_token(self) -> str:
+        for token, user in self._tokens.items():
+            if user.name == self.ADMIN_USER:
+                return token
+        raise LookupError("no admin token in " + str(self.path))
+
+    def issue(self, user: str, *, uid: str = "", groups: tuple[str, ...] = ()) -> str:
+        """Add a token for ``user`` and persist the file; returns the token."""
+        token = secrets.token_urlsafe(32)
+        self._tokens[token] = User(user, uid or user, groups)
+        self._save()
+        return token
+
+    def _save(self) -> None:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        for token, u in self._tokens.items():
+            w.writerow([token, u.name, u.uid, ",".join(u.groups)])
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(buf.getvalue())
+        os.replace(tmp, self.path)
+
+    def authenticate(self, authorization: str | None) -> User | None:
+        """The user for an ``Authorization: Bearer <token>`` header, or None."""
+        if not authorization:
+            return None
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return self._tokens.get(token.strip())

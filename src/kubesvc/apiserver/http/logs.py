@@ -1,0 +1,115 @@
+"""``GET pods/{name}/log``: container logs from a :class:`LogSource` (the node agent serves
+them later), streamed as ``text/plain`` like kube-apiserver's proxy to the kubelet.
+
+Checks the pod and container the way upstream does (a container name is required when the
+pod has several) and maps the query parameters ``container``, ``follow``, ``tailLines``,
+``previous``. Called by :mod:`.app`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Protocol, runtime_checkable
+
+from aiohttp import web
+
+from kubesvc import errors
+from kubesvc.apiserver.http import params
+from kubesvc.apiserver.http.backend import Backend
+from kubesvc.apiserver.http.paths import Target
+
+log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class LogSource(Protocol):
+    """Where container logs come from (implemented by the node agent)."""
+
+    def stream(
+        self,
+        namespace: str,
+        pod: str,
+        *,
+        container: str,
+        follow: bool,
+        tail_lines: int | None,
+        previous: bool,
+    ) -> AsyncIterator[bytes]:
+        """Chunks of the container's log. Raises kubesvc.errors (NotFound, BadRequest)
+        when the log cannot be read."""
+        ...
+
+
+def _containers(pod: dict[str, object]) -> list[str]:
+    spec = pod.get("spec")
+    if not isinstance(spec, dict):
+        return []
+    return [str(c.get("name")) for c in spec.get("containers") or [] if isinstance(c, dict)]
+
+
+async def serve_log(
+    request: web.Request, target: Target, *, backend: Backend, source: LogSource | None
+) -> web.StreamResponse:
+    q = request.rel_url.query
+    ns = target.namespace or "default"
+    pod = await backend.get(target.info.key, target.name, namespace=ns)
+    names = _containers(pod)
+    container = q.get("container", "")
+    if not container:
+        if len(names) != 1:
+            raise errors.BadRequest(
+                f"a container name must be specified for pod {target.name}, choose one of: "
+                f"[{' '.join(names)}]"
+            )
+        container = names[0]
+    elif container not in names:
+        raise errors.BadRequest(f"container {container} is not valid for pod {target.name}")
+    tail: int | None = None
+    if "tailLines" in q:
+        tail = params.int_param(q, "tailLines")
+        if tail < 0:
+            raise errors.BadRequest(
+                f'Pod "{target.name}" is invalid: tailLines: Invalid value: {tail}: must be '
+                "greater than or equal to 0"
+            )
+    if source is None:
+        raise errors.ServiceUnavailable(
+            f"no node agent serves logs for pod {target.name}: the log source is not "
+            "configured"
+        )
+    chunks = source.stream(
+        ns, target.name, container=container, follow=params.truthy(q.get("follow")),
+        tail_lines=tail, previous=params.truthy(q.get("previous")),
+    )
+    resp = web.StreamResponse(status=200)
+    resp.content_type = "text/plain"
+    resp.enable_chunked_encoding()
+    first: bytes | None = None
+    iterator = aiter(chunks)
+    # Read the first chunk before committing to 200 so that a source error is a Status.
+    with contextlib.suppress(StopAsyncIteration):
+        first = await anext(iterator)
+    try:
+        await resp.prepare(request)
+        if first:
+            await resp.write(first)
+        try:
+            async for chunk in iterator:
+                await resp.write(chunk)
+        except (ConnectionError, asyncio.CancelledError):
+            raise
+        except Exception:
+            # The status line is out; a failing source can only end the stream early.
+            log.exception("log stream of %s/%s failed", ns, target.name)
+        await resp.write_eof()
+    except ConnectionError:
+        pass
+    finally:
+        close = getattr(iterator, "aclose", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                await close()
+    return resp

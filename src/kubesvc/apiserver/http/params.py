@@ -1,0 +1,129 @@
+"""Query-parameter and DeleteOptions parsing shared by the handlers, with upstream's
+validation messages. Called by :mod:`.crud` and :mod:`.watch`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from multidict import MultiMapping
+
+from kubesvc import errors
+
+FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
+PROPAGATION = ("Orphan", "Background", "Foreground")
+
+
+def truthy(value: str | None) -> bool:
+    return value is not None and value.lower() in ("true", "1", "yes")
+
+
+def int_param(q: MultiMapping[str], name: str, *, default: int = 0) -> int:
+    raw = q.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise errors.BadRequest(
+            f'invalid value for {name}: strconv.ParseInt: parsing "{raw}": invalid syntax'
+        ) from exc
+
+
+def options_invalid(options_kind: str, field: str, detail: str) -> errors.Invalid:
+    """422 as upstream's ``ValidateCreateOptions`` & co.: ``CreateOptions.meta.k8s.io ""
+    is invalid: <field>: <detail>``."""
+    cause = errors.Cause("FieldValueNotSupported", detail, field)
+    return errors.Invalid(
+        message=f'{options_kind}.meta.k8s.io "" is invalid: {field}: {detail}',
+        kind=options_kind, group="meta.k8s.io", causes=[cause],
+    )
+
+
+def dry_run(
+    q: MultiMapping[str], body_values: list[Any] | None = None, *,
+    options_kind: str = "CreateOptions",
+) -> bool:
+    values = [*q.getall("dryRun", []), *(body_values or [])]
+    bad = [str(v) for v in values if v != "All"]
+    if bad:
+        shown = ", ".join(f'"{v}"' for v in values)
+        raise options_invalid(
+            options_kind, "dryRun",
+            f'Unsupported value: []string{{{shown}}}: supported values: "All"',
+        )
+    return bool(values)
+
+
+def field_validation(q: MultiMapping[str], *, options_kind: str = "CreateOptions") -> str:
+    """The fieldValidation directive; upstream defaults to Warn when absent."""
+    raw = q.get("fieldValidation") or ""
+    if not raw:
+        return "Warn"
+    if raw not in FIELD_VALIDATION:
+        raise options_invalid(
+            options_kind, "fieldValidation",
+            f'Unsupported value: "{raw}": supported values: "Ignore", "Strict", "Warn"',
+        )
+    return raw
+
+
+@dataclass(slots=True)
+class DeleteOptions:
+    propagation_policy: str = ""
+    grace_period_seconds: int | None = None
+    preconditions: dict[str, str] | None = None
+    dry_run: bool = False
+    orphan_dependents: bool | None = None  # the deprecated field, when set
+
+
+def delete_options(q: MultiMapping[str], body: dict[str, Any] | None) -> DeleteOptions:
+    """DeleteOptions from the query string, overridden by a DeleteOptions body."""
+    opts = DeleteOptions()
+    if "gracePeriodSeconds" in q:
+        opts.grace_period_seconds = int_param(q, "gracePeriodSeconds")
+    opts.propagation_policy = q.get("propagationPolicy", "")
+    orphan = q.get("orphanDependents")
+    body_dry: list[Any] = []
+    if body:
+        kind = body.get("kind")
+        if kind not in (None, "", "DeleteOptions"):
+            raise errors.BadRequest(
+                f"the object provided is unrecognized (must be of type DeleteOptions): "
+                f"unexpected kind {kind!r}"
+            )
+        gps = body.get("gracePeriodSeconds")
+        if gps is not None:
+            if not isinstance(gps, int) or isinstance(gps, bool):
+                raise errors.BadRequest("gracePeriodSeconds must be an integer")
+            opts.grace_period_seconds = gps
+        if body.get("propagationPolicy"):
+            opts.propagation_policy = str(body["propagationPolicy"])
+        if body.get("orphanDependents") is not None:
+            orphan = "true" if body["orphanDependents"] else "false"
+        pre = body.get("preconditions")
+        if pre:
+            if not isinstance(pre, dict):
+                raise errors.BadRequest("preconditions must be an object")
+            opts.preconditions = {k: str(v) for k, v in pre.items() if v is not None}
+        raw_dry = body.get("dryRun") or []
+        body_dry = list(raw_dry) if isinstance(raw_dry, list) else [raw_dry]
+    if orphan is not None and opts.propagation_policy:
+        raise options_invalid(
+            "DeleteOptions", "propagationPolicy",
+            f'Invalid value: "{opts.propagation_policy}": orphanDependents and '
+            "deletionPropagation cannot be both set",
+        )
+    if orphan is not None:
+        opts.orphan_dependents = truthy(orphan)
+        opts.propagation_policy = "Orphan" if opts.orphan_dependents else "Background"
+    if opts.propagation_policy and opts.propagation_policy not in PROPAGATION:
+        raise options_invalid(
+            "DeleteOptions", "propagationPolicy",
+            f'Unsupported value: "{opts.propagation_policy}": supported values: '
+            '"Foreground", "Background", "Orphan", "nil"',
+        )
+    if opts.grace_period_seconds is not None and opts.grace_period_seconds < 0:
+        opts.grace_period_seconds = 0
+    opts.dry_run = dry_run(q, body_dry, options_kind="DeleteOptions")
+    return opts

@@ -1,0 +1,116 @@
+"""Generate :mod:`.schema` (the protobuf field tables) from Kubernetes' ``generated.proto``.
+
+Developer tool, not used at run time:
+``python -m kubesvc.apiserver.http.protobuf.generate DIR > .../protobuf/schema.py`` where
+DIR holds ``generated.proto`` of k8s.io/api (core, apps, autoscaling, coordination, discovery,
+events — v1) and k8s.io/apimachinery (meta/v1, util/intstr, api/resource, runtime). Only the
+messages reachable from the kinds this server serves are kept.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+_PACKAGE = re.compile(r"^package\s+([\w.]+);", re.M)
+_MESSAGE = re.compile(r"^message\s+(\w+)\s*\{(.*?)^\}", re.M | re.S)
+_FIELD = re.compile(
+    r"^\s*(optional|repeated)?\s*(map<\s*([\w.]+)\s*,\s*([\w.]+)\s*>|[\w.]+)\s+(\w+)\s*=\s*(\d+)\s*;",
+    re.M,
+)
+_SCALARS = frozenset({
+    "string", "bytes", "bool", "int32", "int64", "uint32", "uint64", "double", "float",
+    "sint32", "sint64", "fixed32", "fixed64",
+})
+# Served kinds: apiVersion/kind -> message name.
+ROOTS = {
+    ("v1", k): f"k8s.io.api.core.v1.{k}"
+    for k in ("Namespace", "Node", "Pod", "Service", "Endpoints", "Event", "ConfigMap", "Secret",
+              "ServiceAccount", "Binding")
+} | {
+    ("apps/v1", k): f"k8s.io.api.apps.v1.{k}" for k in ("Deployment", "ReplicaSet")
+} | {
+    ("discovery.k8s.io/v1", "EndpointSlice"): "k8s.io.api.discovery.v1.EndpointSlice",
+    ("coordination.k8s.io/v1", "Lease"): "k8s.io.api.coordination.v1.Lease",
+    ("events.k8s.io/v1", "Event"): "k8s.io.api.events.v1.Event",
+    ("autoscaling/v1", "Scale"): "k8s.io.api.autoscaling.v1.Scale",
+    ("v1", "DeleteOptions"): "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
+    ("meta.k8s.io/v1", "DeleteOptions"): "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
+}
+
+Field = tuple[str, str, int]  # json name, type, flags (1 repeated, 2 map with "K,V" type)
+
+
+def parse(paths: list[Path]) -> dict[str, dict[int, Field]]:
+    messages: dict[str, dict[int, Field]] = {}
+    for path in paths:
+        text = path.read_text()
+        text = re.sub(r"//[^\n]*", "", text)
+        m = _PACKAGE.search(text)
+        if m is None:
+            continue
+        pkg = m.group(1)
+        local = {mm.group(1) for mm in _MESSAGE.finditer(text)}
+        for mm in _MESSAGE.finditer(text):
+            fields: dict[int, Field] = {}
+            for f in _FIELD.finditer(mm.group(2)):
+                label, typ, mk, mv, name, num = f.groups()
+                flags = 1 if label == "repeated" else 0
+                if mk:
+                    flags = 2
+                    v = mv.lstrip(".")
+                    if v not in _SCALARS and "." not in v and v in local:
+                        v = f"{pkg}.{v}"
+                    typ = f"{mk},{v}"
+                else:
+                    typ = typ.lstrip(".")
+                    if typ not in _SCALARS and "." not in typ:
+                        typ = f"{pkg}.{typ}"
+                fields[int(num)] = (name, typ, flags)
+            messages[f"{pkg}.{mm.group(1)}"] = fields
+    return messages
+
+
+def reachable(messages: dict[str, dict[int, Field]], roots: list[str]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        name = stack.pop()
+        if name in seen or name not in messages:
+            continue
+        seen.add(name)
+        for _, typ, flags in messages[name].values():
+            t = typ.split(",", 1)[1] if flags == 2 else typ
+            if t not in _SCALARS:
+                stack.append(t)
+    return seen
+
+
+def main(argv: list[str]) -> int:
+    messages = parse(sorted(Path(argv[0]).glob("*.proto")))
+    keep = reachable(messages, [*ROOTS.values(), "k8s.io.apimachinery.pkg.runtime.Unknown"])
+    out = [
+        "# ruff: noqa: E501",
+        '"""Protobuf field tables of the served kinds, generated from Kubernetes\'',
+        "``generated.proto`` by :mod:`.generate` (do not edit). message -> field number ->",
+        '(JSON name, type, flags: 1 repeated, 2 map with "key,value" type)."""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "ROOTS: dict[tuple[str, str], str] = {",
+    ]
+    out += [f"    {k!r}: {v!r}," for k, v in sorted(ROOTS.items())]
+    out += ["}", "", "MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {"]
+    for name in sorted(keep):
+        out.append(f"    {name!r}: {{")
+        for num, field in sorted(messages[name].items()):
+            out.append(f"        {num}: {field!r},")
+        out.append("    },")
+    out.append("}")
+    sys.stdout.write("\n".join(out) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

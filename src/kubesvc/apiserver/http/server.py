@@ -1,0 +1,133 @@
+"""``ApiServer``: the HTTPS API server around a Registry.
+
+On :meth:`ApiServer.start` it creates (or reuses) the CA, serving certificate and admin
+token under ``data_dir`` (:mod:`.tls`, :mod:`.auth`), builds the aiohttp application
+(:mod:`.app`) and listens on ``host:port`` (port 0 picks a free port; :attr:`url` tells
+which). ``kubesvc up``/``kubesvc server`` construct it with the Registry, a readiness
+callback (``/readyz``) and, later, the node agent's :class:`LogSource` (``pods/log``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+from aiohttp import web
+
+from kubesvc.apiserver.http.app import ApiApp
+from kubesvc.apiserver.http.auth import TokenFile
+from kubesvc.apiserver.http.backend import Backend
+from kubesvc.apiserver.http.logs import LogSource
+from kubesvc.apiserver.http.tls import ensure_tls
+
+__all__ = ["ApiServer", "LogSource"]
+
+
+def _host_for_url(host: str) -> str:
+    try:
+        if ipaddress.ip_address(host).version == 6:
+            return f"[{host}]"
+    except ValueError:
+        pass
+    return host
+
+
+class ApiServer:
+    """HTTPS + bearer-token API server. Not restartable: make a new one after stop()."""
+
+    def __init__(
+        self,
+        registry: Backend,
+        *,
+        data_dir: Path,
+        host: str = "127.0.0.1",
+        port: int = 6443,
+        extra_sans: Iterable[str] = (),
+        readiness: Callable[[], Mapping[str, bool]] | None = None,
+        log_source: LogSource | None = None,
+        unix_socket: Path | None = None,
+    ) -> None:
+        self.registry = registry
+        # Optional plain-HTTP listener on a unix socket (same token auth): in netns mode
+        # in-cluster components reach the server through it, as sockets cross namespaces.
+        self.unix_socket = unix_socket
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.port = port
+        self.extra_sans = tuple(extra_sans)
+        self.readiness = readiness
+        self.log_source = log_source
+        self._runner: web.AppRunner | None = None
+        self._api: ApiApp | None = None
+        self._ca_pem = b""
+        self._tokens: TokenFile | None = None
+
+    @property
+    def url(self) -> str:
+        """``https://host:port`` (a wildcard host is advertised as the loopback address)."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        return f"https://{_host_for_url(host)}:{self.port}"
+
+    @property
+    def ca_pem(self) -> bytes:
+        """The CA certificate (PEM) that signed the serving certificate."""
+        if not self._ca_pem:
+            raise RuntimeError("ApiServer.start() has not run")
+        return self._ca_pem
+
+    @property
+    def tokens(self) -> TokenFile:
+        """The static token file (``issue()`` adds tokens for agents and components)."""
+        if self._tokens is None:
+            raise RuntimeError("ApiServer.start() has not run")
+        return self._tokens
+
+    @property
+    def token(self) -> str:
+        """The admin bearer token (user ``kubernetes-admin``, group ``system:masters``)."""
+        return self.tokens.admin_token
+
+    async def start(self) -> None:
+        """Create/reuse TLS material and tokens under ``data_dir`` and start listening."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        sans = [self.host, *self.extra_sans] if self.host not in ("0.0.0.0", "::") else [
+            *self.extra_sans, socket.gethostname()]
+        tls = await asyncio.to_thread(ensure_tls, self.data_dir, extra_sans=sans)
+        self._ca_pem = tls.ca_pem
+        self._tokens = TokenFile.load_or_create(self.data_dir / "tokens.csv")
+        ssl_ctx = tls.server_context()
+        self._api = ApiApp(
+            self.registry, tokens=self._tokens,
+            server_address=self.url.removeprefix("https://"),
+            readiness=self.readiness, log_source=self.log_source,
+        )
+        # handler_cancellation: a watch ends when its client disconnects; writes are
+        # shielded in the handlers so that they complete regardless.
+        runner = web.AppRunner(
+            self._api.make_app(), access_log=None, handler_cancellation=True,
+            shutdown_timeout=1.0,
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port, ssl_context=ssl_ctx,
+                           reuse_address=True, backlog=1024)
+        await site.start()
+        if self.unix_socket is not None:
+            self.unix_socket.unlink(missing_ok=True)
+            await web.UnixSite(runner, str(self.unix_socket)).start()
+        self._runner = runner
+        if self.port == 0:
+            self.port = int(runner.addresses[0][1])
+        self._api.set_server_address(self.url.removeprefix("https://"))
+
+    async def stop(self) -> None:
+        """End open watches and log streams, then close the listener."""
+        if self._api is not None:
+            await self._api.watcher.close_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.unix_socket is not None:
+            self.unix_socket.unlink(missing_ok=True)
