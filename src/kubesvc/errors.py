@@ -206,14 +206,21 @@ def from_status(body: dict[str, Any], *, http_code: int = 0) -> KubeError:
 
 
 def invalid(kind: str, name: str, causes: list[Cause], *, group: str = "") -> Invalid:
-    """Build an Invalid error with upstream's aggregated message.
+    """Build an Invalid error with upstream's aggregated message (``errors.NewInvalid``).
 
-    Upstream: ``<Kind> "<name>" is invalid: <field>: <message>`` for one cause, and
-    ``[<field>: <message>, <field>: <message>]`` for several.
+    ``<Kind>[.<group>] "<name>" is invalid: <field>: <message>`` for one cause,
+    ``[<field>: <message>, <field>: <message>]`` for several (repeats dropped from the
+    message, kept in ``causes``), and just ``... is invalid`` for none.
     """
-    parts = [f"{c.field}: {c.message}" if c.field else c.message for c in causes]
-    agg = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
-    return Invalid(
-        message=f'{kind} "{name}" is invalid: {agg}', name=name, kind=kind, group=group,
-        causes=causes,
-    )
+    parts: list[str] = []
+    for c in causes:
+        part = f"{c.field}: {c.message}" if c.field else c.message
+        if part not in parts:
+            parts.append(part)
+    qualified = f"{kind}.{group}" if group else kind
+    quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    message = f"{qualified} {quoted} is invalid"
+    if parts:
+        agg = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
+        message += f": {agg}"
+    return Invalid(message=message, name=name, kind=kind, group=group, causes=causes)

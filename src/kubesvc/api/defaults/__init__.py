@@ -1,0 +1,61 @@
+"""Defaulting for every served kind: ``apply_defaults(resource_key, obj)``.
+
+The API server calls :func:`apply_defaults` on each decoded object before create/update
+validation (upstream runs defaulting at decode time, so it applies to both). It mutates the
+object in place; the caller owns it (a fresh copy, never an informer-cached object). Service
+helpers that run around IP/port allocation live in :mod:`kubesvc.api.defaults.service`.
+Per-group modules: ``service``, ``pod``, ``apps``, ``core``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from kubesvc.api.defaults.apps import apply_deployment_defaults, apply_replicaset_defaults
+from kubesvc.api.defaults.core import (
+    apply_configmap_defaults,
+    apply_endpoints_defaults,
+    apply_endpointslice_defaults,
+    apply_namespace_defaults,
+    apply_node_defaults,
+    apply_secret_defaults,
+    prepare_namespace_create,
+)
+from kubesvc.api.defaults.pod import apply_pod_defaults, pod_qos_class
+from kubesvc.api.defaults.service import (
+    apply_service_defaults,
+    finish_service_defaults,
+    normalize_cluster_ips,
+    prepare_service_update,
+)
+
+__all__ = [
+    "apply_defaults",
+    "finish_service_defaults",
+    "normalize_cluster_ips",
+    "pod_qos_class",
+    "prepare_namespace_create",
+    "prepare_service_update",
+]
+
+_DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "services": apply_service_defaults,
+    "pods": apply_pod_defaults,
+    "endpoints": apply_endpoints_defaults,
+    "endpointslices.discovery.k8s.io": apply_endpointslice_defaults,
+    "namespaces": apply_namespace_defaults,
+    "secrets": apply_secret_defaults,
+    "configmaps": apply_configmap_defaults,
+    "nodes": apply_node_defaults,
+    "deployments.apps": apply_deployment_defaults,
+    "replicasets.apps": apply_replicaset_defaults,
+}
+
+
+def apply_defaults(resource_key: str, obj: dict[str, Any]) -> None:
+    """Fill upstream's defaults into ``obj`` in place. Kinds without defaults (leases,
+    events, serviceaccounts) are left as they are."""
+    fn = _DEFAULTERS.get(resource_key)
+    if fn is not None:
+        fn(obj)
