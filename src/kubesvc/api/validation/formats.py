@@ -293,9 +293,23 @@ def is_valid_cidr(path: str, value: str) -> list[Cause]:
     return []
 
 
+class AddressPolicy:
+    """Cluster-wide address rules that depend on the network mode.
+
+    Upstream forbids loopback addresses in Endpoints, EndpointSlices and externalIPs. In
+    kubesvc's host network mode every pod, Service and LoadBalancer address lives in
+    127.0.0.0/8 by design, so ``kubesvc up`` (host mode) sets ``allow_loopback`` once at
+    start; netns mode and the default keep upstream's rule."""
+
+    allow_loopback: bool = False
+
+
+ADDRESS_POLICY = AddressPolicy()
+
+
 def validate_non_special_ip(path: str, value: str) -> list[Cause]:
-    """Endpoints, EndpointSlices and externalIPs may not be unspecified, loopback or
-    link-local (upstream ``ValidateNonSpecialIP``)."""
+    """Endpoints, EndpointSlices and externalIPs may not be unspecified, loopback (unless
+    :data:`ADDRESS_POLICY` allows it) or link-local (upstream ``ValidateNonSpecialIP``)."""
     ip = parse_ip(value)
     if ip is None:
         return [f.invalid(path, value, "must be a valid IP address")]
@@ -304,7 +318,7 @@ def validate_non_special_ip(path: str, value: str) -> list[Cause]:
     out: list[Cause] = []
     if ip.is_unspecified:
         out.append(f.invalid(path, value, f"may not be unspecified ({value})"))
-    if ip.is_loopback:
+    if ip.is_loopback and not ADDRESS_POLICY.allow_loopback:
         out.append(
             f.invalid(path, value, "may not be in the loopback range (127.0.0.0/8, ::1/128)")
         )
