@@ -51,17 +51,35 @@ class DnsServer:
     # -- lifecycle
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        # With port 0 the UDP socket picks a free port; TCP must then get the same number,
+        # which another TCP socket may hold: try a few ports before giving up.
+        for attempt in range(20):
+            udp = self._bind_udp()
+            try:
+                self._tcp = await asyncio.start_server(
+                    self._serve_tcp, self.host, udp.getsockname()[1], reuse_address=True
+                )
+            except OSError:
+                udp.close()
+                if self.port != 0 or attempt == 19:
+                    raise
+                continue
+            self.port = udp.getsockname()[1]
+            self._udp = udp
+            self._loop.add_reader(udp.fileno(), self._on_udp_readable)
+            return
+
+    def _bind_udp(self) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         udp = socket.socket(family, socket.SOCK_DGRAM)
-        udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        udp.bind((self.host, self.port))
-        udp.setblocking(False)
-        self.port = udp.getsockname()[1]  # resolve port 0 so TCP binds the same port
-        self._udp = udp
-        self._loop.add_reader(udp.fileno(), self._on_udp_readable)
-        self._tcp = await asyncio.start_server(
-            self._serve_tcp, self.host, self.port, reuse_address=True
-        )
+        try:
+            udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            udp.bind((self.host, self.port))
+            udp.setblocking(False)
+        except OSError:
+            udp.close()
+            raise
+        return udp
 
     async def stop(self) -> None:
         if self._udp is not None and self._loop is not None:

@@ -229,8 +229,6 @@ def test_field_validation(http: Http) -> None:
         '"Loose": supported values: "Ignore", "Strict", "Warn"')
 
 
-@pytest.mark.xfail(strict=True, reason="the Registry stores unknown fields; upstream's "
-                   "decoding drops them (reported to the registry owner)")
 def test_warn_mode_drops_unknown_fields(http: Http) -> None:
     bad = svc("h-warn-drop")
     bad["spec"]["foo"] = 1

@@ -1,0 +1,552 @@
+"""The generic registry: REST semantics over the ``Store`` for every served resource
+(upstream ``k8s.io/apiserver/pkg/registry/generic/registry.Store`` plus the per-kind REST
+wrappers), and the in-process implementation of :class:`kubesvc.client.protocol.Client`.
+
+One pipeline serves every resource; per-kind behaviour lives in strategies
+(:mod:`.strategies`, :mod:`.services`, :mod:`.namespaces`). Create: copy, unknown fields
+(Strict: 400; Warn: warnings; always dropped, as upstream's typed decoding drops them),
+namespace match, defaults, generateName, system fields, strategy prepare, namespace
+lifecycle admission, allocation (before validation, as upstream's BeginCreate; given back
+if anything later fails), validation, write (AlreadyExists as upstream). Update: read,
+resourceVersion precondition (Conflict as upstream), status/main split, generation bump,
+allocation, validation, compare-and-swap write (an update without resourceVersion retries
+on conflict; a no-op update writes nothing; removing the last finalizer of a deleted object
+deletes it). Patch: read, patch, update with CAS, retry on conflict.
+Delete, deletecollection: :mod:`.deletion`. List: :mod:`.listing`. Watch: :mod:`.watch`.
+Subresources: status and finalize (here), scale and binding (:mod:`.subresources`).
+
+Extras beyond the ``Client`` protocol, all keyword arguments with defaults (the HTTP layer's
+``kubesvc.apiserver.http.backend.Backend`` protocol): ``field_validation`` ("Strict" |
+"Warn" | "Ignore") with ``warnings`` (a list the registry appends upstream-worded warnings
+to, e.g. ``unknown field "spec.foo"``), ``subresource`` on get/create/update/patch,
+``resource_version_match`` on list, ``field_manager``/``force`` on patch (accepted, unused:
+there are no managedFields), and :meth:`Registry.delete_collection`.
+
+Called by the HTTP layer and, in ``kubesvc up``, by every in-process component as its
+Client. Calls the ``Store``, :mod:`kubesvc.api` (defaults, validation, patch, meta,
+selectors, fields) and the allocators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from kubesvc import errors
+from kubesvc.api import meta as apimeta
+from kubesvc.api import resources
+from kubesvc.api.defaults import apply_defaults
+from kubesvc.api.resources import ResourceInfo
+from kubesvc.api.validation import (
+    validate_create,
+    validate_namespace_finalize,
+    validate_status_update,
+    validate_update,
+)
+from kubesvc.apiserver.allocators import ClusterIPAllocator, NodePortAllocator, PeriodicRepair
+from kubesvc.apiserver.registry import (
+    bootstrap,
+    deletion,
+    fieldvalidation,
+    listing,
+    namespaces,
+    patching,
+    subresources,
+    watch,
+)
+from kubesvc.apiserver.registry.codec import (
+    already_exists,
+    conflict,
+    decode,
+    deep_copy,
+    encode,
+    meta,
+    namespace_not_found,
+    namespace_terminating,
+    not_found,
+    parse_rv,
+    same_content,
+    uid_precondition,
+)
+from kubesvc.apiserver.registry.services import ServiceStrategy
+from kubesvc.apiserver.registry.strategies import PodStrategy, Strategy
+from kubesvc.client.protocol import Obj, PatchType, WatchEventDict
+from kubesvc.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 64
+Warnings = list[str]  # (the class below shadows ``list`` with its method)
+
+
+class Registry:
+    """See the module docstring. ``start()`` before use, ``stop()`` at shutdown."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        service_cidr: str = "10.96.0.0/12",
+        node_port_range: tuple[int, int] = (30000, 32767),
+        apiserver_endpoint: tuple[str, int] = ("127.0.0.1", 6443),
+        clock: Callable[[], float] = time.time,
+        bookmark_interval: float = 60.0,
+        compact_interval: float = 300.0,
+        repair_interval: float = 180.0,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.apiserver_endpoint = apiserver_endpoint
+        self.bookmark_interval = bookmark_interval
+        self.compact_interval = compact_interval
+        self.repair_interval = repair_interval
+        self.ips = ClusterIPAllocator(store, service_cidr)
+        self.ports = NodePortAllocator(store, node_port_range)
+        self.namespaces = namespaces.NamespaceLifecycle(self)
+        self._strategies: dict[str, Strategy] = {}
+        for info in resources.RESOURCES:
+            strategy: Strategy
+            if info.key == "services":
+                strategy = ServiceStrategy(info, self, ips=self.ips, ports=self.ports)
+            elif info.key == "pods":
+                strategy = PodStrategy(info, self)
+            elif info.key == "namespaces":
+                strategy = namespaces.NamespaceStrategy(info, self)
+            else:
+                strategy = Strategy(info, self)
+            self._strategies[info.key] = strategy
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.started = False
+
+    # -- lifecycle
+    async def start(self) -> None:
+        """Repair the allocators from the stored Services, create the default namespaces and
+        the ``kubernetes`` Service/Endpoints/EndpointSlice, resume namespace deletions,
+        start store compaction."""
+        await bootstrap.bootstrap(self)  # (the allocator repair loads both bitmaps)
+        await self.namespaces.resume()
+        if self.compact_interval > 0:
+            self.spawn(self._compactor(), name="registry-compactor")
+        if self.repair_interval > 0:
+            self.spawn(self._repairer(), name="allocator-repair")
+        self.started = True
+
+    async def stop(self) -> None:
+        tasks = list(self._tasks)
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        self.started = False
+
+    def spawn(self, coro: Any, *, name: str) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _compactor(self) -> None:
+        # As upstream's apiserver: every interval, compact to the revision seen one interval
+        # ago, so anything newer stays listable/watchable for at least one interval.
+        previous = 0
+        while True:
+            await asyncio.sleep(self.compact_interval)
+            try:
+                current = await self.store.revision()
+                if previous:
+                    await self.store.compact(previous)
+                previous = current
+            except Exception:
+                log.exception("store compaction failed; retrying next interval")
+
+    async def _repairer(self) -> None:
+        repair = PeriodicRepair(self.store, self.ips, self.ports)
+        while True:
+            await asyncio.sleep(self.repair_interval)
+            try:
+                await repair.run_once()
+            except Exception:
+                log.exception("allocator repair failed; retrying next interval")
+
+    # -- helpers shared by the registry modules
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def info(self, resource: str) -> ResourceInfo:
+        info = resources.BY_KEY.get(resource)
+        if info is None:
+            try:
+                info = resources.lookup(resource)
+            except KeyError:
+                raise errors.NotFound(
+                    message="the server could not find the requested resource"
+                ) from None
+        return info
+
+    def strategy(self, info: ResourceInfo) -> Strategy:
+        return self._strategies[info.key]
+
+    def namespace_for(self, info: ResourceInfo, namespace: str | None, obj: Obj | None = None
+                      ) -> str:
+        """The request namespace of a namespaced resource: the argument, else the object's,
+        else ``default`` (as kubectl defaults it); ``""`` for cluster-scoped resources."""
+        if not info.namespaced:
+            return ""
+        if namespace:
+            return namespace
+        if obj is not None:
+            ns = (obj.get("metadata") or {}).get("namespace")
+            if ns:
+                return str(ns)
+        return "default"
+
+    def key(self, info: ResourceInfo, name: str, namespace: str) -> str:
+        return info.storage_key(name, namespace or None)
+
+    def check_type(self, info: ResourceInfo, obj: Obj, *, kind: str = "") -> None:
+        """Fill ``apiVersion``/``kind`` when absent; reject a different kind."""
+        want_kind = kind or info.kind
+        have_kind = obj.get("kind")
+        have_av = obj.get("apiVersion")
+        if (have_kind and have_kind != want_kind) or (have_av and have_av != (
+            "autoscaling/v1" if want_kind == "Scale" else info.api_version
+        )):
+            raise errors.BadRequest(
+                message=f"the object provided is unrecognized (must be of type {want_kind}): "
+                f"{have_av}, Kind={have_kind}"
+            )
+        if not kind and (have_kind is None or have_av is None):
+            # Put them first, where every serializer upstream puts them.
+            rest = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+            obj.clear()
+            obj.update({"apiVersion": info.api_version, "kind": info.kind, **rest})
+
+    async def check_namespace_for_create(self, info: ResourceInfo, name: str, ns: str) -> None:
+        """Upstream's NamespaceLifecycle admission for creates."""
+        kv = await self.store.get(resources.BY_KEY["namespaces"].storage_key(ns))
+        if kv is None:
+            raise namespace_not_found(ns)
+        nsobj = decode(kv)
+        if (nsobj.get("status") or {}).get("phase") == "Terminating" or meta(nsobj).get(
+            "deletionTimestamp"
+        ):
+            raise namespace_terminating(info, name, ns)
+
+    # -- Client protocol: reads
+    async def get(
+        self, resource: str, name: str, *, namespace: str | None = None, subresource: str = ""
+    ) -> Obj:
+        info = self.info(resource)
+        ns = self.namespace_for(info, namespace)
+        if subresource == "scale":
+            return await subresources.get_scale(self, info, name, ns)
+        self._check_subresource(info, subresource, ("", "status"))
+        kv = await self.store.get(self.key(info, name, ns))
+        if kv is None:
+            raise not_found(info, name)
+        return decode(kv)
+
+    async def list(
+        self,
+        resource: str,
+        *,
+        namespace: str | None = None,
+        label_selector: str = "",
+        field_selector: str = "",
+        resource_version: str = "",
+        resource_version_match: str = "",
+        limit: int = 0,
+        continue_token: str = "",
+    ) -> Obj:
+        info = self.info(resource)
+        return await listing.list_objects(
+            self, info,
+            namespace=namespace if info.namespaced else None,
+            label_selector=label_selector, field_selector=field_selector,
+            resource_version=resource_version, resource_version_match=resource_version_match,
+            limit=limit, continue_token=continue_token,
+        )
+
+    def watch(
+        self,
+        resource: str,
+        *,
+        namespace: str | None = None,
+        label_selector: str = "",
+        field_selector: str = "",
+        resource_version: str = "",
+        allow_bookmarks: bool = True,
+        timeout_seconds: int = 0,
+    ) -> AsyncIterator[WatchEventDict]:
+        info = self.info(resource)
+        return watch.watch_objects(
+            self, info,
+            namespace=namespace if info.namespaced else None,
+            label_selector=label_selector, field_selector=field_selector,
+            resource_version=resource_version, allow_bookmarks=allow_bookmarks,
+            timeout_seconds=timeout_seconds,
+        )
+
+    # -- Client protocol: writes
+    async def create(
+        self,
+        resource: str,
+        obj: Obj,
+        *,
+        namespace: str | None = None,
+        dry_run: bool = False,
+        field_validation: str = "Warn",
+        warnings: Warnings | None = None,
+        subresource: str = "",
+        name: str = "",
+    ) -> Obj:
+        """POST. ``subresource="binding"`` (pods) binds the pod named ``name`` (or the
+        Binding's own name) to ``target.name``."""
+        info = self.info(resource)
+        if subresource:
+            if info.key == "pods" and subresource == "binding":
+                return await subresources.bind(
+                    self, obj, self.namespace_for(info, namespace, obj), name=name,
+                    dry_run=dry_run,
+                )
+            self._check_subresource(info, subresource, ())
+        return await self.create_object(
+            info, obj, self.namespace_for(info, namespace, obj), dry_run=dry_run,
+            field_validation=field_validation, warnings=warnings,
+        )
+
+    async def create_object(
+        self, info: ResourceInfo, body: Obj, ns: str, *, dry_run: bool = False,
+        field_validation: str = "Ignore", warnings: Warnings | None = None,
+    ) -> Obj:
+        if not isinstance(body, dict):
+            raise errors.BadRequest(message="the body of the request was not a JSON object")
+        obj: Obj = deep_copy(body)
+        fieldvalidation.check_fields(info, obj, field_validation, warnings)
+        self.check_type(info, obj)
+        apimeta.ensure_namespace(obj, ns, namespaced=info.namespaced)
+        apply_defaults(info.key, obj)
+        apimeta.apply_generate_name(obj)
+        apimeta.fill_system_fields(info.key, obj, now=self.now())
+        strategy = self.strategy(info)
+        strategy.prepare_create(obj)
+        name = str(meta(obj).get("name") or "")
+        if info.namespaced:
+            await self.check_namespace_for_create(info, name, ns)
+        # Allocation comes before validation, as upstream's BeginCreate does (validation
+        # checks the allocated fields); a rejected object gives everything back.
+        txn = await strategy.admit_create(obj, dry_run=dry_run)
+        try:
+            strategy.finish_create(obj)
+            causes = validate_create(info.key, obj)
+            if causes:
+                raise errors.invalid(info.kind, name, causes, group=info.group)
+            data = encode(obj)
+            if dry_run:
+                await txn.revert()
+                return obj
+            try:
+                kv = await self.store.create(self.key(info, name, ns), data)
+            except errors.AlreadyExists as exc:
+                raise already_exists(info, name) from exc
+        except BaseException:
+            if not dry_run:
+                await txn.revert()
+            raise
+        await txn.commit()
+        meta(obj)["resourceVersion"] = str(kv.mod_revision)
+        return obj
+
+    async def update(
+        self,
+        resource: str,
+        obj: Obj,
+        *,
+        namespace: str | None = None,
+        subresource: str = "",
+        dry_run: bool = False,
+        field_validation: str = "Warn",
+        warnings: Warnings | None = None,
+    ) -> Obj:
+        info = self.info(resource)
+        ns = self.namespace_for(info, namespace, obj)
+        if subresource == "scale":
+            return await subresources.update_scale(self, info, obj, ns, dry_run=dry_run)
+        self._check_subresource(info, subresource, ("", "status", "finalize"))
+        return await self.update_object(
+            info, obj, ns, subresource=subresource, dry_run=dry_run,
+            field_validation=field_validation, warnings=warnings,
+        )
+
+    async def update_object(
+        self, info: ResourceInfo, body: Obj, ns: str, *, subresource: str = "",
+        dry_run: bool = False, field_validation: str = "Ignore",
+        warnings: Warnings | None = None,
+    ) -> Obj:
+        if not isinstance(body, dict):
+            raise errors.BadRequest(message="the body of the request was not a JSON object")
+        body = deep_copy(body)
+        fieldvalidation.check_fields(info, body, field_validation, warnings)
+        self.check_type(info, body)
+        apimeta.ensure_namespace(body, ns, namespaced=info.namespaced)
+        bmeta = meta(body)
+        name = str(bmeta.get("name") or "")
+        if not name:
+            raise errors.BadRequest(message="resource name may not be empty")
+        want_rv = parse_rv(str(bmeta.get("resourceVersion") or ""))
+        key = self.key(info, name, ns)
+        strategy = self.strategy(info)
+        for _ in range(MAX_RETRIES):
+            kv = await self.store.get(key)
+            if kv is None:
+                if strategy.allow_create_on_update and not subresource:
+                    return await self.create_object(info, body, ns, dry_run=dry_run)
+                raise not_found(info, name)
+            if want_rv and want_rv != kv.mod_revision:
+                raise conflict(info, name)
+            old = decode(kv)
+            ometa = meta(old)
+            if bmeta.get("uid") and bmeta["uid"] != ometa.get("uid"):
+                raise uid_precondition(info, name, str(bmeta["uid"]), str(ometa.get("uid")))
+            if subresource == "status":
+                new = strategy.prepare_status_update(body, old)
+                apply_defaults(info.key, new)  # decode-time defaults cover status too
+            elif subresource == "finalize":
+                new = namespaces.prepare_finalize(body, old)
+            else:
+                new = deep_copy(body)
+                apply_defaults(info.key, new)
+                nmeta = meta(new)
+                for fld in ("uid", "creationTimestamp", "deletionTimestamp",
+                            "deletionGracePeriodSeconds", "generation"):
+                    if fld in ometa:
+                        nmeta[fld] = ometa[fld]
+                    else:
+                        nmeta.pop(fld, None)
+                strategy.prepare_update(new, old)
+            meta(new)["resourceVersion"] = str(kv.mod_revision)
+            txn = await strategy.admit_update(new, old, dry_run=dry_run)
+            try:
+                strategy.finish_update(new, old)
+                if subresource == "status":
+                    causes = validate_status_update(info.key, new, old)
+                elif subresource == "finalize":
+                    causes = validate_namespace_finalize(new, old)
+                else:
+                    causes = validate_update(info.key, new, old)
+                if causes:
+                    raise errors.invalid(info.kind, name, causes, group=info.group)
+                if deletion.should_delete_during_update(new) or same_content(new, old):
+                    await txn.revert()
+                    if same_content(new, old):
+                        return old  # a no-op update writes nothing
+                    if dry_run:
+                        return new
+                    await self.store.delete(key, expected_mod_revision=kv.mod_revision)
+                    await strategy.after_delete(old)
+                    return new
+                data = encode(new)
+                if dry_run:
+                    await txn.revert()
+                    return new
+                kv2 = await self.store.update(key, data, expected_mod_revision=kv.mod_revision)
+            except errors.Conflict:
+                await txn.revert()
+                if want_rv:
+                    raise conflict(info, name) from None
+                continue
+            except errors.NotFound:
+                await txn.revert()
+                raise not_found(info, name) from None
+            except BaseException:
+                await txn.revert()
+                raise
+            await txn.commit()
+            meta(new)["resourceVersion"] = str(kv2.mod_revision)
+            return new
+        raise conflict(info, name)
+
+    async def patch(
+        self,
+        resource: str,
+        name: str,
+        patch: Any,
+        *,
+        namespace: str | None = None,
+        patch_type: PatchType = "merge",
+        subresource: str = "",
+        dry_run: bool = False,
+        field_validation: str = "Warn",
+        field_manager: str = "",
+        force: bool = False,
+        warnings: Warnings | None = None,
+    ) -> Obj:
+        info = self.info(resource)
+        ns = self.namespace_for(info, namespace)
+        if subresource == "scale":
+            return await subresources.patch_scale(
+                self, info, name, ns, patch, patch_type=patch_type, dry_run=dry_run
+            )
+        self._check_subresource(info, subresource, ("", "status"))
+        return await patching.patch_object(
+            self, info, name, ns, patch, patch_type=patch_type, subresource=subresource,
+            dry_run=dry_run, field_validation=field_validation, warnings=warnings,
+        )
+
+    async def delete(
+        self,
+        resource: str,
+        name: str,
+        *,
+        namespace: str | None = None,
+        propagation_policy: str = "",
+        grace_period_seconds: int | None = None,
+        preconditions: dict[str, str] | None = None,
+        dry_run: bool = False,
+    ) -> Obj:
+        info = self.info(resource)
+        ns = self.namespace_for(info, namespace)
+        if info.key == "namespaces":
+            return await self.namespaces.delete(
+                name, propagation_policy=propagation_policy, preconditions=preconditions,
+                dry_run=dry_run,
+            )
+        return await deletion.delete_object(
+            self, info, name, ns, propagation_policy=propagation_policy,
+            grace_period_seconds=grace_period_seconds, preconditions=preconditions,
+            dry_run=dry_run,
+        )
+
+    async def delete_collection(
+        self,
+        resource: str,
+        *,
+        namespace: str | None = None,
+        label_selector: str = "",
+        field_selector: str = "",
+        propagation_policy: str = "",
+        grace_period_seconds: int | None = None,
+        dry_run: bool = False,
+    ) -> Obj:
+        info = self.info(resource)
+        return await deletion.delete_collection(
+            self, info, namespace=namespace if info.namespaced else None,
+            label_selector=label_selector, field_selector=field_selector,
+            propagation_policy=propagation_policy, grace_period_seconds=grace_period_seconds,
+            dry_run=dry_run,
+        )
+
+    deletecollection = delete_collection
+
+    def _check_subresource(self, info: ResourceInfo, sub: str, allowed: tuple[str, ...]) -> None:
+        if not sub:
+            return
+        if sub not in info.subresources or sub not in allowed:
+            raise errors.NotFound(message="the server could not find the requested resource")

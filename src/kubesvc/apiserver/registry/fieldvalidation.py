@@ -1,0 +1,82 @@
+"""Server-side field validation (``fieldValidation=Strict|Warn|Ignore``) for the registry.
+
+Unknown fields (per the kind's structural schema, :func:`kubesvc.api.fields.unknown_fields`)
+are a 400 under Strict (422 on field ``patch`` for patches, as upstream), warnings under Warn
+(appended to the caller's ``warnings`` list; the HTTP layer sends them as ``Warning``
+headers), and in every mode dropped from the object, as upstream's decoding into typed
+structs drops them.
+
+Called by :mod:`.core` and :mod:`.patching`; calls :mod:`kubesvc.api.fields`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from kubesvc import errors
+from kubesvc.api import fields as apifields
+from kubesvc.api.resources import ResourceInfo
+from kubesvc.api.validation import field as f
+from kubesvc.client.protocol import Obj
+
+FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
+
+
+def check_fields(info: ResourceInfo, obj: Obj, field_validation: str,
+                 warnings: list[str] | None, *, patch: bool = False) -> None:
+    """Server-side field validation: unknown fields are an error (Strict) or a warning
+    appended to ``warnings`` (Warn); in every mode they are dropped from ``obj``, as
+    upstream's decoding into typed structs drops them."""
+    if field_validation not in FIELD_VALIDATION:
+        raise errors.BadRequest(
+            message=f'fieldValidation: Unsupported value: "{field_validation}": supported '
+            'values: "Ignore", "Strict", "Warn"'
+        )
+    unknown = apifields.unknown_fields(obj, api_version=info.api_version, kind=info.kind)
+    if not unknown:
+        return
+    if field_validation == "Strict":
+        detail = apifields.strict_decoding_message(unknown)
+        if patch:
+            name = str((obj.get("metadata") or {}).get("name") or "")
+            shown = orjson.dumps(obj).decode()
+            raise errors.invalid(info.kind, name, [
+                f.invalid("patch", shown, detail)
+            ], group=info.group)
+        raise errors.BadRequest(
+            message=apifields.decode_error_message(info.api_version, info.kind, detail)
+        )
+    if field_validation == "Warn" and warnings is not None:
+        warnings.extend(apifields.warning_messages(unknown))
+    for path in unknown:
+        prune_path(obj, path)
+
+
+def prune_path(obj: Any, path: str) -> None:
+    """Delete the field at a :func:`kubesvc.api.fields.unknown_fields` path
+    (``.spec.ports[0].bogus``) from ``obj``; keys may themselves contain dots."""
+    node, rest = obj, path
+    while rest:
+        if rest[0] == "[":
+            end = rest.find("]")
+            if end < 0 or not isinstance(node, list):
+                return
+            try:
+                node = node[int(rest[1:end])]
+            except (ValueError, IndexError):
+                return
+            rest = rest[end + 1:]
+        elif rest[0] == "." and isinstance(node, dict):
+            rest = rest[1:]
+            keys = [k for k in node if rest == k or rest.startswith((k + ".", k + "["))]
+            if not keys:
+                return
+            key = max(keys, key=len)
+            if rest == key:
+                del node[key]
+                return
+            node, rest = node[key], rest[len(key):]
+        else:
+            return

@@ -1,0 +1,139 @@
+"""Per-resource hooks of the generic registry (upstream's ``RESTCreateStrategy`` /
+``RESTUpdateStrategy`` / ``RESTGracefulDeleteStrategy`` and the store's Begin/After hooks).
+
+The generic :class:`~kubesvc.apiserver.registry.core.Registry` runs one pipeline for every
+resource and asks the resource's :class:`Strategy` at each step: what to reset on create and
+update (status lives behind the status subresource), whether a spec change bumps
+``metadata.generation``, how long a graceful delete waits (pods), and — for Services — which
+IPs and ports to allocate and release (:mod:`.services`). Namespaces have their own strategy
+in :mod:`.namespaces`.
+
+Called by :mod:`.core`; calls :mod:`kubesvc.api.meta`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kubesvc.api import meta as apimeta
+from kubesvc.api.defaults import pod_qos_class
+from kubesvc.api.resources import ResourceInfo
+from kubesvc.client.protocol import Obj
+
+if TYPE_CHECKING:
+    from kubesvc.apiserver.registry.core import Registry
+
+# Strategies whose AllowCreateOnUpdate is true upstream (PUT of a missing object creates it).
+_CREATE_ON_UPDATE = frozenset({
+    "services", "endpoints", "events", "events.events.k8s.io", "leases.coordination.k8s.io",
+})
+
+
+class Txn:
+    """Side effects of an admission step (allocations), settled after the store write:
+    ``commit`` when the write succeeded, ``revert`` when it failed or was a dry run."""
+
+    async def commit(self) -> None:
+        return None
+
+    async def revert(self) -> None:
+        return None
+
+
+NOOP_TXN = Txn()
+
+
+class Strategy:
+    def __init__(self, info: ResourceInfo, registry: Registry) -> None:
+        self.info = info
+        self.registry = registry
+        self.has_status = "status" in info.subresources
+        self.allow_create_on_update = info.key in _CREATE_ON_UPDATE
+        self.uses_generation = apimeta.uses_generation(info.key)
+
+    # -- create
+    def prepare_create(self, obj: Obj) -> None:
+        """Clear what a client may not set on create (status, for kinds with a status
+        subresource, as most upstream ``PrepareForCreate``s do)."""
+        if self.has_status and self.info.key != "nodes":
+            obj.pop("status", None)
+
+    async def admit_create(self, obj: Obj, *, dry_run: bool) -> Txn:
+        return NOOP_TXN
+
+    def finish_create(self, obj: Obj) -> None:
+        """Last touches after admission, before the write."""
+
+    # -- update
+    def prepare_update(self, new: Obj, old: Obj) -> None:
+        """Main-resource update: status changes are ignored; generation bumps on spec
+        changes for kinds that track it."""
+        if self.has_status:
+            if "status" in old:
+                new["status"] = old["status"]
+            else:
+                new.pop("status", None)
+        self.bump_generation(new, old)
+
+    def prepare_status_update(self, body: Obj, old: Obj) -> Obj:
+        """Status-subresource update: everything but ``status`` comes from the stored
+        object (metadata.resourceVersion from the body, for the precondition)."""
+        new: Obj = {**old, "metadata": dict(old.get("metadata") or {})}
+        if "status" in body:
+            new["status"] = body["status"]
+        else:
+            new.pop("status", None)
+        return new
+
+    def bump_generation(self, new: Obj, old: Obj) -> None:
+        if self.uses_generation and apimeta.spec_changed(self.info.key, old, new):
+            m = new.setdefault("metadata", {})
+            m["generation"] = int((old.get("metadata") or {}).get("generation") or 0) + 1
+
+    async def admit_update(self, new: Obj, old: Obj, *, dry_run: bool) -> Txn:
+        return NOOP_TXN
+
+    def finish_update(self, new: Obj, old: Obj) -> None:
+        """Last touches after admission, before the write."""
+
+    # -- delete
+    def grace_period(self, obj: Obj, requested: int | None) -> int:
+        """Seconds a delete waits before the object goes (0: at once)."""
+        return 0
+
+    async def after_delete(self, obj: Obj) -> None:
+        """Runs once the object is really gone from the store."""
+
+
+class PodStrategy(Strategy):
+    """Pods: ``status.phase: Pending`` and the QoS class on create; graceful deletion."""
+
+    def prepare_create(self, obj: Obj) -> None:
+        obj["status"] = {"phase": "Pending", "qosClass": pod_qos_class(obj)}
+
+    def prepare_status_update(self, body: Obj, old: Obj) -> Obj:
+        new = super().prepare_status_update(body, old)
+        # qosClass derives from the (immutable) resources: keep it when a status writer
+        # (the node agent) leaves it out.
+        status = new.get("status")
+        old_qos = (old.get("status") or {}).get("qosClass")
+        if isinstance(status, dict) and old_qos and not status.get("qosClass"):
+            status["qosClass"] = old_qos
+        return new
+
+    def grace_period(self, obj: Obj, requested: int | None) -> int:
+        """Upstream ``podStrategy.CheckGracefulDelete``."""
+        spec = obj.get("spec") or {}
+        if requested is not None:
+            period = requested
+        elif spec.get("terminationGracePeriodSeconds") is not None:
+            period = int(spec["terminationGracePeriodSeconds"])
+        else:
+            period = 30
+        if period < 0:
+            period = 1  # upstream treats a negative grace period as 1s
+        if not spec.get("nodeName"):
+            return 0  # never scheduled: nothing to stop
+        if (obj.get("status") or {}).get("phase") in ("Failed", "Succeeded"):
+            return 0  # already terminated
+        return period
