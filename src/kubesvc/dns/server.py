@@ -45,6 +45,9 @@ class DnsServer:
         self.forward_timeout = forward_timeout
         self._udp: socket.socket | None = None
         self._tcp: asyncio.Server | None = None
+        # Extra listeners on sockets made elsewhere (e.g. inside node network namespaces).
+        self._extra_udp: list[socket.socket] = []
+        self._extra_tcp: list[asyncio.Server] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._forwards: set[asyncio.Task[None]] = set()
 
@@ -66,8 +69,18 @@ class DnsServer:
                 continue
             self.port = udp.getsockname()[1]
             self._udp = udp
-            self._loop.add_reader(udp.fileno(), self._on_udp_readable)
+            self._loop.add_reader(udp.fileno(), self._on_udp_readable, udp)
             return
+
+    async def add_listener(self, udp: socket.socket, tcp: socket.socket) -> None:
+        """Serve also on two already-bound sockets (UDP, and TCP not yet listening), such
+        as sockets created inside a node's network namespace. Call after :meth:`start`."""
+        loop = asyncio.get_running_loop()
+        udp.setblocking(False)
+        loop.add_reader(udp.fileno(), self._on_udp_readable, udp)
+        self._extra_udp.append(udp)
+        tcp.setblocking(False)
+        self._extra_tcp.append(await asyncio.start_server(self._serve_tcp, sock=tcp))
 
     def _bind_udp(self) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -90,14 +103,20 @@ class DnsServer:
             self._tcp.close()
             await self._tcp.wait_closed()
             self._tcp = None
+        for sock in self._extra_udp:
+            if self._loop is not None:
+                self._loop.remove_reader(sock.fileno())
+            sock.close()
+        self._extra_udp.clear()
+        for srv in self._extra_tcp:
+            srv.close()
+            await srv.wait_closed()
+        self._extra_tcp.clear()
         for t in list(self._forwards):
             t.cancel()
 
     # -- UDP
-    def _on_udp_readable(self) -> None:
-        sock = self._udp
-        if sock is None:
-            return
+    def _on_udp_readable(self, sock: socket.socket) -> None:
         for _ in range(_BATCH):
             try:
                 data, addr = sock.recvfrom(4096)
@@ -106,7 +125,7 @@ class DnsServer:
             except OSError as exc:
                 log.debug("dns udp recv: %s", exc)
                 return
-            reply = self.handle(data, udp=True, reply_to=addr)
+            reply = self.handle(data, udp=True, reply_to=addr, sock=sock)
             if reply is not None:
                 with contextlib.suppress(OSError):
                     sock.sendto(reply, addr)
@@ -134,7 +153,12 @@ class DnsServer:
 
     # -- answering
     def handle(
-        self, data: bytes, *, udp: bool, reply_to: tuple[str, int] | None = None
+        self,
+        data: bytes,
+        *,
+        udp: bool,
+        reply_to: tuple[str, int] | None = None,
+        sock: socket.socket | None = None,
     ) -> bytes | None:
         """Answer one message; None when there is nothing to send (or a forward is under
         way for UDP, which replies by itself)."""
@@ -153,8 +177,8 @@ class DnsServer:
         if ans is not None:
             return self._reply(q, ans, udp=udp, aa=True)
         if self.upstreams:
-            if udp and reply_to is not None:
-                task = asyncio.ensure_future(self._forward_udp_reply(data, reply_to))
+            if udp and reply_to is not None and sock is not None:
+                task = asyncio.ensure_future(self._forward_udp_reply(data, reply_to, sock))
                 self._forwards.add(task)
                 task.add_done_callback(self._forwards.discard)
                 return None
@@ -178,11 +202,13 @@ class DnsServer:
         return msg
 
     # -- forwarding
-    async def _forward_udp_reply(self, data: bytes, addr: tuple[str, int]) -> None:
+    async def _forward_udp_reply(
+        self, data: bytes, addr: tuple[str, int], sock: socket.socket
+    ) -> None:
         reply = await self._forward_async(data)
-        if reply is not None and self._udp is not None:
+        if reply is not None and sock.fileno() != -1:
             with contextlib.suppress(OSError):
-                self._udp.sendto(reply, addr)
+                sock.sendto(reply, addr)
 
     async def _forward_async(self, data: bytes) -> bytes | None:
         loop = asyncio.get_running_loop()
