@@ -79,8 +79,10 @@ class Informer:
                 self._call(on_add, obj)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """List and watch until ``stop`` is set."""
+        """List and watch until ``stop`` is set (or this task is cancelled: the inner
+        list-and-watch task is cancelled and awaited with it, never left behind)."""
         stop_task = asyncio.ensure_future(stop.wait())
+        work: asyncio.Future[None] | None = None
         try:
             while not stop.is_set():
                 work = asyncio.ensure_future(self._list_and_watch())
@@ -88,14 +90,16 @@ class Informer:
                     {work, stop_task}, return_when=asyncio.FIRST_COMPLETED
                 )
                 if work not in done:
-                    work.cancel()
-                    await asyncio.gather(work, return_exceptions=True)
                     return
+                work = None
                 # _list_and_watch only returns after errors it already logged.
                 await _sleep_or_stop(stop, self._backoff)
                 self._backoff = min(self._backoff * 2, 5.0)
         finally:
             stop_task.cancel()
+            if work is not None and not work.done():
+                work.cancel()
+                await asyncio.gather(work, return_exceptions=True)
 
     # -- internals
     _backoff: float = 0.1

@@ -87,3 +87,15 @@ async def test_workqueue_rate_limit_backs_off_and_forget_resets() -> None:
     q.forget("k")
     assert q.num_requeues("k") == 0
     q.shutdown()
+
+
+async def test_cancelling_run_cancels_the_inner_watch() -> None:
+    client = FakeClient()
+    inf = Informer(client, "services")
+    task = asyncio.create_task(inf.run(asyncio.Event()))
+    await inf.wait_synced()
+    await wait_for(lambda: len(client._watchers) == 1)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await asyncio.sleep(0)
+    assert client._watchers == []  # the watch stream was closed, not orphaned
