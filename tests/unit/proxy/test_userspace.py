@@ -292,3 +292,23 @@ async def test_metrics_count_connections(env: Env) -> None:
     assert ('kubesvc_proxy_connections_total{service="default/web:p/TCP",'
             'endpoint="127.78.0.3:' + str(env.port) + '"} 5') in text
     assert "kubeproxy_sync_proxy_rules_duration_seconds_count" in text
+
+
+async def test_reuse_port_lets_two_agents_share_a_cluster_ip() -> None:
+    from kubesvc.proxy.userspace.balancer import Balancer
+    from kubesvc.proxy.userspace.listeners import TcpListener
+    from kubesvc.proxy.userspace.stats import Stats
+
+    port = random.randint(20000, 29000)
+    addr = ("127.96.9.9", port)
+    a = TcpListener("a", addr, Balancer(), Stats(), reuse_port=True)
+    b = TcpListener("b", addr, Balancer(), Stats(), reuse_port=True)
+    c = TcpListener("c", addr, Balancer(), Stats())
+    await a.start()
+    try:
+        await b.start()  # a second agent on the same machine
+        with pytest.raises(OSError):
+            await c.start()  # without SO_REUSEPORT the address is taken
+        await b.close()
+    finally:
+        await a.close()

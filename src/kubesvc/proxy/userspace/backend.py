@@ -34,7 +34,11 @@ class UserspaceBackend:
         node_name: str,
         node_addresses: tuple[str, ...] = ("127.0.0.1",),
         udp_idle_timeout: float = 30.0,
+        reuse_port: bool = False,
     ) -> None:
+        """``reuse_port``: let several host-mode agents on one machine listen on the same
+        ClusterIP/LoadBalancer/external addresses (the kernel spreads connections)."""
+        self.reuse_port = reuse_port
         self.node_name = node_name
         self.node_addresses = node_addresses
         self.udp_idle_timeout = udp_idle_timeout
@@ -107,9 +111,11 @@ class UserspaceBackend:
                 new: TcpListener | UdpListener
                 if key[2] == "UDP":
                     new = UdpListener(w.name, (key[0], key[1]), bal, self.stats,
-                                      idle_timeout=self.udp_idle_timeout)
+                                      idle_timeout=self.udp_idle_timeout,
+                                      reuse_port=self.reuse_port)
                 else:
-                    new = TcpListener(w.name, (key[0], key[1]), bal, self.stats)
+                    new = TcpListener(w.name, (key[0], key[1]), bal, self.stats,
+                                      reuse_port=self.reuse_port)
                 try:
                     await new.start()
                 except OSError as exc:

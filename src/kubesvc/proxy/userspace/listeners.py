@@ -24,7 +24,11 @@ log = logging.getLogger(__name__)
 
 
 class TcpListener:
-    def __init__(self, name: str, addr: Addr, balancer: Balancer, stats: Stats) -> None:
+    def __init__(
+        self, name: str, addr: Addr, balancer: Balancer, stats: Stats, *,
+        reuse_port: bool = False,
+    ) -> None:
+        self.reuse_port = reuse_port
         self.name = name
         self.addr = addr
         self.balancer = balancer
@@ -36,7 +40,7 @@ class TcpListener:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: _ClientSide(self), self.addr[0], self.addr[1], reuse_address=True,
-            backlog=4096,
+            reuse_port=self.reuse_port or None, backlog=4096,
         )
 
     async def close(self, *, drop_connections: bool = False) -> None:
@@ -61,8 +65,10 @@ class _Flow:
 
 class UdpListener:
     def __init__(
-        self, name: str, addr: Addr, balancer: Balancer, stats: Stats, *, idle_timeout: float
+        self, name: str, addr: Addr, balancer: Balancer, stats: Stats, *, idle_timeout: float,
+        reuse_port: bool = False,
     ) -> None:
+        self.reuse_port = reuse_port
         self.name = name
         self.addr = addr
         self.balancer = balancer
@@ -78,6 +84,8 @@ class UdpListener:
         family = socket.AF_INET6 if ":" in self.addr[0] else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_DGRAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if self.reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
             sock.bind(self.addr)
         except OSError:
