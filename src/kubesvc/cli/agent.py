@@ -1,0 +1,252 @@
+"""``kubesvc agent``: one node — the node agent (pods as processes, Node + Lease heartbeat)
+and the Service proxy — talking to ``kubesvc server`` replicas over HTTPS.
+
+Credentials: ``--kubeconfig``, or ``--server URL`` (repeatable: one per server replica)
+with ``--token-file`` (a bootstrap token from ``kubesvc token create``) and ``--ca-file``
+(the cluster CA, ``DATA_DIR/pki/ca.crt`` of the servers). With several servers the agent
+uses one at a time and moves to the next when a request cannot reach it
+(:class:`FailoverClient`), so a dead server replica does not take its nodes with it.
+
+In host network mode several agents can share a machine: give each its own ``--node-ip``
+(any 127.x address; NodePorts listen there) and ``--pod-cidr`` inside 127.0.0.0/8. Calls
+:class:`~kubesvc.runtime.agent.NodeAgent`, :class:`~kubesvc.proxy.proxier.Proxier` (through
+:mod:`.components`) and :class:`~kubesvc.client.http.HttpClient`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import ssl
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kubesvc import errors
+from kubesvc.api.validation.formats import ADDRESS_POLICY
+from kubesvc.cli import components
+from kubesvc.client.http import HttpClient, ssl_context_for
+from kubesvc.client.kubeconfig import load_kubeconfig
+from kubesvc.client.protocol import Obj, WatchEventDict
+from kubesvc.informers import Informer
+from kubesvc.proxy.proxier import Proxier
+from kubesvc.runtime.agent import NodeAgent
+
+log = logging.getLogger("kubesvc.agent")
+T = TypeVar("T")
+_UNREACHABLE = (errors.ServiceUnavailable, errors.Timeout)
+
+
+class FailoverClient:
+    """The Client protocol over several equivalent API servers: requests go to the current
+    one; when it cannot be reached the next one is tried (each once per request)."""
+
+    def __init__(self, clients: Sequence[HttpClient]) -> None:
+        if not clients:
+            raise ValueError("at least one API server is required")
+        self.clients = list(clients)
+        self._current = 0
+
+    @property
+    def current(self) -> HttpClient:
+        return self.clients[self._current]
+
+    def _next(self, failed: HttpClient) -> None:
+        if self.clients[self._current] is failed and len(self.clients) > 1:
+            self._current = (self._current + 1) % len(self.clients)
+            log.warning("API server %s unreachable; switching to %s", failed.server,
+                        self.current.server)
+
+    async def _call(self, fn: Callable[[HttpClient], Any]) -> Any:
+        last: Exception | None = None
+        for _ in range(len(self.clients)):
+            client = self.current
+            try:
+                return await fn(client)
+            except _UNREACHABLE as exc:
+                last = exc
+                self._next(client)
+        assert last is not None
+        raise last
+
+    async def close(self) -> None:
+        for c in self.clients:
+            await c.close()
+
+    async def get(self, resource: str, name: str, *, namespace: str | None = None) -> Obj:
+        r: Obj = await self._call(lambda c: c.get(resource, name, namespace=namespace))
+        return r
+
+    async def list(self, resource: str, **kw: Any) -> Obj:
+        r: Obj = await self._call(lambda c: c.list(resource, **kw))
+        return r
+
+    def watch(self, resource: str, **kw: Any) -> AsyncIterator[WatchEventDict]:
+        return self._watch(resource, kw)
+
+    async def _watch(self, resource: str, kw: dict[str, Any]
+                     ) -> AsyncIterator[WatchEventDict]:
+        client = self.current
+        try:
+            async for ev in client.watch(resource, **kw):
+                yield ev
+        except _UNREACHABLE:
+            self._next(client)  # the informer retries the watch, then on the next server
+            raise
+
+    async def create(self, resource: str, obj: Obj, **kw: Any) -> Obj:
+        r: Obj = await self._call(lambda c: c.create(resource, obj, **kw))
+        return r
+
+    async def update(self, resource: str, obj: Obj, **kw: Any) -> Obj:
+        r: Obj = await self._call(lambda c: c.update(resource, obj, **kw))
+        return r
+
+    async def patch(self, resource: str, name: str, patch: Any, **kw: Any) -> Obj:
+        r: Obj = await self._call(lambda c: c.patch(resource, name, patch, **kw))
+        return r
+
+    async def delete(self, resource: str, name: str, **kw: Any) -> Obj:
+        r: Obj = await self._call(lambda c: c.delete(resource, name, **kw))
+        return r
+
+
+@dataclass(slots=True)
+class AgentOptions:
+    node_name: str
+    data_dir: Path
+    servers: tuple[str, ...] = ()
+    token_file: Path | None = None
+    ca_file: Path | None = None
+    kubeconfig: Path | None = None
+    node_ip: str = "127.0.0.1"
+    pod_cidr: str = "127.1.0.0/16"
+    nodeport_addresses: tuple[str, ...] = ()
+    network: str = "host"
+    runtime: str = "process"
+    proxy: str = "userspace"
+    cluster_dns: str = ""
+    cluster_domain: str = "cluster.local"
+    node_lease_duration: int = 40
+    image_map: Path | None = None
+
+    @classmethod
+    def from_args(cls, a: argparse.Namespace) -> AgentOptions:
+        return cls(
+            node_name=a.node_name,
+            data_dir=(a.data_dir or Path(f".kubesvc-agent-{a.node_name}")).resolve(),
+            servers=tuple(a.server),
+            token_file=a.token_file,
+            ca_file=a.ca_file,
+            kubeconfig=a.kubeconfig,
+            node_ip=a.node_ip,
+            pod_cidr=a.pod_cidr,
+            nodeport_addresses=tuple(a.nodeport_addresses),
+            network=a.network,
+            runtime=a.runtime,
+            proxy=a.proxy,
+            cluster_dns=a.cluster_dns or "",
+            cluster_domain=a.cluster_domain,
+            node_lease_duration=a.node_lease_duration_seconds,
+            image_map=a.image_map,
+        )
+
+
+def make_client(o: AgentOptions) -> FailoverClient:
+    agent = f"kubesvc-agent/{o.node_name}"
+    if o.kubeconfig is not None:
+        cfg = load_kubeconfig(o.kubeconfig)
+        ctx = ssl_context_for(cfg)  # the same credentials for every replica
+        urls = [cfg.server, *(s for s in o.servers if s.rstrip("/") != cfg.server)]
+        return FailoverClient([HttpClient(u, token=cfg.token, ssl_context=ctx,
+                                          user_agent=agent) for u in urls])
+    if not o.servers or o.token_file is None:
+        raise errors.BadRequest("give --kubeconfig, or --server with --token-file")
+    token = o.token_file.read_text().strip()
+    ctx = ssl.create_default_context(cafile=str(o.ca_file) if o.ca_file else None)
+    return FailoverClient([HttpClient(s, token=token, ssl_context=ctx, user_agent=agent)
+                           for s in o.servers])
+
+
+async def _cluster_dns(client: FailoverClient, given: str) -> str:
+    if given:
+        return given
+    try:
+        svc = await client.get("services", "kube-dns", namespace="kube-system")
+    except errors.KubeError as exc:
+        log.warning("no cluster DNS for pods (kube-dns Service: %s)", exc)
+        return ""
+    return str((svc.get("spec") or {}).get("clusterIP") or "")
+
+
+class Agent:
+    def __init__(self, opts: AgentOptions) -> None:
+        self.opts = opts
+        self.stop = asyncio.Event()
+        self.readiness = components.Readiness()
+
+    async def run(self, *, on_ready: Callable[[Agent], None] | None = None) -> None:
+        o = self.opts
+        ADDRESS_POLICY.allow_loopback = o.network == "host"
+        o.data_dir.mkdir(parents=True, exist_ok=True)
+        client = make_client(o)
+        try:
+            dns_ip = await _cluster_dns(client, o.cluster_dns)
+            agent = NodeAgent(
+                client, node_name=o.node_name, data_dir=o.data_dir / "node",
+                node_ip=o.node_ip, pod_cidr=o.pod_cidr, network=o.network,
+                runner=components.simulated_runner() if o.runtime == "simulated" else None,
+                dns_ip=dns_ip, cluster_domain=o.cluster_domain,
+                image_map_file=o.image_map, lease_duration=o.node_lease_duration)
+            self.readiness.add("node", agent.synced)
+            informers: list[Informer] = []
+            proxier: Proxier | None = None
+            if o.proxy != "none":
+                services = Informer(client, "services")
+                slices = Informer(client, components.SLICES)
+                informers = [services, slices]
+                backend = components.proxy_backend(
+                    o.proxy, node_name=o.node_name, node_ip=o.node_ip,
+                    nodeport_addresses=o.nodeport_addresses, shared_host=True)
+                proxier = Proxier(backend, services=services, slices=slices)
+                self.readiness.add("proxy", proxier.synced)
+            async with asyncio.TaskGroup() as tg:
+                for inf in informers:
+                    tg.create_task(inf.run(self.stop), name=f"informer/{inf.resource}")
+                if proxier is not None:
+                    tg.create_task(proxier.run(self.stop), name="proxy")
+                tg.create_task(agent.run(self.stop), name="node-agent")
+                tg.create_task(self.readiness.wait(
+                    self.stop, (lambda: on_ready(self)) if on_ready else None),
+                    name="readiness")
+        finally:
+            await client.close()
+
+
+def run_agent(opts: AgentOptions) -> int:
+    components.install_uvloop()
+    started = time.monotonic()
+
+    def announce(a: Agent) -> None:
+        ms = (time.monotonic() - started) * 1000
+        print(f"kubesvc agent {opts.node_name} is ready in {ms:.0f} ms "
+              f"(node IP {opts.node_ip}, pod CIDR {opts.pod_cidr})", flush=True)
+
+    async def main() -> None:
+        agent = Agent(opts)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, agent.stop.set)
+        await agent.run(on_ready=announce)
+
+    try:
+        asyncio.run(main())
+    except (OSError, errors.KubeError) as exc:
+        print(f"kubesvc agent: {exc}", file=sys.stderr)
+        return 1
+    return 0

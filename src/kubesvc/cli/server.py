@@ -1,0 +1,280 @@
+"""``kubesvc server``: one control-plane replica — API server, cluster DNS, and (only while
+it holds the ``kube-system/kubesvc-controller-manager`` Lease) the controllers and the
+scheduler.
+
+Several replicas share one store (``--store etcd://...``); each serves the API on its own
+address and port and keeps its address in the ``kubernetes`` and ``kube-dns`` endpoints
+(:mod:`.endpointlease`). Replicas on one machine may share ``--data-dir``: the CA, serving
+certificate and token file there are created once under a file lock, so every replica
+presents the same CA and accepts the same tokens. The token file is re-read when it changes
+(``kubesvc token create`` adds bootstrap tokens for agents; expired ones are dropped).
+
+Start order: TLS material and tokens, store, Registry, HTTPS API server (writing the
+kubeconfig), endpoint lease, DNS, leader election. Each long-running loop is a named task
+under one TaskGroup; SIGINT/SIGTERM set one stop event; a leader releases its Lease on the
+way out so another replica takes over at once. Calls :mod:`kubesvc.apiserver`,
+:mod:`kubesvc.controllers`, :mod:`kubesvc.runtime.scheduler`, :mod:`kubesvc.dns` through
+:mod:`.components`, and :class:`~kubesvc.client.leaderelection.LeaderElector`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubesvc.api.validation.formats import ADDRESS_POLICY
+from kubesvc.apiserver.http.auth import TokenFile
+from kubesvc.apiserver.http.server import ApiServer
+from kubesvc.apiserver.http.tls import ensure_tls
+from kubesvc.apiserver.registry.core import Registry
+from kubesvc.cli import components
+from kubesvc.cli.endpointlease import EndpointLeaseReconciler
+from kubesvc.cli.token import reload_tokens
+from kubesvc.client.kubeconfig import write_kubeconfig
+from kubesvc.client.leaderelection import LeaderElector
+from kubesvc.controllers.manager import ControllerManager, ControllerOptions
+from kubesvc.runtime.scheduler import Scheduler
+from kubesvc.storage import open_store
+
+log = logging.getLogger("kubesvc.server")
+
+# The registry's own single-address reconciler (apiserver/registry/bootstrap.py); replaced by
+# the lease reconciler when replicas share a store.
+_SINGLE_ENDPOINT_TASK = "kubernetes-service-reconciler"
+
+
+@dataclass(slots=True)
+class ServerOptions:
+    data_dir: Path
+    api_host: str = "127.0.0.1"
+    api_port: int = 6443
+    advertise_address: str = ""
+    tls_sans: tuple[str, ...] = ()
+    dns_addr: tuple[str, int] = ("127.0.0.1", 10053)
+    dns_upstreams: tuple[tuple[str, int], ...] = ()
+    cluster_domain: str = "cluster.local"
+    dns_ttl: int = 5
+    network: str = "host"
+    store: str = ""
+    service_cidr: str = "127.96.0.0/16"
+    node_port_range: tuple[int, int] = (30000, 32767)
+    lb_pools: tuple[str, ...] = ("127.100.0.0/24",)
+    node_monitor_grace_period: float = 40.0
+    leader_elect: bool = True
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    endpoint_lease_duration: int = 15
+    identity: str = ""
+    kubeconfig: Path | None = None
+
+    @classmethod
+    def from_args(cls, a: argparse.Namespace) -> ServerOptions:
+        netns = a.network == "netns"
+        return cls(
+            data_dir=a.data_dir.resolve(),
+            api_host=a.api_host,
+            api_port=a.api_port,
+            advertise_address=a.advertise_address or "",
+            tls_sans=tuple(a.tls_san),
+            dns_addr=a.dns_addr or ("127.0.0.1", 10053),
+            dns_upstreams=tuple(a.dns_upstream),
+            cluster_domain=a.cluster_domain,
+            dns_ttl=a.dns_ttl,
+            network=a.network,
+            store=a.store,
+            service_cidr=a.service_cidr or ("10.96.0.0/12" if netns else "127.96.0.0/16"),
+            node_port_range=a.service_node_port_range,
+            lb_pools=tuple(a.lb_pool) or (() if netns else ("127.100.0.0/24",)),
+            node_monitor_grace_period=a.node_monitor_grace_period,
+            leader_elect=a.leader_elect,
+            lease_duration=a.leader_elect_lease_duration,
+            renew_deadline=a.leader_elect_renew_deadline,
+            retry_period=a.leader_elect_retry_period,
+            endpoint_lease_duration=a.endpoint_lease_duration,
+            identity=a.identity or "",
+            kubeconfig=a.write_kubeconfig,
+        )
+
+    @property
+    def advertise(self) -> str:
+        return self.advertise_address or components.reachable(self.api_host, "127.0.0.1")
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """One running replica (also usable in-process by tests)."""
+
+    def __init__(self, opts: ServerOptions) -> None:
+        self.opts = opts
+        self.identity = opts.identity or f"{socket.gethostname()}_{uuid.uuid4()}"
+        self.stop = asyncio.Event()
+        self.readiness = components.Readiness()
+        self.api: ApiServer | None = None
+        self.elector: LeaderElector | None = None
+        self.controllers: ControllerManager | None = None
+        self.kubeconfig = opts.kubeconfig or opts.data_dir / "kubeconfig"
+
+    def _prepare_data_dir(self, sans: list[str]) -> None:
+        """TLS material and the token file, created once even when replicas sharing the
+        data dir start together (ApiServer.start then finds and reuses them)."""
+        with components.file_lock(self.opts.data_dir / components.INIT_LOCK):
+            ensure_tls(self.opts.data_dir, extra_sans=sans)
+            TokenFile.load_or_create(self.opts.data_dir / "tokens.csv")
+
+    async def run(self, *, on_ready: Callable[[Server], None] | None = None
+                  ) -> None:
+        o = self.opts
+        o.data_dir.mkdir(parents=True, exist_ok=True)
+        ADDRESS_POLICY.allow_loopback = o.network == "host"
+        port = o.api_port or _free_port(o.api_host)
+        sans = [o.api_host, o.advertise, *o.tls_sans]
+        if o.api_host in components.WILDCARDS:
+            sans = [o.advertise, *o.tls_sans, socket.gethostname()]
+        await asyncio.to_thread(self._prepare_data_dir, sans)
+        store = await open_store(o.store or f"sqlite://{o.data_dir / 'state.db'}")
+        registry = Registry(store, service_cidr=o.service_cidr,
+                            node_port_range=o.node_port_range,
+                            apiserver_endpoint=(o.advertise, port))
+        api = ApiServer(registry, data_dir=o.data_dir, host=o.api_host, port=port,
+                        extra_sans=[o.advertise, *o.tls_sans], readiness=self.readiness)
+        self.api = api
+        dns = None
+        try:
+            await registry.start()
+            for task in asyncio.all_tasks():
+                if task.get_name() == _SINGLE_ENDPOINT_TASK:
+                    task.cancel()  # the lease reconciler below owns those endpoints
+            self.readiness.add("registry", lambda: registry.started)
+            await api.start()
+            write_kubeconfig(self.kubeconfig, server=f"https://{_url_host(o.advertise)}:"
+                             f"{api.port}", ca_pem=api.ca_pem, token=api.token)
+            stack = components.DnsStack.build(
+                registry, zone=o.cluster_domain, ttl=o.dns_ttl,
+                dns_ip=components.dns_cluster_ip(o.service_cidr), host=o.dns_addr[0],
+                port=o.dns_addr[1], upstreams=o.dns_upstreams)
+            dns = stack.server
+            await dns.start()
+            self.readiness.add("dns", stack.source.synced)
+            await components.ensure_kube_dns_service(
+                registry, cluster_ip=components.dns_cluster_ip(o.service_cidr),
+                dns_port=dns.port)
+            endpoints = EndpointLeaseReconciler(
+                registry, identity=self.identity, api=(o.advertise, api.port),
+                dns=(components.reachable(o.dns_addr[0], o.advertise), dns.port),
+                lease_duration=o.endpoint_lease_duration)
+            self.readiness.add("endpoints", lambda: endpoints.synced)
+            self.elector = LeaderElector(
+                registry, identity=self.identity, lease_duration=o.lease_duration,
+                renew_deadline=o.renew_deadline, retry_period=o.retry_period)
+            async with asyncio.TaskGroup() as tg:
+                for inf in stack.informers:
+                    tg.create_task(inf.run(self.stop), name=f"informer/{inf.resource}")
+                tg.create_task(endpoints.run(self.stop), name="endpoint-lease")
+                tg.create_task(self._watch_tokens(api), name="token-reload")
+                if o.leader_elect:
+                    tg.create_task(self.elector.run(self.stop, self._lead),
+                                   name="leader-election")
+                else:
+                    tg.create_task(self._lead(self.stop), name="controllers")
+                tg.create_task(self.readiness.wait(
+                    self.stop, (lambda: on_ready(self)) if on_ready else None),
+                    name="readiness")
+        finally:
+            if dns is not None:
+                await dns.stop()
+            await api.stop()
+            await registry.stop()
+            await store.close()
+
+    async def _lead(self, lost: asyncio.Event) -> None:
+        """The controllers and the scheduler, for as long as this replica leads."""
+        o = self.opts
+        log.info("%s: starting controllers", self.identity)
+        cm = ControllerManager(self._registry(), options=ControllerOptions(
+            lb_pools=list(o.lb_pools), node_grace_period=o.node_monitor_grace_period,
+            event_host=self.identity))
+        self.controllers = cm
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(cm.run(lost), name="controllers")
+                tg.create_task(Scheduler(self._registry()).run(lost), name="scheduler")
+        finally:
+            self.controllers = None
+            log.info("%s: controllers stopped", self.identity)
+
+    def _registry(self) -> Registry:
+        assert self.api is not None and isinstance(self.api.registry, Registry)
+        return self.api.registry
+
+    async def _watch_tokens(self, api: ApiServer) -> None:
+        """Pick up tokens added by ``kubesvc token create`` (and drop expired ones)."""
+        path = self.opts.data_dir / "tokens.csv"
+        seen, last = -1.0, time.monotonic()
+        while not self.stop.is_set():
+            try:
+                mtime = max(path.stat().st_mtime, _mtime(path.with_name("token-expiry.json")))
+            except OSError:
+                mtime = seen
+            # On a change, and every 30 s so that expired tokens drop out.
+            if mtime != seen or time.monotonic() - last >= 30:
+                seen, last = mtime, time.monotonic()
+                try:
+                    reload_tokens(api.tokens)
+                except (OSError, ValueError) as exc:
+                    log.warning("reloading %s: %s", path, exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), 1.0)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def run_server(opts: ServerOptions) -> int:
+    components.install_uvloop()
+    started = time.monotonic()
+
+    def announce(s: Server) -> None:
+        ms = (time.monotonic() - started) * 1000
+        print(f"kubesvc server is ready in {ms:.0f} ms\n"
+              f"  API server: {s.api.url if s.api else '?'} (advertised as "
+              f"{opts.advertise})\n"
+              f"  identity:   {s.identity}\n"
+              f"  kubeconfig: export KUBECONFIG={s.kubeconfig}", flush=True)
+
+    async def main() -> None:
+        server = Server(opts)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, server.stop.set)
+        await server.run(on_ready=announce)
+
+    try:
+        asyncio.run(main())
+    except OSError as exc:
+        print(f"kubesvc server: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,258 @@
+"""``kubesvc up``: the all-in-one cluster in one process.
+
+Composes, in start order: the store, the API server's Registry and HTTPS server (writing
+``DATA_DIR/kubeconfig``), the controllers, cluster DNS (with a real ``kube-dns`` Service in
+``kube-system`` whose endpoint is the DNS server), the proxy, and one node agent with the
+scheduler. Everything after the API server reaches it through the in-process Registry,
+which implements the same Client protocol as the HTTP client. Each long-running loop is a
+named task under one TaskGroup; SIGINT/SIGTERM set one stop event. ``/readyz`` is ``ok``
+only when every component has synced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubesvc.api.validation.formats import ADDRESS_POLICY
+from kubesvc.apiserver.http.server import ApiServer
+from kubesvc.apiserver.registry.core import Registry
+from kubesvc.cli import components, netns, nodes
+from kubesvc.cli.nodes import NodeLogs
+from kubesvc.client.kubeconfig import write_kubeconfig
+from kubesvc.controllers.manager import ControllerManager, ControllerOptions
+from kubesvc.dns.server import DnsServer
+from kubesvc.informers import Informer
+from kubesvc.runtime.scheduler import Scheduler
+from kubesvc.storage import open_store
+
+log = logging.getLogger("kubesvc.up")
+
+SLICES = "endpointslices.discovery.k8s.io"
+
+
+@dataclass(slots=True)
+class UpOptions:
+    data_dir: Path
+    api_host: str = "127.0.0.1"
+    api_port: int = 6443
+    dns_addr: tuple[str, int] = ("127.0.0.1", 10053)
+    dns_upstreams: tuple[tuple[str, int], ...] = ()
+    cluster_domain: str = "cluster.local"
+    dns_ttl: int = 5
+    network: str = "host"
+    runtime: str = "process"
+    proxy: str = "userspace"
+    store: str = ""
+    service_cidr: str = "127.96.0.0/16"
+    node_port_range: tuple[int, int] = (30000, 32767)
+    lb_pools: tuple[str, ...] = ("127.100.0.0/24",)
+    node_name: str = "kubesvc-node"
+    node_ip: str = "127.0.0.1"
+    nodeport_addresses: tuple[str, ...] = ()
+    image_map: Path | None = None
+    nodes: int = 1
+    pod_cidr: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_args(cls, a: argparse.Namespace) -> UpOptions:
+        netns = a.network == "netns"
+        return cls(
+            data_dir=a.data_dir.resolve(),
+            api_host=a.api_host,
+            api_port=a.api_port,
+            dns_addr=a.dns_addr or ("127.0.0.1", 10053),
+            dns_upstreams=tuple(a.dns_upstream),
+            cluster_domain=a.cluster_domain,
+            dns_ttl=a.dns_ttl,
+            network=a.network,
+            runtime=a.runtime,
+            proxy=a.proxy or ("nftables" if netns else "userspace"),
+            store=a.store,
+            service_cidr=a.service_cidr or ("10.96.0.0/12" if netns else "127.96.0.0/16"),
+            node_port_range=a.service_node_port_range,
+            lb_pools=tuple(a.lb_pool) or (() if netns else ("127.100.0.0/24",)),
+            node_name=a.node_name,
+            node_ip=a.node_ip,
+            nodeport_addresses=tuple(a.nodeport_addresses),
+            image_map=a.image_map,
+            nodes=a.nodes,
+            pod_cidr=a.pod_cidr,
+        )
+
+    @property
+    def dns_cluster_ip(self) -> str:
+        """The tenth address of the Service range, as kubeadm gives kube-dns."""
+        return components.dns_cluster_ip(self.service_cidr)
+
+
+class UpError(Exception):
+    """``kubesvc up`` cannot start as asked; the message says what to change."""
+
+
+class Cluster:
+    """The running all-in-one cluster (also used in-process by integration tests)."""
+
+    def __init__(self, opts: UpOptions) -> None:
+        self.opts = opts
+        self.stop = asyncio.Event()
+        self.ready_event = asyncio.Event()
+        self.registry: Registry | None = None
+        self.api: ApiServer | None = None
+        self.dns: DnsServer | None = None
+        self._checks: dict[str, Callable[[], bool]] = {}
+        self.kubeconfig = opts.data_dir / "kubeconfig"
+
+    def readiness(self) -> dict[str, bool]:
+        return {name: bool(fn()) for name, fn in self._checks.items()}
+
+    async def run(self, *, on_ready: Callable[[Cluster], None] | None = None) -> None:
+        o = self.opts
+        o.data_dir.mkdir(parents=True, exist_ok=True)
+        # Host mode puts every cluster address in 127.0.0.0/8 (see DESIGN.md).
+        ADDRESS_POLICY.allow_loopback = o.network == "host"
+        topo: netns.Topology | None = None
+        if o.network == "netns":
+            why = netns.check_netns_support()
+            if why:
+                raise UpError(why)
+            topo = netns.Topology.plan(o.data_dir, o.nodes)
+            await netns.build(topo)
+            topo.save(o.data_dir / "netns.json")
+        store = await open_store(o.store or f"sqlite://{o.data_dir / 'state.db'}")
+        registry = Registry(
+            store,
+            service_cidr=o.service_cidr,
+            node_port_range=o.node_port_range,
+            apiserver_endpoint=(o.api_host if o.api_host not in ("0.0.0.0", "::")
+                                else o.node_ip, o.api_port),
+        )
+        self.registry = registry
+        try:
+            await registry.start()
+            self._checks["registry"] = lambda: registry.started
+            logs = NodeLogs(registry)
+            api = ApiServer(
+                registry, data_dir=o.data_dir, host=o.api_host, port=o.api_port,
+                readiness=self.readiness, log_source=logs,
+            )
+            self.api = api
+            await api.start()
+            write_kubeconfig(self.kubeconfig, server=api.url, ca_pem=api.ca_pem,
+                             token=api.token)
+
+            services = Informer(registry, "services")
+            slices = Informer(registry, SLICES)
+            namespaces = Informer(registry, "namespaces")
+            informers = [services, slices, namespaces]
+
+            controllers = ControllerManager(registry, options=ControllerOptions(
+                lb_pools=list(o.lb_pools)))
+            self._checks["controllers"] = controllers.synced
+
+            stack = components.DnsStack.build(
+                registry, zone=o.cluster_domain, ttl=o.dns_ttl, dns_ip=o.dns_cluster_ip,
+                host=o.dns_addr[0], port=o.dns_addr[1], upstreams=o.dns_upstreams,
+                informers=informers)
+            dns = stack.server
+            self.dns = dns
+            await dns.start()
+            self._checks["dns"] = stack.source.synced
+
+            runner = components.simulated_runner if o.runtime == "simulated" else None
+            if topo is None:
+                parts = [nodes.host_node(
+                    registry, name=o.node_name, node_ip=o.node_ip, data_dir=o.data_dir / "node",
+                    runner=runner() if runner else None, proxy=o.proxy,
+                    nodeport_addresses=o.nodeport_addresses, dns_ip=o.dns_cluster_ip,
+                    dns_addr=(components.reachable(o.dns_addr[0], o.node_ip), dns.port),
+                    cluster_domain=o.cluster_domain, pod_cidr=o.pod_cidr,
+                    shared=(services, slices))]
+            else:
+                parts = await nodes.netns_nodes(
+                    registry, topo, data_dir=o.data_dir / "nodes", runner_factory=runner,
+                    dns=dns, dns_cluster_ip=o.dns_cluster_ip,
+                    cluster_domain=o.cluster_domain)
+            await components.ensure_kube_dns_service(
+                registry, cluster_ip=o.dns_cluster_ip, dns_port=parts[0].dns_port)
+            eps, sl = components.kube_dns_endpoints(
+                [(p.dns_ip, p.name) for p in parts], dns_port=parts[0].dns_port,
+                managed_by="kubesvc.io-up")
+            for resource, obj in (("endpoints", eps), (SLICES, sl)):
+                await components.put(registry, resource, obj, namespace="kube-system")
+            for p in parts:
+                logs.add(p.name, p.agent.log_source)
+                informers.extend(p.informers)
+                self._checks[f"node/{p.name}"] = p.agent.synced
+                if p.proxier is not None:
+                    self._checks[f"proxy/{p.name}"] = p.proxier.synced
+            scheduler = Scheduler(registry)
+
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    for inf in informers:
+                        tg.create_task(inf.run(self.stop), name=f"informer/{inf.resource}")
+                    tg.create_task(controllers.run(self.stop), name="controllers")
+                    tg.create_task(scheduler.run(self.stop), name="scheduler")
+                    for p in parts:
+                        if p.proxier is not None:
+                            tg.create_task(p.proxier.run(self.stop), name=f"proxy/{p.name}")
+                        tg.create_task(p.agent.run(self.stop), name=f"node-agent/{p.name}")
+                    tg.create_task(self._watch_ready(on_ready), name="readiness")
+            finally:
+                await dns.stop()
+                await api.stop()
+        finally:
+            await registry.stop()
+            await store.close()
+            if topo is not None:
+                await netns.teardown(topo)
+
+    async def _watch_ready(self, on_ready: Callable[[Cluster], None] | None) -> None:
+        while not self.stop.is_set():
+            if all(self.readiness().values()):
+                self.ready_event.set()
+                if on_ready is not None:
+                    on_ready(self)
+                return
+            await asyncio.sleep(0.01)
+
+
+def run_up(opts: UpOptions) -> int:
+    components.install_uvloop()
+    started = time.monotonic()
+
+    def announce(c: Cluster) -> None:
+        ms = (time.monotonic() - started) * 1000
+        print(
+            f"kubesvc is ready in {ms:.0f} ms\n"
+            f"  API server: {c.api.url if c.api else '?'}\n"
+            f"  DNS:        {opts.dns_addr[0]}:{c.dns.port if c.dns else '?'} "
+            f"(kube-dns Service {opts.dns_cluster_ip}:53)\n"
+            f"  kubeconfig: export KUBECONFIG={c.kubeconfig}\n"
+            f"  then:       kubectl get svc -A",
+            flush=True,
+        )
+
+    async def main() -> None:
+        cluster = Cluster(opts)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, cluster.stop.set)
+        await cluster.run(on_ready=announce)
+
+    try:
+        asyncio.run(main())
+    except (OSError, UpError, netns.NetnsSetupError) as exc:
+        print(f"kubesvc up: {exc}", file=sys.stderr)
+        return 1
+    return 0
