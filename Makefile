@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA_DIR ?= .kubesvc
 
 
-.PHONY: install system-deps up test test-fast bench lint clean
+.PHONY: install system-deps up test test-fast bench conformance lint clean
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,11 @@ test-fast: install
 
 bench: install system-deps
 	$(BIN)/python -m benchmarks.run
+
+# Runs the port of upstream's Service/DNS/EndpointSlice conformance cases and rewrites
+# docs/conformance.md with the result of each (root: most cases use port 80).
+conformance: install system-deps
+	$(BIN)/python scripts/conformance_report.py
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

@@ -1,0 +1,262 @@
+"""Every upstream case (ginkgo ``It``) in Kubernetes v1.32's ``test/e2e/network/service.go``,
+``dns.go``, ``endpointslice.go`` and ``endpointslicemirroring.go``: its full name, file and
+tags, the kubesvc test that ports it (``module::function`` under tests/conformance), or why
+it cannot apply to kubesvc, or that it is not ported yet.
+
+Read by ``scripts/conformance_report.py`` (which joins it with a junit XML run of this suite
+to write docs/conformance.md) and by ``test_cases.py`` (which keeps this list and the test
+functions in step). Pure data; imports nothing from kubesvc.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SERVICE = "test/e2e/network/service.go"
+DNS = "test/e2e/network/dns.go"
+SLICE = "test/e2e/network/endpointslice.go"
+MIRROR = "test/e2e/network/endpointslicemirroring.go"
+
+TWO_NODES = ("needs two schedulable nodes (upstream skips it on one); `kubesvc up` runs a "
+             "single node agent")
+NOT_PORTED = "not [Conformance]-tagged; not ported to this suite yet"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str  # "[sig-network] <Describe> <It text>" with the tags upstream puts in it
+    file: str
+    tags: tuple[str, ...] = ()
+    test: str = ""  # "test_module.py::test_function" when ported
+    not_applicable: str = ""  # why the case cannot apply to kubesvc
+    not_ported: str = ""  # why it has no test yet (never for [Conformance] cases)
+    note: str = ""  # how the port differs from upstream, if it does
+
+    @property
+    def conformance(self) -> bool:
+        return "Conformance" in self.tags
+
+
+def _svc(it: str, tags: tuple[str, ...] = (), **kw: str) -> Case:
+    return Case(f"[sig-network] Services {it}", SERVICE, tags, **kw)
+
+
+def _dns(it: str, tags: tuple[str, ...] = (), describe: str = "DNS", **kw: str) -> Case:
+    return Case(f"[sig-network] {describe} {it}", DNS, tags, **kw)
+
+
+def _slice(it: str, tags: tuple[str, ...] = (), **kw: str) -> Case:
+    return Case(f"[sig-network] EndpointSlice {it}", SLICE, tags, **kw)
+
+
+C = ("Conformance",)
+CL = ("LinuxOnly", "Conformance")
+S = "test_service.py::test_"
+A = "test_service_affinity.py::test_"
+API = "test_service_api.py::test_"
+X = "test_service_extra.py::test_"
+D = "test_dns.py::test_"
+DP = "test_dns_pods.py::test_"
+E = "test_endpointslice.py::test_"
+M = "test_endpointslicemirroring.py::test_"
+NETNS_NOTE = ("runs in the pod's own namespaces on a netns-mode cluster (root), probing "
+              "with nsenter; skipped when not root")
+AFFINITY_NOTE = ("3 serve-hostname pods, requests from the node; the timeout cases use a "
+                 "4 s ClientIP timeout instead of upstream's 125 s")
+
+CASES: tuple[Case, ...] = (
+    # -- service.go ------------------------------------------------------------------
+    _svc("should provide secure master service", C,
+         test=S + "should_provide_secure_master_service"),
+    _svc("should serve a basic endpoint from pods", C,
+         test=S + "should_serve_a_basic_endpoint_from_pods"),
+    _svc("should serve multiport endpoints from pods", C,
+         test=S + "should_serve_multiport_endpoints_from_pods"),
+    _svc("should be updated after adding or deleting ports",
+         test=X + "should_be_updated_after_adding_or_deleting_ports"),
+    _svc("should preserve source pod IP for traffic thru service cluster IP", ("LinuxOnly",),
+         not_applicable=TWO_NODES),
+    _svc("should allow pods to hairpin back to themselves through services",
+         test=X + "should_allow_pods_to_hairpin_back_to_themselves_through_services"),
+    _svc("should be able to up and down services",
+         test=X + "should_be_able_to_up_and_down_services"),
+    _svc("should work after the service has been recreated",
+         test=X + "should_work_after_the_service_has_been_recreated"),
+    _svc("should work after restarting kube-proxy", ("Disruptive",),
+         not_applicable="restarts kube-proxy pods in kube-system; kubesvc's proxy is not a "
+                        "pod (upstream skips it when kube-proxy does not run as pods)"),
+    _svc("should work after restarting apiserver", ("Disruptive",),
+         not_applicable="restarts kube-apiserver static pods; kubesvc's API server is not a "
+                        "pod (upstream skips it the same way)"),
+    _svc("should be able to create a functioning NodePort service", C,
+         test=S + "should_be_able_to_create_a_functioning_nodeport_service"),
+    _svc("should be possible to connect to a service via ExternalIP when the external IP is "
+         "not assigned to a node",
+         test=X + "should_be_possible_to_connect_to_a_service_via_externalip_when_the_"
+                  "external_ip_is_not_assigned_to_a_node",
+         note="external IP 127.203.0.250 instead of 203.0.113.250: traffic stays on "
+              "loopback (project network rule)"),
+    _svc("should be able to update service type to NodePort listening on same port number "
+         "but different protocols",
+         test=X + "should_be_able_to_update_service_type_to_nodeport_listening_on_same_port_"
+                  "number_but_different_protocols"),
+    _svc("should be able to change the type from ExternalName to ClusterIP", C,
+         test=S + "should_be_able_to_change_the_type_from_externalname_to_clusterip"),
+    _svc("should be able to change the type from ExternalName to NodePort", C,
+         test=S + "should_be_able_to_change_the_type_from_externalname_to_nodeport"),
+    _svc("should be able to change the type from ClusterIP to ExternalName", C,
+         test=S + "should_be_able_to_change_the_type_from_clusterip_to_externalname"),
+    _svc("should be able to change the type from NodePort to ExternalName", C,
+         test=S + "should_be_able_to_change_the_type_from_nodeport_to_externalname"),
+    _svc("should prevent NodePort collisions", test=X + "should_prevent_nodeport_collisions"),
+    _svc("should check NodePort out-of-range", test=X + "should_check_nodeport_out_of_range"),
+    _svc("should release NodePorts on delete", test=X + "should_release_nodeports_on_delete"),
+    _svc("should create endpoints for unready pods",
+         test=X + "should_create_endpoints_for_unready_pods",
+         note="a bare pod where upstream scales a ReplicationController to zero"),
+    _svc("should be able to connect to terminating and unready endpoints if "
+         "PublishNotReadyAddresses is true", not_applicable=TWO_NODES),
+    _svc("should not be able to connect to terminating and unready endpoints if "
+         "PublishNotReadyAddresses is false", not_applicable=TWO_NODES),
+    _svc("should have session affinity work for service with type clusterIP", CL,
+         test=A + "should_have_session_affinity_work_for_service_with_type_clusterip",
+         note=AFFINITY_NOTE),
+    _svc("should have session affinity timeout work for service with type clusterIP",
+         ("LinuxOnly",),
+         test=A + "should_have_session_affinity_timeout_work_for_service_with_type_clusterip",
+         note=AFFINITY_NOTE),
+    _svc("should be able to switch session affinity for service with type clusterIP", CL,
+         test=A + "should_be_able_to_switch_session_affinity_for_service_with_type_clusterip",
+         note=AFFINITY_NOTE),
+    _svc("should have session affinity work for NodePort service", CL,
+         test=A + "should_have_session_affinity_work_for_nodeport_service",
+         note=AFFINITY_NOTE),
+    _svc("should have session affinity timeout work for NodePort service", ("LinuxOnly",),
+         test=A + "should_have_session_affinity_timeout_work_for_nodeport_service",
+         note=AFFINITY_NOTE),
+    _svc("should be able to switch session affinity for NodePort service", CL,
+         test=A + "should_be_able_to_switch_session_affinity_for_nodeport_service",
+         note=AFFINITY_NOTE),
+    _svc("should implement service.kubernetes.io/service-proxy-name",
+         test=X + "should_implement_service_kubernetes_io_service_proxy_name"),
+    _svc("should implement service.kubernetes.io/headless",
+         test=X + "should_implement_service_kubernetes_io_headless"),
+    _svc("should be rejected when no endpoints exist",
+         test=S + "should_be_rejected_when_no_endpoints_exist"),
+    _svc("should be rejected for evicted pods (no endpoints exist)",
+         not_applicable="needs the kubelet to evict a pod for ephemeral-storage use; "
+                        "kubesvc's node agent has no eviction manager"),
+    _svc("should respect internalTrafficPolicy=Local Pod to Pod", not_applicable=TWO_NODES),
+    _svc("should respect internalTrafficPolicy=Local Pod (hostNetwork: true) to Pod",
+         not_applicable=TWO_NODES),
+    _svc("should respect internalTrafficPolicy=Local Pod and Node, to Pod (hostNetwork: true)",
+         not_applicable=TWO_NODES),
+    _svc("should fail health check node port if there are only terminating endpoints",
+         not_applicable=TWO_NODES),
+    _svc("should fallback to terminating endpoints when there are no ready endpoints with "
+         "internalTrafficPolicy=Cluster", not_applicable=TWO_NODES),
+    _svc("should fallback to local terminating endpoints when there are no ready endpoints "
+         "with internalTrafficPolicy=Local", not_applicable=TWO_NODES),
+    _svc("should fallback to terminating endpoints when there are no ready endpoints with "
+         "externallTrafficPolicy=Cluster", not_applicable=TWO_NODES),
+    _svc("should fallback to local terminating endpoints when there are no ready endpoints "
+         "with externalTrafficPolicy=Local", not_applicable=TWO_NODES),
+    _svc("should find a service from listing all namespaces", C,
+         test=API + "should_find_a_service_from_listing_all_namespaces"),
+    _svc("should test the lifecycle of an Endpoint", C,
+         test=API + "should_test_the_lifecycle_of_an_endpoint"),
+    _svc("should complete a service status lifecycle", C,
+         test=API + "should_complete_a_service_status_lifecycle",
+         note="the status condition is sent with a lastTransitionTime"),
+    _svc("should delete a collection of services", C,
+         test=API + "should_delete_a_collection_of_services"),
+    _svc("should serve endpoints on same port and different protocols", C,
+         test=S + "should_serve_endpoints_on_same_port_and_different_protocols"),
+    _svc("should serve endpoints on same port and different protocol for internal traffic "
+         "on Type LoadBalancer",
+         test=X + "should_serve_endpoints_on_same_port_and_different_protocol_for_internal_"
+                  "traffic_on_type_loadbalancer"),
+    _svc("should allow creating a basic SCTP service with pod and endpoints",
+         ("LinuxOnly", "Serial"),
+         test=X + "should_allow_creating_a_basic_sctp_service_with_pod_and_endpoints",
+         note="the sctp kernel-module checks on nodes do not apply (no node hosts to probe)"),
+    # -- dns.go ----------------------------------------------------------------------
+    _dns("should provide DNS for the cluster", C,
+         test=D + "should_provide_dns_for_the_cluster"),
+    _dns("should provide DNS for the cluster [Provider:GCE]", ("Provider:GCE",),
+         not_applicable="GCE only: resolves google.com and the GCE metadata server, outside "
+                        "this machine"),
+    _dns("should resolve DNS of partial qualified names for the cluster", ("LinuxOnly",),
+         test=D + "should_resolve_dns_of_partial_qualified_names_for_the_cluster",
+         note="the DNS names only; its /etc/hosts names are the /etc/hosts case's"),
+    _dns("should provide /etc/hosts entries for the cluster", C,
+         test=DP + "should_provide_etc_hosts_entries_for_the_cluster", note=NETNS_NOTE),
+    _dns("should provide DNS for services", C, test=D + "should_provide_dns_for_services"),
+    _dns("should resolve DNS of partial qualified names for services", CL,
+         test=D + "should_resolve_dns_of_partial_qualified_names_for_services",
+         note="names resolved through a stub resolver with a ClusterFirst pod's search path"),
+    _dns("should provide DNS for pods for Hostname", C,
+         test=D + "should_provide_dns_for_pods_for_hostname",
+         note="the FQDN via DNS; the bare hostname comes from /etc/hosts (netns case)"),
+    _dns("should provide DNS for pods for Subdomain", C,
+         test=D + "should_provide_dns_for_pods_for_subdomain"),
+    _dns("should provide DNS for ExternalName services", C,
+         test=D + "should_provide_dns_for_externalname_services"),
+    _dns("should support configurable pod DNS nameservers", C,
+         test=DP + "should_support_configurable_pod_dns_nameservers", note=NETNS_NOTE),
+    _dns("should support configurable pod resolv.conf",
+         not_applicable="runs a CoreDNS server pod (registry.k8s.io/coredns image); kubesvc "
+                        "has no runner for that image"),
+    _dns("should work with the pod containing more than 6 DNS search paths and longer than "
+         "256 search list characters",
+         test=DP + "should_work_with_the_pod_containing_more_than_6_dns_search_paths_and_"
+                   "longer_than_256_search_list_characters", note=NETNS_NOTE),
+    _dns("should work with a search path containing an underscore and a search path with a "
+         "single dot",
+         test=DP + "should_work_with_a_search_path_containing_an_underscore_and_a_search_"
+                   "path_with_a_single_dot",
+         note=NETNS_NOTE + "; behind the RelaxedDNSSearchValidation feature gate in v1.32"),
+    _dns("should resolve DNS of partial qualified names for services on hostNetwork pods "
+         "with dnsPolicy: ClusterFirstWithHostNet", ("LinuxOnly",), describe="DNS HostNetwork",
+         test=DP + "should_resolve_dns_of_partial_qualified_names_for_services_on_"
+                   "hostnetwork_pods_with_dnspolicy_clusterfirstwithhostnet",
+         note=NETNS_NOTE),
+    _dns("spec.Hostname field is not silently ignored and is used for hostname for a Pod",
+         describe="DNS HostNetwork",
+         test=DP + "spec_hostname_field_is_not_silently_ignored_and_is_used_for_hostname_"
+                   "for_a_pod", note=NETNS_NOTE),
+    _dns("spec.Hostname field is silently ignored and the node hostname is used when "
+         "hostNetwork is set to true for a Pod", describe="DNS HostNetwork",
+         test=DP + "spec_hostname_field_is_silently_ignored_and_the_node_hostname_is_used_"
+                   "when_hostnetwork_is_set_to_true_for_a_pod",
+         note="host mode; enters the pod's namespaces with nsenter (root)"),
+    # -- endpointslice.go ------------------------------------------------------------
+    _slice("should have Endpoints and EndpointSlices pointing to API Server", C,
+           test=E + "should_have_endpoints_and_endpointslices_pointing_to_api_server"),
+    _slice("should create and delete Endpoints and EndpointSlices for a Service with a "
+           "selector specified", C,
+           test=E + "should_create_and_delete_endpoints_and_endpointslices_for_a_service_"
+                    "with_a_selector_specified"),
+    _slice("should create Endpoints and EndpointSlices for Pods matching a Service", C,
+           test=E + "should_create_endpoints_and_endpointslices_for_pods_matching_a_service",
+           note="agnhost pause pods stand in for upstream's nginx pods"),
+    _slice("should support creating EndpointSlice API operations", C,
+           test=E + "should_support_creating_endpointslice_api_operations"),
+    _slice("should support a Service with multiple ports specified in multiple "
+           "EndpointSlices",
+           test=E + "should_support_a_service_with_multiple_ports_specified_in_multiple_"
+                    "endpointslices"),
+    _slice("should support a Service with multiple endpoint IPs specified in multiple "
+           "EndpointSlices",
+           test=E + "should_support_a_service_with_multiple_endpoint_ips_specified_in_"
+                    "multiple_endpointslices"),
+    # -- endpointslicemirroring.go ---------------------------------------------------
+    Case("[sig-network] EndpointSliceMirroring should mirror a custom Endpoints resource "
+         "through create update and delete", MIRROR, C,
+         test=M + "should_mirror_a_custom_endpoints_resource_through_create_update_and_"
+                  "delete"),
+    Case("[sig-network] EndpointSliceMirroring should mirror a custom Endpoint with "
+         "multiple subsets and same IP address", MIRROR,
+         test=M + "should_mirror_a_custom_endpoint_with_multiple_subsets_and_same_ip_"
+                  "address"),
+)
