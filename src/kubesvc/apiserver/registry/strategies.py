@@ -75,14 +75,25 @@ class Strategy:
                 new.pop("status", None)
         self.bump_generation(new, old)
 
+    # Metadata a status writer may change, as upstream's status strategies allow (they
+    # reset only the spec, and system fields are never client-settable).
+    STATUS_WRITABLE_META = ("labels", "annotations", "finalizers", "ownerReferences")
+
     def prepare_status_update(self, body: Obj, old: Obj) -> Obj:
-        """Status-subresource update: everything but ``status`` comes from the stored
-        object (metadata.resourceVersion from the body, for the precondition)."""
+        """Status-subresource update: ``status`` and the writable metadata from the body,
+        everything else (spec above all) from the stored object."""
         new: Obj = {**old, "metadata": dict(old.get("metadata") or {})}
         if "status" in body:
             new["status"] = body["status"]
         else:
             new.pop("status", None)
+        bmeta = body.get("metadata") or {}
+        nmeta = new["metadata"]
+        for fld in self.STATUS_WRITABLE_META:
+            if fld in bmeta:
+                nmeta[fld] = bmeta[fld]
+            else:
+                nmeta.pop(fld, None)
         return new
 
     def bump_generation(self, new: Obj, old: Obj) -> None:

@@ -84,3 +84,21 @@ async def test_restart_keeps_objects_and_follows_new_endpoint(store: Store) -> N
         assert second.ports.has(made["spec"]["ports"][0]["nodePort"])
     finally:
         await second.stop()
+
+
+async def test_status_update_keeps_metadata_changes_and_resets_spec(reg: Registry) -> None:
+    """Upstream's status strategies reset only the spec: a status patch may also change
+    labels and annotations (the "service status lifecycle" conformance case)."""
+    lb = svc("st")
+    lb["spec"]["type"] = "LoadBalancer"
+    created = await reg.create("services", lb)
+    out = await reg.patch(
+        "services", "st",
+        {"metadata": {"annotations": {"patchedstatus": "true"}},
+         "spec": {"sessionAffinity": "ClientIP"},
+         "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.1"}]}}},
+        patch_type="merge", subresource="status")
+    assert out["metadata"]["annotations"] == {"patchedstatus": "true"}
+    assert out["status"]["loadBalancer"]["ingress"][0]["ip"] == "203.0.113.1"
+    assert out["spec"] == created["spec"]  # the spec part of the patch is ignored
+    assert out["metadata"]["uid"] == created["metadata"]["uid"]
