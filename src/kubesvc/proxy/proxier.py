@@ -16,6 +16,16 @@ from kubesvc.proxy.tracker import ChangeTracker
 
 Obj = dict[str, Any]
 
+# kube-proxy watches Services and EndpointSlices with the label selector
+# "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless": objects
+# that carry either label belong to another proxy (or to none) and are not served.
+IGNORED_LABELS = ("service.kubernetes.io/service-proxy-name", "service.kubernetes.io/headless")
+
+
+def ignored(obj: Obj) -> bool:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return any(k in labels for k in IGNORED_LABELS)
+
 
 class Proxier:
     def __init__(
@@ -49,7 +59,7 @@ class Proxier:
         return self._synced_once
 
     def _svc(self, obj: Obj) -> None:
-        self.tracker.service_changed(obj, key=object_key(obj))
+        self.tracker.service_changed(None if ignored(obj) else obj, key=object_key(obj))
         self.runner.run()
 
     def _svc_gone(self, obj: Obj) -> None:
@@ -57,7 +67,7 @@ class Proxier:
         self.runner.run()
 
     def _slice(self, obj: Obj, *, deleted: bool = False) -> None:
-        self.tracker.slice_changed(obj, deleted=deleted)
+        self.tracker.slice_changed(obj, deleted=deleted or ignored(obj))
         self.runner.run()
 
     def _slice_update(self, old: Obj, new: Obj) -> None:

@@ -312,3 +312,23 @@ async def test_reuse_port_lets_two_agents_share_a_cluster_ip() -> None:
         await b.close()
     finally:
         await a.close()
+
+
+async def test_services_for_another_proxy_or_headless_label_are_not_served(env: Env) -> None:
+    """kube-proxy ignores Services labelled service.kubernetes.io/service-proxy-name
+    (another proxy's) or service.kubernetes.io/headless; removing the label serves it."""
+    s = svc("other-proxy", "127.96.0.21", env.port, env.port)
+    s["metadata"]["labels"] = {"service.kubernetes.io/service-proxy-name": "foo-bar"}
+    await env.client.create("services", s)
+    await env.client.create(SLICES, eps("other-proxy", env.port, ["127.78.0.1"]))
+    h = svc("headless-label", "127.96.0.22", env.port, env.port)
+    h["metadata"]["labels"] = {"service.kubernetes.io/headless": ""}
+    await env.client.create("services", h)
+    await env.client.create(SLICES, eps("headless-label", env.port, ["127.78.0.1"]))
+    await env.client.create("services", svc("plain", "127.96.0.23", env.port, env.port))
+    await env.client.create(SLICES, eps("plain", env.port, ["127.78.0.1"]))
+    await env.wait_listening("127.96.0.23", env.port)
+    assert not any(k[0] in ("127.96.0.21", "127.96.0.22") for k in env.backend.listeners)
+    await env.client.patch("services", "other-proxy", {"metadata": {"labels": None}})
+    await env.wait_listening("127.96.0.21", env.port)
+    assert await ask("127.96.0.21", env.port) == "127.78.0.1"
