@@ -48,11 +48,6 @@ from kubesvc.storage import open_store
 
 log = logging.getLogger("kubesvc.server")
 
-# The registry's own single-address reconciler (apiserver/registry/bootstrap.py); replaced by
-# the lease reconciler when replicas share a store.
-_SINGLE_ENDPOINT_TASK = "kubernetes-service-reconciler"
-
-
 @dataclass(slots=True)
 class ServerOptions:
     data_dir: Path
@@ -150,16 +145,14 @@ class Server:
         store = await open_store(o.store or f"sqlite://{o.data_dir / 'state.db'}")
         registry = Registry(store, service_cidr=o.service_cidr,
                             node_port_range=o.node_port_range,
-                            apiserver_endpoint=(o.advertise, port))
+                            apiserver_endpoint=(o.advertise, port),
+                            endpoint_reconciler="none")  # the lease reconciler owns them
         api = ApiServer(registry, data_dir=o.data_dir, host=o.api_host, port=port,
                         extra_sans=[o.advertise, *o.tls_sans], readiness=self.readiness)
         self.api = api
         dns = None
         try:
             await registry.start()
-            for task in asyncio.all_tasks():
-                if task.get_name() == _SINGLE_ENDPOINT_TASK:
-                    task.cancel()  # the lease reconciler below owns those endpoints
             self.readiness.add("registry", lambda: registry.started)
             await api.start()
             write_kubeconfig(self.kubeconfig, server=f"https://{_url_host(o.advertise)}:"

@@ -79,11 +79,9 @@ def reload_tokens(live: TokenFile, *, now: float | None = None) -> int:
     fresh = TokenFile.load_or_create(live.path)
     expiry = _read_expiry(live.path.parent)
     t = time.time() if now is None else now
-    # TokenFile has no public reload; replace its table in one assignment (atomic for the
-    # request handlers, which only read it).
-    table = {tok: user for tok, user in fresh._tokens.items()
+    table = {tok: user for tok, user in fresh.tokens().items()
              if expiry.get(user.name, float("inf")) > t}
-    live._tokens = table
+    live.replace(table)
     return len(table)
 
 

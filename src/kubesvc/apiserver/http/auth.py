@@ -86,6 +86,15 @@ class TokenFile:
             f.write(buf.getvalue())
         os.replace(tmp, self.path)
 
+    def tokens(self) -> dict[str, User]:
+        """A copy of the token table (token -> user)."""
+        return dict(self._tokens)
+
+    def replace(self, tokens: dict[str, User]) -> None:
+        """Swap in a new token table in one assignment (request handlers only read it),
+        e.g. after re-reading the file or dropping expired tokens. Not persisted."""
+        self._tokens = dict(tokens)
+
     def authenticate(self, authorization: str | None) -> User | None:
         """The user for an ``Authorization: Bearer <token>`` header, or None."""
         if not authorization:

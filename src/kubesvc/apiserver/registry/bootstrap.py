@@ -48,7 +48,8 @@ async def bootstrap(reg: Registry) -> None:
     for ns in SYSTEM_NAMESPACES:
         await ensure_namespace(reg, ns)
     await ensure_kubernetes_service(reg)
-    reg.spawn(_reconcile_loop(reg), name="kubernetes-service-reconciler")
+    if reg.endpoint_reconciler == "single":
+        reg.spawn(_reconcile_loop(reg), name="kubernetes-service-reconciler")
 
 
 async def _reconcile_loop(reg: Registry) -> None:
@@ -93,7 +94,7 @@ async def ensure_kubernetes_service(reg: Registry) -> None:
             await reg.create_object(info, body, "default")
         except errors.AlreadyExists:
             pass
-    else:
+    elif reg.endpoint_reconciler == "single":
         svc = decode(kv)
         ports = (svc.get("spec") or {}).get("ports") or []
         want = _service_ports(port)
@@ -104,6 +105,8 @@ async def ensure_kubernetes_service(reg: Registry) -> None:
                 await reg.update_object(info, svc, "default")
             except errors.Conflict:
                 pass  # changed meanwhile; the next reconcile looks again
+    if reg.endpoint_reconciler == "none":
+        return  # the Endpoints and EndpointSlice are the caller's
     family = "IPv6" if ipaddress.ip_address(host).version == 6 else "IPv4"
     await _ensure_raw(reg, BY_KEY["endpoints"], {
         "metadata": {"name": "kubernetes", "namespace": "default",

@@ -98,7 +98,14 @@ class Registry:
         bookmark_interval: float = 60.0,
         compact_interval: float = 300.0,
         repair_interval: float = 180.0,
+        endpoint_reconciler: str = "single",
     ) -> None:
+        """``endpoint_reconciler`` as upstream's ``--endpoint-reconciler-type``: "single"
+        keeps the ``kubernetes`` Endpoints/EndpointSlice on ``apiserver_endpoint``; "none"
+        leaves them to the caller (``kubesvc server``'s lease reconciler)."""
+        if endpoint_reconciler not in ("single", "none"):
+            raise ValueError(f"endpoint_reconciler {endpoint_reconciler!r}: single or none")
+        self.endpoint_reconciler = endpoint_reconciler
         self.store = store
         self.clock = clock
         self.apiserver_endpoint = apiserver_endpoint
