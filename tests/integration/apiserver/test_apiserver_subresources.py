@@ -36,11 +36,18 @@ def test_status_subresource_only_changes_status(http: Http) -> None:
     code, obj = http.json("POST", PODS, pod("st"))
     assert code == 201
     obj["status"] = {"phase": "Running"}
-    obj["metadata"]["labels"] = {"ignored": "yes"}
+    # Upstream's pod status strategy resets the spec and ownerReferences, and keeps
+    # label/annotation changes.
+    obj["metadata"]["labels"] = {"kept": "yes"}
+    obj["metadata"]["ownerReferences"] = [{"apiVersion": "v1", "kind": "Node", "name": "x",
+                                           "uid": "u-1"}]
+    obj["spec"]["restartPolicy"] = "Never"
     code, out = http.json("PUT", PODS + "/st/status", obj)
     assert code == 200, out
     assert out["status"]["phase"] == "Running"
-    assert "ignored" not in (out["metadata"].get("labels") or {})
+    assert out["metadata"]["labels"] == {"kept": "yes"}
+    assert "ownerReferences" not in out["metadata"]
+    assert out["spec"]["restartPolicy"] == "Always"
     code, out = http.json("PATCH", PODS + "/st/status", {"status": {"phase": "Succeeded"}},
                           headers={"Content-Type": "application/merge-patch+json"})
     assert code == 200 and out["status"]["phase"] == "Succeeded"

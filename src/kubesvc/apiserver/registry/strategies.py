@@ -124,6 +124,12 @@ class PodStrategy(Strategy):
 
     def prepare_status_update(self, body: Obj, old: Obj) -> Obj:
         new = super().prepare_status_update(body, old)
+        # Upstream: "don't allow the pods/status endpoint to touch owner references".
+        owners = (old.get("metadata") or {}).get("ownerReferences")
+        if owners is None:
+            new["metadata"].pop("ownerReferences", None)
+        else:
+            new["metadata"]["ownerReferences"] = owners
         # qosClass derives from the (immutable) resources: keep it when a status writer
         # (the node agent) leaves it out.
         status = new.get("status")
