@@ -56,8 +56,10 @@ def install_uvloop() -> None:
 
 
 def dns_cluster_ip(service_cidr: str) -> str:
-    """The tenth address of the Service range, as kubeadm gives kube-dns."""
-    return str(ipaddress.ip_network(service_cidr, strict=False)[10])
+    """The tenth address of the Service range, as kubeadm gives kube-dns (the last usable
+    one in ranges too small to have a tenth)."""
+    net = ipaddress.ip_network(service_cidr, strict=False)
+    return str(net[min(10, net.num_addresses - 2)])
 
 
 def reachable(host: str, fallback: str) -> str:
@@ -123,10 +125,12 @@ def simulated_runner() -> Any:
 
 
 def proxy_backend(kind: str, *, node_name: str, node_ip: str,
-                  nodeport_addresses: Iterable[str] = (), shared_host: bool = False
-                  ) -> ProxyBackend:
+                  nodeport_addresses: Iterable[str] = (), shared_host: bool = False,
+                  cluster_cidr: str = "") -> ProxyBackend:
     """The data plane by name: ``userspace`` or ``nftables``. ``shared_host``: other
-    host-mode agents may run on this machine, so userspace listeners use SO_REUSEPORT."""
+    host-mode agents may run on this machine, so userspace listeners use SO_REUSEPORT.
+    ``cluster_cidr``: the pod CIDR of the whole cluster (nftables masquerades traffic
+    from outside it)."""
     addresses = tuple(nodeport_addresses) or (node_ip,)
     if kind == "userspace":
         return UserspaceBackend(node_name=node_name, node_addresses=addresses,
@@ -137,7 +141,8 @@ def proxy_backend(kind: str, *, node_name: str, node_ip: str,
     from kubesvc.proxy.nftables.nft import SubprocessNft
     from kubesvc.proxy.nftables.rules import NftConfig
 
-    return NftablesBackend(SubprocessNft(), NftConfig(node_name=node_name),
+    return NftablesBackend(SubprocessNft(),
+                           NftConfig(node_name=node_name, pod_cidr=cluster_cidr),
                            health_host=node_ip)
 
 

@@ -213,6 +213,11 @@ def finish_service_defaults(
         status = {}
         svc["status"] = status
     status.setdefault("loadBalancer", {})
+    # Go's omitempty: an empty clusterIP/clusterIPs/externalName is not part of the object
+    # upstream returns (e.g. after a switch to ExternalName released the IP).
+    for fld in ("clusterIP", "clusterIPs", "externalName"):
+        if fld in spec and not spec[fld]:
+            del spec[fld]
     if spec.get("type") == EXTERNAL_NAME:
         return
     if spec.get("ipFamilyPolicy") is None:
