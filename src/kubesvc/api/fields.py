@@ -48,30 +48,84 @@ def unknown_fields(obj: Any, *, api_version: str, kind: str) -> list[str]:
     except KeyError:
         return []
     out: list[str] = []
-    _walk(obj, root, "", out)
+    _walk(obj, root, None, out)
     return out
 
 
-def _walk(value: Any, schema: sch.Schema, path: str, out: list[str]) -> None:
-    if sch.is_open(schema):
+# Memo of the schema look-ups the walk repeats for every object (schemas are long-lived
+# shared dicts, so their id() is stable). Only keys the schema declares are remembered, so
+# arbitrary input keys cannot grow these tables.
+_OPEN: dict[int, bool] = {}
+_OBJECT: dict[int, bool] = {}
+_ITEMS: dict[int, sch.Schema | None] = {}
+_CHILD: dict[tuple[int, str], sch.Schema] = {}
+
+
+def _is_open(schema: sch.Schema) -> bool:
+    k = id(schema)
+    v = _OPEN.get(k)
+    if v is None:
+        v = _OPEN[k] = sch.is_open(schema)
+    return v
+
+
+def _is_object(schema: sch.Schema) -> bool:
+    k = id(schema)
+    v = _OBJECT.get(k)
+    if v is None:
+        v = _OBJECT[k] = sch.resolve(schema).get("type") in (None, "object")
+    return v
+
+
+def _items(schema: sch.Schema) -> sch.Schema | None:
+    k = id(schema)
+    if k not in _ITEMS:
+        _ITEMS[k] = sch.items(schema)
+    return _ITEMS[k]
+
+
+def _child(schema: sch.Schema, key: str) -> sch.Schema | None:
+    ck = (id(schema), key)
+    hit = _CHILD.get(ck)
+    if hit is not None:
+        return hit
+    child = sch.child(schema, key)
+    if child is not None:
+        _CHILD[ck] = child
+    return child
+
+
+# A path is built only when a field is unknown: (parent, segment) links until then.
+_Path = tuple[Any, str] | None
+
+
+def _render(path: _Path) -> str:
+    parts: list[str] = []
+    while path is not None:
+        path, seg = path
+        parts.append(seg)
+    return "".join(reversed(parts))
+
+
+def _walk(value: Any, schema: sch.Schema, path: _Path, out: list[str]) -> None:
+    if _is_open(schema):
         return
     if isinstance(value, dict):
-        resolved = sch.resolve(schema)
-        if resolved.get("type") not in (None, "object"):
+        if not _is_object(schema):
             return  # a type error, not an unknown field
         for key, sub in value.items():
-            child = sch.child(schema, key)
-            here = f"{path}.{key}"
+            child = _child(schema, key)
             if child is None:
-                out.append(here)
-            else:
-                _walk(sub, child, here, out)
+                out.append(_render((path, f".{key}")))
+            elif isinstance(sub, (dict, list)):
+                _walk(sub, child, (path, f".{key}"), out)
     elif isinstance(value, list):
-        item = sch.items(schema)
+        item = _items(schema)
         if item is None:
             return
         for i, sub in enumerate(value):
-            _walk(sub, item, f"{path}[{i}]", out)
+            if isinstance(sub, (dict, list)):
+                _walk(sub, item, (path, f"[{i}]"), out)
 
 
 def _bare(path: str) -> str:
