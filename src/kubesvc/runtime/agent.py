@@ -1,0 +1,239 @@
+"""NodeAgent: the kubelet of kubesvc. Registers its Node and heartbeats its Lease
+(:mod:`kubesvc.runtime.node`), watches the pods bound to it through an Informer
+(``spec.nodeName=<node>``) and Services (for the env variables), and runs each pod's
+containers through a :class:`~kubesvc.runtime.types.PodRunner`, reporting status through
+``pods/status``.
+
+Pod work is level-triggered, as the kubelet's syncPod: informer events, container exits,
+probe results and back-off timers all just enqueue the pod's key on a WorkQueue; a few
+workers run :meth:`NodeAgent._sync`, which compares desired and actual state, starts what
+should run, and writes the status only when it changed. Container decisions live in
+:mod:`kubesvc.runtime.containers`. Graceful deletion: SIGTERM, wait the grace period,
+SIGKILL, write the final status, delete the pod with grace period 0.
+
+Called by ``kubesvc up``/``kubesvc agent``; tests drive it with the FakeClient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from kubesvc import errors
+from kubesvc.client.protocol import Client
+from kubesvc.informers import Informer, WorkQueue, object_key
+from kubesvc.informers.workqueue import ShutDown
+from kubesvc.runtime.backoff import Backoff
+from kubesvc.runtime.containers import PodState, PodSyncer
+from kubesvc.runtime.events import EventRecorder
+from kubesvc.runtime.images import ImageMap
+from kubesvc.runtime.logs import PodLogs
+from kubesvc.runtime.network import HostNetwork, PodNetwork
+from kubesvc.runtime.node import NodeHeart, node_object
+from kubesvc.runtime.podstatus import ContainerRecord
+from kubesvc.runtime.process import ProcessRunner
+from kubesvc.runtime.types import PodRunner
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+
+
+def _uid_index(obj: Obj) -> list[str]:
+    uid = (obj.get("metadata") or {}).get("uid")
+    return [str(uid)] if uid else []
+
+
+class NodeAgent:
+    """One node. ``network`` is "host", "netns" or a :class:`PodNetwork`; ``runner`` a
+    :class:`PodRunner` (default: :class:`ProcessRunner` under ``data_dir``)."""
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        node_name: str,
+        data_dir: Path,
+        node_ip: str = "127.0.0.1",
+        pod_cidr: str | None = None,
+        runner: PodRunner | None = None,
+        network: str | PodNetwork = "host",
+        dns_ip: str = "",
+        cluster_domain: str = "cluster.local",
+        netns_node: str | None = None,
+        image_map: ImageMap | None = None,
+        image_map_file: Path | None = None,
+        lease_duration: int = 40,
+        lease_renew_interval: float | None = None,
+        node_status_interval: float = 300.0,
+        backoff_base: float = 10.0,
+        backoff_max: float = 300.0,
+        probe_scale: float = 1.0,
+        max_pods: int | None = None,
+        labels: dict[str, str] | None = None,
+        workers: int = 8,
+        stop_pods_on_exit: bool = True,
+    ) -> None:
+        self.client = client
+        self.node_name = node_name
+        self.node_ip = node_ip
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.runner: PodRunner = runner if runner is not None else ProcessRunner(self.data_dir)
+        if isinstance(network, str):
+            network = self._make_network(network, pod_cidr, dns_ip=dns_ip,
+                                         cluster_domain=cluster_domain,
+                                         node_netns=netns_node or f"kubesvc-{node_name}")
+        self.network: PodNetwork = network
+        self.pod_cidr = self.network.pod_cidr
+        if image_map is None:
+            image_map = ImageMap.from_file(image_map_file or self.data_dir / "images.yaml")
+        if max_pods is None:
+            max_pods = 10000 if self.runner.simulated else 110
+        self.pods_informer = Informer(client, "pods",
+                                      field_selector=f"spec.nodeName={node_name}")
+        self.pods_informer.indexer.add_index("uid", _uid_index)
+        self.services_informer = Informer(client, "services")
+        self.queue = WorkQueue(f"node-agent-{node_name}")
+        self.heart = NodeHeart(
+            client,
+            node_object(node_name, node_ip=node_ip, pod_cidr=self.pod_cidr, max_pods=max_pods,
+                        labels=labels),
+            lease_duration=lease_duration, renew_interval=lease_renew_interval,
+            status_interval=node_status_interval)
+        self.events = EventRecorder(client, component="kubelet", host=node_name)
+        self.events.enabled = not self.runner.simulated
+        self.syncer = PodSyncer(
+            client=client, runner=self.runner, network=self.network, images=image_map,
+            backoff=Backoff(backoff_base, backoff_max), node_name=node_name, node_ip=node_ip,
+            services=self.services_informer.indexer, enqueue=self.queue.add,
+            enqueue_after=self.queue.add_after, events=self.events, probe_scale=probe_scale)
+        self._workers = workers
+        self._stop_pods_on_exit = stop_pods_on_exit
+        self._ready = False
+        self.logs = PodLogs(self._lookup_for_logs, self.runner)
+
+    @staticmethod
+    def _make_network(mode: str, pod_cidr: str | None, *, dns_ip: str,
+                      cluster_domain: str, node_netns: str) -> PodNetwork:
+        if mode == "host":
+            return HostNetwork(pod_cidr or "127.1.0.0/16")
+        if mode == "netns":
+            from kubesvc.runtime.netns import NetnsNetwork
+
+            return NetnsNetwork(pod_cidr=pod_cidr or "10.244.0.0/24", dns_ip=dns_ip,
+                                cluster_domain=cluster_domain, node_netns=node_netns)
+        raise ValueError(f"unknown network mode {mode!r} (host, netns)")
+
+    # -- public
+    def synced(self) -> bool:
+        """True once the Node is registered and the pods present at start are handled."""
+        return self._ready
+
+    @property
+    def log_source(self) -> PodLogs:
+        return self.logs
+
+    def pod_state(self, namespace: str, name: str) -> PodState | None:
+        return self.syncer.by_key.get(f"{namespace}/{name}")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set; then stop the watchers (and, by default, the pods'
+        processes — pod objects are left as they are)."""
+        self.pods_informer.add_handler(
+            on_add=self._on_pod, on_update=lambda _o, n: self._on_pod(n),
+            on_delete=self._on_pod)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self.heart.run(stop), name=f"{self.node_name}-heartbeat")
+                tg.create_task(self.pods_informer.run(stop), name=f"{self.node_name}-pods")
+                tg.create_task(self.services_informer.run(stop),
+                               name=f"{self.node_name}-services")
+                tg.create_task(self._main(stop), name=f"{self.node_name}-sync")
+                tg.create_task(self.events.run(stop), name=f"{self.node_name}-events")
+                maintain = getattr(self.runner, "maintain", None)
+                if maintain is not None:
+                    tg.create_task(maintain(stop), name=f"{self.node_name}-log-rotation")
+        finally:
+            self.queue.shutdown()
+            await self.syncer.close(stop_pods=self._stop_pods_on_exit)
+            close = getattr(self.runner, "close", None)
+            if close is not None:
+                await close()
+
+    # -- internals
+    def _on_pod(self, pod: Obj) -> None:
+        self.queue.add(object_key(pod))
+
+    def _lookup_for_logs(self, namespace: str,
+                         name: str) -> tuple[Obj, dict[str, ContainerRecord]] | None:
+        pod = self.pods_informer.indexer.get(f"{namespace}/{name}")
+        st = self.syncer.by_key.get(f"{namespace}/{name}")
+        if pod is None or st is None:
+            return None
+        return pod, st.records
+
+    async def _main(self, stop: asyncio.Event) -> None:
+        stop_wait = asyncio.ensure_future(stop.wait())
+        try:
+            synced = asyncio.ensure_future(self._wait_synced())
+            await asyncio.wait({synced, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                synced.cancel()
+                await asyncio.gather(synced, return_exceptions=True)
+                return
+            await self._recover()
+            workers = [asyncio.ensure_future(self._worker()) for _ in range(self._workers)]
+            self._ready = True
+            await stop_wait
+            self.queue.shutdown()
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        finally:
+            stop_wait.cancel()
+
+    async def _wait_synced(self) -> None:
+        await self.pods_informer.wait_synced()
+        await self.services_informer.wait_synced()
+        await self.heart.registered.wait()
+
+    async def _recover(self) -> None:
+        """After a (re)start: re-reserve pod IPs, adopt processes of pods that still exist,
+        kill the rest."""
+        pods = self.pods_informer.indexer.list()
+        for pod in pods:
+            await self.syncer.restore(pod)
+        keep: set[str] = set()
+        for info in self.runner.adoptable():
+            owners = self.pods_informer.indexer.by_index("uid", info.pod_uid)
+            if owners and self.syncer.adopt(owners[0], info):
+                keep.add(info.id)
+        kill = getattr(self.runner, "kill_orphans", None)
+        if kill is not None:
+            n = await kill(keep)
+            if n:
+                log.info("node %s: killed %d orphaned container processes", self.node_name, n)
+        for pod in pods:
+            self.queue.add(object_key(pod))
+
+    async def _worker(self) -> None:
+        while True:
+            try:
+                key = await self.queue.get()
+            except ShutDown:
+                return
+            try:
+                await self.syncer.sync(key, self.pods_informer.indexer.get(key))
+                self.queue.forget(key)
+            except errors.NotFound:
+                self.queue.forget(key)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("node %s: sync of pod %s failed; retrying", self.node_name, key)
+                self.queue.add_rate_limited(key)
+            finally:
+                self.queue.done(key)
+

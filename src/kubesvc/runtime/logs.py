@@ -1,0 +1,144 @@
+"""PodLogs: the node agent's :class:`kubesvc.runtime.types.LogSource` — ``kubectl logs``
+(``pods/log``) for the pods on this node, with ``container``, ``follow``, ``tailLines`` and
+``previous``, and upstream's error messages.
+
+The API server's HTTP layer calls :meth:`PodLogs.stream`; it reads the log files the
+runner writes (one per container attempt) and the agent's records of which attempt is
+current/previous. ``follow`` polls the file while the attempt runs and ends when it exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from kubesvc import errors
+from kubesvc.runtime.podstatus import ContainerRecord
+from kubesvc.runtime.types import ContainerInfo, PodRunner
+
+Obj = dict[str, Any]
+Lookup = Callable[[str, str], "tuple[Obj, dict[str, ContainerRecord]] | None"]
+
+CHUNK = 64 * 1024
+
+
+def tail_offset(path: str, lines: int) -> int:
+    """Byte offset where the last ``lines`` lines of the file begin."""
+    if lines <= 0:
+        return os.path.getsize(path)
+    with open(path, "rb") as f:
+        end = f.seek(0, os.SEEK_END)
+        pos = end
+        count = 0
+        # A trailing newline ends the last line; it does not start a new one.
+        skip_last = True
+        while pos > 0:
+            step = min(CHUNK, pos)
+            pos -= step
+            f.seek(pos)
+            buf = f.read(step)
+            i = len(buf)
+            while True:
+                i = buf.rfind(b"\n", 0, i)
+                if i < 0:
+                    break
+                if skip_last and pos + i == end - 1:
+                    skip_last = False
+                    continue
+                skip_last = False
+                count += 1
+                if count == lines:
+                    return pos + i + 1
+        return 0
+
+
+class PodLogs:
+    def __init__(self, lookup: Lookup, runner: PodRunner, *, poll_interval: float = 0.1) -> None:
+        self._lookup = lookup
+        self._runner = runner
+        self._poll = poll_interval
+
+    def _select(self, namespace: str, pod: str, container: str | None,
+                previous: bool) -> tuple[ContainerInfo, ContainerRecord]:
+        found = self._lookup(namespace, pod)
+        if found is None:
+            raise errors.NotFound(f'pods "{pod}" not found', name=pod, kind="pods")
+        obj, records = found
+        spec = obj.get("spec") or {}
+        names = [c["name"] for c in spec.get("containers") or []]
+        inits = [c["name"] for c in spec.get("initContainers") or []]
+        if not container:
+            if len(names) != 1:
+                msg = (f"a container name must be specified for pod {pod}, "
+                       f"choose one of: [{' '.join(names)}]")
+                if inits:
+                    msg += f" or one of the init containers: [{' '.join(inits)}]"
+                raise errors.BadRequest(msg)
+            container = names[0]
+        rec = records.get(container)
+        if container not in names and container not in inits:
+            raise errors.BadRequest(f"container {container} is not valid for pod {pod}")
+        if rec is None:
+            raise errors.BadRequest(
+                f'container "{container}" in pod "{pod}" is waiting to start: '
+                "ContainerCreating")
+        if previous:
+            # The attempt shown as lastState: while waiting to restart that is the one that
+            # just ended; otherwise the one before the current attempt.
+            if rec.running:
+                prev = rec.last
+            elif rec.waiting is not None:
+                prev = rec.current or rec.last
+            else:
+                prev = rec.last
+            if prev is None:
+                raise errors.BadRequest(
+                    f'previous terminated container "{container}" in pod "{pod}" not found')
+            return prev, rec
+        if rec.current is None:
+            reason = rec.waiting[0] if rec.waiting else "ContainerCreating"
+            raise errors.BadRequest(
+                f'container "{container}" in pod "{pod}" is waiting to start: {reason}')
+        return rec.current, rec
+
+    def stream(
+        self,
+        namespace: str,
+        pod: str,
+        *,
+        container: str | None = None,
+        follow: bool = False,
+        tail_lines: int | None = None,
+        previous: bool = False,
+    ) -> AsyncIterator[bytes]:
+        # Validate eagerly so the HTTP layer can answer 400/404 before streaming.
+        info, _ = self._select(namespace, pod, container, previous)
+        return self._gen(info, follow=follow and not previous, tail_lines=tail_lines)
+
+    async def _gen(self, info: ContainerInfo, *, follow: bool,
+                   tail_lines: int | None) -> AsyncIterator[bytes]:
+        path = info.log_path or self._runner.log_path(info.pod_uid, info.container,
+                                                      info.attempt)
+        if not path or not os.path.exists(path):
+            return
+        pos = tail_offset(path, tail_lines) if tail_lines is not None else 0
+        with open(path, "rb") as f:
+            f.seek(pos)
+            while True:
+                data = f.read(CHUNK)
+                if data:
+                    yield data
+                    continue
+                if not follow:
+                    return
+                if os.fstat(f.fileno()).st_size < f.tell():
+                    f.seek(0)  # rotated (copy-truncated) under us
+                cur = self._runner.status(info.id)
+                if cur is None or cur.finished_at is not None:
+                    rest = f.read()
+                    if rest:
+                        yield rest
+                    return
+                await asyncio.sleep(self._poll)

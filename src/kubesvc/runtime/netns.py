@@ -1,0 +1,227 @@
+"""Netns mode pod networking (root, Linux): one network namespace per pod, a veth pair from
+it to the node's bridge, the pod IP from the node's pod CIDR (the bridge holds the first
+address and is the pod's default gateway), and ``/etc/netns/<ns>/resolv.conf`` + ``hosts``
+(bind-mounted over /etc by ``ip netns exec``) pointing at cluster DNS with the upstream
+search path and ``options ndots:5``.
+
+The node side lives in ``node_netns`` (a namespace the cluster set-up created for the node)
+or, when None, in the current namespace. Only ``ip`` is run (iproute2). Probes connect from
+the node side: a socket is created inside ``node_netns`` by a thread that ``setns``-es in and
+back out, then used from the event loop. Implements :class:`kubesvc.runtime.network.
+PodNetwork`; chosen by ``NodeAgent(network="netns")``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ipaddress
+import logging
+import os
+import shutil
+import socket
+from pathlib import Path
+
+from kubesvc.runtime.network import IPAllocator, Sandbox
+
+log = logging.getLogger(__name__)
+CLONE_NEWNET = 0x40000000
+ETC_NETNS = Path("/etc/netns")
+
+
+class NetnsError(RuntimeError):
+    pass
+
+
+async def ip(*args: str, check: bool = True) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        "ip", *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate()
+    if check and proc.returncode != 0:
+        raise NetnsError(f"ip {' '.join(args)}: {err.decode().strip()}")
+    return out.decode()
+
+
+def netns_available() -> tuple[bool, str]:
+    """Whether netns mode can work here, and why not."""
+    if os.geteuid() != 0:
+        return False, "netns mode needs root"
+    if shutil.which("ip") is None:
+        return False, "iproute2 `ip` is not installed"
+    if not Path("/proc/self/ns/net").exists():
+        return False, "the kernel has no network namespaces"
+    return True, ""
+
+
+def _setns(fd: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def socket_in_netns(netns: str, family: int, kind: int) -> socket.socket:
+    """Create a socket inside ``netns`` (call from a worker thread: it switches the calling
+    thread's namespace and back)."""
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    target = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+    try:
+        _setns(target)
+        try:
+            return socket.socket(family, kind)
+        finally:
+            _setns(own)
+    finally:
+        os.close(target)
+        os.close(own)
+
+
+def resolv_conf(namespace: str, *, dns_ip: str, cluster_domain: str) -> str:
+    search = f"{namespace}.svc.{cluster_domain} svc.{cluster_domain} {cluster_domain}"
+    return f"search {search}\nnameserver {dns_ip}\noptions ndots:5\n"
+
+
+def hosts_file(ip_addr: str, hostname: str) -> str:
+    return ("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost "
+            "ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\n"
+            "fe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n"
+            f"{ip_addr}\t{hostname}\n")
+
+
+class NetnsNetwork:
+    mode = "netns"
+
+    def __init__(self, *, pod_cidr: str, dns_ip: str = "", cluster_domain: str = "cluster.local",
+                 node_netns: str | None = None, bridge: str = "kubesvc0",
+                 prefix: str = "kubesvc-pod-") -> None:
+        self.pod_cidr = pod_cidr
+        self.net = ipaddress.ip_network(pod_cidr, strict=False)
+        self.gateway = str(self.net.network_address + 1)
+        self.allocator = IPAllocator(pod_cidr, reserved=(self.gateway,))
+        self.dns_ip = dns_ip
+        self.cluster_domain = cluster_domain
+        self.node_netns = node_netns
+        self.bridge = bridge
+        self.prefix = prefix
+        self._sandboxes: dict[str, Sandbox] = {}
+        self._bridge_ready = False
+        self._lock = asyncio.Lock()
+
+    def _n(self) -> list[str]:
+        return ["-n", self.node_netns] if self.node_netns else []
+
+    def ns_name(self, pod_uid: str) -> str:
+        return f"{self.prefix}{pod_uid[:13]}"
+
+    async def ensure_bridge(self) -> None:
+        if self._bridge_ready:
+            return
+        n = self._n()
+        if self.node_netns and not Path(f"/run/netns/{self.node_netns}").exists():
+            await ip("netns", "add", self.node_netns)  # the node side; never the root ns
+            await ip("-n", self.node_netns, "link", "set", "lo", "up")
+        if not await ip(*n, "-o", "link", "show", "dev", self.bridge, check=False):
+            await ip(*n, "link", "add", self.bridge, "type", "bridge")
+        addrs = await ip(*n, "-o", "addr", "show", "dev", self.bridge)
+        if f" {self.gateway}/" not in addrs:
+            await ip(*n, "addr", "add", f"{self.gateway}/{self.net.prefixlen}", "dev",
+                     self.bridge)
+        await ip(*n, "link", "set", self.bridge, "up")
+        self._bridge_ready = True
+
+    async def setup(self, pod_uid: str, *, namespace: str, name: str,
+                    ip: str | None = None) -> Sandbox:
+        sb = self._sandboxes.get(pod_uid)
+        if sb is not None:
+            return sb
+        async with self._lock:
+            await self.ensure_bridge()
+        if ip is None or not self.allocator.reserve(ip, pod_uid):
+            ip = self.allocator.allocate(pod_uid)
+        nsname = self.ns_name(pod_uid)
+        try:
+            await self._plumb(nsname, pod_uid, ip, namespace=namespace, hostname=name[:63])
+        except Exception:
+            self.allocator.release(pod_uid)
+            await _ip_quiet("netns", "del", nsname)
+            raise
+        sb = Sandbox(pod_uid, ip, nsname, "0.0.0.0")
+        self._sandboxes[pod_uid] = sb
+        return sb
+
+    async def _plumb(self, nsname: str, pod_uid: str, addr: str, *, namespace: str,
+                     hostname: str) -> None:
+        existing = (await ip("netns", "list")).split()
+        if nsname in existing:
+            # Left by a previous agent: keep it if it still has our address.
+            have = await ip("-n", nsname, "-o", "addr", "show", "dev", "eth0", check=False)
+            if f" {addr}/" in have:
+                return
+            await ip("netns", "del", nsname)
+        host_if = f"ksv{pod_uid.replace('-', '')[:11]}"
+        peer_if = f"ksp{pod_uid.replace('-', '')[:11]}"
+        await ip("netns", "add", nsname)
+        n = self._n()
+        await ip(*n, "link", "add", host_if, "type", "veth", "peer", "name", peer_if,
+                 "netns", nsname)
+        await ip(*n, "link", "set", host_if, "master", self.bridge, "up")
+        await ip("-n", nsname, "link", "set", peer_if, "name", "eth0")
+        await ip("-n", nsname, "addr", "add", f"{addr}/{self.net.prefixlen}", "dev", "eth0")
+        await ip("-n", nsname, "link", "set", "eth0", "up")
+        await ip("-n", nsname, "link", "set", "lo", "up")
+        await ip("-n", nsname, "route", "add", "default", "via", self.gateway)
+        etc = ETC_NETNS / nsname
+        etc.mkdir(parents=True, exist_ok=True)
+        if self.dns_ip:
+            (etc / "resolv.conf").write_text(resolv_conf(
+                namespace, dns_ip=self.dns_ip, cluster_domain=self.cluster_domain))
+        (etc / "hosts").write_text(hosts_file(addr, hostname))
+
+    async def teardown(self, pod_uid: str) -> None:
+        self._sandboxes.pop(pod_uid, None)
+        nsname = self.ns_name(pod_uid)
+        if Path(f"/run/netns/{nsname}").exists():
+            await _ip_quiet("netns", "del", nsname)
+        shutil.rmtree(ETC_NETNS / nsname, ignore_errors=True)
+        self.allocator.release(pod_uid)
+
+    def get(self, pod_uid: str) -> Sandbox | None:
+        return self._sandboxes.get(pod_uid)
+
+    async def open_connection(
+        self, sandbox: Sandbox, host: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if not self.node_netns:
+            return await asyncio.open_connection(host, port)
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        loop = asyncio.get_running_loop()
+        made = loop.run_in_executor(None, socket_in_netns, self.node_netns, fam,
+                                    socket.SOCK_STREAM)
+        try:
+            sock = await asyncio.shield(made)
+        except asyncio.CancelledError:
+            made.add_done_callback(_close_result)  # don't leak the socket made meanwhile
+            raise
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, (host, port))
+            return await asyncio.open_connection(sock=sock)
+        except BaseException:
+            sock.close()
+            raise
+
+    def exec_prefix(self, sandbox: Sandbox) -> list[str]:
+        return ["ip", "netns", "exec", sandbox.netns] if sandbox.netns else []
+
+
+def _close_result(fut: asyncio.Future[socket.socket]) -> None:
+    if not fut.cancelled() and fut.exception() is None:
+        fut.result().close()
+
+
+async def _ip_quiet(*args: str) -> None:
+    try:
+        await ip(*args)
+    except NetnsError as exc:
+        log.warning("%s", exc)

@@ -1,0 +1,265 @@
+"""A trivial scheduler: binds each unscheduled pod (``spec.nodeName`` empty, schedulerName
+``default-scheduler``) to a Ready, schedulable node whose labels match its nodeSelector and
+whose NoSchedule/NoExecute taints it tolerates, with room left (``allocatable.pods``),
+spreading replicas: fewest pods of the same controller owner, then fewest pods, then name.
+
+Binding goes through the ``pods/binding`` subresource when the client supports
+``create(..., subresource="binding")``; otherwise it falls back to a merge patch of
+``spec.nodeName`` plus a PodScheduled=True status patch. A pod that fits nowhere gets
+PodScheduled=False/Unschedulable with upstream's "0/N nodes are available: ..." message and
+is retried when nodes change. Called by ``kubesvc up`` / ``kubesvc server``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections import Counter
+from typing import Any
+
+from kubesvc import errors
+from kubesvc.client.protocol import Client
+from kubesvc.informers import Informer, WorkQueue, object_key
+from kubesvc.informers.workqueue import ShutDown
+from kubesvc.runtime.events import EventRecorder
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+DEFAULT_SCHEDULER = "default-scheduler"
+
+
+def _now() -> str:
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _node_ready(node: Obj) -> bool:
+    for c in (node.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Ready":
+            return bool(c.get("status") == "True")
+    return False
+
+
+def _tolerates(pod: Obj, taint: Obj) -> bool:
+    for t in (pod.get("spec") or {}).get("tolerations") or []:
+        if t.get("effect") and t.get("effect") != taint.get("effect"):
+            continue
+        op = t.get("operator") or "Equal"
+        if not t.get("key"):
+            if op == "Exists":
+                return True
+            continue
+        if t.get("key") != taint.get("key"):
+            continue
+        if op == "Exists" or t.get("value", "") == taint.get("value", ""):
+            return True
+    return False
+
+
+def _owner(pod: Obj) -> str:
+    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return str(ref.get("uid") or ref.get("name"))
+    return ""
+
+
+def _active(pod: Obj) -> bool:
+    return (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+
+
+def _node_index(pod: Obj) -> list[str]:
+    node = (pod.get("spec") or {}).get("nodeName")
+    return [str(node)] if node and _active(pod) else []
+
+
+def _unscheduled(pod: Obj) -> bool:
+    spec = pod.get("spec") or {}
+    return (not spec.get("nodeName")
+            and (spec.get("schedulerName") or DEFAULT_SCHEDULER) == DEFAULT_SCHEDULER
+            and not pod["metadata"].get("deletionTimestamp") and _active(pod))
+
+
+class Scheduler:
+    def __init__(self, client: Client, *, workers: int = 4) -> None:
+        self.client = client
+        self.pods = Informer(client, "pods")
+        self.pods.indexer.add_index("node", _node_index)
+        self.pods.indexer.add_index("owner", lambda p: [o] if (o := _owner(p)) else [])
+        self.pods.indexer.add_index("uid", lambda p: [str(p["metadata"].get("uid"))])
+        self.nodes = Informer(client, "nodes")
+        self.queue = WorkQueue("scheduler", base_delay=0.5, max_delay=30.0)
+        self._workers = workers
+        self._assumed: dict[str, str] = {}  # pod uid -> node, until the informer shows it
+        self.events = EventRecorder(client, component=DEFAULT_SCHEDULER)
+        self._binding_subresource = "subresource" in inspect.signature(client.create).parameters
+
+    def synced(self) -> bool:
+        return self.pods.has_synced and self.nodes.has_synced
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.pods.add_handler(on_add=self._on_pod, on_update=lambda _o, n: self._on_pod(n))
+        self.nodes.add_handler(on_add=self._on_node, on_update=self._on_node_update)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self.pods.run(stop), name="scheduler-pods")
+                tg.create_task(self.nodes.run(stop), name="scheduler-nodes")
+                tg.create_task(self._main(stop), name="scheduler-workers")
+                tg.create_task(self.events.run(stop), name="scheduler-events")
+        finally:
+            self.queue.shutdown()
+
+    def _on_pod(self, pod: Obj) -> None:
+        if _unscheduled(pod):
+            self.queue.add(object_key(pod))
+        else:
+            self._assumed.pop(str(pod["metadata"].get("uid")), None)
+
+    def _on_node(self, _node: Obj) -> None:
+        for pod in self.pods.indexer.list():
+            if _unscheduled(pod):
+                self.queue.add(object_key(pod))
+
+    def _on_node_update(self, old: Obj, new: Obj) -> None:
+        if (_node_ready(old) != _node_ready(new) or old.get("spec") != new.get("spec")
+                or (old.get("status") or {}).get("allocatable")
+                != (new.get("status") or {}).get("allocatable")):
+            self._on_node(new)
+
+    async def _main(self, stop: asyncio.Event) -> None:
+        await asyncio.gather(self.pods.wait_synced(), self.nodes.wait_synced())
+        workers = [asyncio.ensure_future(self._worker()) for _ in range(self._workers)]
+        await stop.wait()
+        self.queue.shutdown()
+        for w in workers:
+            w.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _worker(self) -> None:
+        while True:
+            try:
+                key = await self.queue.get()
+            except ShutDown:
+                return
+            try:
+                retry = await self.schedule(key)
+                if retry:
+                    self.queue.add_rate_limited(key)
+                else:
+                    self.queue.forget(key)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("scheduler: %s failed; retrying", key)
+                self.queue.add_rate_limited(key)
+            finally:
+                self.queue.done(key)
+
+    def choose(self, pod: Obj) -> tuple[str | None, str]:
+        """The node for ``pod`` (or None) and, when None, upstream's failure message."""
+        nodes = self.nodes.indexer.list()
+        idx = self.pods.indexer
+        per_node: Counter[str] = Counter()
+        per_owner: Counter[str] = Counter()
+        owner = _owner(pod)
+        for node in nodes:
+            name = str(node["metadata"]["name"])
+            per_node[name] = len(idx.index_keys("node", name))
+        # Bound by us, not yet seen bound by the informer.
+        for uid, name in self._assumed.items():
+            p = next(iter(idx.by_index("uid", uid)), None)
+            if p is not None and not (p.get("spec") or {}).get("nodeName"):
+                per_node[name] += 1
+                if owner and _owner(p) == owner:
+                    per_owner[name] += 1
+        if owner:
+            for p in idx.by_index("owner", owner):
+                bound = (p.get("spec") or {}).get("nodeName")
+                if bound and _active(p):
+                    per_owner[str(bound)] += 1
+        reasons: Counter[str] = Counter()
+        fits: list[str] = []
+        selector = (pod.get("spec") or {}).get("nodeSelector") or {}
+        for node in nodes:
+            name = str(node["metadata"]["name"])
+            labels = node["metadata"].get("labels") or {}
+            taints = [t for t in (node.get("spec") or {}).get("taints") or []
+                      if t.get("effect") in ("NoSchedule", "NoExecute")]
+            untolerated = [t for t in taints if not _tolerates(pod, t)]
+            cap = int(str(((node.get("status") or {}).get("allocatable") or {})
+                          .get("pods") or 110))
+            if (node.get("spec") or {}).get("unschedulable"):
+                reasons["node(s) were unschedulable"] += 1
+            elif not _node_ready(node):
+                reasons["node(s) had untolerated taint {node.kubernetes.io/not-ready: }"] += 1
+            elif untolerated:
+                t = untolerated[0]
+                reasons[f"node(s) had untolerated taint {{{t.get('key')}: "
+                        f"{t.get('value', '')}}}"] += 1
+            elif any(labels.get(k) != v for k, v in selector.items()):
+                reasons["node(s) didn't match Pod's node affinity/selector"] += 1
+            elif per_node[name] >= cap:
+                reasons["Too many pods"] += 1
+            else:
+                fits.append(name)
+        if not fits:
+            detail = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items(), key=lambda x: x[0]))
+            msg = f"0/{len(nodes)} nodes are available"
+            msg += f": {detail}." if detail else "."
+            if nodes:
+                msg += (" preemption: 0/{n} nodes are available: {n} Preemption is not "
+                        "helpful for scheduling.").format(n=len(nodes))
+            return None, msg
+        fits.sort(key=lambda n: (per_owner[n], per_node[n], n))
+        return fits[0], ""
+
+    async def schedule(self, key: str) -> bool:
+        """Try to place one pod; True to retry later."""
+        pod = self.pods.indexer.get(key)
+        if pod is None or not _unscheduled(pod):
+            return False
+        uid = str(pod["metadata"].get("uid"))
+        if uid in self._assumed:
+            return False
+        node, msg = self.choose(pod)
+        ns, name = pod["metadata"].get("namespace", "default"), pod["metadata"]["name"]
+        if node is None:
+            cond = {"type": "PodScheduled", "status": "False", "lastProbeTime": None,
+                    "lastTransitionTime": _now(), "reason": "Unschedulable", "message": msg}
+            old = [c for c in (pod.get("status") or {}).get("conditions") or []
+                   if c.get("type") == "PodScheduled"]
+            if not old or old[0].get("message") != msg:
+                self.events.emit(pod, "Warning", "FailedScheduling", msg)
+                await self.client.patch("pods", name, {"status": {
+                    "phase": "Pending", "conditions": [cond]}}, namespace=ns,
+                    subresource="status")
+            return True
+        self._assumed[uid] = node
+        try:
+            await self.bind(ns, name, uid, node)
+        except errors.NotFound:
+            self._assumed.pop(uid, None)
+            return False
+        except Exception:
+            self._assumed.pop(uid, None)
+            raise
+        self.events.emit(pod, "Normal", "Scheduled",
+                         f"Successfully assigned {ns}/{name} to {node}")
+        return False
+
+    async def bind(self, namespace: str, name: str, uid: str, node: str) -> None:
+        binding = {"apiVersion": "v1", "kind": "Binding",
+                   "metadata": {"name": name, "namespace": namespace, "uid": uid},
+                   "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
+        if self._binding_subresource:
+            create: Any = self.client.create
+            await create("pods", binding, namespace=namespace, subresource="binding")
+            return
+        # Status first: once nodeName is set the node agent owns the status.
+        cond = {"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                "lastTransitionTime": _now()}
+        await self.client.patch("pods", name, {"status": {"conditions": [cond]}},
+                                namespace=namespace, subresource="status")
+        await self.client.patch("pods", name, {"spec": {"nodeName": node}},
+                                namespace=namespace)
