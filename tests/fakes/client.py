@@ -132,7 +132,7 @@ class FakeClient:
             "items": items,
         }
 
-    async def watch(  # type: ignore[override]
+    async def watch(
         self,
         resource: str,
         *,
@@ -146,10 +146,10 @@ class FakeClient:
         key = self._info(resource).key
         q: asyncio.Queue[WatchEventDict | None] = asyncio.Queue()
         start = int(resource_version or 0)
-        for hres, hns, ev in self.history:
+        for hres, hns, past in self.history:
             if hres == key and (not namespace or hns == namespace):
-                if int(ev["object"]["metadata"]["resourceVersion"]) > start:
-                    q.put_nowait(ev)
+                if int(past["object"]["metadata"]["resourceVersion"]) > start:
+                    q.put_nowait(past)
         entry = (key, namespace, q)
         self._watchers.append(entry)
         try:

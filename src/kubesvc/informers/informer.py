@@ -97,9 +97,11 @@ class Informer:
                 self._backoff = min(self._backoff * 2, 5.0)
         finally:
             stop_task.cancel()
-            if work is not None and not work.done():
+            # Cancel until it is done: a single cancel can be swallowed on Python 3.11
+            # (asyncio.wait_for in code below us), which would leave the watch behind.
+            while work is not None and not work.done():
                 work.cancel()
-                await asyncio.gather(work, return_exceptions=True)
+                await asyncio.wait({work}, timeout=0.5)
 
     # -- internals
     _backoff: float = 0.1

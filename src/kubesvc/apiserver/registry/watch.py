@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kubesvc import errors
 from kubesvc.api import selectors
@@ -161,7 +161,7 @@ async def _stream(
                 if wake is None:
                     item = await queue.get()
                 else:
-                    item = await asyncio.wait_for(queue.get(), max(0.0, wake - now))
+                    item = await _get_within(queue, max(0.0, wake - now))
             except TimeoutError:
                 if allow_bookmarks and loop.time() >= next_bookmark:
                     next_bookmark = loop.time() + interval
@@ -186,3 +186,19 @@ async def _stream(
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await pump_task
         await store_watch.close()
+
+
+async def _get_within(queue: asyncio.Queue[Any], timeout: float) -> Any:
+    """``queue.get()`` with a timeout (TimeoutError), without ``asyncio.wait_for``: on
+    Python 3.11 wait_for can swallow a cancellation that lands as the inner await
+    completes, which left cancelled watches (and the informers on them) hanging."""
+    getter = asyncio.ensure_future(queue.get())
+    try:
+        done, _ = await asyncio.wait({getter}, timeout=timeout)
+    except BaseException:
+        getter.cancel()
+        raise
+    if getter in done:
+        return getter.result()
+    getter.cancel()
+    raise TimeoutError
