@@ -8,16 +8,26 @@ uses one at a time and moves to the next when a request cannot reach it
 (:class:`FailoverClient`), so a dead server replica does not take its nodes with it.
 
 In host network mode several agents can share a machine: give each its own ``--node-ip``
-(any 127.x address; NodePorts listen there) and ``--pod-cidr`` inside 127.0.0.0/8. Calls
-:class:`~kubesvc.runtime.agent.NodeAgent`, :class:`~kubesvc.proxy.proxier.Proxier` (through
-:mod:`.components`) and :class:`~kubesvc.client.http.HttpClient`.
+(any 127.x address; NodePorts listen there) and ``--pod-cidr`` inside 127.0.0.0/8.
+
+In netns network mode (root; ``kubesvc up --network netns`` starts one agent per node this
+way) the agent first enters its node's namespace (``--netns``: ``setns`` of the network
+namespace only, so that the pod namespaces it creates stay visible to every process), puts
+each pod in its own namespace behind a bridge there, programs nftables there, serves its
+pods' logs on ``--log-socket`` (:mod:`.podlogs`) and announces the LoadBalancer IPs it is
+elected for on ``--lb-announce-interface`` (:mod:`kubesvc.proxy.announce`).
+
+Calls :class:`~kubesvc.runtime.agent.NodeAgent`, :class:`~kubesvc.proxy.proxier.Proxier`
+(through :mod:`.components`) and :class:`~kubesvc.client.http.HttpClient`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import logging
+import os
 import signal
 import ssl
 import sys
@@ -30,12 +40,16 @@ from typing import Any, TypeVar
 from kubesvc import errors
 from kubesvc.api.validation.formats import ADDRESS_POLICY
 from kubesvc.cli import components
+from kubesvc.cli.podlogs import LogSocketServer
 from kubesvc.client.http import HttpClient, ssl_context_for
 from kubesvc.client.kubeconfig import load_kubeconfig
 from kubesvc.client.protocol import Obj, WatchEventDict
 from kubesvc.informers import Informer
+from kubesvc.proxy.announce import IpAddresses, LbAnnouncer
 from kubesvc.proxy.proxier import Proxier
 from kubesvc.runtime.agent import NodeAgent
+from kubesvc.runtime.netns import NetnsNetwork
+from kubesvc.runtime.network import PodNetwork
 
 log = logging.getLogger("kubesvc.agent")
 T = TypeVar("T")
@@ -134,6 +148,12 @@ class AgentOptions:
     cluster_domain: str = "cluster.local"
     node_lease_duration: int = 40
     image_map: Path | None = None
+    netns: str = ""  # enter this named network namespace first
+    pod_netns_prefix: str = "kubesvc-pod-"
+    cluster_cidr: str = ""
+    log_socket: Path | None = None
+    lb_announce_interface: str = ""
+    exit_with_parent: bool = False
 
     @classmethod
     def from_args(cls, a: argparse.Namespace) -> AgentOptions:
@@ -154,6 +174,12 @@ class AgentOptions:
             cluster_domain=a.cluster_domain,
             node_lease_duration=a.node_lease_duration_seconds,
             image_map=a.image_map,
+            netns=a.netns,
+            pod_netns_prefix=a.pod_netns_prefix,
+            cluster_cidr=a.cluster_cidr,
+            log_socket=a.log_socket,
+            lb_announce_interface=a.lb_announce_interface,
+            exit_with_parent=a.exit_with_parent,
         )
 
 
@@ -165,6 +191,11 @@ def make_client(o: AgentOptions) -> FailoverClient:
         urls = [cfg.server, *(s for s in o.servers if s.rstrip("/") != cfg.server)]
         return FailoverClient([HttpClient(u, token=cfg.token, ssl_context=ctx,
                                           user_agent=agent) for u in urls])
+    if o.servers and all(s.startswith(("http:", "unix:")) for s in o.servers) \
+            and o.token_file is not None:
+        token = o.token_file.read_text().strip()  # plain HTTP: no CA needed
+        return FailoverClient([HttpClient(s, token=token, user_agent=agent)
+                               for s in o.servers])
     if not o.servers or o.token_file is None:
         raise errors.BadRequest("give --kubeconfig, or --server with --token-file")
     token = o.token_file.read_text().strip()
@@ -195,42 +226,97 @@ class Agent:
         ADDRESS_POLICY.allow_loopback = o.network == "host"
         o.data_dir.mkdir(parents=True, exist_ok=True)
         client = make_client(o)
+        logs: LogSocketServer | None = None
         try:
             dns_ip = await _cluster_dns(client, o.cluster_dns)
+            network: str | PodNetwork = o.network
+            if o.network == "netns":
+                network = NetnsNetwork(pod_cidr=o.pod_cidr, dns_ip=dns_ip,
+                                       cluster_domain=o.cluster_domain,
+                                       prefix=o.pod_netns_prefix)
             agent = NodeAgent(
                 client, node_name=o.node_name, data_dir=o.data_dir / "node",
-                node_ip=o.node_ip, pod_cidr=o.pod_cidr, network=o.network,
+                node_ip=o.node_ip, pod_cidr=o.pod_cidr, network=network,
                 runner=components.simulated_runner() if o.runtime == "simulated" else None,
                 dns_ip=dns_ip, cluster_domain=o.cluster_domain,
                 image_map_file=o.image_map, lease_duration=o.node_lease_duration)
             self.readiness.add("node", agent.synced)
-            informers: list[Informer] = []
             proxier: Proxier | None = None
+            services = Informer(client, "services")
+            slices = Informer(client, components.SLICES)
+            informers: list[Informer] = []  # the ones used, run below
             if o.proxy != "none":
-                services = Informer(client, "services")
-                slices = Informer(client, components.SLICES)
                 informers = [services, slices]
                 backend = components.proxy_backend(
                     o.proxy, node_name=o.node_name, node_ip=o.node_ip,
-                    nodeport_addresses=o.nodeport_addresses, shared_host=True)
+                    nodeport_addresses=o.nodeport_addresses, shared_host=True,
+                    cluster_cidr=o.cluster_cidr)
                 proxier = Proxier(backend, services=services, slices=slices)
                 self.readiness.add("proxy", proxier.synced)
+            announcer: LbAnnouncer | None = None
+            if o.lb_announce_interface:
+                nodes = Informer(client, "nodes")
+                informers = [services, slices, nodes]  # the proxy's two, if any, and nodes
+                announcer = LbAnnouncer(client, node_name=o.node_name, services=services,
+                                        slices=slices, nodes=nodes,
+                                        addresses=IpAddresses(o.lb_announce_interface))
+            if o.log_socket is not None:
+                logs = LogSocketServer(agent.log_source, o.log_socket)
+                await logs.start()
             async with asyncio.TaskGroup() as tg:
                 for inf in informers:
                     tg.create_task(inf.run(self.stop), name=f"informer/{inf.resource}")
                 if proxier is not None:
                     tg.create_task(proxier.run(self.stop), name="proxy")
+                if announcer is not None:
+                    tg.create_task(announcer.run(self.stop), name="lb-announcer")
                 tg.create_task(agent.run(self.stop), name="node-agent")
                 tg.create_task(self.readiness.wait(
                     self.stop, (lambda: on_ready(self)) if on_ready else None),
                     name="readiness")
         finally:
+            if logs is not None:
+                await logs.stop()
             await client.close()
 
 
+_CLONE_NEWNET = 0x40000000
+_PR_SET_PDEATHSIG = 1
+
+
+def enter_netns(name: str) -> None:
+    """Move this (still single-threaded) process into the named network namespace. Only the
+    network namespace changes (unlike ``ip netns exec``, which also unshares the mount
+    namespace: pod namespaces made from inside one would not be visible outside it)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
+    try:
+        if libc.setns(fd, _CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns({name}): {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
+def _exit_with_parent() -> None:
+    """SIGTERM this process when the process that started it dies (``kubesvc up``)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() == 1:  # the parent is already gone
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def run_agent(opts: AgentOptions) -> int:
-    components.install_uvloop()
     started = time.monotonic()
+    try:
+        if opts.exit_with_parent:
+            _exit_with_parent()
+        if opts.netns:
+            enter_netns(opts.netns)
+    except OSError as exc:
+        print(f"kubesvc agent: {exc}", file=sys.stderr)
+        return 1
+    components.install_uvloop()
 
     def announce(a: Agent) -> None:
         ms = (time.monotonic() - started) * 1000

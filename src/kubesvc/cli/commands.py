@@ -74,6 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
                     help="addresses NodePorts listen on (default: the node IP)")
     up.add_argument("--image-map", type=Path, default=None,
                     help="YAML file mapping image patterns to host commands")
+    up.add_argument("--node-monitor-grace-period", type=float, default=40.0,
+                    help="seconds without a node heartbeat before its node is NotReady and "
+                         "its pods' endpoints not ready (default 40; netns-mode agents "
+                         "renew their Lease every quarter of it)")
+
+    ex = sub.add_parser("exec", help="run a command inside a node or the client namespace "
+                                     "of a netns cluster")
+    ex.add_argument("--data-dir", type=Path, default=Path(".kubesvc"),
+                    help="the data dir of `kubesvc up --network netns` (default ./.kubesvc)")
+    ex.add_argument("node", help="client, node-N or N")
+    ex.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
 
     _add_server(sub)
     _add_agent(sub)
@@ -146,7 +157,22 @@ def _add_agent(sub: Any) -> None:
                    help="addresses NodePorts listen on (default: the node IP)")
     a.add_argument("--data-dir", type=Path, default=None,
                    help="pod state and logs (default ./.kubesvc-agent-NODE)")
-    a.add_argument("--network", choices=["host"], default="host")
+    a.add_argument("--network", choices=["host", "netns"], default="host",
+                   help="netns: pods in their own network namespaces behind a bridge in "
+                        "this node's namespace (root)")
+    a.add_argument("--netns", default="",
+                   help="enter this named network namespace first (/run/netns/NAME)")
+    a.add_argument("--pod-netns-prefix", default="kubesvc-pod-",
+                   help="name prefix of the pods' network namespaces (netns network)")
+    a.add_argument("--cluster-cidr", default="",
+                   help="the cluster's pod CIDR (nftables proxy: masquerade what comes "
+                        "from outside it)")
+    a.add_argument("--log-socket", type=Path, default=None,
+                   help="serve pod logs on this unix socket (the kubelet's containerLogs)")
+    a.add_argument("--lb-announce-interface", default="",
+                   help="announce LoadBalancer IPs this node is elected for on this "
+                        "interface (address + gratuitous ARP)")
+    a.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     a.add_argument("--runtime", choices=["process", "simulated"], default="process")
     a.add_argument("--proxy", choices=["userspace", "nftables", "none"], default="userspace")
     a.add_argument("--cluster-dns", default="",
@@ -179,6 +205,10 @@ def run(argv: list[str]) -> int:
         from kubesvc.cli.agent import AgentOptions, run_agent
 
         return run_agent(AgentOptions.from_args(args))
+    if args.command == "exec":
+        from kubesvc.cli.nodeexec import run_exec
+
+        return run_exec(args.data_dir.resolve(), args.node, list(args.cmd))
     if args.command == "token":
         from kubesvc.cli.token import run_token_create
 

@@ -4,13 +4,18 @@
 Topology (nothing is configured in the root namespace, so no cluster traffic can leave
 the machine):
 
-- ``ks-<id>-br``: holds the cluster bridge ``br0`` that every node and the client attach to;
+- ``ks-<id>-br``: holds the cluster bridge ``br0`` that every node and the client attach to,
+  with ``172.20.0.1``: the control plane's address on the cluster network (``kubesvc up``
+  relays ``172.20.0.1:6443`` to its API server, so a node that loses its link also loses
+  the API server, as a real node would);
 - ``ks-<id>-n<i>``: node *i*, ``eth0`` = ``172.20.0.(10+i)/24`` on the bridge, pods in
   ``10.244.(i-1).0/24`` behind the node's own pod bridge (made by the node agent's
   :class:`~kubesvc.runtime.netns.NetnsNetwork`), routes to the other nodes' pod CIDRs via
   their node IPs (host-gateway style), IP forwarding and bridge netfilter on;
 - ``ks-<id>-client``: ``172.20.0.200/24``, an "outside" machine for NodePort and
-  LoadBalancer traffic (``kubesvc exec client -- curl ...``).
+  LoadBalancer traffic (``kubesvc exec client -- curl ...``);
+- LoadBalancer IPs come from ``172.20.0.64/27`` on the same subnet: the node that announces
+  one adds it to its ``eth0`` and the client reaches it through ARP on the bridge.
 
 The description is saved as ``DATA_DIR/netns.json`` so ``kubesvc exec`` can find it.
 """
@@ -18,12 +23,14 @@ The description is saved as ``DATA_DIR/netns.json`` so ``kubesvc exec`` can find
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import ipaddress
 import json
 import logging
 import os
 import shutil
+import signal
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -31,6 +38,9 @@ log = logging.getLogger(__name__)
 
 NODE_SUBNET = "172.20.0.0/24"
 CLIENT_IP = "172.20.0.200"
+CONTROL_PLANE_IP = "172.20.0.1"  # on br0 in the bridge namespace
+CONTROL_PLANE_PORT = 6443
+LB_POOL = "172.20.0.64/27"
 CLUSTER_POD_CIDR = "10.244.0.0/16"
 
 
@@ -127,6 +137,8 @@ async def build(topo: Topology) -> None:
         await _run(ip, "netns", "add", ns)
         await _run(ip, "-n", ns, "link", "set", "lo", "up")
     await _run(ip, "-n", br, "link", "add", "br0", "type", "bridge")
+    await _run(ip, "-n", br, "addr", "add", f"{CONTROL_PLANE_IP}/{topo.prefixlen}", "dev",
+               "br0")
     await _run(ip, "-n", br, "link", "set", "br0", "up")
 
     async def attach(ns: str, port: str, addr: str) -> None:
@@ -158,17 +170,34 @@ async def build(topo: Topology) -> None:
 
 
 async def teardown(topo: Topology) -> None:
-    """Delete every namespace of this cluster, including pod namespaces left behind."""
+    """Delete every namespace of this cluster, including pod namespaces left behind, after
+    killing what still runs in them (pods of an agent that died, for instance)."""
     listing = await _run("ip", "netns", "list")
     prefix = f"ks-{topo.cluster_id}-"
-    for line in listing.splitlines():
-        name = line.split()[0] if line.split() else ""
-        if name.startswith(prefix):
+    names = [line.split()[0] for line in listing.splitlines()
+             if line.split() and line.split()[0].startswith(prefix)]
+    me = os.getpid()
+    for name in names:
+        pids = await _run_quiet("ip", "netns", "pids", name)
+        for pid in (int(p) for p in pids.split() if p.isdigit()):
+            if pid != me:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+    for name in names:
+        if name:
             proc = await asyncio.create_subprocess_exec(
                 "ip", "netns", "del", name, stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL)
             await proc.wait()
             shutil.rmtree(Path("/etc/netns") / name, ignore_errors=True)
+
+
+async def _run_quiet(*argv: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL)
+    out, _ = await proc.communicate()
+    return out.decode()
 
 
 def pod_netns_prefix(topo: Topology, node: NodeNet) -> str:

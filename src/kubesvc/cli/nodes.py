@@ -1,16 +1,17 @@
-"""The node side of ``kubesvc up``: for each node, a node agent, a proxy and the place the
-cluster DNS answers from, in host mode (one node on loopback, userspace proxy) or netns
-mode (N nodes in network namespaces, nftables in each, DNS sockets on each node IP).
+"""The node side of ``kubesvc up``: in host mode one in-process node (node agent + proxy on
+loopback, talking to the in-process Registry); in netns mode the cluster DNS sockets on
+every node IP (:func:`dns_in_nodes`) — the node agents themselves are separate ``kubesvc
+agent`` processes, one per node namespace (:mod:`.agentprocs`) — and :class:`NodeLogs`,
+the API server's log source that finds a pod's node and reads from that node's agent.
 
-Called by :mod:`kubesvc.cli.up` after the control plane is up; everything here talks to
-it through the in-process Client (the Registry).
+Called by :mod:`kubesvc.cli.up` after the control plane is up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,9 @@ from kubesvc.cli import netns as topology
 from kubesvc.client.protocol import Client
 from kubesvc.dns.server import DnsServer
 from kubesvc.informers import Informer
-from kubesvc.proxy.nftables.backend import NftablesBackend
-from kubesvc.proxy.nftables.nft import SubprocessNft
-from kubesvc.proxy.nftables.rules import NftConfig
 from kubesvc.proxy.proxier import Proxier
 from kubesvc.runtime.agent import NodeAgent
-from kubesvc.runtime.netns import NetnsNetwork, socket_in_netns
+from kubesvc.runtime.netns import socket_in_netns
 
 SLICES = "endpointslices.discovery.k8s.io"
 
@@ -105,39 +103,16 @@ def host_node(
     return NodeParts(name, agent, proxier, informers, dns_addr[0], dns_addr[1])
 
 
-async def netns_nodes(
-    client: Client,
-    topo: topology.Topology,
-    *,
-    data_dir: Path,
-    runner_factory: Callable[[], Any] | None,
-    dns: DnsServer,
-    dns_cluster_ip: str,
-    cluster_domain: str,
-) -> list[NodeParts]:
-    """One agent + nftables proxy per node namespace; DNS listens on every node IP."""
-    out = []
+async def dns_in_nodes(topo: topology.Topology, dns: DnsServer, *, port: int = 53) -> None:
+    """Cluster DNS listens on ``<node IP>:53`` inside every node namespace (sockets made
+    there, served by this process); the kube-dns ClusterIP DNATs to them."""
+    loop = asyncio.get_running_loop()
     for node in topo.nodes:
-        network = NetnsNetwork(pod_cidr=node.pod_cidr, dns_ip=dns_cluster_ip,
-                               cluster_domain=cluster_domain, node_netns=node.netns,
-                               prefix=topology.pod_netns_prefix(topo, node))
-        agent = NodeAgent(client, node_name=node.name, data_dir=data_dir / node.name,
-                          node_ip=node.ip, pod_cidr=node.pod_cidr,
-                          runner=runner_factory() if runner_factory else None,
-                          network=network, dns_ip=dns_cluster_ip,
-                          cluster_domain=cluster_domain)
-        backend = NftablesBackend(SubprocessNft(netns=node.netns),
-                                  NftConfig(node_name=node.name,
-                                            pod_cidr=topology.CLUSTER_POD_CIDR))
-        proxier, informers = _proxier(client, backend, None)
-        loop = asyncio.get_running_loop()
         udp = await loop.run_in_executor(None, socket_in_netns, node.netns, socket.AF_INET,
                                          socket.SOCK_DGRAM)
         tcp = await loop.run_in_executor(None, socket_in_netns, node.netns, socket.AF_INET,
                                          socket.SOCK_STREAM)
         for s in (udp, tcp):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((node.ip, 53))
+            s.bind((node.ip, port))
         await dns.add_listener(udp, tcp)
-        out.append(NodeParts(node.name, agent, proxier, informers, node.ip, 53))
-    return out

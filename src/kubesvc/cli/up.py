@@ -7,6 +7,13 @@ scheduler. Everything after the API server reaches it through the in-process Reg
 which implements the same Client protocol as the HTTP client. Each long-running loop is a
 named task under one TaskGroup; SIGINT/SIGTERM set one stop event. ``/readyz`` is ``ok``
 only when every component has synced.
+
+``--network netns`` builds the cluster network first (:mod:`.netns`), serves the API also
+on a unix socket relayed to ``172.20.0.1:6443`` on the cluster bridge (:mod:`.apirelay`),
+answers DNS on every node IP, and runs the nodes as ``kubesvc agent`` processes, one in
+each node namespace (:mod:`.agentprocs`); ``kubectl logs`` reaches them through their log
+sockets (:mod:`.podlogs`). LoadBalancer IPs come from ``172.20.0.64/27`` unless
+``--lb-pool`` says otherwise.
 """
 
 from __future__ import annotations
@@ -26,7 +33,10 @@ from kubesvc.api.validation.formats import ADDRESS_POLICY
 from kubesvc.apiserver.http.server import ApiServer
 from kubesvc.apiserver.registry.core import Registry
 from kubesvc.cli import components, netns, nodes
+from kubesvc.cli.agentprocs import NetnsAgents
+from kubesvc.cli.apirelay import ApiRelay
 from kubesvc.cli.nodes import NodeLogs
+from kubesvc.cli.podlogs import LogSocketSource
 from kubesvc.client.kubeconfig import write_kubeconfig
 from kubesvc.controllers.manager import ControllerManager, ControllerOptions
 from kubesvc.dns.server import DnsServer
@@ -61,11 +71,13 @@ class UpOptions:
     image_map: Path | None = None
     nodes: int = 1
     pod_cidr: str | None = None
+    node_monitor_grace_period: float = 40.0
+    log_level: str = "info"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_args(cls, a: argparse.Namespace) -> UpOptions:
-        netns = a.network == "netns"
+        is_netns = a.network == "netns"
         return cls(
             data_dir=a.data_dir.resolve(),
             api_host=a.api_host,
@@ -76,17 +88,20 @@ class UpOptions:
             dns_ttl=a.dns_ttl,
             network=a.network,
             runtime=a.runtime,
-            proxy=a.proxy or ("nftables" if netns else "userspace"),
+            proxy=a.proxy or ("nftables" if is_netns else "userspace"),
             store=a.store,
-            service_cidr=a.service_cidr or ("10.96.0.0/12" if netns else "127.96.0.0/16"),
+            service_cidr=a.service_cidr or ("10.96.0.0/12" if is_netns else "127.96.0.0/16"),
             node_port_range=a.service_node_port_range,
-            lb_pools=tuple(a.lb_pool) or (() if netns else ("127.100.0.0/24",)),
+            lb_pools=tuple(a.lb_pool) or ((netns.LB_POOL,) if is_netns
+                                          else ("127.100.0.0/24",)),
             node_name=a.node_name,
             node_ip=a.node_ip,
             nodeport_addresses=tuple(a.nodeport_addresses),
             image_map=a.image_map,
             nodes=a.nodes,
             pod_cidr=a.pod_cidr,
+            node_monitor_grace_period=a.node_monitor_grace_period,
+            log_level=a.log_level,
         )
 
     @property
@@ -109,6 +124,7 @@ class Cluster:
         self.registry: Registry | None = None
         self.api: ApiServer | None = None
         self.dns: DnsServer | None = None
+        self.topology: netns.Topology | None = None
         self._checks: dict[str, Callable[[], bool]] = {}
         self.kubeconfig = opts.data_dir / "kubeconfig"
 
@@ -126,7 +142,12 @@ class Cluster:
             if why:
                 raise UpError(why)
             topo = netns.Topology.plan(o.data_dir, o.nodes)
-            await netns.build(topo)
+            self.topology = topo
+            try:
+                await netns.build(topo)
+            except BaseException:
+                await netns.teardown(topo)  # don't leave half a network behind
+                raise
             topo.save(o.data_dir / "netns.json")
         store = await open_store(o.store or f"sqlite://{o.data_dir / 'state.db'}")
         registry = Registry(
@@ -144,6 +165,7 @@ class Cluster:
             api = ApiServer(
                 registry, data_dir=o.data_dir, host=o.api_host, port=o.api_port,
                 readiness=self.readiness, log_source=logs,
+                unix_socket=o.data_dir / "api.sock" if topo is not None else None,
             )
             self.api = api
             await api.start()
@@ -156,7 +178,7 @@ class Cluster:
             informers = [services, slices, namespaces]
 
             controllers = ControllerManager(registry, options=ControllerOptions(
-                lb_pools=list(o.lb_pools)))
+                lb_pools=list(o.lb_pools), node_grace_period=o.node_monitor_grace_period))
             self._checks["controllers"] = controllers.synced
 
             stack = components.DnsStack.build(
@@ -169,6 +191,9 @@ class Cluster:
             self._checks["dns"] = stack.source.synced
 
             runner = components.simulated_runner if o.runtime == "simulated" else None
+            parts: list[nodes.NodeParts] = []
+            agents: NetnsAgents | None = None
+            relay: ApiRelay | None = None
             if topo is None:
                 parts = [nodes.host_node(
                     registry, name=o.node_name, node_ip=o.node_ip, data_dir=o.data_dir / "node",
@@ -177,16 +202,37 @@ class Cluster:
                     dns_addr=(components.reachable(o.dns_addr[0], o.node_ip), dns.port),
                     cluster_domain=o.cluster_domain, pod_cidr=o.pod_cidr,
                     shared=(services, slices))]
+                dns_endpoints = [(p.dns_ip, p.name) for p in parts]
+                dns_port = parts[0].dns_port
             else:
-                parts = await nodes.netns_nodes(
-                    registry, topo, data_dir=o.data_dir / "nodes", runner_factory=runner,
-                    dns=dns, dns_cluster_ip=o.dns_cluster_ip,
-                    cluster_domain=o.cluster_domain)
+                await nodes.dns_in_nodes(topo, dns)
+                dns_endpoints = [(n.ip, n.name) for n in topo.nodes]
+                dns_port = 53
+                relay = ApiRelay(netns=topo.bridge_netns, host=netns.CONTROL_PLANE_IP,
+                                 port=netns.CONTROL_PLANE_PORT,
+                                 unix_socket=o.data_dir / "api.sock")
+                agents = NetnsAgents(
+                    topo, data_dir=o.data_dir / "nodes", server=relay.url, tokens=api.tokens,
+                    dns_cluster_ip=o.dns_cluster_ip, cluster_domain=o.cluster_domain,
+                    runtime=o.runtime, proxy=o.proxy, image_map=o.image_map,
+                    lease_duration=max(1, min(40, int(o.node_monitor_grace_period))),
+                    log_level=o.log_level)
+                try:
+                    await relay.start()
+                    await agents.start()
+                except BaseException:
+                    await agents.terminate()
+                    await relay.stop()
+                    await dns.stop()
+                    await api.stop()
+                    raise
+                for a in agents.agents:
+                    logs.add(a.node.name, LogSocketSource(a.log_socket, node=a.node.name))
+                self._checks["agents"] = agents.synced
             await components.ensure_kube_dns_service(
-                registry, cluster_ip=o.dns_cluster_ip, dns_port=parts[0].dns_port)
+                registry, cluster_ip=o.dns_cluster_ip, dns_port=dns_port)
             eps, sl = components.kube_dns_endpoints(
-                [(p.dns_ip, p.name) for p in parts], dns_port=parts[0].dns_port,
-                managed_by="kubesvc.io-up")
+                dns_endpoints, dns_port=dns_port, managed_by="kubesvc.io-up")
             for resource, obj in (("endpoints", eps), (SLICES, sl)):
                 await components.put(registry, resource, obj, namespace="kube-system")
             for p in parts:
@@ -207,8 +253,14 @@ class Cluster:
                         if p.proxier is not None:
                             tg.create_task(p.proxier.run(self.stop), name=f"proxy/{p.name}")
                         tg.create_task(p.agent.run(self.stop), name=f"node-agent/{p.name}")
+                    if agents is not None:
+                        tg.create_task(agents.run(self.stop), name="node-agents")
                     tg.create_task(self._watch_ready(on_ready), name="readiness")
             finally:
+                if agents is not None:
+                    await agents.terminate()
+                if relay is not None:
+                    await relay.stop()
                 await dns.stop()
                 await api.stop()
         finally:
@@ -242,6 +294,12 @@ def run_up(opts: UpOptions) -> int:
             f"  then:       kubectl get svc -A",
             flush=True,
         )
+        if c.topology is not None:
+            nodes_line = ", ".join(f"{n.name} {n.ip}" for n in c.topology.nodes)
+            print(f"  nodes:      {len(c.topology.nodes)} in network namespaces "
+                  f"({nodes_line}); client {netns.CLIENT_IP}\n"
+                  f"  on a node:  kubesvc exec --data-dir {opts.data_dir} node-1 -- CMD "
+                  f"(or client)", flush=True)
 
     async def main() -> None:
         cluster = Cluster(opts)

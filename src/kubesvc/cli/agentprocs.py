@@ -1,0 +1,189 @@
+"""The node agents of a netns cluster: ``kubesvc up --network netns`` starts one ``kubesvc
+agent`` process per node, inside the node's network namespace, as a kubelet + kube-proxy
+run on each node of a real cluster.
+
+Each agent reaches the API server over the cluster network (``http://172.20.0.1:6443``,
+relayed to the ApiServer's unix socket by :mod:`.apirelay`) with its own token
+(``system:node:<name>`` in ``system:nodes``, kept in ``DATA_DIR/nodes/<node>/token``),
+keeps its pods, their logs and its records under ``DATA_DIR/nodes/<node>/``, serves pod
+logs on ``DATA_DIR/nodes/<node>/logs.sock`` (:mod:`.podlogs`), programs nftables in its
+namespace and announces the LoadBalancer IPs it is elected for on ``eth0``.
+
+An agent's output is relayed to this process's stderr, prefixed with the node name; its
+"ready" line marks it ready. An agent that dies is reported and not restarted (as a dead
+kubelet is not): its Node goes NotReady after the node-monitor grace period and its pods'
+endpoints with it; the LoadBalancer IPs it announced are withdrawn from its interface at
+once (an announcement lives as long as its announcer), so that only the node taking them
+over answers for them. On stop the agents get SIGTERM (they stop their pods), then SIGKILL.
+Called by :mod:`.up`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubesvc.apiserver.http.auth import TokenFile
+from kubesvc.cli import netns as topology
+
+log = logging.getLogger("kubesvc.up")
+READY_MARK = b" is ready in "
+
+
+@dataclass(slots=True)
+class AgentProcess:
+    node: topology.NodeNet
+    data_dir: Path
+    argv: list[str]
+    proc: asyncio.subprocess.Process | None = None
+    ready: bool = False
+    exit_code: int | None = None
+
+    @property
+    def log_socket(self) -> Path:
+        return self.data_dir / "logs.sock"
+
+
+def node_token(tokens: TokenFile, node: str, path: Path) -> Path:
+    """The node's API token file: reused while the server still accepts it."""
+    with contextlib.suppress(OSError):
+        tok = path.read_text().strip()
+        if tok and tok in tokens.tokens():
+            return path
+    tok = tokens.issue(f"system:node:{node}", uid=f"system:node:{node}",
+                       groups=("system:nodes",))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(tok + "\n")
+    return path
+
+
+class NetnsAgents:
+    def __init__(
+        self,
+        topo: topology.Topology,
+        *,
+        data_dir: Path,
+        server: str,
+        tokens: TokenFile,
+        dns_cluster_ip: str,
+        cluster_domain: str,
+        runtime: str,
+        proxy: str,
+        lease_duration: int,
+        image_map: Path | None = None,
+        log_level: str = "info",
+    ) -> None:
+        self.agents: list[AgentProcess] = []
+        self._stopping = False
+        for node in topo.nodes:
+            d = data_dir / node.name
+            token = node_token(tokens, node.name, d / "token")
+            argv = [
+                sys.executable, "-m", "kubesvc.cli.main", "--log-level", log_level, "agent",
+                "--server", server, "--token-file", str(token),
+                "--node-name", node.name, "--node-ip", node.ip, "--pod-cidr", node.pod_cidr,
+                "--network", "netns", "--netns", node.netns,
+                "--pod-netns-prefix", topology.pod_netns_prefix(topo, node),
+                "--proxy", proxy, "--cluster-cidr", topology.CLUSTER_POD_CIDR,
+                "--cluster-dns", dns_cluster_ip, "--cluster-domain", cluster_domain,
+                "--runtime", runtime, "--data-dir", str(d),
+                "--node-lease-duration-seconds", str(lease_duration),
+                "--log-socket", str(d / "logs.sock"),
+                "--lb-announce-interface", "eth0", "--exit-with-parent",
+            ]
+            if image_map is not None:
+                argv += ["--image-map", str(image_map)]
+            self.agents.append(AgentProcess(node, d, argv))
+
+    def synced(self) -> bool:
+        return all(a.ready for a in self.agents)
+
+    async def start(self) -> None:
+        for a in self.agents:
+            a.data_dir.mkdir(parents=True, exist_ok=True)
+            a.proc = await asyncio.create_subprocess_exec(
+                *a.argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay the agents' output and report deaths until ``stop``; then stop them."""
+        watchers = [asyncio.ensure_future(self._watch(a)) for a in self.agents]
+        try:
+            await stop.wait()
+        finally:
+            self._stopping = True
+            await self.terminate()
+            await asyncio.gather(*watchers, return_exceptions=True)
+
+    async def _watch(self, a: AgentProcess) -> None:
+        assert a.proc is not None
+        relay = asyncio.ensure_future(self._relay(a))
+        try:
+            a.exit_code = await a.proc.wait()
+            # Pods may hold the output pipe open (their processes inherit stray fds), so
+            # the agent's exit, not EOF, ends the relay; let it drain the last lines.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(relay), 0.5)
+        finally:
+            relay.cancel()
+            await asyncio.gather(relay, return_exceptions=True)
+        if not self._stopping:
+            log.error("the agent of %s exited (code %s) and is not restarted: its Node "
+                      "goes NotReady after the node-monitor grace period", a.node.name,
+                      a.exit_code)
+            await withdraw_announcements(a.node.netns)
+
+
+    async def _relay(self, a: AgentProcess) -> None:
+        assert a.proc is not None and a.proc.stdout is not None
+        prefix = f"[{a.node.name}] ".encode()
+        out = sys.stderr.buffer
+        while line := await a.proc.stdout.readline():
+            if not a.ready and READY_MARK in line:
+                a.ready = True
+            out.write(prefix + line)
+            out.flush()
+
+    async def terminate(self, *, grace: float = 10.0) -> None:
+        running = [a.proc for a in self.agents
+                   if a.proc is not None and a.proc.returncode is None]
+        for p in running:
+            with contextlib.suppress(ProcessLookupError):
+                p.send_signal(signal.SIGTERM)
+        if not running:
+            return
+        _, pending = await asyncio.wait([asyncio.ensure_future(p.wait()) for p in running],
+                                        timeout=grace)
+        for p in running:
+            if p.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    p.kill()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def withdraw_announcements(netns: str, interface: str = "eth0") -> None:
+    """Drop the LoadBalancer IPs (the ``/32``s) a dead agent left on its node's interface:
+    an announcement lives as long as its announcer, as a MetalLB speaker's ARP answers do,
+    so the node that takes the IP over is the only one answering for it."""
+    async def ip(*args: str) -> str:
+        proc = await asyncio.create_subprocess_exec(
+            "ip", "-n", netns, *args, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        out, _ = await proc.communicate()
+        return out.decode()
+
+    for line in (await ip("-o", "-4", "addr", "show", "dev", interface)).splitlines():
+        parts = line.split()
+        if "inet" in parts and parts[parts.index("inet") + 1].endswith("/32"):
+            addr = parts[parts.index("inet") + 1]
+            await ip("addr", "del", addr, "dev", interface)
+            log.info("withdrew %s from %s (its announcer is gone)", addr, netns)
