@@ -138,7 +138,7 @@ class PodSyncer:
         ip = (pod.get("status") or {}).get("podIP")
         if ip and st.sandbox is None:
             st.sandbox = await self.network.setup(st.uid, namespace=st.namespace,
-                                                  name=st.name, ip=str(ip))
+                                                  name=st.name, ip=str(ip), pod=pod)
 
     def adopt(self, pod: Obj, info: ContainerInfo) -> bool:
         """Take over a still-running process left by a previous agent."""
@@ -259,7 +259,7 @@ class PodSyncer:
             if st.sandbox is None:
                 ip = (pod.get("status") or {}).get("podIP")
                 st.sandbox = await self.network.setup(st.uid, namespace=st.namespace,
-                                                      name=st.name, ip=ip or None)
+                                                      name=st.name, ip=ip or None, pod=pod)
             await self._run_containers(pod, st)
         await self._write_status(pod, st)
 

@@ -21,7 +21,9 @@ import os
 import shutil
 import socket
 from pathlib import Path
+from typing import Any
 
+from kubesvc.runtime import poddns
 from kubesvc.runtime.network import IPAllocator, Sandbox
 
 log = logging.getLogger(__name__)
@@ -77,18 +79,6 @@ def socket_in_netns(netns: str, family: int, kind: int) -> socket.socket:
         os.close(own)
 
 
-def resolv_conf(namespace: str, *, dns_ip: str, cluster_domain: str) -> str:
-    search = f"{namespace}.svc.{cluster_domain} svc.{cluster_domain} {cluster_domain}"
-    return f"search {search}\nnameserver {dns_ip}\noptions ndots:5\n"
-
-
-def hosts_file(ip_addr: str, hostname: str) -> str:
-    return ("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost "
-            "ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\n"
-            "fe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n"
-            f"{ip_addr}\t{hostname}\n")
-
-
 class NetnsNetwork:
     mode = "netns"
 
@@ -131,7 +121,7 @@ class NetnsNetwork:
         self._bridge_ready = True
 
     async def setup(self, pod_uid: str, *, namespace: str, name: str,
-                    ip: str | None = None) -> Sandbox:
+                    ip: str | None = None, pod: dict[str, Any] | None = None) -> Sandbox:
         sb = self._sandboxes.get(pod_uid)
         if sb is not None:
             return sb
@@ -141,17 +131,19 @@ class NetnsNetwork:
             ip = self.allocator.allocate(pod_uid)
         nsname = self.ns_name(pod_uid)
         try:
-            await self._plumb(nsname, pod_uid, ip, namespace=namespace, hostname=name[:63])
+            await self._plumb(nsname, pod_uid, ip, pod=pod or {
+                "metadata": {"name": name, "namespace": namespace}})
         except Exception:
             self.allocator.release(pod_uid)
             await _ip_quiet("netns", "del", nsname)
             raise
-        sb = Sandbox(pod_uid, ip, nsname, "0.0.0.0")
+        hostname = poddns.pod_hostname(pod or {"metadata": {"name": name}})
+        sb = Sandbox(pod_uid, ip, nsname, "0.0.0.0", hostname)
         self._sandboxes[pod_uid] = sb
         return sb
 
-    async def _plumb(self, nsname: str, pod_uid: str, addr: str, *, namespace: str,
-                     hostname: str) -> None:
+    async def _plumb(self, nsname: str, pod_uid: str, addr: str, *, pod: dict[str, Any]
+                     ) -> None:
         existing = (await ip("netns", "list")).split()
         if nsname in existing:
             # Left by a previous agent: keep it if it still has our address.
@@ -173,10 +165,10 @@ class NetnsNetwork:
         await ip("-n", nsname, "route", "add", "default", "via", self.gateway)
         etc = ETC_NETNS / nsname
         etc.mkdir(parents=True, exist_ok=True)
-        if self.dns_ip:
-            (etc / "resolv.conf").write_text(resolv_conf(
-                namespace, dns_ip=self.dns_ip, cluster_domain=self.cluster_domain))
-        (etc / "hosts").write_text(hosts_file(addr, hostname))
+        (etc / "resolv.conf").write_text(poddns.resolv_conf(
+            pod, dns_ip=self.dns_ip, cluster_domain=self.cluster_domain))
+        (etc / "hosts").write_text(poddns.hosts_file(pod, addr,
+                                                    cluster_domain=self.cluster_domain))
 
     async def teardown(self, pod_uid: str) -> None:
         self._sandboxes.pop(pod_uid, None)
@@ -212,7 +204,14 @@ class NetnsNetwork:
             raise
 
     def exec_prefix(self, sandbox: Sandbox) -> list[str]:
-        return ["ip", "netns", "exec", sandbox.netns] if sandbox.netns else []
+        if not sandbox.netns:
+            return []
+        prefix = ["ip", "netns", "exec", sandbox.netns]
+        if sandbox.hostname and shutil.which("unshare"):
+            # The pod's own hostname, in a UTS namespace of its own.
+            prefix += ["unshare", "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"',
+                       sandbox.hostname]
+        return prefix
 
 
 def _close_result(fut: asyncio.Future[socket.socket]) -> None:

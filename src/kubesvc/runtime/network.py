@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,7 @@ class Sandbox:
     ip: str
     netns: str | None = None
     bind_address: str = "0.0.0.0"
+    hostname: str = ""  # netns mode: the pod's own hostname (UTS namespace per process)
 
 
 class IPAllocator:
@@ -78,9 +79,10 @@ class PodNetwork(Protocol):
     pod_cidr: str  # the range pod IPs come from (the Node's spec.podCIDR)
 
     async def setup(self, pod_uid: str, *, namespace: str, name: str,
-                    ip: str | None = None) -> Sandbox:
+                    ip: str | None = None, pod: dict[str, Any] | None = None) -> Sandbox:
         """Create (or return the existing) sandbox; ``ip`` re-uses a known address after an
-        agent restart when it is still free."""
+        agent restart when it is still free; ``pod`` gives hostname, subdomain, hostAliases
+        and DNS settings where the mode applies them (netns)."""
         ...
 
     async def teardown(self, pod_uid: str) -> None: ...
@@ -109,7 +111,7 @@ class HostNetwork:
         self._sandboxes: dict[str, Sandbox] = {}
 
     async def setup(self, pod_uid: str, *, namespace: str, name: str,
-                    ip: str | None = None) -> Sandbox:
+                    ip: str | None = None, pod: dict[str, Any] | None = None) -> Sandbox:
         sb = self._sandboxes.get(pod_uid)
         if sb is not None:
             return sb
