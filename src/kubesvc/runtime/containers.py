@@ -349,7 +349,8 @@ class PodSyncer:
         launch = ContainerLaunch(
             namespace=st.namespace, pod=st.name, pod_uid=st.uid, container=rec.name,
             attempt=rec.restart_count, argv=argv, env=env, netns=st.sandbox.netns,
-            workdir=spec.get("workingDir") or None, image=rec.image)
+            workdir=spec.get("workingDir") or None, image=rec.image,
+            hostname=st.sandbox.hostname)
         info = await self.runner.start(launch, on_exit=partial(self._on_exit, st.key, st.uid))
         rec.current = info
         rec.waiting = None

@@ -186,6 +186,10 @@ class ProcessRunner:
         self._attempts[cid] = a
         argv = list(launch.argv)
         if launch.netns:
+            if launch.hostname and shutil.which("unshare"):
+                # The pod's own hostname in a new UTS namespace; exec keeps the PID.
+                argv = ["unshare", "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"',
+                        launch.hostname, *argv]
             argv = ["ip", "netns", "exec", launch.netns, *argv]
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:

@@ -31,6 +31,7 @@ class ContainerLaunch:
     netns: str | None = None  # network namespace name (netns mode); None = host
     workdir: str | None = None
     image: str = ""
+    hostname: str = ""  # netns mode: the pod's hostname, set in a UTS namespace of its own
 
 
 @dataclass(slots=True)
