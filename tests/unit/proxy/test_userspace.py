@@ -332,3 +332,23 @@ async def test_services_for_another_proxy_or_headless_label_are_not_served(env: 
     await env.client.patch("services", "other-proxy", {"metadata": {"labels": None}})
     await env.wait_listening("127.96.0.21", env.port)
     assert await ask("127.96.0.21", env.port) == "127.78.0.1"
+
+
+async def test_connection_is_closed_once_both_sides_sent_eof(env: Env) -> None:
+    """A client that half-closes after its request, and a server that closes after its
+    answer: the proxy must close both of its sockets (it used to keep them forever)."""
+    await env.client.create("services", svc("halfclose", "127.96.0.24", env.port, env.port))
+    await env.client.create(SLICES, eps("halfclose", env.port, ["127.78.0.2"]))
+    await env.wait_listening("127.96.0.24", env.port)
+    lst = env.backend.listeners[("127.96.0.24", env.port, "TCP")]
+    for _ in range(5):
+        r, w = await asyncio.open_connection("127.96.0.24", env.port)
+        w.write(b"x\n")
+        w.write_eof()
+        assert (await asyncio.wait_for(r.read(), 2)).strip() == b"127.78.0.2"
+        w.close()
+    for _ in range(200):
+        if not lst.live:  # type: ignore[union-attr]
+            break
+        await asyncio.sleep(0.01)
+    assert not lst.live  # type: ignore[union-attr]

@@ -117,7 +117,16 @@ class _ClientSide(asyncio.Protocol):
         up = self.upstream
         if up is not None:
             up.write_eof()
+        self.close_if_done()
         return True  # keep the write side open for the response
+
+    def close_if_done(self) -> None:
+        """Both directions have seen EOF: nothing more can flow, close both sides (their
+        buffered bytes are still flushed before the sockets close)."""
+        up = self.upstream
+        if self._eof and up is not None and up.eof:
+            self.close()
+            up.close()
 
     def pause_writing(self) -> None:
         up = self.upstream
@@ -161,12 +170,13 @@ class _ClientSide(asyncio.Protocol):
 
 
 class _UpstreamSide(asyncio.Protocol):
-    __slots__ = ("client", "closed", "transport")
+    __slots__ = ("client", "closed", "eof", "transport")
 
     def __init__(self, client: _ClientSide) -> None:
         self.client = client
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        self.eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, transport)
@@ -187,7 +197,9 @@ class _UpstreamSide(asyncio.Protocol):
             t.write(data)
 
     def eof_received(self) -> bool:
+        self.eof = True
         self.client.write_eof()
+        self.client.close_if_done()
         return True
 
     def pause_writing(self) -> None:
