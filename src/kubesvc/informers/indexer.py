@@ -60,6 +60,10 @@ class Indexer:
     def index_keys(self, name: str, value: str) -> builtins.list[str]:
         return list(self._indices[name].get(value, ()))
 
+    def index_count(self, name: str, value: str) -> int:
+        """How many objects have ``value`` in index ``name`` (O(1))."""
+        return len(self._indices[name].get(value, ()))
+
     # -- mutation, by the informer only
     def _index_one(self, name: str, key: str, obj: Obj) -> None:
         vals = tuple(dict.fromkeys(self._funcs[name](obj)))

@@ -74,6 +74,13 @@ def _node_index(pod: Obj) -> list[str]:
     return [str(node)] if node and _active(pod) else []
 
 
+def _owner_node_index(pod: Obj) -> list[str]:
+    """``owner|node`` for bound, active pods: replicas of one owner per node, in O(1)."""
+    owner = _owner(pod)
+    node = (pod.get("spec") or {}).get("nodeName")
+    return [f"{owner}|{node}"] if owner and node and _active(pod) else []
+
+
 def _unscheduled(pod: Obj) -> bool:
     spec = pod.get("spec") or {}
     return (not spec.get("nodeName")
@@ -87,6 +94,7 @@ class Scheduler:
         self.pods = Informer(client, "pods")
         self.pods.indexer.add_index("node", _node_index)
         self.pods.indexer.add_index("owner", lambda p: [o] if (o := _owner(p)) else [])
+        self.pods.indexer.add_index("owner_node", _owner_node_index)
         self.pods.indexer.add_index("uid", lambda p: [str(p["metadata"].get("uid"))])
         self.nodes = Informer(client, "nodes")
         self.queue = WorkQueue("scheduler", base_delay=0.5, max_delay=30.0)
@@ -163,9 +171,12 @@ class Scheduler:
         per_node: Counter[str] = Counter()
         per_owner: Counter[str] = Counter()
         owner = _owner(pod)
+        # Counts come from indexes (O(nodes) per pod, not O(pods)).
         for node in nodes:
             name = str(node["metadata"]["name"])
-            per_node[name] = len(idx.index_keys("node", name))
+            per_node[name] = idx.index_count("node", name)
+            if owner:
+                per_owner[name] = idx.index_count("owner_node", f"{owner}|{name}")
         # Bound by us, not yet seen bound by the informer.
         for uid, name in self._assumed.items():
             p = next(iter(idx.by_index("uid", uid)), None)
@@ -173,11 +184,6 @@ class Scheduler:
                 per_node[name] += 1
                 if owner and _owner(p) == owner:
                     per_owner[name] += 1
-        if owner:
-            for p in idx.by_index("owner", owner):
-                bound = (p.get("spec") or {}).get("nodeName")
-                if bound and _active(p):
-                    per_owner[str(bound)] += 1
         reasons: Counter[str] = Counter()
         fits: list[str] = []
         selector = (pod.get("spec") or {}).get("nodeSelector") or {}
