@@ -101,6 +101,8 @@ class RecordBook:
         self._namespaces: set[str] = set()
         self._pods: dict[str, set[str]] = {}  # namespace -> pod IPs (verified mode)
         self._cache: dict[tuple[str, int], Answer] = {}
+        # Bumped by every change, so callers may cache whole replies per generation.
+        self.generation = 0
         self._soa_rdata = wire.rdata_soa(
             f"ns.dns.{self.zone}", f"hostmaster.{self.zone}", self.serial, 7200, 1800, 86400,
             ttl,
@@ -113,20 +115,24 @@ class RecordBook:
         if names != self._namespaces:
             self._namespaces = set(names)
             self._cache.clear()
+            self.generation += 1
 
     def add_namespace(self, name: str) -> None:
         if name not in self._namespaces:
             self._namespaces.add(name)
             self._cache.clear()
+            self.generation += 1
 
     def remove_namespace(self, name: str) -> None:
         if name in self._namespaces:
             self._namespaces.discard(name)
             self._cache.clear()
+            self.generation += 1
 
     def set_pod_ips(self, namespace: str, ips: set[str]) -> None:
         self._pods[namespace] = set(ips)
         self._cache.clear()
+        self.generation += 1
 
     def set_service(self, svc: ServiceView, endpoints: list[EndpointView]) -> None:
         key = f"{svc.namespace}/{svc.name}"
@@ -155,6 +161,7 @@ class RecordBook:
             self._invalidate(n)
 
     def _invalidate(self, name: str) -> None:
+        self.generation += 1
         for qtype in (wire.A, wire.AAAA, wire.SRV, wire.CNAME, wire.PTR, wire.TXT, wire.ANY,
                       wire.NS, wire.SOA):
             self._cache.pop((name, qtype), None)

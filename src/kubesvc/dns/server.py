@@ -50,6 +50,10 @@ class DnsServer:
         self._extra_tcp: list[asyncio.Server] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._forwards: set[asyncio.Task[None]] = set()
+        # Whole UDP replies by query bytes after the ID, valid for one RecordBook
+        # generation: a repeated question costs a dict lookup and a concatenation.
+        self._replies: dict[bytes, bytes] = {}
+        self._replies_gen = -1
 
     # -- lifecycle
     async def start(self) -> None:
@@ -125,10 +129,20 @@ class DnsServer:
             except OSError as exc:
                 log.debug("dns udp recv: %s", exc)
                 return
+            if self._replies_gen == self.book.generation:
+                hit = self._replies.get(data[2:])
+                if hit is not None:
+                    try:
+                        sock.sendto(data[:2] + hit, addr)
+                    except OSError:
+                        pass
+                    continue
             reply = self.handle(data, udp=True, reply_to=addr, sock=sock)
             if reply is not None:
-                with contextlib.suppress(OSError):
+                try:
                     sock.sendto(reply, addr)
+                except OSError:
+                    pass
 
     # -- TCP
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -175,7 +189,10 @@ class DnsServer:
             return self._reply(q, Answer(wire.SERVFAIL), udp=udp, aa=False)
         ans = self.book.lookup(q.qname, q.qtype)
         if ans is not None:
-            return self._reply(q, ans, udp=udp, aa=True)
+            reply = self._reply(q, ans, udp=udp, aa=True)
+            if udp:
+                self._remember(data, reply)
+            return reply
         if self.upstreams:
             if udp and reply_to is not None and sock is not None:
                 task = asyncio.ensure_future(self._forward_udp_reply(data, reply_to, sock))
@@ -186,6 +203,13 @@ class DnsServer:
         if self.book.is_reverse(q.qname):
             return self._reply(q, Answer(wire.NXDOMAIN), udp=udp, aa=False)
         return self._reply(q, Answer(wire.REFUSED), udp=udp, aa=False)
+
+    def _remember(self, data: bytes, reply: bytes) -> None:
+        gen = self.book.generation
+        if self._replies_gen != gen or len(self._replies) >= 100_000:
+            self._replies.clear()
+            self._replies_gen = gen
+        self._replies[data[2:]] = reply[2:]
 
     def _reply(self, q: wire.Query, ans: Answer, *, udp: bool, aa: bool) -> bytes:
         opt = wire.opt_record(_EDNS_SIZE) if q.edns_size else b""

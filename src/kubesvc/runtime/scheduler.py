@@ -93,7 +93,6 @@ class Scheduler:
         self.client = client
         self.pods = Informer(client, "pods")
         self.pods.indexer.add_index("node", _node_index)
-        self.pods.indexer.add_index("owner", lambda p: [o] if (o := _owner(p)) else [])
         self.pods.indexer.add_index("owner_node", _owner_node_index)
         self.pods.indexer.add_index("uid", lambda p: [str(p["metadata"].get("uid"))])
         self.nodes = Informer(client, "nodes")
