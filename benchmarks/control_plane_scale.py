@@ -1,0 +1,227 @@
+"""Benchmark ``control_plane_scale``: a real ``kubesvc up --runtime simulated`` (pods are
+marked Running/Ready without processes, as kwok does) given N Services x 10 pods:
+
+- converge: from the first create call until the EndpointSlices of the benchmark
+  namespace hold N x 10 ready endpoints (polled by list);
+- peak memory: VmHWM of the ``kubesvc up`` process;
+- endpoint propagation while churning: pods deleted and created at a bounded rate; a watch
+  on EndpointSlices times each pod from its create call to its endpoint showing ready, and
+  from its delete call to its endpoint leaving the ready set.
+
+Sizes: 100, 1k and 10k Services (quick: 100), each with a hard time budget; a size that does not
+converge in its budget is reported as such. No peer (no kind/kwok here). Targets (issue
+9): 10k x 10 converged < 60 s in < 2 GiB; propagation p99 < 100 ms. Called by
+:mod:`benchmarks.run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from typing import Any
+
+from benchmarks.cluster import Api, up_process, wait_ready
+from benchmarks.common import peak_rss_mib, summarize
+
+NAME = "control_plane_scale"
+NS = "scale"
+PODS_PER_SERVICE = 10
+SLICES = f"/apis/discovery.k8s.io/v1/namespaces/{NS}/endpointslices"
+
+
+def service(i: int) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": f"s{i}", "namespace": NS},
+            "spec": {"selector": {"app": f"s{i}"},
+                     "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}
+
+
+def pod(i: int, j: int | str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": f"s{i}-p{j}", "namespace": NS, "labels": {"app": f"s{i}"}},
+            "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.9",
+                                     "ports": [{"containerPort": 8080}]}]}}
+
+
+def ready_pods(slices: list[dict[str, Any]]) -> set[str]:
+    out = set()
+    for sl in slices:
+        for ep in sl.get("endpoints") or []:
+            if (ep.get("conditions") or {}).get("ready") is not False:
+                ref = ep.get("targetRef") or {}
+                if ref.get("name"):
+                    out.add(str(ref["name"]))
+    return out
+
+
+async def _create_all(api: Api, items: list[tuple[str, dict[str, Any]]], *,
+                      concurrency: int, deadline: float) -> int:
+    """POST ``items`` with ``concurrency`` workers until done or ``deadline`` (monotonic);
+    returns how many were created."""
+    it = iter(items)
+    done = 0
+
+    async def worker() -> None:
+        nonlocal done
+        for path, body in it:
+            if time.monotonic() > deadline:
+                return
+            await api.call("POST", path, body)
+            done += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return done
+
+
+async def _scale(api: Api, proc_pid: int, n: int, *, budget: float,
+                 churn_seconds: float) -> dict[str, Any]:
+    base = f"/api/v1/namespaces/{NS}"
+    t0 = time.monotonic()
+    deadline = t0 + budget
+    items = [(f"{base}/services", service(i)) for i in range(n)]
+    items += [(f"{base}/pods", pod(i, j)) for j in range(PODS_PER_SERVICE) for i in range(n)]
+    created = await _create_all(api, items, concurrency=32, deadline=deadline)
+    created_s = time.monotonic() - t0
+    want = n * PODS_PER_SERVICE
+    have = 0
+    converged_s: float | None = None
+    while created == len(items) and time.monotonic() < deadline:
+        lst = await api.call("GET", SLICES)
+        have = len(ready_pods(lst.get("items") or []))
+        if have >= want:
+            converged_s = time.monotonic() - t0
+            break
+        await asyncio.sleep(0.5 if n <= 1000 else 2.0)
+    res: dict[str, Any] = {"services": n, "pods": want, "create_calls_s": created_s,
+                           "objects_created": created,
+                           "converged_s": converged_s, "ready_endpoints": have,
+                           "peak_rss_mib": peak_rss_mib(proc_pid)}
+    if converged_s is None:
+        with contextlib.suppress(Exception):  # best effort: how far it got
+            lst = await api.call("GET", SLICES)
+            have = res["ready_endpoints"] = len(ready_pods(lst.get("items") or []))
+        res["error"] = (f"not converged within {budget:.0f} s: {created:,}/{len(items):,} "
+                        f"objects created, {have:,}/{want:,} endpoints ready")
+        return res
+    res["churn"] = await _churn(api, n, seconds=churn_seconds)
+    res["peak_rss_mib"] = peak_rss_mib(proc_pid)
+    return res
+
+
+async def _churn(api: Api, n: int, *, seconds: float, rate: float = 10.0) -> dict[str, Any]:
+    """Delete one pod and create a new one ``rate`` times a second for ``seconds``."""
+    base = f"/api/v1/namespaces/{NS}"
+    lst = await api.call("GET", SLICES)
+    rv = lst["metadata"]["resourceVersion"]
+    ready = ready_pods(lst.get("items") or [])
+    pending_up: dict[str, float] = {}
+    pending_down: dict[str, float] = {}
+    up_ms: list[float] = []
+    down_ms: list[float] = []
+    by_slice: dict[str, set[str]] = {}
+    for sl in lst.get("items") or []:
+        by_slice[sl["metadata"]["name"]] = ready_pods([sl])
+
+    async def watcher() -> None:
+        async for ev in api.watch(f"{SLICES}?resourceVersion={rv}&allowWatchBookmarks=false"):
+            obj = ev.get("object") or {}
+            name = (obj.get("metadata") or {}).get("name", "")
+            now = time.monotonic()
+            cur = set() if ev.get("type") == "DELETED" else ready_pods([obj])
+            by_slice[name] = cur
+            for p in cur & pending_up.keys():
+                up_ms.append((now - pending_up.pop(p)) * 1000)
+            for p in list(pending_down):
+                if p not in cur and not any(p in s for s in by_slice.values()):
+                    down_ms.append((now - pending_down.pop(p)) * 1000)
+
+    watch = asyncio.create_task(watcher())
+    rng = random.Random(7)
+    live = sorted(ready)
+    gen = 0
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    tasks = []
+
+    async def one(victim: str, i: int, g: int) -> None:
+        await api.call("DELETE", f"{base}/pods/{victim}", ok=(200, 202))
+        pending_down[victim] = time.monotonic()
+        new = pod(i, f"c{g}")
+        pending_up[new["metadata"]["name"]] = time.monotonic()
+        await api.call("POST", f"{base}/pods", new)
+
+    try:
+        for k in range(int(seconds * rate)):
+            delay = start + k / rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            victim = live.pop(rng.randrange(len(live)))
+            i = int(victim[1:].split("-", 1)[0])
+            gen += 1
+            tasks.append(asyncio.create_task(one(victim, i, gen)))
+        await asyncio.gather(*tasks)
+        await asyncio.sleep(2.0)  # let the last changes arrive (bounded)
+    finally:
+        watch.cancel()
+        await asyncio.gather(watch, return_exceptions=True)
+    return {"changes": len(tasks), "rate_per_s": rate,
+            "create_to_ready_ms": summarize(up_ms),
+            "delete_to_not_ready_ms": summarize(down_ms),
+            "unseen_creates": len(pending_up), "unseen_deletes": len(pending_down)}
+
+
+async def _run_size(n: int, *, budget: float, churn_seconds: float) -> dict[str, Any]:
+    with up_process(runtime="simulated", name=f"kubesvc-up-scale-{n}") as (proc, data_dir,
+                                                                           argv):
+        await wait_ready(proc, data_dir / "kubeconfig", timeout=30)
+        async with Api(data_dir / "kubeconfig", connections=32) as api:
+            await api.call("POST", "/api/v1/namespaces", {
+                "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+            res = await _scale(api, proc.pid, n, budget=budget, churn_seconds=churn_seconds)
+        res["command"] = " ".join(argv)
+    return res
+
+
+def run(quick: bool) -> dict[str, Any]:
+    sizes = [(100, 60.0)] if quick else [(100, 60.0), (1000, 120.0), (10_000, 180.0)]
+    churn = 3.0 if quick else 10.0
+    results = [asyncio.run(_run_size(n, budget=b, churn_seconds=churn)) for n, b in sizes]
+    rows = []
+    for r in results:
+        ch = r.get("churn") or {}
+        rows.append([f"{r['services']:,} x {PODS_PER_SERVICE}", r.get("create_calls_s"),
+                     r.get("converged_s") if r.get("converged_s") is not None else
+                     r.get("error", "-"), r.get("peak_rss_mib"),
+                     (ch.get("create_to_ready_ms") or {}).get("p50"),
+                     (ch.get("create_to_ready_ms") or {}).get("p99"),
+                     (ch.get("delete_to_not_ready_ms") or {}).get("p99")])
+    big = results[-1]
+    p99s = [((r.get("churn") or {}).get(k) or {}).get("p99") for r in results
+            for k in ("create_to_ready_ms", "delete_to_not_ready_ms")]
+    return {
+        "sizes": results,
+        "notes": [
+            "A real `kubesvc up --runtime simulated` per size; Services and pods created over "
+            "HTTPS with 32 concurrent clients; converge = all pods' endpoints ready in the "
+            f"EndpointSlices. Churn: {churn:.0f} s of 10 pod deletions + 10 creations per "
+            "second; propagation measured with a watch on EndpointSlices. Peak RSS is the "
+            "`kubesvc up` process's VmHWM. No peer (kind/kwok are not available here). "
+            "Targets: 10k x 10 converged < 60 s in < 2 GiB; propagation p99 < 100 ms.",
+        ],
+        "head": ["size", "create calls s", "converged s", "peak RSS MiB",
+                 "create->ready p50 ms", "create->ready p99 ms", "delete->not ready p99 ms"],
+        "rows": rows,
+        "commands": [r.get("command", "") for r in results],
+        "plot": {"title": "endpoints ready at convergence or at the end of the budget",
+                 "ylabel": "% of N x 10 endpoints ready", "series": "% ready",
+                 "bars": {f"{r['services']:,} svc\n" + (
+                     f"converged {r['converged_s']:.1f} s" if r.get("converged_s")
+                     else "not converged"): 100.0 * r.get("ready_endpoints", 0) / r["pods"]
+                     for r in results}},
+        "met": {"converge_10k_60s": big["services"] == 10_000
+                and (big.get("converged_s") or 1e9) < 60
+                and (big.get("peak_rss_mib") or 1e9) < 2048,
+                "propagation_p99_100ms": all(p is not None and p < 100 for p in p99s)},
+    }
