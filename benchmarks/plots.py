@@ -116,6 +116,7 @@ PLOTS: dict[str, Plot] = {
     "proxy_userspace": plot_proxy_userspace,
     "dns": plot_dns,
     "proxy_programming": plot_proxy_programming,
+    "proxy_nftables": plot_generic,
     "up_ready": plot_generic,
     "api_latency": plot_generic,
     "control_plane_scale": plot_generic,

@@ -201,6 +201,7 @@ def sec_generic(e: dict[str, Any]) -> list[str]:
 SECTIONS: dict[str, tuple[str, Section]] = {
     "proxy_userspace": ("Data plane: userspace proxy vs HAProxy vs direct", sec_proxy_userspace),
     "dns": ("Cluster DNS vs unbound", sec_dns),
+    "proxy_nftables": ("Data plane: nftables vs direct (with conntrack)", sec_generic),
     "proxy_programming": ("Proxy programming latency (1,000 Services)", sec_proxy_programming),
     "up_ready": ("`kubesvc up` time to ready", sec_generic),
     "api_latency": ("API latency and throughput", sec_generic),

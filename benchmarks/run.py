@@ -26,6 +26,7 @@ from benchmarks.common import ROOT, machine_info
 BENCHMARKS: dict[str, str] = {
     "proxy_userspace": "benchmarks.proxy_userspace",
     "dns": "benchmarks.dns_bench",
+    "proxy_nftables": "benchmarks.proxy_nftables",
     "proxy_programming": "benchmarks.proxy_programming",
     "up_ready": "benchmarks.up_ready",
     "api_latency": "benchmarks.api_latency",

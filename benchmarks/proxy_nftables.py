@@ -1,0 +1,137 @@
+"""Benchmark ``proxy_nftables``: HTTP through the kubesvc nftables data plane (a ClusterIP
+DNAT through the ``service-ips`` verdict map holding 1,000 Services) vs direct to the same
+backend, both inside one throwaway network namespace with the same ruleset loaded, so the
+direct path pays for conntrack too (the comparison DESIGN.md asks for). Root only; the
+namespace is deleted afterwards and no address exists outside it.
+
+Backends: one HAProxy process answering ``200 ok`` on three addresses on the namespace's
+``lo``; the Service 10.96.0.20:80 balances over them. Load: ``wrk`` run inside the
+namespace, keep-alive and one connection per request. Target (issue 6): at least 0.95x
+direct. Called by :mod:`benchmarks.run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import uuid
+from typing import Any
+
+from benchmarks import wrk
+from benchmarks.common import ratio, run_cmd, start
+from benchmarks.proxy_userspace import haproxy_backends_cfg
+from kubesvc.proxy.nftables.backend import NftablesBackend
+from kubesvc.proxy.nftables.nft import SubprocessNft
+from kubesvc.proxy.nftables.rules import NftConfig
+from kubesvc.proxy.tracker import ChangeTracker
+
+NAME = "proxy_nftables"
+BACKENDS = ["10.244.0.2", "10.244.0.3", "10.244.0.4"]
+PORT = 8080
+CLUSTER_IP = "10.96.0.20"
+
+
+def _sh(*argv: str) -> None:
+    subprocess.run(list(argv), check=True, capture_output=True)
+
+
+def _service(name: str, ip: str, endpoints: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    svc = {"metadata": {"name": name, "namespace": "default"},
+           "spec": {"clusterIP": ip, "clusterIPs": [ip],
+                    "ports": [{"port": 80, "protocol": "TCP", "targetPort": PORT}]}}
+    sl = {"metadata": {"name": f"{name}-1", "namespace": "default",
+                       "labels": {"kubernetes.io/service-name": name}},
+          "ports": [{"port": PORT, "protocol": "TCP"}],
+          "endpoints": [{"addresses": [e], "conditions": {"ready": True}} for e in endpoints]}
+    return svc, sl
+
+
+async def _program(ns: str, services: int) -> None:
+    tracker = ChangeTracker()
+    svc, sl = _service("web", CLUSTER_IP, BACKENDS)
+    tracker.service_changed(svc, key="default/web")
+    tracker.slice_changed(sl)
+    for i in range(services - 1):  # fill the verdict map like a busy cluster
+        ip = f"10.97.{i // 250}.{i % 250 + 1}"
+        s, e = _service(f"filler-{i}", ip, [f"10.245.{i // 250}.{i % 250 + 1}"])
+        tracker.service_changed(s, key=f"default/filler-{i}")
+        tracker.slice_changed(e)
+    backend = NftablesBackend(SubprocessNft(netns=ns),
+                              NftConfig(node_name="bench", pod_cidr="10.244.0.0/16"))
+    await backend.sync(tracker.checkpoint())
+
+
+def run(quick: bool) -> dict[str, Any]:
+    if os.geteuid() != 0:
+        return {"skipped": "needs root (network namespace and nftables)"}
+    for tool in ("ip", "nft", "haproxy", "wrk"):
+        if not shutil.which(tool):
+            return {"skipped": f"needs {tool}"}
+    seconds = 3 if quick else 8
+    services = 1000
+    ns = f"kbench-nft-{uuid.uuid4().hex[:6]}"
+    ex = ["ip", "netns", "exec", ns]
+    _sh("ip", "netns", "add", ns)
+    try:
+        _sh(*ex, "ip", "link", "set", "lo", "up")
+        _sh(*ex, "ip", "link", "add", "svc0", "type", "veth", "peer", "name", "svc1")
+        _sh(*ex, "ip", "link", "set", "svc0", "up")
+        _sh(*ex, "ip", "link", "set", "svc1", "up")
+        for ip in BACKENDS:
+            _sh(*ex, "ip", "addr", "add", f"{ip}/32", "dev", "lo")
+        _sh(*ex, "ip", "route", "add", "10.96.0.0/12", "dev", "svc0")
+        asyncio.run(_program(ns, services))
+        cfg = f"/tmp/kubesvc-bench-{ns}.cfg"
+        with open(cfg, "w") as fh:
+            fh.write(haproxy_backends_cfg(BACKENDS, PORT))
+        backends = start([*ex, "haproxy", "-db", "-f", cfg], name="nft-backends", quiet=True)
+        try:
+            run_cmd([*ex, "sh", "-c", f"for i in $(seq 50); do curl -s -m1 "
+                     f"http://{BACKENDS[0]}:{PORT}/ && exit 0; sleep 0.1; done; exit 1"],
+                    timeout=15)
+            runs: dict[str, dict[str, Any]] = {}
+            for mode, close in (("keepalive", False), ("close", True)):
+                runs[mode] = {}
+                for label, url in (("direct", f"http://{BACKENDS[0]}:{PORT}/"),
+                                   ("kubesvc-nftables", f"http://{CLUSTER_IP}/")):
+                    argv = [*ex, *wrk.wrk_argv(url, seconds=seconds, close=close)]
+                    done = run_cmd(argv, timeout=seconds + 30)
+                    res = wrk.parse(done.stdout)
+                    res["command"] = " ".join(argv)
+                    runs[mode][label] = res
+        finally:
+            backends.stop()
+            os.unlink(cfg)
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    ratios = {m: ratio(by["kubesvc-nftables"].get("rps"), by["direct"].get("rps"))
+              for m, by in runs.items()}
+    rows = []
+    for mode, by in runs.items():
+        for label, res in by.items():
+            rows.append([mode, label, res.get("rps"), res.get("p99_ms"),
+                         res.get("socket_errors"),
+                         ratios[mode] if label != "direct" else ""])
+    met = {m: bool((v or 0) >= 0.95) for m, v in ratios.items()}
+    return {
+        "runs": runs, "ratios": ratios, "services": services,
+        "notes": [
+            f"One network namespace (deleted afterwards); the nftables ruleset of "
+            f"{services} Services is loaded for both paths, so direct traffic also goes "
+            "through conntrack. Service 10.96.0.20:80 -> 3 HAProxy `200 ok` backends on the "
+            f"namespace's lo; wrk -c50 -t2 for {seconds} s from inside the namespace.",
+            "Ratio = kubesvc-nftables req/s / direct req/s. Target: >= 0.95.",
+        ],
+        "head": ["mode", "path", "req/s", "p99 ms", "socket errors", "ratio vs direct"],
+        "rows": rows,
+        "commands": [runs["keepalive"]["kubesvc-nftables"]["command"],
+                     runs["close"]["kubesvc-nftables"]["command"]],
+        "plot": {"title": "nftables data plane vs direct (req/s)", "ylabel": "req/s",
+                 "series": "req/s",
+                 "bars": {f"{m} {lb}": float(res.get("rps") or 0)
+                          for m, by in runs.items() for lb, res in by.items()}},
+        "targets": {"ratio_min": 0.95},
+        "met": met,
+    }
