@@ -8,8 +8,12 @@ that starts only when such a case runs (root only; otherwise those cases skip an
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,24 +95,72 @@ def ns(api: Api, request: pytest.FixtureRequest) -> Iterator[str]:
             pass
 
 
+class _NxdomainResolver(asyncio.DatagramProtocol):
+    """The cluster's upstream resolver stand-in on 127.0.0.1: every name it is asked is
+    NXDOMAIN (a real cluster's CoreDNS forwards out-of-zone names to the node's resolver;
+    tests may not send traffic off the machine)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if len(data) < 12:
+            return
+        qd = int.from_bytes(data[4:6], "big")
+        # Echo ID + question, set QR/RA, RCODE 3 (NXDOMAIN), no answers.
+        flags = 0x8000 | (int.from_bytes(data[2:4], "big") & 0x0100) | 0x0080 | 3
+        end = 12
+        for _ in range(qd):
+            while end < len(data) and data[end] != 0:
+                end += data[end] + 1
+            end += 5
+        reply = data[:2] + flags.to_bytes(2, "big") + data[4:6] + bytes(6) + data[12:end]
+        self.transport.sendto(reply, addr)  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def _fake_upstream() -> Iterator[int]:
+    loop = asyncio.new_event_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    transport, _ = loop.run_until_complete(
+        loop.create_datagram_endpoint(_NxdomainResolver, sock=sock))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield port
+    finally:
+        loop.call_soon_threadsafe(transport.close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.run_until_complete(asyncio.sleep(0.01))  # let the close finish
+        loop.close()
+
+
 @pytest.fixture(scope="session")
 def netns_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A netns-mode cluster (pods in their own network namespaces, upstream CIDRs); only
-    root can make one, so elsewhere the cases that need it skip with the reason."""
+    root can make one, so elsewhere the cases that need it skip with the reason. Names
+    outside the cluster zone are forwarded to a local NXDOMAIN resolver."""
     if os.geteuid() != 0:
         pytest.skip(f"{NETNS_REASON}; not running as root")
     data = Path(tmp_path_factory.mktemp("conformance-netns")) / "data"
+    upstream = contextlib.ExitStack()
+    port = upstream.enter_context(_fake_upstream())
     try:
-        c = start_cluster(data, "--network", "netns", service_cidr="10.96.0.0/12",
-                          lb_pool="10.100.0.0/24")
+        c = start_cluster(data, "--network", "netns", "--dns-upstream", f"127.0.0.1:{port}",
+                          service_cidr="10.96.0.0/12", lb_pool="10.100.0.0/24")
     except AssertionError as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        upstream.close()
         raise AssertionError(f"`kubesvc up --network netns` did not start: {lines[-1]}"
                              ) from exc
     try:
         yield c
     finally:
         c.stop()
+        upstream.close()
 
 
 @pytest.fixture
