@@ -215,6 +215,15 @@ async def test_real_nftables_dnat_and_reject_in_netns(netns: str) -> None:
         r = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", CLIENT,
                             "10.96.0.23", "80", "1"], capture_output=True, timeout=10)
         assert r.returncode != 0 and b"ConnectionRefusedError" in r.stderr
+        # ClientIP affinity (timed sets): every connection from this client lands on one
+        # of the three endpoints.
+        t.slice_changed(eslice("sticky", 8080, ["10.244.0.2", "10.244.0.3", "10.244.1.4"],
+                               pname="http"))
+        await backend.sync(t.checkpoint())
+        out = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", CLIENT,
+                              "10.96.0.21", "80", "30"], capture_output=True, timeout=30,
+                             check=True).stdout.decode().split()
+        assert len(out) == 30 and len(set(out)) == 1, Counter(out)
         # Incremental change: scale web to one endpoint.
         t.slice_changed(eslice("web", 8080, ["10.244.1.4"]))
         await backend.sync(t.checkpoint())
