@@ -1,13 +1,15 @@
 """Benchmark ``proxy_nftables``: HTTP through the kubesvc nftables data plane (a ClusterIP
 DNAT through the ``service-ips`` verdict map holding 1,000 Services) vs direct to the same
-backend, both inside one throwaway network namespace with the same ruleset loaded, so the
-direct path pays for conntrack too (the comparison DESIGN.md asks for). Root only; the
-namespace is deleted afterwards and no address exists outside it.
+backend, with the cluster's shape: a client pod and a backend pod, each in its own network
+namespace, on two pod bridges of a node namespace that holds the ruleset. Direct traffic is
+routed through the same node and conntrack, so the ratio is the cost of the DNAT itself
+(the comparison DESIGN.md asks for). Root only; the namespaces are deleted afterwards and
+no address exists outside them.
 
-Backends: one HAProxy process answering ``200 ok`` on three addresses on the namespace's
-``lo``; the Service 10.96.0.20:80 balances over them. Load: ``wrk`` run inside the
-namespace, keep-alive and one connection per request. Target (issue 6): at least 0.95x
-direct. Called by :mod:`benchmarks.run`.
+Backends: one HAProxy process answering ``200 ok`` on three pod addresses; the Service
+10.96.0.20:80 balances over them. Load: ``wrk`` in the client pod, keep-alive and one
+connection per request. Target (issue 6): at least 0.95x direct. Called by
+:mod:`benchmarks.run`.
 """
 
 from __future__ import annotations
@@ -71,22 +73,37 @@ def run(quick: bool) -> dict[str, Any]:
             return {"skipped": f"needs {tool}"}
     seconds = 3 if quick else 8
     services = 1000
-    ns = f"kbench-nft-{uuid.uuid4().hex[:6]}"
-    ex = ["ip", "netns", "exec", ns]
-    _sh("ip", "netns", "add", ns)
+    tag = uuid.uuid4().hex[:6]
+    ns, client, pods = f"kbench-nft-{tag}", f"kbench-cli-{tag}", f"kbench-pod-{tag}"
+    ex = ["ip", "netns", "exec", client]
+    for name in (ns, client, pods):
+        _sh("ip", "netns", "add", name)
     try:
-        _sh(*ex, "ip", "link", "set", "lo", "up")
-        _sh(*ex, "ip", "link", "add", "svc0", "type", "veth", "peer", "name", "svc1")
-        _sh(*ex, "ip", "link", "set", "svc0", "up")
-        _sh(*ex, "ip", "link", "set", "svc1", "up")
-        for ip in BACKENDS:
-            _sh(*ex, "ip", "addr", "add", f"{ip}/32", "dev", "lo")
-        _sh(*ex, "ip", "route", "add", "10.96.0.0/12", "dev", "svc0")
+        for key in ("net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables"):
+            _sh("ip", "netns", "exec", ns, "sh", "-c",
+                f"[ ! -e /proc/sys/{key} ] || echo 1 > /proc/sys/{key}")
+        # Two pod subnets on the node, so direct traffic is routed through the node just
+        # like Service traffic and the two paths differ only by the DNAT.
+        for br, gw, name, addrs in (("br0", "10.244.0.1", pods, BACKENDS),
+                                    ("br1", "10.244.1.1", client, ["10.244.1.10"])):
+            _sh("ip", "-n", ns, "link", "add", br, "type", "bridge")
+            _sh("ip", "-n", ns, "addr", "add", f"{gw}/24", "dev", br)
+            _sh("ip", "-n", ns, "link", "set", br, "up")
+            port = "p" + br
+            _sh("ip", "-n", ns, "link", "add", port, "type", "veth", "peer", "name", "eth0",
+                "netns", name)
+            _sh("ip", "-n", ns, "link", "set", port, "master", br, "up")
+            _sh("ip", "-n", name, "link", "set", "lo", "up")
+            for a in addrs:
+                _sh("ip", "-n", name, "addr", "add", f"{a}/24", "dev", "eth0")
+            _sh("ip", "-n", name, "link", "set", "eth0", "up")
+            _sh("ip", "-n", name, "route", "add", "default", "via", gw)
         asyncio.run(_program(ns, services))
         cfg = f"/tmp/kubesvc-bench-{ns}.cfg"
         with open(cfg, "w") as fh:
             fh.write(haproxy_backends_cfg(BACKENDS, PORT))
-        backends = start([*ex, "haproxy", "-db", "-f", cfg], name="nft-backends", quiet=True)
+        backends = start(["ip", "netns", "exec", pods, "haproxy", "-db", "-f", cfg],
+                         name="nft-backends", quiet=True)
         try:
             run_cmd([*ex, "sh", "-c", f"for i in $(seq 50); do curl -s -m1 "
                      f"http://{BACKENDS[0]}:{PORT}/ && exit 0; sleep 0.1; done; exit 1"],
@@ -105,7 +122,8 @@ def run(quick: bool) -> dict[str, Any]:
             backends.stop()
             os.unlink(cfg)
     finally:
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        for name in (ns, client, pods):
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
     ratios = {m: ratio(by["kubesvc-nftables"].get("rps"), by["direct"].get("rps"))
               for m, by in runs.items()}
     rows = []
@@ -118,10 +136,11 @@ def run(quick: bool) -> dict[str, Any]:
     return {
         "runs": runs, "ratios": ratios, "services": services,
         "notes": [
-            f"One network namespace (deleted afterwards); the nftables ruleset of "
-            f"{services} Services is loaded for both paths, so direct traffic also goes "
-            "through conntrack. Service 10.96.0.20:80 -> 3 HAProxy `200 ok` backends on the "
-            f"namespace's lo; wrk -c50 -t2 for {seconds} s from inside the namespace.",
+            f"A node namespace with the nftables ruleset of {services} Services and two pod "
+            "bridges: a backend pod (HAProxy `200 ok` on 10.244.0.2-4) on one, a client pod "
+            "10.244.1.10 on the other; all deleted afterwards. Both paths are routed by the "
+            "node: direct = client -> 10.244.0.2:8080, Service = client -> 10.96.0.20:80 "
+            f"(DNAT in the node). wrk -c50 -t2 for {seconds} s in the client pod.",
             "Ratio = kubesvc-nftables req/s / direct req/s. Target: >= 0.95.",
         ],
         "head": ["mode", "path", "req/s", "p99 ms", "socket errors", "ratio vs direct"],
