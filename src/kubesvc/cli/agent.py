@@ -323,15 +323,8 @@ def run_agent(opts: AgentOptions) -> int:
         print(f"kubesvc agent {opts.node_name} is ready in {ms:.0f} ms "
               f"(node IP {opts.node_ip}, pod CIDR {opts.pod_cidr})", flush=True)
 
-    async def main() -> None:
-        agent = Agent(opts)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, agent.stop.set)
-        await agent.run(on_ready=announce)
-
     try:
-        asyncio.run(main())
+        components.run_until_signalled(lambda: Agent(opts), announce)
     except (OSError, errors.KubeError) as exc:
         print(f"kubesvc agent: {exc}", file=sys.stderr)
         return 1

@@ -15,10 +15,11 @@ import asyncio
 import contextlib
 import fcntl
 import ipaddress
+import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from kubesvc import errors
 from kubesvc.client.protocol import Client, Obj
@@ -221,3 +222,26 @@ async def ensure_kube_dns(client: Client, *, cluster_ip: str, dns_ip: str, dns_p
                                  managed_by="kubesvc.io-up")
     for resource, obj in (("endpoints", eps), (SLICES, sl)):
         await put(client, resource, obj, namespace="kube-system")
+
+
+R = TypeVar("R", covariant=True)
+
+
+class Runnable(Protocol[R]):
+    stop: asyncio.Event
+
+    async def run(self, *, on_ready: Callable[[R], None] | None = None) -> None: ...
+
+
+def run_until_signalled(make: Callable[[], Runnable[R]], on_ready: Callable[[R], None]) -> None:
+    """Build the component inside a fresh event loop, stop it on SIGINT/SIGTERM, and run it
+    to the end (``kubesvc up``, ``server`` and ``agent`` share this)."""
+
+    async def main() -> None:
+        component = make()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, component.stop.set)
+        await component.run(on_ready=on_ready)
+
+    asyncio.run(main())

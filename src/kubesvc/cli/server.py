@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 import socket
 import sys
 import time
@@ -258,15 +257,8 @@ def run_server(opts: ServerOptions) -> int:
               f"  identity:   {s.identity}\n"
               f"  kubeconfig: export KUBECONFIG={s.kubeconfig}", flush=True)
 
-    async def main() -> None:
-        server = Server(opts)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, server.stop.set)
-        await server.run(on_ready=announce)
-
     try:
-        asyncio.run(main())
+        components.run_until_signalled(lambda: Server(opts), announce)
     except OSError as exc:
         print(f"kubesvc server: {exc}", file=sys.stderr)
         return 1

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -301,15 +300,8 @@ def run_up(opts: UpOptions) -> int:
                   f"  on a node:  kubesvc exec --data-dir {opts.data_dir} node-1 -- CMD "
                   f"(or client)", flush=True)
 
-    async def main() -> None:
-        cluster = Cluster(opts)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, cluster.stop.set)
-        await cluster.run(on_ready=announce)
-
     try:
-        asyncio.run(main())
+        components.run_until_signalled(lambda: Cluster(opts), announce)
     except (OSError, UpError, netns.NetnsSetupError) as exc:
         print(f"kubesvc up: {exc}", file=sys.stderr)
         return 1

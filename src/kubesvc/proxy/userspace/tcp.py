@@ -36,6 +36,20 @@ def _abort_with_rst(transport: asyncio.BaseTransport) -> None:
     transport.close()
 
 
+def _half_close(t: asyncio.Transport | None) -> None:
+    """Send FIN after the buffered bytes (close when the transport cannot half-close)."""
+    if t is not None and not t.is_closing():
+        if t.can_write_eof():
+            t.write_eof()
+        else:
+            t.close()
+
+
+def _close(t: asyncio.Transport | None) -> None:
+    if t is not None and not t.is_closing():
+        t.close()
+
+
 class _ClientSide(asyncio.Protocol):
     __slots__ = ("_closed", "_eof", "_pending", "ep", "listener", "peer", "received",
                  "sent", "transport", "upstream")
@@ -146,17 +160,10 @@ class _ClientSide(asyncio.Protocol):
         self._finish()
 
     def write_eof(self) -> None:
-        t = self.transport
-        if t is not None and not t.is_closing():
-            if t.can_write_eof():
-                t.write_eof()
-            else:
-                t.close()
+        _half_close(self.transport)
 
     def close(self) -> None:
-        t = self.transport
-        if t is not None and not t.is_closing():
-            t.close()
+        _close(self.transport)
 
     def _finish(self) -> None:
         up = self.upstream
@@ -213,17 +220,10 @@ class _UpstreamSide(asyncio.Protocol):
             t.resume_reading()
 
     def write_eof(self) -> None:
-        t = self.transport
-        if t is not None and not t.is_closing():
-            if t.can_write_eof():
-                t.write_eof()
-            else:
-                t.close()
+        _half_close(self.transport)
 
     def close(self) -> None:
-        t = self.transport
-        if t is not None and not t.is_closing():
-            t.close()
+        _close(self.transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
