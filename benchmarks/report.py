@@ -209,6 +209,21 @@ SECTIONS: dict[str, tuple[str, Section]] = {
 }
 
 
+def _targets_at_a_glance(data: dict[str, Any]) -> list[str]:
+    """One row per target check the benchmarks report (their ``met`` dicts)."""
+    rows = []
+    for name, (title, _) in SECTIONS.items():
+        res = (data.get("benchmarks", {}).get(name) or {}).get("result") or {}
+        for check, ok in (res.get("met") or {}).items():
+            rows.append([title, f"`{check}`", "yes" if ok else "**no**"])
+    if not rows:
+        return []
+    return ["## Targets at a glance", "",
+            "Each check is defined in its section below (a check over several sizes is met "
+            "only when every size met it).", "",
+            *table(["benchmark", "check", "met"], rows), ""]
+
+
 def render_markdown(data: dict[str, Any], *, plots: dict[str, str]) -> str:
     m = data.get("machine", {})
     lines = ["# kubesvc benchmarks", "",
@@ -227,6 +242,7 @@ def render_markdown(data: dict[str, Any], *, plots: dict[str, str]) -> str:
              "section gives the 1-minute load average before and after it ran, so other "
              "work on the machine at the time is visible; absolute numbers move with it more "
              "than the same-run ratios do.", ""]
+    lines += _targets_at_a_glance(data)
     for name, (title, section) in SECTIONS.items():
         e = data.get("benchmarks", {}).get(name)
         if e is None:
