@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +27,12 @@ from kubesvc.proxy.proxier import Proxier
 from kubesvc.runtime.agent import NodeAgent
 from kubesvc.runtime.netns import socket_in_netns
 
-SLICES = "endpointslices.discovery.k8s.io"
-
 
 @dataclass(slots=True)
 class NodeParts:
     name: str
     agent: NodeAgent
     proxier: Proxier | None
-    informers: list[Informer] = field(default_factory=list)
     dns_ip: str = ""  # where this node's DNS endpoint listens
     dns_port: int = 53
 
@@ -66,16 +63,6 @@ class NodeLogs:
             yield chunk
 
 
-def _proxier(client: Client, backend: Any,
-             shared: tuple[Informer, Informer] | None) -> tuple[Proxier, list[Informer]]:
-    if shared is not None:
-        services, slices = shared
-        return Proxier(backend, services=services, slices=slices), []
-    services = Informer(client, "services")
-    slices = Informer(client, SLICES)
-    return Proxier(backend, services=services, slices=slices), [services, slices]
-
-
 def host_node(
     client: Client,
     *,
@@ -95,12 +82,12 @@ def host_node(
                       runner=runner, network="host", pod_cidr=pod_cidr, dns_ip=dns_ip,
                       cluster_domain=cluster_domain)
     proxier: Proxier | None = None
-    informers: list[Informer] = []
     if proxy != "none":
         backend = components.proxy_backend(proxy, node_name=name, node_ip=node_ip,
                                            nodeport_addresses=nodeport_addresses)
-        proxier, informers = _proxier(client, backend, shared)
-    return NodeParts(name, agent, proxier, informers, dns_addr[0], dns_addr[1])
+        services, slices = shared  # run by the caller, shared with DNS
+        proxier = Proxier(backend, services=services, slices=slices)
+    return NodeParts(name, agent, proxier, dns_addr[0], dns_addr[1])
 
 
 async def dns_in_nodes(topo: topology.Topology, dns: DnsServer, *, port: int = 53) -> None:

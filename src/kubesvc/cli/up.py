@@ -236,7 +236,6 @@ class Cluster:
                 await components.put(registry, resource, obj, namespace="kube-system")
             for p in parts:
                 logs.add(p.name, p.agent.log_source)
-                informers.extend(p.informers)
                 self._checks[f"node/{p.name}"] = p.agent.synced
                 if p.proxier is not None:
                     self._checks[f"proxy/{p.name}"] = p.proxier.synced
