@@ -72,7 +72,7 @@ class NodeAgent:
         probe_scale: float = 1.0,
         max_pods: int | None = None,
         labels: dict[str, str] | None = None,
-        workers: int = 8,
+        workers: int = 16,
         stop_pods_on_exit: bool = True,
     ) -> None:
         self.client = client

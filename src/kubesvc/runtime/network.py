@@ -31,6 +31,7 @@ class IPAllocator:
     def __init__(self, cidr: str, *, reserved: tuple[str, ...] = ()) -> None:
         self.network = ipaddress.ip_network(cidr, strict=False)
         self._used: dict[str, str] = {}  # ip -> owner
+        self._by_owner: dict[str, list[str]] = {}  # owner -> its addresses (first: primary)
         self._reserved = set(reserved)
         first = int(self.network.network_address) + 1
         last = int(self.network.broadcast_address) - (1 if self.network.prefixlen < 31 else 0)
@@ -53,24 +54,29 @@ class IPAllocator:
         if addr not in self.network or self._used.get(ip, owner) != owner:
             return False
         self._used[ip] = owner
+        mine = self._by_owner.setdefault(owner, [])
+        if ip not in mine:
+            mine.append(ip)
         return True
 
     def allocate(self, owner: str) -> str:
-        for ip, who in self._used.items():
-            if who == owner:
-                return ip
+        mine = self._by_owner.get(owner)
+        if mine:
+            return mine[0]
         for _ in range(self.size):
             cand = self._next
             self._next = cand + 1 if cand < self._last else self._first
             ip = str(ipaddress.ip_address(cand))
             if ip not in self._used and ip not in self._reserved:
                 self._used[ip] = owner
+                self._by_owner[owner] = [ip]
                 return ip
         raise RuntimeError(f"pod IP range {self.network} is exhausted")
 
     def release(self, owner: str) -> None:
-        for ip in [ip for ip, who in self._used.items() if who == owner]:
-            del self._used[ip]
+        for ip in self._by_owner.pop(owner, ()):
+            if self._used.get(ip) == owner:
+                del self._used[ip]
 
 
 @runtime_checkable

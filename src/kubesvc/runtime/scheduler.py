@@ -89,7 +89,7 @@ def _unscheduled(pod: Obj) -> bool:
 
 
 class Scheduler:
-    def __init__(self, client: Client, *, workers: int = 4) -> None:
+    def __init__(self, client: Client, *, workers: int = 16) -> None:
         self.client = client
         self.pods = Informer(client, "pods")
         self.pods.indexer.add_index("node", _node_index)

@@ -20,12 +20,14 @@ class SimulatedRunner:
     def __init__(self) -> None:
         self._infos: dict[str, ContainerInfo] = {}
         self._callbacks: dict[str, ExitCallback] = {}
+        self._by_pod: dict[str, set[str]] = {}  # pod uid -> its container ids
 
     async def start(self, launch: ContainerLaunch, *, on_exit: ExitCallback) -> ContainerInfo:
         info = ContainerInfo(id=secrets.token_hex(32), pod_uid=launch.pod_uid,
                              container=launch.container, attempt=launch.attempt,
                              started_at=time.time())
         self._infos[info.id] = info
+        self._by_pod.setdefault(launch.pod_uid, set()).add(info.id)
         self._callbacks[info.id] = on_exit
         return info
 
@@ -50,7 +52,7 @@ class SimulatedRunner:
         return None
 
     async def remove_pod(self, pod_uid: str) -> None:
-        for cid in [c for c, i in self._infos.items() if i.pod_uid == pod_uid]:
+        for cid in self._by_pod.pop(pod_uid, ()):
             self._infos.pop(cid, None)
             self._callbacks.pop(cid, None)
 

@@ -171,6 +171,10 @@ def test_ip_allocator_round_robin_and_reserve() -> None:
     assert not a.reserve("127.1.0.6", "other")
     assert not a.reserve("10.0.0.1", "x")
     assert a.allocate("p1") == "127.1.0.2"  # same owner, same IP
+    assert a.reserve("127.1.0.5", "old")  # a second address of one owner
+    a.release("old")
+    assert a.owner("127.1.0.5") is None and a.owner("127.1.0.6") is None
+    assert a.owner("127.1.0.2") == "p1"
 
 
 def test_tail_offset(tmp_path: Path) -> None:

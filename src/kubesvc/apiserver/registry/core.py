@@ -112,6 +112,7 @@ class Registry:
         self.bookmark_interval = bookmark_interval
         self.compact_interval = compact_interval
         self.repair_interval = repair_interval
+        self.decoded = watch.DecodedCache()  # store changes decoded once for all watchers
         self.ips = ClusterIPAllocator(store, service_cidr)
         self.ports = NodePortAllocator(store, node_port_range)
         self.namespaces = namespaces.NamespaceLifecycle(self)

@@ -143,6 +143,26 @@ async def test_watch_from_resource_version(reg: Registry) -> None:
     await w.aclose()  # type: ignore[attr-defined]
 
 
+async def test_watchers_of_one_change_share_one_decoded_object(reg: Registry) -> None:
+    """A change is decoded once: every watcher gets the same (read-only) object, so the
+    informers of all components hold one copy of it."""
+    rv = (await reg.list("configmaps"))["metadata"]["resourceVersion"]
+    w1 = reg.watch("configmaps", resource_version=rv, allow_bookmarks=False)
+    w2 = reg.watch("configmaps", namespace="default", resource_version=rv,
+                   allow_bookmarks=False)
+    await reg.create("configmaps", cm("a", x="1"))
+    await reg.delete("configmaps", "a", namespace="default")
+    added1, added2 = await next_event(w1), await next_event(w2)
+    assert added1["object"] is added2["object"]
+    assert added1["object"]["data"] == {"x": "1"}
+    deleted1, deleted2 = await next_event(w1), await next_event(w2)
+    assert deleted1["type"] == deleted2["type"] == "DELETED"
+    assert deleted1["object"] is deleted2["object"]
+    assert deleted1["object"] is not added1["object"]  # stamped with the delete's revision
+    await w1.aclose()  # type: ignore[attr-defined]
+    await w2.aclose()  # type: ignore[attr-defined]
+
+
 async def test_watch_without_resource_version_sends_initial_state(reg: Registry) -> None:
     await reg.create("configmaps", cm("a"))
     await reg.create("configmaps", cm("b"))
