@@ -94,11 +94,14 @@ class Scheduler:
         self.pods = Informer(client, "pods")
         self.pods.indexer.add_index("node", _node_index)
         self.pods.indexer.add_index("owner_node", _owner_node_index)
-        self.pods.indexer.add_index("uid", lambda p: [str(p["metadata"].get("uid"))])
         self.nodes = Informer(client, "nodes")
         self.queue = WorkQueue("scheduler", base_delay=0.5, max_delay=30.0)
         self._workers = workers
-        self._assumed: dict[str, str] = {}  # pod uid -> node, until the informer shows it
+        # Pods bound by us that the informer does not show bound yet: uid -> (node, owner),
+        # and their counts per node and per owner|node (choose() adds them to the indexes').
+        self._assumed: dict[str, tuple[str, str]] = {}
+        self._assumed_node: Counter[str] = Counter()
+        self._assumed_owner_node: Counter[str] = Counter()
         self.events = EventRecorder(client, component=DEFAULT_SCHEDULER)
         self._binding_subresource = "subresource" in inspect.signature(client.create).parameters
 
@@ -106,7 +109,8 @@ class Scheduler:
         return self.pods.has_synced and self.nodes.has_synced
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.pods.add_handler(on_add=self._on_pod, on_update=lambda _o, n: self._on_pod(n))
+        self.pods.add_handler(on_add=self._on_pod, on_update=lambda _o, n: self._on_pod(n),
+                              on_delete=lambda p: self._forget(str(p["metadata"].get("uid"))))
         self.nodes.add_handler(on_add=self._on_node, on_update=self._on_node_update)
         try:
             async with asyncio.TaskGroup() as tg:
@@ -121,7 +125,22 @@ class Scheduler:
         if _unscheduled(pod):
             self.queue.add(object_key(pod))
         else:
-            self._assumed.pop(str(pod["metadata"].get("uid")), None)
+            self._forget(str(pod["metadata"].get("uid")))
+
+    def _assume(self, uid: str, node: str, owner: str) -> None:
+        self._assumed[uid] = (node, owner)
+        self._assumed_node[node] += 1
+        if owner:
+            self._assumed_owner_node[f"{owner}|{node}"] += 1
+
+    def _forget(self, uid: str) -> None:
+        got = self._assumed.pop(uid, None)
+        if got is None:
+            return
+        node, owner = got
+        self._assumed_node[node] -= 1
+        if owner:
+            self._assumed_owner_node[f"{owner}|{node}"] -= 1
 
     def _on_node(self, _node: Obj) -> None:
         for pod in self.pods.indexer.list():
@@ -176,13 +195,10 @@ class Scheduler:
             per_node[name] = idx.index_count("node", name)
             if owner:
                 per_owner[name] = idx.index_count("owner_node", f"{owner}|{name}")
-        # Bound by us, not yet seen bound by the informer.
-        for uid, name in self._assumed.items():
-            p = next(iter(idx.by_index("uid", uid)), None)
-            if p is not None and not (p.get("spec") or {}).get("nodeName"):
-                per_node[name] += 1
-                if owner and _owner(p) == owner:
-                    per_owner[name] += 1
+            # Bound by us, not yet seen bound by the informer.
+            per_node[name] += self._assumed_node[name]
+            if owner:
+                per_owner[name] += self._assumed_owner_node[f"{owner}|{name}"]
         reasons: Counter[str] = Counter()
         fits: list[str] = []
         selector = (pod.get("spec") or {}).get("nodeSelector") or {}
@@ -240,14 +256,14 @@ class Scheduler:
                     "phase": "Pending", "conditions": [cond]}}, namespace=ns,
                     subresource="status")
             return True
-        self._assumed[uid] = node
+        self._assume(uid, node, _owner(pod))
         try:
             await self.bind(ns, name, uid, node)
         except errors.NotFound:
-            self._assumed.pop(uid, None)
+            self._forget(uid)
             return False
         except Exception:
-            self._assumed.pop(uid, None)
+            self._forget(uid)
             raise
         self.events.emit(pod, "Normal", "Scheduled",
                          f"Successfully assigned {ns}/{name} to {node}")

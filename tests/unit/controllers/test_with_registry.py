@@ -91,7 +91,14 @@ async def test_deployment_service_lb_and_cascade_on_registry() -> None:
         async def n_endpoints(n: int) -> bool:
             return len(await endpoints(reg, "web")) == n
 
+        async def slice_endpoints(n: int) -> bool:
+            # The Endpoints and EndpointSlice controllers run independently: wait for both.
+            items = (await reg.list(SLICES, namespace="default",
+                                    label_selector="kubernetes.io/service-name=web"))["items"]
+            return len(items) == 1 and len(items[0].get("endpoints") or []) == n
+
         await poll(lambda: n_endpoints(3), "3 endpoints")
+        await poll(lambda: slice_endpoints(3), "3 slice endpoints")
         assert all(e.endswith(":8080") for e in await endpoints(reg, "web"))
         [s] = (await reg.list(SLICES, namespace="default",
                               label_selector="kubernetes.io/service-name=web"))["items"]

@@ -13,10 +13,17 @@ library's message (e.g. ``testing value /spec/replicas failed: test failed``).
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
+import orjson
+
 from kubesvc import errors
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of a JSON value: an orjson round trip, several times faster than
+    ``copy.deepcopy`` on API objects."""
+    return orjson.loads(orjson.dumps(value))
 
 MAX_JSON_PATCH_OPERATIONS = 10000
 REJECTED_MESSAGE = "the server rejected our request due to an error in our request"
@@ -141,7 +148,7 @@ def _apply_one(doc: Any, operation: Any) -> Any:
     if "path" not in operation:
         raise _PatchFailed(f"operation, missing path field: {kind}: missing value")
     path = operation["path"]
-    value = copy.deepcopy(operation.get("value"))
+    value = _copy(operation.get("value"))
     if kind == "add":
         return _add(doc, path, value)
     if kind == "remove":
@@ -156,7 +163,7 @@ def _apply_one(doc: Any, operation: Any) -> Any:
         src = operation.get("from")
         if not isinstance(src, str):
             raise _PatchFailed(f"{kind} operation does not apply: missing from field")
-        moved = copy.deepcopy(_get(doc, src, kind, "from path"))
+        moved = _copy(_get(doc, src, kind, "from path"))
         if kind == "move":
             if path != src and path.startswith(src + "/"):
                 raise _PatchFailed(
@@ -193,7 +200,7 @@ def json_patch(doc: Any, ops: Any) -> Any:
             message=f"The allowed maximum operations in a JSON patch is "
             f"{MAX_JSON_PATCH_OPERATIONS}, got {len(ops)}"
         )
-    out = copy.deepcopy(doc)
+    out = _copy(doc)
     try:
         for operation in ops:
             out = _apply_one(out, operation)
@@ -204,7 +211,7 @@ def json_patch(doc: Any, ops: Any) -> Any:
 
 def _merge(target: Any, patch: Any) -> Any:
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return _copy(patch)
     out: dict[str, Any] = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
@@ -220,5 +227,5 @@ def merge_patch(doc: Any, patch: Any) -> Any:
     not an object is a 400 BadRequest ("Invalid JSON Patch"), as upstream."""
     if not isinstance(patch, dict):
         raise errors.BadRequest(message=BAD_MERGE_PATCH)
-    result = _merge(copy.deepcopy(doc), patch)
+    result = _merge(_copy(doc), patch)
     return result

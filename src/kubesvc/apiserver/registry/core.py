@@ -76,7 +76,7 @@ from kubesvc.apiserver.registry.codec import (
 from kubesvc.apiserver.registry.services import ServiceStrategy
 from kubesvc.apiserver.registry.strategies import PodStrategy, Strategy
 from kubesvc.client.protocol import Obj, PatchType, WatchEventDict
-from kubesvc.storage.store import Store
+from kubesvc.storage.store import KeyValue, Store
 
 log = logging.getLogger(__name__)
 
@@ -396,12 +396,18 @@ class Registry:
     async def update_object(
         self, info: ResourceInfo, body: Obj, ns: str, *, subresource: str = "",
         dry_run: bool = False, field_validation: str = "Ignore",
-        warnings: Warnings | None = None,
+        warnings: Warnings | None = None, current: KeyValue | None = None,
+        owned: bool = False,
     ) -> Obj:
+        """PUT. A caller that has just read the object (a patch) passes the ``current``
+        key-value it read (saving a store read; a stale one fails the write's revision
+        check and is read again) and ``owned=True`` for a body it built itself and
+        already field-checked."""
         if not isinstance(body, dict):
             raise errors.BadRequest(message="the body of the request was not a JSON object")
-        body = deep_copy(body)
-        fieldvalidation.check_fields(info, body, field_validation, warnings)
+        if not owned:
+            body = deep_copy(body)
+            fieldvalidation.check_fields(info, body, field_validation, warnings)
         self.check_type(info, body)
         apimeta.ensure_namespace(body, ns, namespaced=info.namespaced)
         bmeta = meta(body)
@@ -411,8 +417,8 @@ class Registry:
         want_rv = parse_rv(str(bmeta.get("resourceVersion") or ""))
         key = self.key(info, name, ns)
         strategy = self.strategy(info)
-        for _ in range(MAX_RETRIES):
-            kv = await self.store.get(key)
+        for attempt in range(MAX_RETRIES):
+            kv = current if attempt == 0 and current is not None else await self.store.get(key)
             if kv is None:
                 if strategy.allow_create_on_update and not subresource:
                     return await self.create_object(info, body, ns, dry_run=dry_run)
@@ -429,7 +435,7 @@ class Registry:
             elif subresource == "finalize":
                 new = namespaces.prepare_finalize(body, old)
             else:
-                new = deep_copy(body)
+                new = body if owned and attempt == 0 else deep_copy(body)
                 apply_defaults(info.key, new)
                 nmeta = meta(new)
                 for fld in ("uid", "creationTimestamp", "deletionTimestamp",
