@@ -8,6 +8,7 @@ bytes and patching the ID. Malformed packets raise :class:`FormatError`.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import struct
 from dataclasses import dataclass
@@ -139,10 +140,17 @@ def rr(owner: bytes, rtype: int, ttl: int, rdata: bytes) -> bytes:
     return owner + _RR_FIXED.pack(rtype, CLASS_IN, ttl, len(rdata)) + rdata
 
 
+# Records are rebuilt for every endpoint change of a Service: the per-address conversions
+# are cached (pod and Service addresses repeat; ipaddress parsing dominated a rebuild).
+_ADDR_CACHE = 1 << 16
+
+
+@functools.lru_cache(maxsize=_ADDR_CACHE)
 def rdata_a(ip: str) -> bytes:
     return ipaddress.IPv4Address(ip).packed
 
 
+@functools.lru_cache(maxsize=_ADDR_CACHE)
 def rdata_aaaa(ip: str) -> bytes:
     return ipaddress.IPv6Address(ip).packed
 
@@ -222,5 +230,6 @@ def reverse_name_to_ip(qname: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=_ADDR_CACHE)
 def reverse_name(ip: str) -> str:
     return ipaddress.ip_address(ip).reverse_pointer

@@ -8,9 +8,10 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kubesvc.api.validation import field as f
@@ -86,6 +87,22 @@ def inclusive_range_error(lo: int, hi: int) -> str:
     return f"must be between {lo} and {hi}, inclusive"
 
 
+def _memoized(check: Callable[[str], list[str]]) -> Callable[[str], list[str]]:
+    """Cache a string check's messages (names and label keys/values repeat across writes);
+    each call still gets a list of its own."""
+
+    @functools.lru_cache(maxsize=1 << 14)
+    def cached(value: str) -> tuple[str, ...]:
+        return tuple(check(value))
+
+    @functools.wraps(check)
+    def wrapper(value: str) -> list[str]:
+        return list(cached(value))
+
+    return wrapper
+
+
+@_memoized
 def is_dns1123_label(value: str) -> list[str]:
     errs: list[str] = []
     if len(value) > DNS1123_LABEL_MAX:
@@ -98,6 +115,7 @@ def is_dns1123_label(value: str) -> list[str]:
     return errs
 
 
+@_memoized
 def is_dns1123_subdomain(value: str) -> list[str]:
     errs: list[str] = []
     if len(value) > DNS1123_SUBDOMAIN_MAX:
@@ -116,6 +134,7 @@ def is_dns1035_label(value: str) -> list[str]:
     return errs
 
 
+@_memoized
 def is_qualified_name(value: str) -> list[str]:
     """Label keys, annotation keys, finalizers, appProtocol: ``[prefix/]name``."""
     errs: list[str] = []
@@ -146,6 +165,7 @@ def is_qualified_name(value: str) -> list[str]:
     return errs
 
 
+@_memoized
 def is_valid_label_value(value: str) -> list[str]:
     errs: list[str] = []
     if len(value) > LABEL_VALUE_MAX:
@@ -226,6 +246,7 @@ def is_http_header_name(value: str) -> list[str]:
 # --- IP / CIDR (k8s.io/utils/net "sloppy" parsing: leading zeros allowed in IPv4) -------
 
 
+@functools.lru_cache(maxsize=1 << 16)  # addresses repeat across writes; results immutable
 def parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """``netutils.ParseIPSloppy``: accepts ``010.1.1.1`` (as decimal) like Go's old parser."""
     if not value or "%" in value:
@@ -307,6 +328,9 @@ class AddressPolicy:
 ADDRESS_POLICY = AddressPolicy()
 
 
+_LINK_LOCAL_MULTICAST_V4 = ipaddress.ip_network("224.0.0.0/24")
+
+
 def validate_non_special_ip(path: str, value: str) -> list[Cause]:
     """Endpoints, EndpointSlices and externalIPs may not be unspecified, loopback (unless
     :data:`ADDRESS_POLICY` allows it) or link-local (upstream ``ValidateNonSpecialIP``)."""
@@ -326,7 +350,7 @@ def validate_non_special_ip(path: str, value: str) -> list[Cause]:
         out.append(
             f.invalid(path, value, "may not be in the link-local range (169.254.0.0/16, fe80::/10)")
         )
-    link_local_mc = (ip.version == 4 and ip in ipaddress.ip_network("224.0.0.0/24")) or (
+    link_local_mc = (ip.version == 4 and ip in _LINK_LOCAL_MULTICAST_V4) or (
         ip.version == 6 and ip.packed[0] == 0xFF and (ip.packed[1] & 0x0F) == 0x02
     )
     if link_local_mc:

@@ -17,7 +17,9 @@ Subresources: status and finalize (here), scale and binding (:mod:`.subresources
 
 Extras beyond the ``Client`` protocol, all keyword arguments with defaults (the HTTP layer's
 ``kubesvc.apiserver.http.backend.Backend`` protocol): ``field_validation`` ("Strict" |
-"Warn" | "Ignore") with ``warnings`` (a list the registry appends upstream-worded warnings
+"Warn" | "Ignore"; the HTTP layer always passes one, Warn when the request has none; the
+default "" marks an in-process caller, a kubesvc component whose objects carry only
+declared fields, and skips the unknown-field walk) with ``warnings`` (a list the registry appends upstream-worded warnings
 to, e.g. ``unknown field "spec.foo"``), ``subresource`` on get/create/update/patch,
 ``resource_version_match`` on list, ``field_manager``/``force`` on patch (accepted, unused:
 there are no managedFields), and :meth:`Registry.delete_collection`.
@@ -310,7 +312,7 @@ class Registry:
         *,
         namespace: str | None = None,
         dry_run: bool = False,
-        field_validation: str = "Warn",
+        field_validation: str = fieldvalidation.IN_PROCESS,
         warnings: Warnings | None = None,
         subresource: str = "",
         name: str = "",
@@ -332,7 +334,7 @@ class Registry:
 
     async def create_object(
         self, info: ResourceInfo, body: Obj, ns: str, *, dry_run: bool = False,
-        field_validation: str = "Ignore", warnings: Warnings | None = None,
+        field_validation: str = fieldvalidation.IN_PROCESS, warnings: Warnings | None = None,
     ) -> Obj:
         if not isinstance(body, dict):
             raise errors.BadRequest(message="the body of the request was not a JSON object")
@@ -380,7 +382,7 @@ class Registry:
         namespace: str | None = None,
         subresource: str = "",
         dry_run: bool = False,
-        field_validation: str = "Warn",
+        field_validation: str = fieldvalidation.IN_PROCESS,
         warnings: Warnings | None = None,
     ) -> Obj:
         info = self.info(resource)
@@ -395,7 +397,7 @@ class Registry:
 
     async def update_object(
         self, info: ResourceInfo, body: Obj, ns: str, *, subresource: str = "",
-        dry_run: bool = False, field_validation: str = "Ignore",
+        dry_run: bool = False, field_validation: str = fieldvalidation.IN_PROCESS,
         warnings: Warnings | None = None, current: KeyValue | None = None,
         owned: bool = False,
     ) -> Obj:
@@ -497,7 +499,7 @@ class Registry:
         patch_type: PatchType = "merge",
         subresource: str = "",
         dry_run: bool = False,
-        field_validation: str = "Warn",
+        field_validation: str = fieldvalidation.IN_PROCESS,
         field_manager: str = "",
         force: bool = False,
         warnings: Warnings | None = None,

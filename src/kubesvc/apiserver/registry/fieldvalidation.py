@@ -22,6 +22,10 @@ from kubesvc.api.validation import field as f
 from kubesvc.client.protocol import Obj
 
 FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
+# The registry's default: a kubesvc component calling in-process (its Client), whose objects
+# carry only declared fields (upstream's controllers decode into typed structs likewise);
+# the walk is skipped. Requests always name one of FIELD_VALIDATION (Warn when absent).
+IN_PROCESS = ""
 
 
 def check_fields(info: ResourceInfo, obj: Obj, field_validation: str,
@@ -29,6 +33,8 @@ def check_fields(info: ResourceInfo, obj: Obj, field_validation: str,
     """Server-side field validation: unknown fields are an error (Strict) or a warning
     appended to ``warnings`` (Warn); in every mode they are dropped from ``obj``, as
     upstream's decoding into typed structs drops them."""
+    if field_validation == IN_PROCESS:
+        return
     if field_validation not in FIELD_VALIDATION:
         raise errors.BadRequest(
             message=f'fieldValidation: Unsupported value: "{field_validation}": supported '

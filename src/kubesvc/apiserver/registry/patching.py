@@ -35,7 +35,7 @@ async def patch_object(
     patch_type: PatchType = "merge",
     subresource: str = "",
     dry_run: bool = False,
-    field_validation: str = "Warn",
+    field_validation: str = fieldvalidation.IN_PROCESS,
     warnings: list[str] | None = None,
 ) -> Obj:
     key = reg.key(info, name, ns)
