@@ -127,6 +127,13 @@ def slice_endpoints(sl: Obj) -> dict[tuple[str, str], list[Endpoint]]:
     return out
 
 
+def local_ready_count(eps: list[Endpoint], *, node_name: str) -> int:
+    """What the health check node port reports: this node's *ready* endpoints, by IP
+    (upstream ``EndpointsMap.LocalReadyEndpoints``). Terminating endpoints may still serve
+    (see :func:`usable_endpoints`) but do not count: a node with only those answers 503."""
+    return len({e.ip for e in eps if e.ready and e.node_name == node_name})
+
+
 def usable_endpoints(
     eps: list[Endpoint], *, local_only: bool, node_name: str
 ) -> list[Endpoint]:

@@ -251,6 +251,9 @@ class PodSyncer:
             st.grace = float(grace)
             if st.terminating is None:
                 st.terminating = asyncio.ensure_future(self._terminate(st, pod))
+            elif not st.terminating.done() and st.probes:
+                # Readiness is still probed while terminating: report its changes.
+                await self._write_status(pod, st)
             return
         st.grace = float(spec.get("terminationGracePeriodSeconds", 30))
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
@@ -395,12 +398,14 @@ class PodSyncer:
     async def _terminate(self, st: PodState, pod: Obj) -> None:
         try:
             for p in st.probes.values():
-                await p.close()
-            st.probes.clear()
+                await p.stop_restart_probes()
             deadline = asyncio.get_running_loop().time() + st.grace
             specs = _container_specs(pod)
             await asyncio.gather(*(self._kill(st, r, specs.get(r.name) or {}, deadline)
                                    for r in st.records.values() if r.running))
+            for p in st.probes.values():
+                await p.close()
+            st.probes.clear()
             for r in st.records.values():
                 r.waiting = None if r.current is not None else r.waiting
                 r.ready = False

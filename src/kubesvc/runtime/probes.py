@@ -142,10 +142,13 @@ class ContainerProbes:
         self.ready = "readinessProbe" not in container
         self._closed = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._kinds: dict[asyncio.Task[None], str] = {}
         for kind in ("startup", "liveness", "readiness"):
             spec = container.get(f"{kind}Probe")
             if spec:
-                self._tasks.append(asyncio.ensure_future(self._loop(kind, spec)))
+                task = asyncio.ensure_future(self._loop(kind, spec))
+                self._tasks.append(task)
+                self._kinds[task] = kind
 
     @property
     def has_tasks(self) -> bool:
@@ -155,12 +158,22 @@ class ContainerProbes:
         # Python 3.11's wait_for can swallow a cancellation that races with the probe's
         # completion, so the loops also check a flag, and cancelling is repeated.
         self._closed = True
-        pending = set(self._tasks)
+        await self._cancel(set(self._tasks))
+        self._tasks.clear()
+
+    async def stop_restart_probes(self) -> None:
+        """The pod is terminating: liveness and startup probes stop (they must not restart
+        it), readiness goes on until the container stops (upstream prober worker)."""
+        doomed = {t for t in self._tasks if self._kinds.get(t) in ("liveness", "startup")}
+        self._tasks = [t for t in self._tasks if t not in doomed]
+        await self._cancel(doomed)
+
+    @staticmethod
+    async def _cancel(pending: set[asyncio.Task[None]]) -> None:
         while pending:
             for t in pending:
                 t.cancel()
             _, pending = await asyncio.wait(pending, timeout=0.5)
-        self._tasks.clear()
 
     async def _loop(self, kind: str, spec: Obj) -> None:
         delay = float(spec.get("initialDelaySeconds") or 0) * self.scale

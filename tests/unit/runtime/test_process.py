@@ -311,3 +311,45 @@ async def test_agnhost_serve_hostname_and_netexec_udp() -> None:
             if p.returncode is None:
                 p.kill()
                 await p.wait()
+
+
+async def test_netexec_delay_shutdown_turns_readyz_503_then_exits() -> None:
+    """Upstream agnhost: SIGTERM makes /readyz answer 503, the process exits 0 after
+    ``--delay-shutdown`` seconds (what the PublishNotReadyAddresses cases rely on)."""
+    env = {**os.environ, "HOSTNAME": "pod-y", "KUBESVC_BIND_ADDRESS": "127.248.0.8"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "kubesvc.runtime.agnhost", "netexec", "--http-port=8080",
+        "--udp-port=-1", "--delay-shutdown=2", env=env, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        await _wait_port("127.248.0.8", 8080)
+        assert (await http_get("http://127.248.0.8:8080/readyz"))[0] == 200
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.3)
+        assert (await http_get("http://127.248.0.8:8080/readyz"))[0] == 503
+        assert proc.returncode is None  # still serving during the delay
+        assert await asyncio.wait_for(proc.wait(), 10) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_readiness_still_probed_while_terminating(tmp_path: Path) -> None:
+    """Upstream's prober keeps the readiness probe of a terminating pod running (only
+    liveness/startup stop): the pod turns NotReady before its container exits."""
+    client = GracefulClient()
+    agent = make_agent(client, tmp_path, pod_cidr="127.245.0.0/24", probe_scale=0.1)
+    async with running(agent):
+        p = pod("draining", image=AGNHOST,
+                args=["netexec", "--http-port=8080", "--udp-port=-1", "--delay-shutdown=5"],
+                terminationGracePeriodSeconds=20)
+        p["spec"]["containers"][0]["readinessProbe"] = {
+            "httpGet": {"path": "/readyz", "port": 8080}, "periodSeconds": 1,
+            "failureThreshold": 1}
+        await client.create("pods", p)
+        await wait_for(lambda: cstatus(client, "draining").get("ready") is True, 10, "ready")
+        await client.delete("pods", "draining")
+        await wait_for(lambda: cstatus(client, "draining").get("ready") is False, 5,
+                       "not ready while terminating")
+        assert "running" in cstatus(client, "draining").get("state", {})  # still draining
+        await wait_for(lambda: stored(client, "draining") is None, 15, "deleted")

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from kubesvc.proxy.healthcheck import HealthCheckServer
-from kubesvc.proxy.model import ServicePort, usable_endpoints
+from kubesvc.proxy.model import ServicePort, local_ready_count, usable_endpoints
 from kubesvc.proxy.tracker import SyncRequest
 from kubesvc.proxy.userspace.balancer import Addr, Balancer
 from kubesvc.proxy.userspace.listeners import TcpListener, UdpListener
@@ -84,8 +84,8 @@ class UserspaceBackend:
                 sp = req.state.ports[spn]
                 want.update(self._desired(sp, req))
                 if sp.external_local and sp.health_check_node_port:
-                    local = len(usable_endpoints(req.state.endpoints.get(spn, []),
-                                                 local_only=True, node_name=self.node_name))
+                    local = local_ready_count(req.state.endpoints.get(spn, []),
+                                              node_name=self.node_name)
                     health = (sp.health_check_node_port, local)
             await self._apply(svc_key, want)
             await self._apply_health(svc_key, health)

@@ -119,7 +119,7 @@ def parse_flags(args: list[str], spec: dict[str, Any]) -> dict[str, Any]:
 _REASONS = {200: "OK", 201: "Created", 301: "Moved Permanently", 302: "Found",
             307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request",
             404: "Not Found", 412: "Precondition Failed", 417: "Expectation Failed",
-            500: "Internal Server Error"}
+            500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import time
 from typing import Any, cast
 
@@ -31,7 +32,7 @@ from kubesvc.runtime.agnhost.common import (
 
 FLAGS: dict[str, Any] = {"http-port": 8080, "udp-port": 8081, "sctp-port": -1,
                          "tls-cert-file": "", "tls-private-key-file": "", "http-override": "",
-                         "udp-listen-addresses": ""}
+                         "udp-listen-addresses": "", "delay-shutdown": 0}
 
 
 class Netexec:
@@ -40,6 +41,7 @@ class Netexec:
         self.name = hostname()
         self.udp_ready = False
         self.override = str(flags["http-override"])
+        self.sigterm_received = False
         self._tasks: set[asyncio.Future[None]] = set()
 
     # -- HTTP
@@ -63,6 +65,9 @@ class Netexec:
                                          f"got \"{code}\"\n".encode())
                 return Response(int(code), msg.encode())
             return Response(200, msg.encode())
+        if path == "/readyz":
+            log("GET /readyz")
+            return Response(503 if self.sigterm_received else 200)
         if path == "/healthz":
             log("GET /healthz")
             return Response(200 if self.udp_ready else 412)
@@ -173,8 +178,18 @@ class Netexec:
             elif text:
                 log(f"Unknown UDP command received from {addr[0]}:{addr[1]}: {text}")
 
+    def _on_sigterm(self) -> None:
+        """Upstream: /readyz turns 503, then exit 0 after ``--delay-shutdown`` seconds."""
+        self.sigterm_received = True
+        delay = int(self.flags["delay-shutdown"])
+        if delay > 0:
+            log(f"Sleeping {delay} seconds before terminating...")
+        flush_logs()
+        asyncio.get_running_loop().call_later(max(delay, 0), _exit_now)
+
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self._on_sigterm)
         host = bind_address() or None
         udp_port = int(self.flags["udp-port"])
         if udp_port != -1:
@@ -202,6 +217,11 @@ class Netexec:
         flush_logs()
         async with server:
             await server.serve_forever()
+
+
+def _exit_now() -> None:
+    flush_logs()
+    os._exit(0)
 
 
 async def _dial_http(host: str, port: int, request: str) -> str:
