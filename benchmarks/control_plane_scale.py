@@ -216,8 +216,11 @@ async def _churn(api: Api, n: int, *, seconds: float, rate: float = 10.0) -> dic
 
 
 async def _run_size(n: int, *, budget: float, churn_seconds: float) -> dict[str, Any]:
-    with up_process(runtime="simulated", name=f"kubesvc-up-scale-{n}") as (proc, data_dir,
-                                                                           argv):
+    # One node holds every pod (kwok style): room for them all, and a pod range larger than
+    # the default 127.1.0.0/16 (65k addresses) for the 100k pods of the 10k size.
+    extra = ("--max-pods", str(n * PODS_PER_SERVICE + 1000), "--pod-cidr", "10.128.0.0/14")
+    with up_process(runtime="simulated", name=f"kubesvc-up-scale-{n}",
+                    extra=extra) as (proc, data_dir, argv):
         await wait_ready(proc, data_dir / "kubeconfig", timeout=30)
         async with Api(data_dir / "kubeconfig", connections=32) as api:
             await api.call("POST", "/api/v1/namespaces", {

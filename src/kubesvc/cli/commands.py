@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="number of nodes (netns mode; host mode runs one node)")
     up.add_argument("--pod-cidr", default=None,
                     help="pod addresses of the host-mode node (default 127.1.0.0/16)")
+    up.add_argument("--max-pods", type=_positive_int, default=None,
+                    help="pods the host-mode node accepts, as the kubelet's --max-pods "
+                         "(default 110; 10000 with --runtime simulated)")
     up.add_argument("--nodeport-addresses", action="append", default=[],
                     help="addresses NodePorts listen on (default: the node IP)")
     up.add_argument("--image-map", type=Path, default=None,
@@ -181,6 +184,17 @@ def _add_agent(sub: Any) -> None:
     a.add_argument("--node-lease-duration-seconds", type=int, default=40,
                    help="the node Lease duration; it is renewed every quarter of it")
     a.add_argument("--image-map", type=Path, default=None)
+
+
+def _positive_int(raw: str) -> int:
+    """argparse type for counts such as --max-pods: a clear message instead of a trace."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def run(argv: list[str]) -> int:

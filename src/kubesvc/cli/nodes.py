@@ -77,10 +77,11 @@ def host_node(
     cluster_domain: str,
     pod_cidr: str | None,
     shared: tuple[Informer, Informer],
+    max_pods: int | None = None,
 ) -> NodeParts:
     agent = NodeAgent(client, node_name=name, data_dir=data_dir, node_ip=node_ip,
                       runner=runner, network="host", pod_cidr=pod_cidr, dns_ip=dns_ip,
-                      cluster_domain=cluster_domain)
+                      cluster_domain=cluster_domain, max_pods=max_pods)
     proxier: Proxier | None = None
     if proxy != "none":
         backend = components.proxy_backend(proxy, node_name=name, node_ip=node_ip,

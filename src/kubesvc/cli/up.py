@@ -70,6 +70,7 @@ class UpOptions:
     image_map: Path | None = None
     nodes: int = 1
     pod_cidr: str | None = None
+    max_pods: int | None = None
     node_monitor_grace_period: float = 40.0
     log_level: str = "info"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -99,6 +100,7 @@ class UpOptions:
             image_map=a.image_map,
             nodes=a.nodes,
             pod_cidr=a.pod_cidr,
+            max_pods=a.max_pods,
             node_monitor_grace_period=a.node_monitor_grace_period,
             log_level=a.log_level,
         )
@@ -200,7 +202,7 @@ class Cluster:
                     nodeport_addresses=o.nodeport_addresses, dns_ip=o.dns_cluster_ip,
                     dns_addr=(components.reachable(o.dns_addr[0], o.node_ip), dns.port),
                     cluster_domain=o.cluster_domain, pod_cidr=o.pod_cidr,
-                    shared=(services, slices))]
+                    max_pods=o.max_pods, shared=(services, slices))]
                 dns_endpoints = [(p.dns_ip, p.name) for p in parts]
                 dns_port = parts[0].dns_port
             else:

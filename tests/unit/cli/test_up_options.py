@@ -1,0 +1,26 @@
+"""``kubesvc up`` flags: how they reach :class:`kubesvc.cli.up.UpOptions`, and the errors
+for bad values."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubesvc.cli.commands import build_parser
+from kubesvc.cli.up import UpOptions
+
+
+def test_max_pods_reaches_the_options() -> None:
+    o = UpOptions.from_args(build_parser().parse_args(
+        ["up", "--runtime", "simulated", "--max-pods", "120000", "--pod-cidr",
+         "10.128.0.0/14"]))
+    assert (o.max_pods, o.pod_cidr, o.runtime) == (120000, "10.128.0.0/14", "simulated")
+    assert UpOptions.from_args(build_parser().parse_args(["up"])).max_pods is None
+
+
+@pytest.mark.parametrize("bad, message", [("0", "must be at least 1, got 0"),
+                                          ("many", "'many' is not a whole number")])
+def test_bad_max_pods_says_what_to_fix(bad: str, message: str,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["up", "--max-pods", bad])
+    assert f"argument --max-pods: {message}" in capsys.readouterr().err
