@@ -7,6 +7,7 @@ class FakeNft:
     def __init__(self) -> None:
         self.applied: list[str] = []
         self.fail_next = False
+        self.closed = False
 
     async def apply(self, text: str) -> None:
         if self.fail_next:
@@ -16,3 +17,6 @@ class FakeNft:
 
     async def run(self, *args: str) -> str:
         return ""
+
+    async def close(self) -> None:
+        self.closed = True

@@ -139,10 +139,10 @@ def proxy_backend(kind: str, *, node_name: str, node_ip: str,
     if kind != "nftables":
         raise ValueError(f"unknown proxy {kind!r} (userspace, nftables, none)")
     from kubesvc.proxy.nftables.backend import NftablesBackend
-    from kubesvc.proxy.nftables.nft import SubprocessNft
+    from kubesvc.proxy.nftables.nft import default_runner
     from kubesvc.proxy.nftables.rules import NftConfig
 
-    return NftablesBackend(SubprocessNft(),
+    return NftablesBackend(default_runner(),
                            NftConfig(node_name=node_name, pod_cidr=cluster_cidr),
                            health_host=node_ip)
 

@@ -4,7 +4,8 @@ random`` endpoint choice, timed affinity sets, masquerade where upstream masquer
 reject for Services without endpoints.
 
 :mod:`.rules` is pure (state -> rules and transaction text, tested against golden files);
-:mod:`.nft` is the one small module that runs ``nft``; :mod:`.backend` ties them together.
+:mod:`.nft` and :mod:`.libnft` run transactions (``nft -f`` processes, or one persistent
+libnftables context); :mod:`.backend` ties them together.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ the first full sync, and with a full rewrite after any failure."""
 from __future__ import annotations
 
 from kubesvc.proxy.healthcheck import HealthCheckServer
-from kubesvc.proxy.model import usable_endpoints
+from kubesvc.proxy.model import Endpoint, local_ready_count
 from kubesvc.proxy.nftables.nft import NftRunner
 from kubesvc.proxy.nftables.rules import NftConfig, ServiceRules, service_rules, transaction
 from kubesvc.proxy.tracker import SyncRequest
@@ -45,12 +45,14 @@ class NftablesBackend:
         st = req.state
         for key in keys:
             want: tuple[int, int] | None = None
+            eps: list[Endpoint] = []
             for spn in st.by_service.get(key, []):
                 sp = st.ports[spn]
+                eps += st.endpoints.get(spn, [])
                 if sp.external_local and sp.health_check_node_port:
-                    n = len(usable_endpoints(st.endpoints.get(spn, []), local_only=True,
-                                             node_name=self.cfg.node_name))
-                    want = (sp.health_check_node_port, n)
+                    want = (sp.health_check_node_port, 0)
+            if want is not None:  # ready local endpoints by IP (upstream LocalReadyEndpoints)
+                want = (want[0], local_ready_count(eps, node_name=self.cfg.node_name))
             cur = self._health.get(key)
             if cur is not None and (want is None or cur.port != want[0]):
                 await cur.close()
@@ -69,9 +71,10 @@ class NftablesBackend:
         for h in self._health.values():
             await h.close()
         self._health.clear()
-        if self._applied:
-            try:
+        try:
+            if self._applied:
                 await self.runner.apply(
                     f"add table ip {self.cfg.table}\ndelete table ip {self.cfg.table}\n")
-            finally:
-                self._applied = {}
+        finally:
+            self._applied = {}
+            await self.runner.close()

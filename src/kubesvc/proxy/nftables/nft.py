@@ -1,6 +1,9 @@
-"""The one module that runs ``nft``: feeds a transaction to ``nft -f -`` (inside a network
-namespace when given), so the kernel applies it atomically. ``NftRunner`` is the seam; the
-fake in ``tests/fakes/nft.py`` records transactions instead."""
+"""The runners of nft transactions: :class:`SubprocessNft` feeds each transaction to
+``nft -f -`` (inside a network namespace when given), :class:`~.libnft.LibNft` to one
+persistent libnftables context; either way the kernel applies it atomically.
+:func:`default_runner` picks LibNft when the library loads and falls back to the
+subprocess. ``NftRunner`` is the seam :class:`~.backend.NftablesBackend` calls; the fake in
+``tests/fakes/nft.py`` records transactions instead."""
 
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ class NftRunner(Protocol):
     async def apply(self, text: str) -> None: ...
 
     async def run(self, *args: str) -> str: ...
+
+    async def close(self) -> None: ...
 
 
 class SubprocessNft:
@@ -45,3 +50,17 @@ class SubprocessNft:
         _, err = await proc.communicate(text.encode())
         if proc.returncode != 0:
             raise errors.InternalError(f"nft -f failed: {err.decode().strip()}")
+
+    async def close(self) -> None:
+        """Nothing to release: every call is its own process."""
+
+
+def default_runner(*, netns: str = "") -> NftRunner:
+    """A :class:`~.libnft.LibNft` when libnftables loads, else a :class:`SubprocessNft`.
+    ``netns``: a name under /run/netns to program instead of the caller's namespace (an
+    agent started inside its node's namespace passes none)."""
+    from kubesvc.proxy.nftables import libnft
+
+    if libnft.available():
+        return libnft.LibNft(netns=netns)
+    return SubprocessNft(netns=netns)

@@ -159,33 +159,28 @@ MAPS = {
     "firewall-ips": "type ipv4_addr . inet_proto . inet_service : verdict;",
 }
 
+# Only NAT base chains: netfilter runs NAT chains for the first packet of a connection
+# alone, so established flows never evaluate a kubesvc rule. Upstream checks firewall and
+# no-endpoint maps from filter chains at priority dstnat-10 with ``ct state new``; here the
+# same checks run first thing in the NAT chains, which see the same pre-DNAT addresses for
+# the same (new) packets, without a filter hook on every packet of every flow. (``reject``
+# in the prerouting hook needs Linux 5.10 or later.)
 BASE_CHAINS: dict[str, list[str]] = {
     "nat-prerouting": ["type nat hook prerouting priority dstnat; policy accept;",
-                       "jump services"],
-    "nat-output": ["type nat hook output priority -100; policy accept;", "jump services"],
+                       "jump firewall-check", "jump services"],
+    "nat-output": ["type nat hook output priority -100; policy accept;",
+                   "jump firewall-check", "jump services"],
     "nat-postrouting": ["type nat hook postrouting priority srcnat; policy accept;",
                         "jump masquerading"],
-    "filter-prerouting": ["type filter hook prerouting priority -110; policy accept;",
-                          "ct state new jump firewall-check"],
-    "filter-input": ["type filter hook input priority -110; policy accept;",
-                     "ct state new jump nodeport-endpoints-check",
-                     "ct state new jump service-endpoints-check"],
-    "filter-forward": ["type filter hook forward priority -110; policy accept;",
-                       "ct state new jump service-endpoints-check"],
-    "filter-output": ["type filter hook output priority -110; policy accept;",
-                      "ct state new jump service-endpoints-check",
-                      "ct state new jump firewall-check"],
     "firewall-check": ["ip daddr . meta l4proto . th dport vmap @firewall-ips"],
     "reject-chain": ["reject"],
-    "service-endpoints-check": [
-        "ip daddr . meta l4proto . th dport vmap @no-endpoint-services"],
-    "nodeport-endpoints-check": [
-        "fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport "
-        "vmap @no-endpoint-nodeports"],
     "services": [
         "ip daddr . meta l4proto . th dport vmap @service-ips",
-        "fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport "
-        "vmap @service-nodeports"],
+        "ip daddr . meta l4proto . th dport vmap @no-endpoint-services",
+        "fib daddr type local ip daddr != 127.0.0.0/8 jump nodeports"],
+    "nodeports": [
+        "meta l4proto . th dport vmap @service-nodeports",
+        "meta l4proto . th dport vmap @no-endpoint-nodeports"],
     "mark-for-masquerade": [f"mark set mark or {MASQ_MARK}"],
     "masquerading": [f"mark and {MASQ_MARK} == 0 return",
                      f"mark set mark xor {MASQ_MARK}", "masquerade fully-random"],
