@@ -31,13 +31,15 @@ def _environ(pid: str) -> dict[str, str]:
 
 def pod_pid(pod: dict[str, Any]) -> int:
     ip = pod["status"]["podIP"]
-    hostname = str(pod["spec"].get("hostname") or pod["metadata"]["name"])[:63]
+    names = {str(pod["spec"].get("hostname") or pod["metadata"]["name"])[:63]}
+    if pod["spec"].get("hostNetwork"):
+        names.add(str(pod["spec"].get("nodeName") or ""))  # netns mode: the node's hostname
     for pid in filter(str.isdigit, os.listdir("/proc")):
         env = _environ(pid)
-        if env.get("POD_IP") == ip and env.get("HOSTNAME") == hostname:
+        if env.get("POD_IP") == ip and env.get("HOSTNAME") in names:
             return int(pid)
     raise AssertionError(f"no process of pod {pod['metadata']['name']} (POD_IP={ip}, "
-                         f"HOSTNAME={hostname}) found in /proc")
+                         f"HOSTNAME in {sorted(names)}) found in /proc")
 
 
 def pod_exec(pod: dict[str, Any], *argv: str, timeout: float = 10) -> str:

@@ -138,7 +138,8 @@ class PodSyncer:
         ip = (pod.get("status") or {}).get("podIP")
         if ip and st.sandbox is None:
             st.sandbox = await self.network.setup(st.uid, namespace=st.namespace,
-                                                  name=st.name, ip=str(ip), pod=pod)
+                                                  name=st.name, ip=str(ip), pod=pod,
+                                                  host_ip=self.node_ip)
 
     def adopt(self, pod: Obj, info: ContainerInfo) -> bool:
         """Take over a still-running process left by a previous agent."""
@@ -262,7 +263,8 @@ class PodSyncer:
             if st.sandbox is None:
                 ip = (pod.get("status") or {}).get("podIP")
                 st.sandbox = await self.network.setup(st.uid, namespace=st.namespace,
-                                                      name=st.name, ip=ip or None, pod=pod)
+                                                      name=st.name, ip=ip or None, pod=pod,
+                                                      host_ip=self.node_ip)
             await self._run_containers(pod, st)
         await self._write_status(pod, st)
 
@@ -339,7 +341,7 @@ class PodSyncer:
             try:
                 env = await container_env(view, spec, services=self.services.list(),
                                           getter=self._get, bind_address=st.sandbox
-                                          .bind_address)
+                                          .bind_address, hostname=st.sandbox.hostname)
             except EnvError as exc:
                 self._event(st, "Warning", "Failed", f"Error: {exc}", rec.name)
                 rec.waiting = (exc.reason, str(exc))

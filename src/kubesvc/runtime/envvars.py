@@ -1,8 +1,10 @@
 """A container's environment, as the kubelet builds it (pkg/kubelet/envvars and
 kubelet_pods.go makeEnvironmentVariables): Service link variables first, then ``envFrom``,
 then ``env`` (``value`` with ``$(VAR)`` expansion, ``valueFrom`` fieldRef / configMapKeyRef /
-secretKeyRef / resourceFieldRef), plus what a container runtime adds (``HOSTNAME``, ``PATH``)
-and kubesvc's ``POD_IP`` / ``KUBESVC_BIND_ADDRESS``.
+secretKeyRef / resourceFieldRef), plus what a container runtime adds (``HOSTNAME``: the
+sandbox's hostname when the network mode gives one - the node's for a hostNetwork pod in
+netns mode -, else ``spec.hostname`` or the pod name; ``PATH``) and kubesvc's ``POD_IP`` /
+``KUBESVC_BIND_ADDRESS``.
 
 Called by the agent before each start; :func:`service_env` and :func:`expand` are pure.
 ConfigMaps and Secrets are read through an async ``getter`` (the agent passes its client).
@@ -173,8 +175,11 @@ async def container_env(
     services: Iterable[Obj],
     getter: Getter,
     bind_address: str,
+    hostname: str = "",
 ) -> dict[str, str]:
-    """The full environment for one container start (pod status must carry podIP/hostIP)."""
+    """The full environment for one container start (pod status must carry podIP/hostIP);
+    ``hostname`` is the sandbox's hostname (the container runtime's ``HOSTNAME``), when the
+    network mode sets one."""
     ns = pod["metadata"].get("namespace", "default")
     env: dict[str, str] = {}
     for k, v in service_env(services_for_pod(pod, services)):
@@ -213,7 +218,8 @@ async def container_env(
             env[name] = val
     status = pod.get("status") or {}
     spec = pod.get("spec") or {}
-    hostname = str(spec.get("hostname") or pod["metadata"]["name"])[:63]
+    if not hostname:
+        hostname = str(spec.get("hostname") or pod["metadata"]["name"])[:63]
     base = {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
         "HOSTNAME": hostname,

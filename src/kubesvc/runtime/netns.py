@@ -5,7 +5,13 @@ address and is the pod's default gateway), and ``/etc/netns/<ns>/resolv.conf`` +
 search path and ``options ndots:5``.
 
 The node side lives in ``node_netns`` (a namespace the cluster set-up created for the node)
-or, when None, in the current namespace. Only ``ip`` is run (iproute2). Probes connect from
+or, when None, in the current namespace. A ``hostNetwork`` pod gets no namespace, veth or IP
+of its own: its pod-named namespace is the node's namespace under a second name (``ip netns
+attach``), so its processes share the node's network (its IP is the node's, its ports are
+node ports) while ``ip netns exec`` still gives them the pod's own ``resolv.conf`` and
+``hosts`` (the node's, plus hostAliases); its hostname is the node's (the node name).
+Each pod also gets ``/etc/netns/<ns>/hostname``. Only ``ip`` (iproute2) is run, and
+``nsenter`` to name the node namespace when it is not the current one. Probes connect from
 the node side: a socket is created inside ``node_netns`` by a thread that ``setns``-es in and
 back out, then used from the event loop. Implements :class:`kubesvc.runtime.network.
 PodNetwork`; chosen by ``NodeAgent(network="netns")``.
@@ -29,6 +35,8 @@ from kubesvc.runtime.network import IPAllocator, Sandbox
 log = logging.getLogger(__name__)
 CLONE_NEWNET = 0x40000000
 ETC_NETNS = Path("/etc/netns")
+RUN_NETNS = Path("/run/netns")
+ETC_HOSTNAME = Path("/etc/hostname")  # bind-mounted over only where the machine has one
 
 
 class NetnsError(RuntimeError):
@@ -61,6 +69,16 @@ def _setns(fd: int) -> None:
     if libc.setns(fd, CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
+
+
+def same_netns(a: str, b: str) -> bool:
+    """Whether two namespace files (``/run/netns/x``, ``/proc/<pid>/ns/net``) are the same
+    network namespace."""
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
 def socket_in_netns(netns: str, family: int, kind: int) -> socket.socket:
@@ -121,12 +139,17 @@ class NetnsNetwork:
         self._bridge_ready = True
 
     async def setup(self, pod_uid: str, *, namespace: str, name: str,
-                    ip: str | None = None, pod: dict[str, Any] | None = None) -> Sandbox:
+                    ip: str | None = None, pod: dict[str, Any] | None = None,
+                    host_ip: str = "") -> Sandbox:
         sb = self._sandboxes.get(pod_uid)
         if sb is not None:
             return sb
         async with self._lock:
             await self.ensure_bridge()
+        if pod is not None and poddns.host_network(pod):
+            sb = await self._setup_host_network(pod_uid, pod, host_ip=host_ip)
+            self._sandboxes[pod_uid] = sb
+            return sb
         if ip is None or not self.allocator.reserve(ip, pod_uid):
             ip = self.allocator.allocate(pod_uid)
         nsname = self.ns_name(pod_uid)
@@ -163,12 +186,68 @@ class NetnsNetwork:
         await ip("-n", nsname, "link", "set", "eth0", "up")
         await ip("-n", nsname, "link", "set", "lo", "up")
         await ip("-n", nsname, "route", "add", "default", "via", self.gateway)
+        self._write_etc(nsname, pod, hosts=poddns.hosts_file(
+            pod, addr, cluster_domain=self.cluster_domain), hostname=poddns.pod_hostname(pod))
+
+    async def _setup_host_network(self, pod_uid: str, pod: dict[str, Any], *,
+                                  host_ip: str) -> Sandbox:
+        """A hostNetwork pod: the node's namespace under the pod's namespace name, the
+        node's IP, the node's hostname."""
+        spec = pod.get("spec") or {}
+        node_ip = host_ip or str((pod.get("status") or {}).get("hostIP") or "")
+        node_name = str(spec.get("nodeName") or "")
+        if not node_ip or not node_name:
+            raise NetnsError(f"hostNetwork pod {pod.get('metadata', {}).get('name')}: the "
+                             "node's name and IP are needed")
+        nsname = self.ns_name(pod_uid)
+        try:
+            await self._attach_node_netns(nsname)
+            hostname = poddns.host_network_hostname(node_name)
+            self._write_etc(nsname, pod, hosts=poddns.node_hosts_file(pod), hostname=hostname)
+        except Exception:
+            await _ip_quiet("netns", "del", nsname)
+            shutil.rmtree(ETC_NETNS / nsname, ignore_errors=True)
+            raise
+        return Sandbox(pod_uid, node_ip, nsname, "0.0.0.0", hostname)
+
+    def _node_netns_path(self) -> str:
+        return str(RUN_NETNS / self.node_netns) if self.node_netns else "/proc/self/ns/net"
+
+    async def _attach_node_netns(self, nsname: str) -> None:
+        """Name the node's network namespace ``nsname`` too (kept when a previous agent
+        left that name on it). ``ip netns attach`` takes a PID in the namespace: this
+        process's own when it runs in the node namespace, else a shell's that ``nsenter``
+        moved into it (network namespace only, so the new name's mount is seen
+        everywhere, which ``ip netns exec``'s private mount namespace would prevent)."""
+        have = RUN_NETNS / nsname
+        if have.exists():
+            if same_netns(str(have), self._node_netns_path()):
+                return
+            await ip("netns", "del", nsname)
+        if not self.node_netns:
+            await ip("netns", "attach", nsname, str(os.getpid()))
+            return
+        if shutil.which("nsenter") is None:
+            raise NetnsError("hostNetwork pods need `nsenter` (util-linux)")
+        proc = await asyncio.create_subprocess_exec(
+            "nsenter", f"--net={self._node_netns_path()}", "--", "sh", "-c",
+            'exec ip netns attach "$0" "$$"', nsname, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        _, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise NetnsError(f"ip netns attach {nsname} (in {self.node_netns}): "
+                             f"{err.decode().strip()}")
+
+    def _write_etc(self, nsname: str, pod: dict[str, Any], *, hosts: str,
+                   hostname: str) -> None:
+        """The files ``ip netns exec`` bind-mounts over the pod's /etc."""
         etc = ETC_NETNS / nsname
         etc.mkdir(parents=True, exist_ok=True)
         (etc / "resolv.conf").write_text(poddns.resolv_conf(
             pod, dns_ip=self.dns_ip, cluster_domain=self.cluster_domain))
-        (etc / "hosts").write_text(poddns.hosts_file(pod, addr,
-                                                    cluster_domain=self.cluster_domain))
+        (etc / "hosts").write_text(hosts)
+        if ETC_HOSTNAME.exists():
+            (etc / "hostname").write_text(hostname + "\n")
 
     async def teardown(self, pod_uid: str) -> None:
         self._sandboxes.pop(pod_uid, None)

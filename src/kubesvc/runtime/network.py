@@ -24,7 +24,8 @@ class Sandbox:
     ip: str
     netns: str | None = None
     bind_address: str = "0.0.0.0"
-    hostname: str = ""  # netns mode: the pod's own hostname (UTS namespace per process)
+    hostname: str = ""  # netns mode: the pod's hostname (UTS namespace per process); the
+    # node's for a hostNetwork pod
 
 
 class IPAllocator:
@@ -85,10 +86,13 @@ class PodNetwork(Protocol):
     pod_cidr: str  # the range pod IPs come from (the Node's spec.podCIDR)
 
     async def setup(self, pod_uid: str, *, namespace: str, name: str,
-                    ip: str | None = None, pod: dict[str, Any] | None = None) -> Sandbox:
+                    ip: str | None = None, pod: dict[str, Any] | None = None,
+                    host_ip: str = "") -> Sandbox:
         """Create (or return the existing) sandbox; ``ip`` re-uses a known address after an
-        agent restart when it is still free; ``pod`` gives hostname, subdomain, hostAliases
-        and DNS settings where the mode applies them (netns)."""
+        agent restart when it is still free; ``pod`` gives hostname, subdomain, hostAliases,
+        DNS settings and ``hostNetwork`` where the mode applies them (netns); ``host_ip`` is
+        the node's IP, a hostNetwork pod's own where the mode runs such pods in the node's
+        network namespace (netns)."""
         ...
 
     async def teardown(self, pod_uid: str) -> None: ...
@@ -117,7 +121,10 @@ class HostNetwork:
         self._sandboxes: dict[str, Sandbox] = {}
 
     async def setup(self, pod_uid: str, *, namespace: str, name: str,
-                    ip: str | None = None, pod: dict[str, Any] | None = None) -> Sandbox:
+                    ip: str | None = None, pod: dict[str, Any] | None = None,
+                    host_ip: str = "") -> Sandbox:
+        """Every pod shares the node's namespaces here, a hostNetwork pod included: each
+        gets a loopback IP of its own (``host_ip`` is not used)."""
         sb = self._sandboxes.get(pod_uid)
         if sb is not None:
             return sb
