@@ -17,8 +17,6 @@ DNS = "test/e2e/network/dns.go"
 SLICE = "test/e2e/network/endpointslice.go"
 MIRROR = "test/e2e/network/endpointslicemirroring.go"
 
-TWO_NODES = ("needs two schedulable nodes (upstream skips it on one); `kubesvc up` runs a "
-             "single node agent")
 NOT_PORTED = "not [Conformance]-tagged; not ported to this suite yet"
 
 
@@ -59,8 +57,13 @@ D = "test_dns.py::test_"
 DP = "test_dns_pods.py::test_"
 E = "test_endpointslice.py::test_"
 M = "test_endpointslicemirroring.py::test_"
+MN = "test_service_multinode.py::test_"
 NETNS_NOTE = ("runs in the pod's own namespaces on a netns-mode cluster (root), probing "
               "with nsenter; skipped when not root")
+TWO_NODE_NOTE = ("on a 2-node netns-mode cluster (root), pods bound to nodes by nodeName, "
+                 "run in their network namespace with nsenter; skipped when not root")
+ROUNDS_NOTE = (TWO_NODE_NOTE + "; 3 rounds of checks 1 s apart (upstream: 5, 5 s apart), "
+               "connections that must fail given 2 s (upstream: 5 s)")
 AFFINITY_NOTE = ("3 serve-hostname pods, requests from the node; the timeout cases use a "
                  "4 s ClientIP timeout instead of upstream's 125 s")
 
@@ -75,7 +78,9 @@ CASES: tuple[Case, ...] = (
     _svc("should be updated after adding or deleting ports",
          test=X + "should_be_updated_after_adding_or_deleting_ports"),
     _svc("should preserve source pod IP for traffic thru service cluster IP", ("LinuxOnly",),
-         not_applicable=TWO_NODES),
+         test=MN + "should_preserve_source_pod_ip_for_traffic_thru_service_cluster_ip",
+         note=TWO_NODE_NOTE + "; a pause pod bound to each node where upstream spreads a "
+                              "pause Deployment by anti-affinity"),
     _svc("should allow pods to hairpin back to themselves through services",
          test=X + "should_allow_pods_to_hairpin_back_to_themselves_through_services"),
     _svc("should be able to up and down services",
@@ -115,9 +120,15 @@ CASES: tuple[Case, ...] = (
          test=X + "should_create_endpoints_for_unready_pods",
          note="a bare pod where upstream scales a ReplicationController to zero"),
     _svc("should be able to connect to terminating and unready endpoints if "
-         "PublishNotReadyAddresses is true", not_applicable=TWO_NODES),
+         "PublishNotReadyAddresses is true",
+         test=MN + "should_be_able_to_connect_to_terminating_and_unready_endpoints_if_"
+                   "publishnotreadyaddresses_is_true",
+         note=ROUNDS_NOTE + "; readiness probed every 1 s (upstream: 10 s)"),
     _svc("should not be able to connect to terminating and unready endpoints if "
-         "PublishNotReadyAddresses is false", not_applicable=TWO_NODES),
+         "PublishNotReadyAddresses is false",
+         test=MN + "should_not_be_able_to_connect_to_terminating_and_unready_endpoints_if_"
+                   "publishnotreadyaddresses_is_false",
+         note=ROUNDS_NOTE + "; readiness probed every 1 s (upstream: 10 s)"),
     _svc("should have session affinity work for service with type clusterIP", CL,
          test=A + "should_have_session_affinity_work_for_service_with_type_clusterip",
          note=AFFINITY_NOTE),
@@ -146,21 +157,34 @@ CASES: tuple[Case, ...] = (
     _svc("should be rejected for evicted pods (no endpoints exist)",
          not_applicable="needs the kubelet to evict a pod for ephemeral-storage use; "
                         "kubesvc's node agent has no eviction manager"),
-    _svc("should respect internalTrafficPolicy=Local Pod to Pod", not_applicable=TWO_NODES),
+    _svc("should respect internalTrafficPolicy=Local Pod to Pod",
+         test=MN + "should_respect_internaltrafficpolicy_local_pod_to_pod", note=ROUNDS_NOTE),
     _svc("should respect internalTrafficPolicy=Local Pod (hostNetwork: true) to Pod",
-         not_applicable=TWO_NODES),
+         test=MN + "should_respect_internaltrafficpolicy_local_pod_hostnetwork_true_to_pod",
+         note=ROUNDS_NOTE + "; hostNetwork pods probed from their node's namespace"),
     _svc("should respect internalTrafficPolicy=Local Pod and Node, to Pod (hostNetwork: true)",
-         not_applicable=TWO_NODES),
+         test=MN + "should_respect_internaltrafficpolicy_local_pod_and_node_to_pod_"
+                   "hostnetwork_true",
+         note=ROUNDS_NOTE + "; hostNetwork pods probed from their node's namespace"),
     _svc("should fail health check node port if there are only terminating endpoints",
-         not_applicable=TWO_NODES),
+         test=MN + "should_fail_health_check_node_port_if_there_are_only_terminating_"
+                   "endpoints", note=TWO_NODE_NOTE),
     _svc("should fallback to terminating endpoints when there are no ready endpoints with "
-         "internalTrafficPolicy=Cluster", not_applicable=TWO_NODES),
+         "internalTrafficPolicy=Cluster",
+         test=MN + "should_fallback_to_terminating_endpoints_when_there_are_no_ready_"
+                   "endpoints_with_internaltrafficpolicy_cluster", note=ROUNDS_NOTE),
     _svc("should fallback to local terminating endpoints when there are no ready endpoints "
-         "with internalTrafficPolicy=Local", not_applicable=TWO_NODES),
+         "with internalTrafficPolicy=Local",
+         test=MN + "should_fallback_to_local_terminating_endpoints_when_there_are_no_ready_"
+                   "endpoints_with_internaltrafficpolicy_local", note=ROUNDS_NOTE),
     _svc("should fallback to terminating endpoints when there are no ready endpoints with "
-         "externallTrafficPolicy=Cluster", not_applicable=TWO_NODES),
+         "externallTrafficPolicy=Cluster",
+         test=MN + "should_fallback_to_terminating_endpoints_when_there_are_no_ready_"
+                   "endpoints_with_externalltrafficpolicy_cluster", note=ROUNDS_NOTE),
     _svc("should fallback to local terminating endpoints when there are no ready endpoints "
-         "with externalTrafficPolicy=Local", not_applicable=TWO_NODES),
+         "with externalTrafficPolicy=Local",
+         test=MN + "should_fallback_to_local_terminating_endpoints_when_there_are_no_ready_"
+                   "endpoints_with_externaltrafficpolicy_local", note=ROUNDS_NOTE),
     _svc("should find a service from listing all namespaces", C,
          test=API + "should_find_a_service_from_listing_all_namespaces"),
     _svc("should test the lifecycle of an Endpoint", C,

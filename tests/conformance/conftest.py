@@ -3,7 +3,8 @@ session, started with the e2e suite's :func:`tests.e2e.conftest.start_cluster`; 
 namespace per test, emptied and deleted afterwards so cases stay independent (upstream's
 framework does the same per spec); the REST client and DNS prober bound to that cluster;
 and, for the cases that need pods in their own network namespace, a netns-mode cluster
-that starts only when such a case runs (root only; otherwise those cases skip and say why).
+that starts only when such a case runs (root only; otherwise those cases skip and say why),
+and a 2-node netns-mode cluster for the cases that need pods on two nodes (same terms).
 """
 
 from __future__ import annotations
@@ -181,3 +182,38 @@ def netns_ns(netns_api: Api, request: pytest.FixtureRequest) -> Iterator[str]:
             netns_api.delete(core(None, "namespaces", name))
         except ApiError:
             pass
+
+
+TWO_NODES_REASON = ("needs two schedulable nodes: a 2-node netns-mode cluster (`kubesvc up "
+                    "--network netns --nodes 2`), which needs root")
+
+
+@pytest.fixture(scope="module")
+def two_node_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A netns-mode cluster with two node agents (``node-1``, ``node-2``), one per module
+    that asks for it (the multi-node cases share it); only root can make one, so elsewhere
+    those cases skip with the reason. Out-of-zone names go to a local NXDOMAIN resolver."""
+    if os.geteuid() != 0:
+        pytest.skip(f"{TWO_NODES_REASON}; not running as root")
+    data = Path(tmp_path_factory.mktemp("conformance-2nodes")) / "data"
+    upstream = contextlib.ExitStack()
+    port = upstream.enter_context(_fake_upstream())
+    try:
+        c = start_cluster(data, "--network", "netns", "--nodes", "2", "--dns-upstream",
+                          f"127.0.0.1:{port}", service_cidr="10.96.0.0/12",
+                          lb_pool="172.20.0.64/27")
+    except AssertionError as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        upstream.close()
+        raise AssertionError(f"`kubesvc up --network netns --nodes 2` did not start: "
+                             f"{lines[-1]}") from exc
+    try:
+        yield c
+    finally:
+        c.stop()
+        upstream.close()
+
+
+@pytest.fixture(scope="module")
+def two_node_api(two_node_cluster: Cluster) -> Api:
+    return Api(two_node_cluster.kubeconfig)

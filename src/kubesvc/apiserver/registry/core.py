@@ -19,10 +19,11 @@ Extras beyond the ``Client`` protocol, all keyword arguments with defaults (the 
 ``kubesvc.apiserver.http.backend.Backend`` protocol): ``field_validation`` ("Strict" |
 "Warn" | "Ignore"; the HTTP layer always passes one, Warn when the request has none; the
 default "" marks an in-process caller, a kubesvc component whose objects carry only
-declared fields, and skips the unknown-field walk) with ``warnings`` (a list the registry appends upstream-worded warnings
-to, e.g. ``unknown field "spec.foo"``), ``subresource`` on get/create/update/patch,
-``resource_version_match`` on list, ``field_manager``/``force`` on patch (accepted, unused:
-there are no managedFields), and :meth:`Registry.delete_collection`.
+declared fields, and skips the unknown-field walk) with ``warnings`` (a list the registry
+appends upstream-worded warnings to, e.g. ``unknown field "spec.foo"``), ``subresource``
+on get/create/update/patch, ``resource_version_match`` on list, ``field_manager``/``force``
+on patch (accepted, unused: there are no managedFields), and
+:meth:`Registry.delete_collection`.
 
 Called by the HTTP layer and, in ``kubesvc up``, by every in-process component as its
 Client. Calls the ``Store``, :mod:`kubesvc.api` (defaults, validation, patch, meta,
