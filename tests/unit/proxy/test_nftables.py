@@ -200,6 +200,24 @@ def test_rules_structure() -> None:
     assert lb.elements["firewall-ips"]
 
 
+def test_policy_local_without_local_endpoints_drops_while_no_endpoints_rejects() -> None:
+    """Upstream: a Service without endpoints rejects; one whose endpoints this node may not
+    use (traffic policy Local, all of them elsewhere) drops."""
+    from kubesvc.proxy.nftables.rules import service_rules
+    t = ChangeTracker()
+    t.service_changed(svc("far", "10.96.0.30", [{"port": 80, "protocol": "TCP",
+                                                 "nodePort": 30090}],
+                          type="NodePort", externalTrafficPolicy="Local",
+                          internalTrafficPolicy="Local"), key="default/far")
+    t.slice_changed(eslice("far", 8080, ["10.244.1.9"]))  # on node-b only
+    st = t.checkpoint().state
+    far = service_rules([(st.ports[s], st.endpoints[s]) for s in st.by_service["default/far"]],
+                        CFG)
+    assert far.elements == {"no-endpoint-services": {"10.96.0.30 . tcp . 80": "drop"},
+                            "no-endpoint-nodeports": {"tcp . 30090": "drop"}}
+    assert not far.chains
+
+
 # -- real kernel (root) -----------------------------------------------------------------
 
 def _can_netns() -> str:

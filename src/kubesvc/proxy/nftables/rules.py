@@ -90,6 +90,10 @@ def service_rules(
                                     node_name=cfg.node_name)
         external = usable_endpoints(all_eps, local_only=sp.external_local,
                                     node_name=cfg.node_name)
+        # Upstream: no endpoints at all -> reject; endpoints, but none this policy may use
+        # (traffic policy Local, none on this node) -> drop.
+        none_verdict = ("goto reject-chain" if not usable_endpoints(
+            all_eps, local_only=False, node_name=cfg.node_name) else "drop")
         used = {e.addr: e for e in internal + external}
         for ep in used.values():
             rules = [f"ip saddr {ep.ip} jump mark-for-masquerade"]  # hairpin
@@ -116,7 +120,7 @@ def service_rules(
             if internal:
                 out.element("service-ips", key, f"goto {svc_chain}")
             else:
-                out.element("no-endpoint-services", key, "goto reject-chain")
+                out.element("no-endpoint-services", key, none_verdict)
 
         has_external = bool(sp.node_port or sp.external_ips or sp.lb_ips)
         if not has_external:
@@ -135,13 +139,13 @@ def service_rules(
             if external:
                 out.element("service-ips", key, f"goto {ext_chain}")
             else:
-                out.element("no-endpoint-services", key, "goto reject-chain")
+                out.element("no-endpoint-services", key, none_verdict)
         if sp.node_port:
             key = f"{proto} . {sp.node_port}"
             if external:
                 out.element("service-nodeports", key, f"goto {ext_chain}")
             else:
-                out.element("no-endpoint-nodeports", key, "goto reject-chain")
+                out.element("no-endpoint-nodeports", key, none_verdict)
         if sp.source_ranges and sp.lb_ips:
             fw = chain_name("firewall", sp)
             ranges = ", ".join(sp.source_ranges)
