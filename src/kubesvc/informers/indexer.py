@@ -7,6 +7,7 @@ agent. Objects in it are shared: never mutate one (copy first).
 from __future__ import annotations
 
 import builtins
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -18,7 +19,8 @@ def object_key(obj: Obj) -> str:
     """``namespace/name`` for namespaced objects, ``name`` for cluster-scoped ones."""
     md = obj.get("metadata") or {}
     ns = md.get("namespace")
-    return f"{ns}/{md.get('name', '')}" if ns else str(md.get("name", ""))
+    # Interned: every informer's indexes and queues of a process share one string per key.
+    return sys.intern(f"{ns}/{md.get('name', '')}" if ns else str(md.get("name", "")))
 
 
 def namespace_index(obj: Obj) -> list[str]:

@@ -29,7 +29,13 @@ from kubesvc.runtime.envvars import EnvError, container_env, expand
 from kubesvc.runtime.events import EventRecorder
 from kubesvc.runtime.images import ImageMap, ImageNotRunnable
 from kubesvc.runtime.network import PodNetwork, Sandbox
-from kubesvc.runtime.podstatus import ContainerRecord, pod_status, rfc3339, same_status
+from kubesvc.runtime.podstatus import (
+    ContainerRecord,
+    pod_status,
+    rfc3339,
+    same_status,
+    status_digest,
+)
 from kubesvc.runtime.probes import ContainerProbes, run_probe
 from kubesvc.runtime.types import ContainerInfo, ContainerLaunch, PodRunner
 
@@ -52,7 +58,9 @@ class PodState:
     specs: dict[str, Obj] = field(default_factory=dict)  # container specs, by name
     terminating: asyncio.Task[None] | None = None
     terminal: bool = False
-    last_status: Obj | None = None
+    # Digest of the status last written (or seen stored): skips a rewrite while the informer
+    # lags behind our own write; a digest, not the dict, to keep 100k pods small.
+    last_status: bytes = b""
     grace: float = 30.0
 
 
@@ -386,15 +394,16 @@ class PodSyncer:
             for p in st.probes.values():
                 self._spawn(p.close())
             st.probes.clear()
-        if st.last_status is not None and same_status(st.last_status, status):
+        digest = status_digest(status)
+        if st.last_status == digest:
             return
         if same_status(pod.get("status") or {}, status):
-            st.last_status = status
+            st.last_status = digest
             return
         body = {**status, "message": None, "reason": None}
         await self.client.patch("pods", st.name, {"status": body}, namespace=st.namespace,
                                 subresource="status")
-        st.last_status = status
+        st.last_status = digest
 
     # -- termination
     async def _terminate(self, st: PodState, pod: Obj) -> None:

@@ -9,9 +9,12 @@ subresource only when it differs from what the API server already holds.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from kubesvc.runtime.images import image_id
 from kubesvc.runtime.types import ContainerInfo
@@ -236,6 +239,13 @@ def pod_status(pod: Obj, records: list[ContainerRecord], *, pod_ip: str, host_ip
     if inits:
         status["initContainerStatuses"] = inits
     return status
+
+
+def status_digest(status: Obj) -> bytes:
+    """A 16-byte digest of a status as :func:`pod_status` builds it (equal statuses, equal
+    digests)."""
+    return hashlib.blake2b(orjson.dumps(status, option=orjson.OPT_SORT_KEYS),
+                           digest_size=16).digest()
 
 
 def same_status(old: Obj, new: Obj) -> bool:

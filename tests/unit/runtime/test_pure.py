@@ -207,3 +207,11 @@ def test_rotate_log_copy_truncates(tmp_path: Path) -> None:
         w.write(b"z")  # an O_APPEND writer goes on at the new end
     assert (tmp_path / "0.log.1").read_bytes() == b"x" * 100 + b"y"
     assert f.read_bytes() == b"z"
+
+
+def test_status_digest_tells_statuses_apart() -> None:
+    from kubesvc.runtime.podstatus import status_digest
+    s = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+    same = {"conditions": [{"status": "True", "type": "Ready"}], "phase": "Running"}
+    assert status_digest(s) == status_digest(same) and len(status_digest(s)) == 16
+    assert status_digest(s) != status_digest({**s, "phase": "Pending"})

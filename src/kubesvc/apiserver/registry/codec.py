@@ -11,6 +11,7 @@ Called by every module of :mod:`kubesvc.apiserver.registry`; calls only orjson,
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import orjson
@@ -59,6 +60,34 @@ def decode_at(value: bytes, revision: int) -> Obj:
     obj: Obj = orjson.loads(value)
     obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
     return obj
+
+
+def intern_strings(value: Any) -> None:
+    """Replace the string values inside a decoded object by interned copies, in place.
+    Objects kept in informer caches repeat the same short strings ("True", "Ready", image
+    names, timestamps of one second...) a hundred thousand times; orjson already shares
+    dict keys. Long strings (annotations, certificates) are left alone."""
+    stack = [value]
+    intern = sys.intern
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if type(v) is str:
+                    if len(v) <= _INTERN_MAX:
+                        node[k] = intern(v)
+                elif isinstance(v, (dict, list)):
+                    stack.append(v)
+        else:
+            for i, v in enumerate(node):
+                if type(v) is str:
+                    if len(v) <= _INTERN_MAX:
+                        node[i] = intern(v)
+                elif isinstance(v, (dict, list)):
+                    stack.append(v)
+
+
+_INTERN_MAX = 128
 
 
 def deep_copy(obj: Any) -> Any:

@@ -37,7 +37,7 @@ from kubesvc import errors
 from kubesvc.api import selectors
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.apiserver.registry import listing
-from kubesvc.apiserver.registry.codec import decode_at, parse_rv
+from kubesvc.apiserver.registry.codec import decode_at, intern_strings, parse_rv
 from kubesvc.client.protocol import Obj, WatchEventDict
 from kubesvc.storage.store import Watch, WatchEvent
 
@@ -97,6 +97,7 @@ class DecodedCache:
         obj = self._objs.get(key)
         if obj is None:
             obj = decode_at(kv.value, rev)
+            intern_strings(obj)  # informers keep it: share its repeated strings
             self._objs[key] = obj
             if len(self._objs) > self._size:
                 self._objs.popitem(last=False)
