@@ -11,6 +11,9 @@ Two Indexer indexes, added once to the shared informers:
 
 from __future__ import annotations
 
+import functools
+import sys
+
 from kubesvc.controllers.base import Obj, ensure_index, labels_of, meta
 from kubesvc.controllers.labels import set_selector
 from kubesvc.informers import Informer
@@ -30,8 +33,14 @@ def service_selector(svc: Obj) -> dict[str, str]:
 
 
 def _pod_pairs(pod: Obj) -> list[str]:
-    ns = meta(pod).get("namespace", "")
-    return [f"{ns}/{k}={v}" for k, v in labels_of(pod).items()]
+    # Computed on every pod event (index + handlers) though labels rarely change: cached.
+    return list(_pairs(str(meta(pod).get("namespace", "")),
+                       tuple(labels_of(pod).items())))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _pairs(ns: str, labels: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    return tuple(sys.intern(f"{ns}/{k}={v}") for k, v in labels)
 
 
 def _svc_pairs(svc: Obj) -> list[str]:

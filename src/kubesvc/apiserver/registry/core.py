@@ -400,12 +400,12 @@ class Registry:
         self, info: ResourceInfo, body: Obj, ns: str, *, subresource: str = "",
         dry_run: bool = False, field_validation: str = fieldvalidation.IN_PROCESS,
         warnings: Warnings | None = None, current: KeyValue | None = None,
-        owned: bool = False,
+        current_obj: Obj | None = None, owned: bool = False,
     ) -> Obj:
         """PUT. A caller that has just read the object (a patch) passes the ``current``
-        key-value it read (saving a store read; a stale one fails the write's revision
-        check and is read again) and ``owned=True`` for a body it built itself and
-        already field-checked."""
+        key-value it read and, decoded, ``current_obj`` (saving a store read and a decode;
+        a stale one fails the write's revision check and is read again), and
+        ``owned=True`` for a body it built itself and already field-checked."""
         if not isinstance(body, dict):
             raise errors.BadRequest(message="the body of the request was not a JSON object")
         if not owned:
@@ -428,7 +428,7 @@ class Registry:
                 raise not_found(info, name)
             if want_rv and want_rv != kv.mod_revision:
                 raise conflict(info, name)
-            old = decode(kv)
+            old = current_obj if attempt == 0 and current_obj is not None else decode(kv)
             ometa = meta(old)
             if bmeta.get("uid") and bmeta["uid"] != ometa.get("uid"):
                 raise uid_precondition(info, name, str(bmeta["uid"]), str(ometa.get("uid")))

@@ -66,7 +66,7 @@ async def patch_object(
             fieldvalidation.check_fields(info, patched, field_validation, warnings, patch=True)
             return await reg.update_object(
                 info, patched, ns, subresource=subresource, dry_run=dry_run, current=kv,
-                owned=True,
+                current_obj=current, owned=True,
             )
         except errors.Conflict as exc:
             # Written by someone else between our read and write: patch the new state.
