@@ -166,8 +166,13 @@ def sec_proxy_programming(e: dict[str, Any]) -> list[str]:
          *inc(nr)],
     ]
     if "full_sync_ms" in nk:
-        rows.append(["nftables, real `nft -f` in a throwaway netns",
+        runner = {"LibNft": "one persistent libnftables context"}.get(
+            str(nk.get("runner")), "`nft -f` processes")
+        rows.append([f"nftables, real kernel in a throwaway netns ({runner})",
                      fmt(nk.get("full_sync_ms"), 1), *inc(nk)])
+        if nk.get("subprocess"):
+            rows.append(["nftables, real kernel, same changes through `nft -f` processes "
+                         "(alternating with the row above)", "-", *inc(nk["subprocess"])])
     out = [f"{n:,} Services x {k} endpoints. Full: first sync of everything. Incremental: "
            "one endpoint of one Service changed, then checkpoint + sync (end to end: from the "
            "EndpointSlice update call to the backend's sync returning).", ""]
@@ -177,8 +182,10 @@ def sec_proxy_programming(e: dict[str, Any]) -> list[str]:
         out += [f"nft kernel detail: {nk.get('chains'):,} chains; a no-op transaction "
                 f"(`add table ip kubesvc`) against this ruleset takes p50 "
                 f"{fmt(nk.get('noop_transaction_ms', {}).get('p50'), 1)} ms, one on a new "
-                f"empty table {fmt(nk.get('new_table_transaction_ms', {}).get('p50'), 1)} ms: "
-                "the floor of each `nft -f` process (start-up + reading the ruleset).", ""]
+                f"empty table {fmt(nk.get('new_table_transaction_ms', {}).get('p50'), 1)} ms "
+                "(the per-transaction floor of this runner); through a new `nft -f` process "
+                f"{fmt((nk.get('subprocess') or {}).get('noop_transaction_ms', {}).get('p50'), 1)}"
+                " ms (start-up + reading the ruleset).", ""]
     elif nk.get("skipped"):
         out += [f"Real nft: skipped ({nk['skipped']}).", ""]
     ra, met = res.get("ratios", {}), res.get("met", {})
