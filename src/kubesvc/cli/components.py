@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from kubesvc import errors
+from kubesvc.cli import gctuning
 from kubesvc.client.protocol import Client, Obj
 from kubesvc.dns.records import RecordBook
 from kubesvc.dns.server import DnsServer
@@ -236,6 +237,8 @@ class Runnable(Protocol[R]):
 def run_until_signalled(make: Callable[[], Runnable[R]], on_ready: Callable[[R], None]) -> None:
     """Build the component inside a fresh event loop, stop it on SIGINT/SIGTERM, and run it
     to the end (``kubesvc up``, ``server`` and ``agent`` share this)."""
+
+    gctuning.tune()
 
     async def main() -> None:
         component = make()
