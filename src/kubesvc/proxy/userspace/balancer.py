@@ -37,6 +37,12 @@ class Balancer:
             live = set(endpoints)
             self._pins = {ip: p for ip, p in self._pins.items() if p.endpoint in live}
 
+    @property
+    def uses_client_ip(self) -> bool:
+        """Whether :meth:`allowed` or :meth:`pick` look at the client address (source
+        ranges or ClientIP affinity); otherwise callers may pass ``""``."""
+        return bool(self._ranges) or bool(self.affinity_timeout)
+
     def allowed(self, client_ip: str) -> bool:
         """``loadBalancerSourceRanges``: empty allows everyone."""
         if not self._ranges:

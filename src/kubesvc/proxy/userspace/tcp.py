@@ -70,9 +70,10 @@ class _ClientSide(asyncio.Protocol):
         # uvloop's transports implement asyncio.Transport without subclassing it.
         transport = cast(asyncio.Transport, transport)
         self.transport = transport
-        peer = transport.get_extra_info("peername")
-        self.peer = peer[0] if peer else ""
         bal = self.listener.balancer
+        if bal.uses_client_ip:  # a getpeername() per connection only when it matters
+            peer = transport.get_extra_info("peername")
+            self.peer = peer[0] if peer else ""
         if not bal.allowed(self.peer):
             _abort_with_rst(transport)
             return
@@ -80,13 +81,8 @@ class _ClientSide(asyncio.Protocol):
         if ep is None:
             _abort_with_rst(transport)
             return
+        # (asyncio and uvloop both set TCP_NODELAY on every TCP socket already.)
         transport.set_write_buffer_limits(high=_HIGH_WATER)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
         self.listener.live.add(self)
         asyncio.get_running_loop().create_task(self._connect(ep, frozenset()))
 
@@ -189,12 +185,6 @@ class _UpstreamSide(asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)
         self.transport = transport
         transport.set_write_buffer_limits(high=_HIGH_WATER)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
 
     def data_received(self, data: bytes) -> None:
         c = self.client
