@@ -146,22 +146,27 @@ def netns_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]
     outside the cluster zone are forwarded to a local NXDOMAIN resolver."""
     if os.geteuid() != 0:
         pytest.skip(f"{NETNS_REASON}; not running as root")
-    data = Path(tmp_path_factory.mktemp("conformance-netns")) / "data"
-    upstream = contextlib.ExitStack()
-    port = upstream.enter_context(_fake_upstream())
-    try:
-        c = start_cluster(data, "--network", "netns", "--dns-upstream", f"127.0.0.1:{port}",
-                          service_cidr="10.96.0.0/12", lb_pool="10.100.0.0/24")
-    except AssertionError as exc:
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        upstream.close()
-        raise AssertionError(f"`kubesvc up --network netns` did not start: {lines[-1]}"
-                             ) from exc
-    try:
+    with _netns_cluster(Path(tmp_path_factory.mktemp("conformance-netns")) / "data",
+                        lb_pool="10.100.0.0/24") as c:
         yield c
-    finally:
-        c.stop()
-        upstream.close()
+
+
+@contextlib.contextmanager
+def _netns_cluster(data: Path, *extra: str, lb_pool: str) -> Iterator[Cluster]:
+    """``kubesvc up --network netns`` (plus ``extra`` flags) with upstream's Service CIDR
+    and out-of-zone names forwarded to a local NXDOMAIN resolver; stopped afterwards."""
+    with _fake_upstream() as port:
+        argv = ("--network", "netns", *extra, "--dns-upstream", f"127.0.0.1:{port}")
+        try:
+            c = start_cluster(data, *argv, service_cidr="10.96.0.0/12", lb_pool=lb_pool)
+        except AssertionError as exc:
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            raise AssertionError(f"`kubesvc up {' '.join(argv[:-2])}` did not start: "
+                                 f"{lines[-1]}") from exc
+        try:
+            yield c
+        finally:
+            c.stop()
 
 
 @pytest.fixture
@@ -195,23 +200,9 @@ def two_node_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clust
     those cases skip with the reason. Out-of-zone names go to a local NXDOMAIN resolver."""
     if os.geteuid() != 0:
         pytest.skip(f"{TWO_NODES_REASON}; not running as root")
-    data = Path(tmp_path_factory.mktemp("conformance-2nodes")) / "data"
-    upstream = contextlib.ExitStack()
-    port = upstream.enter_context(_fake_upstream())
-    try:
-        c = start_cluster(data, "--network", "netns", "--nodes", "2", "--dns-upstream",
-                          f"127.0.0.1:{port}", service_cidr="10.96.0.0/12",
-                          lb_pool="172.20.0.64/27")
-    except AssertionError as exc:
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        upstream.close()
-        raise AssertionError(f"`kubesvc up --network netns --nodes 2` did not start: "
-                             f"{lines[-1]}") from exc
-    try:
+    with _netns_cluster(Path(tmp_path_factory.mktemp("conformance-2nodes")) / "data",
+                        "--nodes", "2", lb_pool="172.20.0.64/27") as c:
         yield c
-    finally:
-        c.stop()
-        upstream.close()
 
 
 @pytest.fixture(scope="module")

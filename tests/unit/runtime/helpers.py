@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 from kubesvc import errors
 from kubesvc.runtime.agent import NodeAgent
+from kubesvc.runtime.netns import ETC_NETNS
 from tests.fakes.client import FakeClient
 
 Obj = dict[str, Any]
@@ -168,3 +170,14 @@ def make_agent(client: FakeClient, tmp: Path, **kw: Any) -> NodeAgent:
     kw.setdefault("backoff_base", 0.2)
     kw.setdefault("lease_renew_interval", 0.05)
     return NodeAgent(client, data_dir=tmp, **kw)
+
+
+def remove_netns(node: str, prefix: str) -> None:
+    """Delete a test's node namespace, every pod namespace named ``prefix*`` and their
+    /etc/netns files (what NetnsNetwork made)."""
+    for name in subprocess.run(["ip", "netns", "list"], capture_output=True,
+                               text=True).stdout.split():
+        if name.startswith(prefix) or name == node:
+            subprocess.run(["ip", "netns", "del", name], check=False)
+    for d in ETC_NETNS.glob(f"{prefix}*"):
+        subprocess.run(["rm", "-rf", str(d)], check=False)

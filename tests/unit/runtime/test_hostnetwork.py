@@ -22,7 +22,15 @@ from kubesvc.runtime import poddns
 from kubesvc.runtime.envvars import container_env
 from kubesvc.runtime.netns import ETC_NETNS, RUN_NETNS, NetnsNetwork, netns_available
 from kubesvc.runtime.network import HostNetwork
-from tests.unit.runtime.helpers import GracefulClient, make_agent, pod, running, stored, wait_for
+from tests.unit.runtime.helpers import (
+    GracefulClient,
+    make_agent,
+    pod,
+    remove_netns,
+    running,
+    stored,
+    wait_for,
+)
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
 NODE_IP = "10.250.9.2"
@@ -123,12 +131,7 @@ def node_ns() -> Iterator[tuple[str, str]]:
             subprocess.run(["ip", "-n", node, *argv], check=True)
         yield node, prefix
     finally:
-        for name in subprocess.run(["ip", "netns", "list"], capture_output=True,
-                                   text=True).stdout.split():
-            if name.startswith(prefix) or name == node:
-                subprocess.run(["ip", "netns", "del", name], check=False)
-        for d in ETC_NETNS.glob(f"{prefix}*"):
-            subprocess.run(["rm", "-rf", str(d)], check=False)
+        remove_netns(node, prefix)
 
 
 def _netexec(name: str, *, port: int = 8080, **spec: Any) -> dict[str, Any]:

@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from kubesvc.runtime.netns import ETC_NETNS, NetnsNetwork, netns_available
-from tests.unit.runtime.helpers import GracefulClient, make_agent, pod, running, stored, wait_for
+from tests.unit.runtime.helpers import (
+    GracefulClient,
+    make_agent,
+    pod,
+    remove_netns,
+    running,
+    stored,
+    wait_for,
+)
 
 ok, why = netns_available()
 if ok:
@@ -34,12 +42,7 @@ def node_ns() -> Iterator[tuple[str, str]]:
     try:
         yield node, prefix
     finally:
-        for name in subprocess.run(["ip", "netns", "list"], capture_output=True,
-                                   text=True).stdout.split():
-            if name.startswith(prefix) or name == node:
-                subprocess.run(["ip", "netns", "del", name], check=False)
-        for d in ETC_NETNS.glob(f"{prefix}*"):
-            subprocess.run(["rm", "-rf", str(d)], check=False)
+        remove_netns(node, prefix)
 
 
 async def _get(net: NetnsNetwork, ip: str, path: str) -> str:
