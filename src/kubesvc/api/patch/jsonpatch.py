@@ -15,15 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from kubesvc import errors
-
-
-def _copy(value: Any) -> Any:
-    """A deep copy of a JSON value: an orjson round trip, several times faster than
-    ``copy.deepcopy`` on API objects."""
-    return orjson.loads(orjson.dumps(value))
+from kubesvc.api.jsonvalue import deep_copy
 
 MAX_JSON_PATCH_OPERATIONS = 10000
 REJECTED_MESSAGE = "the server rejected our request due to an error in our request"
@@ -148,7 +141,7 @@ def _apply_one(doc: Any, operation: Any) -> Any:
     if "path" not in operation:
         raise _PatchFailed(f"operation, missing path field: {kind}: missing value")
     path = operation["path"]
-    value = _copy(operation.get("value"))
+    value = deep_copy(operation.get("value"))
     if kind == "add":
         return _add(doc, path, value)
     if kind == "remove":
@@ -163,7 +156,7 @@ def _apply_one(doc: Any, operation: Any) -> Any:
         src = operation.get("from")
         if not isinstance(src, str):
             raise _PatchFailed(f"{kind} operation does not apply: missing from field")
-        moved = _copy(_get(doc, src, kind, "from path"))
+        moved = deep_copy(_get(doc, src, kind, "from path"))
         if kind == "move":
             if path != src and path.startswith(src + "/"):
                 raise _PatchFailed(
@@ -200,7 +193,7 @@ def json_patch(doc: Any, ops: Any) -> Any:
             message=f"The allowed maximum operations in a JSON patch is "
             f"{MAX_JSON_PATCH_OPERATIONS}, got {len(ops)}"
         )
-    out = _copy(doc)
+    out = deep_copy(doc)
     try:
         for operation in ops:
             out = _apply_one(out, operation)
@@ -211,7 +204,7 @@ def json_patch(doc: Any, ops: Any) -> Any:
 
 def _merge(target: Any, patch: Any) -> Any:
     if not isinstance(patch, dict):
-        return _copy(patch)
+        return deep_copy(patch)
     out: dict[str, Any] = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
@@ -227,5 +220,5 @@ def merge_patch(doc: Any, patch: Any) -> Any:
     not an object is a 400 BadRequest ("Invalid JSON Patch"), as upstream."""
     if not isinstance(patch, dict):
         raise errors.BadRequest(message=BAD_MERGE_PATCH)
-    result = _merge(_copy(doc), patch)
+    result = _merge(deep_copy(doc), patch)
     return result

@@ -71,28 +71,16 @@ def intern_strings(value: Any) -> None:
     intern = sys.intern
     while stack:
         node = stack.pop()
-        if isinstance(node, dict):
-            for k, v in node.items():
-                if type(v) is str:
-                    if len(v) <= _INTERN_MAX:
-                        node[k] = intern(v)
-                elif isinstance(v, (dict, list)):
-                    stack.append(v)
-        else:
-            for i, v in enumerate(node):
-                if type(v) is str:
-                    if len(v) <= _INTERN_MAX:
-                        node[i] = intern(v)
-                elif isinstance(v, (dict, list)):
-                    stack.append(v)
+        slots = node.items() if isinstance(node, dict) else enumerate(node)
+        for k, v in slots:  # (replacing a value in place is safe while iterating)
+            if type(v) is str:
+                if len(v) <= _INTERN_MAX:
+                    node[k] = intern(v)
+            elif isinstance(v, (dict, list)):
+                stack.append(v)
 
 
 _INTERN_MAX = 128
-
-
-def deep_copy(obj: Any) -> Any:
-    """A deep copy of a JSON value (orjson round trip: faster than ``copy.deepcopy``)."""
-    return orjson.loads(orjson.dumps(obj))
 
 
 def same_content(a: Obj, b: Obj) -> bool:

@@ -44,6 +44,7 @@ from kubesvc import errors
 from kubesvc.api import meta as apimeta
 from kubesvc.api import resources
 from kubesvc.api.defaults import apply_defaults
+from kubesvc.api.jsonvalue import deep_copy
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.api.validation import (
     validate_create,
@@ -66,7 +67,6 @@ from kubesvc.apiserver.registry.codec import (
     already_exists,
     conflict,
     decode,
-    deep_copy,
     encode,
     meta,
     namespace_not_found,

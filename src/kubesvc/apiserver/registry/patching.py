@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from kubesvc import errors
 from kubesvc.api import patch as apipatch
+from kubesvc.api.jsonvalue import deep_copy
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.apiserver.registry import fieldvalidation
-from kubesvc.apiserver.registry.codec import conflict, decode, deep_copy, meta, not_found
+from kubesvc.apiserver.registry.codec import conflict, decode, meta, not_found
 from kubesvc.client.protocol import Obj, PatchType
 
 if TYPE_CHECKING:
