@@ -1,28 +1,36 @@
 """Benchmark ``proxy_nftables``: HTTP through the kubesvc nftables data plane (a ClusterIP
 DNAT through the ``service-ips`` verdict map holding 1,000 Services) vs direct to a pod,
-with the cluster's shape: a client pod and a backend pod, each in its own network
+with the cluster's shape: a client pod and backend pods, each in its own network
 namespace, on two pod bridges of a node namespace that holds the ruleset. Root only; the
 namespaces are deleted afterwards and no address exists outside them.
 
-Two identical node topologies run side by side, so no ruleset is swapped between runs:
+Three identical node topologies, so no ruleset is swapped between runs:
 
 - ``kubesvc``: the node holds kubesvc's table (built by :mod:`kubesvc.proxy.nftables`);
-  path ``kubesvc-nftables`` = client -> 10.96.0.20:80, DNAT'd to one of three backends.
-- ``peer``: the node holds one bare ``dnat to`` rule (the floor of kernel NAT). Path
+  path ``kubesvc-nftables`` = client -> 10.96.0.20:80, a Service whose one endpoint is a
+  pod like the direct path's (like with like: one backend listener each); path
+  ``kubesvc-nftables, 3 endpoints`` = client -> 10.96.0.21:80, DNAT'd to one of three pods.
+- ``floor``: the node holds bare ``dnat to`` rules (the floor of kernel NAT: one to one
+  pod, one spreading over three with ``numgen``): paths ``single dnat rule`` and ``single
+  dnat rule, 3 endpoints``.
+- ``direct``: the node holds an empty NAT table, so conntrack runs as on the others; path
   ``direct`` = client -> a backend address, routed by the node through conntrack (as
-  DESIGN.md asks: compare against direct-with-conntrack); path ``single dnat rule`` = the
-  ClusterIP through that one rule.
+  DESIGN.md asks: compare against direct-with-conntrack).
 
 Each path and mode (keep-alive, one connection per request) runs once per round, the
 paths of a mode back to back in an order reversed every round; the node's conntrack table
 is flushed before every run (a run leaves ~10^5 TIME_WAIT entries behind, which slow
 whatever runs next). The ratio of a path is the median over rounds of (path req/s / direct
-req/s in the same round), which cancels the slow drifts of a shared machine. When ``perf``
-exists, one more close-mode run per path is sampled system-wide to give the CPU time per
-request spent in netfilter (conntrack + NAT + nf_tables) and in all (wrk, HAProxy,
-softirq): the cost of the ruleset without throughput noise, and from it the ratio a
-CPU-bound quiet machine would show. Target (issue 6): at least 0.95x direct. Called by
-:mod:`benchmarks.run`.
+req/s in the same round), which cancels the slow drifts of a shared machine; the single
+rounds still spread from ~0.6 to ~1.3 on this shared 2-core machine. (Running each path
+at the same time as the direct path, sharing the CPUs, spread as widely and put every
+DNAT path, the bare rule too, at 0.87-0.95x.) When ``perf`` exists, one more close-mode
+run per path is sampled system-wide to give the CPU time per request spent in netfilter
+(conntrack + NAT + nf_tables) and in all (wrk, HAProxy, softirq): the ruleset's cost
+without throughput noise, and from it the ratio a CPU-bound quiet machine would show.
+Target (issue 6): ClusterIP at least 0.95x direct to the pod, judged on the one-endpoint
+Service (the same one pod behind both paths); the three-endpoint Service is reported
+beside it. Called by :mod:`benchmarks.run`.
 """
 
 from __future__ import annotations
@@ -49,15 +57,28 @@ from kubesvc.proxy.nftables.rules import NftConfig
 from kubesvc.proxy.tracker import ChangeTracker
 
 NAME = "proxy_nftables"
-BACKENDS = ["10.244.0.2", "10.244.0.3", "10.244.0.4"]
+# Every path has backend addresses of its own. Two paths that reach one backend address
+# through different addresses (two ClusterIPs, say) collide there: the backend's TIME_WAIT
+# sockets hold the TCP timestamps and sequence numbers the client derived for the other
+# address, so ~half of the next run's SYNs look old (PAWS) and wait for a retransmit;
+# that cost the second run ~35% in close mode when two Services shared a pod.
+BACKEND = "10.244.0.2"
+BACKENDS_3 = ["10.244.0.3", "10.244.0.4", "10.244.0.7"]
 DIRECT = "10.244.0.5"
 FLOOR = "10.244.0.6"
+FLOOR_3 = ["10.244.0.8", "10.244.0.9", "10.244.0.10"]
+POD_ADDRS = [BACKEND, *BACKENDS_3, DIRECT, FLOOR, *FLOOR_3]
 CLIENT = "10.244.1.10"
 PORT = 8080
 CLUSTER_IP = "10.96.0.20"
+CLUSTER_IP_3 = "10.96.0.21"
 SERVICES = 1000
 MODES = ("keepalive", "close")
-PATHS = ("direct", "kubesvc-nftables", "single dnat rule")
+KUBESVC = "kubesvc-nftables"
+KUBESVC_3 = "kubesvc-nftables, 3 endpoints"
+FLOOR_PATH = "single dnat rule"
+FLOOR_PATH_3 = "single dnat rule, 3 endpoints"
+PATHS = ("direct", KUBESVC, KUBESVC_3, FLOOR_PATH, FLOOR_PATH_3)
 PERF_HZ = 1999
 
 # The floor of kernel NAT: one bare DNAT rule (and a NAT postrouting hook, as kubesvc has).
@@ -65,11 +86,21 @@ FLOOR_RULES = f"""table ip floor {{
   chain pre {{
     type nat hook prerouting priority dstnat; policy accept;
     ip daddr {CLUSTER_IP} tcp dport 80 dnat to {FLOOR}:{PORT}
+    ip daddr {CLUSTER_IP_3} tcp dport 80 dnat to numgen random mod 3 map {{ \
+      0 : {FLOOR_3[0]}, 1 : {FLOOR_3[1]}, 2 : {FLOOR_3[2]} }} : {PORT}
   }}
   chain post {{
     type nat hook postrouting priority srcnat; policy accept;
   }}
 }}
+"""
+
+# The direct path's node: NAT hooks without rules, so conntrack tracks its flows as it
+# does on the other nodes.
+DIRECT_RULES = """table ip conntrack {
+  chain pre { type nat hook prerouting priority dstnat; policy accept; }
+  chain post { type nat hook postrouting priority srcnat; policy accept; }
+}
 """
 
 # Flush the conntrack table of the current network namespace (ctnetlink
@@ -102,10 +133,11 @@ def _service(name: str, ip: str, endpoints: list[str]) -> tuple[dict[str, Any], 
 
 async def _program(ns: str, services: int) -> None:
     tracker = ChangeTracker()
-    svc, sl = _service("web", CLUSTER_IP, BACKENDS)
-    tracker.service_changed(svc, key="default/web")
-    tracker.slice_changed(sl)
-    for i in range(services - 1):  # fill the verdict map like a busy cluster
+    for name, ip, eps in (("web", CLUSTER_IP, [BACKEND]), ("web3", CLUSTER_IP_3, BACKENDS_3)):
+        svc, sl = _service(name, ip, eps)
+        tracker.service_changed(svc, key=f"default/{name}")
+        tracker.slice_changed(sl)
+    for i in range(services - 2):  # fill the verdict map like a busy cluster
         ip = f"10.97.{i // 250}.{i % 250 + 1}"
         s, e = _service(f"filler-{i}", ip, [f"10.245.{i // 250}.{i % 250 + 1}"])
         tracker.service_changed(s, key=f"default/filler-{i}")
@@ -134,8 +166,7 @@ class _Topology:
         for key in ("net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables"):
             _sh("ip", "netns", "exec", self.node, "sh", "-c",
                 f"[ ! -e /proc/sys/{key} ] || echo 1 > /proc/sys/{key}")
-        for br, gw, name, addrs in (("br0", "10.244.0.1", self.pods,
-                                     [*BACKENDS, DIRECT, FLOOR]),
+        for br, gw, name, addrs in (("br0", "10.244.0.1", self.pods, POD_ADDRS),
                                     ("br1", "10.244.1.1", self.client, [CLIENT])):
             _sh("ip", "-n", self.node, "link", "add", br, "type", "bridge")
             _sh("ip", "-n", self.node, "addr", "add", f"{gw}/24", "dev", br)
@@ -153,7 +184,7 @@ class _Topology:
         self.haproxy = start(["ip", "netns", "exec", self.pods, "haproxy", "-db", "-f", cfg],
                              name=f"nft-backends-{self.node}", quiet=True)
         run_cmd(["ip", "netns", "exec", self.client, "sh", "-c",
-                 f"for i in $(seq 50); do curl -s -m1 http://{BACKENDS[0]}:{PORT}/ "
+                 f"for i in $(seq 50); do curl -s -m1 http://{BACKEND}:{PORT}/ "
                  "&& exit 0; sleep 0.1; done; exit 1"], timeout=15).check_returncode()
 
     def flush_conntrack(self) -> None:
@@ -169,16 +200,18 @@ class _Topology:
 @contextlib.contextmanager
 def _topologies(tag: str) -> Iterator[dict[str, _Topology]]:
     topos = {kind: _Topology(f"kbench-{kind}-{tag}", f"kbench-cli{kind[0]}-{tag}",
-                             f"kbench-pod{kind[0]}-{tag}") for kind in ("kubesvc", "peer")}
+                             f"kbench-pod{kind[0]}-{tag}")
+             for kind in ("kubesvc", "floor", "direct")}
     with tempfile.NamedTemporaryFile("w", prefix="kubesvc-bench-", suffix=".cfg") as cfg:
-        cfg.write(haproxy_backends_cfg([*BACKENDS, DIRECT, FLOOR], PORT))
+        cfg.write(haproxy_backends_cfg(POD_ADDRS, PORT))
         cfg.flush()
         try:
             for t in topos.values():
                 t.build()
             asyncio.run(_program(topos["kubesvc"].node, SERVICES))
-            _sh("ip", "netns", "exec", topos["peer"].node, "nft", "-f", "-",
-                data=FLOOR_RULES.encode())
+            for kind, rules in (("floor", FLOOR_RULES), ("direct", DIRECT_RULES)):
+                _sh("ip", "netns", "exec", topos[kind].node, "nft", "-f", "-",
+                    data=rules.encode())
             for t in topos.values():
                 t.start_backends(cfg.name)
             yield topos
@@ -189,19 +222,29 @@ def _topologies(tag: str) -> Iterator[dict[str, _Topology]]:
 
 def _route(topos: dict[str, _Topology], path: str) -> tuple[_Topology, str]:
     if path == "direct":
-        return topos["peer"], f"http://{DIRECT}:{PORT}/"
-    if path == "single dnat rule":
-        return topos["peer"], f"http://{CLUSTER_IP}/"
+        return topos["direct"], f"http://{DIRECT}:{PORT}/"
+    if path == FLOOR_PATH:
+        return topos["floor"], f"http://{CLUSTER_IP}/"
+    if path == FLOOR_PATH_3:
+        return topos["floor"], f"http://{CLUSTER_IP_3}/"
+    if path == KUBESVC_3:
+        return topos["kubesvc"], f"http://{CLUSTER_IP_3}/"
     return topos["kubesvc"], f"http://{CLUSTER_IP}/"
+
+
+def _wrk_argv(topo: _Topology, url: str, *, seconds: int, close: bool) -> list[str]:
+    return ["ip", "netns", "exec", topo.client,
+            *wrk.wrk_argv(url, seconds=seconds, close=close)]
 
 
 def _wrk(topo: _Topology, url: str, *, seconds: int, close: bool) -> dict[str, Any]:
     topo.flush_conntrack()
-    argv = ["ip", "netns", "exec", topo.client, *wrk.wrk_argv(url, seconds=seconds,
-                                                              close=close)]
+    argv = _wrk_argv(topo, url, seconds=seconds, close=close)
     res = wrk.parse(run_cmd(argv, timeout=seconds + 30).stdout)
     res["command"] = " ".join(argv)
     return res
+
+
 
 
 def _is_netfilter(sym: str) -> bool:
@@ -285,46 +328,62 @@ def _summary(samples: dict[str, dict[str, list[dict[str, Any]]]], perf: dict[str
     runs: dict[str, dict[str, dict[str, Any]]] = {}
     per_round: dict[str, dict[str, list[float]]] = {}
     for m, by in samples.items():
-        runs[m], per_round[m] = {}, {}
+        runs[m] = {}
         for p, xs in by.items():
             rps = [x["rps"] for x in xs if x.get("rps")]
             runs[m][p] = {"rps": _median(rps), "rps_rounds": rps,
                           "p99_ms": _median([x["p99_ms"] for x in xs if "p99_ms" in x]),
                           "socket_errors": sum(x.get("socket_errors", 0) for x in xs),
                           "command": xs[0]["command"] if xs else ""}
-        for p in PATHS:
-            pairs = zip(by[p], by["direct"], strict=False)
-            per_round[m][p] = [a["rps"] / d["rps"] for a, d in pairs
-                               if a.get("rps") and d.get("rps")]
-    ratios = {m: _median(per_round[m]["kubesvc-nftables"]) for m in MODES}
-    floor = {m: _median([a["rps"] / b["rps"] for a, b in
-                         zip(samples[m]["kubesvc-nftables"], samples[m]["single dnat rule"],
-                             strict=False)
-                         if a.get("rps") and b.get("rps")]) for m in MODES}
+        per_round[m] = {p: [a["rps"] / d["rps"] for a, d in zip(by[p], by["direct"],
+                                                                 strict=False)
+                            if a.get("rps") and d.get("rps")] for p in PATHS[1:]}
+    ratio = {m: {p: _median(rr) for p, rr in per_round[m].items()} for m in MODES}
+
+    def vs(a_path: str, b_path: str) -> dict[str, float | None]:
+        out: dict[str, float | None] = {}
+        for m in MODES:
+            a, b = ratio[m][a_path], ratio[m][b_path]
+            out[m] = a / b if a and b else None
+        return out
+
+    ratios = {m: ratio[m][KUBESVC] for m in MODES}
+    ratios_3 = {m: ratio[m][KUBESVC_3] for m in MODES}
+    floor, floor_3 = vs(KUBESVC, FLOOR_PATH), vs(KUBESVC_3, FLOOR_PATH_3)
     rows = []
     for m in MODES:
         for p in PATHS:
-            res, rr = runs[m][p], per_round[m][p]
-            spread = f"{min(rr):.2f}-{max(rr):.2f}" if rr and p != "direct" else ""
+            res = runs[m][p]
+            rr = per_round[m].get(p, [])
+            spread = f"{min(rr):.2f}-{max(rr):.2f}" if rr else ""
             rows.append([m, p, res["rps"], res["p99_ms"], res["socket_errors"],
-                         _median(rr) if p != "direct" else "", spread])
+                         ratio[m].get(p) or "", spread])
     notes = [
-        f"Two identical node namespaces, each with two pod bridges: a backend pod (HAProxy "
-        f"`200 ok` on 10.244.0.2-6) and a client pod {CLIENT}; all deleted afterwards. "
-        f"Node `kubesvc` holds the kubesvc table of {SERVICES} Services (client -> "
-        f"{CLUSTER_IP}:80, DNAT to 10.244.0.2-4); node `peer` holds one bare `dnat to` rule "
-        f"(client -> {CLUSTER_IP}:80 -> {FLOOR}) and carries the direct path (client -> "
-        f"{DIRECT}:{PORT}, routed through the node's conntrack). wrk -c50 -t2, {seconds} s "
-        f"per run, {rounds} rounds; each round runs every path and mode once (a mode's "
-        "paths back to back, order reversed every round), conntrack flushed before each "
-        "run; figures are medians over rounds.",
-        "Ratio vs direct = median over rounds of the per-round ratio (spread = min-max "
-        "over rounds). Target: kubesvc >= 0.95x direct. kubesvc vs the single-rule floor: "
-        + ", ".join(f"{m} {v:.2f}x" for m, v in floor.items() if v is not None) + ".",
+        "Three identical node namespaces, each with two pod bridges: backend pods (one "
+        "HAProxy answering `200 ok`) and a client pod "
+        f"{CLIENT}; all deleted afterwards. Every path has backend addresses of its own (two "
+        "Services sharing a pod collide in its TIME_WAIT sockets, see the module's "
+        f"docstring). Node `kubesvc` holds the kubesvc table of {SERVICES} Services: "
+        f"`{KUBESVC}` is client -> {CLUSTER_IP}:80, a Service whose one endpoint is "
+        f"{BACKEND} (one backend listener, as on the direct path); `{KUBESVC_3}` is client "
+        f"-> {CLUSTER_IP_3}:80, DNAT to {', '.join(BACKENDS_3)}. Node `floor` holds bare "
+        f"`dnat to` rules: {CLUSTER_IP}:80 -> {FLOOR}, {CLUSTER_IP_3}:80 -> numgen random "
+        f"mod 3 over {', '.join(FLOOR_3)}. Node `direct` holds NAT hooks without rules and "
+        f"carries the direct path (client -> {DIRECT}:{PORT}, routed through the node's "
+        f"conntrack).",
+        f"wrk -c50 -t2, {seconds} s per run, {rounds} rounds; each round runs every path "
+        "and mode once (a mode's paths back to back, order reversed every round), "
+        "conntrack flushed before each run; figures are medians over rounds. Ratio vs "
+        "direct = median over rounds of the per-round ratio (spread = min-max over rounds). "
+        f"Target: ClusterIP >= 0.95x direct to the pod, judged on `{KUBESVC}` (the "
+        "same one pod behind both paths). kubesvc vs the bare-rule floor: "
+        + ", ".join(f"{m} {v:.2f}x" for m, v in floor.items() if v is not None)
+        + f"; `{KUBESVC_3}` vs `{FLOOR_PATH_3}`: "
+        + ", ".join(f"{m} {v:.2f}x" for m, v in floor_3.items() if v is not None) + ".",
     ]
     cpu_ratio = None
     if perf and all(v["requests"] and v["total_us_per_request"] for v in perf.values()):
-        d, k = perf["direct"], perf["kubesvc-nftables"]
+        d, k = perf["direct"], perf[KUBESVC]
         extra = k["netfilter_us_per_request"] - d["netfilter_us_per_request"]
         cpu_ratio = d["total_us_per_request"] / (d["total_us_per_request"] + extra)
         notes.append(
@@ -336,16 +395,17 @@ def _summary(samples: dict[str, dict[str, list[dict[str, Any]]]], perf: dict[str
             + f". kubesvc's extra netfilter time over direct, {extra:.2f} us per request, "
             f"puts the close-mode ratio of a CPU-bound quiet machine at about {cpu_ratio:.3f}x.")
     return {
-        "runs": runs, "ratios": ratios, "ratio_rounds": {m: per_round[m]["kubesvc-nftables"]
-                                                         for m in MODES},
-        "vs_single_dnat_rule": floor, "services": SERVICES, "seconds": seconds,
+        "runs": runs, "ratios": ratios, "ratios_3_endpoints": ratios_3,
+        "ratio_rounds": per_round,
+        "vs_single_dnat_rule": floor, "vs_single_dnat_rule_3_endpoints": floor_3,
+        "services": SERVICES, "seconds": seconds,
         "rounds": rounds, "perf_cpu": perf, "cpu_model_close_ratio": cpu_ratio,
         "notes": notes,
         "head": ["mode", "path", "req/s (median)", "p99 ms (median)", "socket errors",
                  "ratio vs direct", "ratio spread"],
         "rows": rows,
-        "commands": [runs["keepalive"]["kubesvc-nftables"]["command"],
-                     runs["close"]["kubesvc-nftables"]["command"]],
+        "commands": [runs["keepalive"][KUBESVC]["command"],
+                     runs["close"][KUBESVC]["command"]],
         "plot": {"title": "nftables data plane vs direct (req/s, median)", "ylabel": "req/s",
                  "series": "req/s",
                  "bars": {f"{m} {p}": float(res.get("rps") or 0)
