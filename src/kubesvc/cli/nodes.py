@@ -76,18 +76,21 @@ def host_node(
     dns_addr: tuple[str, int],
     cluster_domain: str,
     pod_cidr: str | None,
-    shared: tuple[Informer, Informer],
+    shared: dict[str, Informer],
     max_pods: int | None = None,
 ) -> NodeParts:
+    """``shared``: the process's informers by resource (pods, services, EndpointSlices),
+    run by the caller."""
     agent = NodeAgent(client, node_name=name, data_dir=data_dir, node_ip=node_ip,
                       runner=runner, network="host", pod_cidr=pod_cidr, dns_ip=dns_ip,
-                      cluster_domain=cluster_domain, max_pods=max_pods)
+                      cluster_domain=cluster_domain, max_pods=max_pods,
+                      pods=shared["pods"], services=shared["services"])
     proxier: Proxier | None = None
     if proxy != "none":
         backend = components.proxy_backend(proxy, node_name=name, node_ip=node_ip,
                                            nodeport_addresses=nodeport_addresses)
-        services, slices = shared  # run by the caller, shared with DNS
-        proxier = Proxier(backend, services=services, slices=slices)
+        proxier = Proxier(backend, services=shared["services"],
+                          slices=shared[components.SLICES])
     return NodeParts(name, agent, proxier, dns_addr[0], dns_addr[1])
 
 

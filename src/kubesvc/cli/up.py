@@ -173,13 +173,17 @@ class Cluster:
             write_kubeconfig(self.kubeconfig, server=api.url, ca_pem=api.ca_pem,
                              token=api.token)
 
-            services = Informer(registry, "services")
-            slices = Informer(registry, SLICES)
-            namespaces = Informer(registry, "namespaces")
-            informers = [services, slices, namespaces]
+            # One informer per resource for every component of this process (controllers,
+            # scheduler, node agent, proxy, DNS): each change is handled once, not once
+            # per component, and each object is cached once.
+            shared = {res: Informer(registry, res)
+                      for res in ("pods", "services", SLICES, "namespaces", "nodes")}
+            informers = [shared["services"], shared[SLICES], shared["namespaces"]]
 
-            controllers = ControllerManager(registry, options=ControllerOptions(
-                lb_pools=list(o.lb_pools), node_grace_period=o.node_monitor_grace_period))
+            controllers = ControllerManager(
+                registry, informers=shared, options=ControllerOptions(
+                    lb_pools=list(o.lb_pools), node_grace_period=o.node_monitor_grace_period,
+                    external_informers=True))
             self._checks["controllers"] = controllers.synced
 
             stack = components.DnsStack.build(
@@ -202,7 +206,7 @@ class Cluster:
                     nodeport_addresses=o.nodeport_addresses, dns_ip=o.dns_cluster_ip,
                     dns_addr=(components.reachable(o.dns_addr[0], o.node_ip), dns.port),
                     cluster_domain=o.cluster_domain, pod_cidr=o.pod_cidr,
-                    max_pods=o.max_pods, shared=(services, slices))]
+                    max_pods=o.max_pods, shared=shared)]
                 dns_endpoints = [(p.dns_ip, p.name) for p in parts]
                 dns_port = parts[0].dns_port
             else:
@@ -241,11 +245,11 @@ class Cluster:
                 self._checks[f"node/{p.name}"] = p.agent.synced
                 if p.proxier is not None:
                     self._checks[f"proxy/{p.name}"] = p.proxier.synced
-            scheduler = Scheduler(registry)
+            scheduler = Scheduler(registry, pods=shared["pods"], nodes=shared["nodes"])
 
             try:
                 async with asyncio.TaskGroup() as tg:
-                    for inf in informers:
+                    for inf in shared.values():
                         tg.create_task(inf.run(self.stop), name=f"informer/{inf.resource}")
                     tg.create_task(controllers.run(self.stop), name="controllers")
                     tg.create_task(scheduler.run(self.stop), name="scheduler")

@@ -47,7 +47,11 @@ def _uid_index(obj: Obj) -> list[str]:
 
 class NodeAgent:
     """One node. ``network`` is "host", "netns" or a :class:`PodNetwork`; ``runner`` a
-    :class:`PodRunner` (default: :class:`ProcessRunner` under ``data_dir``)."""
+    :class:`PodRunner` (default: :class:`ProcessRunner` under ``data_dir``).
+
+    ``pods`` and ``services``: informers shared with other components of the process (run
+    by the caller; ``pods`` lists every pod and the agent keeps to its node's); by default
+    the agent makes and runs its own, watching only its node's pods."""
 
     def __init__(
         self,
@@ -74,6 +78,8 @@ class NodeAgent:
         labels: dict[str, str] | None = None,
         workers: int = 16,
         stop_pods_on_exit: bool = True,
+        pods: Informer | None = None,
+        services: Informer | None = None,
     ) -> None:
         self.client = client
         self.node_name = node_name
@@ -91,10 +97,14 @@ class NodeAgent:
             image_map = ImageMap.from_file(image_map_file or self.data_dir / "images.yaml")
         if max_pods is None:
             max_pods = 10000 if self.runner.simulated else 110
-        self.pods_informer = Informer(client, "pods",
-                                      field_selector=f"spec.nodeName={node_name}")
+        self.pods_informer = pods if pods is not None else Informer(
+            client, "pods", field_selector=f"spec.nodeName={node_name}")
         self.pods_informer.indexer.add_index("uid", _uid_index)
-        self.services_informer = Informer(client, "services")
+        self.services_informer = services if services is not None else Informer(
+            client, "services")
+        self._own_informers = [inf for inf, given in ((self.pods_informer, pods),
+                                                      (self.services_informer, services))
+                               if given is None]
         self.queue = WorkQueue(f"node-agent-{node_name}")
         self.heart = NodeHeart(
             client,
@@ -147,9 +157,8 @@ class NodeAgent:
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.heart.run(stop), name=f"{self.node_name}-heartbeat")
-                tg.create_task(self.pods_informer.run(stop), name=f"{self.node_name}-pods")
-                tg.create_task(self.services_informer.run(stop),
-                               name=f"{self.node_name}-services")
+                for inf in self._own_informers:
+                    tg.create_task(inf.run(stop), name=f"{self.node_name}-{inf.resource}")
                 tg.create_task(self._main(stop), name=f"{self.node_name}-sync")
                 tg.create_task(self.events.run(stop), name=f"{self.node_name}-events")
                 maintain = getattr(self.runner, "maintain", None)
@@ -163,12 +172,22 @@ class NodeAgent:
                 await close()
 
     # -- internals
+    def _mine(self, pod: Obj | None) -> bool:
+        return pod is not None and (pod.get("spec") or {}).get("nodeName") == self.node_name
+
+    def _pod(self, key: str) -> Obj | None:
+        """The pod under ``key`` when it is bound to this node (else None: gone, or on
+        another node — a shared informer holds every pod)."""
+        pod = self.pods_informer.indexer.get(key)
+        return pod if self._mine(pod) else None
+
     def _on_pod(self, pod: Obj) -> None:
-        self.queue.add(object_key(pod))
+        if self._mine(pod):
+            self.queue.add(object_key(pod))
 
     def _lookup_for_logs(self, namespace: str,
                          name: str) -> tuple[Obj, dict[str, ContainerRecord]] | None:
-        pod = self.pods_informer.indexer.get(f"{namespace}/{name}")
+        pod = self._pod(f"{namespace}/{name}")
         st = self.syncer.by_key.get(f"{namespace}/{name}")
         if pod is None or st is None:
             return None
@@ -202,12 +221,13 @@ class NodeAgent:
     async def _recover(self) -> None:
         """After a (re)start: re-reserve pod IPs, adopt processes of pods that still exist,
         kill the rest."""
-        pods = self.pods_informer.indexer.list()
+        pods = [p for p in self.pods_informer.indexer.list() if self._mine(p)]
         for pod in pods:
             await self.syncer.restore(pod)
         keep: set[str] = set()
         for info in self.runner.adoptable():
-            owners = self.pods_informer.indexer.by_index("uid", info.pod_uid)
+            owners = [p for p in self.pods_informer.indexer.by_index("uid", info.pod_uid)
+                      if self._mine(p)]
             if owners and self.syncer.adopt(owners[0], info):
                 keep.add(info.id)
         kill = getattr(self.runner, "kill_orphans", None)
@@ -225,7 +245,7 @@ class NodeAgent:
             except ShutDown:
                 return
             try:
-                await self.syncer.sync(key, self.pods_informer.indexer.get(key))
+                await self.syncer.sync(key, self._pod(key))
                 self.queue.forget(key)
             except errors.NotFound:
                 self.queue.forget(key)

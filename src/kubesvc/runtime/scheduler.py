@@ -89,12 +89,18 @@ def _unscheduled(pod: Obj) -> bool:
 
 
 class Scheduler:
-    def __init__(self, client: Client, *, workers: int = 16) -> None:
+    """``pods`` and ``nodes``: informers shared with other components of the process (run
+    by the caller); by default the scheduler makes and runs its own."""
+
+    def __init__(self, client: Client, *, workers: int = 16, pods: Informer | None = None,
+                 nodes: Informer | None = None) -> None:
         self.client = client
-        self.pods = Informer(client, "pods")
+        self.pods = pods if pods is not None else Informer(client, "pods")
         self.pods.indexer.add_index("node", _node_index)
         self.pods.indexer.add_index("owner_node", _owner_node_index)
-        self.nodes = Informer(client, "nodes")
+        self.nodes = nodes if nodes is not None else Informer(client, "nodes")
+        self._own_informers = [inf for inf, given in ((self.pods, pods), (self.nodes, nodes))
+                               if given is None]
         self.queue = WorkQueue("scheduler", base_delay=0.5, max_delay=30.0)
         self._workers = workers
         # Pods bound by us that the informer does not show bound yet: uid -> (node, owner),
@@ -114,8 +120,8 @@ class Scheduler:
         self.nodes.add_handler(on_add=self._on_node, on_update=self._on_node_update)
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self.pods.run(stop), name="scheduler-pods")
-                tg.create_task(self.nodes.run(stop), name="scheduler-nodes")
+                for inf in self._own_informers:
+                    tg.create_task(inf.run(stop), name=f"scheduler-{inf.resource}")
                 tg.create_task(self._main(stop), name="scheduler-workers")
                 tg.create_task(self.events.run(stop), name="scheduler-events")
         finally:
