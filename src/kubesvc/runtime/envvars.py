@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.runtime.poddns import pod_hostname
 
 Obj = dict[str, Any]
 Getter = Callable[[str, str, str], Awaitable[Obj]]  # (resource, namespace, name) -> object
@@ -217,9 +218,8 @@ async def container_env(
         if val is not None:
             env[name] = val
     status = pod.get("status") or {}
-    spec = pod.get("spec") or {}
     if not hostname:
-        hostname = str(spec.get("hostname") or pod["metadata"]["name"])[:63]
+        hostname = pod_hostname(pod)
     base = {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
         "HOSTNAME": hostname,

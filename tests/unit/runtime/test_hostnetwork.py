@@ -95,6 +95,10 @@ async def test_hostname_env_follows_the_sandbox() -> None:
     assert env["HOSTNAME"] == "node-1" and env["POD_IP"] == NODE_IP
     env = await container_env(p, {}, services=[], getter=getter, bind_address="0.0.0.0")
     assert env["HOSTNAME"] == "web-0"  # no sandbox hostname (host mode): as before
+    # a name cut at 63 characters loses a trailing '-' or '.', as the pod's hostname does
+    p["spec"] = {"hostname": "h" * 62 + "-x"}
+    env = await container_env(p, {}, services=[], getter=getter, bind_address="0.0.0.0")
+    assert env["HOSTNAME"] == "h" * 62 == poddns.pod_hostname(p)
 
 
 async def test_host_mode_keeps_a_loopback_ip_per_host_network_pod() -> None:
