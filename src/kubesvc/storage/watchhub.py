@@ -99,27 +99,53 @@ class HubWatch:
             self._end()
 
 
+def _root(path: str) -> str:
+    """``path`` up to its fourth ``/`` (``/registry/core/pods/``: one resource), or "" when
+    it has fewer."""
+    i = 0
+    for _ in range(4):
+        i = path.find("/", i) + 1
+        if not i:
+            return ""
+    return path[:i]
+
+
 class WatchHub:
-    """The set of open watches of one store, and the last dispatched revision."""
+    """The open watches of one store, grouped by resource (a watch of ``/registry/core/pods/``
+    or of one namespace's pods never sees a Service's event), and the last dispatched
+    revision."""
 
     def __init__(self) -> None:
         self.rev = 0
         self._watches: set[HubWatch] = set()
+        # root -> its watches; "" holds the watches whose prefix spans resources
+        self._by_root: dict[str, set[HubWatch]] = {}
 
     def add(self, prefix: str, start_revision: int) -> HubWatch:
         w = HubWatch(self, prefix, start_revision)
         self._watches.add(w)
+        self._by_root.setdefault(_root(prefix), set()).add(w)
         return w
 
     def discard(self, w: HubWatch) -> None:
         self._watches.discard(w)
+        root = _root(w.prefix)
+        group = self._by_root.get(root)
+        if group is not None:
+            group.discard(w)
+            if not group:
+                del self._by_root[root]
 
     def dispatch(self, ev: WatchEvent) -> None:
         self.rev = ev.kv.mod_revision
         key = ev.kv.key
-        for w in list(self._watches):
-            if key.startswith(w.prefix):
-                w.deliver(ev)
+        root = _root(key)
+        for r in (root, "") if root else ("",):
+            group = self._by_root.get(r)
+            if group:
+                for w in list(group):
+                    if key.startswith(w.prefix):
+                        w.deliver(ev)
 
     async def close(self) -> None:
         for w in list(self._watches):
