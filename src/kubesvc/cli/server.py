@@ -42,6 +42,7 @@ from kubesvc.cli.token import reload_tokens
 from kubesvc.client.kubeconfig import write_kubeconfig
 from kubesvc.client.leaderelection import LeaderElector
 from kubesvc.controllers.manager import ControllerManager, ControllerOptions
+from kubesvc.informers import Informer
 from kubesvc.runtime.scheduler import Scheduler
 from kubesvc.storage import open_store
 
@@ -198,14 +199,18 @@ class Server:
         """The controllers and the scheduler, for as long as this replica leads."""
         o = self.opts
         log.info("%s: starting controllers", self.identity)
-        cm = ControllerManager(self._registry(), options=ControllerOptions(
+        # The scheduler reads the controllers' pods and nodes informers (run by the
+        # manager): each pod change is handled once.
+        shared = {res: Informer(self._registry(), res) for res in ("pods", "nodes")}
+        cm = ControllerManager(self._registry(), informers=shared, options=ControllerOptions(
             lb_pools=list(o.lb_pools), node_grace_period=o.node_monitor_grace_period,
             event_host=self.identity))
+        scheduler = Scheduler(self._registry(), pods=shared["pods"], nodes=shared["nodes"])
         self.controllers = cm
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(cm.run(lost), name="controllers")
-                tg.create_task(Scheduler(self._registry()).run(lost), name="scheduler")
+                tg.create_task(scheduler.run(lost), name="scheduler")
         finally:
             self.controllers = None
             log.info("%s: controllers stopped", self.identity)
