@@ -24,11 +24,11 @@ is flushed before every run (a run leaves ~10^5 TIME_WAIT entries behind, which 
 whatever runs next). The ratio of a path is the median over rounds of (path req/s / direct
 req/s in the same round), which cancels the slow drifts of a shared machine; the single
 rounds still spread from ~0.6 to ~1.3 on this shared 2-core machine. (Running each path
-at the same time as the direct path, sharing the CPUs, spread as widely and put every
-DNAT path, the bare rule too, at 0.87-0.95x.) When ``perf`` exists, one more close-mode
-run per path is sampled system-wide to give the CPU time per request spent in netfilter
-(conntrack + NAT + nf_tables) and in all (wrk, HAProxy, softirq): the ruleset's cost
-without throughput noise, and from it the ratio a CPU-bound quiet machine would show.
+at the same time as the direct path, sharing the CPUs, spread as widely.) When ``perf``
+exists, one more close-mode run per path is sampled system-wide to give the CPU time per
+request spent in netfilter (conntrack + NAT + nf_tables) and in all (wrk, HAProxy,
+softirq): the ruleset's cost without throughput noise, and from it the ratio a CPU-bound
+quiet machine would show.
 Target (issue 6): ClusterIP at least 0.95x direct to the pod, judged on the one-endpoint
 Service (the same one pod behind both paths); the three-endpoint Service is reported
 beside it. Called by :mod:`benchmarks.run`.
