@@ -45,6 +45,7 @@ from kubesvc.client.http import HttpClient, ssl_context_for
 from kubesvc.client.kubeconfig import load_kubeconfig
 from kubesvc.client.protocol import Obj, WatchEventDict
 from kubesvc.informers import Informer
+from kubesvc.linuxns import enter_netns
 from kubesvc.proxy.announce import IpAddresses, LbAnnouncer
 from kubesvc.proxy.proxier import Proxier
 from kubesvc.runtime.agent import NodeAgent
@@ -280,22 +281,7 @@ class Agent:
             await client.close()
 
 
-_CLONE_NEWNET = 0x40000000
 _PR_SET_PDEATHSIG = 1
-
-
-def enter_netns(name: str) -> None:
-    """Move this (still single-threaded) process into the named network namespace. Only the
-    network namespace changes (unlike ``ip netns exec``, which also unshares the mount
-    namespace: pod namespaces made from inside one would not be visible outside it)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
-    try:
-        if libc.setns(fd, _CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"setns({name}): {os.strerror(err)}")
-    finally:
-        os.close(fd)
 
 
 def _exit_with_parent() -> None:
@@ -312,6 +298,9 @@ def run_agent(opts: AgentOptions) -> int:
         if opts.exit_with_parent:
             _exit_with_parent()
         if opts.netns:
+            # setns of the network namespace only, not ``ip netns exec``, which also
+            # unshares the mount namespace: pod namespaces made from inside one would not
+            # be visible outside it.
             enter_netns(opts.netns)
     except OSError as exc:
         print(f"kubesvc agent: {exc}", file=sys.stderr)

@@ -20,7 +20,6 @@ PodNetwork`; chosen by ``NodeAgent(network="netns")``.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import ipaddress
 import logging
 import os
@@ -29,11 +28,11 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from kubesvc.linuxns import setns
 from kubesvc.runtime import poddns
 from kubesvc.runtime.network import IPAllocator, Sandbox
 
 log = logging.getLogger(__name__)
-CLONE_NEWNET = 0x40000000
 ETC_NETNS = Path("/etc/netns")
 RUN_NETNS = Path("/run/netns")
 ETC_HOSTNAME = Path("/etc/hostname")  # bind-mounted over only where the machine has one
@@ -64,13 +63,6 @@ def netns_available() -> tuple[bool, str]:
     return True, ""
 
 
-def _setns(fd: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
-
-
 def same_netns(a: str, b: str) -> bool:
     """Whether two namespace files (``/run/netns/x``, ``/proc/<pid>/ns/net``) are the same
     network namespace."""
@@ -87,11 +79,11 @@ def socket_in_netns(netns: str, family: int, kind: int) -> socket.socket:
     own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     target = os.open(f"/run/netns/{netns}", os.O_RDONLY)
     try:
-        _setns(target)
+        setns(target)
         try:
             return socket.socket(family, kind)
         finally:
-            _setns(own)
+            setns(own)
     finally:
         os.close(target)
         os.close(own)

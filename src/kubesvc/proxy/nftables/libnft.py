@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from kubesvc import errors
+from kubesvc.linuxns import enter_netns
 
 LIBRARY = "libnftables.so.1"
-CLONE_NEWNET = 0x40000000
 NFT_CTX_DEFAULT = 0
 
 
@@ -78,18 +77,6 @@ def available(path: str = LIBRARY) -> bool:
     except OSError:
         return False
     return True
-
-
-def enter_netns(name: str) -> None:
-    """Move the calling thread (only) into the named network namespace."""
-    libc = ctypes.CDLL(None, use_errno=True)  # the C library Python itself is linked to
-    fd = os.open(name if name.startswith("/") else f"/run/netns/{name}", os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"setns({name}): {os.strerror(err)}")
-    finally:
-        os.close(fd)
 
 
 class LibNft:
