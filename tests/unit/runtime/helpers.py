@@ -14,7 +14,7 @@ from typing import Any
 
 from kubesvc import errors
 from kubesvc.runtime.agent import NodeAgent
-from kubesvc.runtime.netns import ETC_NETNS
+from kubesvc.runtime.netns import ETC_NETNS, netns_available
 from tests.fakes.client import FakeClient
 
 Obj = dict[str, Any]
@@ -170,6 +170,17 @@ def make_agent(client: FakeClient, tmp: Path, **kw: Any) -> NodeAgent:
     kw.setdefault("backoff_base", 0.2)
     kw.setdefault("lease_renew_interval", 0.05)
     return NodeAgent(client, data_dir=tmp, **kw)
+
+
+def netns_usable() -> tuple[bool, str]:
+    """Whether these tests can make network namespaces here, and why not: netns mode's own
+    check, then whether ``ip netns`` works at all (it does not in some containers)."""
+    ok, why = netns_available()
+    if ok:
+        probe = subprocess.run(["ip", "netns", "list"], capture_output=True)
+        if probe.returncode != 0:
+            return False, f"`ip netns` does not work here: {probe.stderr.decode().strip()}"
+    return ok, why or ("" if ok else "netns unavailable")
 
 
 def remove_netns(node: str, prefix: str) -> None:

@@ -20,11 +20,12 @@ import pytest
 
 from kubesvc.runtime import poddns
 from kubesvc.runtime.envvars import container_env
-from kubesvc.runtime.netns import ETC_NETNS, RUN_NETNS, NetnsNetwork, netns_available
+from kubesvc.runtime.netns import ETC_NETNS, RUN_NETNS, NetnsNetwork
 from kubesvc.runtime.network import HostNetwork
 from tests.unit.runtime.helpers import (
     GracefulClient,
     make_agent,
+    netns_usable,
     pod,
     remove_netns,
     running,
@@ -111,12 +112,8 @@ async def test_host_mode_keeps_a_loopback_ip_per_host_network_pod() -> None:
 
 # -- netns mode (root) ------------------------------------------------------------------
 
-ok, why = netns_available()
-if ok:
-    probe = subprocess.run(["ip", "netns", "list"], capture_output=True)
-    if probe.returncode != 0:
-        ok, why = False, f"`ip netns` does not work here: {probe.stderr.decode().strip()}"
-needs_netns = pytest.mark.skipif(not ok, reason=why or "netns unavailable")
+ok, why = netns_usable()
+needs_netns = pytest.mark.skipif(not ok, reason=why)
 
 
 @pytest.fixture

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from kubesvc.runtime.netns import ETC_NETNS, NetnsNetwork, netns_available
+from kubesvc.runtime.netns import ETC_NETNS, NetnsNetwork
 from tests.unit.runtime.helpers import (
     GracefulClient,
     make_agent,
+    netns_usable,
     pod,
     remove_netns,
     running,
@@ -24,12 +25,8 @@ from tests.unit.runtime.helpers import (
     wait_for,
 )
 
-ok, why = netns_available()
-if ok:
-    probe = subprocess.run(["ip", "netns", "list"], capture_output=True)
-    if probe.returncode != 0:
-        ok, why = False, f"`ip netns` does not work here: {probe.stderr.decode().strip()}"
-pytestmark = pytest.mark.skipif(not ok, reason=why or "netns unavailable")
+ok, why = netns_usable()
+pytestmark = pytest.mark.skipif(not ok, reason=why)
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
 
