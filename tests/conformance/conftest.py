@@ -16,7 +16,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -79,9 +79,11 @@ def _empty_namespace(api: Api, ns: str) -> None:
         time.sleep(0.2)
 
 
-@pytest.fixture
-def ns(api: Api, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A namespace of its own for each test (``f.Namespace``), removed afterwards."""
+@contextlib.contextmanager
+def case_namespace(api: Api, request: pytest.FixtureRequest,
+                   empty: Callable[[Api, str], None] = _empty_namespace) -> Iterator[str]:
+    """A namespace of its own for one case (``f.Namespace``), named after it; afterwards
+    ``empty`` clears it, then it is deleted (even when ``empty`` fails)."""
     base = request.node.name.removeprefix("test_").replace("_", "-")[:40].strip("-")
     name = unique(base)
     api.create(core(None, "namespaces"), {"apiVersion": "v1", "kind": "Namespace",
@@ -89,11 +91,20 @@ def ns(api: Api, request: pytest.FixtureRequest) -> Iterator[str]:
     try:
         yield name
     finally:
-        _empty_namespace(api, name)
         try:
-            api.delete(core(None, "namespaces", name))
-        except ApiError:
-            pass
+            empty(api, name)
+        finally:
+            try:
+                api.delete(core(None, "namespaces", name))
+            except ApiError:
+                pass
+
+
+@pytest.fixture
+def ns(api: Api, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A namespace of its own for each test, removed afterwards."""
+    with case_namespace(api, request) as name:
+        yield name
 
 
 class _NxdomainResolver(asyncio.DatagramProtocol):
@@ -176,17 +187,8 @@ def netns_api(netns_cluster: Cluster) -> Api:
 
 @pytest.fixture
 def netns_ns(netns_api: Api, request: pytest.FixtureRequest) -> Iterator[str]:
-    name = unique(request.node.name.removeprefix("test_").replace("_", "-")[:40].strip("-"))
-    netns_api.create(core(None, "namespaces"), {"apiVersion": "v1", "kind": "Namespace",
-                                                "metadata": {"name": name}})
-    try:
+    with case_namespace(netns_api, request) as name:
         yield name
-    finally:
-        _empty_namespace(netns_api, name)
-        try:
-            netns_api.delete(core(None, "namespaces", name))
-        except ApiError:
-            pass
 
 
 TWO_NODES_REASON = ("needs two schedulable nodes: a 2-node netns-mode cluster (`kubesvc up "

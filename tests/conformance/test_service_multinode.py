@@ -24,7 +24,8 @@ from typing import Any
 
 import pytest
 
-from tests.conformance.framework import AGNHOST, Api, ApiError, agnhost_pod, core, poll, unique
+from tests.conformance.conftest import case_namespace
+from tests.conformance.framework import AGNHOST, Api, ApiError, agnhost_pod, core, poll
 from tests.conformance.multinode import (
     HTTP80,
     PROXY_LAG,
@@ -49,27 +50,18 @@ from tests.e2e.conftest import Cluster
 def ns(two_node_api: Api, request: pytest.FixtureRequest) -> Iterator[str]:
     """A namespace of its own per case; afterwards its pods are deleted with grace period 0
     (the cases leave pods terminating for 100-300 s, as upstream's do), then it goes."""
-    api = two_node_api
-    name = unique(request.node.name.removeprefix("test_").replace("_", "-")[:40].strip("-"))
-    api.create(core(None, "namespaces"), {"apiVersion": "v1", "kind": "Namespace",
-                                          "metadata": {"name": name}})
-    try:
+    with case_namespace(two_node_api, request, _empty_at_once) as name:
         yield name
-    finally:
-        for path in (core(name, "services"), core(name, "pods")):
-            for item in _list_quiet(api, path):
-                try:
-                    api.delete(f"{path}/{item['metadata']['name']}", gracePeriodSeconds=0)
-                except ApiError:
-                    pass
-        try:
-            poll(lambda: not api.list(core(name, "pods")), timeout=20,
-                 what=f"pods of {name} gone")
-        finally:
+
+
+def _empty_at_once(api: Api, name: str) -> None:
+    for path in (core(name, "services"), core(name, "pods")):
+        for item in _list_quiet(api, path):
             try:
-                api.delete(core(None, "namespaces", name))
+                api.delete(f"{path}/{item['metadata']['name']}", gracePeriodSeconds=0)
             except ApiError:
                 pass
+    poll(lambda: not api.list(core(name, "pods")), timeout=20, what=f"pods of {name} gone")
 
 
 def _list_quiet(api: Api, path: str) -> list[dict[str, Any]]:
