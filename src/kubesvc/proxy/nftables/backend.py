@@ -44,15 +44,16 @@ class NftablesBackend:
     async def _sync_health(self, req: SyncRequest, keys: set[str]) -> None:
         st = req.state
         for key in keys:
-            want: tuple[int, int] | None = None
+            port: int | None = None
             eps: list[Endpoint] = []
             for spn in st.by_service.get(key, []):
                 sp = st.ports[spn]
                 eps += st.endpoints.get(spn, [])
                 if sp.external_local and sp.health_check_node_port:
-                    want = (sp.health_check_node_port, 0)
-            if want is not None:  # ready local endpoints by IP (upstream LocalReadyEndpoints)
-                want = (want[0], local_ready_count(eps, node_name=self.cfg.node_name))
+                    port = sp.health_check_node_port
+            # ready local endpoints by IP (upstream LocalReadyEndpoints)
+            want = (None if port is None
+                    else (port, local_ready_count(eps, node_name=self.cfg.node_name)))
             cur = self._health.get(key)
             if cur is not None and (want is None or cur.port != want[0]):
                 await cur.close()
