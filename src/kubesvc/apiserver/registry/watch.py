@@ -13,7 +13,7 @@
   with upstream's ``too old resource version: X (Y)``; the HTTP layer turns it into an
   ``ERROR`` event.
 
-Every watcher of a change gets the same decoded object (:func:`_decoded`): one
+Every watcher of a change gets the same decoded object (:class:`DecodedCache`): one
 ``orjson.loads`` per change instead of one per watcher, and the in-process informers of
 every component share one copy of each object in memory. Watch objects are read-only, as
 client-go's informer caches are.
