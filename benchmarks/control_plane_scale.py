@@ -9,9 +9,11 @@ marked Running/Ready without processes, as kwok does) given N Services x 10 pods
   from its delete call to its endpoint leaving the ready set.
 
 Sizes: 100, 1k and 10k Services (quick: 100), each with a hard time budget; a size that does not
-converge in its budget is reported as such. No peer (no kind/kwok here). Targets (issue
-9): 10k x 10 converged < 60 s in < 2 GiB; propagation p99 < 100 ms. Called by
-:mod:`benchmarks.run`.
+converge in its budget is reported as such. Peer: no kind/kwok here, so the same create
+calls are sent, by the same client, to :mod:`benchmarks.http_floor`, a server on the same
+HTTP/TLS/JSON stack that only echoes each object back: the transport floor, which shows
+how much of the converge time the create calls alone take. Targets (issue 9): 10k x 10
+converged < 60 s in < 2 GiB; propagation p99 < 100 ms. Called by :mod:`benchmarks.run`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import time
 from typing import Any
 
 from benchmarks.cluster import Api, up_process, wait_ready
-from benchmarks.common import cpu_seconds, peak_rss_mib, summarize
+from benchmarks.common import cpu_seconds, peak_rss_mib, ratio, summarize
+from benchmarks.http_floor import floor_server
 
 NAME = "control_plane_scale"
 NS = "scale"
@@ -54,6 +57,15 @@ def ready_pods(slices: list[dict[str, Any]]) -> set[str]:
                 if ref.get("name"):
                     out.add(str(ref["name"]))
     return out
+
+
+def _items(n: int) -> list[tuple[str, dict[str, Any]]]:
+    """The create calls of size ``n``: the Services, then pod j of every Service for j in
+    0..9 (so each Service's endpoints fill up over the whole run)."""
+    base = f"/api/v1/namespaces/{NS}"
+    items = [(f"{base}/services", service(i)) for i in range(n)]
+    items += [(f"{base}/pods", pod(i, j)) for j in range(PODS_PER_SERVICE) for i in range(n)]
+    return items
 
 
 async def _create_all(api: Api, items: list[tuple[str, dict[str, Any]]], *,
@@ -128,14 +140,15 @@ async def _scale(api: Api, proc_pid: int, n: int, *, budget: float,
     base = f"/api/v1/namespaces/{NS}"
     counter = _ReadyCounter(api)
     await counter.start()
+    items = _items(n)
     t0 = time.monotonic()
     cpu0 = cpu_seconds(proc_pid)
+    client0 = time.process_time()
     deadline = t0 + budget
-    items = [(f"{base}/services", service(i)) for i in range(n)]
-    items += [(f"{base}/pods", pod(i, j)) for j in range(PODS_PER_SERVICE) for i in range(n)]
     try:
         created = await _create_all(api, items, concurrency=32, deadline=deadline)
         created_s = time.monotonic() - t0
+        client_cpu = time.process_time() - client0
         want = n * PODS_PER_SERVICE
         converged_s: float | None = None
         if created == len(items) and await counter.wait(want, deadline):
@@ -147,7 +160,7 @@ async def _scale(api: Api, proc_pid: int, n: int, *, budget: float,
     finally:
         await counter.stop()
     res: dict[str, Any] = {"services": n, "pods": want, "create_calls_s": created_s,
-                           "objects_created": created,
+                           "objects_created": created, "client_cpu_s": client_cpu,
                            "converged_s": converged_s, "ready_endpoints": have,
                            "server_cpu_s": cpu1 - cpu0 if cpu0 is not None and cpu1 is not None
                            else None,
@@ -224,6 +237,25 @@ async def _churn(api: Api, n: int, *, seconds: float, rate: float = 10.0) -> dic
             "unseen_creates": len(pending_up), "unseen_deletes": len(pending_down)}
 
 
+async def _floor(n: int, *, budget: float) -> dict[str, Any]:
+    """The same create calls, same client and concurrency, against the transport floor."""
+    items = _items(n)
+    with floor_server() as (proc, data_dir, argv):
+        async with Api(data_dir / "kubeconfig", connections=32) as api:
+            t0 = time.monotonic()
+            cpu0 = cpu_seconds(proc.pid)
+            client0 = time.process_time()
+            created = await _create_all(api, items, concurrency=32,
+                                        deadline=t0 + budget)
+            created_s = time.monotonic() - t0
+            client_cpu = time.process_time() - client0
+            cpu1 = cpu_seconds(proc.pid)
+    return {"create_calls_s": created_s if created == len(items) else None,
+            "objects_created": created, "client_cpu_s": client_cpu,
+            "server_cpu_s": cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None,
+            "command": " ".join(argv)}
+
+
 async def _run_size(n: int, *, budget: float, churn_seconds: float) -> dict[str, Any]:
     # One node holds every pod (kwok style): room for them all, and a pod range larger than
     # the default 127.1.0.0/16 (65k addresses) for the 100k pods of the 10k size.
@@ -236,7 +268,12 @@ async def _run_size(n: int, *, budget: float, churn_seconds: float) -> dict[str,
                 "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
             res = await _scale(api, proc.pid, n, budget=budget, churn_seconds=churn_seconds)
         res["command"] = " ".join(argv)
+    res["floor"] = await _floor(n, budget=budget)
     return res
+
+
+def _times(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}x"
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -253,6 +290,16 @@ def run(quick: bool) -> dict[str, Any]:
                      (ch.get("create_to_ready_ms") or {}).get("p50"),
                      (ch.get("create_to_ready_ms") or {}).get("p99"),
                      (ch.get("delete_to_not_ready_ms") or {}).get("p99")])
+    floor_rows = []
+    for r in results:
+        fl = r.get("floor") or {}
+        floor_rows.append([f"{r['services']:,} x {PODS_PER_SERVICE}",
+                           r.get("create_calls_s"), fl.get("create_calls_s"),
+                           _times(ratio(r.get("create_calls_s"), fl.get("create_calls_s"))),
+                           r.get("converged_s"),
+                           _times(ratio(r.get("converged_s"), fl.get("create_calls_s"))),
+                           fl.get("server_cpu_s"), r.get("client_cpu_s"),
+                           fl.get("client_cpu_s")])
     big = results[-1]
     p99s = [((r.get("churn") or {}).get(k) or {}).get("p99") for r in results
             for k in ("create_to_ready_ms", "delete_to_not_ready_ms")]
@@ -266,15 +313,29 @@ def run(quick: bool) -> dict[str, Any]:
             "`kubesvc up` process's VmHWM. Server CPU s: user+system CPU of the `kubesvc up` "
             "process from the first create to convergence (its event loop runs on one core, "
             "its sqlite thread is the rest); store writes: revisions written meanwhile "
-            "(creates, bindings, status updates, EndpointSlices, Endpoints, Events). No peer "
-            "(kind/kwok are not available here). "
+            "(creates, bindings, status updates, EndpointSlices, Endpoints, Events). "
             "Targets: 10k x 10 converged < 60 s in < 2 GiB; propagation p99 < 100 ms.",
+            "Peer (kind/kwok are not available here): the transport floor, "
+            "`benchmarks/http_floor.py`, an HTTPS server on the API server's own stack "
+            "(aiohttp, orjson, the same TLS) that echoes each create with a uid and "
+            "resourceVersion and stores nothing else; the same client sends it the same "
+            "create calls with the same 32 connections, in the same run. Client CPU s is "
+            "the driver process's own CPU during the create calls: the two processes share "
+            "this machine's cores.",
         ],
         "head": ["size", "create calls s", "converged s", "server CPU s", "store writes",
                  "peak RSS MiB",
                  "create->ready p50 ms", "create->ready p99 ms", "delete->not ready p99 ms"],
         "rows": rows,
-        "commands": [r.get("command", "") for r in results],
+        "tables": [{"title": "Against the transport floor (same create calls, same client):",
+                    "head": ["size", "kubesvc create calls s", "floor create calls s",
+                             "create calls / floor", "kubesvc converged s",
+                             "converged / floor", "floor server CPU s",
+                             "client CPU s (kubesvc run)", "client CPU s (floor run)"],
+                    "rows": floor_rows}],
+        "commands": [c for r in results
+                     for c in (r.get("command", ""), (r.get("floor") or {}).get("command"))
+                     if c],
         "plot": {"title": "endpoints ready at convergence or at the end of the budget",
                  "ylabel": "% of N x 10 endpoints ready", "series": "% ready",
                  "bars": {f"{r['services']:,} svc\n" + (

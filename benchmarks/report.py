@@ -197,11 +197,14 @@ def sec_proxy_programming(e: dict[str, Any]) -> list[str]:
 
 
 def sec_generic(e: dict[str, Any]) -> list[str]:
-    """Control-plane benchmarks: their result dicts carry a ``rows`` table and notes."""
+    """Control-plane benchmarks: their result dicts carry a ``rows`` table and notes, and
+    may carry more ``tables`` (each a title, head and rows)."""
     res = e["result"]
     out = [*(res.get("notes") or []), ""]
     if res.get("rows"):
         out += table(res["head"], res["rows"])
+    for t in res.get("tables") or []:
+        out += ["", t["title"], "", *table(t["head"], t["rows"])]
     return out + commands(*(res.get("commands") or [e.get("command")]))
 
 

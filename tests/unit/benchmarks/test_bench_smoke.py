@@ -108,6 +108,8 @@ def _data() -> dict[str, Any]:
             "up_ready": {"command": "c", "duration_s": 1.0, "error": "RuntimeError: boom"},
             "api_latency": {"command": "c", "duration_s": 1.0, "result": {
                 "notes": ["n"], "head": ["op", "p99 ms"], "rows": [["create", 3.5]],
+                "tables": [{"title": "Against the floor:", "head": ["op", "vs floor"],
+                            "rows": [["create", "4.2x"]]}],
                 "plot": {"title": "t", "bars": {"create": 3.5}}}},
         },
     }
@@ -121,6 +123,7 @@ def test_markdown_has_machine_commands_values_and_ratios() -> None:
     assert "![proxy_userspace](benchmarks/p.png)" in md
     assert "**Failed:** `RuntimeError: boom`" in md
     assert "| create | 3.50 |" in md
+    assert "Against the floor:\n\n| op | vs floor |" in md and "| create | 4.2x |" in md
 
 
 def test_render_writes_markdown_and_plots(tmp_path: Path) -> None:
@@ -148,3 +151,26 @@ def test_best_figures_ignore_rounds_without_requests() -> None:
         "kubesvc": {"rps": 30.0, "p99_ms": 5.0}}}})
     assert res["ratios"]["kubesvc/haproxy"]["keepalive"] == {"rps": 0.6, "p99": 2.5}
     assert res["met"] == {"keepalive": False}
+
+
+async def test_http_floor_echoes_creates_like_a_create() -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from benchmarks.http_floor import make_app
+
+    async with TestClient(TestServer(make_app())) as client:
+        r = await client.post("/api/v1/namespaces/scale/pods",
+                              json={"kind": "Pod", "metadata": {"name": "p"}})
+        assert r.status == 201
+        first = await r.json()
+        r = await client.post("/api/v1/namespaces/scale/pods",
+                              json={"kind": "Pod", "metadata": {"name": "q"}})
+        second = await r.json()
+        assert first["kind"] == "Pod" and first["metadata"]["name"] == "p"
+        assert first["metadata"]["uid"] != second["metadata"]["uid"]
+        assert int(second["metadata"]["resourceVersion"]) > int(
+            first["metadata"]["resourceVersion"])
+        r = await client.get("/api/v1/namespaces/scale/services?limit=1")
+        listed = await r.json()
+        assert listed["items"] == [] and int(listed["metadata"]["resourceVersion"]) > int(
+            second["metadata"]["resourceVersion"])
