@@ -47,6 +47,9 @@ async def test_restart_reuses_ca_and_token(tmp_path: Path) -> None:
                     "Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
                 }) as r:
                     assert r.status == 200 and await r.read() == b""
+                    # The dotted form: Go's mime parser (kubectl) rejects the "@" one.
+                    assert r.headers["Content-Type"] == (
+                        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
             async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(str(sock))) as s:
                 async with s.get("http://localhost/api/v1/namespaces/default") as r:
                     assert r.status == 401

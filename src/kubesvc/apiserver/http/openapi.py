@@ -53,6 +53,8 @@ def v2(request: web.Request) -> web.Response:
     accept = request.headers.get("Accept", "")
     if _PROTOBUF_V2 in accept and "application/json" not in accept.split(",")[0]:
         resp = web.Response(body=b"")
-        resp.headers["Content-Type"] = _PROTOBUF_V2 + "@v1.0+protobuf"
+        # kubectl asks for the "@v1.0" form, which is no valid media type (Go's mime parser
+        # rejects it); upstream answers with the dotted form, as here.
+        resp.headers["Content-Type"] = _PROTOBUF_V2 + ".v1.0+protobuf"
         return resp
     return web.Response(body=_V2_JSON, content_type="application/json")
