@@ -30,6 +30,9 @@ class ResourceInfo:
     subresources: tuple[str, ...] = ()  # "status", "scale", "log", "binding"
     # Storage key segment; differs from plural only where upstream's etcd layout does.
     storage_name: str = ""
+    # False for the create-only reviews: answered from the request and its caller, never
+    # stored (``kubesvc.apiserver.http.reviews``).
+    stored: bool = True
     extra: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -95,6 +98,12 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     _R("coordination.k8s.io", "v1", "Lease", "leases", "lease", True),
     _R("events.k8s.io", "v1", "Event", "events", "event", True, ("ev",),
        storage_name="events-v1"),
+    _R("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews",
+       "selfsubjectreview", False, verbs=("create",), stored=False),
+    _R("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews",
+       "selfsubjectaccessreview", False, verbs=("create",), stored=False),
+    _R("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews",
+       "selfsubjectrulesreview", False, verbs=("create",), stored=False),
 )
 
 BY_KEY: dict[str, ResourceInfo] = {r.key: r for r in RESOURCES}

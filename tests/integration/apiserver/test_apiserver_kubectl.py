@@ -259,3 +259,39 @@ def test_server_side_apply_dry_run_diff_and_edit(kubectl: Kubectl, tmp_path: Pat
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "service/csa-svc edited"
     assert _svc(kubectl, "csa-svc")["spec"]["selector"] == {"app": "edited"}  # type: ignore[index]
+
+
+def test_auth_can_i_and_whoami(kubectl: Kubectl) -> None:
+    # kubectl sends these reviews as protobuf; every authenticated caller may do anything
+    # (upstream's AlwaysAllow), and nothing is stored.
+    assert kubectl("auth", "can-i", "create", "pods").stdout.strip() == "yes"
+    assert kubectl("auth", "can-i", "delete", "services", "-n", "kube-system",
+                   "--subresource=status").stdout.strip() == "yes"
+    assert kubectl("auth", "can-i", "get", "/healthz").stdout.strip() == "yes"
+    rules = kubectl("auth", "can-i", "--list").stdout.splitlines()
+    assert rules[0].split() == ["Resources", "Non-Resource", "URLs", "Resource", "Names",
+                                "Verbs"]
+    assert rules[1].split() == ["*.*", "[]", "[]", "[*]"]
+    me = yaml.safe_load(kubectl("auth", "whoami", "-o", "yaml").stdout)
+    assert me["kind"] == "SelfSubjectReview"
+    assert me["status"]["userInfo"]["username"] == "kubernetes-admin"
+    assert me["status"]["userInfo"]["groups"] == ["system:masters", "system:authenticated"]
+    res = kubectl("get", "selfsubjectaccessreviews", check=False)
+    assert res.returncode != 0 and "MethodNotAllowed" in res.stderr
+
+
+def test_access_review_validation_from_a_manifest(kubectl: Kubectl) -> None:
+    doc = "apiVersion: authorization.k8s.io/v1\nkind: SelfSubjectAccessReview\nspec: {}\n"
+    res = kubectl("create", "-f", "-", input=doc, check=False)
+    assert res.returncode != 0
+    assert ('SelfSubjectAccessReview "" is invalid: spec.resourceAttributes: Invalid value: '
+            "null: exactly one of nonResourceAttributes or resourceAttributes must be "
+            "specified") in res.stderr
+    ok = doc.replace("spec: {}", "spec: {nonResourceAttributes: {path: /version, verb: get}}")
+    out = yaml.safe_load(kubectl("create", "-f", "-", "-o", "yaml", input=ok).stdout)
+    assert out["status"] == {"allowed": True}
+    assert out["spec"]["nonResourceAttributes"] == {"path": "/version", "verb": "get"}
+    rules = ("apiVersion: authorization.k8s.io/v1\nkind: SelfSubjectRulesReview\n"
+             "spec: {}\n")
+    res = kubectl("create", "-f", "-", input=rules, check=False)
+    assert res.returncode != 0 and "no namespace on request" in res.stderr

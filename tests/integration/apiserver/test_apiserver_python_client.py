@@ -138,3 +138,31 @@ def test_watch_label_selector_live(core: Any) -> None:
     core.create_namespaced_service("default", _svc("py-w-yes", {"w": "yes"}))
     t.join(10)
     assert seen == ["py-w-yes"]
+
+
+def test_self_subject_reviews(kubeconfig: Path) -> None:
+    api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=str(kubeconfig)
+    )
+    try:
+        authz = client.AuthorizationV1Api(api_client)
+        review = authz.create_self_subject_access_review(client.V1SelfSubjectAccessReview(
+            spec=client.V1SelfSubjectAccessReviewSpec(
+                resource_attributes=client.V1ResourceAttributes(
+                    verb="list", resource="services", namespace="default"))))
+        assert review.status.allowed is True
+        assert review.spec.resource_attributes.resource == "services"
+        with pytest.raises(ApiException) as exc:
+            authz.create_self_subject_access_review(client.V1SelfSubjectAccessReview(
+                spec=client.V1SelfSubjectAccessReviewSpec()))
+        assert exc.value.status == 422
+        rules = authz.create_self_subject_rules_review(client.V1SelfSubjectRulesReview(
+            spec=client.V1SelfSubjectRulesReviewSpec(namespace="default")))
+        assert rules.status.incomplete is False
+        assert rules.status.resource_rules[0].verbs == ["*"]
+        me = client.AuthenticationV1Api(api_client).create_self_subject_review(
+            client.V1SelfSubjectReview())
+        assert me.status.user_info.username == "kubernetes-admin"
+        assert "system:authenticated" in me.status.user_info.groups
+    finally:
+        api_client.close()

@@ -31,10 +31,13 @@ from kubesvc.api.schema import (  # noqa: F401  (imported for their registration
     meta,
     pod,
     pod_status,
+    reviews,
     volumes,
 )
 from kubesvc.api.schema._dsl import (
     AS,
+    AUTHN,
+    AUTHZ,
     COMPONENTS,
     GVK,
     LIST_MAP_KEYS,
@@ -86,6 +89,8 @@ GROUP_PREFIX: dict[str, str] = {
     "events.k8s.io": E,
     "coordination.k8s.io": L,
     "autoscaling": AS,
+    "authentication.k8s.io": AUTHN,
+    "authorization.k8s.io": AUTHZ,
 }
 
 
@@ -116,6 +121,12 @@ KIND_DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("coordination.k8s.io", "Lease"): "Lease defines a lease concept (node heartbeats, leader "
     "election).",
     ("events.k8s.io", "Event"): "Event is a report of an event somewhere in the cluster.",
+    ("authentication.k8s.io", "SelfSubjectReview"): "SelfSubjectReview contains the user "
+    "information that the kube-apiserver has about the user making this request.",
+    ("authorization.k8s.io", "SelfSubjectAccessReview"): "SelfSubjectAccessReview checks "
+    "whether or the current user can perform an action.",
+    ("authorization.k8s.io", "SelfSubjectRulesReview"): "SelfSubjectRulesReview enumerates "
+    "the set of actions the current user can perform within a namespace.",
 }
 
 
@@ -127,6 +138,8 @@ def _install_kinds() -> None:
         desc = KIND_DESCRIPTIONS.get((r.group, r.kind))
         if desc:
             COMPONENTS[name]["description"] = desc
+        if "list" not in r.verbs:
+            continue  # the create-only reviews have no List kind
         lst = defn(
             name + "List",
             {

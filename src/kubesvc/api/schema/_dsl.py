@@ -30,6 +30,8 @@ D = "io.k8s.api.discovery.v1."
 E = "io.k8s.api.events.v1."
 L = "io.k8s.api.coordination.v1."
 AS = "io.k8s.api.autoscaling.v1."
+AUTHN = "io.k8s.api.authentication.v1."
+AUTHZ = "io.k8s.api.authorization.v1."
 
 QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"

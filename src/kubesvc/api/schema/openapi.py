@@ -352,6 +352,9 @@ def _resource_paths(r: ResourceInfo) -> dict[str, Schema]:
     ns = "/namespaces/{namespace}" if r.namespaced else ""
     base = f"{root}{ns}/{r.plural}"
     ops = _Ops(r)
+    if not r.stored:  # a create-only review: one POST, nothing to read or watch
+        collection = ops.collection_path()
+        return {base: {"post": collection["post"], "parameters": collection["parameters"]}}
     out: dict[str, Schema] = {
         base: ops.collection_path(),
         base + "/{name}": ops.item_path(),

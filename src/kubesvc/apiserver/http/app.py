@@ -3,8 +3,9 @@ method, and turns every error into a ``metav1.Status``.
 
 Routing is done here by hand (a path split, no regex table) to keep per-request overhead
 low: non-resource paths (``/version``, health, discovery, OpenAPI) first, then resource
-paths parsed by :mod:`.paths` and dispatched to :class:`.crud.Crud`, :class:`.watch.Watcher`
-or :func:`.logs.serve_log`. Built by :class:`.server.ApiServer`.
+paths parsed by :mod:`.paths` and dispatched to :class:`.crud.Crud`, :class:`.watch.Watcher`,
+:func:`.logs.serve_log` or, for the create-only reviews, :func:`.reviews.serve`. Built by
+:class:`.server.ApiServer`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from kubesvc import errors
-from kubesvc.apiserver.http import discovery, health, openapi, paths
-from kubesvc.apiserver.http.auth import TokenFile, is_anonymous_path
+from kubesvc.apiserver.http import discovery, health, openapi, paths, reviews
+from kubesvc.apiserver.http.auth import TokenFile, User, is_anonymous_path
 from kubesvc.apiserver.http.backend import Backend
 from kubesvc.apiserver.http.crud import Crud
 from kubesvc.apiserver.http.logs import LogSource, serve_log
@@ -116,10 +117,12 @@ class ApiApp:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
             path = request.path
+            user: User | None = None
             if self.tokens is not None and not is_anonymous_path(path):
-                if self.tokens.authenticate(request.headers.get("Authorization")) is None:
+                user = self.tokens.authenticate(request.headers.get("Authorization"))
+                if user is None:
                     raise errors.Unauthorized("Unauthorized")
-            return await self._route(request, path)
+            return await self._route(request, path, user)
         except errors.KubeError as exc:
             return status_response(exc)
         except web.HTTPException:
@@ -129,11 +132,12 @@ class ApiApp:
             return status_response(errors.InternalError("an error on the server has prevented "
                                                         "the request from succeeding"))
 
-    async def _route(self, request: web.Request, path: str) -> web.StreamResponse:
+    async def _route(self, request: web.Request, path: str,
+                     user: User | None) -> web.StreamResponse:
         if path.startswith(("/api/", "/apis/")):
             target = paths.parse(path)
             if target is not None:
-                return await self._resource(request, target)
+                return await self._resource(request, target, user)
             return self._discovery(request, path)
         method = request.method
         if method not in ("GET", "HEAD"):
@@ -193,7 +197,8 @@ class ApiApp:
         resp.headers["Content-Type"] = content_type
         return resp
 
-    async def _resource(self, request: web.Request, target: paths.Target) -> web.StreamResponse:
+    async def _resource(self, request: web.Request, target: paths.Target,
+                        user: User | None) -> web.StreamResponse:
         method = request.method
         info = target.info
         verbs = info.verbs
@@ -217,6 +222,9 @@ class ApiApp:
         if target.legacy_watch or method not in _WRITE_METHODS:
             raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
         if method == "POST":
+            if not info.stored and not target.name and not sub:
+                _need(verbs, "create")
+                return await reviews.serve(request, info, user)
             if sub == "binding":
                 return await self.crud.binding(request, target)
             if target.name or (info.namespaced and target.namespace is None):

@@ -339,6 +339,9 @@ class Registry:
     ) -> Obj:
         if not isinstance(body, dict):
             raise errors.BadRequest(message="the body of the request was not a JSON object")
+        if not info.stored:  # the reviews need a caller: only the HTTP layer answers them
+            raise errors.MethodNotAllowed("the server does not allow this method on the "
+                                          "requested resource")
         obj: Obj = deep_copy(body)
         fieldvalidation.check_fields(info, obj, field_validation, warnings)
         self.check_type(info, obj)

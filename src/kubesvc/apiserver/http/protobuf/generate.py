@@ -2,9 +2,10 @@
 
 Developer tool, not used at run time:
 ``python -m kubesvc.apiserver.http.protobuf.generate DIR > .../protobuf/schema.py`` where
-DIR holds ``generated.proto`` of k8s.io/api (core, apps, autoscaling, coordination, discovery,
-events — v1) and k8s.io/apimachinery (meta/v1, util/intstr, api/resource, runtime). Only the
-messages reachable from the kinds this server serves are kept.
+DIR holds ``generated.proto`` of k8s.io/api (core, apps, autoscaling, coordination,
+discovery, events, authentication, authorization — v1) and k8s.io/apimachinery (meta/v1,
+util/intstr, api/resource, runtime). Only the messages reachable from the kinds this
+server serves are kept.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ ROOTS = {
     ("coordination.k8s.io/v1", "Lease"): "k8s.io.api.coordination.v1.Lease",
     ("events.k8s.io/v1", "Event"): "k8s.io.api.events.v1.Event",
     ("autoscaling/v1", "Scale"): "k8s.io.api.autoscaling.v1.Scale",
+    ("authentication.k8s.io/v1", "SelfSubjectReview"):
+        "k8s.io.api.authentication.v1.SelfSubjectReview",
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"):
+        "k8s.io.api.authorization.v1.SelfSubjectAccessReview",
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"):
+        "k8s.io.api.authorization.v1.SelfSubjectRulesReview",
     ("v1", "DeleteOptions"): "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
     ("meta.k8s.io/v1", "DeleteOptions"): "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
 }

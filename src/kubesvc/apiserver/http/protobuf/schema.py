@@ -8,6 +8,9 @@ from __future__ import annotations
 ROOTS: dict[tuple[str, str], str] = {
     ('apps/v1', 'Deployment'): 'k8s.io.api.apps.v1.Deployment',
     ('apps/v1', 'ReplicaSet'): 'k8s.io.api.apps.v1.ReplicaSet',
+    ('authentication.k8s.io/v1', 'SelfSubjectReview'): 'k8s.io.api.authentication.v1.SelfSubjectReview',
+    ('authorization.k8s.io/v1', 'SelfSubjectAccessReview'): 'k8s.io.api.authorization.v1.SelfSubjectAccessReview',
+    ('authorization.k8s.io/v1', 'SelfSubjectRulesReview'): 'k8s.io.api.authorization.v1.SelfSubjectRulesReview',
     ('autoscaling/v1', 'Scale'): 'k8s.io.api.autoscaling.v1.Scale',
     ('coordination.k8s.io/v1', 'Lease'): 'k8s.io.api.coordination.v1.Lease',
     ('discovery.k8s.io/v1', 'EndpointSlice'): 'k8s.io.api.discovery.v1.EndpointSlice',
@@ -95,6 +98,84 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
     'k8s.io.api.apps.v1.RollingUpdateDeployment': {
         1: ('maxUnavailable', 'k8s.io.apimachinery.pkg.util.intstr.IntOrString', 0),
         2: ('maxSurge', 'k8s.io.apimachinery.pkg.util.intstr.IntOrString', 0),
+    },
+    'k8s.io.api.authentication.v1.ExtraValue': {
+        1: ('items', 'string', 1),
+    },
+    'k8s.io.api.authentication.v1.SelfSubjectReview': {
+        1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', 0),
+        2: ('status', 'k8s.io.api.authentication.v1.SelfSubjectReviewStatus', 0),
+    },
+    'k8s.io.api.authentication.v1.SelfSubjectReviewStatus': {
+        1: ('userInfo', 'k8s.io.api.authentication.v1.UserInfo', 0),
+    },
+    'k8s.io.api.authentication.v1.UserInfo': {
+        1: ('username', 'string', 0),
+        2: ('uid', 'string', 0),
+        3: ('groups', 'string', 1),
+        4: ('extra', 'string,k8s.io.api.authentication.v1.ExtraValue', 2),
+    },
+    'k8s.io.api.authorization.v1.FieldSelectorAttributes': {
+        1: ('rawSelector', 'string', 0),
+        2: ('requirements', 'k8s.io.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement', 1),
+    },
+    'k8s.io.api.authorization.v1.LabelSelectorAttributes': {
+        1: ('rawSelector', 'string', 0),
+        2: ('requirements', 'k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement', 1),
+    },
+    'k8s.io.api.authorization.v1.NonResourceAttributes': {
+        1: ('path', 'string', 0),
+        2: ('verb', 'string', 0),
+    },
+    'k8s.io.api.authorization.v1.NonResourceRule': {
+        1: ('verbs', 'string', 1),
+        2: ('nonResourceURLs', 'string', 1),
+    },
+    'k8s.io.api.authorization.v1.ResourceAttributes': {
+        1: ('namespace', 'string', 0),
+        2: ('verb', 'string', 0),
+        3: ('group', 'string', 0),
+        4: ('version', 'string', 0),
+        5: ('resource', 'string', 0),
+        6: ('subresource', 'string', 0),
+        7: ('name', 'string', 0),
+        8: ('fieldSelector', 'k8s.io.api.authorization.v1.FieldSelectorAttributes', 0),
+        9: ('labelSelector', 'k8s.io.api.authorization.v1.LabelSelectorAttributes', 0),
+    },
+    'k8s.io.api.authorization.v1.ResourceRule': {
+        1: ('verbs', 'string', 1),
+        2: ('apiGroups', 'string', 1),
+        3: ('resources', 'string', 1),
+        4: ('resourceNames', 'string', 1),
+    },
+    'k8s.io.api.authorization.v1.SelfSubjectAccessReview': {
+        1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', 0),
+        2: ('spec', 'k8s.io.api.authorization.v1.SelfSubjectAccessReviewSpec', 0),
+        3: ('status', 'k8s.io.api.authorization.v1.SubjectAccessReviewStatus', 0),
+    },
+    'k8s.io.api.authorization.v1.SelfSubjectAccessReviewSpec': {
+        1: ('resourceAttributes', 'k8s.io.api.authorization.v1.ResourceAttributes', 0),
+        2: ('nonResourceAttributes', 'k8s.io.api.authorization.v1.NonResourceAttributes', 0),
+    },
+    'k8s.io.api.authorization.v1.SelfSubjectRulesReview': {
+        1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', 0),
+        2: ('spec', 'k8s.io.api.authorization.v1.SelfSubjectRulesReviewSpec', 0),
+        3: ('status', 'k8s.io.api.authorization.v1.SubjectRulesReviewStatus', 0),
+    },
+    'k8s.io.api.authorization.v1.SelfSubjectRulesReviewSpec': {
+        1: ('namespace', 'string', 0),
+    },
+    'k8s.io.api.authorization.v1.SubjectAccessReviewStatus': {
+        1: ('allowed', 'bool', 0),
+        2: ('reason', 'string', 0),
+        3: ('evaluationError', 'string', 0),
+        4: ('denied', 'bool', 0),
+    },
+    'k8s.io.api.authorization.v1.SubjectRulesReviewStatus': {
+        1: ('resourceRules', 'k8s.io.api.authorization.v1.ResourceRule', 1),
+        2: ('nonResourceRules', 'k8s.io.api.authorization.v1.NonResourceRule', 1),
+        3: ('incomplete', 'bool', 0),
+        4: ('evaluationError', 'string', 0),
     },
     'k8s.io.api.autoscaling.v1.Scale': {
         1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', 0),
@@ -1332,6 +1413,11 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
         4: ('propagationPolicy', 'string', 0),
         5: ('dryRun', 'string', 1),
         6: ('ignoreStoreReadErrorWithClusterBreakingPotential', 'bool', 0),
+    },
+    'k8s.io.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement': {
+        1: ('key', 'string', 0),
+        2: ('operator', 'string', 0),
+        3: ('values', 'string', 1),
     },
     'k8s.io.apimachinery.pkg.apis.meta.v1.FieldsV1': {
         1: ('Raw', 'bytes', 0),
