@@ -17,6 +17,7 @@ from kubesvc.proxy.model import (
     Endpoint,
     ServicePort,
     ServicePortName,
+    local_ready_count,
     service_ports,
     slice_endpoints,
 )
@@ -32,6 +33,19 @@ class ProxyState:
     ports: dict[ServicePortName, ServicePort] = field(default_factory=dict)
     endpoints: dict[ServicePortName, list[Endpoint]] = field(default_factory=dict)
     by_service: dict[str, list[ServicePortName]] = field(default_factory=dict)
+
+    def health_check(self, svc_key: str, *, node_name: str) -> tuple[int, int] | None:
+        """(health check node port, local ready endpoints) of a Service with
+        ``externalTrafficPolicy: Local``, else None. The count is over all the Service's
+        ports, by IP, as upstream's ``LocalReadyEndpoints``; both backends serve it."""
+        port = 0
+        eps: list[Endpoint] = []
+        for spn in self.by_service.get(svc_key, []):
+            sp = self.ports[spn]
+            eps += self.endpoints.get(spn, [])
+            if sp.external_local and sp.health_check_node_port:
+                port = sp.health_check_node_port
+        return (port, local_ready_count(eps, node_name=node_name)) if port else None
 
 
 @dataclass(slots=True)

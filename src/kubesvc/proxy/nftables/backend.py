@@ -5,7 +5,6 @@ the first full sync, and with a full rewrite after any failure."""
 from __future__ import annotations
 
 from kubesvc.proxy.healthcheck import HealthCheckServer
-from kubesvc.proxy.model import Endpoint, local_ready_count
 from kubesvc.proxy.nftables.nft import NftRunner
 from kubesvc.proxy.nftables.rules import NftConfig, ServiceRules, service_rules, transaction
 from kubesvc.proxy.tracker import SyncRequest
@@ -44,16 +43,7 @@ class NftablesBackend:
     async def _sync_health(self, req: SyncRequest, keys: set[str]) -> None:
         st = req.state
         for key in keys:
-            port: int | None = None
-            eps: list[Endpoint] = []
-            for spn in st.by_service.get(key, []):
-                sp = st.ports[spn]
-                eps += st.endpoints.get(spn, [])
-                if sp.external_local and sp.health_check_node_port:
-                    port = sp.health_check_node_port
-            # ready local endpoints by IP (upstream LocalReadyEndpoints)
-            want = (None if port is None
-                    else (port, local_ready_count(eps, node_name=self.cfg.node_name)))
+            want = st.health_check(key, node_name=self.cfg.node_name)
             cur = self._health.get(key)
             if cur is not None and (want is None or cur.port != want[0]):
                 await cur.close()

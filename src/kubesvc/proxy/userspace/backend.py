@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from kubesvc.proxy.healthcheck import HealthCheckServer
-from kubesvc.proxy.model import ServicePort, local_ready_count, usable_endpoints
+from kubesvc.proxy.model import ServicePort, usable_endpoints
 from kubesvc.proxy.tracker import SyncRequest
 from kubesvc.proxy.userspace.balancer import Addr, Balancer
 from kubesvc.proxy.userspace.listeners import TcpListener, UdpListener
@@ -79,16 +79,11 @@ class UserspaceBackend:
             keys |= set(self._owned) | set(req.state.by_service)
         for svc_key in keys:
             want: dict[ListenerKey, _Want] = {}
-            health: tuple[int, int] | None = None
             for spn in req.state.by_service.get(svc_key, []):
-                sp = req.state.ports[spn]
-                want.update(self._desired(sp, req))
-                if sp.external_local and sp.health_check_node_port:
-                    local = local_ready_count(req.state.endpoints.get(spn, []),
-                                              node_name=self.node_name)
-                    health = (sp.health_check_node_port, local)
+                want.update(self._desired(req.state.ports[spn], req))
             await self._apply(svc_key, want)
-            await self._apply_health(svc_key, health)
+            await self._apply_health(svc_key,
+                                     req.state.health_check(svc_key, node_name=self.node_name))
 
     async def _apply(self, svc_key: str, want: dict[ListenerKey, _Want]) -> None:
         have = self._owned.get(svc_key, set())
