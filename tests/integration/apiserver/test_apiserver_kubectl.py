@@ -291,6 +291,9 @@ def test_access_review_validation_from_a_manifest(kubectl: Kubectl) -> None:
     out = yaml.safe_load(kubectl("create", "-f", "-", "-o", "yaml", input=ok).stdout)
     assert out["status"] == {"allowed": True}
     assert out["spec"]["nonResourceAttributes"] == {"path": "/version", "verb": "get"}
+    typo = doc.replace("spec: {}", "spec: {resourceAtributes: {verb: get}}")
+    res = kubectl("create", "-f", "-", input=typo, check=False)
+    assert res.returncode != 0 and 'unknown field "spec.resourceAtributes"' in res.stderr
     rules = ("apiVersion: authorization.k8s.io/v1\nkind: SelfSubjectRulesReview\n"
              "spec: {}\n")
     res = kubectl("create", "-f", "-", input=rules, check=False)

@@ -24,9 +24,10 @@ from kubesvc.api.resources import ResourceInfo
 from kubesvc.api.validation.field import GoRaw, invalid
 from kubesvc.apiserver.http import params
 from kubesvc.apiserver.http.auth import User
-from kubesvc.apiserver.http.crud import decode_body_object, read_body
+from kubesvc.apiserver.http.crud import decode_body_object, read_body, warning_headers
 from kubesvc.apiserver.http.negotiation import Negotiated, negotiate
 from kubesvc.apiserver.http.render import render_object
+from kubesvc.apiserver.registry import fieldvalidation
 
 Obj = dict[str, Any]
 
@@ -89,15 +90,20 @@ def _access_review_causes(obj: Obj, spec: Obj) -> list[errors.Cause]:
 
 async def serve(request: web.Request, info: ResourceInfo, user: User | None) -> web.Response:
     """Answer one review POST with 201 and the answered object (``dryRun`` changes nothing:
-    nothing is stored either way)."""
+    nothing is stored either way; ``fieldValidation`` works as for any create)."""
     neg = negotiate(request.headers.get("Accept", ""))
-    params.dry_run(request.rel_url.query)  # rejects an unknown dryRun value as upstream
+    q = request.rel_url.query
+    params.dry_run(q)  # rejects an unknown dryRun value as upstream
+    validation = params.field_validation(q)
     body = await read_body(request)
     obj = decode_body_object(info, body, request.headers.get("Content-Type", ""))
+    warnings: list[str] = []
+    fieldvalidation.check_fields(info, obj, validation, warnings)
     out = answer(info, obj, user or ANONYMOUS, now=dt.datetime.now(dt.UTC))
     if neg.kind in ("table", "metadata"):
         neg = Negotiated("json")  # writes answer objects, never Tables
     resp = web.Response(body=render_object(info, out, neg, include_object="Object"),
                         status=201, content_type=None)
     resp.headers["Content-Type"] = neg.content_type
+    warning_headers(resp, warnings)
     return resp
