@@ -273,6 +273,18 @@ def test_kubectl_logs_reach_the_agents(nc: Cluster) -> None:
     assert r.returncode != 0 and 'previous terminated container "app"' in r.stderr
 
 
+def test_api_server_proxy_reaches_pods_on_every_node(nc: Cluster) -> None:
+    # The API server connects from the bridge namespace, which routes every pod CIDR.
+    names = {p["metadata"]["name"] for p in app_pods(nc)}
+    seen = {nc.kubectl("get", "--raw", "/api/v1/namespaces/default/services/"
+                       "my-app-service:80/proxy/hostname").stdout for _ in range(30)}
+    assert len(seen) >= 3 and seen <= names, seen
+    for p in app_pods(nc)[:3]:
+        name = p["metadata"]["name"]
+        assert nc.kubectl("get", "--raw", f"/api/v1/namespaces/default/pods/{name}:8080/"
+                          "proxy/hostname").stdout == name
+
+
 # -- Services from outside -------------------------------------------------------------------
 
 

@@ -77,6 +77,40 @@ def test_expose_deployment_pod_and_service(cluster: Cluster) -> None:
     assert copy["spec"]["type"] == "NodePort" and copy["spec"]["selector"] == {"app": "exp"}
 
 
+def test_api_server_proxy_to_services_and_pods(cluster: Cluster) -> None:
+    """``services/{name}[:port]/proxy/...`` reaches a ready endpoint, ``pods/...`` the pod
+    (its first container port when none is named); errors as upstream words them."""
+    c = cluster
+    c.kubectl("apply", "-f", "-", input=DEPLOY.replace("exp", "prx"))
+    c.kubectl("rollout", "status", "deployment/prx", "--timeout=60s")
+    c.kubectl("expose", "deployment", "prx", "--port=80", "--target-port=8080")
+    pods = {p["metadata"]["name"] for p in
+            c.kubectl_json("get", "pods", "-l", "app=prx")["items"]}
+    c.wait_for(lambda: len(c.kubectl_json("get", "endpoints", "prx")
+                           .get("subsets", [{}])[0].get("addresses", [])) == 2,
+               what="prx endpoints")
+    seen = {c.kubectl("get", "--raw", "/api/v1/namespaces/default/services/prx:80/proxy/"
+                      "hostname").stdout for _ in range(12)}
+    assert seen == pods  # both endpoints, picked at random
+    echo = c.kubectl("get", "--raw",
+                     "/api/v1/namespaces/default/services/http:prx:80/proxy/echo?msg=hi")
+    assert echo.stdout == "hi"
+    pod = sorted(pods)[0]
+    assert c.kubectl("get", "--raw", f"/api/v1/namespaces/default/pods/{pod}/proxy/"
+                     "hostname").stdout == pod
+    bad = c.kubectl("get", "--raw", "/api/v1/namespaces/default/services/prx:81/proxy/",
+                    check=False)
+    assert 'no service port 81 found for service "prx"' in bad.stderr
+    c.kubectl("create", "service", "clusterip", "prx-empty", "--tcp=80:8080")
+    bad = c.kubectl("get", "--raw", "/api/v1/namespaces/default/services/prx-empty/proxy/",
+                    check=False)
+    assert 'no endpoints available for service "prx-empty"' in bad.stderr
+    bad = c.kubectl("get", "--raw", f"/api/v1/namespaces/default/pods/{pod}:9/proxy/",
+                    check=False)
+    assert "error trying to reach service: dial tcp" in bad.stderr, bad.stderr
+    assert "connection refused" in bad.stderr
+
+
 def test_describe_service_layout(cluster: Cluster) -> None:
     c = cluster
     c.kubectl("apply", "-f", "-", input=DEPLOY)

@@ -27,7 +27,7 @@ class ResourceInfo:
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     verbs: tuple[str, ...] = ALL_VERBS
-    subresources: tuple[str, ...] = ()  # "status", "scale", "log", "binding"
+    subresources: tuple[str, ...] = ()  # "status", "scale", "log", "binding", "proxy"
     # Storage key segment; differs from plural only where upstream's etcd layout does.
     storage_name: str = ""
     # False for the create-only reviews: answered from the request and its caller, never
@@ -80,11 +80,11 @@ RESOURCES: tuple[ResourceInfo, ...] = (
        subresources=("status", "finalize")),
     _R("", "v1", "Node", "nodes", "node", False, ("no",), subresources=("status",)),
     _R("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",),
-       subresources=("status", "log", "binding")),
+       subresources=("status", "log", "binding", "proxy")),
     _R("", "v1", "Service", "services", "service", True, ("svc",), ("all",),
        verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update",
               "watch"),
-       subresources=("status",)),
+       subresources=("status", "proxy")),
     _R("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",)),
     _R("", "v1", "Event", "events", "event", True, ("ev",)),
     _R("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",)),

@@ -7,7 +7,8 @@ the machine):
 - ``ks-<id>-br``: holds the cluster bridge ``br0`` that every node and the client attach to,
   with ``172.20.0.1``: the control plane's address on the cluster network (``kubesvc up``
   relays ``172.20.0.1:6443`` to its API server, so a node that loses its link also loses
-  the API server, as a real node would);
+  the API server, as a real node would), and routes to each node's pod CIDR via that node:
+  the API server's services/pods proxy connects from here (:func:`bridge_dialer`);
 - ``ks-<id>-n<i>``: node *i*, ``eth0`` = ``172.20.0.(10+i)/24`` on the bridge, pods in
   ``10.244.(i-1).0/24`` behind the node's own pod bridge (made by the node agent's
   :class:`~kubesvc.runtime.netns.NetnsNetwork`), routes to the other nodes' pod CIDRs via
@@ -31,8 +32,13 @@ import logging
 import os
 import shutil
 import signal
+import socket
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from kubesvc.apiserver.http.proxy import Dialer
+from kubesvc.linuxns import enter_netns
 
 log = logging.getLogger(__name__)
 
@@ -165,8 +171,49 @@ async def build(topo: Topology) -> None:
             if other is not node:
                 await _run(ip, "-n", node.netns, "route", "add", other.pod_cidr, "via",
                            other.ip)
+        await _run(ip, "-n", br, "route", "add", node.pod_cidr, "via", node.ip)
     log.info("netns cluster %s: %d nodes on %s, client %s", topo.cluster_id,
              len(topo.nodes), NODE_SUBNET, CLIENT_IP)
+
+
+def _socket_in(netns: str) -> socket.socket:
+    """A TCP socket made inside ``netns``, by a thread of its own (``setns`` moves only the
+    calling thread, which then ends)."""
+    made: list[socket.socket | BaseException] = []
+
+    def run() -> None:
+        try:
+            enter_netns(netns)
+            made.append(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+        except BaseException as exc:  # handed to the caller
+            made.append(exc)
+
+    t = threading.Thread(target=run, name=f"socket-in-{netns}")
+    t.start()
+    t.join()
+    if isinstance(made[0], BaseException):
+        raise made[0]
+    return made[0]
+
+
+def bridge_dialer(topo: Topology) -> Dialer:
+    """How the API server reaches pod addresses in a netns cluster: a socket made in the
+    bridge namespace (its control-plane address, routes to every pod CIDR), connected and
+    used from the event loop (a socket keeps the namespace it was made in)."""
+
+    async def dial(host: str, port: int) -> tuple[asyncio.StreamReader,
+                                                  asyncio.StreamWriter]:
+        loop = asyncio.get_running_loop()
+        sock = await loop.run_in_executor(None, _socket_in, topo.bridge_netns)
+        try:
+            sock.setblocking(False)
+            await loop.sock_connect(sock, (host, port))
+            return await asyncio.open_connection(sock=sock)
+        except BaseException:
+            sock.close()
+            raise
+
+    return dial
 
 
 async def teardown(topo: Topology) -> None:

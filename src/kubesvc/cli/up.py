@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from kubesvc.api.validation.formats import ADDRESS_POLICY
+from kubesvc.apiserver.http.proxy import direct_dial
 from kubesvc.apiserver.http.server import ApiServer
 from kubesvc.apiserver.registry.core import Registry
 from kubesvc.cli import components, netns, nodes
@@ -167,6 +168,7 @@ class Cluster:
                 registry, data_dir=o.data_dir, host=o.api_host, port=o.api_port,
                 readiness=self.readiness, log_source=logs,
                 unix_socket=o.data_dir / "api.sock" if topo is not None else None,
+                dial=netns.bridge_dialer(topo) if topo is not None else direct_dial,
             )
             self.api = api
             await api.start()

@@ -92,6 +92,9 @@ def test_legacy_discovery(http: Http) -> None:
     assert by_name["services"]["categories"] == ["all"]
     assert by_name["services"]["namespaced"] is True
     assert "services/status" in by_name and "pods/log" in by_name
+    assert by_name["services/proxy"]["kind"] == "ServiceProxyOptions"
+    assert by_name["pods/proxy"]["kind"] == "PodProxyOptions"
+    assert by_name["pods/proxy"]["verbs"] == ["create", "delete", "get", "patch", "update"]
     assert by_name["endpoints"]["shortNames"] == ["ep"]
     code, body = http.json("GET", "/apis")
     groups = {g["name"] for g in body["groups"]}

@@ -4,8 +4,8 @@ method, and turns every error into a ``metav1.Status``.
 Routing is done here by hand (a path split, no regex table) to keep per-request overhead
 low: non-resource paths (``/version``, health, discovery, OpenAPI) first, then resource
 paths parsed by :mod:`.paths` and dispatched to :class:`.crud.Crud`, :class:`.watch.Watcher`,
-:func:`.logs.serve_log` or, for the create-only reviews, :func:`.reviews.serve`. Built by
-:class:`.server.ApiServer`.
+:func:`.logs.serve_log`, :func:`.proxy.serve_proxy` or, for the create-only reviews,
+:func:`.reviews.serve`. Built by :class:`.server.ApiServer`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from kubesvc.apiserver.http.crud import Crud
 from kubesvc.apiserver.http.logs import LogSource, serve_log
 from kubesvc.apiserver.http.negotiation import MAX_BODY_BYTES, encode
 from kubesvc.apiserver.http.params import truthy
+from kubesvc.apiserver.http.proxy import Dialer, direct_dial, serve_proxy
 from kubesvc.apiserver.http.watch import Watcher
 
 log = logging.getLogger(__name__)
@@ -94,8 +95,10 @@ class ApiApp:
         server_address: str,
         readiness: Callable[[], Mapping[str, bool]] | None = None,
         log_source: LogSource | None = None,
+        dial: Dialer = direct_dial,
     ) -> None:
         self.backend = backend
+        self.dial = dial
         self.tokens = tokens
         self.readiness = readiness
         self.log_source = log_source
@@ -203,6 +206,9 @@ class ApiApp:
         info = target.info
         verbs = info.verbs
         sub = target.subresource
+        if sub == "proxy":
+            return await serve_proxy(request, target, backend=self.backend, dial=self.dial,
+                                     proxy_path=target.proxy_path)
         if method in ("GET", "HEAD"):
             watching = target.legacy_watch or truthy(request.rel_url.query.get("watch"))
             if sub == "log":

@@ -22,11 +22,15 @@ _SUBRESOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     "log": ("", "v1", "Pod", ("get",)),
     "binding": ("", "v1", "Binding", ("create",)),
     "finalize": ("", "", "", ("update",)),
+    # kind: <Parent>ProxyOptions (PodProxyOptions, ServiceProxyOptions)
+    "proxy": ("", "v1", "ProxyOptions", ("create", "delete", "get", "patch", "update")),
 }
 
 
 def _sub_kind(r: ResourceInfo, sub: str) -> tuple[str, str, str, tuple[str, ...]]:
     group, version, kind, verbs = _SUBRESOURCES.get(sub, ("", "", "", ("get",)))
+    if sub == "proxy":
+        kind = r.kind + kind
     if not kind:
         group, version, kind = r.group, r.version, r.kind
     return group, version, kind, verbs

@@ -1,7 +1,8 @@
 """Parse a REST path into the resource, namespace, name and subresource it addresses.
 
 ``/api/v1/namespaces/{ns}/{plural}/{name}/{sub}``, ``/apis/{g}/{v}/...``, cluster-scoped
-and all-namespaces forms, and the legacy ``/api/v1/watch/...`` prefix. Called by
+and all-namespaces forms, the legacy ``/api/v1/watch/...`` prefix, and
+``.../{name}/proxy/{path}`` (the path to proxy kept as sent). Called by
 :mod:`.app` for every resource request; reads :mod:`kubesvc.api.resources` only.
 """
 
@@ -24,6 +25,9 @@ class Target:
     name: str
     subresource: str
     legacy_watch: bool
+    # ``.../{name}/proxy<rest>``: the path to pass on, as sent ("" when nothing follows
+    # ``proxy``, "/" for ``proxy/``).
+    proxy_path: str = ""
 
 
 def parse(path: str) -> Target | None:
@@ -50,6 +54,11 @@ def parse(path: str) -> Target | None:
         # /api/v1/namespaces/{name}/status is the Namespace's own subresource.
         if not (group == "" and len(rest) == 3 and rest[2] in _NAMESPACE_SUBRESOURCES):
             namespace, rest = rest[1], rest[2:]
+    proxy_path = ""
+    if len(rest) >= 3 and rest[2] == "proxy" and rest[1]:
+        marker = f"/{rest[0]}/{rest[1]}/proxy"
+        proxy_path = path[path.index(marker) + len(marker):]
+        rest = rest[:3]
     if not rest or len(rest) > 3 or not all(rest):
         return None
     info = _BY_GVR.get((group, version, rest[0]))
@@ -65,4 +74,4 @@ def parse(path: str) -> Target | None:
         return None
     if legacy_watch and sub:
         return None
-    return Target(info, namespace, name, sub, legacy_watch)
+    return Target(info, namespace, name, sub, legacy_watch, proxy_path)

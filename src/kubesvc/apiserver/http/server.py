@@ -21,6 +21,7 @@ from kubesvc.apiserver.http.app import ApiApp
 from kubesvc.apiserver.http.auth import TokenFile
 from kubesvc.apiserver.http.backend import Backend
 from kubesvc.apiserver.http.logs import LogSource
+from kubesvc.apiserver.http.proxy import Dialer, direct_dial
 from kubesvc.apiserver.http.tls import ensure_tls
 
 __all__ = ["ApiServer", "LogSource"]
@@ -49,6 +50,7 @@ class ApiServer:
         readiness: Callable[[], Mapping[str, bool]] | None = None,
         log_source: LogSource | None = None,
         unix_socket: Path | None = None,
+        dial: Dialer = direct_dial,
     ) -> None:
         self.registry = registry
         # Optional plain-HTTP listener on a unix socket (same token auth): in netns mode
@@ -60,6 +62,7 @@ class ApiServer:
         self.extra_sans = tuple(extra_sans)
         self.readiness = readiness
         self.log_source = log_source
+        self.dial = dial  # how the services/pods proxy reaches pod addresses
         self._runner: web.AppRunner | None = None
         self._api: ApiApp | None = None
         self._ca_pem = b""
@@ -102,7 +105,7 @@ class ApiServer:
         self._api = ApiApp(
             self.registry, tokens=self._tokens,
             server_address=self.url.removeprefix("https://"),
-            readiness=self.readiness, log_source=self.log_source,
+            readiness=self.readiness, log_source=self.log_source, dial=self.dial,
         )
         # handler_cancellation: a watch ends when its client disconnects; writes are
         # shielded in the handlers so that they complete regardless.
