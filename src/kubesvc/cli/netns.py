@@ -33,12 +33,11 @@ import os
 import shutil
 import signal
 import socket
-import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from kubesvc.apiserver.http.proxy import Dialer
-from kubesvc.linuxns import enter_netns
+from kubesvc.runtime.netns import socket_in_netns
 
 log = logging.getLogger(__name__)
 
@@ -176,26 +175,6 @@ async def build(topo: Topology) -> None:
              len(topo.nodes), NODE_SUBNET, CLIENT_IP)
 
 
-def _socket_in(netns: str) -> socket.socket:
-    """A TCP socket made inside ``netns``, by a thread of its own (``setns`` moves only the
-    calling thread, which then ends)."""
-    made: list[socket.socket | BaseException] = []
-
-    def run() -> None:
-        try:
-            enter_netns(netns)
-            made.append(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-        except BaseException as exc:  # handed to the caller
-            made.append(exc)
-
-    t = threading.Thread(target=run, name=f"socket-in-{netns}")
-    t.start()
-    t.join()
-    if isinstance(made[0], BaseException):
-        raise made[0]
-    return made[0]
-
-
 def bridge_dialer(topo: Topology) -> Dialer:
     """How the API server reaches pod addresses in a netns cluster: a socket made in the
     bridge namespace (its control-plane address, routes to every pod CIDR), connected and
@@ -204,7 +183,8 @@ def bridge_dialer(topo: Topology) -> Dialer:
     async def dial(host: str, port: int) -> tuple[asyncio.StreamReader,
                                                   asyncio.StreamWriter]:
         loop = asyncio.get_running_loop()
-        sock = await loop.run_in_executor(None, _socket_in, topo.bridge_netns)
+        sock = await loop.run_in_executor(None, socket_in_netns, topo.bridge_netns,
+                                          socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.setblocking(False)
             await loop.sock_connect(sock, (host, port))
