@@ -139,21 +139,29 @@ async def shielded(aw: Awaitable[T]) -> T:
     return await asyncio.shield(aw)
 
 
+def respond(
+    body: bytes, neg: Negotiated, *, status: int = 200, warnings: list[str] | None = None
+) -> web.Response:
+    """A rendered object or list with its negotiated Content-Type and Warning headers."""
+    resp = web.Response(body=body, status=status, content_type=None)
+    resp.headers["Content-Type"] = neg.content_type
+    if warnings:
+        warning_headers(resp, warnings)
+    return resp
+
+
+def for_write(neg: Negotiated) -> Negotiated:
+    """Writes answer objects, never Tables (upstream ignores as=Table on writes)."""
+    if neg.kind in ("table", "metadata"):
+        return Negotiated("json")
+    return neg
+
+
 class Crud:
     """The non-streaming verbs over one Backend."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-
-    @staticmethod
-    def _respond(
-        body: bytes, neg: Negotiated, *, status: int = 200, warnings: list[str] | None = None
-    ) -> web.Response:
-        resp = web.Response(body=body, status=status, content_type=None)
-        resp.headers["Content-Type"] = neg.content_type
-        if warnings:
-            warning_headers(resp, warnings)
-        return resp
 
     async def get(self, request: web.Request, target: Target) -> web.Response:
         neg = negotiate(request.headers.get("Accept", ""))
@@ -165,9 +173,9 @@ class Crud:
         )
         info = target.info
         if target.subresource == "scale":
-            return self._respond(render_object(info, obj, _plain(neg), include_object=include),
-                                 _plain(neg))
-        return self._respond(render_object(info, obj, neg, include_object=include), neg)
+            return respond(render_object(info, obj, for_write(neg), include_object=include),
+                                 for_write(neg))
+        return respond(render_object(info, obj, neg, include_object=include), neg)
 
     async def list(self, request: web.Request, target: Target) -> web.Response:
         neg = negotiate(request.headers.get("Accept", ""))
@@ -184,10 +192,10 @@ class Crud:
             limit=max(limit, 0),
             continue_token=q.get("continue", ""),
         )
-        return self._respond(render_list(target.info, lst, neg, include_object=include), neg)
+        return respond(render_list(target.info, lst, neg, include_object=include), neg)
 
     async def create(self, request: web.Request, target: Target) -> web.Response:
-        neg = _plain(negotiate(request.headers.get("Accept", "")))
+        neg = for_write(negotiate(request.headers.get("Accept", "")))
         q = request.rel_url.query
         body = await read_body(request)
         dry = params.dry_run(q)
@@ -200,11 +208,11 @@ class Crud:
             info.key, obj, namespace=target.namespace, dry_run=dry,
             field_validation=validation, warnings=warnings,
         ))
-        return self._respond(render_object(info, out, neg, include_object="Object"), neg,
+        return respond(render_object(info, out, neg, include_object="Object"), neg,
                              status=201, warnings=warnings)
 
     async def update(self, request: web.Request, target: Target) -> web.Response:
-        neg = _plain(negotiate(request.headers.get("Accept", "")))
+        neg = for_write(negotiate(request.headers.get("Accept", "")))
         q = request.rel_url.query
         body = await read_body(request)
         dry = params.dry_run(q, options_kind="UpdateOptions")
@@ -226,11 +234,11 @@ class Crud:
             info.key, obj, namespace=target.namespace, subresource=target.subresource,
             dry_run=dry, field_validation=validation, warnings=warnings,
         ))
-        return self._respond(render_object(info, out, neg, include_object="Object"), neg,
+        return respond(render_object(info, out, neg, include_object="Object"), neg,
                              warnings=warnings)
 
     async def patch(self, request: web.Request, target: Target) -> web.Response:
-        neg = _plain(negotiate(request.headers.get("Accept", "")))
+        neg = for_write(negotiate(request.headers.get("Accept", "")))
         q = request.rel_url.query
         body = await read_body(request)
         dry = params.dry_run(q, options_kind="PatchOptions")
@@ -252,11 +260,11 @@ class Crud:
             field_manager=field_manager, force=params.truthy(q.get("force")),
             warnings=warnings,
         ))
-        return self._respond(render_object(target.info, out, neg, include_object="Object"),
+        return respond(render_object(target.info, out, neg, include_object="Object"),
                              neg, warnings=warnings)
 
     async def delete(self, request: web.Request, target: Target) -> web.Response:
-        neg = _plain(negotiate(request.headers.get("Accept", "")))
+        neg = for_write(negotiate(request.headers.get("Accept", "")))
         opts = params.delete_options(request.rel_url.query, await _delete_body(request))
         out = await shielded(self.backend.delete(
             target.info.key, target.name, namespace=target.namespace,
@@ -270,11 +278,11 @@ class Crud:
             (out.get("metadata") or {}).get("deletionTimestamp")
         )
         accepted = pending and opts.orphan_dependents is False and not opts.dry_run
-        return self._respond(render_object(target.info, out, neg, include_object="Object"),
+        return respond(render_object(target.info, out, neg, include_object="Object"),
                              neg, status=202 if accepted else 200)
 
     async def delete_collection(self, request: web.Request, target: Target) -> web.Response:
-        neg = _plain(negotiate(request.headers.get("Accept", "")))
+        neg = for_write(negotiate(request.headers.get("Accept", "")))
         q = request.rel_url.query
         opts = params.delete_options(q, await _delete_body(request))
         out = await shielded(self.backend.delete_collection(
@@ -283,7 +291,7 @@ class Crud:
             propagation_policy=opts.propagation_policy,
             grace_period_seconds=opts.grace_period_seconds, dry_run=opts.dry_run,
         ))
-        return self._respond(render_list(target.info, out, neg, include_object="Object"), neg)
+        return respond(render_list(target.info, out, neg, include_object="Object"), neg)
 
     async def binding(self, request: web.Request, target: Target) -> web.Response:
         """POST pods/{name}/binding: the Registry sets spec.nodeName; upstream answers a
@@ -313,13 +321,6 @@ class Crud:
                    "code": 201}
         return web.Response(body=orjson.dumps(out), status=201,
                             content_type="application/json")
-
-
-def _plain(neg: Negotiated) -> Negotiated:
-    """Writes answer objects, never Tables (upstream ignores as=Table on writes)."""
-    if neg.kind in ("table", "metadata"):
-        return Negotiated("json")
-    return neg
 
 
 def _decode_scale(body: bytes, content_type: str) -> dict[str, Any]:

@@ -24,8 +24,8 @@ from kubesvc.api.resources import ResourceInfo
 from kubesvc.api.validation.field import GoRaw, invalid
 from kubesvc.apiserver.http import params
 from kubesvc.apiserver.http.auth import User
-from kubesvc.apiserver.http.crud import decode_body_object, read_body, warning_headers
-from kubesvc.apiserver.http.negotiation import Negotiated, negotiate
+from kubesvc.apiserver.http.crud import decode_body_object, for_write, read_body, respond
+from kubesvc.apiserver.http.negotiation import negotiate
 from kubesvc.apiserver.http.render import render_object
 from kubesvc.apiserver.registry import fieldvalidation
 
@@ -91,7 +91,7 @@ def _access_review_causes(obj: Obj, spec: Obj) -> list[errors.Cause]:
 async def serve(request: web.Request, info: ResourceInfo, user: User | None) -> web.Response:
     """Answer one review POST with 201 and the answered object (``dryRun`` changes nothing:
     nothing is stored either way; ``fieldValidation`` works as for any create)."""
-    neg = negotiate(request.headers.get("Accept", ""))
+    neg = for_write(negotiate(request.headers.get("Accept", "")))
     q = request.rel_url.query
     params.dry_run(q)  # rejects an unknown dryRun value as upstream
     validation = params.field_validation(q)
@@ -100,10 +100,5 @@ async def serve(request: web.Request, info: ResourceInfo, user: User | None) -> 
     warnings: list[str] = []
     fieldvalidation.check_fields(info, obj, validation, warnings)
     out = answer(info, obj, user or ANONYMOUS, now=dt.datetime.now(dt.UTC))
-    if neg.kind in ("table", "metadata"):
-        neg = Negotiated("json")  # writes answer objects, never Tables
-    resp = web.Response(body=render_object(info, out, neg, include_object="Object"),
-                        status=201, content_type=None)
-    resp.headers["Content-Type"] = neg.content_type
-    warning_headers(resp, warnings)
-    return resp
+    return respond(render_object(info, out, neg, include_object="Object"), neg, status=201,
+                   warnings=warnings)
