@@ -36,7 +36,9 @@ Dialer = Callable[[str, int], Awaitable[tuple[asyncio.StreamReader, asyncio.Stre
 
 CONNECT_TIMEOUT = 10.0
 HEADER_TIMEOUT = 60.0  # a target that never answers (e.g. a DNS port) does not hold on
-_HOP_BY_HOP = frozenset({
+# Headers not copied across: the hop-by-hop ones, and those the proxy writes itself (Host,
+# Content-Length) or drops (the caller's Authorization).
+_NOT_FORWARDED = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
     "trailer", "transfer-encoding", "upgrade", "host", "authorization", "content-length",
 })
@@ -116,7 +118,7 @@ def _request_head(request: web.Request, host: str, port: int, path: str,
     lines = [f"{request.method} {target} HTTP/1.0", f"Host: {host}:{port}",
              "Connection: close"]
     for k, v in request.headers.items():
-        if k.lower() not in _HOP_BY_HOP:
+        if k.lower() not in _NOT_FORWARDED:
             lines.append(f"{k}: {v}")
     if body_len or request.method in ("POST", "PUT", "PATCH"):
         lines.append(f"Content-Length: {body_len}")
@@ -183,7 +185,7 @@ async def _relay_answer(request: web.Request, first_line: bytes,
         v = v.strip()
         if k.lower() == "content-length" and v.isdigit():
             length = int(v)
-        elif k.lower() not in _HOP_BY_HOP:
+        elif k.lower() not in _NOT_FORWARDED:
             resp.headers.add(k, v)
     if length is not None:
         resp.content_length = length
