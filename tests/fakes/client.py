@@ -15,6 +15,7 @@ from typing import Any
 
 from kubesvc import errors
 from kubesvc.api import resources
+from kubesvc.client.options import DeleteOptions, ListOptions, WatchOptions, WriteOptions
 from kubesvc.client.protocol import Obj, PatchType, WatchEventDict
 
 
@@ -107,23 +108,15 @@ class FakeClient:
         return copy.deepcopy(obj)
 
     async def list(
-        self,
-        resource: str,
-        *,
-        namespace: str | None = None,
-        label_selector: str = "",
-        field_selector: str = "",
-        resource_version: str = "",
-        limit: int = 0,
-        continue_token: str = "",
+        self, resource: str, *, namespace: str | None = None, opts: ListOptions = ListOptions()
     ) -> Obj:
         info = self._info(resource)
         items = [
             copy.deepcopy(o)
             for (ns, _), o in sorted(self._bucket(resource).items())
             if (not namespace or ns == namespace)
-            and _match_labels(label_selector, o.get("metadata", {}).get("labels") or {})
-            and _match_fields(field_selector, o)
+            and _match_labels(opts.label_selector, o.get("metadata", {}).get("labels") or {})
+            and _match_fields(opts.field_selector, o)
         ]
         return {
             "kind": info.list_kind,
@@ -133,19 +126,11 @@ class FakeClient:
         }
 
     async def watch(
-        self,
-        resource: str,
-        *,
-        namespace: str | None = None,
-        label_selector: str = "",
-        field_selector: str = "",
-        resource_version: str = "",
-        allow_bookmarks: bool = True,
-        timeout_seconds: int = 0,
+        self, resource: str, *, namespace: str | None = None, opts: WatchOptions = WatchOptions()
     ) -> AsyncIterator[WatchEventDict]:
         key = self._info(resource).key
         q: asyncio.Queue[WatchEventDict | None] = asyncio.Queue()
-        start = int(resource_version or 0)
+        start = int(opts.resource_version or 0)
         for hres, hns, past in self.history:
             if hres == key and (not namespace or hns == namespace):
                 if int(past["object"]["metadata"]["resourceVersion"]) > start:
@@ -159,8 +144,8 @@ class FakeClient:
                     return
                 obj = ev["object"]
                 if _match_labels(
-                    label_selector, obj.get("metadata", {}).get("labels") or {}
-                ) and _match_fields(field_selector, obj):
+                    opts.label_selector, obj.get("metadata", {}).get("labels") or {}
+                ) and _match_fields(opts.field_selector, obj):
                     yield ev
         finally:
             self._watchers.remove(entry)
@@ -171,7 +156,8 @@ class FakeClient:
             q.put_nowait(None)
 
     async def create(
-        self, resource: str, obj: Obj, *, namespace: str | None = None, dry_run: bool = False
+        self, resource: str, obj: Obj, *, namespace: str | None = None,
+        opts: WriteOptions = WriteOptions(),
     ) -> Obj:
         info = self._info(resource)
         obj = copy.deepcopy(obj)
@@ -190,7 +176,7 @@ class FakeClient:
         md.setdefault("creationTimestamp", "2026-01-01T00:00:00Z")
         self.rv += 1
         md["resourceVersion"] = str(self.rv)
-        if dry_run:
+        if opts.dry_run:
             return obj
         bucket[(ns, md["name"])] = obj
         self.actions.append(("create", info.key, f"{ns}/{md['name']}"))
@@ -198,13 +184,8 @@ class FakeClient:
         return copy.deepcopy(obj)
 
     async def update(
-        self,
-        resource: str,
-        obj: Obj,
-        *,
-        namespace: str | None = None,
-        subresource: str = "",
-        dry_run: bool = False,
+        self, resource: str, obj: Obj, *, namespace: str | None = None, subresource: str = "",
+        opts: WriteOptions = WriteOptions(),
     ) -> Obj:
         info = self._info(resource)
         obj = copy.deepcopy(obj)
@@ -226,7 +207,7 @@ class FakeClient:
             obj = new
         self.rv += 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
-        if dry_run:
+        if opts.dry_run:
             return obj
         if obj["metadata"].get("deletionTimestamp") and not obj["metadata"].get("finalizers"):
             del bucket[(ns, md["name"])]
@@ -239,33 +220,20 @@ class FakeClient:
         return copy.deepcopy(obj)
 
     async def patch(
-        self,
-        resource: str,
-        name: str,
-        patch: Any,
-        *,
-        namespace: str | None = None,
-        patch_type: PatchType = "merge",
-        subresource: str = "",
-        dry_run: bool = False,
+        self, resource: str, name: str, patch: Any, *, namespace: str | None = None,
+        patch_type: PatchType = "merge", subresource: str = "",
+        opts: WriteOptions = WriteOptions(),
     ) -> Obj:
         cur = await self.get(resource, name, namespace=namespace)
         new = _merge(cur, patch)
         new["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
         return await self.update(
-            resource, new, namespace=namespace, subresource=subresource, dry_run=dry_run
+            resource, new, namespace=namespace, subresource=subresource, opts=opts
         )
 
     async def delete(
-        self,
-        resource: str,
-        name: str,
-        *,
-        namespace: str | None = None,
-        propagation_policy: str = "",
-        grace_period_seconds: int | None = None,
-        preconditions: dict[str, str] | None = None,
-        dry_run: bool = False,
+        self, resource: str, name: str, *, namespace: str | None = None,
+        opts: DeleteOptions = DeleteOptions(),
     ) -> Obj:
         info = self._info(resource)
         ns = self._ns(resource, namespace)
@@ -273,7 +241,7 @@ class FakeClient:
         cur = bucket.get((ns, name))
         if cur is None:
             raise self._not_found(resource, name)
-        if dry_run:
+        if opts.dry_run:
             return copy.deepcopy(cur)
         self.rv += 1
         if cur["metadata"].get("finalizers"):

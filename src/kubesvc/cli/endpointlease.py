@@ -27,6 +27,7 @@ from datetime import datetime
 
 from kubesvc import errors
 from kubesvc.client.leaderelection import LEASES, micro_time
+from kubesvc.client.options import ListOptions
 from kubesvc.client.protocol import Client, Obj
 
 log = logging.getLogger(__name__)
@@ -176,7 +177,7 @@ class EndpointLeaseReconciler:
 
     async def reconcile(self) -> list[Replica]:
         got = await self.client.list(LEASES, namespace=NAMESPACE,
-                                     label_selector=f"{LEASE_LABEL}=true")
+                                     opts=ListOptions(label_selector=f"{LEASE_LABEL}=true"))
         live = live_replicas(list(got.get("items") or []), now=self.clock())
         await self._write(KUBERNETES, [r.api for r in live])
         await self._write(KUBE_DNS, [r.dns for r in live if r.dns is not None])
@@ -206,7 +207,8 @@ class EndpointLeaseReconciler:
         # Slices of port groups that are gone (the base slice stays, emptied, if no one is
         # left — which only happens while the last replica shuts down).
         sel = ",".join(f"{k}={v}" for k, v in t.slice_labels.items())
-        have = await self.client.list(SLICES, namespace=t.namespace, label_selector=sel)
+        have = await self.client.list(SLICES, namespace=t.namespace,
+                                      opts=ListOptions(label_selector=sel))
         for sl in have.get("items") or []:
             name = str(sl["metadata"]["name"])
             if name.startswith(f"{t.slice_base}-") and name not in wanted:

@@ -5,6 +5,10 @@ protocol)."""
 
 from __future__ import annotations
 
+from kubesvc.client.options import DeleteOptions, ListOptions, WatchOptions, WriteOptions
 from kubesvc.client.protocol import Client, PatchType, WatchEventDict
 
-__all__ = ["Client", "PatchType", "WatchEventDict"]
+__all__ = [
+    "Client", "DeleteOptions", "ListOptions", "PatchType", "WatchEventDict", "WatchOptions",
+    "WriteOptions",
+]

@@ -15,6 +15,7 @@ import os
 import ssl
 import tempfile
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -23,6 +24,7 @@ import orjson
 from kubesvc import errors
 from kubesvc.api import resources
 from kubesvc.client.kubeconfig import KubeConfig, load_kubeconfig
+from kubesvc.client.options import DeleteOptions, ListOptions, WatchOptions, WriteOptions
 from kubesvc.client.protocol import PATCH_CONTENT_TYPES, Obj, PatchType, WatchEventDict
 
 _JSON = "application/json"
@@ -188,49 +190,22 @@ class HttpClient:
         return await self._request("GET", path)
 
     async def list(
-        self,
-        resource: str,
-        *,
-        namespace: str | None = None,
-        label_selector: str = "",
-        field_selector: str = "",
-        resource_version: str = "",
-        limit: int = 0,
-        continue_token: str = "",
+        self, resource: str, *, namespace: str | None = None, opts: ListOptions = ListOptions()
     ) -> Obj:
-        params = {k: v for k, v in (
-            ("labelSelector", label_selector), ("fieldSelector", field_selector),
-            ("resourceVersion", resource_version), ("limit", str(limit) if limit else ""),
-            ("continue", continue_token),
-        ) if v}
         path = self._path(resource, namespace=namespace, default_ns=False)
-        return await self._request("GET", path, params=params)
+        return await self._request("GET", path, params=opts.query())
 
     def watch(
-        self,
-        resource: str,
-        *,
-        namespace: str | None = None,
-        label_selector: str = "",
-        field_selector: str = "",
-        resource_version: str = "",
-        allow_bookmarks: bool = True,
-        timeout_seconds: int = 0,
+        self, resource: str, *, namespace: str | None = None, opts: WatchOptions = WatchOptions()
     ) -> AsyncIterator[WatchEventDict]:
-        params = {k: v for k, v in (
-            ("watch", "true"), ("labelSelector", label_selector),
-            ("fieldSelector", field_selector), ("resourceVersion", resource_version),
-            ("allowWatchBookmarks", "true" if allow_bookmarks else ""),
-            ("timeoutSeconds", str(timeout_seconds) if timeout_seconds else ""),
-        ) if v}
         path = self._path(resource, namespace=namespace, default_ns=False)
         # An idle watch is normal; but when the server promised to end it, a silent
         # connection past that point is dead.
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self._request_timeout,
-            sock_read=timeout_seconds + 60 if timeout_seconds else None,
+            sock_read=opts.timeout_seconds + 60 if opts.timeout_seconds else None,
         )
-        return self._watch(path, params, timeout)
+        return self._watch(path, opts.query(), timeout)
 
     async def _watch(
         self, path: str, params: dict[str, str], timeout: aiohttp.ClientTimeout
@@ -259,71 +234,38 @@ class HttpClient:
             raise errors.Timeout(f"watch {url}: timed out") from exc
 
     async def create(
-        self, resource: str, obj: Obj, *, namespace: str | None = None, dry_run: bool = False
+        self, resource: str, obj: Obj, *, namespace: str | None = None,
+        opts: WriteOptions = WriteOptions(),
     ) -> Obj:
         path = self._path(resource, namespace=namespace, default_ns=True, obj=obj)
-        return await self._request("POST", path, body=obj,
-                                   params={"dryRun": "All"} if dry_run else None)
+        return await self._request("POST", path, body=obj, params=opts.query())
 
     async def update(
-        self,
-        resource: str,
-        obj: Obj,
-        *,
-        namespace: str | None = None,
-        subresource: str = "",
-        dry_run: bool = False,
+        self, resource: str, obj: Obj, *, namespace: str | None = None, subresource: str = "",
+        opts: WriteOptions = WriteOptions(),
     ) -> Obj:
         name = str((obj.get("metadata") or {}).get("name") or "")
         if not name:
             raise errors.BadRequest("update: metadata.name is required")
         path = self._path(resource, namespace=namespace, name=name, subresource=subresource,
                           default_ns=True, obj=obj)
-        return await self._request("PUT", path, body=obj,
-                                   params={"dryRun": "All"} if dry_run else None)
+        return await self._request("PUT", path, body=obj, params=opts.query())
 
     async def patch(
-        self,
-        resource: str,
-        name: str,
-        patch: Any,
-        *,
-        namespace: str | None = None,
-        patch_type: PatchType = "merge",
-        subresource: str = "",
-        dry_run: bool = False,
+        self, resource: str, name: str, patch: Any, *, namespace: str | None = None,
+        patch_type: PatchType = "merge", subresource: str = "",
+        opts: WriteOptions = WriteOptions(),
     ) -> Obj:
         path = self._path(resource, namespace=namespace, name=name, subresource=subresource,
                           default_ns=True)
-        params: dict[str, str] = {}
-        if dry_run:
-            params["dryRun"] = "All"
-        if patch_type == "apply":
-            params["fieldManager"] = self.field_manager
-        return await self._request("PATCH", path, body=patch, params=params,
+        if patch_type == "apply" and not opts.field_manager:
+            opts = replace(opts, field_manager=self.field_manager)  # required for apply
+        return await self._request("PATCH", path, body=patch, params=opts.query(),
                                    content_type=PATCH_CONTENT_TYPES[patch_type])
 
     async def delete(
-        self,
-        resource: str,
-        name: str,
-        *,
-        namespace: str | None = None,
-        propagation_policy: str = "",
-        grace_period_seconds: int | None = None,
-        preconditions: dict[str, str] | None = None,
-        dry_run: bool = False,
+        self, resource: str, name: str, *, namespace: str | None = None,
+        opts: DeleteOptions = DeleteOptions(),
     ) -> Obj:
         path = self._path(resource, namespace=namespace, name=name, default_ns=True)
-        opts: Obj = {}
-        if propagation_policy:
-            opts["propagationPolicy"] = propagation_policy
-        if grace_period_seconds is not None:
-            opts["gracePeriodSeconds"] = grace_period_seconds
-        if preconditions:
-            opts["preconditions"] = dict(preconditions)
-        if dry_run:
-            opts["dryRun"] = ["All"]
-        body = {"kind": "DeleteOptions", "apiVersion": "v1", **opts} if opts else None
-        return await self._request("DELETE", path, body=body,
-                                   params={"dryRun": "All"} if dry_run else None)
+        return await self._request("DELETE", path, body=opts.body(), params=opts.query())

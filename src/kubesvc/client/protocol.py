@@ -3,7 +3,8 @@
 ``resource`` is a resource key from :mod:`kubesvc.api.resources` (``services``,
 ``endpointslices.discovery.k8s.io``, ``deployments.apps``). Objects go in and come out as
 JSON dicts exactly as the REST API carries them. Errors are :mod:`kubesvc.errors` classes
-(NotFound, AlreadyExists, Conflict, Invalid, Gone, ...).
+(NotFound, AlreadyExists, Conflict, Invalid, Gone, ...). The options of each verb are the
+frozen dataclasses of :mod:`kubesvc.client.options`.
 
 Implementations: :class:`kubesvc.client.http.HttpClient` (HTTPS to an API server) and the
 API server's own ``Registry`` (in-process, for ``kubesvc up``); the fake for tests is
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
+
+from kubesvc.client.options import DeleteOptions, ListOptions, WatchOptions, WriteOptions
 
 Obj = dict[str, Any]
 PatchType = Literal["json", "merge", "strategic", "apply"]
@@ -36,73 +39,40 @@ class Client(Protocol):
     async def get(self, resource: str, name: str, *, namespace: str | None = None) -> Obj: ...
 
     async def list(
-        self,
-        resource: str,
-        *,
-        namespace: str | None = None,
-        label_selector: str = "",
-        field_selector: str = "",
-        resource_version: str = "",
-        limit: int = 0,
-        continue_token: str = "",
+        self, resource: str, *, namespace: str | None = None, opts: ListOptions = ListOptions()
     ) -> Obj:
         """A ``<Kind>List`` dict with ``metadata.resourceVersion`` (and ``continue``)."""
         ...
 
     def watch(
-        self,
-        resource: str,
-        *,
-        namespace: str | None = None,
-        label_selector: str = "",
-        field_selector: str = "",
-        resource_version: str = "",
-        allow_bookmarks: bool = True,
-        timeout_seconds: int = 0,
+        self, resource: str, *, namespace: str | None = None, opts: WatchOptions = WatchOptions()
     ) -> AsyncIterator[WatchEventDict]:
-        """Events after ``resource_version``. Ends (StopIteration) when the server ends the
-        stream; raises ``errors.Gone`` when the version is too old (re-list then)."""
+        """Events after ``opts.resource_version``. Ends (StopIteration) when the server ends
+        the stream; raises ``errors.Gone`` when the version is too old (re-list then)."""
         ...
 
     async def create(
-        self, resource: str, obj: Obj, *, namespace: str | None = None, dry_run: bool = False
+        self, resource: str, obj: Obj, *, namespace: str | None = None,
+        opts: WriteOptions = WriteOptions(),
     ) -> Obj: ...
 
     async def update(
-        self,
-        resource: str,
-        obj: Obj,
-        *,
-        namespace: str | None = None,
-        subresource: str = "",
-        dry_run: bool = False,
+        self, resource: str, obj: Obj, *, namespace: str | None = None, subresource: str = "",
+        opts: WriteOptions = WriteOptions(),
     ) -> Obj:
         """PUT; ``metadata.resourceVersion`` in ``obj`` guards against stale writes
         (Conflict)."""
         ...
 
     async def patch(
-        self,
-        resource: str,
-        name: str,
-        patch: Any,
-        *,
-        namespace: str | None = None,
-        patch_type: PatchType = "merge",
-        subresource: str = "",
-        dry_run: bool = False,
+        self, resource: str, name: str, patch: Any, *, namespace: str | None = None,
+        patch_type: PatchType = "merge", subresource: str = "",
+        opts: WriteOptions = WriteOptions(),
     ) -> Obj: ...
 
     async def delete(
-        self,
-        resource: str,
-        name: str,
-        *,
-        namespace: str | None = None,
-        propagation_policy: str = "",
-        grace_period_seconds: int | None = None,
-        preconditions: dict[str, str] | None = None,
-        dry_run: bool = False,
+        self, resource: str, name: str, *, namespace: str | None = None,
+        opts: DeleteOptions = DeleteOptions(),
     ) -> Obj:
         """Returns the deleted object (or the object marked for deletion when it has
         finalizers or a grace period)."""

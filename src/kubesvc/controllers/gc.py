@@ -29,6 +29,7 @@ from typing import Any
 
 from kubesvc import errors
 from kubesvc.api import resources
+from kubesvc.client.options import DeleteOptions
 from kubesvc.client.protocol import Client
 from kubesvc.controllers.base import Obj, QueueController, meta
 from kubesvc.informers import Informer
@@ -211,8 +212,8 @@ class GarbageCollector(QueueController):
         try:
             await self.client.delete(node.resource, node.name,
                                      namespace=node.namespace or None,
-                                     propagation_policy=policy,
-                                     preconditions={"uid": uid})
+                                     opts=DeleteOptions(propagation_policy=policy,
+                                                        preconditions={"uid": uid}))
         except errors.NotFound:
             pass
         except errors.Conflict:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.client.options import ListOptions, WatchOptions
 from kubesvc.client.protocol import Client
 from kubesvc.informers.indexer import Indexer, Obj, object_key
 
@@ -132,14 +133,10 @@ class Informer:
         token = ""
         rv = ""
         while True:
-            lst = await self.client.list(
-                self.resource,
-                namespace=self.namespace,
-                label_selector=self.label_selector,
-                field_selector=self.field_selector,
-                limit=5000,
-                continue_token=token,
-            )
+            lst = await self.client.list(self.resource, namespace=self.namespace, opts=ListOptions(
+                label_selector=self.label_selector, field_selector=self.field_selector,
+                limit=5000, continue_token=token,
+            ))
             items.extend(lst.get("items") or [])
             meta = lst.get("metadata") or {}
             rv = rv or str(meta.get("resourceVersion") or "")
@@ -187,15 +184,11 @@ class Informer:
                 return
 
     async def _watch_once(self) -> None:
-        stream = self.client.watch(
-            self.resource,
-            namespace=self.namespace,
-            label_selector=self.label_selector,
-            field_selector=self.field_selector,
-            resource_version=self.resource_version,
-            allow_bookmarks=True,
+        stream = self.client.watch(self.resource, namespace=self.namespace, opts=WatchOptions(
+            label_selector=self.label_selector, field_selector=self.field_selector,
+            resource_version=self.resource_version, allow_bookmarks=True,
             timeout_seconds=self._watch_timeout,
-        )
+        ))
         async for ev in stream:
             typ = ev["type"]
             obj = ev["object"]

@@ -22,6 +22,7 @@ from functools import partial
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.client.options import DeleteOptions
 from kubesvc.client.protocol import Client
 from kubesvc.informers import Indexer
 from kubesvc.runtime.backoff import Backoff, go_duration
@@ -427,8 +428,8 @@ class PodSyncer:
             self.backoff.forget_prefix(st.uid + "/")
             with contextlib.suppress(errors.NotFound, errors.Conflict):
                 await self.client.delete("pods", st.name, namespace=st.namespace,
-                                         grace_period_seconds=0,
-                                         preconditions={"uid": st.uid})
+                                         opts=DeleteOptions(grace_period_seconds=0,
+                                                            preconditions={"uid": st.uid}))
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubesvc.cli.endpointlease import EndpointLeaseReconciler
+from kubesvc.client.options import ListOptions
 from tests.fakes.client import FakeClient
 
 SLICES = "endpointslices.discovery.k8s.io"
@@ -34,8 +35,8 @@ async def api_endpoints(client: FakeClient) -> set[tuple[str, int]]:
 
 
 async def slices(client: FakeClient, service: str, ns: str) -> dict[str, Any]:
-    got = await client.list(SLICES, namespace=ns,
-                            label_selector=f"kubernetes.io/service-name={service}")
+    sel = ListOptions(label_selector=f"kubernetes.io/service-name={service}")
+    got = await client.list(SLICES, namespace=ns, opts=sel)
     return {s["metadata"]["name"]: s for s in got["items"]}
 
 

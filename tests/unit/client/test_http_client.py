@@ -11,6 +11,7 @@ from aiohttp import web
 from kubesvc import errors
 from kubesvc.client.http import HttpClient
 from kubesvc.client.kubeconfig import KubeConfig
+from kubesvc.client.options import DeleteOptions, ListOptions, WatchOptions, WriteOptions
 from kubesvc.client.protocol import Client
 
 from .conftest import TOKEN, FakeApi, Tls
@@ -56,8 +57,8 @@ async def test_crud_round_trip_with_token_and_ca(client: HttpClient, api: FakeAp
     assert status["status"] == {"x": 1}
     assert api.requests[-1].path == "/api/v1/namespaces/default/services/a/status"
 
-    deleted = await client.delete("services", "a", propagation_policy="Foreground",
-                                  grace_period_seconds=0, preconditions={"uid": "u1"})
+    deleted = await client.delete("services", "a", opts=DeleteOptions(
+        propagation_policy="Foreground", grace_period_seconds=0, preconditions={"uid": "u1"}))
     assert deleted["metadata"]["name"] == "a"
     rec = api.requests[-1]
     assert rec.method == "DELETE" and rec.body == {
@@ -72,7 +73,7 @@ async def test_crud_round_trip_with_token_and_ca(client: HttpClient, api: FakeAp
 async def test_group_resources_namespaces_and_dry_run(client: HttpClient, api: FakeApi) -> None:
     dep = {"apiVersion": "apps/v1", "kind": "Deployment",
            "metadata": {"name": "web", "namespace": "prod"}}
-    await client.create("deployments.apps", dep, dry_run=True)
+    await client.create("deployments.apps", dep, opts=WriteOptions(dry_run=True))
     rec = api.requests[-1]
     assert rec.path == "/apis/apps/v1/namespaces/prod/deployments"
     assert rec.query == {"dryRun": "All"}
@@ -88,9 +89,9 @@ async def test_group_resources_namespaces_and_dry_run(client: HttpClient, api: F
 async def test_list_params_and_all_namespaces(client: HttpClient, api: FakeApi) -> None:
     for n in ("a", "b", "c"):
         await client.create("services", svc(n))
-    out = await client.list("services", namespace="default", label_selector="app=web",
-                            field_selector="metadata.name=a", resource_version="0", limit=2,
-                            continue_token="tok")
+    out = await client.list("services", namespace="default", opts=ListOptions(
+        label_selector="app=web", field_selector="metadata.name=a", resource_version="0",
+        limit=2, continue_token="tok"))
     assert [i["metadata"]["name"] for i in out["items"]] == ["a", "b"]
     assert out["metadata"]["continue"] == "next-page"
     assert api.requests[-1].query == {
@@ -109,7 +110,7 @@ async def test_patch_content_types_and_errors(client: HttpClient, api: FakeApi) 
     await client.patch("services", "a", {"spec": {}}, patch_type="strategic")
     assert api.requests[-1].content_type == "application/strategic-merge-patch+json"
     await client.patch("services", "a", {"apiVersion": "v1", "kind": "Service"},
-                       patch_type="apply", dry_run=True)
+                       patch_type="apply", opts=WriteOptions(dry_run=True))
     rec = api.requests[-1]
     assert rec.content_type == "application/apply-patch+yaml"
     assert rec.query == {"fieldManager": "kubesvc", "dryRun": "All"}
@@ -135,7 +136,8 @@ async def test_already_exists_and_unauthorized(api: FakeApi, kubeconfig: Path,
 
 async def test_watch_parses_chunked_json_lines(client: HttpClient, api: FakeApi) -> None:
     seen = [ev async for ev in client.watch("services", namespace="default",
-                                              resource_version="10", timeout_seconds=30)]
+                                            opts=WatchOptions(resource_version="10",
+                                                              timeout_seconds=30))]
     assert [e["type"] for e in seen] == ["ADDED", "MODIFIED", "BOOKMARK"]
     assert seen[1]["object"]["metadata"]["annotations"]["big"] == "x" * 200_000
     assert seen[2]["object"]["metadata"]["resourceVersion"] == "13"
@@ -147,7 +149,7 @@ async def test_watch_parses_chunked_json_lines(client: HttpClient, api: FakeApi)
 
 async def test_watch_error_event_410_raises_gone(client: HttpClient) -> None:
     with pytest.raises(errors.Gone, match="too old resource version"):
-        async for _ in client.watch("services", resource_version="1"):
+        async for _ in client.watch("services", opts=WatchOptions(resource_version="1")):
             pass
 
 

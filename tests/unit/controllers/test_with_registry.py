@@ -11,11 +11,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from kubesvc.apiserver.registry.core import Registry
+from kubesvc.client.options import DeleteOptions, ListOptions
 from kubesvc.controllers import ControllerManager, ControllerOptions
 from kubesvc.storage.memory import MemoryStore
 
 SLICES = "endpointslices.discovery.k8s.io"
 DEPLOY = "deployments.apps"
+SERVICE_NAME = "kubernetes.io/service-name"
+WEB_SLICES = ListOptions(label_selector=f"{SERVICE_NAME}=web")
 Obj = dict[str, Any]
 
 
@@ -40,7 +43,7 @@ async def kubelet(reg: Registry, stop: asyncio.Event) -> None:
             if md.get("deletionTimestamp"):
                 with contextlib.suppress(Exception):
                     await reg.delete("pods", md["name"], namespace=md["namespace"],
-                                     grace_period_seconds=0)
+                                     opts=DeleteOptions(grace_period_seconds=0))
             elif not (p.get("status") or {}).get("podIP"):
                 n += 1
                 st = {**(p.get("status") or {}), "phase": "Running", "podIP": f"10.244.0.{n}",
@@ -93,15 +96,13 @@ async def test_deployment_service_lb_and_cascade_on_registry() -> None:
 
         async def slice_endpoints(n: int) -> bool:
             # The Endpoints and EndpointSlice controllers run independently: wait for both.
-            items = (await reg.list(SLICES, namespace="default",
-                                    label_selector="kubernetes.io/service-name=web"))["items"]
+            items = (await reg.list(SLICES, namespace="default", opts=WEB_SLICES))["items"]
             return len(items) == 1 and len(items[0].get("endpoints") or []) == n
 
         await poll(lambda: n_endpoints(3), "3 endpoints")
         await poll(lambda: slice_endpoints(3), "3 slice endpoints")
         assert all(e.endswith(":8080") for e in await endpoints(reg, "web"))
-        [s] = (await reg.list(SLICES, namespace="default",
-                              label_selector="kubernetes.io/service-name=web"))["items"]
+        [s] = (await reg.list(SLICES, namespace="default", opts=WEB_SLICES))["items"]
         assert len(s["endpoints"]) == 3 and s["ports"][0]["port"] == 8080
 
         async def available(n: int) -> bool:
@@ -131,11 +132,12 @@ async def test_deployment_service_lb_and_cascade_on_registry() -> None:
         reasons = {e["reason"] for e in (await reg.list("events", namespace="default"))["items"]}
         assert {"IPAllocated", "ScalingReplicaSet", "SuccessfulCreate"} <= reasons
         # the API server's own kubernetes Endpoints is not mirrored
-        ks = (await reg.list(SLICES, namespace="default",
-                             label_selector="kubernetes.io/service-name=kubernetes"))["items"]
+        own = ListOptions(label_selector=f"{SERVICE_NAME}=kubernetes")
+        ks = (await reg.list(SLICES, namespace="default", opts=own))["items"]
         assert len(ks) == 1
 
-        await reg.delete(DEPLOY, "web", namespace="default", propagation_policy="Foreground")
+        await reg.delete(DEPLOY, "web", namespace="default",
+                         opts=DeleteOptions(propagation_policy="Foreground"))
 
         async def all_gone() -> bool:
             for r in ("pods", "replicasets.apps", DEPLOY):
@@ -148,9 +150,7 @@ async def test_deployment_service_lb_and_cascade_on_registry() -> None:
         await reg.delete("services", "web", namespace="default")
 
         async def slices_gone() -> bool:
-            return not (await reg.list(SLICES, namespace="default",
-                                       label_selector="kubernetes.io/service-name=web"))[
-                "items"]
+            return not (await reg.list(SLICES, namespace="default", opts=WEB_SLICES))["items"]
 
         await poll(slices_gone, "slices collected")
 

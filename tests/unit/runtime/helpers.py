@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.client.options import DeleteOptions, WriteOptions
 from kubesvc.runtime.agent import NodeAgent
 from kubesvc.runtime.netns import ETC_NETNS, netns_available
 from tests.fakes.client import FakeClient
@@ -27,13 +28,8 @@ class GracefulClient(FakeClient):
         self.deletes: list[tuple[str, str, int | None]] = []
 
     async def update(
-        self,
-        resource: str,
-        obj: Obj,
-        *,
-        namespace: str | None = None,
-        subresource: str = "",
-        dry_run: bool = False,
+        self, resource: str, obj: Obj, *, namespace: str | None = None, subresource: str = "",
+        opts: WriteOptions = WriteOptions(),
     ) -> Obj:
         """Writes to a pod in its grace period keep it (FakeClient would drop any marked
         object without finalizers); a hidden finalizer stands in for the pending grace."""
@@ -42,7 +38,7 @@ class GracefulClient(FakeClient):
         if resource != "pods" or cur is None or not cur["metadata"].get(
                 "deletionGracePeriodSeconds"):
             return await super().update(resource, obj, namespace=namespace,
-                                        subresource=subresource, dry_run=dry_run)
+                                        subresource=subresource, opts=opts)
         obj = copy.deepcopy(obj)
         obj["metadata"]["finalizers"] = [HIDDEN]
         cur["metadata"]["finalizers"] = [HIDDEN]  # status writes copy the stored object
@@ -50,7 +46,7 @@ class GracefulClient(FakeClient):
         obj["metadata"]["deletionGracePeriodSeconds"] = cur["metadata"][
             "deletionGracePeriodSeconds"]
         out = await super().update(resource, obj, namespace=namespace,
-                                   subresource=subresource, dry_run=dry_run)
+                                   subresource=subresource, opts=opts)
         stored = self._bucket(resource).get((ns, obj["metadata"]["name"]))
         for o in (out, stored):
             if o is not None:
@@ -58,27 +54,20 @@ class GracefulClient(FakeClient):
         return out
 
     async def delete(
-        self,
-        resource: str,
-        name: str,
-        *,
-        namespace: str | None = None,
-        propagation_policy: str = "",
-        grace_period_seconds: int | None = None,
-        preconditions: dict[str, str] | None = None,
-        dry_run: bool = False,
+        self, resource: str, name: str, *, namespace: str | None = None,
+        opts: DeleteOptions = DeleteOptions(),
     ) -> Obj:
-        self.deletes.append((resource, name, grace_period_seconds))
+        self.deletes.append((resource, name, opts.grace_period_seconds))
         if resource == "pods":
             ns = namespace or "default"
             bucket = self._bucket(resource)
             cur = bucket.get((ns, name))
             if cur is None:
                 raise self._not_found(resource, name)
-            if preconditions and preconditions.get("uid") not in (None,
-                                                                  cur["metadata"]["uid"]):
+            if opts.preconditions and opts.preconditions.get("uid") not in (
+                    None, cur["metadata"]["uid"]):
                 raise errors.Conflict("Precondition failed: UID in precondition")
-            grace = grace_period_seconds
+            grace = opts.grace_period_seconds
             if grace is None:
                 grace = cur["spec"].get("terminationGracePeriodSeconds", 30)
             if grace > 0 and cur["spec"].get("nodeName"):
@@ -92,10 +81,7 @@ class GracefulClient(FakeClient):
                     bucket[(ns, name)] = cur
                     self._emit(resource, ns, "MODIFIED", cur)
                 return copy.deepcopy(cur)
-        return await super().delete(
-            resource, name, namespace=namespace, propagation_policy=propagation_policy,
-            grace_period_seconds=grace_period_seconds, preconditions=preconditions,
-            dry_run=dry_run)
+        return await super().delete(resource, name, namespace=namespace, opts=opts)
 
 
 def pod(name: str, *, node: str = "node-1", ns: str = "default", image: str = "busybox",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from kubesvc.client.options import DeleteOptions
 from kubesvc.runtime.types import ContainerInfo
 from tests.fakes.runner import FakeRunner
 from tests.unit.runtime.helpers import (
@@ -211,7 +212,7 @@ async def test_pod_deleted_without_grace_is_cleaned_up(tmp_path: Path) -> None:
     async with running(agent):
         await client.create("pods", pod("gone", command=["x"]))
         await wait_for(lambda: runner.running("gone"))
-        await client.delete("pods", "gone", grace_period_seconds=0)
+        await client.delete("pods", "gone", opts=DeleteOptions(grace_period_seconds=0))
         await wait_for(lambda: not runner.running("gone"), what="container stopped")
         await wait_for(lambda: agent.pod_state("default", "gone") is None)
 

@@ -30,6 +30,7 @@ from kubesvc.apiserver.http.negotiation import (
 )
 from kubesvc.apiserver.http.paths import Target
 from kubesvc.apiserver.http.render import include_object_param, render_list, render_object
+from kubesvc.client.options import ListOptions, WriteOptions
 
 T = TypeVar("T")
 
@@ -181,16 +182,8 @@ class Crud:
         neg = negotiate(request.headers.get("Accept", ""))
         q = request.rel_url.query
         include = include_object_param(q.get("includeObject"))
-        limit = params.int_param(q, "limit")
         lst = await self.backend.list(
-            target.info.key,
-            namespace=target.namespace,
-            label_selector=q.get("labelSelector", ""),
-            field_selector=q.get("fieldSelector", ""),
-            resource_version=q.get("resourceVersion", ""),
-            resource_version_match=q.get("resourceVersionMatch", ""),
-            limit=max(limit, 0),
-            continue_token=q.get("continue", ""),
+            target.info.key, namespace=target.namespace, opts=params.list_options(q)
         )
         return respond(render_list(target.info, lst, neg, include_object=include), neg)
 
@@ -198,15 +191,13 @@ class Crud:
         neg = for_write(negotiate(request.headers.get("Accept", "")))
         q = request.rel_url.query
         body = await read_body(request)
-        dry = params.dry_run(q)
-        validation = params.field_validation(q)
+        opts = params.write_options(q)
         info = target.info
         obj = decode_body_object(info, body, request.headers.get("Content-Type", ""))
         check_namespace(obj, target)
         warnings: list[str] = []
         out = await shielded(self.backend.create(
-            info.key, obj, namespace=target.namespace, dry_run=dry,
-            field_validation=validation, warnings=warnings,
+            info.key, obj, namespace=target.namespace, opts=opts, warnings=warnings,
         ))
         return respond(render_object(info, out, neg, include_object="Object"), neg,
                              status=201, warnings=warnings)
@@ -215,8 +206,7 @@ class Crud:
         neg = for_write(negotiate(request.headers.get("Accept", "")))
         q = request.rel_url.query
         body = await read_body(request)
-        dry = params.dry_run(q, options_kind="UpdateOptions")
-        validation = params.field_validation(q, options_kind="UpdateOptions")
+        opts = params.write_options(q, options_kind="UpdateOptions")
         info = target.info
         if target.subresource == "scale":
             obj = _decode_scale(body, request.headers.get("Content-Type", ""))
@@ -232,7 +222,7 @@ class Crud:
         warnings: list[str] = []
         out = await shielded(self.backend.update(
             info.key, obj, namespace=target.namespace, subresource=target.subresource,
-            dry_run=dry, field_validation=validation, warnings=warnings,
+            opts=opts, warnings=warnings,
         ))
         return respond(render_object(info, out, neg, include_object="Object"), neg,
                              warnings=warnings)
@@ -241,11 +231,9 @@ class Crud:
         neg = for_write(negotiate(request.headers.get("Accept", "")))
         q = request.rel_url.query
         body = await read_body(request)
-        dry = params.dry_run(q, options_kind="PatchOptions")
-        validation = params.field_validation(q, options_kind="PatchOptions")
+        opts = params.write_options(q, options_kind="PatchOptions")
         ptype, doc = decode_patch(body, request.headers.get("Content-Type", ""))
-        field_manager = q.get("fieldManager", "")
-        if ptype == "apply" and not field_manager:
+        if ptype == "apply" and not opts.field_manager:
             raise errors.Invalid(
                 message='PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
                 "is required for apply patch",
@@ -256,9 +244,7 @@ class Crud:
         warnings: list[str] = []
         out = await shielded(self.backend.patch(
             target.info.key, target.name, doc, namespace=target.namespace, patch_type=ptype,
-            subresource=target.subresource, dry_run=dry, field_validation=validation,
-            field_manager=field_manager, force=params.truthy(q.get("force")),
-            warnings=warnings,
+            subresource=target.subresource, opts=opts, warnings=warnings,
         ))
         return respond(render_object(target.info, out, neg, include_object="Object"),
                              neg, warnings=warnings)
@@ -267,10 +253,7 @@ class Crud:
         neg = for_write(negotiate(request.headers.get("Accept", "")))
         opts = params.delete_options(request.rel_url.query, await _delete_body(request))
         out = await shielded(self.backend.delete(
-            target.info.key, target.name, namespace=target.namespace,
-            propagation_policy=opts.propagation_policy,
-            grace_period_seconds=opts.grace_period_seconds,
-            preconditions=opts.preconditions, dry_run=opts.dry_run,
+            target.info.key, target.name, namespace=target.namespace, opts=opts,
         ))
         # Upstream answers 202 only when the object lives on (finalizers, graceful deletion)
         # and the client explicitly asked orphanDependents=false; otherwise 200.
@@ -286,10 +269,9 @@ class Crud:
         q = request.rel_url.query
         opts = params.delete_options(q, await _delete_body(request))
         out = await shielded(self.backend.delete_collection(
-            target.info.key, namespace=target.namespace,
-            label_selector=q.get("labelSelector", ""), field_selector=q.get("fieldSelector", ""),
-            propagation_policy=opts.propagation_policy,
-            grace_period_seconds=opts.grace_period_seconds, dry_run=opts.dry_run,
+            target.info.key, namespace=target.namespace, opts=opts,
+            list_opts=ListOptions(label_selector=q.get("labelSelector", ""),
+                                  field_selector=q.get("fieldSelector", "")),
         ))
         return respond(render_list(target.info, out, neg, include_object="Object"), neg)
 
@@ -314,7 +296,7 @@ class Crud:
         check_namespace(obj, target)
         out = await shielded(self.backend.create(
             target.info.key, obj, namespace=target.namespace, subresource="binding",
-            name=target.name, dry_run=params.dry_run(request.rel_url.query),
+            name=target.name, opts=WriteOptions(dry_run=params.dry_run(request.rel_url.query)),
         ))
         if out.get("kind") != "Status":
             out = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",

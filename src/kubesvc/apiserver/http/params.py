@@ -1,14 +1,15 @@
 """Query-parameter and DeleteOptions parsing shared by the handlers, with upstream's
-validation messages. Called by :mod:`.crud` and :mod:`.watch`."""
+validation messages, into the Client's option classes (:mod:`kubesvc.client.options`).
+Called by :mod:`.crud` and :mod:`.watch`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from multidict import MultiMapping
 
 from kubesvc import errors
+from kubesvc.client.options import DeleteOptions, ListOptions, WriteOptions
 
 FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
 PROPAGATION = ("Orphan", "Background", "Foreground")
@@ -68,21 +69,37 @@ def field_validation(q: MultiMapping[str], *, options_kind: str = "CreateOptions
     return raw
 
 
-@dataclass(slots=True)
-class DeleteOptions:
-    propagation_policy: str = ""
-    grace_period_seconds: int | None = None
-    preconditions: dict[str, str] | None = None
-    dry_run: bool = False
-    orphan_dependents: bool | None = None  # the deprecated field, when set
+def list_options(q: MultiMapping[str]) -> ListOptions:
+    """The list options of a request (the selectors of a deletecollection too)."""
+    return ListOptions(
+        label_selector=q.get("labelSelector", ""),
+        field_selector=q.get("fieldSelector", ""),
+        resource_version=q.get("resourceVersion", ""),
+        resource_version_match=q.get("resourceVersionMatch", ""),
+        limit=max(int_param(q, "limit"), 0),
+        continue_token=q.get("continue", ""),
+    )
+
+
+def write_options(q: MultiMapping[str], *, options_kind: str = "CreateOptions") -> WriteOptions:
+    """Create/Update/PatchOptions from the query string; fieldValidation is always set (Warn
+    when absent, as upstream)."""
+    return WriteOptions(
+        dry_run=dry_run(q, options_kind=options_kind),
+        field_validation=field_validation(q, options_kind=options_kind),
+        field_manager=q.get("fieldManager", ""),
+        force=truthy(q.get("force")),
+    )
 
 
 def delete_options(q: MultiMapping[str], body: dict[str, Any] | None) -> DeleteOptions:
     """DeleteOptions from the query string, overridden by a DeleteOptions body."""
-    opts = DeleteOptions()
+    grace: int | None = None
     if "gracePeriodSeconds" in q:
-        opts.grace_period_seconds = int_param(q, "gracePeriodSeconds")
-    opts.propagation_policy = q.get("propagationPolicy", "")
+        grace = int_param(q, "gracePeriodSeconds")
+    policy = q.get("propagationPolicy", "")
+    preconditions: dict[str, str] | None = None
+    orphan_dependents: bool | None = None
     orphan = q.get("orphanDependents")
     body_dry: list[Any] = []
     if body:
@@ -96,34 +113,37 @@ def delete_options(q: MultiMapping[str], body: dict[str, Any] | None) -> DeleteO
         if gps is not None:
             if not isinstance(gps, int) or isinstance(gps, bool):
                 raise errors.BadRequest("gracePeriodSeconds must be an integer")
-            opts.grace_period_seconds = gps
+            grace = gps
         if body.get("propagationPolicy"):
-            opts.propagation_policy = str(body["propagationPolicy"])
+            policy = str(body["propagationPolicy"])
         if body.get("orphanDependents") is not None:
             orphan = "true" if body["orphanDependents"] else "false"
         pre = body.get("preconditions")
         if pre:
             if not isinstance(pre, dict):
                 raise errors.BadRequest("preconditions must be an object")
-            opts.preconditions = {k: str(v) for k, v in pre.items() if v is not None}
+            preconditions = {k: str(v) for k, v in pre.items() if v is not None}
         raw_dry = body.get("dryRun") or []
         body_dry = list(raw_dry) if isinstance(raw_dry, list) else [raw_dry]
-    if orphan is not None and opts.propagation_policy:
+    if orphan is not None and policy:
         raise options_invalid(
             "DeleteOptions", "propagationPolicy",
-            f'Invalid value: "{opts.propagation_policy}": orphanDependents and '
+            f'Invalid value: "{policy}": orphanDependents and '
             "deletionPropagation cannot be both set",
         )
     if orphan is not None:
-        opts.orphan_dependents = truthy(orphan)
-        opts.propagation_policy = "Orphan" if opts.orphan_dependents else "Background"
-    if opts.propagation_policy and opts.propagation_policy not in PROPAGATION:
+        orphan_dependents = truthy(orphan)
+        policy = "Orphan" if orphan_dependents else "Background"
+    if policy and policy not in PROPAGATION:
         raise options_invalid(
             "DeleteOptions", "propagationPolicy",
-            f'Unsupported value: "{opts.propagation_policy}": supported values: '
+            f'Unsupported value: "{policy}": supported values: '
             '"Foreground", "Background", "Orphan", "nil"',
         )
-    if opts.grace_period_seconds is not None and opts.grace_period_seconds < 0:
-        opts.grace_period_seconds = 0
-    opts.dry_run = dry_run(q, body_dry, options_kind="DeleteOptions")
-    return opts
+    if grace is not None and grace < 0:
+        grace = 0
+    return DeleteOptions(
+        propagation_policy=policy, grace_period_seconds=grace, preconditions=preconditions,
+        dry_run=dry_run(q, body_dry, options_kind="DeleteOptions"),
+        orphan_dependents=orphan_dependents,
+    )

@@ -26,6 +26,7 @@ from kubesvc.apiserver.http.backend import Backend
 from kubesvc.apiserver.http.negotiation import Negotiated, negotiate
 from kubesvc.apiserver.http.paths import Target
 from kubesvc.apiserver.http.render import include_object_param, table
+from kubesvc.client.options import WatchOptions
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +79,13 @@ class Watcher:
             fsel = f"{fsel},{name_sel}" if fsel else name_sel
         else:
             fsel = q.get("fieldSelector", "")
-        events = self.backend.watch(
-            target.info.key,
-            namespace=target.namespace,
+        events = self.backend.watch(target.info.key, namespace=target.namespace, opts=WatchOptions(
             label_selector=q.get("labelSelector", ""),
             field_selector=fsel,
             resource_version=q.get("resourceVersion", ""),
             allow_bookmarks=params.truthy(q.get("allowWatchBookmarks")),
             timeout_seconds=timeout,
-        )
+        ))
         resp = web.StreamResponse(status=200)
         resp.content_type = "application/json"
         resp.enable_chunked_encoding()

@@ -16,14 +16,14 @@ Delete, deletecollection: :mod:`.deletion`. List: :mod:`.listing`. Watch: :mod:`
 Subresources: status and finalize (here), scale and binding (:mod:`.subresources`).
 
 Extras beyond the ``Client`` protocol, all keyword arguments with defaults (the HTTP layer's
-``kubesvc.apiserver.http.backend.Backend`` protocol): ``field_validation`` ("Strict" |
-"Warn" | "Ignore"; the HTTP layer always passes one, Warn when the request has none; the
-default "" marks an in-process caller, a kubesvc component whose objects carry only
-declared fields, and skips the unknown-field walk) with ``warnings`` (a list the registry
-appends upstream-worded warnings to, e.g. ``unknown field "spec.foo"``), ``subresource``
-on get/create/update/patch, ``resource_version_match`` on list, ``field_manager``/``force``
-on patch (accepted, unused: there are no managedFields), and
-:meth:`Registry.delete_collection`.
+``kubesvc.apiserver.http.backend.Backend`` protocol): ``WriteOptions.field_validation``
+("Strict" | "Warn" | "Ignore"; the HTTP layer always passes one, Warn when the request has
+none; the default "" marks an in-process caller, a kubesvc component whose objects carry
+only declared fields, and skips the unknown-field walk) with ``warnings`` (a list the
+registry appends upstream-worded warnings to, e.g. ``unknown field "spec.foo"``),
+``subresource`` on get/create/update/patch, ``ListOptions.resource_version_match`` on list,
+``WriteOptions.field_manager``/``force`` on patch (accepted, unused: there are no
+managedFields), and :meth:`Registry.delete_collection`.
 
 Called by the HTTP layer and, in ``kubesvc up``, by every in-process component as its
 Client. Calls the ``Store``, :mod:`kubesvc.api` (defaults, validation, patch, meta,
@@ -78,6 +78,7 @@ from kubesvc.apiserver.registry.codec import (
 )
 from kubesvc.apiserver.registry.services import ServiceStrategy
 from kubesvc.apiserver.registry.strategies import PodStrategy, Strategy
+from kubesvc.client.options import DeleteOptions, ListOptions, WatchOptions, WriteOptions
 from kubesvc.client.protocol import Obj, PatchType, WatchEventDict
 from kubesvc.storage.store import KeyValue, Store
 
@@ -265,58 +266,26 @@ class Registry:
         return decode(kv)
 
     async def list(
-        self,
-        resource: str,
-        *,
-        namespace: str | None = None,
-        label_selector: str = "",
-        field_selector: str = "",
-        resource_version: str = "",
-        resource_version_match: str = "",
-        limit: int = 0,
-        continue_token: str = "",
+        self, resource: str, *, namespace: str | None = None, opts: ListOptions = ListOptions()
     ) -> Obj:
         info = self.info(resource)
         return await listing.list_objects(
-            self, info,
-            namespace=namespace if info.namespaced else None,
-            label_selector=label_selector, field_selector=field_selector,
-            resource_version=resource_version, resource_version_match=resource_version_match,
-            limit=limit, continue_token=continue_token,
+            self, info, namespace=namespace if info.namespaced else None, opts=opts
         )
 
     def watch(
-        self,
-        resource: str,
-        *,
-        namespace: str | None = None,
-        label_selector: str = "",
-        field_selector: str = "",
-        resource_version: str = "",
-        allow_bookmarks: bool = True,
-        timeout_seconds: int = 0,
+        self, resource: str, *, namespace: str | None = None, opts: WatchOptions = WatchOptions()
     ) -> AsyncIterator[WatchEventDict]:
         info = self.info(resource)
         return watch.watch_objects(
-            self, info,
-            namespace=namespace if info.namespaced else None,
-            label_selector=label_selector, field_selector=field_selector,
-            resource_version=resource_version, allow_bookmarks=allow_bookmarks,
-            timeout_seconds=timeout_seconds,
+            self, info, namespace=namespace if info.namespaced else None, opts=opts
         )
 
     # -- Client protocol: writes
     async def create(
-        self,
-        resource: str,
-        obj: Obj,
-        *,
-        namespace: str | None = None,
-        dry_run: bool = False,
-        field_validation: str = fieldvalidation.IN_PROCESS,
-        warnings: Warnings | None = None,
-        subresource: str = "",
-        name: str = "",
+        self, resource: str, obj: Obj, *, namespace: str | None = None,
+        opts: WriteOptions = WriteOptions(), warnings: Warnings | None = None,
+        subresource: str = "", name: str = "",
     ) -> Obj:
         """POST. ``subresource="binding"`` (pods) binds the pod named ``name`` (or the
         Binding's own name) to ``target.name``."""
@@ -325,12 +294,12 @@ class Registry:
             if info.key == "pods" and subresource == "binding":
                 return await subresources.bind(
                     self, obj, self.namespace_for(info, namespace, obj), name=name,
-                    dry_run=dry_run,
+                    dry_run=opts.dry_run,
                 )
             self._check_subresource(info, subresource, ())
         return await self.create_object(
-            info, obj, self.namespace_for(info, namespace, obj), dry_run=dry_run,
-            field_validation=field_validation, warnings=warnings,
+            info, obj, self.namespace_for(info, namespace, obj), dry_run=opts.dry_run,
+            field_validation=opts.field_validation, warnings=warnings,
         )
 
     async def create_object(
@@ -379,24 +348,17 @@ class Registry:
         return obj
 
     async def update(
-        self,
-        resource: str,
-        obj: Obj,
-        *,
-        namespace: str | None = None,
-        subresource: str = "",
-        dry_run: bool = False,
-        field_validation: str = fieldvalidation.IN_PROCESS,
-        warnings: Warnings | None = None,
+        self, resource: str, obj: Obj, *, namespace: str | None = None, subresource: str = "",
+        opts: WriteOptions = WriteOptions(), warnings: Warnings | None = None,
     ) -> Obj:
         info = self.info(resource)
         ns = self.namespace_for(info, namespace, obj)
         if subresource == "scale":
-            return await subresources.update_scale(self, info, obj, ns, dry_run=dry_run)
+            return await subresources.update_scale(self, info, obj, ns, dry_run=opts.dry_run)
         self._check_subresource(info, subresource, ("", "status", "finalize"))
         return await self.update_object(
-            info, obj, ns, subresource=subresource, dry_run=dry_run,
-            field_validation=field_validation, warnings=warnings,
+            info, obj, ns, subresource=subresource, dry_run=opts.dry_run,
+            field_validation=opts.field_validation, warnings=warnings,
         )
 
     async def update_object(
@@ -494,73 +456,44 @@ class Registry:
         raise conflict(info, name)
 
     async def patch(
-        self,
-        resource: str,
-        name: str,
-        patch: Any,
-        *,
-        namespace: str | None = None,
-        patch_type: PatchType = "merge",
-        subresource: str = "",
-        dry_run: bool = False,
-        field_validation: str = fieldvalidation.IN_PROCESS,
-        field_manager: str = "",
-        force: bool = False,
-        warnings: Warnings | None = None,
+        self, resource: str, name: str, patch: Any, *, namespace: str | None = None,
+        patch_type: PatchType = "merge", subresource: str = "",
+        opts: WriteOptions = WriteOptions(), warnings: Warnings | None = None,
     ) -> Obj:
         info = self.info(resource)
         ns = self.namespace_for(info, namespace)
         if subresource == "scale":
             return await subresources.patch_scale(
-                self, info, name, ns, patch, patch_type=patch_type, dry_run=dry_run
+                self, info, name, ns, patch, patch_type=patch_type, dry_run=opts.dry_run
             )
         self._check_subresource(info, subresource, ("", "status"))
         return await patching.patch_object(
             self, info, name, ns, patch, patch_type=patch_type, subresource=subresource,
-            dry_run=dry_run, field_validation=field_validation, warnings=warnings,
+            dry_run=opts.dry_run, field_validation=opts.field_validation, warnings=warnings,
         )
 
     async def delete(
-        self,
-        resource: str,
-        name: str,
-        *,
-        namespace: str | None = None,
-        propagation_policy: str = "",
-        grace_period_seconds: int | None = None,
-        preconditions: dict[str, str] | None = None,
-        dry_run: bool = False,
+        self, resource: str, name: str, *, namespace: str | None = None,
+        opts: DeleteOptions = DeleteOptions(),
     ) -> Obj:
         info = self.info(resource)
         ns = self.namespace_for(info, namespace)
         if info.key == "namespaces":
             return await self.namespaces.delete(
-                name, propagation_policy=propagation_policy, preconditions=preconditions,
-                dry_run=dry_run,
+                name, propagation_policy=opts.propagation_policy,
+                preconditions=opts.preconditions, dry_run=opts.dry_run,
             )
-        return await deletion.delete_object(
-            self, info, name, ns, propagation_policy=propagation_policy,
-            grace_period_seconds=grace_period_seconds, preconditions=preconditions,
-            dry_run=dry_run,
-        )
+        return await deletion.delete_object(self, info, name, ns, opts=opts)
 
     async def delete_collection(
-        self,
-        resource: str,
-        *,
-        namespace: str | None = None,
-        label_selector: str = "",
-        field_selector: str = "",
-        propagation_policy: str = "",
-        grace_period_seconds: int | None = None,
-        dry_run: bool = False,
+        self, resource: str, *, namespace: str | None = None,
+        opts: DeleteOptions = DeleteOptions(), list_opts: ListOptions = ListOptions(),
     ) -> Obj:
+        """Delete what ``list_opts``' selectors match, each with ``opts``."""
         info = self.info(resource)
         return await deletion.delete_collection(
-            self, info, namespace=namespace if info.namespaced else None,
-            label_selector=label_selector, field_selector=field_selector,
-            propagation_policy=propagation_policy, grace_period_seconds=grace_period_seconds,
-            dry_run=dry_run,
+            self, info, namespace=namespace if info.namespaced else None, opts=opts,
+            list_opts=list_opts,
         )
 
     deletecollection = delete_collection

@@ -19,6 +19,7 @@ Called by :class:`~.core.Registry`; calls the ``Store``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,7 @@ from kubesvc.apiserver.registry.codec import (
     rv_precondition,
     uid_precondition,
 )
+from kubesvc.client.options import DeleteOptions, ListOptions
 from kubesvc.client.protocol import Obj
 
 if TYPE_CHECKING:
@@ -90,11 +92,9 @@ async def delete_object(
     name: str,
     ns: str,
     *,
-    propagation_policy: str = "",
-    grace_period_seconds: int | None = None,
-    preconditions: dict[str, str] | None = None,
-    dry_run: bool = False,
+    opts: DeleteOptions = DeleteOptions(),
 ) -> Obj:
+    propagation_policy, grace_period_seconds = opts.propagation_policy, opts.grace_period_seconds
     if propagation_policy and propagation_policy not in POLICIES:
         raise errors.BadRequest(
             message=f'propagationPolicy: Unsupported value: "{propagation_policy}": supported '
@@ -107,7 +107,7 @@ async def delete_object(
         if kv is None:
             raise not_found(info, name)
         obj = decode(kv)
-        check_preconditions(info, name, obj, preconditions)
+        check_preconditions(info, name, obj, opts.preconditions)
         m = meta(obj)
         finalizers = [str(f) for f in m.get("finalizers") or []]
         new_finalizers = _apply_policy(finalizers, propagation_policy)
@@ -139,7 +139,7 @@ async def delete_object(
                 m.pop("finalizers", None)
             if not marked and int(m.get("generation") or 0) > 0:
                 m["generation"] = int(m["generation"]) + 1
-            if dry_run:
+            if opts.dry_run:
                 return obj
             try:
                 kv2 = await reg.store.update(
@@ -151,7 +151,7 @@ async def delete_object(
                 raise not_found(info, name) from None
             m["resourceVersion"] = str(kv2.mod_revision)
             return obj
-        if dry_run:
+        if opts.dry_run:
             return obj
         try:
             await reg.store.delete(key, expected_mod_revision=kv.mod_revision)
@@ -169,28 +169,24 @@ async def delete_collection(
     info: ResourceInfo,
     *,
     namespace: str | None,
-    label_selector: str = "",
-    field_selector: str = "",
-    propagation_policy: str = "",
-    grace_period_seconds: int | None = None,
-    dry_run: bool = False,
+    opts: DeleteOptions = DeleteOptions(),
+    list_opts: ListOptions = ListOptions(),
 ) -> Obj:
-    """Delete every object the selectors match (each with the same options); returns the
-    ``<Kind>List`` of what was deleted or marked, as upstream's DeleteCollection does."""
-    selectors.parse_label_selector(label_selector)
-    selectors.parse_field_selector(field_selector, info.key)
-    listed = await reg.list(
-        info.key, namespace=namespace, label_selector=label_selector,
-        field_selector=field_selector,
-    )
+    """Delete every object the selectors of ``list_opts`` match (each with ``opts``, without
+    its preconditions); returns the ``<Kind>List`` of what was deleted or marked, as
+    upstream's DeleteCollection does."""
+    selectors.parse_label_selector(list_opts.label_selector)
+    selectors.parse_field_selector(list_opts.field_selector, info.key)
+    listed = await reg.list(info.key, namespace=namespace, opts=ListOptions(
+        label_selector=list_opts.label_selector, field_selector=list_opts.field_selector,
+    ))
+    each = replace(opts, preconditions=None)
     items: list[Obj] = []
     for item in listed["items"]:
         m = item.get("metadata") or {}
         try:
             items.append(await delete_object(
-                reg, info, str(m.get("name")), str(m.get("namespace") or ""),
-                propagation_policy=propagation_policy,
-                grace_period_seconds=grace_period_seconds, dry_run=dry_run,
+                reg, info, str(m.get("name")), str(m.get("namespace") or ""), opts=each,
             ))
         except errors.NotFound:
             continue  # deleted meanwhile

@@ -27,6 +27,7 @@ from kubesvc import errors
 from kubesvc.api import selectors
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.apiserver.registry.codec import decode_at, parse_rv
+from kubesvc.client.options import ListOptions
 from kubesvc.client.protocol import Obj
 
 if TYPE_CHECKING:
@@ -80,37 +81,33 @@ async def list_objects(
     info: ResourceInfo,
     *,
     namespace: str | None,
-    label_selector: str = "",
-    field_selector: str = "",
-    resource_version: str = "",
-    resource_version_match: str = "",
-    limit: int = 0,
-    continue_token: str = "",
+    opts: ListOptions = ListOptions(),
 ) -> Obj:
-    lsel = selectors.parse_label_selector(label_selector)
-    fsel = selectors.parse_field_selector(field_selector, info.key)
+    lsel = selectors.parse_label_selector(opts.label_selector)
+    fsel = selectors.parse_field_selector(opts.field_selector, info.key)
+    limit = opts.limit
     filtered = not lsel.empty or not fsel.empty
     prefix = info.storage_prefix(namespace or None)
-    if resource_version_match not in ("", "Exact", "NotOlderThan"):
+    if opts.resource_version_match not in ("", "Exact", "NotOlderThan"):
         raise errors.BadRequest(
-            message=f'resourceVersionMatch: Unsupported value: "{resource_version_match}": '
-            'supported values: "Exact", "NotOlderThan"'
+            message="resourceVersionMatch: Unsupported value: "
+            f'"{opts.resource_version_match}": supported values: "Exact", "NotOlderThan"'
         )
     start_after = ""
-    if continue_token:
-        if resource_version and resource_version != "0":
+    if opts.continue_token:
+        if opts.resource_version and opts.resource_version != "0":
             raise errors.BadRequest(
                 message="specifying resource version is not allowed when using continue"
             )
-        revision, rel = decode_continue(continue_token)
+        revision, rel = decode_continue(opts.continue_token)
         start_after = prefix + rel
     else:
-        rv = parse_rv(resource_version)
-        if resource_version_match and not resource_version:
+        rv = parse_rv(opts.resource_version)
+        if opts.resource_version_match and not opts.resource_version:
             raise errors.BadRequest(
                 message="resourceVersionMatch is forbidden unless resourceVersion is provided"
             )
-        if resource_version_match == "Exact" and not rv:
+        if opts.resource_version_match == "Exact" and not rv:
             raise errors.BadRequest(
                 message='resourceVersionMatch "Exact" is forbidden for resourceVersion "0"'
             )
@@ -120,8 +117,8 @@ async def list_objects(
                 message=f"Too large resource version: {rv}, current: {current}",
                 retry_after_seconds=1,
             )
-        exact = resource_version_match == "Exact" or (
-            bool(limit) and rv > 0 and resource_version_match == ""
+        exact = opts.resource_version_match == "Exact" or (
+            bool(limit) and rv > 0 and opts.resource_version_match == ""
         )
         revision = rv if exact else 0
     items: list[Obj] = []
@@ -132,7 +129,7 @@ async def list_objects(
             page = await reg.store.list(prefix, revision=revision, limit=batch,
                                         start_after=start_after)
         except errors.Gone:
-            if continue_token:
+            if opts.continue_token:
                 raise errors.Gone(message=CONTINUE_EXPIRED) from None
             raise errors.Gone(
                 message="The resourceVersion for the provided list is too old."

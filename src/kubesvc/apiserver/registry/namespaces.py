@@ -34,6 +34,7 @@ from kubesvc.apiserver.registry.codec import (
     not_found,
 )
 from kubesvc.apiserver.registry.strategies import Strategy
+from kubesvc.client.options import DeleteOptions
 from kubesvc.client.protocol import Obj
 
 if TYPE_CHECKING:
@@ -201,7 +202,8 @@ class NamespaceLifecycle:
                     continue
                 try:
                     out = await deletion.delete_object(
-                        self.reg, info, str(m.get("name")), ns, grace_period_seconds=grace
+                        self.reg, info, str(m.get("name")), ns,
+                        opts=DeleteOptions(grace_period_seconds=grace),
                     )
                 except errors.NotFound:
                     continue

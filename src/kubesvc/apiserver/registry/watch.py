@@ -38,6 +38,7 @@ from kubesvc.api import selectors
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.apiserver.registry import listing
 from kubesvc.apiserver.registry.codec import decode_at, intern_strings, parse_rv
+from kubesvc.client.options import ListOptions, WatchOptions
 from kubesvc.client.protocol import Obj, WatchEventDict
 from kubesvc.storage.store import Watch, WatchEvent
 
@@ -58,15 +59,11 @@ def watch_objects(
     info: ResourceInfo,
     *,
     namespace: str | None,
-    label_selector: str = "",
-    field_selector: str = "",
-    resource_version: str = "",
-    allow_bookmarks: bool = True,
-    timeout_seconds: int = 0,
+    opts: WatchOptions = WatchOptions(),
 ) -> AsyncIterator[WatchEventDict]:
-    lsel = selectors.parse_label_selector(label_selector)
-    fsel = selectors.parse_field_selector(field_selector, info.key)
-    rv = parse_rv(resource_version)
+    lsel = selectors.parse_label_selector(opts.label_selector)
+    fsel = selectors.parse_field_selector(opts.field_selector, info.key)
+    rv = parse_rv(opts.resource_version)
 
     def matches(obj: Obj) -> bool:
         return lsel.matches((obj.get("metadata") or {}).get("labels")) and fsel.matches(obj)
@@ -74,8 +71,8 @@ def watch_objects(
     filtered = not lsel.empty or not fsel.empty
     return _stream(
         reg, info, namespace=namespace, rv=rv, matches=matches if filtered else None,
-        label_selector=label_selector, field_selector=field_selector,
-        allow_bookmarks=allow_bookmarks, timeout_seconds=timeout_seconds,
+        label_selector=opts.label_selector, field_selector=opts.field_selector,
+        allow_bookmarks=opts.allow_bookmarks, timeout_seconds=opts.timeout_seconds,
     )
 
 
@@ -149,10 +146,9 @@ async def _stream(
     deadline = loop.time() + timeout_seconds if timeout_seconds > 0 else None
     prefix = info.storage_prefix(namespace or None)
     if rv == 0:
-        initial = await listing.list_objects(
-            reg, info, namespace=namespace, label_selector=label_selector,
-            field_selector=field_selector,
-        )
+        initial = await listing.list_objects(reg, info, namespace=namespace, opts=ListOptions(
+            label_selector=label_selector, field_selector=field_selector,
+        ))
         start = int(initial["metadata"]["resourceVersion"])
         for obj in initial["items"]:
             yield {"type": "ADDED", "object": obj}

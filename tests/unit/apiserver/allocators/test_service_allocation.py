@@ -11,6 +11,7 @@ import pytest
 
 from kubesvc import errors
 from kubesvc.apiserver.registry import Registry
+from kubesvc.client.options import WriteOptions
 from kubesvc.storage.memory import MemoryStore
 from kubesvc.storage.store import Store
 from tests.unit.apiserver.registry.registry_helpers import svc
@@ -193,7 +194,7 @@ async def test_failures_leave_no_allocation(reg: Registry) -> None:
 
 async def test_dry_run_allocates_nothing(reg: Registry) -> None:
     used = (reg.ips.range.used, reg.ports.range.used)
-    out = await reg.create("services", svc("d", type="NodePort"), dry_run=True)
+    out = await reg.create("services", svc("d", type="NodePort"), opts=WriteOptions(dry_run=True))
     assert node_ports(out) and out["spec"]["clusterIP"]
     assert (reg.ips.range.used, reg.ports.range.used) == used
 

@@ -11,6 +11,7 @@ from kubesvc import errors
 from kubesvc.apiserver.registry import Registry
 from kubesvc.apiserver.registry.codec import encode
 from kubesvc.apiserver.registry.fieldvalidation import prune_path
+from kubesvc.client.options import DeleteOptions, WriteOptions
 from kubesvc.client.protocol import Client
 from kubesvc.storage.store import Store
 from tests.unit.apiserver.registry.registry_helpers import cm, deployment, pod, svc
@@ -185,7 +186,7 @@ async def test_patch_missing_is_not_found(reg: Registry) -> None:
 
 async def test_dry_run_writes_nothing(reg: Registry, store: Store) -> None:
     rev = await store.revision()
-    out = await reg.create("services", svc("web", type="NodePort"), dry_run=True)
+    out = await reg.create("services", svc("web", type="NodePort"), opts=WriteOptions(dry_run=True))
     assert out["metadata"]["uid"]
     assert await store.revision() == rev
     with pytest.raises(errors.NotFound):
@@ -193,10 +194,10 @@ async def test_dry_run_writes_nothing(reg: Registry, store: Store) -> None:
     real = await reg.create("configmaps", cm("a", x="1"))
     rev = await store.revision()
     real["data"] = {"x": "2"}
-    upd = await reg.update("configmaps", real, dry_run=True)
+    upd = await reg.update("configmaps", real, opts=WriteOptions(dry_run=True))
     assert upd["data"] == {"x": "2"}
     assert await store.revision() == rev
-    await reg.delete("configmaps", "a", namespace="default", dry_run=True)
+    await reg.delete("configmaps", "a", namespace="default", opts=DeleteOptions(dry_run=True))
     assert (await reg.get("configmaps", "a", namespace="default"))["data"] == {"x": "1"}
 
 
@@ -204,22 +205,23 @@ async def test_field_validation(reg: Registry) -> None:
     body = svc("web")
     body["spec"]["bogus"] = 1
     with pytest.raises(errors.BadRequest) as ei:
-        await reg.create("services", body, field_validation="Strict")
+        await reg.create("services", body, opts=WriteOptions(field_validation="Strict"))
     assert ei.value.message == (
         'Service in version "v1" cannot be handled as a Service: strict decoding error: '
         'unknown field "spec.bogus"'
     )
     warnings: list[str] = []
-    out = await reg.create("services", body, field_validation="Warn", warnings=warnings)
+    out = await reg.create("services", body, warnings=warnings,
+                           opts=WriteOptions(field_validation="Warn"))
     assert warnings == ['unknown field "spec.bogus"']
     assert "bogus" not in out["spec"]  # dropped, as upstream's decoding drops it
     body["spec"]["ports"][0]["extra"] = "x"
     body["metadata"]["name"] = "web2"
-    quiet = await reg.create("services", body, field_validation="Ignore")
+    quiet = await reg.create("services", body, opts=WriteOptions(field_validation="Ignore"))
     assert "bogus" not in quiet["spec"] and "extra" not in quiet["spec"]["ports"][0]
     with pytest.raises(errors.Invalid):
         await reg.patch("services", "web", {"spec": {"nope": 1}}, namespace="default",
-                        field_validation="Strict")
+                        opts=WriteOptions(field_validation="Strict"))
 
 
 async def test_object_too_large(reg: Registry, store: Store) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from kubesvc import errors
 from kubesvc.apiserver.registry import Registry
+from kubesvc.client.options import DeleteOptions, ListOptions
 from tests.unit.apiserver.registry.registry_helpers import cm, deployment, pod, svc
 
 
@@ -26,24 +27,26 @@ async def test_plain_delete_returns_last_state(reg: Registry) -> None:
 async def test_preconditions(reg: Registry) -> None:
     a = await reg.create("configmaps", cm("a"))
     with pytest.raises(errors.Conflict) as ei:
-        await reg.delete("configmaps", "a", namespace="default", preconditions={"uid": "x"})
+        await reg.delete("configmaps", "a", namespace="default",
+                         opts=DeleteOptions(preconditions={"uid": "x"}))
     assert ei.value.message == (
         'Operation cannot be fulfilled on configmaps "a": Precondition failed: UID in '
         f"precondition: x, UID in object meta: {a['metadata']['uid']}"
     )
     with pytest.raises(errors.Conflict) as ei:
         await reg.delete("configmaps", "a", namespace="default",
-                         preconditions={"resourceVersion": "1"})
+                         opts=DeleteOptions(preconditions={"resourceVersion": "1"}))
     assert "Precondition failed: ResourceVersion in precondition: 1" in ei.value.message
     await reg.delete("configmaps", "a", namespace="default",
-                     preconditions={"uid": a["metadata"]["uid"],
-                                    "resourceVersion": a["metadata"]["resourceVersion"]})
+                     opts=DeleteOptions(preconditions={
+                         "uid": a["metadata"]["uid"],
+                         "resourceVersion": a["metadata"]["resourceVersion"]}))
 
 
 async def test_propagation_policies_set_gc_finalizers(reg: Registry) -> None:
     await reg.create("deployments.apps", deployment("fg"))
     out = await reg.delete("deployments.apps", "fg", namespace="default",
-                           propagation_policy="Foreground")
+                           opts=DeleteOptions(propagation_policy="Foreground"))
     md = out["metadata"]
     assert md["finalizers"] == ["foregroundDeletion"]
     assert md["deletionTimestamp"] and md["deletionGracePeriodSeconds"] == 0
@@ -53,7 +56,7 @@ async def test_propagation_policies_set_gc_finalizers(reg: Registry) -> None:
     assert got["metadata"]["deletionTimestamp"] == md["deletionTimestamp"]
     await reg.create("deployments.apps", deployment("or"))
     out = await reg.delete("deployments.apps", "or", namespace="default",
-                           propagation_policy="Orphan")
+                           opts=DeleteOptions(propagation_policy="Orphan"))
     assert out["metadata"]["finalizers"] == ["orphan"]
     # Removing the last finalizer deletes it.
     cur = await reg.get("deployments.apps", "or", namespace="default")
@@ -63,11 +66,12 @@ async def test_propagation_policies_set_gc_finalizers(reg: Registry) -> None:
         await reg.get("deployments.apps", "or", namespace="default")
     await reg.create("deployments.apps", deployment("bg"))
     await reg.delete("deployments.apps", "bg", namespace="default",
-                     propagation_policy="Background")
+                     opts=DeleteOptions(propagation_policy="Background"))
     with pytest.raises(errors.NotFound):
         await reg.get("deployments.apps", "bg", namespace="default")
     with pytest.raises(errors.BadRequest):
-        await reg.delete("deployments.apps", "fg", namespace="default", propagation_policy="X")
+        await reg.delete("deployments.apps", "fg", namespace="default",
+                         opts=DeleteOptions(propagation_policy="X"))
 
 
 async def test_finalizers_hold_the_object(reg: Registry) -> None:
@@ -92,13 +96,14 @@ async def test_graceful_pod_deletion(reg: Registry) -> None:
     md = out["metadata"]
     assert md["deletionGracePeriodSeconds"] == 20 and md["deletionTimestamp"]
     assert (await reg.get("pods", "p", namespace="default"))["metadata"]["deletionTimestamp"]
-    shorter = await reg.delete("pods", "p", namespace="default", grace_period_seconds=5)
+    shorter = await reg.delete("pods", "p", namespace="default",
+                               opts=DeleteOptions(grace_period_seconds=5))
     assert shorter["metadata"]["deletionGracePeriodSeconds"] == 5
     assert shorter["metadata"]["deletionTimestamp"] < md["deletionTimestamp"]
     same = await reg.delete("pods", "p", namespace="default")
     assert same["metadata"]["deletionGracePeriodSeconds"] == 5
     # The node agent finishes it with grace 0.
-    await reg.delete("pods", "p", namespace="default", grace_period_seconds=0)
+    await reg.delete("pods", "p", namespace="default", opts=DeleteOptions(grace_period_seconds=0))
     with pytest.raises(errors.NotFound):
         await reg.get("pods", "p", namespace="default")
 
@@ -123,7 +128,8 @@ async def test_unbound_and_default_grace_pods(reg: Registry) -> None:
 async def test_delete_collection(reg: Registry) -> None:
     for i in range(4):
         await reg.create("configmaps", cm(f"c{i}", labels={"del": "yes" if i < 3 else "no"}))
-    out = await reg.delete_collection("configmaps", namespace="default", label_selector="del=yes")
+    out = await reg.delete_collection("configmaps", namespace="default",
+                                      list_opts=ListOptions(label_selector="del=yes"))
     assert out["kind"] == "ConfigMapList"
     assert sorted(i["metadata"]["name"] for i in out["items"]) == ["c0", "c1", "c2"]
     left = await reg.list("configmaps", namespace="default")
@@ -180,7 +186,8 @@ async def test_namespace_deletion_removes_content(reg: Registry) -> None:
     assert running["metadata"]["deletionGracePeriodSeconds"] == 30
     assert (await reg.get("namespaces", "team"))["status"]["phase"] == "Terminating"
     assert not reg.ports.has(node_port)  # the Service's port went back
-    await reg.delete("pods", "running", namespace="team", grace_period_seconds=0)
+    await reg.delete("pods", "running", namespace="team",
+                     opts=DeleteOptions(grace_period_seconds=0))
 
     async def namespace_gone() -> bool:
         try:

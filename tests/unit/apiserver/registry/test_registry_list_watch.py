@@ -12,6 +12,7 @@ import pytest
 from kubesvc import errors
 from kubesvc.apiserver.registry import Registry
 from kubesvc.apiserver.registry.listing import decode_continue, encode_continue
+from kubesvc.client.options import ListOptions, WatchOptions
 from kubesvc.client.protocol import WatchEventDict
 from kubesvc.storage.store import Store
 from tests.unit.apiserver.registry.registry_helpers import cm, pod
@@ -35,25 +36,28 @@ def names(lst: dict[str, Any]) -> list[str]:
 async def test_list_envelope_and_label_selector(reg: Registry) -> None:
     for i in range(5):
         await reg.create("configmaps", cm(f"c{i}", labels={"tier": "a" if i % 2 else "b"}))
-    out = await reg.list("configmaps", namespace="default", label_selector="tier=a")
+    out = await reg.list("configmaps", namespace="default",
+                         opts=ListOptions(label_selector="tier=a"))
     assert out["kind"] == "ConfigMapList" and out["apiVersion"] == "v1"
     assert names(out) == ["c1", "c3"]
     assert int(out["metadata"]["resourceVersion"]) >= 5
-    out = await reg.list("configmaps", namespace="default", label_selector="tier in (a,b),tier!=a")
+    out = await reg.list("configmaps", namespace="default",
+                         opts=ListOptions(label_selector="tier in (a,b),tier!=a"))
     assert names(out) == ["c0", "c2", "c4"]
     with pytest.raises(errors.BadRequest):
-        await reg.list("configmaps", label_selector="tier in (")
+        await reg.list("configmaps", opts=ListOptions(label_selector="tier in ("))
 
 
 async def test_field_selectors(reg: Registry) -> None:
     await reg.create("pods", pod("a", node="n1"))
     await reg.create("pods", pod("b"))
-    out = await reg.list("pods", field_selector="spec.nodeName=n1")
+    out = await reg.list("pods", opts=ListOptions(field_selector="spec.nodeName=n1"))
     assert names(out) == ["a"]
-    out = await reg.list("pods", field_selector="metadata.name!=a,status.phase=Pending")
+    out = await reg.list("pods",
+                         opts=ListOptions(field_selector="metadata.name!=a,status.phase=Pending"))
     assert names(out) == ["b"]
     with pytest.raises(errors.BadRequest):
-        await reg.list("pods", field_selector="spec.bogus=1")
+        await reg.list("pods", opts=ListOptions(field_selector="spec.bogus=1"))
 
 
 async def test_namespaced_and_cluster_wide_lists(reg: Registry) -> None:
@@ -69,43 +73,46 @@ async def test_namespaced_and_cluster_wide_lists(reg: Registry) -> None:
 async def test_pagination_is_consistent(reg: Registry) -> None:
     for i in range(7):
         await reg.create("configmaps", cm(f"c{i}", labels={"even": str(i % 2 == 0).lower()}))
-    page1 = await reg.list("configmaps", namespace="default", limit=3)
+    page1 = await reg.list("configmaps", namespace="default", opts=ListOptions(limit=3))
     assert names(page1) == ["c0", "c1", "c2"]
     token = page1["metadata"]["continue"]
     rev, start = decode_continue(token)
     assert rev == int(page1["metadata"]["resourceVersion"]) and start == "c2"
     await reg.create("configmaps", cm("c00"))  # after the snapshot: must not show up
-    page2 = await reg.list("configmaps", namespace="default", limit=3, continue_token=token)
+    page2 = await reg.list("configmaps", namespace="default",
+                           opts=ListOptions(limit=3, continue_token=token))
     assert names(page2) == ["c3", "c4", "c5"]
     assert page2["metadata"]["resourceVersion"] == page1["metadata"]["resourceVersion"]
-    page3 = await reg.list("configmaps", namespace="default", limit=3,
-                           continue_token=page2["metadata"]["continue"])
+    page3 = await reg.list("configmaps", namespace="default",
+                           opts=ListOptions(limit=3, continue_token=page2["metadata"]["continue"]))
     assert names(page3) == ["c6"] and "continue" not in page3["metadata"]
     # With a selector every page holds ``limit`` matches.
-    sel = await reg.list("configmaps", namespace="default", limit=2, label_selector="even=true")
+    sel = await reg.list("configmaps", namespace="default",
+                         opts=ListOptions(limit=2, label_selector="even=true"))
     assert names(sel) == ["c0", "c2"]
-    sel2 = await reg.list("configmaps", namespace="default", limit=2, label_selector="even=true",
-                          continue_token=sel["metadata"]["continue"])
+    sel2 = await reg.list("configmaps", namespace="default",
+                          opts=ListOptions(limit=2, label_selector="even=true",
+                                           continue_token=sel["metadata"]["continue"]))
     assert names(sel2) == ["c4", "c6"]
 
 
 async def test_bad_continue_token(reg: Registry) -> None:
     with pytest.raises(errors.BadRequest):
-        await reg.list("configmaps", continue_token="not-a-token")
+        await reg.list("configmaps", opts=ListOptions(continue_token="not-a-token"))
     with pytest.raises(errors.BadRequest):
-        await reg.list("configmaps", continue_token=encode_continue(1, "../x"))
+        await reg.list("configmaps", opts=ListOptions(continue_token=encode_continue(1, "../x")))
 
 
 async def test_expired_continue_token_is_gone(reg: Registry, store: Store) -> None:
     for i in range(4):
         await reg.create("configmaps", cm(f"c{i}"))
-    page = await reg.list("configmaps", namespace="default", limit=2)
+    page = await reg.list("configmaps", namespace="default", opts=ListOptions(limit=2))
     for i in range(3):
         await reg.patch("configmaps", "c3", {"data": {"i": str(i)}}, namespace="default")
     await store.compact(await store.revision())
     with pytest.raises(errors.Gone) as ei:
-        await reg.list("configmaps", namespace="default", limit=2,
-                       continue_token=page["metadata"]["continue"])
+        await reg.list("configmaps", namespace="default",
+                       opts=ListOptions(limit=2, continue_token=page["metadata"]["continue"]))
     assert ei.value.message.startswith("The provided continue parameter is too old")
     assert ei.value.code == 410
 
@@ -114,24 +121,28 @@ async def test_resource_version_semantics(reg: Registry, store: Store) -> None:
     a = await reg.create("configmaps", cm("a", x="1"))
     rv_a = a["metadata"]["resourceVersion"]
     await reg.patch("configmaps", "a", {"data": {"x": "2"}}, namespace="default")
-    now = await reg.list("configmaps", namespace="default", resource_version="0")
+    now = await reg.list("configmaps", namespace="default", opts=ListOptions(resource_version="0"))
     assert now["items"][0]["data"] == {"x": "2"}
-    exact = await reg.list("configmaps", namespace="default", resource_version=rv_a, limit=10)
+    exact = await reg.list("configmaps", namespace="default",
+                           opts=ListOptions(resource_version=rv_a, limit=10))
     assert exact["items"][0]["data"] == {"x": "1"}
     assert exact["metadata"]["resourceVersion"] == rv_a
-    not_older = await reg.list("configmaps", namespace="default", resource_version=rv_a)
+    not_older = await reg.list("configmaps", namespace="default",
+                               opts=ListOptions(resource_version=rv_a))
     assert not_older["items"][0]["data"] == {"x": "2"}
     with pytest.raises(errors.Timeout) as ei:
-        await reg.list("configmaps", resource_version=str(await store.revision() + 100))
+        await reg.list("configmaps",
+                       opts=ListOptions(resource_version=str(await store.revision() + 100)))
     assert ei.value.message.startswith("Too large resource version")
     with pytest.raises(errors.BadRequest):
-        await reg.list("configmaps", resource_version="abc")
+        await reg.list("configmaps", opts=ListOptions(resource_version="abc"))
 
 
 async def test_watch_from_resource_version(reg: Registry) -> None:
     start = await reg.list("configmaps", namespace="default")
     w = reg.watch("configmaps", namespace="default",
-                  resource_version=start["metadata"]["resourceVersion"], allow_bookmarks=False)
+                  opts=WatchOptions(resource_version=start["metadata"]["resourceVersion"],
+                                    allow_bookmarks=False))
     a = await reg.create("configmaps", cm("a", x="1"))
     b = await reg.patch("configmaps", "a", {"data": {"x": "2"}}, namespace="default")
     await reg.delete("configmaps", "a", namespace="default")
@@ -147,9 +158,9 @@ async def test_watchers_of_one_change_share_one_decoded_object(reg: Registry) ->
     """A change is decoded once: every watcher gets the same (read-only) object, so the
     informers of all components hold one copy of it."""
     rv = (await reg.list("configmaps"))["metadata"]["resourceVersion"]
-    w1 = reg.watch("configmaps", resource_version=rv, allow_bookmarks=False)
-    w2 = reg.watch("configmaps", namespace="default", resource_version=rv,
-                   allow_bookmarks=False)
+    w1 = reg.watch("configmaps", opts=WatchOptions(resource_version=rv, allow_bookmarks=False))
+    w2 = reg.watch("configmaps", namespace="default",
+                   opts=WatchOptions(resource_version=rv, allow_bookmarks=False))
     await reg.create("configmaps", cm("a", x="1"))
     await reg.delete("configmaps", "a", namespace="default")
     added1, added2 = await next_event(w1), await next_event(w2)
@@ -166,7 +177,7 @@ async def test_watchers_of_one_change_share_one_decoded_object(reg: Registry) ->
 async def test_watch_without_resource_version_sends_initial_state(reg: Registry) -> None:
     await reg.create("configmaps", cm("a"))
     await reg.create("configmaps", cm("b"))
-    w = reg.watch("configmaps", namespace="default", allow_bookmarks=False)
+    w = reg.watch("configmaps", namespace="default", opts=WatchOptions(allow_bookmarks=False))
     got = [await next_event(w), await next_event(w)]
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in got] == [
         ("ADDED", "a"), ("ADDED", "b")]
@@ -178,8 +189,9 @@ async def test_watch_without_resource_version_sends_initial_state(reg: Registry)
 
 async def test_watch_filtering_transitions(reg: Registry) -> None:
     rv = (await reg.list("configmaps"))["metadata"]["resourceVersion"]
-    w = reg.watch("configmaps", namespace="default", label_selector="app=web",
-                  resource_version=rv, allow_bookmarks=False)
+    w = reg.watch("configmaps", namespace="default",
+                  opts=WatchOptions(label_selector="app=web", resource_version=rv,
+                                    allow_bookmarks=False))
     await reg.create("configmaps", cm("other", labels={"app": "db"}))
     await reg.create("configmaps", cm("a", labels={"app": "db"}))
     await reg.patch("configmaps", "a", {"metadata": {"labels": {"app": "web"}}},
@@ -204,8 +216,9 @@ async def test_watch_filtering_transitions(reg: Registry) -> None:
 
 async def test_watch_field_selector(reg: Registry) -> None:
     rv = (await reg.list("pods"))["metadata"]["resourceVersion"]
-    w = reg.watch("pods", field_selector="spec.nodeName=n1", resource_version=rv,
-                  allow_bookmarks=False)
+    w = reg.watch("pods",
+                  opts=WatchOptions(field_selector="spec.nodeName=n1", resource_version=rv,
+                                    allow_bookmarks=False))
     await reg.create("pods", pod("a"))
     await reg.create("pods", pod("b", node="n1"))
     ev = await next_event(w)
@@ -215,7 +228,7 @@ async def test_watch_field_selector(reg: Registry) -> None:
 
 async def test_watch_bookmarks(reg: Registry) -> None:
     rv = (await reg.list("configmaps"))["metadata"]["resourceVersion"]
-    w = reg.watch("configmaps", resource_version=rv, allow_bookmarks=True)
+    w = reg.watch("configmaps", opts=WatchOptions(resource_version=rv, allow_bookmarks=True))
     ev = await next_event(w)
     assert ev["type"] == "BOOKMARK"
     assert ev["object"]["kind"] == "ConfigMap"
@@ -231,7 +244,8 @@ async def test_watch_bookmarks(reg: Registry) -> None:
 
 async def test_watch_timeout_ends_stream(reg: Registry) -> None:
     rv = (await reg.list("configmaps"))["metadata"]["resourceVersion"]
-    w = reg.watch("configmaps", resource_version=rv, allow_bookmarks=False, timeout_seconds=1)
+    w = reg.watch("configmaps",
+                  opts=WatchOptions(resource_version=rv, allow_bookmarks=False, timeout_seconds=1))
     events = [ev async for ev in w]
     assert events == []
 
@@ -241,7 +255,7 @@ async def test_watch_too_old_is_gone(reg: Registry, store: Store) -> None:
     await reg.patch("configmaps", "a", {"data": {"x": "1"}}, namespace="default")
     head = await store.revision()
     await store.compact(head)
-    w = reg.watch("configmaps", resource_version="2")
+    w = reg.watch("configmaps", opts=WatchOptions(resource_version="2"))
     with pytest.raises(errors.Gone) as ei:
         await next_event(w)
     assert ei.value.message == f"too old resource version: 2 ({head})"
@@ -249,7 +263,7 @@ async def test_watch_too_old_is_gone(reg: Registry, store: Store) -> None:
 
 async def test_watch_rejects_bad_selector_before_streaming(reg: Registry) -> None:
     with pytest.raises(errors.BadRequest):
-        reg.watch("pods", field_selector="spec.bogus=1")
+        reg.watch("pods", opts=WatchOptions(field_selector="spec.bogus=1"))
 
 
 async def test_compactor_forgets_old_revisions(store: Store) -> None:
@@ -259,7 +273,7 @@ async def test_compactor_forgets_old_revisions(store: Store) -> None:
         first = await reg.create("configmaps", cm("a"))
         for _ in range(200):  # wait for two compaction rounds
             try:
-                await reg.list("configmaps", resource_version="1", limit=1)
+                await reg.list("configmaps", opts=ListOptions(resource_version="1", limit=1))
             except errors.Gone:
                 break
             await asyncio.sleep(0.02)
@@ -267,11 +281,12 @@ async def test_compactor_forgets_old_revisions(store: Store) -> None:
             raise AssertionError("revision 1 was never compacted")
         await reg.patch("configmaps", "a", {"data": {"x": "1"}}, namespace="default")
         with pytest.raises(errors.Gone):
-            w = reg.watch("configmaps", resource_version="1")
+            w = reg.watch("configmaps", opts=WatchOptions(resource_version="1"))
             await next_event(w)
         # Recent history is still there.
-        w = reg.watch("configmaps", resource_version=first["metadata"]["resourceVersion"],
-                      allow_bookmarks=False)
+        w = reg.watch("configmaps",
+                      opts=WatchOptions(resource_version=first["metadata"]["resourceVersion"],
+                                        allow_bookmarks=False))
         ev = await next_event(w)
         assert ev["type"] == "MODIFIED"
         await w.aclose()  # type: ignore[attr-defined]
