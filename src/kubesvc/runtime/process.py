@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import json
 import logging
 import os
@@ -19,11 +21,28 @@ import secrets
 import shutil
 import signal
 import time
+from functools import partial
 from pathlib import Path
 
 from kubesvc.runtime.types import ContainerInfo, ContainerLaunch, ExitCallback
 
 log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_prctl = _libc.prctl  # looked up here: the child between fork and exec only calls it
+
+
+def die_with_parent(parent: int) -> None:
+    """``preexec_fn`` of every container process: SIGKILL it when the agent dies (even by
+    kill -9), so no pod process outlives its node agent; a parent that is already gone
+    (died between fork and here) ends the child at once. The signal follows the *thread*
+    that forked, so containers are only started from the event loop's thread; it survives
+    ``exec`` (also through ``ip netns exec`` and ``unshare``, which exec in place), and the
+    next agent kills whatever of the container's session is left (:meth:`kill_orphans`)."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(137)
 
 
 def proc_start_ticks(pid: int) -> int | None:
@@ -37,6 +56,38 @@ def proc_start_ticks(pid: int) -> int | None:
     if state == "Z":
         return None
     return int(fields[19])
+
+
+def session_members(sid: int) -> list[int]:
+    """Pids whose session is ``sid`` (a container's processes: each starts a new session)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            data = Path(f"/proc/{d}/stat").read_text()
+        except OSError:
+            continue
+        fields = data[data.rfind(")") + 2 :].split()
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            out.append(int(d))
+    return out
+
+
+def kill_leftovers(pid: int, ticks: object) -> int:
+    """SIGKILL what is left of a dead container's session (children its main process left
+    when the agent died and took the main process with it). Safe against pid reuse: a
+    session id stays allocated while any member lives, so if ``pid`` now names another
+    process the old session is empty."""
+    cur = proc_start_ticks(pid)
+    if cur is not None and cur != ticks:
+        return 0
+    n = 0
+    for member in session_members(pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(member, signal.SIGKILL)
+            n += 1
+    return n
 
 
 def rotate_log(path: str, max_bytes: int) -> bool:
@@ -103,6 +154,8 @@ class ProcessRunner:
             pid = int(str(rec.get("pid") or 0))
             alive = pid > 0 and proc_start_ticks(pid) == rec.get("ticks")
             if not alive:
+                if pid > 0 and kill_leftovers(pid, rec.get("ticks")):
+                    log.info("killed the processes left by container %s", cid)
                 self._recorded.pop(cid)
                 self._unrecord(cid)
                 continue
@@ -195,7 +248,8 @@ class ProcessRunner:
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.DEVNULL, stdout=fd, stderr=fd,
-                env=launch.env, cwd=launch.workdir, start_new_session=True)
+                env=launch.env, cwd=launch.workdir, start_new_session=True,
+                preexec_fn=partial(die_with_parent, os.getpid()))
         except OSError as exc:
             msg = f"failed to start container {launch.container!r}: exec {argv[0]!r}: {exc}"
             os.write(fd, (msg + "\n").encode())

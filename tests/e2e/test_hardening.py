@@ -1,0 +1,75 @@
+"""Issue 17 (node/storage side): ``kill -9`` of ``kubesvc up`` leaves no pod process living
+on (the main process dies with the agent; what it left behind dies when the next ``up``
+starts on the same data dir), and a data dir that cannot be written is reported in one
+line, without a traceback."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import MISSING, start_cluster
+
+pytestmark = pytest.mark.skipif(bool(MISSING), reason=MISSING or "ok")
+
+
+def pids_running(marker: str) -> list[int]:
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            cmd = Path(f"/proc/{d}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and cmd.strip() == marker:
+            out.append(int(d))
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_gone(pids: list[int], timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while any(alive(p) for p in pids):
+        assert time.monotonic() < end, f"{pids} still running after {timeout} s"
+        time.sleep(0.1)
+
+
+def test_kill_9_of_up_leaves_no_pod_process(tmp_path: Path) -> None:
+    n = random.randint(100000, 999999)
+    main, child = f"sleep {n}", f"sleep {n + 1}"
+    data = tmp_path / "data"
+    c = start_cluster(data)
+    try:
+        c.kubectl("run", "sleeper", "--image=busybox", "--restart=Never", "--command", "--",
+                  "sh", "-c", f"sleep {n + 1} & exec sleep {n}")
+        c.wait_for(lambda: pids_running(main) and pids_running(child), timeout=30,
+                   what="pod processes")
+        mains, children = pids_running(main), pids_running(child)
+        c.proc.send_signal(signal.SIGKILL)
+        c.proc.wait(timeout=10)
+        wait_gone(mains, 5)  # the container's main process dies with its agent
+        assert all(alive(p) for p in children)  # its own child is not signalled...
+    finally:
+        c.stop()
+    c2 = start_cluster(data, api_port=c.api_port, dns_port=c.dns_port,
+                       service_cidr=c.service_cidr, lb_pool=c.lb_pool)
+    try:
+        # ...it is killed by the next agent (which then runs the pod anew).
+        wait_gone(children, 20)
+    finally:
+        c2.stop()
+        for pid in pids_running(main) + pids_running(child):
+            os.kill(pid, signal.SIGKILL)
