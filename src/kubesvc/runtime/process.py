@@ -1,6 +1,7 @@
 """ProcessRunner: each container attempt is a host process (asyncio subprocess in its own
-process group / session), its stdout+stderr appended to
-``<data_dir>/pods/<pod-uid>/<container>/<attempt>.log`` (kept for ``kubectl logs
+process group / session), its stdout+stderr piped into
+``<data_dir>/pods/<pod-uid>/<container>/<attempt>.log`` by a :class:`~.logfile.LogPump`
+(rotated by size as the kubelet does; the previous attempt's kept for ``kubectl logs
 --previous``), its pid and start time recorded under ``<data_dir>/containers/<id>.json`` so a
 restarted agent can adopt it or kill it as an orphan.
 
@@ -24,6 +25,7 @@ import time
 from functools import partial
 from pathlib import Path
 
+from kubesvc.runtime.logfile import MAX_FILES, MAX_SIZE, LogPump
 from kubesvc.runtime.types import ContainerInfo, ContainerLaunch, ExitCallback
 
 log = logging.getLogger(__name__)
@@ -90,21 +92,8 @@ def kill_leftovers(pid: int, ticks: object) -> int:
     return n
 
 
-def rotate_log(path: str, max_bytes: int) -> bool:
-    """Copy-truncate ``path`` when it is larger than ``max_bytes``; True if rotated."""
-    try:
-        if os.path.getsize(path) <= max_bytes:
-            return False
-        shutil.copyfile(path, path + ".1")
-        os.truncate(path, 0)
-        return True
-    except OSError as exc:
-        log.warning("log rotation of %s failed: %s", path, exc)
-        return False
-
-
 class _Attempt:
-    __slots__ = ("info", "on_exit", "proc", "ticks", "waiter")
+    __slots__ = ("info", "on_exit", "proc", "pump", "ticks", "waiter")
 
     def __init__(self, info: ContainerInfo, on_exit: ExitCallback | None) -> None:
         self.info = info
@@ -112,13 +101,17 @@ class _Attempt:
         self.proc: asyncio.subprocess.Process | None = None
         self.waiter: asyncio.Future[None] | None = None
         self.ticks: int | None = None
+        self.pump: LogPump | None = None
 
 
 class ProcessRunner:
     simulated = False
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, log_max_size: int = MAX_SIZE,
+                 log_max_files: int = MAX_FILES) -> None:
         self.data_dir = Path(data_dir)
+        self.log_max_size = log_max_size
+        self.log_max_files = log_max_files
         self.pods_dir = self.data_dir / "pods"
         self.records_dir = self.data_dir / "containers"
         self.pods_dir.mkdir(parents=True, exist_ok=True)
@@ -244,19 +237,26 @@ class ProcessRunner:
                 argv = ["unshare", "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"',
                         launch.hostname, *argv]
             argv = ["ip", "netns", "exec", launch.netns, *argv]
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        rfd, wfd = os.pipe2(os.O_CLOEXEC)
         try:
             proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=fd, stderr=fd,
+                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=wfd, stderr=wfd,
                 env=launch.env, cwd=launch.workdir, start_new_session=True,
                 preexec_fn=partial(die_with_parent, os.getpid()))
         except OSError as exc:
+            os.close(rfd)
+            os.close(wfd)
             msg = f"failed to start container {launch.container!r}: exec {argv[0]!r}: {exc}"
-            os.write(fd, (msg + "\n").encode())
-            os.close(fd)
+            with contextlib.suppress(OSError), open(path, "ab") as f:
+                f.write((msg + "\n").encode())
             self._finish(a, 128, None, reason="StartError", message=msg)
             return info
-        os.close(fd)
+        os.close(wfd)
+        # The pump outlives this runner (close() leaves running processes to be adopted);
+        # it ends when the container's last process closes the pipe.
+        a.pump = LogPump(rfd, str(path), max_size=self.log_max_size,
+                         max_files=self.log_max_files)
+        self._forget_old_attempts(launch)
         a.proc = proc
         info.pid = proc.pid
         a.ticks = proc_start_ticks(proc.pid)
@@ -264,12 +264,25 @@ class ProcessRunner:
         a.waiter = asyncio.ensure_future(self._wait(a))
         return info
 
+    def _forget_old_attempts(self, launch: ContainerLaunch) -> None:
+        """Keep the logs of this attempt and the previous one (``--previous``) only, as the
+        kubelet's container GC keeps one dead container per container name."""
+        d = self.pods_dir / launch.pod_uid / launch.container
+        for p in d.glob("*.log*"):
+            head = p.name.split(".", 1)[0]
+            if head.isdigit() and int(head) < launch.attempt - 1:
+                p.unlink(missing_ok=True)
+
     async def _wait(self, a: _Attempt) -> None:
         assert a.proc is not None
         rc = await a.proc.wait()
         # The main process is gone: end the rest of its group, as a container's cgroup would.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(a.proc.pid, signal.SIGKILL)
+        if a.pump is not None:
+            # Its last output may still be in the pipe: in the file before the exit shows.
+            await asyncio.wait({asyncio.ensure_future(a.pump.closed.wait())}, timeout=1.0)
+            a.pump.drain()
         if rc < 0:
             self._finish(a, 128 - rc, -rc)
         else:
@@ -320,23 +333,11 @@ class ProcessRunner:
                 await self.stop(cid, grace_period=0)
             if a.waiter is not None and not a.waiter.done():
                 a.waiter.cancel()
+            if a.pump is not None:
+                a.pump.close()
             self._attempts.pop(cid, None)
             self._unrecord(cid)
         shutil.rmtree(self.pods_dir / pod_uid, ignore_errors=True)
-
-    async def maintain(self, stop: asyncio.Event, *, interval: float = 10.0,
-                       max_bytes: int = 10 * 1024 * 1024) -> None:
-        """Rotate running containers' logs (kubelet's containerLogMaxSize, 10 MiB): copy
-        to ``<attempt>.log.1`` and truncate in place (writers hold O_APPEND fds)."""
-        while not stop.is_set():
-            waiter = asyncio.ensure_future(stop.wait())
-            try:
-                await asyncio.wait({waiter}, timeout=interval)
-            finally:
-                waiter.cancel()
-            for a in list(self._attempts.values()):
-                if a.info.finished_at is None and a.info.log_path:
-                    rotate_log(a.info.log_path, max_bytes)
 
     async def close(self) -> None:
         """Stop watching (the processes keep running, to be adopted by the next agent)."""
