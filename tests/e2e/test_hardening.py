@@ -8,12 +8,13 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import MISSING, start_cluster
+from tests.e2e.conftest import KUBESVC, MISSING, ROOT, free_port, start_cluster
 
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=MISSING or "ok")
 
@@ -73,3 +74,25 @@ def test_kill_9_of_up_leaves_no_pod_process(tmp_path: Path) -> None:
         c2.stop()
         for pid in pids_running(main) + pids_running(child):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_read_only_data_dir_is_one_line_and_non_zero_exit(tmp_path: Path) -> None:
+    data = tmp_path / "ro"
+    data.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(data)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs: {mounted.stderr.decode().strip()}")
+    try:
+        r = subprocess.run(
+            [*KUBESVC, "up", "--data-dir", str(data), "--api-port", str(free_port()),
+             "--dns-addr", f"127.0.0.1:{free_port()}"],
+            capture_output=True, text=True, timeout=60, cwd=ROOT)
+    finally:
+        subprocess.run(["umount", str(data)], check=False)
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("kubesvc up:")]
+    assert len(lines) == 1, r.stderr
+    assert str(data / "state.db") in lines[0] and "read-only file system" in lines[0]
+    assert "writable" in lines[0]
