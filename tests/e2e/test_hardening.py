@@ -1,10 +1,12 @@
 """Issue 17 (node/storage side): ``kill -9`` of ``kubesvc up`` leaves no pod process living
 on (the main process dies with the agent; what it left behind dies when the next ``up``
 starts on the same data dir), and a data dir that cannot be written is reported in one
-line, without a traceback."""
+line, without a traceback; a full disk answers writes with 503 and fails /readyz until
+space is freed."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -96,3 +98,34 @@ def test_read_only_data_dir_is_one_line_and_non_zero_exit(tmp_path: Path) -> Non
     assert len(lines) == 1, r.stderr
     assert str(data / "state.db") in lines[0] and "read-only file system" in lines[0]
     assert "writable" in lines[0]
+
+
+def test_full_disk_answers_503_and_readyz_fails_until_space_is_freed(tmp_path: Path) -> None:
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.decode().strip()}")
+    c = None
+    try:
+        c = start_cluster(mnt / "data")
+        filler = mnt / "filler"
+        with contextlib.suppress(OSError), open(filler, "wb", buffering=0) as f:
+            while True:  # bounded by the 4 MiB file system
+                f.write(b"\0" * 65536)
+        big = tmp_path / "big"
+        big.write_bytes(b"x" * 300_000)
+        r = c.kubectl("create", "configmap", "big", f"--from-file=a={big}", check=False)
+        assert r.returncode != 0
+        assert "storage error" in r.stderr and str(mnt / "data" / "state.db") in r.stderr
+        ready = c.kubectl("get", "--raw", "/readyz?verbose", check=False)
+        assert "[-]etcd failed" in ready.stdout + ready.stderr
+        assert c.proc.poll() is None  # still serving
+        filler.unlink()
+        c.kubectl("create", "configmap", "small", "--from-literal=a=b")
+        assert c.kubectl("get", "--raw", "/readyz").stdout.strip() == "ok"
+    finally:
+        if c is not None:
+            c.stop()
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
