@@ -27,10 +27,12 @@ import os
 import signal
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from kubesvc.apiserver.http.auth import TokenFile
 from kubesvc.cli import netns as topology
+from kubesvc.runtime.process import die_with_parent
 
 log = logging.getLogger("kubesvc.up")
 READY_MARK = b" is ready in "
@@ -111,7 +113,9 @@ class NetnsAgents:
             a.data_dir.mkdir(parents=True, exist_ok=True)
             a.proc = await asyncio.create_subprocess_exec(
                 *a.argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+                stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+                # An agent (and, through it, its pods) dies with this process, even kill -9.
+                preexec_fn=partial(die_with_parent, os.getpid()))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay the agents' output and report deaths until ``stop``; then stop them."""

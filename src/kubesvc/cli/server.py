@@ -154,6 +154,9 @@ class Server:
         try:
             await registry.start()
             self.readiness.add("registry", lambda: registry.started)
+            store_healthy = getattr(store, "healthy", None)
+            if store_healthy is not None:  # "[-]etcd failed" while store writes fail
+                self.readiness.add("etcd", store_healthy)
             await api.start()
             write_kubeconfig(self.kubeconfig, server=f"https://{_url_host(o.advertise)}:"
                              f"{api.port}", ca_pem=api.ca_pem, token=api.token)

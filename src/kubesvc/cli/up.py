@@ -163,6 +163,9 @@ class Cluster:
         try:
             await registry.start()
             self._checks["registry"] = lambda: registry.started
+            store_healthy = getattr(store, "healthy", None)
+            if store_healthy is not None:  # "[-]etcd failed" while store writes fail
+                self._checks["etcd"] = store_healthy
             logs = NodeLogs(registry)
             api = ApiServer(
                 registry, data_dir=o.data_dir, host=o.api_host, port=o.api_port,

@@ -6,8 +6,11 @@ longer match; reports ``status`` (replicas, fullyLabeledReplicas, readyReplicas,
 availableReplicas, observedGeneration).
 
 Reads the shared replicasets/pods informers; writes pods and ``replicasets/status``
-through the Client; records SuccessfulCreate/SuccessfulDelete Events. Uses expectations so
-a cache that lags its own writes never double-creates. Created by the manager.
+through the Client; records SuccessfulCreate/SuccessfulDelete Events. Creates at most
+``burstReplicas`` (500) pods a sync, in upstream's slow-start batches (1, 2, 4, ..., stopping
+at the first error), so ``replicas: 1000000000`` adds pods at a bounded pace instead of
+flooding the API server. Uses expectations so a cache that lags its own writes never
+double-creates. Created by the manager.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kubesvc import errors
@@ -46,7 +50,36 @@ log = logging.getLogger(__name__)
 RS = "replicasets.apps"
 OWNER_INDEX = "controller-uid"
 ORPHAN_INDEX = "orphan-namespace"
-BURST = 500  # upstream burstReplicas
+BURST = 500  # upstream burstReplicas: most pods created or deleted in one sync
+SLOW_START_INITIAL_BATCH = 1  # upstream SlowStartInitialBatchSize
+
+
+async def slow_start(
+    count: int, create: Callable[[], Awaitable[str]], *, initial: int = SLOW_START_INITIAL_BATCH
+) -> tuple[list[str], Exception | None]:
+    """Upstream ``slowStartBatch``: run ``create`` ``count`` times in batches of 1, 2, 4, ...
+    (each batch concurrently) and stop after the first batch with an error, so a template
+    the API server rejects (quota, admission, a full store) costs one call, not ``count``.
+    Returns the results of the successful calls and the first error."""
+    done: list[str] = []
+    remaining = count
+    batch = min(remaining, initial)
+    while batch > 0:
+        results = await asyncio.gather(*(create() for _ in range(batch)),
+                                       return_exceptions=True)
+        failure: Exception | None = None
+        for r in results:
+            if isinstance(r, Exception):
+                failure = failure or r
+            elif isinstance(r, BaseException):
+                raise r
+            else:
+                done.append(r)
+        if failure is not None:
+            return done, failure
+        remaining -= batch
+        batch = min(2 * batch, remaining)
+    return done, None
 
 
 def orphan_namespace_index(obj: Obj) -> list[str]:
@@ -206,23 +239,20 @@ class ReplicaSetController(QueueController):
         if diff < 0:
             n = min(-diff, BURST)
             self.expectations.expect(key, adds=n)
-            results = await asyncio.gather(
-                *(self._create_pod(rs, ns) for _ in range(n)), return_exceptions=True
-            )
-            failed = [r for r in results if isinstance(r, BaseException)]
-            for r in results:
-                if not isinstance(r, BaseException) and self.recorder is not None:
+            created, failure = await slow_start(n, lambda: self._create_pod(rs, ns))
+            for name in created:
+                if self.recorder is not None:
                     self.recorder.event(rs, NORMAL, reason="SuccessfulCreate",
-                                        message=f"Created pod: {r}",
+                                        message=f"Created pod: {name}",
                                         kind="ReplicaSet", api_version="apps/v1")
-            if failed:
-                self.expectations.lower_adds(key, len(failed))
+            if failure is not None:
+                # The informer will never see the pods that failed or were not tried.
+                self.expectations.lower_adds(key, n - len(created))
                 if self.recorder is not None:
                     self.recorder.event(rs, WARNING, reason="FailedCreate",
-                                        message=f"Error creating: {failed[0]}",
+                                        message=f"Error creating: {failure}",
                                         kind="ReplicaSet", api_version="apps/v1")
-                raise failed[0] if isinstance(failed[0], Exception) else RuntimeError(
-                    str(failed[0]))
+                raise failure
         elif diff > 0:
             victims = sorted(active, key=deletion_rank)[: min(diff, BURST)]
             self.expectations.expect(key, dels={object_key(p) for p in victims})

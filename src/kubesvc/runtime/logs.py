@@ -4,7 +4,9 @@
 
 The API server's HTTP layer calls :meth:`PodLogs.stream`; it reads the log files the
 runner writes (one per container attempt) and the agent's records of which attempt is
-current/previous. ``follow`` polls the file while the attempt runs and ends when it exits.
+current/previous. ``follow`` polls the file while the attempt runs and ends when it exits;
+when the file is rotated (renamed away, :mod:`.logfile`) it finishes the old one and goes
+on in the new one. As the kubelet's, a plain read shows the live file only.
 """
 
 from __future__ import annotations
@@ -52,6 +54,13 @@ def tail_offset(path: str, lines: int) -> int:
                 if count == lines:
                     return pos + i + 1
         return 0
+
+
+def _rotated(path: str, fd: int) -> bool:
+    try:
+        return os.stat(path).st_ino != os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
 
 
 class PodLogs:
@@ -124,7 +133,8 @@ class PodLogs:
         if not path or not os.path.exists(path):
             return
         pos = tail_offset(path, tail_lines) if tail_lines is not None else 0
-        with open(path, "rb") as f:
+        f = open(path, "rb")  # reopened after a rotation; closed below
+        try:
             f.seek(pos)
             while True:
                 data = f.read(CHUNK)
@@ -133,8 +143,15 @@ class PodLogs:
                     continue
                 if not follow:
                     return
-                if os.fstat(f.fileno()).st_size < f.tell():
-                    f.seek(0)  # rotated (copy-truncated) under us
+                if _rotated(path, f.fileno()):
+                    # Renamed away by a rotation and final now: finish it, go on in the
+                    # new live file.
+                    rest = f.read()
+                    if rest:
+                        yield rest
+                    f.close()
+                    f = open(path, "rb")
+                    continue
                 cur = self._runner.status(info.id)
                 if cur is None or cur.finished_at is not None:
                     rest = f.read()
@@ -142,3 +159,5 @@ class PodLogs:
                         yield rest
                     return
                 await asyncio.sleep(self._poll)
+        finally:
+            f.close()

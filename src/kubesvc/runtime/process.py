@@ -1,6 +1,7 @@
 """ProcessRunner: each container attempt is a host process (asyncio subprocess in its own
-process group / session), its stdout+stderr appended to
-``<data_dir>/pods/<pod-uid>/<container>/<attempt>.log`` (kept for ``kubectl logs
+process group / session), its stdout+stderr piped into
+``<data_dir>/pods/<pod-uid>/<container>/<attempt>.log`` by a :class:`~.logfile.LogPump`
+(rotated by size as the kubelet does; the previous attempt's kept for ``kubectl logs
 --previous``), its pid and start time recorded under ``<data_dir>/containers/<id>.json`` so a
 restarted agent can adopt it or kill it as an orphan.
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import json
 import logging
 import os
@@ -19,11 +22,29 @@ import secrets
 import shutil
 import signal
 import time
+from functools import partial
 from pathlib import Path
 
+from kubesvc.runtime.logfile import MAX_FILES, MAX_SIZE, LogPump
 from kubesvc.runtime.types import ContainerInfo, ContainerLaunch, ExitCallback
 
 log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_prctl = _libc.prctl  # looked up here: the child between fork and exec only calls it
+
+
+def die_with_parent(parent: int) -> None:
+    """``preexec_fn`` of every container process: SIGKILL it when the agent dies (even by
+    kill -9), so no pod process outlives its node agent; a parent that is already gone
+    (died between fork and here) ends the child at once. The signal follows the *thread*
+    that forked, so containers are only started from the event loop's thread; it survives
+    ``exec`` (also through ``ip netns exec`` and ``unshare``, which exec in place), and the
+    next agent kills whatever of the container's session is left (:meth:`kill_orphans`)."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(137)
 
 
 def proc_start_ticks(pid: int) -> int | None:
@@ -39,21 +60,40 @@ def proc_start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
-def rotate_log(path: str, max_bytes: int) -> bool:
-    """Copy-truncate ``path`` when it is larger than ``max_bytes``; True if rotated."""
-    try:
-        if os.path.getsize(path) <= max_bytes:
-            return False
-        shutil.copyfile(path, path + ".1")
-        os.truncate(path, 0)
-        return True
-    except OSError as exc:
-        log.warning("log rotation of %s failed: %s", path, exc)
-        return False
+def session_members(sid: int) -> list[int]:
+    """Pids whose session is ``sid`` (a container's processes: each starts a new session)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            data = Path(f"/proc/{d}/stat").read_text()
+        except OSError:
+            continue
+        fields = data[data.rfind(")") + 2 :].split()
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            out.append(int(d))
+    return out
+
+
+def kill_leftovers(pid: int, ticks: object) -> int:
+    """SIGKILL what is left of a dead container's session (children its main process left
+    when the agent died and took the main process with it). Safe against pid reuse: a
+    session id stays allocated while any member lives, so if ``pid`` now names another
+    process the old session is empty."""
+    cur = proc_start_ticks(pid)
+    if cur is not None and cur != ticks:
+        return 0
+    n = 0
+    for member in session_members(pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(member, signal.SIGKILL)
+            n += 1
+    return n
 
 
 class _Attempt:
-    __slots__ = ("info", "on_exit", "proc", "ticks", "waiter")
+    __slots__ = ("info", "on_exit", "proc", "pump", "ticks", "waiter")
 
     def __init__(self, info: ContainerInfo, on_exit: ExitCallback | None) -> None:
         self.info = info
@@ -61,13 +101,17 @@ class _Attempt:
         self.proc: asyncio.subprocess.Process | None = None
         self.waiter: asyncio.Future[None] | None = None
         self.ticks: int | None = None
+        self.pump: LogPump | None = None
 
 
 class ProcessRunner:
     simulated = False
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, log_max_size: int = MAX_SIZE,
+                 log_max_files: int = MAX_FILES) -> None:
         self.data_dir = Path(data_dir)
+        self.log_max_size = log_max_size
+        self.log_max_files = log_max_files
         self.pods_dir = self.data_dir / "pods"
         self.records_dir = self.data_dir / "containers"
         self.pods_dir.mkdir(parents=True, exist_ok=True)
@@ -103,6 +147,8 @@ class ProcessRunner:
             pid = int(str(rec.get("pid") or 0))
             alive = pid > 0 and proc_start_ticks(pid) == rec.get("ticks")
             if not alive:
+                if pid > 0 and kill_leftovers(pid, rec.get("ticks")):
+                    log.info("killed the processes left by container %s", cid)
                 self._recorded.pop(cid)
                 self._unrecord(cid)
                 continue
@@ -191,18 +237,26 @@ class ProcessRunner:
                 argv = ["unshare", "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"',
                         launch.hostname, *argv]
             argv = ["ip", "netns", "exec", launch.netns, *argv]
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        rfd, wfd = os.pipe2(os.O_CLOEXEC)
         try:
             proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=fd, stderr=fd,
-                env=launch.env, cwd=launch.workdir, start_new_session=True)
+                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=wfd, stderr=wfd,
+                env=launch.env, cwd=launch.workdir, start_new_session=True,
+                preexec_fn=partial(die_with_parent, os.getpid()))
         except OSError as exc:
+            os.close(rfd)
+            os.close(wfd)
             msg = f"failed to start container {launch.container!r}: exec {argv[0]!r}: {exc}"
-            os.write(fd, (msg + "\n").encode())
-            os.close(fd)
+            with contextlib.suppress(OSError), open(path, "ab") as f:
+                f.write((msg + "\n").encode())
             self._finish(a, 128, None, reason="StartError", message=msg)
             return info
-        os.close(fd)
+        os.close(wfd)
+        # The pump outlives this runner (close() leaves running processes to be adopted);
+        # it ends when the container's last process closes the pipe.
+        a.pump = LogPump(rfd, str(path), max_size=self.log_max_size,
+                         max_files=self.log_max_files)
+        self._forget_old_attempts(launch)
         a.proc = proc
         info.pid = proc.pid
         a.ticks = proc_start_ticks(proc.pid)
@@ -210,12 +264,25 @@ class ProcessRunner:
         a.waiter = asyncio.ensure_future(self._wait(a))
         return info
 
+    def _forget_old_attempts(self, launch: ContainerLaunch) -> None:
+        """Keep the logs of this attempt and the previous one (``--previous``) only, as the
+        kubelet's container GC keeps one dead container per container name."""
+        d = self.pods_dir / launch.pod_uid / launch.container
+        for p in d.glob("*.log*"):
+            head = p.name.split(".", 1)[0]
+            if head.isdigit() and int(head) < launch.attempt - 1:
+                p.unlink(missing_ok=True)
+
     async def _wait(self, a: _Attempt) -> None:
         assert a.proc is not None
         rc = await a.proc.wait()
         # The main process is gone: end the rest of its group, as a container's cgroup would.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(a.proc.pid, signal.SIGKILL)
+        if a.pump is not None:
+            # Its last output may still be in the pipe: in the file before the exit shows.
+            await asyncio.wait({asyncio.ensure_future(a.pump.closed.wait())}, timeout=1.0)
+            a.pump.drain()
         if rc < 0:
             self._finish(a, 128 - rc, -rc)
         else:
@@ -266,23 +333,11 @@ class ProcessRunner:
                 await self.stop(cid, grace_period=0)
             if a.waiter is not None and not a.waiter.done():
                 a.waiter.cancel()
+            if a.pump is not None:
+                a.pump.close()
             self._attempts.pop(cid, None)
             self._unrecord(cid)
         shutil.rmtree(self.pods_dir / pod_uid, ignore_errors=True)
-
-    async def maintain(self, stop: asyncio.Event, *, interval: float = 10.0,
-                       max_bytes: int = 10 * 1024 * 1024) -> None:
-        """Rotate running containers' logs (kubelet's containerLogMaxSize, 10 MiB): copy
-        to ``<attempt>.log.1`` and truncate in place (writers hold O_APPEND fds)."""
-        while not stop.is_set():
-            waiter = asyncio.ensure_future(stop.wait())
-            try:
-                await asyncio.wait({waiter}, timeout=interval)
-            finally:
-                waiter.cancel()
-            for a in list(self._attempts.values()):
-                if a.info.finished_at is None and a.info.log_path:
-                    rotate_log(a.info.log_path, max_bytes)
 
     async def close(self) -> None:
         """Stop watching (the processes keep running, to be adopted by the next agent)."""

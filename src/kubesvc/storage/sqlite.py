@@ -30,7 +30,9 @@ cannot open the same file and fork the revision counter.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -39,7 +41,7 @@ from typing import Any, Literal, TypeVar
 
 from kubesvc import errors
 from kubesvc.storage.sqlite_db import SqliteDb, prefix_end
-from kubesvc.storage.store import KeyValue, ListResult, WatchEvent
+from kubesvc.storage.store import KeyValue, ListResult, StoreOpenError, WatchEvent, open_hint
 from kubesvc.storage.watchhub import HubWatch, WatchHub
 
 __all__ = ["SqliteStore", "prefix_end"]
@@ -58,9 +60,12 @@ _Op = tuple[Callable[..., Any] | None, tuple[Any, ...], "asyncio.Future[Any]", i
 _Result = tuple["asyncio.Future[Any]", BaseException | None, Any]
 
 
-def _failure(exc: BaseException) -> errors.KubeError:
+def _failure(exc: BaseException, path: str = "") -> errors.KubeError:
     if isinstance(exc, errors.KubeError):
         return exc
+    if isinstance(exc, sqlite3.OperationalError):  # full disk, read-only file system, I/O
+        return errors.ServiceUnavailable(
+            f"storage error: cannot write the store {path}: {exc}; {open_hint(str(exc))}")
     return errors.InternalError(f"sqlite store: {exc}")
 
 
@@ -73,6 +78,10 @@ class _Worker:
         self._hub = hub
         self._queue: queue.SimpleQueue[_Op] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self.path = ""
+        # False from a batch that sqlite failed to commit until one commits again: the
+        # store's /readyz check ("etcd", as kube-apiserver names it).
+        self.healthy = True
 
     def start(self, opener: Callable[[], SqliteDb]) -> asyncio.Future[SqliteDb]:
         """Start the thread; it opens the database with ``opener`` (the future's result)."""
@@ -142,11 +151,18 @@ class _Worker:
                 except errors.KubeError as exc:  # this operation's own failure
                     results.append((fut, exc, None))
             events = db.commit()
+            if not self.healthy:
+                log.info("sqlite store %s: writes work again", self.path)
+            self.healthy = True
         except Exception as exc:  # sqlite3.Error (or a bug): nothing of the batch stands
             db.rollback()
             if not isinstance(exc, sqlite3.Error):
                 log.exception("sqlite store batch failed")
-            results = [(op[2], _failure(exc), None) for op in batch]
+            elif self.healthy:
+                log.error("sqlite store %s: a write failed: %s", self.path, exc)
+                self.healthy = False
+            failure = _failure(exc, self.path)
+            results = [(op[2], failure, None) for op in batch]
             events = []
         self._post(events, results)
 
@@ -202,14 +218,26 @@ class SqliteStore:
         """Open (or create) the database at ``path``."""
         hub = WatchHub()
         worker = _Worker(asyncio.get_running_loop(), hub)
+        worker.path = path
         opened = worker.start(lambda: SqliteDb(path, synchronous=synchronous))
         try:
             db = await opened
         except asyncio.CancelledError:
             worker.submit(None, kind=_CLOSE)  # the thread closes what it opens, then ends
             raise
+        except (errors.KubeError, sqlite3.Error, OSError) as exc:
+            reason = str(exc).removeprefix(f"cannot open sqlite store {path}: ")
+            with contextlib.suppress(OSError):
+                if os.statvfs(os.path.dirname(path) or ".").f_flag & os.ST_RDONLY:
+                    reason += " (read-only file system)"
+            raise StoreOpenError(f"cannot open the store {path}: {reason}; "
+                                 f"{open_hint(reason)}") from exc
         hub.rev = db.rev
         return cls(db, worker, hub)
+
+    def healthy(self) -> bool:
+        """False while writes fail (full disk, read-only file system, I/O errors)."""
+        return self._worker.healthy
 
     def _call(self, fn: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
         if self._closed:

@@ -97,6 +97,23 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
 
+class StoreOpenError(OSError):
+    """The store cannot be opened; the message names the path and the fix. An ``OSError`` so
+    that ``kubesvc up``/``server`` report it in one line and exit non-zero."""
+
+
+def open_hint(reason: str) -> str:
+    """What to do about a store that cannot be opened or written, from sqlite's reason."""
+    r = reason.lower()
+    if "not a database" in r or "malformed" in r or "corrupt" in r:
+        return "the file is damaged: restore it from a backup, or move it away to start empty"
+    if "full" in r:
+        return "the disk is full: free space on its file system"
+    if "locked" in r:
+        return "another kubesvc is using it: stop that one or use another --data-dir"
+    return "make the data dir writable, or point --data-dir/--store at a writable place"
+
+
 async def open_store(url: str) -> Store:
     """Open a backend from a URL: ``memory://``, ``sqlite:///abs/path.db`` or a path,
     ``etcd://host:port[,host:port...]``."""

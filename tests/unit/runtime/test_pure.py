@@ -24,7 +24,6 @@ from kubesvc.runtime.images import ImageMap, ImageNotRunnable, load_mappings
 from kubesvc.runtime.logs import tail_offset
 from kubesvc.runtime.network import IPAllocator
 from kubesvc.runtime.podstatus import phase
-from kubesvc.runtime.process import rotate_log
 
 
 def svc(name: str, ns: str = "default", ip: str = "10.0.0.1", **extra: Any) -> dict[str, Any]:
@@ -195,18 +194,6 @@ def test_agnhost_flags_and_durations() -> None:
     assert parse_duration("1m30s") == 90 and parse_duration("250ms") == 0.25
     with pytest.raises(ValueError):
         parse_duration("5 seconds")
-
-
-def test_rotate_log_copy_truncates(tmp_path: Path) -> None:
-    f = tmp_path / "0.log"
-    f.write_bytes(b"x" * 100)
-    assert not rotate_log(str(f), 100)
-    with open(f, "ab", buffering=0) as w:
-        w.write(b"y")
-        assert rotate_log(str(f), 100)
-        w.write(b"z")  # an O_APPEND writer goes on at the new end
-    assert (tmp_path / "0.log.1").read_bytes() == b"x" * 100 + b"y"
-    assert f.read_bytes() == b"z"
 
 
 def test_status_digest_tells_statuses_apart() -> None:

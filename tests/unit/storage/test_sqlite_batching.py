@@ -146,7 +146,7 @@ async def test_sqlite_error_fails_and_undoes_the_whole_batch(
             s.delete("/f/a"),
         )
     r = await asyncio.gather(*tasks, return_exceptions=True)
-    assert all(isinstance(x, errors.InternalError) for x in r), r
+    assert all(isinstance(x, errors.ServiceUnavailable) for x in r), r
     assert "injected" in str(r[0])
     # Nothing of the batch stands: not in the key map, the revision or a watch.
     conn.fail = False

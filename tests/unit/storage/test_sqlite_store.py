@@ -16,7 +16,7 @@ import pytest
 
 from kubesvc import errors
 from kubesvc.storage.sqlite import SqliteStore, prefix_end
-from kubesvc.storage.store import open_store
+from kubesvc.storage.store import StoreOpenError, open_store
 
 from .conftest import Events
 
@@ -69,7 +69,7 @@ async def test_second_open_of_same_file_is_refused(tmp_path: Path) -> None:
     path = str(tmp_path / "s.db")
     s = await SqliteStore.open(path)
     await s.create("/k", b"v")
-    with pytest.raises(errors.InternalError, match="another kubesvc"):
+    with pytest.raises(StoreOpenError, match="another kubesvc"):
         await SqliteStore.open(path)
     await s.close()
     s2 = await SqliteStore.open(path)  # the lock goes with the first store
@@ -157,12 +157,12 @@ async def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-async def test_open_of_a_non_database_file_is_internal_error(tmp_path: Path) -> None:
+async def test_open_of_a_non_database_file_is_a_clear_open_error(tmp_path: Path) -> None:
     bad = tmp_path / "not.db"
     bad.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(errors.InternalError, match="cannot open sqlite store"):
+    with pytest.raises(StoreOpenError, match=r"cannot open the store .*not\.db: file is not"):
         await SqliteStore.open(str(bad))
-    with pytest.raises(errors.InternalError, match="cannot open sqlite store"):
+    with pytest.raises(StoreOpenError, match="cannot open the store"):
         await SqliteStore.open(str(tmp_path / "no" / "such" / "dir.db"))
 
 
