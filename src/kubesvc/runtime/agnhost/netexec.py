@@ -24,10 +24,9 @@ from kubesvc.runtime.agnhost.common import (
     flush_logs,
     hostname,
     log,
-    log_flusher,
-    new_loop,
     parse_duration,
     parse_flags,
+    run,
 )
 
 FLAGS: dict[str, Any] = {"http-port": 8080, "udp-port": 8081, "sctp-port": -1,
@@ -259,10 +258,4 @@ async def _dial_udp(host: str, port: int, request: str) -> str:
 
 
 def main(args: list[str]) -> None:
-    flags = parse_flags(args, FLAGS)
-    loop = new_loop()
-    loop.create_task(log_flusher())
-    try:
-        loop.run_until_complete(Netexec(flags).serve())
-    finally:
-        flush_logs()
+    run(Netexec(parse_flags(args, FLAGS)).serve())

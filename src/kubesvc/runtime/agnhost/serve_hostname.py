@@ -19,9 +19,8 @@ from kubesvc.runtime.agnhost.common import (
     flush_logs,
     hostname,
     log,
-    log_flusher,
-    new_loop,
     parse_flags,
+    run,
 )
 
 FLAGS: dict[str, Any] = {"tcp": False, "udp": False, "http": True, "close": False,
@@ -90,10 +89,4 @@ async def serve(flags: dict[str, Any]) -> None:
 
 
 def main(args: list[str]) -> None:
-    flags = parse_flags(args, FLAGS)
-    loop = new_loop()
-    loop.create_task(log_flusher())
-    try:
-        loop.run_until_complete(serve(flags))
-    finally:
-        flush_logs()
+    run(serve(parse_flags(args, FLAGS)))
