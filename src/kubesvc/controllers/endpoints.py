@@ -33,7 +33,6 @@ from kubesvc.controllers.endpointslice.reconciler import copy_endpoint
 from kubesvc.controllers.podutil import (
     find_port,
     hostname_for,
-    pod_changed,
     pod_ip,
     should_pod_be_in_endpoints,
 )
@@ -230,13 +229,7 @@ class EndpointsController(QueueController):
             self._enqueue(key)
 
     def _on_pod_update(self, old: Obj, new: Obj) -> None:
-        changed, labels_changed = pod_changed(old, new)
-        if not changed and not labels_changed:
-            return
-        keys = self.index.services_for_pod(new)
-        if labels_changed:
-            keys |= self.index.services_for_pod(old)
-        for key in keys:
+        for key in self.index.services_for_pod_update(old, new):
             self._enqueue(key)
 
     async def sync(self, key: str) -> None:

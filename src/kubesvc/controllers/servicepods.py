@@ -16,6 +16,7 @@ import sys
 
 from kubesvc.controllers.base import Obj, ensure_index, labels_of, meta
 from kubesvc.controllers.labels import set_selector
+from kubesvc.controllers.podutil import pod_changed
 from kubesvc.informers import Informer
 
 POD_INDEX = "labelpair"
@@ -73,6 +74,18 @@ class ServicePodIndex:
                 if svc is not None and set_selector(service_selector(svc)).matches(labels):
                     out.add(key)
         return out
+
+    def services_for_pod_update(self, old: Obj, new: Obj) -> set[str]:
+        """Keys of the Services a pod update concerns: none when neither its endpoint fields
+        nor its labels changed; those selecting the new pod, and the old one when the labels
+        changed (it may have left a Service)."""
+        changed, labels_changed = pod_changed(old, new)
+        if not changed and not labels_changed:
+            return set()
+        keys = self.services_for_pod(new)
+        if labels_changed:
+            keys |= self.services_for_pod(old)
+        return keys
 
     def pods_for_service(self, svc: Obj) -> list[Obj]:
         sel = service_selector(svc)

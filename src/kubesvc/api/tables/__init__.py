@@ -5,8 +5,9 @@ Role: when a client asks for ``Accept: application/json;as=Table;v=v1;g=meta.k8s
 exactly those of upstream's pkg/printers/internalversion/printers.go. :func:`to_table`
 builds that dict from plain object dicts; the per-kind printers live in :mod:`.pods`,
 :mod:`.network`, :mod:`.core` and :mod:`.apps`.
-Callers: the API server's get/list/watch handlers. Calls: the printer modules, :mod:`.common`,
-:mod:`kubesvc.api.resources`, :mod:`kubesvc.errors`. Pure code, no I/O.
+Callers: the API server's get/list/watch handlers. Calls: the printer modules,
+:mod:`.columns`, :mod:`.common`, :mod:`kubesvc.api.resources`, :mod:`kubesvc.errors`. Pure
+code, no I/O.
 
 Upstream details kept: the API server always generates wide rows (its TableConvertor passes
 ``Wide: true``; kubectl hides priority-1 columns itself), ``noHeaders`` drops the column
@@ -27,7 +28,8 @@ from typing import Any
 from kubesvc.api import resources
 from kubesvc.api.tables import apps, core, network, pods
 from kubesvc.api.tables import descriptions as _d
-from kubesvc.api.tables.common import Column, Obj, Printer, human_duration, parse_time
+from kubesvc.api.tables.columns import Column, Printer
+from kubesvc.api.tables.common import Obj, human_duration, parse_time
 from kubesvc.errors import BadRequest
 
 PRINTERS: dict[str, Printer] = {

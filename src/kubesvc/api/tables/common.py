@@ -1,55 +1,19 @@
-"""Shared pieces of the Table printers: column definitions, ages, small formatters.
+"""Shared pieces of the Table printers' cells: ages, field access, small formatters.
 
-Role: what every per-kind printer module in this package needs — the ``Column`` and
-``Printer`` records, upstream's ``duration.HumanDuration`` and ``translateTimestampSince``,
-RFC 3339 parsing, and the list formatters of pkg/printers/internalversion/printers.go.
-Callers: the printer modules and :mod:`kubesvc.api.tables`. Calls: :mod:`.descriptions`.
+Role: what every per-kind printer module in this package needs to fill its rows —
+upstream's ``duration.HumanDuration`` and ``translateTimestampSince``, RFC 3339 parsing, and
+the list formatters of pkg/printers/internalversion/printers.go (the column records are in
+:mod:`.columns`). Callers: the printer modules and :mod:`kubesvc.api.tables`. Calls nothing
+of kubesvc.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from kubesvc.api.tables import descriptions as d
-
 Obj = Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """One metav1.TableColumnDefinition."""
-
-    name: str
-    type: str = "string"
-    description: str = ""
-    priority: int = 0
-    format: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "type": self.type,
-            "format": self.format,
-            "description": self.description,
-            "priority": self.priority,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Printer:
-    """A kind's columns and its row function ``(obj, now, wide) -> cells`` for every column,
-    priority ones included (the caller drops those cells when not wide)."""
-
-    columns: tuple[Column, ...]
-    cells: Callable[[Obj, float, bool], list[Any]]
-    conditions: Callable[[Obj], list[dict[str, str]] | None] | None = None
-
-
-NAME = Column("Name", format="name", description=d.NAME)
-AGE = Column("Age", description=d.CREATION_TIMESTAMP)
 
 
 def human_duration(seconds: float) -> str:

@@ -34,7 +34,6 @@ from kubesvc.controllers.endpointslice.reconciler import (
     reconcile,
 )
 from kubesvc.controllers.endpointslice.tracker import SliceTracker
-from kubesvc.controllers.podutil import pod_changed
 from kubesvc.controllers.servicepods import ServicePodIndex, service_selector
 from kubesvc.informers import Informer, object_key
 
@@ -117,13 +116,7 @@ class EndpointSliceController(QueueController):
             self.queue.add(key)
 
     def _on_pod_update(self, old: Obj, new: Obj) -> None:
-        changed, labels_changed = pod_changed(old, new)
-        if not changed and not labels_changed:
-            return
-        keys = self.index.services_for_pod(new)
-        if labels_changed:
-            keys |= self.index.services_for_pod(old)
-        for key in keys:
+        for key in self.index.services_for_pod_update(old, new):
             self.queue.add(key)
 
     def _on_slice(self, s: Obj, *, deleted: bool) -> None:

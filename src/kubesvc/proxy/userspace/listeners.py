@@ -23,16 +23,26 @@ from kubesvc.proxy.userspace.tcp import _ClientSide
 log = logging.getLogger(__name__)
 
 
-class TcpListener:
+class _Listener:
+    """What both listeners are given: the Service port's name, the address to listen on,
+    the endpoint balancer, the stats to count into, and whether to set SO_REUSEPORT."""
+
     def __init__(
-        self, name: str, addr: Addr, balancer: Balancer, stats: Stats, *,
-        reuse_port: bool = False,
+        self, name: str, addr: Addr, balancer: Balancer, stats: Stats, *, reuse_port: bool
     ) -> None:
         self.reuse_port = reuse_port
         self.name = name
         self.addr = addr
         self.balancer = balancer
         self.stats = stats
+
+
+class TcpListener(_Listener):
+    def __init__(
+        self, name: str, addr: Addr, balancer: Balancer, stats: Stats, *,
+        reuse_port: bool = False,
+    ) -> None:
+        super().__init__(name, addr, balancer, stats, reuse_port=reuse_port)
         self.live: set[_ClientSide] = set()
         self._server: asyncio.AbstractServer | None = None
 
@@ -63,16 +73,12 @@ class _Flow:
     last: float
 
 
-class UdpListener:
+class UdpListener(_Listener):
     def __init__(
         self, name: str, addr: Addr, balancer: Balancer, stats: Stats, *, idle_timeout: float,
         reuse_port: bool = False,
     ) -> None:
-        self.reuse_port = reuse_port
-        self.name = name
-        self.addr = addr
-        self.balancer = balancer
-        self.stats = stats
+        super().__init__(name, addr, balancer, stats, reuse_port=reuse_port)
         self.idle_timeout = idle_timeout
         self._sock: socket.socket | None = None
         self._flows: dict[Addr, _Flow] = {}
