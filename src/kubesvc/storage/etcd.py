@@ -1,6 +1,6 @@
 """etcd ``Store`` backend: the scale-out engine (``--store etcd://host:port[,host:port...]``).
 
-Opened by :func:`kubesvc.storage.store.open_store`; the API server's registry calls it through
+Opened by :func:`kubesvc.storage.factory.open_store`; the API server's registry calls it through
 the :class:`~kubesvc.storage.store.Store` protocol. A thin adapter over the ``aetcd`` client:
 ``aetcd.Client`` owns each endpoint's gRPC channel, and this module sends etcd v3 requests on
 its stubs directly, because the protocol needs range options (revision, limit, start key),

@@ -96,19 +96,3 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
-
-async def open_store(url: str) -> Store:
-    """Open a backend from a URL: ``memory://``, ``sqlite:///abs/path.db`` or a path,
-    ``etcd://host:port[,host:port...]``."""
-    if url.startswith("memory:"):
-        from kubesvc.storage.memory import MemoryStore
-
-        return MemoryStore()
-    if url.startswith("etcd://"):
-        from kubesvc.storage.etcd import EtcdStore
-
-        return await EtcdStore.connect(url)
-    from kubesvc.storage.sqlite import SqliteStore
-
-    path = url.removeprefix("sqlite://") if url.startswith("sqlite://") else url
-    return await SqliteStore.open(path)

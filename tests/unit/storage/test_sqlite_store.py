@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from kubesvc import errors
+from kubesvc.storage.factory import open_store
 from kubesvc.storage.sqlite import SqliteStore, prefix_end
-from kubesvc.storage.store import open_store
 
 from .conftest import Events
 
