@@ -10,12 +10,13 @@ kubesvc so it starts quickly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any, cast
@@ -43,6 +44,18 @@ async def log_flusher() -> None:
     while True:
         await asyncio.sleep(0.1)
         flush_logs()
+
+
+async def with_log_flusher(main: Awaitable[None]) -> None:
+    """Run ``main`` with the log flusher as a named task beside it, cancelled and awaited
+    when ``main`` ends."""
+    flusher = asyncio.create_task(log_flusher(), name="agnhost-log-flusher")
+    try:
+        await main
+    finally:
+        flusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flusher
 
 
 def fatal(msg: str) -> None:

@@ -24,10 +24,10 @@ from kubesvc.runtime.agnhost.common import (
     flush_logs,
     hostname,
     log,
-    log_flusher,
     new_loop,
     parse_duration,
     parse_flags,
+    with_log_flusher,
 )
 
 FLAGS: dict[str, Any] = {"http-port": 8080, "udp-port": 8081, "sctp-port": -1,
@@ -42,7 +42,7 @@ class Netexec:
         self.udp_ready = False
         self.override = str(flags["http-override"])
         self.sigterm_received = False
-        self._tasks: set[asyncio.Future[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- HTTP
     def handle(self, req: Request) -> Response | None:
@@ -85,7 +85,7 @@ class Netexec:
                                      f"got \"{code}\"\n".encode())
             return Response(int(code), b"", {"Location": loc})
         if path == "/dial":
-            task = asyncio.ensure_future(self._dial(req))
+            task = asyncio.create_task(self._dial(req), name="netexec-dial")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return None
@@ -261,8 +261,7 @@ async def _dial_udp(host: str, port: int, request: str) -> str:
 def main(args: list[str]) -> None:
     flags = parse_flags(args, FLAGS)
     loop = new_loop()
-    loop.create_task(log_flusher())
     try:
-        loop.run_until_complete(Netexec(flags).serve())
+        loop.run_until_complete(with_log_flusher(Netexec(flags).serve()))
     finally:
         flush_logs()

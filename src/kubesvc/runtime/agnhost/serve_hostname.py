@@ -19,9 +19,9 @@ from kubesvc.runtime.agnhost.common import (
     flush_logs,
     hostname,
     log,
-    log_flusher,
     new_loop,
     parse_flags,
+    with_log_flusher,
 )
 
 FLAGS: dict[str, Any] = {"tcp": False, "udp": False, "http": True, "close": False,
@@ -92,8 +92,7 @@ async def serve(flags: dict[str, Any]) -> None:
 def main(args: list[str]) -> None:
     flags = parse_flags(args, FLAGS)
     loop = new_loop()
-    loop.create_task(log_flusher())
     try:
-        loop.run_until_complete(serve(flags))
+        loop.run_until_complete(with_log_flusher(serve(flags)))
     finally:
         flush_logs()
