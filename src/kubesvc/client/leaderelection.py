@@ -161,7 +161,10 @@ class LeaderElector:
                 on_new_leader(self.identity)
             last_leader = self.identity
             work = asyncio.ensure_future(on_started_leading(lost))
-            renew = asyncio.ensure_future(self._renew_until_lost(stop))
+            if isinstance(work, asyncio.Task):
+                work.set_name(f"leading {self.name}")
+            renew = asyncio.create_task(self._renew_until_lost(stop),
+                                        name=f"lease-renew {self.name}")
             stop_wait = asyncio.ensure_future(stop.wait())
             failed = False
             try:

@@ -2,7 +2,8 @@
 timestamps, random name suffixes and small dict helpers.
 
 Every controller in this package subclasses :class:`QueueController` (or runs several of
-them); the manager calls ``run(stop)``. It calls only the informers' ``WorkQueue``.
+them); the manager calls ``run(stop)``. It calls the informers' ``WorkQueue`` and their
+shared worker loop (:mod:`kubesvc.informers.worker`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from kubesvc import errors
 from kubesvc.informers import Indexer, WorkQueue
-from kubesvc.informers.workqueue import ShutDown
+from kubesvc.informers.worker import run_workers
 
 log = logging.getLogger(__name__)
 
@@ -174,36 +175,10 @@ class QueueController:
     async def run(self, stop: asyncio.Event) -> None:
         await self.wait_synced()
         self.on_synced()
-        async with asyncio.TaskGroup() as tg:
-            tasks = [tg.create_task(self._worker(), name=f"{self.name}-worker-{i}")
-                     for i in range(self.workers)]
-            await stop.wait()
-            self.queue.shutdown()
-            # Workers finish the sync in hand; one stuck on a dead client is cancelled.
-            _, pending = await asyncio.wait(tasks, timeout=self.shutdown_timeout)
-            for t in pending:
-                t.cancel()
+        # Workers finish the sync in hand; one stuck on a dead client is cancelled.
+        await run_workers(self.queue, self.sync, stop, name=self.name, workers=self.workers,
+                          shutdown_timeout=self.shutdown_timeout,
+                          expected=(errors.Conflict, errors.AlreadyExists), logger=log)
 
     def on_synced(self) -> None:
         """Hook run once the caches are synced, before workers start."""
-
-    async def _worker(self) -> None:
-        while True:
-            try:
-                key = await self.queue.get()
-            except ShutDown:
-                return
-            try:
-                await self.sync(key)
-            except asyncio.CancelledError:
-                self.queue.done(key)
-                raise
-            except (errors.Conflict, errors.AlreadyExists) as exc:
-                log.debug("%s: %s: %s; retrying", self.name, key, exc)
-                self.queue.add_rate_limited(key)
-            except Exception:
-                log.exception("%s: sync %s failed; retrying with back-off", self.name, key)
-                self.queue.add_rate_limited(key)
-            else:
-                self.queue.forget(key)
-            self.queue.done(key)

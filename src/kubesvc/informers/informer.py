@@ -86,7 +86,8 @@ class Informer:
         work: asyncio.Future[None] | None = None
         try:
             while not stop.is_set():
-                work = asyncio.ensure_future(self._list_and_watch())
+                work = asyncio.create_task(self._list_and_watch(),
+                                           name=f"informer-{self.resource}")
                 done, _ = await asyncio.wait(
                     {work, stop_task}, return_when=asyncio.FIRST_COMPLETED
                 )

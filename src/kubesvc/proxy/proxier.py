@@ -99,7 +99,7 @@ class Proxier:
             await self.slices.wait_synced()
             self.runner.run()
 
-        kicker = asyncio.create_task(kick())
+        kicker = asyncio.create_task(kick(), name="proxier-first-sync")
         try:
             await self.runner.loop(stop)
         finally:

@@ -111,8 +111,8 @@ class PodSyncer:
         self._bg: set[asyncio.Task[None]] = set()
 
     # -- lifecycle helpers
-    def _spawn(self, coro: Any) -> None:
-        t: asyncio.Task[None] = asyncio.ensure_future(coro)
+    def _spawn(self, coro: Any, *, name: str) -> None:
+        t: asyncio.Task[None] = asyncio.create_task(coro, name=name)
         self._bg.add(t)
         t.add_done_callback(self._bg.discard)
 
@@ -188,7 +188,7 @@ class PodSyncer:
             rec.ready = rec.started = False
             probes = st.probes.pop(info.container, None)
             if probes is not None:
-                self._spawn(probes.close())
+                self._spawn(probes.close(), name=f"probes-close {key}/{info.container}")
         self.enqueue(key)
 
     def _on_probe(self, key: str, uid: str, cid: str, container: str, kind: str, ok: bool,
@@ -214,7 +214,8 @@ class PodSyncer:
             spec = st.specs.get(container) or {}
             grace = (spec.get(f"{kind}Probe") or {}).get("terminationGracePeriodSeconds")
             grace = st.grace if grace is None else float(grace)
-            self._spawn(self.runner.stop(cid, grace_period=max(grace, MIN_GRACE)))
+            self._spawn(self.runner.stop(cid, grace_period=max(grace, MIN_GRACE)),
+                        name=f"container-stop {key}/{container}")
         self.enqueue(key)
 
     def _attach_probes(self, pod: Obj, st: PodState, rec: ContainerRecord,
@@ -260,7 +261,8 @@ class PodSyncer:
                 st.terminating = None
             st.grace = float(grace)
             if st.terminating is None:
-                st.terminating = asyncio.ensure_future(self._terminate(st, pod))
+                st.terminating = asyncio.create_task(self._terminate(st, pod),
+                                                     name=f"pod-terminate {st.key}")
             elif not st.terminating.done() and st.probes:
                 # Readiness is still probed while terminating: report its changes.
                 await self._write_status(pod, st)
@@ -393,7 +395,7 @@ class PodSyncer:
         if status["phase"] in ("Succeeded", "Failed") and not st.terminal:
             st.terminal = True
             for p in st.probes.values():
-                self._spawn(p.close())
+                self._spawn(p.close(), name=f"probes-close {st.key}")
             st.probes.clear()
         digest = status_digest(status)
         if st.last_status == digest:

@@ -146,7 +146,8 @@ class ContainerProbes:
         for kind in ("startup", "liveness", "readiness"):
             spec = container.get(f"{kind}Probe")
             if spec:
-                task = asyncio.ensure_future(self._loop(kind, spec))
+                task = asyncio.create_task(self._loop(kind, spec),
+                                           name=f"{kind}-probe {container.get('name', '')}")
                 self._tasks.append(task)
                 self._kinds[task] = kind
 

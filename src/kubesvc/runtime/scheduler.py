@@ -21,7 +21,7 @@ from typing import Any
 from kubesvc import errors
 from kubesvc.client.protocol import Client
 from kubesvc.informers import Informer, WorkQueue, object_key
-from kubesvc.informers.workqueue import ShutDown
+from kubesvc.informers.worker import run_workers
 from kubesvc.runtime.events import EventRecorder
 
 log = logging.getLogger(__name__)
@@ -161,32 +161,8 @@ class Scheduler:
 
     async def _main(self, stop: asyncio.Event) -> None:
         await asyncio.gather(self.pods.wait_synced(), self.nodes.wait_synced())
-        workers = [asyncio.ensure_future(self._worker()) for _ in range(self._workers)]
-        await stop.wait()
-        self.queue.shutdown()
-        for w in workers:
-            w.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-
-    async def _worker(self) -> None:
-        while True:
-            try:
-                key = await self.queue.get()
-            except ShutDown:
-                return
-            try:
-                retry = await self.schedule(key)
-                if retry:
-                    self.queue.add_rate_limited(key)
-                else:
-                    self.queue.forget(key)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("scheduler: %s failed; retrying", key)
-                self.queue.add_rate_limited(key)
-            finally:
-                self.queue.done(key)
+        await run_workers(self.queue, self.schedule, stop, name="scheduler",
+                          workers=self._workers, logger=log)
 
     def choose(self, pod: Obj) -> tuple[str | None, str]:
         """The node for ``pod`` (or None) and, when None, upstream's failure message."""

@@ -159,10 +159,17 @@ class Registry:
         self.started = False
 
     def spawn(self, coro: Any, *, name: str) -> asyncio.Task[Any]:
+        """Run ``coro`` as the named background task ``name``, kept until it ends and
+        cancelled and awaited by :meth:`stop`; one that fails is logged, never silent."""
         task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
         return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("registry task %s failed", task.get_name(), exc_info=exc)
 
     async def _compactor(self) -> None:
         # As upstream's apiserver: every interval, compact to the revision seen one interval

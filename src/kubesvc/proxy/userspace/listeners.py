@@ -44,6 +44,9 @@ class TcpListener(_Listener):
     ) -> None:
         super().__init__(name, addr, balancer, stats, reuse_port=reuse_port)
         self.live: set[_ClientSide] = set()
+        # The upstream connects in progress (one named task per accepted connection).
+        self.connecting: set[asyncio.Task[None]] = set()
+        self.connect_task_name = f"proxy-connect {name}"
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
@@ -63,6 +66,10 @@ class TcpListener(_Listener):
                 conn.close()
                 if conn.upstream is not None:
                     conn.upstream.close()
+            connecting = list(self.connecting)
+            for t in connecting:
+                t.cancel()
+            await asyncio.gather(*connecting, return_exceptions=True)
 
 
 @dataclass(slots=True)

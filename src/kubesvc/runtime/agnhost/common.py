@@ -11,12 +11,13 @@ kubesvc so it starts quickly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import socket
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any, cast
@@ -44,6 +45,18 @@ async def log_flusher() -> None:
     while True:
         await asyncio.sleep(0.1)
         flush_logs()
+
+
+async def with_log_flusher(main: Awaitable[None]) -> None:
+    """Run ``main`` with the log flusher as a named task beside it, cancelled and awaited
+    when ``main`` ends."""
+    flusher = asyncio.create_task(log_flusher(), name="agnhost-log-flusher")
+    try:
+        await main
+    finally:
+        flusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flusher
 
 
 def fatal(msg: str) -> None:
@@ -252,12 +265,10 @@ def new_loop() -> asyncio.AbstractEventLoop:
 
 
 def run(main: Coroutine[Any, Any, None]) -> None:
-    """Run a subcommand's ``main`` on a new loop with the log flusher beside it; what was
-    logged is written out however ``main`` ends."""
+    """Run a subcommand's ``main`` on a new loop with the log flusher beside it
+    (:func:`with_log_flusher`); what was logged is written out however ``main`` ends."""
     loop = new_loop()
-    flusher = loop.create_task(log_flusher(), name="agnhost-log-flusher")
     try:
-        loop.run_until_complete(main)
+        loop.run_until_complete(with_log_flusher(main))
     finally:
-        flusher.cancel()
         flush_logs()

@@ -42,7 +42,7 @@ class Netexec:
         self.udp_ready = False
         self.override = str(flags["http-override"])
         self.sigterm_received = False
-        self._tasks: set[asyncio.Future[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- HTTP
     def handle(self, req: Request) -> Response | None:
@@ -85,7 +85,7 @@ class Netexec:
                                      f"got \"{code}\"\n".encode())
             return Response(int(code), b"", {"Location": loc})
         if path == "/dial":
-            task = asyncio.ensure_future(self._dial(req))
+            task = asyncio.create_task(self._dial(req), name="netexec-dial")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return None
