@@ -91,6 +91,7 @@ class Watcher:
         self.encoded = EncodedEvents()
         self.buffer_size = WATCH_BUFFER
         self.unresponsive_after = UNRESPONSIVE_AFTER
+        self.min_request_timeout = MIN_REQUEST_TIMEOUT  # --min-request-timeout
 
     @contextlib.contextmanager
     def track(self) -> Iterator[None]:
@@ -123,7 +124,7 @@ class Watcher:
         include = include_object_param(q.get("includeObject"))
         timeout = params.int_param(q, "timeoutSeconds")
         if timeout <= 0:
-            timeout = int(MIN_REQUEST_TIMEOUT * (1 + random.random()))
+            timeout = int(self.min_request_timeout * (1 + random.random()))
         if target.name:
             # GET .../services/foo?watch=true (and /watch/.../foo) watch one object.
             fsel = q.get("fieldSelector", "")
