@@ -137,3 +137,24 @@ async def test_idle_watchers_of_a_1mb_object_share_its_encoding(
     finally:
         for s in socks:
             s.close()
+
+
+async def test_queued_small_lines_are_written_together_and_a_big_one_in_slices() -> None:
+    from kubesvc.apiserver.http.watch import WRITE_SLICE, _write
+
+    class Resp:
+        def __init__(self) -> None:
+            self.writes: list[bytes] = []
+
+        async def write(self, data: bytes | memoryview) -> None:
+            self.writes.append(bytes(data))
+
+    big = b"x" * (2 * WRITE_SLICE + 10) + b"\n"
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+    for item in (b"a\n", b"b\n", big, b"c\n", None):
+        queue.put_nowait(item)
+    resp = Resp()
+    await _write(resp, queue)  # type: ignore[arg-type]
+    assert resp.writes[0] == b"a\nb\n"
+    assert [len(w) for w in resp.writes[1:4]] == [WRITE_SLICE, WRITE_SLICE, 11]
+    assert resp.writes[4:] == [b"c\n"] and b"".join(resp.writes) == b"a\nb\n" + big + b"c\n"
