@@ -24,6 +24,7 @@ import aiohttp
 
 from benchmarks.cluster import Api, up_process, wait_ready
 from benchmarks.common import summarize
+from benchmarks.report import fmt
 
 NAME = "soak"
 NS = "soak"
@@ -223,11 +224,13 @@ def run(quick: bool) -> dict[str, Any]:
             f"{WATCHERS} watchers follow the namespace over HTTPS ({WATCHERS - 1} read every "
             "event; one has a 4 KiB receive window and reads nothing). Peer in the same run: "
             "the same soak with 0 watchers. RSS is the server process's VmRSS.",
-            f"Write p99 {p99a} ms with the watchers vs {p99b} ms without "
+            f"Write p99 {fmt(p99a)} ms with the watchers vs {fmt(p99b)} ms without "
             f"({(p99a / p99b) if p99a and p99b else float('nan'):.2f}x); RSS growth "
             f"{a['rss_growth_mb']} MB vs {b['rss_growth_mb']} MB. The watcher that reads "
             "nothing was " + ("closed by the server." if a["slow_watcher_closed"]
-                              else "**not** closed."),
+                              else "**not** closed (in a short run the kernel's socket "
+                                   "buffers, up to tcp_wmem's 4 MB, can hold all it was "
+                                   "sent: its buffer never filled)."),
             f"Idle watchers of a 1 MB object: {idle['idle_watchers']} watchers that read nothing "
             f"were sent one update of it; RSS {idle['rss_before_mb']} -> "
             f"{idle['rss_after_mb']} MB, {idle['bytes_per_watcher']:,} bytes "
