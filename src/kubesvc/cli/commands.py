@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kubesvc import __version__
+from kubesvc.cli import serving
 
 
 def _host_port(value: str) -> tuple[str, int]:
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="state, certificates, kubeconfig and pod logs (default ./.kubesvc)")
     up.add_argument("--api-host", default="127.0.0.1")
     up.add_argument("--api-port", type=int, default=6443)
+    serving.add_flags(up)
     up.add_argument("--dns-addr", type=_host_port, default=None,
                     help="where cluster DNS listens (default 127.0.0.1:10053 in host mode)")
     up.add_argument("--dns-upstream", action="append", type=_host_port, default=[],
@@ -110,6 +112,7 @@ def _add_server(sub: Any) -> None:
                    help="CA, tokens and kubeconfig; replicas on one machine may share it")
     s.add_argument("--api-host", "--bind-address", dest="api_host", default="127.0.0.1")
     s.add_argument("--api-port", "--secure-port", dest="api_port", type=int, default=6443)
+    serving.add_flags(s)
     s.add_argument("--advertise-address", default="",
                    help="address put in the kubernetes Service endpoints (default: the "
                         "bind address, or 127.0.0.1 when it is a wildcard)")

@@ -28,7 +28,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubesvc.api.validation.formats import ADDRESS_POLICY
@@ -38,6 +38,7 @@ from kubesvc.apiserver.http.tls import ensure_tls
 from kubesvc.apiserver.registry.core import Registry
 from kubesvc.cli import components
 from kubesvc.cli.endpointlease import EndpointLeaseReconciler
+from kubesvc.cli.serving import Serving
 from kubesvc.cli.token import reload_tokens
 from kubesvc.client.kubeconfig import write_kubeconfig
 from kubesvc.client.leaderelection import LeaderElector
@@ -52,6 +53,7 @@ log = logging.getLogger("kubesvc.server")
 class ServerOptions:
     data_dir: Path
     api_host: str = "127.0.0.1"
+    serving: Serving = field(default_factory=Serving)
     api_port: int = 6443
     advertise_address: str = ""
     tls_sans: tuple[str, ...] = ()
@@ -78,6 +80,7 @@ class ServerOptions:
         netns = a.network == "netns"
         return cls(
             data_dir=a.data_dir.resolve(),
+            serving=Serving.from_args(a),
             api_host=a.api_host,
             api_port=a.api_port,
             advertise_address=a.advertise_address or "",
@@ -148,7 +151,8 @@ class Server:
                             apiserver_endpoint=(o.advertise, port),
                             endpoint_reconciler="none")  # the lease reconciler owns them
         api = ApiServer(registry, data_dir=o.data_dir, host=o.api_host, port=port,
-                        extra_sans=[o.advertise, *o.tls_sans], readiness=self.readiness)
+                        extra_sans=[o.advertise, *o.tls_sans], readiness=self.readiness,
+                        **o.serving.api_server_kwargs())
         self.api = api
         dns = None
         try:

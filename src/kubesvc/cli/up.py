@@ -37,6 +37,7 @@ from kubesvc.cli.agentprocs import NetnsAgents
 from kubesvc.cli.apirelay import ApiRelay
 from kubesvc.cli.nodes import NodeLogs
 from kubesvc.cli.podlogs import LogSocketSource
+from kubesvc.cli.serving import Serving
 from kubesvc.client.kubeconfig import write_kubeconfig
 from kubesvc.controllers.manager import ControllerManager, ControllerOptions
 from kubesvc.dns.server import DnsServer
@@ -53,6 +54,7 @@ SLICES = "endpointslices.discovery.k8s.io"
 class UpOptions:
     data_dir: Path
     api_host: str = "127.0.0.1"
+    serving: Serving = field(default_factory=Serving)
     api_port: int = 6443
     dns_addr: tuple[str, int] = ("127.0.0.1", 10053)
     dns_upstreams: tuple[tuple[str, int], ...] = ()
@@ -81,6 +83,7 @@ class UpOptions:
         is_netns = a.network == "netns"
         return cls(
             data_dir=a.data_dir.resolve(),
+            serving=Serving.from_args(a),
             api_host=a.api_host,
             api_port=a.api_port,
             dns_addr=a.dns_addr or ("127.0.0.1", 10053),
@@ -172,6 +175,7 @@ class Cluster:
                 readiness=self.readiness, log_source=logs,
                 unix_socket=o.data_dir / "api.sock" if topo is not None else None,
                 dial=netns.bridge_dialer(topo) if topo is not None else direct_dial,
+                **o.serving.api_server_kwargs(),
             )
             self.api = api
             await api.start()

@@ -5,7 +5,8 @@ Routing is done here by hand (a path split, no regex table) to keep per-request 
 low: non-resource paths (``/version``, health, discovery, OpenAPI) first, then resource
 paths parsed by :mod:`.paths` and dispatched to :class:`.crud.Crud`, :class:`.watch.Watcher`,
 :func:`.logs.serve_log`, :func:`.proxy.serve_proxy` or, for the create-only reviews,
-:func:`.reviews.serve`. Built by :class:`.server.ApiServer`.
+:func:`.reviews.serve`. Every request passes :class:`.limits.Limits` (max in-flight,
+request timeout) after authentication. Built by :class:`.server.ApiServer`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from kubesvc.apiserver.http import discovery, health, openapi, paths, reviews
 from kubesvc.apiserver.http.auth import TokenFile, User, is_anonymous_path
 from kubesvc.apiserver.http.backend import Backend
 from kubesvc.apiserver.http.crud import Crud
+from kubesvc.apiserver.http.limits import Limits
 from kubesvc.apiserver.http.logs import LogSource, serve_log
 from kubesvc.apiserver.http.negotiation import MAX_BODY_BYTES, encode
 from kubesvc.apiserver.http.params import truthy
@@ -32,6 +34,9 @@ log = logging.getLogger(__name__)
 _NOT_FOUND = "the server could not find the requested resource"
 _METHOD_NOT_ALLOWED = "the server does not allow this method on the requested resource"
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# upstream's long-running check: watches and these subresources (exec, attach and
+# portforward are not served here)
+_LONG_RUNNING_SUBRESOURCES = frozenset({"log", "proxy"})
 
 
 def status_response(err: errors.KubeError) -> web.Response:
@@ -96,8 +101,10 @@ class ApiApp:
         readiness: Callable[[], Mapping[str, bool]] | None = None,
         log_source: LogSource | None = None,
         dial: Dialer = direct_dial,
+        limits: Limits | None = None,
     ) -> None:
         self.backend = backend
+        self.limits = limits if limits is not None else Limits()
         self.dial = dial
         self.tokens = tokens
         self.readiness = readiness
@@ -125,7 +132,14 @@ class ApiApp:
                 user = self.tokens.authenticate(request.headers.get("Authorization"))
                 if user is None:
                     raise errors.Unauthorized("Unauthorized")
-            return await self._route(request, path, user)
+            target = paths.parse(path) if path.startswith(("/api/", "/apis/")) else None
+            long_running = target is not None and (
+                target.subresource in _LONG_RUNNING_SUBRESOURCES or target.legacy_watch
+                or (request.method in ("GET", "HEAD")
+                    and truthy(request.rel_url.query.get("watch"))))
+            return await self.limits.serve(
+                request, user, lambda: self._route(request, path, user, target),
+                long_running=long_running)
         except errors.KubeError as exc:
             return status_response(exc)
         except web.HTTPException:
@@ -135,10 +149,9 @@ class ApiApp:
             return status_response(errors.InternalError("an error on the server has prevented "
                                                         "the request from succeeding"))
 
-    async def _route(self, request: web.Request, path: str,
-                     user: User | None) -> web.StreamResponse:
+    async def _route(self, request: web.Request, path: str, user: User | None,
+                     target: paths.Target | None) -> web.StreamResponse:
         if path.startswith(("/api/", "/apis/")):
-            target = paths.parse(path)
             if target is not None:
                 return await self._resource(request, target, user)
             return self._discovery(request, path)

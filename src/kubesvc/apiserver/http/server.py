@@ -5,6 +5,11 @@ token under ``data_dir`` (:mod:`.tls`, :mod:`.auth`), builds the aiohttp applica
 (:mod:`.app`) and listens on ``host:port`` (port 0 picks a free port; :attr:`url` tells
 which). ``kubesvc up``/``kubesvc server`` construct it with the Registry, a readiness
 callback (``/readyz``) and, later, the node agent's :class:`LogSource` (``pods/log``).
+
+Connections cannot hold the server forever: a TLS handshake must finish within
+``tls_handshake_timeout`` and an idle keep-alive connection (including one that never sends
+a request) is closed after ``keepalive_timeout`` (upstream's serving IdleTimeout, 90 s);
+requests are bounded by :class:`.limits.Limits`.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -20,11 +26,38 @@ from aiohttp import web
 from kubesvc.apiserver.http.app import ApiApp
 from kubesvc.apiserver.http.auth import TokenFile
 from kubesvc.apiserver.http.backend import Backend
+from kubesvc.apiserver.http.limits import Limits
 from kubesvc.apiserver.http.logs import LogSource
 from kubesvc.apiserver.http.proxy import Dialer, direct_dial
 from kubesvc.apiserver.http.tls import ensure_tls
 
-__all__ = ["ApiServer", "LogSource"]
+__all__ = ["ApiServer", "Limits", "LogSource"]
+
+KEEPALIVE_TIMEOUT = 90.0
+TLS_HANDSHAKE_TIMEOUT = 10.0  # Go's http.Transport default; asyncio's would be 60 s
+
+
+class _TCPSite(web.TCPSite):
+    """aiohttp's TCPSite with a TLS handshake timeout (it does not pass one on)."""
+
+    __slots__ = ("_handshake_timeout",)
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, *,
+                 ssl_context: ssl.SSLContext, handshake_timeout: float, backlog: int) -> None:
+        super().__init__(runner, host, port, ssl_context=ssl_context,
+                         reuse_address=True, backlog=backlog)
+        self._handshake_timeout = handshake_timeout
+
+    async def start(self) -> None:
+        self._runner._reg_site(self)
+        server = self._runner.server
+        assert server is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            server, self._host, self._port, ssl=self._ssl_context, backlog=self._backlog,
+            reuse_address=self._reuse_address, ssl_handshake_timeout=self._handshake_timeout,
+        )
+        sockets = self._server.sockets
+        self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
 
 
 def _host_for_url(host: str) -> str:
@@ -51,8 +84,16 @@ class ApiServer:
         log_source: LogSource | None = None,
         unix_socket: Path | None = None,
         dial: Dialer = direct_dial,
+        limits: Limits | None = None,
+        min_request_timeout: int = 1800,
+        keepalive_timeout: float = KEEPALIVE_TIMEOUT,
+        tls_handshake_timeout: float = TLS_HANDSHAKE_TIMEOUT,
     ) -> None:
         self.registry = registry
+        self.limits = limits if limits is not None else Limits()
+        self.min_request_timeout = min_request_timeout
+        self.keepalive_timeout = keepalive_timeout
+        self.tls_handshake_timeout = tls_handshake_timeout
         # Optional plain-HTTP listener on a unix socket (same token auth): in netns mode
         # in-cluster components reach the server through it, as sockets cross namespaces.
         self.unix_socket = unix_socket
@@ -106,16 +147,18 @@ class ApiServer:
             self.registry, tokens=self._tokens,
             server_address=self.url.removeprefix("https://"),
             readiness=self.readiness, log_source=self.log_source, dial=self.dial,
+            limits=self.limits,
         )
+        self._api.watcher.min_request_timeout = self.min_request_timeout
         # handler_cancellation: a watch ends when its client disconnects; writes are
         # shielded in the handlers so that they complete regardless.
         runner = web.AppRunner(
             self._api.make_app(), access_log=None, handler_cancellation=True,
-            shutdown_timeout=1.0,
+            shutdown_timeout=1.0, keepalive_timeout=self.keepalive_timeout,
         )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, ssl_context=ssl_ctx,
-                           reuse_address=True, backlog=1024)
+        site = _TCPSite(runner, self.host, self.port, ssl_context=ssl_ctx,
+                        handshake_timeout=self.tls_handshake_timeout, backlog=1024)
         await site.start()
         if self.unix_socket is not None:
             self.unix_socket.unlink(missing_ok=True)
