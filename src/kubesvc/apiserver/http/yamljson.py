@@ -262,7 +262,7 @@ class _Converter:
             return raw.decode("utf-8", "replace")
         try:
             out = self.loader.yaml_constructors[tag](self.loader, node)
-        except (ValueError, yaml.YAMLError) as exc:
+        except Exception as exc:  # PyYAML's constructors fail in many ways (''!!int)
             short = tag.replace(_Y, "!!")
             raise YAMLToJSONError(f"yaml: cannot decode {value!r} as a {short}") from exc
         if isinstance(out, float) and not math.isfinite(out):

@@ -62,6 +62,8 @@ def test_conversions(doc: bytes, value: Any) -> None:
     (b"s: !!python/object:os.system x", "unsupported tag"),
     (b"a: !!binary '***'", "invalid base64"),
     (b"a: !!int abc", "cannot decode"),
+    (b"a: !!int ''", "cannot decode"),  # PyYAML's constructor raises IndexError here
+    (b"a: !!float x", "cannot decode"),
     (b"&a [*a]", "unknown anchor"),
     (b"[" * 500, "exceeded max depth"),
     (b"a:\n" + b"".join(b"  " * i + b"- \n" for i in range(1, 300)), "exceeded max depth"),
