@@ -1,8 +1,8 @@
 """Schemathesis over the OpenAPI v3 documents this server serves (``/openapi/v3/api/v1``,
 ``apis/apps/v1``, ``apis/discovery.k8s.io/v1``): every operation is called with generated
-requests over real HTTPS; no answer may be a 5xx (a dropped connection fails the call). Bounded: a few
-examples per operation, watches and followed logs forced to end after a second, the
-pod/service proxy left out (it dials the generated address)."""
+requests over real HTTPS; no answer may be a 5xx (a dropped connection fails the call).
+Bounded: a few examples per operation, watches and followed logs forced to end after a
+second, the pod/service proxy left out (it dials the generated address)."""
 
 from __future__ import annotations
 
