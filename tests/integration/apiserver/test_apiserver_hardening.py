@@ -183,3 +183,12 @@ def test_unknown_field_with_control_characters_is_answered(http: Http) -> None:
     assert len(warnings) == 1
     assert "\r" not in warnings[0] and "\n" not in warnings[0]
     assert 'unknown field' in warnings[0] and "bo  gus" in warnings[0]
+
+
+@pytest.mark.parametrize("rv", [str(2**63 - 1), str(2**64 - 1)])
+def test_watch_from_a_revision_no_store_reaches_ends(http: Http, rv: str) -> None:
+    start = time.monotonic()
+    code, _, raw = http.request("GET", f"{NS}/configmaps?watch=true&resourceVersion={rv}")
+    assert code < 500, raw
+    assert b"Too large resource version" in raw
+    assert time.monotonic() - start < 5
