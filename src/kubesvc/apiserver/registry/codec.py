@@ -112,17 +112,25 @@ def encode_unchecked(obj: Obj) -> bytes:
     return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
 
 
+_UINT64_MAX = 2**64 - 1
+
+
 def parse_rv(value: str, *, what: str = "resourceVersion") -> int:
     """A resourceVersion string as a revision; ``""`` is 0. BadRequest when not a number."""
     if not value:
         return 0
-    try:
-        rv = int(value)
-    except ValueError:
+    digits = value[1:] if value[:1] in ("+", "-") else value
+    if not (digits.isascii() and digits.isdigit()):  # int() would take "1_0" or " 1"
         raise errors.BadRequest(
             message=f'{what}: Invalid value: "{value}": strconv.ParseUint: parsing '
             f'"{value}": invalid syntax'
-        ) from None
+        )
+    if len(digits.lstrip("0")) > 20 or int(value) > _UINT64_MAX:
+        raise errors.BadRequest(
+            message=f'{what}: Invalid value: "{value}": strconv.ParseUint: parsing '
+            f'"{value}": value out of range'
+        )
+    rv = int(value)
     if rv < 0:
         raise errors.BadRequest(message=f"{what}: Invalid value: {value}: must be >= 0")
     return rv

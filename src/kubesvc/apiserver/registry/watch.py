@@ -130,6 +130,9 @@ def translate(ev: WatchEvent, matches: object, decoded: DecodedCache) -> WatchEv
     return None
 
 
+_MAX_REVISION = 2**63 - 1
+
+
 async def _stream(
     reg: Registry,
     info: ResourceInfo,
@@ -154,6 +157,13 @@ async def _stream(
             yield {"type": "ADDED", "object": obj}
     else:
         start = rv
+    if start >= _MAX_REVISION:
+        # No store reaches it (revisions are int64, as etcd's): answer as upstream answers
+        # a resourceVersion beyond the current one instead of waiting forever.
+        raise errors.Timeout(
+            message=f"Too large resource version: {rv}, current: {await reg.store.revision()}",
+            retry_after_seconds=1,
+        )
     try:
         store_watch: Watch = await reg.store.watch(prefix, start_revision=start + 1)
     except errors.Gone as exc:
