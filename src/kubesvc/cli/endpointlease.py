@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kubesvc import errors
-from kubesvc.client.leaderelection import LEASES, micro_time
+from kubesvc.api.timefmt import micro_time_epoch
+from kubesvc.client.leaderelection import LEASES
 from kubesvc.client.protocol import Client, Obj
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ class EndpointLeaseReconciler:
     async def renew(self) -> None:
         spec: Obj = {"holderIdentity": self.identity,
                      "leaseDurationSeconds": self.lease_duration,
-                     "renewTime": micro_time(self.clock())}
+                     "renewTime": micro_time_epoch(self.clock())}
         ann = {API_ANNOTATION: f"{self.api[0]}:{self.api[1]}"}
         if self.dns is not None:
             ann[DNS_ANNOTATION] = f"{self.dns[0]}:{self.dns[1]}"

@@ -22,6 +22,7 @@ import logging
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.timefmt import rfc3339
 from kubesvc.client.protocol import Client
 from kubesvc.controllers.base import (
     Obj,
@@ -30,7 +31,6 @@ from kubesvc.controllers.base import (
     ensure_index,
     meta,
     pod_ready,
-    rfc3339,
     split_key,
 )
 from kubesvc.controllers.events import NORMAL, EventRecorder

@@ -18,12 +18,12 @@ import logging
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.meta import generate_name
 from kubesvc.client.protocol import Client
 from kubesvc.controllers.base import (
     Obj,
     QueueController,
     ensure_index,
-    generated_name,
     labels_of,
     meta,
     owner_ref,
@@ -255,7 +255,7 @@ class ReplicaSetController(QueueController):
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": md,
                "spec": copy.deepcopy(tpl.get("spec") or {})}
         for _ in range(5):
-            md["name"] = generated_name(prefix)
+            md["name"] = generate_name(prefix)
             try:
                 created = await self.client.create("pods", pod, namespace=ns)
                 return str(meta(created).get("name"))

@@ -22,6 +22,7 @@ from functools import partial
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.timefmt import rfc3339_epoch
 from kubesvc.client.protocol import Client
 from kubesvc.informers import Indexer
 from kubesvc.runtime.backoff import Backoff, go_duration
@@ -32,7 +33,6 @@ from kubesvc.runtime.network import PodNetwork, Sandbox
 from kubesvc.runtime.podstatus import (
     ContainerRecord,
     pod_status,
-    rfc3339,
     same_status,
     status_digest,
 )
@@ -134,7 +134,7 @@ class PodSyncer:
             st = PodState(key=key, uid=str(md.get("uid") or ""), name=md["name"],
                           namespace=md.get("namespace", "default"), records=_records(pod),
                           start_time=str((pod.get("status") or {}).get("startTime")
-                                         or rfc3339()))
+                                         or rfc3339_epoch()))
             self.by_key[key] = st
         return st
 

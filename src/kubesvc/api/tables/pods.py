@@ -23,8 +23,8 @@ from kubesvc.api.tables.common import (
     get,
     human_duration,
     name,
-    parse_time,
 )
+from kubesvc.api.timefmt import parse_time_epoch
 
 NODE_UNREACHABLE_POD_REASON = "NodeLost"  # k8s.io/kubernetes/pkg/util/node
 
@@ -51,7 +51,7 @@ def _restartable(container: Mapping[str, Any] | None) -> bool:
 
 
 def _finished_at(status: Mapping[str, Any]) -> float | None:
-    return parse_time(get(status, "lastState", "terminated", "finishedAt"))
+    return parse_time_epoch(get(status, "lastState", "terminated", "finishedAt"))
 
 
 def _later(a: float | None, b: float | None) -> float | None:

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 
 from kubesvc import errors
 from kubesvc.api import selectors
-from kubesvc.api.meta import rfc3339
 from kubesvc.api.resources import ResourceInfo
+from kubesvc.api.timefmt import rfc3339
 from kubesvc.apiserver.registry.codec import (
     conflict,
     decode,

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 from kubesvc import errors
 from kubesvc.api.defaults import prepare_namespace_create
-from kubesvc.api.meta import rfc3339
 from kubesvc.api.resources import BY_KEY, RESOURCES
+from kubesvc.api.timefmt import rfc3339
 from kubesvc.apiserver.registry import deletion
 from kubesvc.apiserver.registry.codec import (
     conflict,

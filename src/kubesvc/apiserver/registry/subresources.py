@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from kubesvc import errors
 from kubesvc.api import selectors
 from kubesvc.api.jsonvalue import deep_copy
-from kubesvc.api.meta import rfc3339
 from kubesvc.api.patch import json_patch, merge_patch, strategic_merge_patch
 from kubesvc.api.resources import BY_KEY, ResourceInfo
+from kubesvc.api.timefmt import rfc3339
 from kubesvc.apiserver.registry.codec import (
     conflict,
     decode,
