@@ -15,7 +15,8 @@ from typing import Any
 
 from kubesvc import errors
 from kubesvc.api import resources
-from kubesvc.client.protocol import Obj, PatchType, WatchEventDict
+from kubesvc.api.objects import Obj
+from kubesvc.client.protocol import PatchType, WatchEventDict
 
 
 def _merge(doc: Any, patch: Any) -> Any:

@@ -38,12 +38,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
 from kubesvc.api.validation.formats import ADDRESS_POLICY
 from kubesvc.cli import components
 from kubesvc.cli.podlogs import LogSocketServer
 from kubesvc.client.http import HttpClient, ssl_context_for
 from kubesvc.client.kubeconfig import load_kubeconfig
-from kubesvc.client.protocol import Obj, WatchEventDict
+from kubesvc.client.protocol import WatchEventDict
 from kubesvc.informers import Informer
 from kubesvc.linuxns import enter_netns
 from kubesvc.proxy.announce import IpAddresses, LbAnnouncer

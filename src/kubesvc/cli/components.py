@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from kubesvc import errors
+from kubesvc.api.objects import LABEL_SERVICE_NAME, Obj
 from kubesvc.cli import gctuning
-from kubesvc.client.protocol import Client, Obj
+from kubesvc.client.protocol import Client
 from kubesvc.dns.records import RecordBook
 from kubesvc.dns.server import DnsServer
 from kubesvc.dns.source import DnsSource
@@ -192,7 +193,7 @@ def kube_dns_endpoints(addresses: Sequence[tuple[str, str]], *, dns_port: int,
     sl: Obj = {
         "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
         "metadata": {"name": "kube-dns-kubesvc", "namespace": "kube-system",
-                     "labels": {"kubernetes.io/service-name": "kube-dns",
+                     "labels": {LABEL_SERVICE_NAME: "kube-dns",
                                 "endpointslice.kubernetes.io/managed-by": managed_by}},
         "addressType": "IPv4",
         "endpoints": [{"addresses": [ip], "conditions": {"ready": True, "serving": True,

@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kubesvc import errors
+from kubesvc.api.objects import LABEL_SERVICE_NAME, Obj
 from kubesvc.api.timefmt import micro_time_epoch
 from kubesvc.client.leaderelection import LEASES
-from kubesvc.client.protocol import Client, Obj
+from kubesvc.client.protocol import Client
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +104,12 @@ class _Target:
 
 KUBERNETES = _Target(
     "kubernetes", "default", {"endpointslice.kubernetes.io/skip-mirror": "true"},
-    "kubernetes", {"kubernetes.io/service-name": "kubernetes"},
+    "kubernetes", {LABEL_SERVICE_NAME: "kubernetes"},
     lambda p: [{"name": "https", "port": p, "protocol": "TCP"}], {"ready": True})
 KUBE_DNS = _Target(
     "kube-dns", NAMESPACE, {"k8s-app": "kube-dns",
                             "endpointslice.kubernetes.io/skip-mirror": "true"},
-    "kube-dns-kubesvc", {"kubernetes.io/service-name": "kube-dns",
+    "kube-dns-kubesvc", {LABEL_SERVICE_NAME: "kube-dns",
                          "endpointslice.kubernetes.io/managed-by": "kubesvc.io-server"},
     lambda p: [{"name": "dns", "port": p, "protocol": "UDP"},
                {"name": "dns-tcp", "port": p, "protocol": "TCP"}],

@@ -38,8 +38,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
 from kubesvc.api.timefmt import micro_time_epoch
-from kubesvc.client.protocol import Client, Obj
+from kubesvc.client.protocol import Client
 
 log = logging.getLogger(__name__)
 

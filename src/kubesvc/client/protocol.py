@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
-Obj = dict[str, Any]
+from kubesvc.api.objects import Obj
+
 PatchType = Literal["json", "merge", "strategic", "apply"]
 
 PATCH_CONTENT_TYPES: dict[str, str] = {

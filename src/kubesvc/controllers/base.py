@@ -13,16 +13,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj, meta
 from kubesvc.informers import Indexer, WorkQueue
 from kubesvc.informers.workqueue import ShutDown
 
 log = logging.getLogger(__name__)
-
-Obj = dict[str, Any]
-
-def meta(obj: Obj) -> dict[str, Any]:
-    md = obj.get("metadata")
-    return md if isinstance(md, dict) else {}
 
 
 def labels_of(obj: Obj) -> dict[str, str]:

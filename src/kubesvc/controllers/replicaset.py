@@ -19,13 +19,12 @@ from typing import Any
 
 from kubesvc import errors
 from kubesvc.api.meta import generate_name
+from kubesvc.api.objects import Obj, meta
 from kubesvc.client.protocol import Client
 from kubesvc.controllers.base import (
-    Obj,
     QueueController,
     ensure_index,
     labels_of,
-    meta,
     owner_ref,
     pod_ready,
     split_key,

@@ -14,7 +14,8 @@ from __future__ import annotations
 import functools
 import sys
 
-from kubesvc.controllers.base import Obj, ensure_index, labels_of, meta
+from kubesvc.api.objects import Obj, meta
+from kubesvc.controllers.base import ensure_index, labels_of
 from kubesvc.controllers.labels import set_selector
 from kubesvc.informers import Informer
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import builtins
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any
 
-Obj = dict[str, Any]
+from kubesvc.api.objects import Obj
+
 IndexFunc = Callable[[Obj], Iterable[str]]
 
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
 from kubesvc.client.protocol import Client
-from kubesvc.informers.indexer import Indexer, Obj, object_key
+from kubesvc.informers.indexer import Indexer, object_key
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ from functools import partial
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
 from kubesvc.api.timefmt import rfc3339_epoch
 from kubesvc.client.protocol import Client
 from kubesvc.informers import Indexer
@@ -40,7 +41,6 @@ from kubesvc.runtime.probes import ContainerProbes, run_probe
 from kubesvc.runtime.types import ContainerInfo, ContainerLaunch, PodRunner
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 MIN_GRACE = 2.0  # kubelet's minimumGracePeriodInSeconds
 
 

@@ -14,14 +14,13 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
 from kubesvc.api.timefmt import rfc3339_epoch
 from kubesvc.client.protocol import Client
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 
 
 class EventRecorder:

@@ -16,14 +16,13 @@ import os
 import platform
 import uuid
 from pathlib import Path
-from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
 from kubesvc.api.timefmt import micro_time_epoch, rfc3339_epoch
 from kubesvc.client.protocol import Client
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 KUBELET_VERSION = "v1.32.0"
 LEASE_NS = "kube-node-lease"
 

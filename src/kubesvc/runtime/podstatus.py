@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
+from kubesvc.api.objects import Obj
 from kubesvc.api.timefmt import rfc3339_epoch
 from kubesvc.runtime.images import image_id
 from kubesvc.runtime.types import ContainerInfo
 
-Obj = dict[str, Any]
 SCHEME = "kubesvc://"
 
 

@@ -19,6 +19,7 @@ from collections import Counter
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
 from kubesvc.api.timefmt import rfc3339_epoch
 from kubesvc.client.protocol import Client
 from kubesvc.informers import Informer, WorkQueue, object_key
@@ -26,7 +27,6 @@ from kubesvc.informers.workqueue import ShutDown
 from kubesvc.runtime.events import EventRecorder
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 DEFAULT_SCHEDULER = "default-scheduler"
 
 

@@ -10,13 +10,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from kubesvc.api.objects import Obj
 from kubesvc.apiserver.registry.core import Registry
 from kubesvc.controllers import ControllerManager, ControllerOptions
 from kubesvc.storage.memory import MemoryStore
 
 SLICES = "endpointslices.discovery.k8s.io"
 DEPLOY = "deployments.apps"
-Obj = dict[str, Any]
 
 
 async def poll(fn: Callable[[], Awaitable[Any]], what: str, timeout: float = 8.0) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kubesvc.api.objects import meta
 from kubesvc.api.tables import descriptions as d
 from kubesvc.api.timefmt import parse_time_epoch
 
@@ -94,11 +95,6 @@ def since(value: Any, now: float) -> str:
 
 def age(obj: Obj, now: float) -> str:
     return since(meta(obj).get("creationTimestamp"), now)
-
-
-def meta(obj: Obj) -> Mapping[str, Any]:
-    m = obj.get("metadata")
-    return m if isinstance(m, Mapping) else {}
 
 
 def name(obj: Obj) -> str:

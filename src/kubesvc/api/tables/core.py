@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kubesvc.api.objects import meta
 from kubesvc.api.tables import descriptions as d
 from kubesvc.api.tables.common import (
     AGE,
@@ -23,7 +24,6 @@ from kubesvc.api.tables.common import (
     age,
     as_int,
     get,
-    meta,
     name,
     since,
 )

@@ -11,7 +11,8 @@ import builtins
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from kubesvc.client.protocol import Obj, PatchType, WatchEventDict
+from kubesvc.api.objects import Obj
+from kubesvc.client.protocol import PatchType, WatchEventDict
 
 
 class Backend(Protocol):

@@ -15,11 +15,11 @@ Called by :mod:`.app`; the answers themselves (:func:`answer`) are pure.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from aiohttp import web
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.api.validation.field import GoRaw, invalid
 from kubesvc.apiserver.http import params
@@ -28,8 +28,6 @@ from kubesvc.apiserver.http.crud import decode_body_object, for_write, read_body
 from kubesvc.apiserver.http.negotiation import negotiate
 from kubesvc.apiserver.http.render import render_object
 from kubesvc.apiserver.registry import fieldvalidation
-
-Obj = dict[str, Any]
 
 #: The caller when the server runs without authentication (tests that build the app).
 ANONYMOUS = User("system:anonymous", "", ("system:unauthenticated",))

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 from kubesvc import errors
 from kubesvc.api import meta as apimeta
+from kubesvc.api.objects import LABEL_SERVICE_NAME, Obj, ensure_meta
 from kubesvc.api.resources import BY_KEY, ResourceInfo
 from kubesvc.apiserver.allocators.repair import repair_allocators
-from kubesvc.apiserver.registry.codec import decode, encode, meta
-from kubesvc.client.protocol import Obj
+from kubesvc.apiserver.registry.codec import decode, encode
 
 if TYPE_CHECKING:
     from kubesvc.apiserver.registry.core import Registry
@@ -116,7 +116,7 @@ async def ensure_kubernetes_service(reg: Registry) -> None:
     }, ("subsets",))
     await _ensure_raw(reg, BY_KEY["endpointslices.discovery.k8s.io"], {
         "metadata": {"name": "kubernetes", "namespace": "default",
-                     "labels": {"kubernetes.io/service-name": "kubernetes"}},
+                     "labels": {LABEL_SERVICE_NAME: "kubernetes"}},
         "addressType": family,
         "endpoints": [{"addresses": [host], "conditions": {"ready": True}}],
         "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
@@ -140,15 +140,15 @@ async def _ensure_raw(reg: Registry, info: ResourceInfo, desired: Obj,
                 continue
             return
         cur = decode(kv)
-        labels = meta(cur).get("labels") or {}
+        labels = ensure_meta(cur).get("labels") or {}
         want_labels = {**labels, **desired["metadata"]["labels"]}
         if all(cur.get(f) == desired[f] for f in fields) and labels == want_labels:
             return
         for f in fields:
             cur[f] = desired[f]
-        meta(cur)["labels"] = want_labels
+        ensure_meta(cur)["labels"] = want_labels
         if apimeta.uses_generation(info.key):
-            meta(cur)["generation"] = int(meta(cur).get("generation") or 0) + 1
+            ensure_meta(cur)["generation"] = int(ensure_meta(cur).get("generation") or 0) + 1
         try:
             await reg.store.update(key, encode(cur), expected_mod_revision=kv.mod_revision)
         except (errors.Conflict, errors.NotFound):

@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
 from kubesvc.api.resources import ResourceInfo
-from kubesvc.client.protocol import Obj
 from kubesvc.storage.store import KeyValue
 
 MAX_OBJECT_BYTES = 3 * 1024 * 1024  # upstream's request body limit (3 MiB)
@@ -126,14 +126,6 @@ def parse_rv(value: str, *, what: str = "resourceVersion") -> int:
     if rv < 0:
         raise errors.BadRequest(message=f"{what}: Invalid value: {value}: must be >= 0")
     return rv
-
-
-def meta(obj: Obj) -> dict[str, Any]:
-    m = obj.get("metadata")
-    if not isinstance(m, dict):
-        m = {}
-        obj["metadata"] = m
-    return m
 
 
 # -- upstream-worded errors (apimachinery api/errors)

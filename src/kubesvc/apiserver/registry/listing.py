@@ -25,9 +25,9 @@ import orjson
 
 from kubesvc import errors
 from kubesvc.api import selectors
+from kubesvc.api.objects import Obj
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.apiserver.registry.codec import decode_at, parse_rv
-from kubesvc.client.protocol import Obj
 
 if TYPE_CHECKING:
     from kubesvc.apiserver.registry.core import Registry

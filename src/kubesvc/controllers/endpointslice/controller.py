@@ -15,12 +15,12 @@ import logging
 
 from kubesvc import errors
 from kubesvc.api.meta import generate_name
+from kubesvc.api.objects import LABEL_SERVICE_NAME, Obj, meta
 from kubesvc.client.protocol import Client
-from kubesvc.controllers.base import Obj, QueueController, ensure_index, labels_of, meta, split_key
+from kubesvc.controllers.base import QueueController, ensure_index, labels_of, split_key
 from kubesvc.controllers.endpointslice.reconciler import (
     CONTROLLER_NAME,
     LABEL_MANAGED_BY,
-    LABEL_SERVICE_NAME,
     LABEL_ZONE,
     EndpointMemo,
     Plan,

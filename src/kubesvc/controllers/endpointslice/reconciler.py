@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubesvc.api.meta import generate_name
-from kubesvc.controllers.base import Obj, labels_of, meta, owner_ref, pod_ready
+from kubesvc.api.objects import LABEL_SERVICE_NAME, Obj, meta
+from kubesvc.controllers.base import labels_of, owner_ref, pod_ready
 from kubesvc.controllers.podutil import find_port, hostname_for, pod_ip, should_pod_be_in_endpoints
 
-LABEL_SERVICE_NAME = "kubernetes.io/service-name"
 LABEL_MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
 LABEL_HEADLESS = "service.kubernetes.io/headless"
 CONTROLLER_NAME = "endpointslice-controller.k8s.io"
