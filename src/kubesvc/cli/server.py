@@ -4,10 +4,10 @@ scheduler.
 
 Several replicas share one store (``--store etcd://...``); each serves the API on its own
 address and port and keeps its address in the ``kubernetes`` and ``kube-dns`` endpoints
-(:mod:`.endpointlease`). Replicas on one machine may share ``--data-dir``: the CA, serving
-certificate and token file there are created once under a file lock, so every replica
-presents the same CA and accepts the same tokens. The token file is re-read when it changes
-(``kubesvc token create`` adds bootstrap tokens for agents; expired ones are dropped).
+(:mod:`kubesvc.apiserver.endpointlease`). Replicas on one machine may share ``--data-dir``:
+the CA, serving certificate and token file there are created once under a file lock, so every
+replica presents the same CA and accepts the same tokens. The token file is re-read when it
+changes (``kubesvc token create`` adds bootstrap tokens for agents; expired ones are dropped).
 
 Start order: TLS material and tokens, store, Registry, HTTPS API server (writing the
 kubeconfig), endpoint lease, DNS, leader election. Each long-running loop is a named task
@@ -32,12 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kubesvc.api.validation.formats import ADDRESS_POLICY
+from kubesvc.apiserver.endpointlease import EndpointLeaseReconciler
 from kubesvc.apiserver.http.auth import TokenFile
 from kubesvc.apiserver.http.server import ApiServer
 from kubesvc.apiserver.http.tls import ensure_tls
 from kubesvc.apiserver.registry.core import Registry
 from kubesvc.cli import components
-from kubesvc.cli.endpointlease import EndpointLeaseReconciler
 from kubesvc.cli.token import reload_tokens
 from kubesvc.client.kubeconfig import write_kubeconfig
 from kubesvc.client.leaderelection import LeaderElector

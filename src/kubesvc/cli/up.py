@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubesvc.api import sysendpoints
 from kubesvc.api.validation.formats import ADDRESS_POLICY
 from kubesvc.apiserver.http.proxy import direct_dial
 from kubesvc.apiserver.http.server import ApiServer
@@ -238,10 +239,9 @@ class Cluster:
                 self._checks["agents"] = agents.synced
             await components.ensure_kube_dns_service(
                 registry, cluster_ip=o.dns_cluster_ip, dns_port=dns_port)
-            eps, sl = components.kube_dns_endpoints(
-                dns_endpoints, dns_port=dns_port, managed_by="kubesvc.io-up")
-            for resource, obj in (("endpoints", eps), (SLICES, sl)):
-                await components.put(registry, resource, obj, namespace="kube-system")
+            await components.put_system_endpoints(
+                registry, sysendpoints.kube_dns(managed_by="kubesvc.io-up"),
+                [sysendpoints.Backend(ip, dns_port, node) for ip, node in dns_endpoints])
             for p in parts:
                 logs.add(p.name, p.agent.log_source)
                 self._checks[f"node/{p.name}"] = p.agent.synced

@@ -20,13 +20,13 @@ Called by :meth:`~.core.Registry.start`; calls the registry create path, the ``S
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from typing import TYPE_CHECKING, Any
 
 from kubesvc import errors
 from kubesvc.api import meta as apimeta
-from kubesvc.api.objects import LABEL_SERVICE_NAME, Obj, ensure_meta
+from kubesvc.api import sysendpoints
+from kubesvc.api.objects import Obj, ensure_meta
 from kubesvc.api.resources import BY_KEY, ResourceInfo
 from kubesvc.apiserver.allocators.repair import repair_allocators
 from kubesvc.apiserver.registry.codec import decode, encode
@@ -107,20 +107,12 @@ async def ensure_kubernetes_service(reg: Registry) -> None:
                 pass  # changed meanwhile; the next reconcile looks again
     if reg.endpoint_reconciler == "none":
         return  # the Endpoints and EndpointSlice are the caller's
-    family = "IPv6" if ipaddress.ip_address(host).version == 6 else "IPv4"
-    await _ensure_raw(reg, BY_KEY["endpoints"], {
-        "metadata": {"name": "kubernetes", "namespace": "default",
-                     "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-        "subsets": [{"addresses": [{"ip": host}],
-                     "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
-    }, ("subsets",))
-    await _ensure_raw(reg, BY_KEY["endpointslices.discovery.k8s.io"], {
-        "metadata": {"name": "kubernetes", "namespace": "default",
-                     "labels": {LABEL_SERVICE_NAME: "kubernetes"}},
-        "addressType": family,
-        "endpoints": [{"addresses": [host], "conditions": {"ready": True}}],
-        "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
-    }, ("addressType", "endpoints", "ports"))
+    eps, slices = sysendpoints.build(sysendpoints.KUBERNETES,
+                                     [sysendpoints.Backend(host, port)])
+    await _ensure_raw(reg, BY_KEY["endpoints"], eps, ("subsets",))
+    for sl in slices:
+        await _ensure_raw(reg, BY_KEY["endpointslices.discovery.k8s.io"], sl,
+                          ("addressType", "endpoints", "ports"))
 
 
 async def _ensure_raw(reg: Registry, info: ResourceInfo, desired: Obj,
