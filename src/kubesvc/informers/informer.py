@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubesvc import errors
-from kubesvc.api.objects import Obj
+from kubesvc.api.objects import NamespacedName, Obj, ResourceVersion
 from kubesvc.client.protocol import Client
 from kubesvc.informers.indexer import Indexer, object_key
 
@@ -55,7 +55,7 @@ class Informer:
         self._handlers: list[_Handler] = []
         self._synced = asyncio.Event()
         self._watch_timeout = watch_timeout
-        self.resource_version = ""
+        self.resource_version = ResourceVersion("")
 
     # -- public
     @property
@@ -131,7 +131,7 @@ class Informer:
     async def _relist(self) -> None:
         items: list[Obj] = []
         token = ""
-        rv = ""
+        rv = ResourceVersion("")
         while True:
             lst = await self.client.list(
                 self.resource,
@@ -143,11 +143,11 @@ class Informer:
             )
             items.extend(lst.get("items") or [])
             meta = lst.get("metadata") or {}
-            rv = rv or str(meta.get("resourceVersion") or "")
+            rv = rv or ResourceVersion(str(meta.get("resourceVersion") or ""))
             token = str(meta.get("continue") or "")
             if not token:
                 break
-        seen: set[str] = set()
+        seen: set[NamespacedName] = set()
         for obj in items:
             key = object_key(obj)
             seen.add(key)
@@ -224,8 +224,8 @@ class Informer:
                 self.resource_version = rv
 
 
-def _rv(obj: Obj) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+def _rv(obj: Obj) -> ResourceVersion:
+    return ResourceVersion(str((obj.get("metadata") or {}).get("resourceVersion") or ""))
 
 
 async def _sleep_or_stop(stop: asyncio.Event, delay: float) -> None:
