@@ -36,3 +36,8 @@ def ensure_meta(obj: dict[str, Any]) -> dict[str, Any]:
         md = {}
         obj["metadata"] = md
     return md
+
+
+def resource_version(revision: int) -> ResourceVersion:
+    """The ``metadata.resourceVersion`` of a store revision (its decimal string)."""
+    return ResourceVersion(str(revision))

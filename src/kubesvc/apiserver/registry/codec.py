@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from kubesvc import errors
-from kubesvc.api.objects import Obj
+from kubesvc.api.objects import Obj, resource_version
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.storage.store import KeyValue
 
@@ -52,13 +52,13 @@ def encode(obj: Obj) -> bytes:
 def decode(kv: KeyValue) -> Obj:
     """The API object for a stored key, with ``resourceVersion`` = ``mod_revision``."""
     obj: Obj = orjson.loads(kv.value)
-    obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
+    obj.setdefault("metadata", {})["resourceVersion"] = resource_version(kv.mod_revision)
     return obj
 
 
 def decode_at(value: bytes, revision: int) -> Obj:
     obj: Obj = orjson.loads(value)
-    obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
+    obj.setdefault("metadata", {})["resourceVersion"] = resource_version(revision)
     return obj
 
 

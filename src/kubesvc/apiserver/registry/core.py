@@ -45,7 +45,7 @@ from kubesvc.api import meta as apimeta
 from kubesvc.api import resources
 from kubesvc.api.defaults import apply_defaults
 from kubesvc.api.jsonvalue import deep_copy
-from kubesvc.api.objects import Obj, ensure_meta
+from kubesvc.api.objects import Obj, ensure_meta, resource_version
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.api.validation import (
     validate_create,
@@ -375,7 +375,7 @@ class Registry:
                 await txn.revert()
             raise
         await txn.commit()
-        ensure_meta(obj)["resourceVersion"] = str(kv.mod_revision)
+        ensure_meta(obj)["resourceVersion"] = resource_version(kv.mod_revision)
         return obj
 
     async def update(
@@ -451,7 +451,7 @@ class Registry:
                     else:
                         nmeta.pop(fld, None)
                 strategy.prepare_update(new, old)
-            ensure_meta(new)["resourceVersion"] = str(kv.mod_revision)
+            ensure_meta(new)["resourceVersion"] = resource_version(kv.mod_revision)
             txn = await strategy.admit_update(new, old, dry_run=dry_run)
             try:
                 strategy.finish_update(new, old)
@@ -489,7 +489,7 @@ class Registry:
                 await txn.revert()
                 raise
             await txn.commit()
-            ensure_meta(new)["resourceVersion"] = str(kv2.mod_revision)
+            ensure_meta(new)["resourceVersion"] = resource_version(kv2.mod_revision)
             return new
         raise conflict(info, name)
 

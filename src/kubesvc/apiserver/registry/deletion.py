@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from kubesvc import errors
 from kubesvc.api import selectors
-from kubesvc.api.objects import Obj, ensure_meta
+from kubesvc.api.objects import Obj, ensure_meta, resource_version
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.api.timefmt import rfc3339
 from kubesvc.apiserver.registry.codec import (
@@ -148,7 +148,7 @@ async def delete_object(
                 continue
             except errors.NotFound:
                 raise not_found(info, name) from None
-            m["resourceVersion"] = str(kv2.mod_revision)
+            m["resourceVersion"] = resource_version(kv2.mod_revision)
             return obj
         if dry_run:
             return obj

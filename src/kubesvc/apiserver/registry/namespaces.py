@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from kubesvc import errors
 from kubesvc.api.defaults import prepare_namespace_create
-from kubesvc.api.objects import Obj, ensure_meta
+from kubesvc.api.objects import Obj, ensure_meta, resource_version
 from kubesvc.api.resources import BY_KEY, RESOURCES
 from kubesvc.api.timefmt import rfc3339
 from kubesvc.apiserver.registry import deletion
@@ -117,7 +117,7 @@ class NamespaceLifecycle:
                                                       expected_mod_revision=kv.mod_revision)
                 except errors.Conflict:
                     continue
-                m["resourceVersion"] = str(kv2.mod_revision)
+                m["resourceVersion"] = resource_version(kv2.mod_revision)
                 self.kick(name)
                 return obj
             if dry_run:

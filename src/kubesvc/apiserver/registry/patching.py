@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from kubesvc import errors
 from kubesvc.api import patch as apipatch
 from kubesvc.api.jsonvalue import deep_copy
-from kubesvc.api.objects import Obj, ensure_meta
+from kubesvc.api.objects import Obj, ensure_meta, resource_version
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.apiserver.registry import fieldvalidation
 from kubesvc.apiserver.registry.codec import conflict, decode, not_found
@@ -61,9 +61,9 @@ async def patch_object(
                 f"name on the URL ({name})"
             )
         rv = str(pmeta.get("resourceVersion") or "")
-        if rv and rv != str(kv.mod_revision):
+        if rv and rv != resource_version(kv.mod_revision):
             raise conflict(info, name)
-        pmeta["resourceVersion"] = str(kv.mod_revision)
+        pmeta["resourceVersion"] = resource_version(kv.mod_revision)
         try:
             fieldvalidation.check_fields(info, patched, field_validation, warnings, patch=True)
             return await reg.update_object(
