@@ -22,21 +22,28 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def _utc(t: datetime | None) -> datetime:
+    """``t`` (now when None) in UTC; a naive ``t`` is taken as UTC already."""
+    if t is None:
+        return now()
+    return t.astimezone(UTC) if t.tzinfo else t
+
+
 def rfc3339(t: datetime | None = None) -> str:
     """``metav1.Time``: ``2026-11-23T12:00:00Z`` (seconds, UTC); ``t`` defaults to now."""
-    return (t or now()).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _utc(t).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def rfc3339_nano(t: datetime | None = None) -> str:
     """``RFC3339Nano`` as Go prints it (trailing zeros of the fraction trimmed)."""
-    t = (t or now()).astimezone(UTC)
+    t = _utc(t)
     frac = f"{t.microsecond:06d}".rstrip("0")
     return t.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if frac else "") + "Z"
 
 
 def micro_time(t: datetime | None = None) -> str:
     """``metav1.MicroTime``: RFC 3339 with six fractional digits, UTC."""
-    return (t or now()).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return _utc(t).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def rfc3339_epoch(ts: float | None = None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from kubesvc.api import timefmt
 
@@ -11,6 +11,8 @@ T = datetime(2026, 11, 23, 12, 0, 5, 120000, tzinfo=UTC)
 
 def test_formats() -> None:
     assert timefmt.rfc3339(T) == "2026-11-23T12:00:05Z"
+    assert timefmt.rfc3339(T.replace(tzinfo=None)) == "2026-11-23T12:00:05Z"  # naive: UTC
+    assert timefmt.rfc3339(T.astimezone(timezone(timedelta(hours=2)))) == "2026-11-23T12:00:05Z"
     assert timefmt.rfc3339_nano(T) == "2026-11-23T12:00:05.12Z"
     assert timefmt.rfc3339_nano(T.replace(microsecond=0)) == "2026-11-23T12:00:05Z"
     assert timefmt.micro_time(T) == "2026-11-23T12:00:05.120000Z"

@@ -21,6 +21,7 @@ from aiohttp import web
 from kubesvc import errors
 from kubesvc.api.objects import Obj
 from kubesvc.api.resources import ResourceInfo
+from kubesvc.api.timefmt import rfc3339
 from kubesvc.api.validation.field import GoRaw, invalid
 from kubesvc.apiserver.http import params
 from kubesvc.apiserver.http.auth import User
@@ -43,7 +44,7 @@ def answer(info: ResourceInfo, obj: Obj, user: User, *, now: dt.datetime) -> Obj
         if user.uid:
             user_info["uid"] = user.uid
         return {"kind": info.kind, "apiVersion": info.api_version,
-                "metadata": {"creationTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                "metadata": {"creationTimestamp": rfc3339(now)},
                 "status": {"userInfo": user_info}}
     spec = obj.get("spec")
     if not isinstance(spec, dict):
