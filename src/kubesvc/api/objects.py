@@ -29,13 +29,18 @@ def meta(obj: Mapping[str, Any]) -> dict[str, Any]:
     return md if isinstance(md, dict) else {}
 
 
+def ensure_object(obj: dict[str, Any], field: str) -> dict[str, Any]:
+    """``obj[field]``, created (and stored in ``obj``) when absent or not an object."""
+    value = obj.get(field)
+    if not isinstance(value, dict):
+        value = {}
+        obj[field] = value
+    return value
+
+
 def ensure_meta(obj: dict[str, Any]) -> dict[str, Any]:
-    """``obj["metadata"]``, created (and stored in ``obj``) when absent or not an object."""
-    md = obj.get("metadata")
-    if not isinstance(md, dict):
-        md = {}
-        obj["metadata"] = md
-    return md
+    """``obj["metadata"]``, created when absent (:func:`ensure_object`)."""
+    return ensure_object(obj, "metadata")
 
 
 def resource_version(revision: int) -> ResourceVersion:
