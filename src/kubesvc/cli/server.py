@@ -4,10 +4,10 @@ scheduler.
 
 Several replicas share one store (``--store etcd://...``); each serves the API on its own
 address and port and keeps its address in the ``kubernetes`` and ``kube-dns`` endpoints
-(:mod:`.endpointlease`). Replicas on one machine may share ``--data-dir``: the CA, serving
-certificate and token file there are created once under a file lock, so every replica
-presents the same CA and accepts the same tokens. The token file is re-read when it changes
-(``kubesvc token create`` adds bootstrap tokens for agents; expired ones are dropped).
+(:mod:`kubesvc.apiserver.endpointlease`). Replicas on one machine may share ``--data-dir``:
+the CA, serving certificate and token file there are created once under a file lock, so every
+replica presents the same CA and accepts the same tokens. The token file is re-read when it
+changes (``kubesvc token create`` adds bootstrap tokens for agents; expired ones are dropped).
 
 Start order: TLS material and tokens, store, Registry, HTTPS API server (writing the
 kubeconfig), endpoint lease, DNS, leader election. Each long-running loop is a named task
@@ -32,12 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubesvc.api.validation.formats import ADDRESS_POLICY
+from kubesvc.apiserver.endpointlease import EndpointLeaseReconciler
 from kubesvc.apiserver.http.auth import TokenFile
 from kubesvc.apiserver.http.server import ApiServer
 from kubesvc.apiserver.http.tls import ensure_tls
 from kubesvc.apiserver.registry.core import Registry
-from kubesvc.cli import components
-from kubesvc.cli.endpointlease import EndpointLeaseReconciler
+from kubesvc.cli import components, defaults
 from kubesvc.cli.serving import Serving
 from kubesvc.cli.token import reload_tokens
 from kubesvc.client.kubeconfig import write_kubeconfig
@@ -52,21 +52,21 @@ log = logging.getLogger("kubesvc.server")
 @dataclass(slots=True)
 class ServerOptions:
     data_dir: Path
-    api_host: str = "127.0.0.1"
+    api_host: str = defaults.API_HOST
     serving: Serving = field(default_factory=Serving)
-    api_port: int = 6443
+    api_port: int = defaults.API_PORT
     advertise_address: str = ""
     tls_sans: tuple[str, ...] = ()
-    dns_addr: tuple[str, int] = ("127.0.0.1", 10053)
+    dns_addr: tuple[str, int] = defaults.DNS_ADDR
     dns_upstreams: tuple[tuple[str, int], ...] = ()
-    cluster_domain: str = "cluster.local"
-    dns_ttl: int = 5
+    cluster_domain: str = defaults.CLUSTER_DOMAIN
+    dns_ttl: int = defaults.DNS_TTL
     network: str = "host"
     store: str = ""
-    service_cidr: str = "127.96.0.0/16"
-    node_port_range: tuple[int, int] = (30000, 32767)
-    lb_pools: tuple[str, ...] = ("127.100.0.0/24",)
-    node_monitor_grace_period: float = 40.0
+    service_cidr: str = defaults.HOST_SERVICE_CIDR
+    node_port_range: tuple[int, int] = defaults.NODE_PORT_RANGE
+    lb_pools: tuple[str, ...] = (defaults.HOST_LB_POOL,)
+    node_monitor_grace_period: float = defaults.NODE_MONITOR_GRACE_PERIOD
     leader_elect: bool = True
     lease_duration: float = 15.0
     renew_deadline: float = 10.0
@@ -85,15 +85,15 @@ class ServerOptions:
             api_port=a.api_port,
             advertise_address=a.advertise_address or "",
             tls_sans=tuple(a.tls_san),
-            dns_addr=a.dns_addr or ("127.0.0.1", 10053),
+            dns_addr=a.dns_addr or defaults.DNS_ADDR,
             dns_upstreams=tuple(a.dns_upstream),
             cluster_domain=a.cluster_domain,
             dns_ttl=a.dns_ttl,
             network=a.network,
             store=a.store,
-            service_cidr=a.service_cidr or ("10.96.0.0/12" if netns else "127.96.0.0/16"),
+            service_cidr=a.service_cidr or defaults.service_cidr(a.network),
             node_port_range=a.service_node_port_range,
-            lb_pools=tuple(a.lb_pool) or (() if netns else ("127.100.0.0/24",)),
+            lb_pools=tuple(a.lb_pool) or (() if netns else (defaults.HOST_LB_POOL,)),
             node_monitor_grace_period=a.node_monitor_grace_period,
             leader_elect=a.leader_elect,
             lease_duration=a.leader_elect_lease_duration,

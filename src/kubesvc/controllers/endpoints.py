@@ -18,17 +18,10 @@ from datetime import datetime
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj, meta
+from kubesvc.api.timefmt import now, rfc3339_nano
 from kubesvc.client.protocol import Client
-from kubesvc.controllers.base import (
-    Obj,
-    QueueController,
-    labels_of,
-    meta,
-    now,
-    pod_ready,
-    rfc3339_nano,
-    split_key,
-)
+from kubesvc.controllers.base import QueueController, labels_of, pod_ready, split_key
 from kubesvc.controllers.endpointslice.reconciler import copy_endpoint
 from kubesvc.controllers.podutil import (
     find_port,

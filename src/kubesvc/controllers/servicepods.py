@@ -14,7 +14,8 @@ from __future__ import annotations
 import functools
 import sys
 
-from kubesvc.controllers.base import Obj, ensure_index, labels_of, meta
+from kubesvc.api.objects import NamespacedName, Obj, meta
+from kubesvc.controllers.base import ensure_index, labels_of
 from kubesvc.controllers.labels import set_selector
 from kubesvc.controllers.podutil import pod_changed
 from kubesvc.informers import Informer
@@ -93,7 +94,7 @@ class ServicePodIndex:
             return []
         ns = meta(svc).get("namespace", "")
         idx = self.pods.indexer
-        best: list[str] | None = None
+        best: list[NamespacedName] | None = None
         for k, v in sel.items():
             keys = idx.index_keys(POD_INDEX, f"{ns}/{k}={v}")
             if best is None or len(keys) < len(best):

@@ -19,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
 from kubesvc.client.protocol import Client
 from kubesvc.informers import Informer, WorkQueue, object_key
 from kubesvc.informers.worker import run_workers
@@ -37,7 +37,6 @@ from kubesvc.runtime.process import ProcessRunner
 from kubesvc.runtime.types import PodRunner
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 
 
 def _uid_index(obj: Obj) -> list[str]:

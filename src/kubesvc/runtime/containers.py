@@ -22,6 +22,8 @@ from functools import partial
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
+from kubesvc.api.timefmt import rfc3339_epoch
 from kubesvc.client.options import DeleteOptions
 from kubesvc.client.protocol import Client
 from kubesvc.informers import Indexer
@@ -33,7 +35,6 @@ from kubesvc.runtime.network import PodNetwork, Sandbox
 from kubesvc.runtime.podstatus import (
     ContainerRecord,
     pod_status,
-    rfc3339,
     same_status,
     status_digest,
 )
@@ -41,7 +42,6 @@ from kubesvc.runtime.probes import ContainerProbes, run_probe
 from kubesvc.runtime.types import ContainerInfo, ContainerLaunch, PodRunner
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 MIN_GRACE = 2.0  # kubelet's minimumGracePeriodInSeconds
 
 
@@ -135,7 +135,7 @@ class PodSyncer:
             st = PodState(key=key, uid=str(md.get("uid") or ""), name=md["name"],
                           namespace=md.get("namespace", "default"), records=_records(pod),
                           start_time=str((pod.get("status") or {}).get("startTime")
-                                         or rfc3339()))
+                                         or rfc3339_epoch()))
             self.by_key[key] = st
         return st
 

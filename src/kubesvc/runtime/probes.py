@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from kubesvc.api.objects import Obj
 from kubesvc.runtime.network import PodNetwork, Sandbox
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 
 # (kind, success) -> None ; kind in {"liveness", "readiness", "startup"}
 ResultCallback = Callable[[str, bool, str], None]

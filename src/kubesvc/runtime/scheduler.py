@@ -19,20 +19,15 @@ from collections import Counter
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
+from kubesvc.api.timefmt import rfc3339_epoch
 from kubesvc.client.protocol import Client
 from kubesvc.informers import Informer, WorkQueue, object_key
 from kubesvc.informers.worker import run_workers
 from kubesvc.runtime.events import EventRecorder
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 DEFAULT_SCHEDULER = "default-scheduler"
-
-
-def _now() -> str:
-    import time
-
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _node_ready(node: Obj) -> bool:
@@ -229,7 +224,8 @@ class Scheduler:
         ns, name = pod["metadata"].get("namespace", "default"), pod["metadata"]["name"]
         if node is None:
             cond = {"type": "PodScheduled", "status": "False", "lastProbeTime": None,
-                    "lastTransitionTime": _now(), "reason": "Unschedulable", "message": msg}
+                    "lastTransitionTime": rfc3339_epoch(), "reason": "Unschedulable",
+                    "message": msg}
             old = [c for c in (pod.get("status") or {}).get("conditions") or []
                    if c.get("type") == "PodScheduled"]
             if not old or old[0].get("message") != msg:
@@ -261,7 +257,7 @@ class Scheduler:
             return
         # Status first: once nodeName is set the node agent owns the status.
         cond = {"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                "lastTransitionTime": _now()}
+                "lastTransitionTime": rfc3339_epoch()}
         await self.client.patch("pods", name, {"status": {"conditions": [cond]}},
                                 namespace=namespace, subresource="status")
         await self.client.patch("pods", name, {"spec": {"nodeName": node}},

@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from kubesvc.api import resources
 from kubesvc.api.tables import apps, core, network, pods
 from kubesvc.api.tables import descriptions as _d
 from kubesvc.api.tables.columns import Column, Printer
-from kubesvc.api.tables.common import Obj, human_duration, parse_time
+from kubesvc.api.tables.common import Obj, human_duration
+from kubesvc.api.timefmt import ZERO_TIME, parse_time, rfc3339
 from kubesvc.errors import BadRequest
 
 PRINTERS: dict[str, Printer] = {
@@ -98,9 +98,7 @@ def _row_object(obj: Obj, include: str, api_version: str) -> Any:
 
 def _rfc3339(value: Any) -> str:
     t = parse_time(value)
-    if t is None:
-        return "0001-01-01T00:00:00Z"  # Go's zero time, formatted
-    return datetime.fromtimestamp(int(t), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ZERO_TIME if t is None else rfc3339(t)
 
 
 def to_table(

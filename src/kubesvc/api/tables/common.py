@@ -10,8 +10,10 @@ of kubesvc.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
+
+from kubesvc.api.objects import meta
+from kubesvc.api.timefmt import parse_time_epoch
 
 Obj = Mapping[str, Any]
 
@@ -48,22 +50,9 @@ def human_duration(seconds: float) -> str:
     return f"{hours // 24 // 365}y"
 
 
-def parse_time(value: Any) -> float | None:
-    """An RFC 3339 timestamp (metav1.Time or MicroTime) as epoch seconds; None when unset."""
-    if not value or not isinstance(value, str):
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
-
-
 def since(value: Any, now: float) -> str:
     """translateTimestampSince: ``<unknown>`` for an unset time."""
-    t = parse_time(value)
+    t = parse_time_epoch(value)
     if t is None:
         return "<unknown>"
     return human_duration(now - t)
@@ -71,11 +60,6 @@ def since(value: Any, now: float) -> str:
 
 def age(obj: Obj, now: float) -> str:
     return since(meta(obj).get("creationTimestamp"), now)
-
-
-def meta(obj: Obj) -> Mapping[str, Any]:
-    m = obj.get("metadata")
-    return m if isinstance(m, Mapping) else {}
 
 
 def name(obj: Obj) -> str:

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kubesvc.api.objects import meta
 from kubesvc.api.tables import descriptions as d
 from kubesvc.api.tables.columns import AGE, NAME, Column, Printer
-from kubesvc.api.tables.common import Obj, age, as_int, get, meta, name, since
+from kubesvc.api.tables.common import Obj, age, as_int, get, name, since
 
 LABEL_NODE_ROLE_PREFIX = "node-role.kubernetes.io/"
 NODE_LABEL_ROLE = "kubernetes.io/role"

@@ -14,7 +14,8 @@ from typing import Any
 
 from kubesvc.api.tables import descriptions as d
 from kubesvc.api.tables.columns import AGE, NAME, Column, Printer
-from kubesvc.api.tables.common import Obj, age, get, human_duration, name, parse_time
+from kubesvc.api.tables.common import Obj, age, get, human_duration, name
+from kubesvc.api.timefmt import parse_time_epoch
 
 NODE_UNREACHABLE_POD_REASON = "NodeLost"  # k8s.io/kubernetes/pkg/util/node
 
@@ -41,7 +42,7 @@ def _restartable(container: Mapping[str, Any] | None) -> bool:
 
 
 def _finished_at(status: Mapping[str, Any]) -> float | None:
-    return parse_time(get(status, "lastState", "terminated", "finishedAt"))
+    return parse_time_epoch(get(status, "lastState", "terminated", "finishedAt"))
 
 
 def _later(a: float | None, b: float | None) -> float | None:

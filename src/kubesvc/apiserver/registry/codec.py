@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj, resource_version
 from kubesvc.api.resources import ResourceInfo
-from kubesvc.client.protocol import Obj
 from kubesvc.storage.store import KeyValue
 
 MAX_OBJECT_BYTES = 3 * 1024 * 1024  # upstream's request body limit (3 MiB)
@@ -52,13 +52,13 @@ def encode(obj: Obj) -> bytes:
 def decode(kv: KeyValue) -> Obj:
     """The API object for a stored key, with ``resourceVersion`` = ``mod_revision``."""
     obj: Obj = orjson.loads(kv.value)
-    obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
+    obj.setdefault("metadata", {})["resourceVersion"] = resource_version(kv.mod_revision)
     return obj
 
 
 def decode_at(value: bytes, revision: int) -> Obj:
     obj: Obj = orjson.loads(value)
-    obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
+    obj.setdefault("metadata", {})["resourceVersion"] = resource_version(revision)
     return obj
 
 
@@ -134,14 +134,6 @@ def parse_rv(value: str, *, what: str = "resourceVersion") -> int:
     if rv < 0:
         raise errors.BadRequest(message=f"{what}: Invalid value: {value}: must be >= 0")
     return rv
-
-
-def meta(obj: Obj) -> dict[str, Any]:
-    m = obj.get("metadata")
-    if not isinstance(m, dict):
-        m = {}
-        obj["metadata"] = m
-    return m
 
 
 # -- upstream-worded errors (apimachinery api/errors)

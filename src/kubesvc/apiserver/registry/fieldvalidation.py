@@ -20,9 +20,9 @@ import orjson
 from kubesvc import errors
 from kubesvc.api import fields as apifields
 from kubesvc.api import typecheck
+from kubesvc.api.objects import Obj
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.api.validation import field as f
-from kubesvc.client.protocol import Obj
 
 FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
 # The registry's default: a kubesvc component calling in-process (its Client), whose objects

@@ -35,11 +35,12 @@ from typing import TYPE_CHECKING, Any
 
 from kubesvc import errors
 from kubesvc.api import selectors
+from kubesvc.api.objects import Obj
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.apiserver.registry import listing
 from kubesvc.apiserver.registry.codec import decode_at, intern_strings, parse_rv
 from kubesvc.client.options import ListOptions, WatchOptions
-from kubesvc.client.protocol import Obj, WatchEventDict
+from kubesvc.client.protocol import WatchEventDict
 from kubesvc.storage.store import Watch, WatchEvent
 
 if TYPE_CHECKING:

@@ -14,20 +14,13 @@ import asyncio
 import logging
 
 from kubesvc import errors
+from kubesvc.api.meta import generate_name
+from kubesvc.api.objects import LABEL_SERVICE_NAME, Obj, meta
 from kubesvc.client.protocol import Client
-from kubesvc.controllers.base import (
-    Obj,
-    QueueController,
-    ensure_index,
-    generated_name,
-    labels_of,
-    meta,
-    split_key,
-)
+from kubesvc.controllers.base import QueueController, ensure_index, labels_of, split_key
 from kubesvc.controllers.endpointslice.reconciler import (
     CONTROLLER_NAME,
     LABEL_MANAGED_BY,
-    LABEL_SERVICE_NAME,
     LABEL_ZONE,
     EndpointMemo,
     Plan,
@@ -201,5 +194,5 @@ async def _create_with_retry(client: Client, obj: Obj, *, namespace: str) -> Obj
             return await client.create(SLICES, obj, namespace=namespace)
         except errors.AlreadyExists:
             md = obj["metadata"]
-            md["name"] = generated_name(md.get("generateName") or "slice-")
+            md["name"] = generate_name(md.get("generateName") or "slice-")
     return await client.create(SLICES, obj, namespace=namespace)
