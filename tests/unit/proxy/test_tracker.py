@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubesvc.api.objects import LABEL_SERVICE_NAME
 from kubesvc.proxy.model import Endpoint, ServicePort, ServicePortName
-from kubesvc.proxy.tracker import SERVICE_NAME_LABEL, ChangeTracker, ProxyState, SyncRequest
+from kubesvc.proxy.tracker import ChangeTracker, ProxyState, SyncRequest
 
 
 def _port(name: str, port: int, *, local: bool = True, hc: int = 31000) -> ServicePort:
@@ -60,7 +61,7 @@ def _svc(name: str, *ports: int) -> dict[str, Any]:
 
 def _slice(svc: str, name: str, port: int, *ips: str) -> dict[str, Any]:
     return {"metadata": {"name": name, "namespace": "ns",
-                         "labels": {SERVICE_NAME_LABEL: svc}},
+                         "labels": {LABEL_SERVICE_NAME: svc}},
             "addressType": "IPv4",
             "ports": [{"name": f"p{port}", "port": port + 8000, "protocol": "TCP"}],
             "endpoints": [{"addresses": [ip], "nodeName": "n1",
