@@ -95,7 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create a bootstrap token and print it")
     create.add_argument("--data-dir", type=Path, default=Path(".kubesvc"),
-                        help="the server's data dir (its tokens.csv; default ./.kubesvc)")
+                        help="the server's data dir (its admin kubeconfig; default ./.kubesvc)")
+    create.add_argument("--kubeconfig", type=Path, default=None,
+                        help="admin kubeconfig to create the token Secret with "
+                             "(default DATA_DIR/kubeconfig)")
     create.add_argument("--ttl", default="24h",
                         help="how long the token is valid (e.g. 24h, 30m; 0 = never)")
 
@@ -226,5 +229,5 @@ def run(argv: list[str]) -> int:
     if args.command == "token":
         from kubesvc.cli.token import run_token_create
 
-        return run_token_create(args.data_dir, args.ttl)
+        return run_token_create(args.data_dir, args.ttl, kubeconfig=args.kubeconfig)
     raise AssertionError(args.command)

@@ -6,8 +6,8 @@ Several replicas share one store (``--store etcd://...``); each serves the API o
 address and port and keeps its address in the ``kubernetes`` and ``kube-dns`` endpoints
 (:mod:`.endpointlease`). Replicas on one machine may share ``--data-dir``: the CA, serving
 certificate and token file there are created once under a file lock, so every replica
-presents the same CA and accepts the same tokens. The token file is re-read when it changes
-(``kubesvc token create`` adds bootstrap tokens for agents; expired ones are dropped).
+presents the same CA and accepts the same tokens. Bootstrap tokens for agents (``kubesvc
+token create``) are Secrets in the shared store, read by every replica on each request.
 
 Start order: TLS material and tokens, store, Registry, HTTPS API server (writing the
 kubeconfig), endpoint lease, DNS, leader election. Each long-running loop is a named task
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import socket
 import sys
@@ -38,7 +37,6 @@ from kubesvc.apiserver.http.tls import ensure_tls
 from kubesvc.apiserver.registry.core import Registry
 from kubesvc.cli import components
 from kubesvc.cli.endpointlease import EndpointLeaseReconciler
-from kubesvc.cli.token import reload_tokens
 from kubesvc.client.kubeconfig import write_kubeconfig
 from kubesvc.client.leaderelection import LeaderElector
 from kubesvc.controllers.manager import ControllerManager, ControllerOptions
@@ -182,7 +180,6 @@ class Server:
                 for inf in stack.informers:
                     tg.create_task(inf.run(self.stop), name=f"informer/{inf.resource}")
                 tg.create_task(endpoints.run(self.stop), name="endpoint-lease")
-                tg.create_task(self._watch_tokens(api), name="token-reload")
                 if o.leader_elect:
                     tg.create_task(self.elector.run(self.stop, self._lead),
                                    name="leader-election")
@@ -221,32 +218,6 @@ class Server:
     def _registry(self) -> Registry:
         assert self.api is not None and isinstance(self.api.registry, Registry)
         return self.api.registry
-
-    async def _watch_tokens(self, api: ApiServer) -> None:
-        """Pick up tokens added by ``kubesvc token create`` (and drop expired ones)."""
-        path = self.opts.data_dir / "tokens.csv"
-        seen, last = -1.0, time.monotonic()
-        while not self.stop.is_set():
-            try:
-                mtime = max(path.stat().st_mtime, _mtime(path.with_name("token-expiry.json")))
-            except OSError:
-                mtime = seen
-            # On a change, and every 30 s so that expired tokens drop out.
-            if mtime != seen or time.monotonic() - last >= 30:
-                seen, last = mtime, time.monotonic()
-                try:
-                    reload_tokens(api.tokens)
-                except (OSError, ValueError) as exc:
-                    log.warning("reloading %s: %s", path, exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop.wait(), 1.0)
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
 
 
 def _url_host(host: str) -> str:

@@ -18,7 +18,12 @@ from aiohttp import web
 
 from kubesvc import errors
 from kubesvc.apiserver.http import discovery, health, openapi, paths, reviews
-from kubesvc.apiserver.http.auth import TokenFile, User, is_anonymous_path
+from kubesvc.apiserver.http.auth import (
+    BootstrapTokenAuthenticator,
+    TokenFile,
+    User,
+    is_anonymous_path,
+)
 from kubesvc.apiserver.http.backend import Backend
 from kubesvc.apiserver.http.crud import Crud
 from kubesvc.apiserver.http.logs import LogSource, serve_log
@@ -96,10 +101,12 @@ class ApiApp:
         readiness: Callable[[], Mapping[str, bool]] | None = None,
         log_source: LogSource | None = None,
         dial: Dialer = direct_dial,
+        bootstrap: BootstrapTokenAuthenticator | None = None,
     ) -> None:
         self.backend = backend
         self.dial = dial
         self.tokens = tokens
+        self.bootstrap = bootstrap
         self.readiness = readiness
         self.log_source = log_source
         self.crud = Crud(backend)
@@ -122,7 +129,10 @@ class ApiApp:
             path = request.path
             user: User | None = None
             if self.tokens is not None and not is_anonymous_path(path):
-                user = self.tokens.authenticate(request.headers.get("Authorization"))
+                header = request.headers.get("Authorization")
+                user = self.tokens.authenticate(header)
+                if user is None and self.bootstrap is not None:
+                    user = await self.bootstrap.authenticate(header)
                 if user is None:
                     raise errors.Unauthorized("Unauthorized")
             return await self._route(request, path, user)

@@ -14,11 +14,12 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from kubesvc.apiserver.http.app import ApiApp
-from kubesvc.apiserver.http.auth import TokenFile
+from kubesvc.apiserver.http.auth import BootstrapTokenAuthenticator, TokenFile
 from kubesvc.apiserver.http.backend import Backend
 from kubesvc.apiserver.http.logs import LogSource
 from kubesvc.apiserver.http.proxy import Dialer, direct_dial
@@ -106,6 +107,7 @@ class ApiServer:
             self.registry, tokens=self._tokens,
             server_address=self.url.removeprefix("https://"),
             readiness=self.readiness, log_source=self.log_source, dial=self.dial,
+            bootstrap=BootstrapTokenAuthenticator(self._get_secret),
         )
         # handler_cancellation: a watch ends when its client disconnects; writes are
         # shielded in the handlers so that they complete regardless.
@@ -124,6 +126,9 @@ class ApiServer:
         if self.port == 0:
             self.port = int(runner.addresses[0][1])
         self._api.set_server_address(self.url.removeprefix("https://"))
+
+    async def _get_secret(self, namespace: str, name: str) -> dict[str, Any]:
+        return await self.registry.get("secrets", name, namespace=namespace)
 
     async def stop(self) -> None:
         """End open watches and log streams, then close the listener."""
