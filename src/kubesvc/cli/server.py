@@ -36,6 +36,7 @@ from kubesvc.apiserver.http.server import ApiServer
 from kubesvc.apiserver.http.tls import ensure_tls
 from kubesvc.apiserver.registry.core import Registry
 from kubesvc.cli import components
+from kubesvc.cli.datadir import secure_data_dir
 from kubesvc.cli.endpointlease import EndpointLeaseReconciler
 from kubesvc.client.kubeconfig import write_kubeconfig
 from kubesvc.client.leaderelection import LeaderElector
@@ -133,7 +134,7 @@ class Server:
     async def run(self, *, on_ready: Callable[[Server], None] | None = None
                   ) -> None:
         o = self.opts
-        o.data_dir.mkdir(parents=True, exist_ok=True)
+        secure_data_dir(o.data_dir)  # 0700, secret files 0600 (fixes older dirs)
         ADDRESS_POLICY.allow_loopback = o.network == "host"
         port = o.api_port or _free_port(o.api_host)
         sans = [o.api_host, o.advertise, *o.tls_sans]

@@ -35,6 +35,7 @@ from kubesvc.apiserver.registry.core import Registry
 from kubesvc.cli import components, netns, nodes
 from kubesvc.cli.agentprocs import NetnsAgents
 from kubesvc.cli.apirelay import ApiRelay
+from kubesvc.cli.datadir import secure_data_dir
 from kubesvc.cli.nodes import NodeLogs
 from kubesvc.cli.podlogs import LogSocketSource
 from kubesvc.client.kubeconfig import write_kubeconfig
@@ -135,7 +136,7 @@ class Cluster:
 
     async def run(self, *, on_ready: Callable[[Cluster], None] | None = None) -> None:
         o = self.opts
-        o.data_dir.mkdir(parents=True, exist_ok=True)
+        secure_data_dir(o.data_dir)  # 0700, secret files 0600 (fixes older dirs)
         # Host mode puts every cluster address in 127.0.0.0/8 (see DESIGN.md).
         ADDRESS_POLICY.allow_loopback = o.network == "host"
         topo: netns.Topology | None = None
