@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="addresses NodePorts listen on (default: the node IP)")
     up.add_argument("--image-map", type=Path, default=None,
                     help="YAML file mapping image patterns to host commands")
+    _add_security(up)
     up.add_argument("--node-monitor-grace-period", type=float, default=40.0,
                     help="seconds without a node heartbeat before its node is NotReady and "
                          "its pods' endpoints not ready (default 40; netns-mode agents "
@@ -143,6 +144,14 @@ def _add_server(sub: Any) -> None:
                    "(default HOSTNAME_UUID)")
     s.add_argument("--write-kubeconfig", type=Path, default=None,
                    help="admin kubeconfig to write (default DATA_DIR/kubeconfig)")
+    _add_security(s)
+
+
+def _add_security(p: argparse.ArgumentParser) -> None:
+    """Flags of kube-apiserver's that ``up`` and ``server`` share."""
+    p.add_argument("--encryption-provider-config", type=Path, default=None,
+                   help="EncryptionConfiguration file (apiserver.config.k8s.io/v1): encrypt "
+                        "these resources at rest (aesgcm, aescbc, secretbox, identity)")
 
 
 def _add_agent(sub: Any) -> None:

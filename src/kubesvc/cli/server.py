@@ -71,6 +71,7 @@ class ServerOptions:
     endpoint_lease_duration: int = 15
     identity: str = ""
     kubeconfig: Path | None = None
+    encryption_provider_config: Path | None = None
 
     @classmethod
     def from_args(cls, a: argparse.Namespace) -> ServerOptions:
@@ -98,6 +99,7 @@ class ServerOptions:
             endpoint_lease_duration=a.endpoint_lease_duration,
             identity=a.identity or "",
             kubeconfig=a.write_kubeconfig,
+            encryption_provider_config=a.encryption_provider_config,
         )
 
     @property
@@ -141,7 +143,9 @@ class Server:
         if o.api_host in components.WILDCARDS:
             sans = [o.advertise, *o.tls_sans, socket.gethostname()]
         await asyncio.to_thread(self._prepare_data_dir, sans)
-        store = await open_store(o.store or f"sqlite://{o.data_dir / 'state.db'}")
+        store = await open_store(
+            o.store or f"sqlite://{o.data_dir / 'state.db'}",
+            encryption_config=str(o.encryption_provider_config or "") or None)
         registry = Registry(store, service_cidr=o.service_cidr,
                             node_port_range=o.node_port_range,
                             apiserver_endpoint=(o.advertise, port),

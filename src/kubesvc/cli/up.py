@@ -44,6 +44,7 @@ from kubesvc.dns.server import DnsServer
 from kubesvc.informers import Informer
 from kubesvc.runtime.scheduler import Scheduler
 from kubesvc.storage import open_store
+from kubesvc.storage.encryption import load_encryption_config
 
 log = logging.getLogger("kubesvc.up")
 
@@ -75,6 +76,7 @@ class UpOptions:
     max_pods: int | None = None
     node_monitor_grace_period: float = 40.0
     log_level: str = "info"
+    encryption_provider_config: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -105,6 +107,7 @@ class UpOptions:
             max_pods=a.max_pods,
             node_monitor_grace_period=a.node_monitor_grace_period,
             log_level=a.log_level,
+            encryption_provider_config=a.encryption_provider_config,
         )
 
     @property
@@ -139,6 +142,8 @@ class Cluster:
         secure_data_dir(o.data_dir)  # 0700, secret files 0600 (fixes older dirs)
         # Host mode puts every cluster address in 127.0.0.0/8 (see DESIGN.md).
         ADDRESS_POLICY.allow_loopback = o.network == "host"
+        if o.encryption_provider_config is not None:  # a bad file fails before netns setup
+            load_encryption_config(o.encryption_provider_config)
         topo: netns.Topology | None = None
         if o.network == "netns":
             why = netns.check_netns_support()
@@ -152,7 +157,9 @@ class Cluster:
                 await netns.teardown(topo)  # don't leave half a network behind
                 raise
             topo.save(o.data_dir / "netns.json")
-        store = await open_store(o.store or f"sqlite://{o.data_dir / 'state.db'}")
+        store = await open_store(
+            o.store or f"sqlite://{o.data_dir / 'state.db'}",
+            encryption_config=str(o.encryption_provider_config or "") or None)
         registry = Registry(
             store,
             service_cidr=o.service_cidr,

@@ -114,9 +114,18 @@ def open_hint(reason: str) -> str:
     return "make the data dir writable, or point --data-dir/--store at a writable place"
 
 
-async def open_store(url: str) -> Store:
+async def open_store(url: str, *, encryption_config: str | None = None) -> Store:
     """Open a backend from a URL: ``memory://``, ``sqlite:///abs/path.db`` or a path,
-    ``etcd://host:port[,host:port...]``."""
+    ``etcd://host:port[,host:port...]``; with ``encryption_config`` (an
+    EncryptionConfiguration file) wrapped in :class:`~.encrypted.EncryptedStore`."""
+    if encryption_config:
+        from pathlib import Path
+
+        from kubesvc.storage.encrypted import EncryptedStore
+        from kubesvc.storage.encryption import load_encryption_config
+
+        config = load_encryption_config(Path(encryption_config))  # fail before opening
+        return EncryptedStore(await open_store(url), config)
     if url.startswith("memory:"):
         from kubesvc.storage.memory import MemoryStore
 
