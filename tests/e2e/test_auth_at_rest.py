@@ -3,7 +3,8 @@ server`` processes: a bootstrap token made by ``kubesvc token create`` while the
 is accepted at once, and an expired or deleted one gets 401 at once, in both; the data dir
 is 0700 and the store, tokens and keys 0600 (an older dir is fixed on start); with
 ``--encryption-provider-config`` a Secret's raw sqlite row is ciphertext while kubectl reads
-it back, and a bad config stops the start with a message naming the field."""
+it back, and a bad config stops the start with a message naming the field; with
+``--audit-log-path`` kubectl's create is one Metadata Event line."""
 
 from __future__ import annotations
 
@@ -100,13 +101,21 @@ def test_up_tokens_modes_and_encryption(tmp_path: Path) -> None:
     data = tmp_path / "data"
     conf = tmp_path / "enc.yaml"
     conf.write_text(json.dumps(ENC))
-    c = start_cluster(data, "--encryption-provider-config", str(conf))
+    audit = tmp_path / "audit.log"
+    c = start_cluster(data, "--encryption-provider-config", str(conf),
+                      "--audit-log-path", str(audit))
     try:
         _token_lifecycle(f"https://127.0.0.1:{c.api_port}", data, c.kubeconfig)
         c.kubectl("create", "secret", "generic", "db", "--from-literal=password=hunter2-e2e")
         _assert_private(data)
     finally:
         c.stop()
+    events = [json.loads(line) for line in audit.read_text().splitlines()]
+    mine = [e for e in events if e["objectRef"].get("name") == "db"]
+    assert len(mine) == 1 and mine[0]["verb"] == "create" and mine[0]["level"] == "Metadata"
+    assert mine[0]["user"]["username"] == "kubernetes-admin"
+    assert mine[0]["userAgent"].startswith("kubectl")
+    assert "hunter2" not in audit.read_text()  # Metadata: no request body
     raw = _raw_row(data / "state.db", "/registry/core/secrets/default/db")
     assert raw.startswith(b"k8s:enc:aesgcm:v1:key1:")
     assert b"hunter2" not in raw and base64.b64encode(b"hunter2-e2e") not in raw

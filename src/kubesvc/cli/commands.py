@@ -152,6 +152,12 @@ def _add_security(p: argparse.ArgumentParser) -> None:
     p.add_argument("--encryption-provider-config", type=Path, default=None,
                    help="EncryptionConfiguration file (apiserver.config.k8s.io/v1): encrypt "
                         "these resources at rest (aesgcm, aescbc, secretbox, identity)")
+    p.add_argument("--audit-log-path", type=Path, default=None,
+                   help="write an audit.k8s.io/v1 Event JSON line per mutating request here")
+    p.add_argument("--audit-policy-file", type=Path, default=None,
+                   help="audit Policy (audit.k8s.io/v1 rules: None, Metadata, Request, "
+                        "RequestResponse); without it every mutating request is logged "
+                        "at Metadata")
 
 
 def _add_agent(sub: Any) -> None:

@@ -72,6 +72,8 @@ class ServerOptions:
     identity: str = ""
     kubeconfig: Path | None = None
     encryption_provider_config: Path | None = None
+    audit_log_path: Path | None = None
+    audit_policy_file: Path | None = None
 
     @classmethod
     def from_args(cls, a: argparse.Namespace) -> ServerOptions:
@@ -100,6 +102,8 @@ class ServerOptions:
             identity=a.identity or "",
             kubeconfig=a.write_kubeconfig,
             encryption_provider_config=a.encryption_provider_config,
+            audit_log_path=a.audit_log_path,
+            audit_policy_file=a.audit_policy_file,
         )
 
     @property
@@ -151,7 +155,9 @@ class Server:
                             apiserver_endpoint=(o.advertise, port),
                             endpoint_reconciler="none")  # the lease reconciler owns them
         api = ApiServer(registry, data_dir=o.data_dir, host=o.api_host, port=port,
-                        extra_sans=[o.advertise, *o.tls_sans], readiness=self.readiness)
+                        extra_sans=[o.advertise, *o.tls_sans], readiness=self.readiness,
+                        audit_log_path=o.audit_log_path,
+                        audit_policy_file=o.audit_policy_file)
         self.api = api
         dns = None
         try:

@@ -77,6 +77,8 @@ class UpOptions:
     node_monitor_grace_period: float = 40.0
     log_level: str = "info"
     encryption_provider_config: Path | None = None
+    audit_log_path: Path | None = None
+    audit_policy_file: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -108,6 +110,8 @@ class UpOptions:
             node_monitor_grace_period=a.node_monitor_grace_period,
             log_level=a.log_level,
             encryption_provider_config=a.encryption_provider_config,
+            audit_log_path=a.audit_log_path,
+            audit_policy_file=a.audit_policy_file,
         )
 
     @property
@@ -180,6 +184,7 @@ class Cluster:
                 readiness=self.readiness, log_source=logs,
                 unix_socket=o.data_dir / "api.sock" if topo is not None else None,
                 dial=netns.bridge_dialer(topo) if topo is not None else direct_dial,
+                audit_log_path=o.audit_log_path, audit_policy_file=o.audit_policy_file,
             )
             self.api = api
             await api.start()

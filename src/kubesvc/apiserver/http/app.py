@@ -5,19 +5,24 @@ Routing is done here by hand (a path split, no regex table) to keep per-request 
 low: non-resource paths (``/version``, health, discovery, OpenAPI) first, then resource
 paths parsed by :mod:`.paths` and dispatched to :class:`.crud.Crud`, :class:`.watch.Watcher`,
 :func:`.logs.serve_log`, :func:`.proxy.serve_proxy` or, for the create-only reviews,
-:func:`.reviews.serve`. Built by :class:`.server.ApiServer`.
+:func:`.reviews.serve`. Tokens the static file does not know go to the bootstrap token
+authenticator; with an :class:`.audit.AuditLog` each mutating request is written to it once
+answered. Built by :class:`.server.ApiServer`.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from aiohttp import web
 
 from kubesvc import errors
 from kubesvc.apiserver.http import discovery, health, openapi, paths, reviews
+from kubesvc.apiserver.http.audit import AuditLog
 from kubesvc.apiserver.http.auth import (
     BootstrapTokenAuthenticator,
     TokenFile,
@@ -102,11 +107,13 @@ class ApiApp:
         log_source: LogSource | None = None,
         dial: Dialer = direct_dial,
         bootstrap: BootstrapTokenAuthenticator | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.backend = backend
         self.dial = dial
         self.tokens = tokens
         self.bootstrap = bootstrap
+        self.audit = audit
         self.readiness = readiness
         self.log_source = log_source
         self.crud = Crud(backend)
@@ -125,6 +132,23 @@ class ApiApp:
         return app
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.audit is None or not self.audit.audited(request):
+            return await self._handle(request)
+        received = datetime.now(UTC)
+        audit_id = str(uuid.uuid4())
+        seen: list[User] = []  # the authenticated user, for the event
+        response = await self._handle(request, seen)
+        if not response.prepared:
+            response.headers["Audit-Id"] = audit_id
+        try:
+            await self.audit.record(request, response, seen[0] if seen else None,
+                                    received=received, audit_id=audit_id)
+        except Exception:
+            log.exception("writing the audit event of %s %s", request.method, request.path)
+        return response
+
+    async def _handle(self, request: web.Request,
+                      seen: list[User] | None = None) -> web.StreamResponse:
         try:
             path = request.path
             user: User | None = None
@@ -135,6 +159,8 @@ class ApiApp:
                     user = await self.bootstrap.authenticate(header)
                 if user is None:
                     raise errors.Unauthorized("Unauthorized")
+                if seen is not None:
+                    seen.append(user)
             return await self._route(request, path, user)
         except errors.KubeError as exc:
             return status_response(exc)
