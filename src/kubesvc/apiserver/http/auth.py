@@ -67,6 +67,12 @@ class TokenFile:
             for row in csv.reader(io.StringIO(path.read_text())):
                 if len(row) < 2 or not row[0].strip() or row[0].startswith("#"):
                     continue
+                if row[1].startswith(bt.USER_PREFIX):
+                    # Written by an older `kubesvc token create`, whose expiry lived beside
+                    # the file: bootstrap tokens are Secrets now, so these no longer count.
+                    log.warning("%s: ignoring the old bootstrap token of %s (create a new one "
+                                "with `kubesvc token create`)", path, row[1])
+                    continue
                 groups = tuple(g for g in (row[3].split(",") if len(row) > 3 else []) if g)
                 tokens[row[0].strip()] = User(row[1], row[2] if len(row) > 2 else "", groups)
         out = cls(path, tokens)

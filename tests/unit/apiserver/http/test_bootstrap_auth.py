@@ -7,11 +7,12 @@ from __future__ import annotations
 import base64
 import copy
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from kubesvc import errors
 from kubesvc.api import bootstraptoken as bt
-from kubesvc.apiserver.http.auth import BootstrapTokenAuthenticator
+from kubesvc.apiserver.http.auth import BootstrapTokenAuthenticator, TokenFile
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 TOKEN = "abcdef.0123456789abcdef"
@@ -71,3 +72,16 @@ async def test_refusals() -> None:
     assert await ok.authenticate("Basic " + TOKEN) is None
     assert await ok.authenticate(None) is None
     assert await _auth({}).authenticate(f"Bearer {TOKEN}") is None  # deleted
+
+
+def test_old_bootstrap_rows_of_the_token_file_no_longer_count(tmp_path: Path) -> None:
+    # An older `kubesvc token create` wrote bootstrap tokens into tokens.csv with their
+    # expiry in a side file nothing reads any more: they must not be accepted forever.
+    path = tmp_path / "tokens.csv"
+    tf = TokenFile.load_or_create(path)
+    old = tf.issue("system:bootstrap:abcdef", groups=("system:bootstrappers",))
+    node = tf.issue("system:node:n1", groups=("system:nodes",))
+    reloaded = TokenFile.load_or_create(path)
+    assert reloaded.authenticate(f"Bearer {old}") is None
+    assert reloaded.authenticate(f"Bearer {node}") is not None
+    assert reloaded.authenticate(f"Bearer {tf.admin_token}") is not None
