@@ -11,9 +11,11 @@ etcd's business and are left alone.
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import os
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -22,15 +24,19 @@ _PRIVATE = ("tokens.csv", "token-expiry.json", "kubeconfig", "state.db", "state.
 
 
 def secure_data_dir(data_dir: Path) -> None:
-    """Create ``data_dir`` 0700 (or make it so) and make its secret files 0600."""
+    """Create ``data_dir`` 0700 (or make it so) and make its secret files 0600. A mode
+    that cannot be changed (a read-only file system, a dir owned by another user) is
+    logged and left: opening the store then says what is wrong in one line."""
     data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    os.chmod(data_dir, DIR_MODE)
     pki = data_dir / "pki"
-    if pki.is_dir():
-        os.chmod(pki, DIR_MODE)
-    paths = [data_dir / name for name in _PRIVATE]
-    paths += sorted(pki.glob("*.key")) if pki.is_dir() else []
-    for p in paths:
-        with contextlib.suppress(FileNotFoundError):
-            if (os.stat(p).st_mode & 0o777) != FILE_MODE:
-                os.chmod(p, FILE_MODE)
+    paths = [(data_dir, DIR_MODE), (pki, DIR_MODE)]
+    paths += [(data_dir / name, FILE_MODE) for name in _PRIVATE]
+    paths += [(p, FILE_MODE) for p in sorted(pki.glob("*.key"))] if pki.is_dir() else []
+    for p, mode in paths:
+        try:
+            if (os.stat(p).st_mode & 0o777) != mode:
+                os.chmod(p, mode)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            log.warning("cannot make %s mode %o: %s", p, mode, exc.strerror or exc)
