@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="addresses NodePorts listen on (default: the node IP)")
     up.add_argument("--image-map", type=Path, default=None,
                     help="YAML file mapping image patterns to host commands")
+    _add_security(up)
     up.add_argument("--node-monitor-grace-period", type=float,
                     default=defaults.NODE_MONITOR_GRACE_PERIOD,
                     help="seconds without a node heartbeat before its node is NotReady and "
@@ -99,7 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create a bootstrap token and print it")
     create.add_argument("--data-dir", type=Path, default=defaults.DATA_DIR,
-                        help="the server's data dir (its tokens.csv; default ./.kubesvc)")
+                        help="the server's data dir (its admin kubeconfig; default ./.kubesvc)")
+    create.add_argument("--kubeconfig", type=Path, default=None,
+                        help="admin kubeconfig to create the token Secret with "
+                             "(default DATA_DIR/kubeconfig)")
     create.add_argument("--ttl", default="24h",
                         help="how long the token is valid (e.g. 24h, 30m; 0 = never)")
 
@@ -148,6 +152,20 @@ def _add_server(sub: Any) -> None:
                    "(default HOSTNAME_UUID)")
     s.add_argument("--write-kubeconfig", type=Path, default=None,
                    help="admin kubeconfig to write (default DATA_DIR/kubeconfig)")
+    _add_security(s)
+
+
+def _add_security(p: argparse.ArgumentParser) -> None:
+    """Flags of kube-apiserver's that ``up`` and ``server`` share."""
+    p.add_argument("--encryption-provider-config", type=Path, default=None,
+                   help="EncryptionConfiguration file (apiserver.config.k8s.io/v1): encrypt "
+                        "these resources at rest (aesgcm, aescbc, secretbox, identity)")
+    p.add_argument("--audit-log-path", type=Path, default=None,
+                   help="write an audit.k8s.io/v1 Event JSON line per mutating request here")
+    p.add_argument("--audit-policy-file", type=Path, default=None,
+                   help="audit Policy (audit.k8s.io/v1 rules: None, Metadata, Request, "
+                        "RequestResponse); without it every mutating request is logged "
+                        "at Metadata")
 
 
 def _add_agent(sub: Any) -> None:
@@ -234,5 +252,5 @@ def run(argv: list[str]) -> int:
     if args.command == "token":
         from kubesvc.cli.token import run_token_create
 
-        return run_token_create(args.data_dir, args.ttl)
+        return run_token_create(args.data_dir, args.ttl, kubeconfig=args.kubeconfig)
     raise AssertionError(args.command)

@@ -36,6 +36,7 @@ from kubesvc.apiserver.registry.core import Registry
 from kubesvc.cli import components, defaults, netns, nodes
 from kubesvc.cli.agentprocs import NetnsAgents
 from kubesvc.cli.apirelay import ApiRelay
+from kubesvc.cli.datadir import secure_data_dir
 from kubesvc.cli.nodes import NodeLogs
 from kubesvc.cli.podlogs import LogSocketSource
 from kubesvc.cli.serving import Serving
@@ -45,6 +46,7 @@ from kubesvc.dns.server import DnsServer
 from kubesvc.informers import Informer
 from kubesvc.runtime.scheduler import Scheduler
 from kubesvc.storage import open_store
+from kubesvc.storage.encryption import load_encryption_config
 
 log = logging.getLogger("kubesvc.up")
 
@@ -77,6 +79,9 @@ class UpOptions:
     max_pods: int | None = None
     node_monitor_grace_period: float = defaults.NODE_MONITOR_GRACE_PERIOD
     log_level: str = "info"
+    encryption_provider_config: Path | None = None
+    audit_log_path: Path | None = None
+    audit_policy_file: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -108,6 +113,9 @@ class UpOptions:
             max_pods=a.max_pods,
             node_monitor_grace_period=a.node_monitor_grace_period,
             log_level=a.log_level,
+            encryption_provider_config=a.encryption_provider_config,
+            audit_log_path=a.audit_log_path,
+            audit_policy_file=a.audit_policy_file,
         )
 
     @property
@@ -139,9 +147,11 @@ class Cluster:
 
     async def run(self, *, on_ready: Callable[[Cluster], None] | None = None) -> None:
         o = self.opts
-        o.data_dir.mkdir(parents=True, exist_ok=True)
+        secure_data_dir(o.data_dir)  # 0700, secret files 0600 (fixes older dirs)
         # Host mode puts every cluster address in 127.0.0.0/8 (see DESIGN.md).
         ADDRESS_POLICY.allow_loopback = o.network == "host"
+        if o.encryption_provider_config is not None:  # a bad file fails before netns setup
+            load_encryption_config(o.encryption_provider_config)
         topo: netns.Topology | None = None
         if o.network == "netns":
             why = netns.check_netns_support()
@@ -155,7 +165,9 @@ class Cluster:
                 await netns.teardown(topo)  # don't leave half a network behind
                 raise
             topo.save(o.data_dir / "netns.json")
-        store = await open_store(o.store or f"sqlite://{o.data_dir / 'state.db'}")
+        store = await open_store(
+            o.store or f"sqlite://{o.data_dir / 'state.db'}",
+            encryption_config=str(o.encryption_provider_config or "") or None)
         registry = Registry(
             store,
             service_cidr=o.service_cidr,
@@ -177,6 +189,7 @@ class Cluster:
                 unix_socket=o.data_dir / "api.sock" if topo is not None else None,
                 dial=netns.bridge_dialer(topo) if topo is not None else direct_dial,
                 **o.serving.api_server_kwargs(),
+                audit_log_path=o.audit_log_path, audit_policy_file=o.audit_policy_file,
             )
             self.api = api
             await api.start()

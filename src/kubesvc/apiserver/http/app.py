@@ -5,21 +5,31 @@ Routing is done here by hand (a path split, no regex table) to keep per-request 
 low: non-resource paths (``/version``, health, discovery, OpenAPI) first, then resource
 paths parsed by :mod:`.paths` and dispatched to :class:`.crud.Crud`, :class:`.watch.Watcher`,
 :func:`.logs.serve_log`, :func:`.proxy.serve_proxy` or, for the create-only reviews,
-:func:`.reviews.serve`. Every request passes :class:`.limits.Limits` (max in-flight,
-request timeout) after authentication. Built by :class:`.server.ApiServer`.
+:func:`.reviews.serve`. Tokens the static file does not know go to the bootstrap token
+authenticator; every request then passes :class:`.limits.Limits` (max in-flight, request
+timeout); with an :class:`.audit.AuditLog` each mutating request is written to it once
+answered. Built by :class:`.server.ApiServer`.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from aiohttp import web
 
 from kubesvc import errors
 from kubesvc.apiserver.http import discovery, health, openapi, paths, reviews
-from kubesvc.apiserver.http.auth import TokenFile, User, is_anonymous_path
+from kubesvc.apiserver.http.audit import AuditLog
+from kubesvc.apiserver.http.auth import (
+    BootstrapTokenAuthenticator,
+    TokenFile,
+    User,
+    is_anonymous_path,
+)
 from kubesvc.apiserver.http.backend import Backend
 from kubesvc.apiserver.http.crud import Crud
 from kubesvc.apiserver.http.limits import Limits
@@ -102,11 +112,15 @@ class ApiApp:
         log_source: LogSource | None = None,
         dial: Dialer = direct_dial,
         limits: Limits | None = None,
+        bootstrap: BootstrapTokenAuthenticator | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.backend = backend
         self.limits = limits if limits is not None else Limits()
         self.dial = dial
         self.tokens = tokens
+        self.bootstrap = bootstrap
+        self.audit = audit
         self.readiness = readiness
         self.log_source = log_source
         self.crud = Crud(backend)
@@ -125,13 +139,35 @@ class ApiApp:
         return app
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.audit is None or not self.audit.audited(request):
+            return await self._handle(request)
+        received = datetime.now(UTC)
+        audit_id = str(uuid.uuid4())
+        seen: list[User] = []  # the authenticated user, for the event
+        response = await self._handle(request, seen)
+        if not response.prepared:
+            response.headers["Audit-Id"] = audit_id
+        try:
+            await self.audit.record(request, response, seen[0] if seen else None,
+                                    received=received, audit_id=audit_id)
+        except Exception:
+            log.exception("writing the audit event of %s %s", request.method, request.path)
+        return response
+
+    async def _handle(self, request: web.Request,
+                      seen: list[User] | None = None) -> web.StreamResponse:
         try:
             path = request.path
             user: User | None = None
             if self.tokens is not None and not is_anonymous_path(path):
-                user = self.tokens.authenticate(request.headers.get("Authorization"))
+                header = request.headers.get("Authorization")
+                user = self.tokens.authenticate(header)
+                if user is None and self.bootstrap is not None:
+                    user = await self.bootstrap.authenticate(header)
                 if user is None:
                     raise errors.Unauthorized("Unauthorized")
+                if seen is not None:
+                    seen.append(user)
             target = paths.parse(path) if path.startswith(("/api/", "/apis/")) else None
             long_running = target is not None and (
                 target.subresource in _LONG_RUNNING_SUBRESOURCES or target.legacy_watch

@@ -2,9 +2,10 @@
 
 On :meth:`ApiServer.start` it creates (or reuses) the CA, serving certificate and admin
 token under ``data_dir`` (:mod:`.tls`, :mod:`.auth`), builds the aiohttp application
-(:mod:`.app`) and listens on ``host:port`` (port 0 picks a free port; :attr:`url` tells
-which). ``kubesvc up``/``kubesvc server`` construct it with the Registry, a readiness
-callback (``/readyz``) and, later, the node agent's :class:`LogSource` (``pods/log``).
+(:mod:`.app`, with the audit log of :mod:`.audit` when asked) and listens on
+``host:port`` (port 0 picks a free port; :attr:`url` tells which). ``kubesvc up``/``kubesvc
+server`` construct it with the Registry, a readiness callback (``/readyz``) and, later, the
+node agent's :class:`LogSource` (``pods/log``).
 
 Connections cannot hold the server forever: a TLS handshake must finish within
 ``tls_handshake_timeout`` and an idle keep-alive connection (including one that never sends
@@ -20,11 +21,13 @@ import socket
 import ssl
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from kubesvc.apiserver.http.app import ApiApp
-from kubesvc.apiserver.http.auth import TokenFile
+from kubesvc.apiserver.http.audit import AuditLog, load_policy
+from kubesvc.apiserver.http.auth import BootstrapTokenAuthenticator, TokenFile
 from kubesvc.apiserver.http.backend import Backend
 from kubesvc.apiserver.http.limits import Limits
 from kubesvc.apiserver.http.logs import LogSource
@@ -88,12 +91,17 @@ class ApiServer:
         min_request_timeout: int = 1800,
         keepalive_timeout: float = KEEPALIVE_TIMEOUT,
         tls_handshake_timeout: float = TLS_HANDSHAKE_TIMEOUT,
+        audit_log_path: Path | None = None,
+        audit_policy_file: Path | None = None,
     ) -> None:
         self.registry = registry
         self.limits = limits if limits is not None else Limits()
         self.min_request_timeout = min_request_timeout
         self.keepalive_timeout = keepalive_timeout
         self.tls_handshake_timeout = tls_handshake_timeout
+        self.audit_log_path = audit_log_path
+        self.audit_policy_file = audit_policy_file
+        self._audit: AuditLog | None = None
         # Optional plain-HTTP listener on a unix socket (same token auth): in netns mode
         # in-cluster components reach the server through it, as sockets cross namespaces.
         self.unix_socket = unix_socket
@@ -142,12 +150,16 @@ class ApiServer:
         tls = await asyncio.to_thread(ensure_tls, self.data_dir, extra_sans=sans)
         self._ca_pem = tls.ca_pem
         self._tokens = TokenFile.load_or_create(self.data_dir / "tokens.csv")
+        if self.audit_log_path is not None:
+            rules = load_policy(self.audit_policy_file) if self.audit_policy_file else None
+            self._audit = AuditLog(self.audit_log_path, rules)
         ssl_ctx = tls.server_context()
         self._api = ApiApp(
             self.registry, tokens=self._tokens,
             server_address=self.url.removeprefix("https://"),
             readiness=self.readiness, log_source=self.log_source, dial=self.dial,
             limits=self.limits,
+            bootstrap=BootstrapTokenAuthenticator(self._get_secret), audit=self._audit,
         )
         self._api.watcher.min_request_timeout = self.min_request_timeout
         # handler_cancellation: a watch ends when its client disconnects; writes are
@@ -168,6 +180,9 @@ class ApiServer:
             self.port = int(runner.addresses[0][1])
         self._api.set_server_address(self.url.removeprefix("https://"))
 
+    async def _get_secret(self, namespace: str, name: str) -> dict[str, Any]:
+        return await self.registry.get("secrets", name, namespace=namespace)
+
     async def stop(self) -> None:
         """End open watches and log streams, then close the listener."""
         if self._api is not None:
@@ -177,3 +192,6 @@ class ApiServer:
             self._runner = None
         if self.unix_socket is not None:
             self.unix_socket.unlink(missing_ok=True)
+        if self._audit is not None:
+            self._audit.close()
+            self._audit = None
