@@ -69,6 +69,8 @@ class KubeError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:  # omitempty, as upstream (414 and 431 have no reason)
+            del body["reason"]
         if details:
             body["details"] = details
         return body
@@ -124,6 +126,16 @@ class Gone(KubeError):
 class RequestEntityTooLarge(KubeError):
     reason = "RequestEntityTooLarge"
     code = 413
+
+
+class RequestURITooLong(KubeError):
+    reason = ""  # upstream has no StatusReason for 414
+    code = 414
+
+
+class RequestHeaderFieldsTooLarge(KubeError):
+    reason = ""  # nor for 431
+    code = 431
 
 
 class UnsupportedMediaType(KubeError):

@@ -192,3 +192,29 @@ def test_watch_from_a_revision_no_store_reaches_ends(http: Http, rv: str) -> Non
     assert code < 500, raw
     assert b"Too large resource version" in raw
     assert time.monotonic() - start < 5
+
+
+def test_long_url_within_upstreams_budget_is_served(http: Http) -> None:
+    # 20 KiB of label selector: past aiohttp's default 8190-byte line, inside Go's 1 MiB.
+    selector = ",".join(f"k{i}!=v{i}" for i in range(2000))
+    code, body = _status(http, "GET", f"{NS}/configmaps?labelSelector={selector}", None)
+    assert code == 200, body
+    assert body["kind"] == "ConfigMapList"
+
+
+def test_oversize_request_line_is_414_status(http: Http) -> None:
+    code, body = _status(http, "GET", f"{NS}/configmaps?labelSelector={'a' * (1 << 20)}", None)
+    assert code == 414
+    assert body["kind"] == "Status" and body["code"] == 414
+    assert "request line is longer than 1048576 bytes" in str(body["message"])
+
+
+def test_oversize_header_is_431_status(http: Http) -> None:
+    code, body = _status(http, "GET", f"{NS}/configmaps", None,
+                         headers={"X-Big": "b" * (70 << 10)})
+    assert code == 431
+    assert body["kind"] == "Status" and body["code"] == 431
+    assert "header field is longer than 65536 bytes" in str(body["message"])
+    # The server is still there for the next connection.
+    code, body = _status(http, "GET", f"{NS}/configmaps", None)
+    assert code == 200

@@ -10,7 +10,9 @@ node agent's :class:`LogSource` (``pods/log``).
 Connections cannot hold the server forever: a TLS handshake must finish within
 ``tls_handshake_timeout`` and an idle keep-alive connection (including one that never sends
 a request) is closed after ``keepalive_timeout`` (upstream's serving IdleTimeout, 90 s);
-requests are bounded by :class:`.limits.Limits`.
+requests are bounded by :class:`.limits.Limits`. A request line longer than
+``MAX_REQUEST_LINE`` (upstream's 1 MiB header budget) answers 414 and a header field longer
+than ``MAX_HEADER_FIELD`` 431, each as a Status (aiohttp itself would answer a plain-text 400).
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import LineTooLong
+from aiohttp.web_protocol import RequestHandler
 
-from kubesvc.apiserver.http.app import ApiApp
+from kubesvc import errors
+from kubesvc.apiserver.http.app import ApiApp, status_response
 from kubesvc.apiserver.http.audit import AuditLog, load_policy
 from kubesvc.apiserver.http.auth import BootstrapTokenAuthenticator, TokenFile
 from kubesvc.apiserver.http.backend import Backend
@@ -38,6 +43,38 @@ __all__ = ["ApiServer", "Limits", "LogSource"]
 
 KEEPALIVE_TIMEOUT = 90.0
 TLS_HANDSHAKE_TIMEOUT = 10.0  # Go's http.Transport default; asyncio's would be 60 s
+MAX_REQUEST_LINE = 1 << 20  # Go's http.DefaultMaxHeaderBytes, which kube-apiserver keeps
+MAX_HEADER_FIELD = 64 << 10  # one header line; aiohttp keeps at most 128 of them
+
+
+class _Handler(RequestHandler):
+    """aiohttp's connection handler, with an over-long request line or header answered as a
+    Kubernetes Status (414 / 431) instead of aiohttp's plain-text 400."""
+
+    __slots__ = ()
+
+    def handle_error(self, request: web.BaseRequest, status: int = 500,
+                     exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        if not isinstance(exc, LineTooLong) or request.writer.output_size > 0:
+            return super().handle_error(request, status, exc, message)
+        err: errors.KubeError
+        if len(exc.args) > 1 and exc.args[1] == MAX_REQUEST_LINE:
+            err = errors.RequestURITooLong(
+                f"the request line is longer than {MAX_REQUEST_LINE} bytes")
+        else:
+            err = errors.RequestHeaderFieldsTooLarge(
+                f"a request header field is longer than {MAX_HEADER_FIELD} bytes")
+        resp = status_response(err)
+        resp.force_close()  # the parser cannot find the next request on this connection
+        return resp
+
+
+def _handler_factory(server: web.Server) -> Callable[[], RequestHandler]:
+    """Connections of ``server`` served by :class:`_Handler` (``web.Server.__call__`` builds a
+    plain RequestHandler with the same arguments)."""
+    kwargs = dict(server._kwargs)
+    return lambda: _Handler(server, loop=server._loop, **kwargs)
 
 
 class _TCPSite(web.TCPSite):
@@ -56,8 +93,9 @@ class _TCPSite(web.TCPSite):
         server = self._runner.server
         assert server is not None
         self._server = await asyncio.get_running_loop().create_server(
-            server, self._host, self._port, ssl=self._ssl_context, backlog=self._backlog,
-            reuse_address=self._reuse_address, ssl_handshake_timeout=self._handshake_timeout,
+            _handler_factory(server), self._host, self._port, ssl=self._ssl_context,
+            backlog=self._backlog, reuse_address=self._reuse_address,
+            ssl_handshake_timeout=self._handshake_timeout,
         )
         sockets = self._server.sockets
         self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
@@ -167,6 +205,7 @@ class ApiServer:
         runner = web.AppRunner(
             self._api.make_app(), access_log=None, handler_cancellation=True,
             shutdown_timeout=1.0, keepalive_timeout=self.keepalive_timeout,
+            max_line_size=MAX_REQUEST_LINE, max_field_size=MAX_HEADER_FIELD,
         )
         await runner.setup()
         site = _TCPSite(runner, self.host, self.port, ssl_context=ssl_ctx,
