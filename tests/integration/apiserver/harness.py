@@ -142,3 +142,13 @@ class Kubectl:
                 f"{proc.stderr}"
             )
         return proc
+
+
+def too_large_rv(code: int, raw: bytes) -> bool:
+    """Upstream's one deliberate 5xx for a client's input: a list or get at a
+    resourceVersion newer than the store's answers 504 "Too large resource version"
+    (reason Timeout, retryAfterSeconds 1) once the cache has waited for it."""
+    if code != 504:
+        return False
+    body = json.loads(raw)
+    return body.get("reason") == "Timeout" and "Too large resource version" in body["message"]
