@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kubesvc.api import resources
-from kubesvc.api.tables import apps, core, network, pods
+from kubesvc.api.tables import apps, core, network, pods, rbac
 from kubesvc.api.tables import descriptions as _d
 from kubesvc.api.tables.common import Column, Obj, Printer, human_duration, parse_time
 from kubesvc.errors import BadRequest
@@ -45,6 +45,8 @@ PRINTERS: dict[str, Printer] = {
     "leases.coordination.k8s.io": core.LEASE,
     "deployments.apps": apps.DEPLOYMENT,
     "replicasets.apps": apps.REPLICASET,
+    "rolebindings.rbac.authorization.k8s.io": rbac.ROLE_BINDING,
+    "clusterrolebindings.rbac.authorization.k8s.io": rbac.CLUSTER_ROLE_BINDING,
 }
 
 INCLUDE_OBJECT_VALUES = ("Metadata", "Object", "None", "")
