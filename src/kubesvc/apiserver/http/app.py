@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from kubesvc import errors
+from kubesvc.api.rbac.attributes import Attributes
 from kubesvc.apiserver.http import discovery, health, openapi, paths, reviews
 from kubesvc.apiserver.http.auth import TokenFile, User, is_anonymous_path
+from kubesvc.apiserver.http.authz import Authz
 from kubesvc.apiserver.http.backend import Backend
 from kubesvc.apiserver.http.crud import Crud
 from kubesvc.apiserver.http.logs import LogSource, serve_log
@@ -96,8 +98,11 @@ class ApiApp:
         readiness: Callable[[], Mapping[str, bool]] | None = None,
         log_source: LogSource | None = None,
         dial: Dialer = direct_dial,
+        authz: Authz | None = None,
     ) -> None:
         self.backend = backend
+        # RBAC (None: every authenticated caller may do everything, as AlwaysAllow).
+        self.authz = authz
         self.dial = dial
         self.tokens = tokens
         self.readiness = readiness
@@ -121,11 +126,14 @@ class ApiApp:
         try:
             path = request.path
             user: User | None = None
+            attrs: Attributes | None = None
             if self.tokens is not None and not is_anonymous_path(path):
                 user = self.tokens.authenticate(request.headers.get("Authorization"))
                 if user is None:
                     raise errors.Unauthorized("Unauthorized")
-            return await self._route(request, path, user)
+                if self.authz is not None:
+                    user, attrs = self.authz.authorize_request(request, user)
+            return await self._route(request, path, user, attrs)
         except errors.KubeError as exc:
             return status_response(exc)
         except web.HTTPException:
@@ -136,10 +144,12 @@ class ApiApp:
                                                         "the request from succeeding"))
 
     async def _route(self, request: web.Request, path: str,
-                     user: User | None) -> web.StreamResponse:
+                     user: User | None, attrs: Attributes | None) -> web.StreamResponse:
         if path.startswith(("/api/", "/apis/")):
             target = paths.parse(path)
             if target is not None:
+                if self.authz is not None and attrs is not None:
+                    await self.authz.check_rbac_write(request, target, attrs)
                 return await self._resource(request, target, user)
             return self._discovery(request, path)
         method = request.method
@@ -230,7 +240,8 @@ class ApiApp:
         if method == "POST":
             if not info.stored and not target.name and not sub:
                 _need(verbs, "create")
-                return await reviews.serve(request, info, user)
+                return await reviews.serve(request, info, user, authz=self.authz,
+                                           namespace=target.namespace)
             if sub == "binding":
                 return await self.crud.binding(request, target)
             if target.name or (info.namespaced and target.namespace is None):

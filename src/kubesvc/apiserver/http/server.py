@@ -19,9 +19,11 @@ from aiohttp import web
 
 from kubesvc.apiserver.http.app import ApiApp
 from kubesvc.apiserver.http.auth import TokenFile
+from kubesvc.apiserver.http.authz import Authz
 from kubesvc.apiserver.http.backend import Backend
 from kubesvc.apiserver.http.logs import LogSource
 from kubesvc.apiserver.http.proxy import Dialer, direct_dial
+from kubesvc.apiserver.http.rbacpolicy import PolicyCache, ensure_bootstrap_policy
 from kubesvc.apiserver.http.tls import ensure_tls
 
 __all__ = ["ApiServer", "LogSource"]
@@ -67,6 +69,9 @@ class ApiServer:
         self._api: ApiApp | None = None
         self._ca_pem = b""
         self._tokens: TokenFile | None = None
+        self._rbac_stop = asyncio.Event()
+        self._rbac_task: asyncio.Task[None] | None = None
+        self.policy: PolicyCache | None = None
 
     @property
     def url(self) -> str:
@@ -102,10 +107,18 @@ class ApiServer:
         self._ca_pem = tls.ca_pem
         self._tokens = TokenFile.load_or_create(self.data_dir / "tokens.csv")
         ssl_ctx = tls.server_context()
+        # RBAC: the bootstrap policy first, then serve only once the caches hold it (as
+        # upstream waits for its RBAC informers), so no request is judged on empty ones.
+        await ensure_bootstrap_policy(self.registry)
+        self.policy = PolicyCache(self.registry)
+        self._rbac_task = asyncio.get_running_loop().create_task(
+            self.policy.run(self._rbac_stop), name="apiserver-rbac")
+        await asyncio.wait_for(self.policy.wait_synced(), timeout=30)
         self._api = ApiApp(
             self.registry, tokens=self._tokens,
             server_address=self.url.removeprefix("https://"),
             readiness=self.readiness, log_source=self.log_source, dial=self.dial,
+            authz=Authz(self.policy, self.registry),
         )
         # handler_cancellation: a watch ends when its client disconnects; writes are
         # shielded in the handlers so that they complete regardless.
@@ -132,5 +145,9 @@ class ApiServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        self._rbac_stop.set()
+        if self._rbac_task is not None:
+            await self._rbac_task
+            self._rbac_task = None
         if self.unix_socket is not None:
             self.unix_socket.unlink(missing_ok=True)
