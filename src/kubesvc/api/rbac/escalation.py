@@ -70,11 +70,14 @@ def _urls_cover(have: list[str], want: list[str]) -> bool:
 
 def rule_covers(owner: Rule, sub: Rule) -> bool:
     names = _l(owner, "resourceNames")
+    sub_names = _l(sub, "resourceNames")
+    # An owner rule limited to names covers only requests limited to some of them.
+    names_ok = not names or (bool(sub_names) and all(n in names for n in sub_names))
     return (_covers_all(_l(owner, "verbs"), _l(sub, "verbs"))
             and _covers_all(_l(owner, "apiGroups"), _l(sub, "apiGroups"))
             and _resources_cover(_l(owner, "resources"), _l(sub, "resources"))
             and _urls_cover(_l(owner, "nonResourceURLs"), _l(sub, "nonResourceURLs"))
-            and (not names or all(n in names for n in _l(sub, "resourceNames"))))
+            and names_ok)
 
 
 def missing_rules(owner: Sequence[Rule], wanted: Sequence[Rule]) -> list[dict[str, list[str]]]:
