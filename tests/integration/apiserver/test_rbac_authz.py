@@ -142,6 +142,14 @@ def test_impersonation_needs_the_verb(kubectl: Kubectl, server: ServerThread) ->
     info = json.loads(who.stdout)["status"]["userInfo"]
     assert info["username"] == "zed"
     assert info["groups"] == ["g1", "system:authenticated"]
+    who = kubectl("auth", "whoami", "--as", "system:serviceaccount:default:robot", "-o", "json")
+    info = json.loads(who.stdout)["status"]["userInfo"]
+    assert info["username"] == "system:serviceaccount:default:robot"
+    assert info["groups"] == ["system:serviceaccounts", "system:serviceaccounts:default",
+                              "system:authenticated"]
+    proc = _as(kubectl, erin, "get", "pods", "--as", "system:serviceaccount:default:robot")
+    assert ('serviceaccounts "robot" is forbidden: User "erin" cannot impersonate resource '
+            '"serviceaccounts" in API group "" in the namespace "default"') in proc.stderr
 
 
 def test_bootstrap_policy_and_aggregation(kubectl: Kubectl) -> None:

@@ -239,6 +239,8 @@ class ApiApp:
             raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
         if method == "POST":
             if not info.stored and not target.name and not sub:
+                if info.namespaced and target.namespace is None:
+                    raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
                 _need(verbs, "create")
                 return await reviews.serve(request, info, user, authz=self.authz,
                                            namespace=target.namespace)

@@ -29,6 +29,7 @@ from kubesvc.api.rbac.authorizer import (
 )
 from kubesvc.api.rbac.escalation import FULL_AUTHORITY, escalation_message, missing_rules
 from kubesvc.api.rbac.rules import Rule
+from kubesvc.api.validation.field import go_quote as _q
 from kubesvc.apiserver.http import params
 from kubesvc.apiserver.http.auth import User
 from kubesvc.apiserver.http.backend import Backend
@@ -208,9 +209,3 @@ class Authz:
 
 def _name(obj: Mapping[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("name") or "")
-
-
-def _q(s: str) -> str:
-    from kubesvc.api.validation.field import go_quote
-
-    return go_quote(s)
