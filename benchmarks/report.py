@@ -216,6 +216,7 @@ SECTIONS: dict[str, tuple[str, Section]] = {
     "up_ready": ("`kubesvc up` time to ready", sec_generic),
     "api_latency": ("API latency and throughput", sec_generic),
     "control_plane_scale": ("Control-plane scale (simulated pods)", sec_generic),
+    "soak": ("Soak: churn with 200 watchers, memory per idle watcher", sec_generic),
 }
 
 

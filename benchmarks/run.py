@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, str] = {
     "up_ready": "benchmarks.up_ready",
     "api_latency": "benchmarks.api_latency",
     "control_plane_scale": "benchmarks.control_plane_scale",
+    "soak": "benchmarks.soak",
 }
 
 DOCS = ROOT / "docs"

@@ -315,13 +315,14 @@ def _scenario(t: Topology, etcd_port: int) -> None:
     s0.wait_line("is ready")
     s1 = t.add_server(1).start()
     s1.wait_line("is ready")
-    token = subprocess.run([*KUBESVC, "token", "create", "--data-dir", str(t.data_dir),
-                            "--ttl", "1h"], capture_output=True, text=True, check=True,
+    token = subprocess.run([*KUBESVC, "token", "create", "--kubeconfig",
+                            str(t.work / "kubeconfig-0"), "--ttl", "1h"],
+                           capture_output=True, text=True, check=True,
                            cwd=ROOT, timeout=20).stdout.strip()
     assert token
     token_file = t.work / "token"
     token_file.write_text(token + "\n")
-    # Both servers accept the new token once they have re-read their token file.
+    # Both servers accept the new token (its Secret is in the shared store).
     for url in (t.server_url(0), t.server_url(1)):
         assert not _token_works(url, "not-a-token", t.data_dir)
         wait_for(lambda url=url: _token_works(url, token, t.data_dir),  # type: ignore[misc]

@@ -15,8 +15,9 @@ from typing import Any
 
 from kubesvc import errors
 from kubesvc.api import resources
+from kubesvc.api.objects import Obj
 from kubesvc.client.options import DeleteOptions, ListOptions, WatchOptions, WriteOptions
-from kubesvc.client.protocol import Obj, PatchType, WatchEventDict
+from kubesvc.client.protocol import PatchType, WatchEventDict
 
 
 def _merge(doc: Any, patch: Any) -> Any:

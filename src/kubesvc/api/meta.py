@@ -14,12 +14,12 @@ and random source are parameters with defaults.
 from __future__ import annotations
 
 import random
-import string
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from kubesvc.api.timefmt import rfc3339
 from kubesvc.api.validation import field as f
 from kubesvc.api.validation.formats import (  # re-exported: import them from here
     CONFIG_MAP_KEY_FMT as CONFIG_MAP_KEY_FMT,
@@ -366,12 +366,6 @@ _GEN_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # upstream names.SimpleNameGenera
 _MAX_GENERATED_PREFIX = 63 - 5
 
 
-def rfc3339(now: datetime | None = None) -> str:
-    """``2026-11-23T12:00:00Z`` — seconds precision, UTC, as metav1.Time serialises."""
-    t = (now or datetime.now(UTC)).astimezone(UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def generate_name(prefix: str, *, rng: random.Random | None = None) -> str:
     """``SimpleNameGenerator``: prefix truncated to 58 chars + 5 random characters."""
     r = rng or random.SystemRandom()
@@ -476,9 +470,3 @@ def prepare_meta_for_update(
         and nm.get("deletionGracePeriodSeconds") is None
     ):
         nm["deletionGracePeriodSeconds"] = om["deletionGracePeriodSeconds"]
-
-
-def random_suffix(n: int = 5, *, rng: random.Random | None = None) -> str:
-    """Lower-case alphanumerics for generated names (pod-template-hash style suffixes)."""
-    r = rng or random.SystemRandom()
-    return "".join(r.choice(string.ascii_lowercase + string.digits) for _ in range(n))

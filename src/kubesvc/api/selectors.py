@@ -4,7 +4,8 @@ Role: turn ``labelSelector=`` / ``fieldSelector=`` query strings, a metav1.Label
 (``matchLabels`` + ``matchExpressions``) and a Service's ``spec.selector`` map into matchers.
 Callers: the API server (list/watch filtering, ``BadRequest`` on a bad selector), the
 informers and controllers (which Pods a Service or ReplicaSet selects), the proxy and DNS.
-Calls: only :mod:`kubesvc.errors`. Pure code, no I/O.
+Calls: :mod:`kubesvc.errors`, :mod:`kubesvc.api.validation.formats` (the key and value
+rules). Pure code, no I/O.
 
 Reference: k8s.io/apimachinery/pkg/labels/selector.go (lexer, parser and messages),
 pkg/util/validation (key/value rules), pkg/apis/meta/v1 LabelSelectorAsSelector. Field
@@ -36,6 +37,7 @@ from kubesvc.api.fieldselectors import (
     field_spec,
     parse_field_selector,
 )
+from kubesvc.api.validation.formats import is_qualified_name, is_valid_label_value
 from kubesvc.errors import BadRequest
 
 # --- operators (k8s.io/apimachinery/pkg/selection) -------------------------------------
@@ -49,87 +51,6 @@ NOT_IN = "notin"
 GREATER_THAN = "gt"
 LESS_THAN = "lt"
 _BINARY_OPERATORS = (IN, NOT_IN, EQUALS, DOUBLE_EQUALS, NOT_EQUALS, GREATER_THAN, LESS_THAN)
-
-# --- validation messages (k8s.io/apimachinery/pkg/util/validation) ---------------------
-_QNAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_QNAME_RE = re.compile(f"^{_QNAME_FMT}$")
-_QNAME_MSG = (
-    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
-    "with an alphanumeric character"
-)
-_LABEL_VALUE_FMT = f"({_QNAME_FMT})?"
-_LABEL_VALUE_RE = re.compile(f"^{_LABEL_VALUE_FMT}$")
-_LABEL_VALUE_MSG = (
-    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
-    "or '.', and must start and end with an alphanumeric character"
-)
-_DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUBDOMAIN_FMT = _DNS1123_LABEL_FMT + "(\\." + _DNS1123_LABEL_FMT + ")*"
-_DNS1123_SUBDOMAIN_RE = re.compile(f"^{_DNS1123_SUBDOMAIN_FMT}$")
-_DNS1123_SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
-    "'-' or '.', and must start and end with an alphanumeric character"
-)
-
-
-def _regex_error(msg: str, fmt: str, *examples: str) -> str:
-    # Upstream's RegexError, double spaces and all.
-    if not examples:
-        return f"{msg} (regex used for validation is '{fmt}')"
-    out = msg + " (e.g. "
-    for i, ex in enumerate(examples):
-        if i > 0:
-            out += " or "
-        out += f"'{ex}', "
-    return out + f"regex used for validation is '{fmt}')"
-
-
-def qualified_name_errors(value: str) -> list[str]:
-    """validation.IsQualifiedName: the rules for a label (or annotation) key."""
-    errs: list[str] = []
-    parts = value.split("/")
-    if len(parts) == 1:
-        name = parts[0]
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            errs.append("prefix part must be non-empty")
-        else:
-            if len(prefix) > 253:
-                errs.append("prefix part must be no more than 253 characters")
-            if not _DNS1123_SUBDOMAIN_RE.match(prefix):
-                errs.append(
-                    "prefix part "
-                    + _regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com")
-                )
-    else:
-        return [
-            "a qualified name "
-            + _regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc")
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-        ]
-    if not name:
-        errs.append("name part must be non-empty")
-    elif len(name) > 63:
-        errs.append("name part must be no more than 63 characters")
-    if not _QNAME_RE.match(name):
-        errs.append(
-            "name part " + _regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc")
-        )
-    return errs
-
-
-def label_value_errors(value: str) -> list[str]:
-    """validation.IsValidLabelValue."""
-    errs: list[str] = []
-    if len(value) > 63:
-        errs.append("must be no more than 63 characters")
-    if not _LABEL_VALUE_RE.match(value):
-        errs.append(
-            _regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345")
-        )
-    return errs
-
 
 def _go_quote(s: str) -> str:
     # Go's %q for the plain strings selectors carry.
@@ -214,7 +135,7 @@ def new_requirement(key: str, operator: str, values: Iterable[str]) -> Requireme
 
 def _requirement_errors(key: str, op: str, vals: list[str]) -> list[str]:
     errs: list[str] = []
-    kerrs = qualified_name_errors(key)
+    kerrs = is_qualified_name(key)
     if kerrs:
         errs.append(_field_invalid("key", key, "; ".join(kerrs)))
     # field.Invalid prints a []string bad value with %#v.
@@ -256,7 +177,7 @@ def _requirement_errors(key: str, op: str, vals: list[str]) -> list[str]:
         supported = ", ".join(_go_quote(o) for o in (*_BINARY_OPERATORS, EXISTS, DOES_NOT_EXIST))
         errs.append(f"operator: Unsupported value: {_go_quote(op)}: supported values: {supported}")
     for i, v in enumerate(vals):
-        verrs = label_value_errors(v)
+        verrs = is_valid_label_value(v)
         if verrs:
             errs.append(_field_invalid(f"values[{i}][{key}]", v, "; ".join(verrs)))
     return errs
@@ -450,7 +371,7 @@ class _Parser:
             tok, lit = self.take()
         if tok != _ID:
             raise _ParseError(f"found '{lit}', expected: identifier")
-        kerrs = qualified_name_errors(lit)
+        kerrs = is_qualified_name(lit)
         if kerrs:
             raise _ParseError(_field_invalid("<nil>", lit, "; ".join(kerrs)))
         if self.look()[0] in (_EOS, _COMMA) and op != DOES_NOT_EXIST:
@@ -560,9 +481,7 @@ __all__ = [
     "format_labels",
     "from_label_selector_dict",
     "from_set",
-    "label_value_errors",
     "new_requirement",
     "parse_field_selector",
     "parse_label_selector",
-    "qualified_name_errors",
 ]

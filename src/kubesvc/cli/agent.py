@@ -38,12 +38,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
 from kubesvc.api.validation.formats import ADDRESS_POLICY
-from kubesvc.cli import components
+from kubesvc.cli import components, defaults
 from kubesvc.cli.podlogs import LogSocketServer
 from kubesvc.client.http import HttpClient, ssl_context_for
 from kubesvc.client.kubeconfig import load_kubeconfig
-from kubesvc.client.protocol import Obj, WatchEventDict
+from kubesvc.client.protocol import WatchEventDict
 from kubesvc.informers import Informer
 from kubesvc.linuxns import enter_netns
 from kubesvc.proxy.announce import IpAddresses, LbAnnouncer
@@ -139,14 +140,14 @@ class AgentOptions:
     token_file: Path | None = None
     ca_file: Path | None = None
     kubeconfig: Path | None = None
-    node_ip: str = "127.0.0.1"
-    pod_cidr: str = "127.1.0.0/16"
+    node_ip: str = defaults.NODE_IP
+    pod_cidr: str = defaults.HOST_POD_CIDR
     nodeport_addresses: tuple[str, ...] = ()
     network: str = "host"
     runtime: str = "process"
     proxy: str = "userspace"
     cluster_dns: str = ""
-    cluster_domain: str = "cluster.local"
+    cluster_domain: str = defaults.CLUSTER_DOMAIN
     node_lease_duration: int = 40
     image_map: Path | None = None
     netns: str = ""  # enter this named network namespace first

@@ -119,7 +119,8 @@ class NetnsAgents:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay the agents' output and report deaths until ``stop``; then stop them."""
-        watchers = [asyncio.ensure_future(self._watch(a)) for a in self.agents]
+        watchers = [asyncio.create_task(self._watch(a), name=f"agent-watch {a.node.name}")
+                    for a in self.agents]
         try:
             await stop.wait()
         finally:
@@ -129,7 +130,7 @@ class NetnsAgents:
 
     async def _watch(self, a: AgentProcess) -> None:
         assert a.proc is not None
-        relay = asyncio.ensure_future(self._relay(a))
+        relay = asyncio.create_task(self._relay(a), name=f"agent-relay {a.node.name}")
         try:
             a.exit_code = await a.proc.wait()
             # Pods may hold the output pipe open (their processes inherit stray fds), so

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kubesvc import __version__
+from kubesvc.cli import defaults, serving
 
 
 def _host_port(value: str) -> tuple[str, int]:
@@ -40,16 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="run an all-in-one cluster in the foreground")
-    up.add_argument("--data-dir", type=Path, default=Path(".kubesvc"),
+    up.add_argument("--data-dir", type=Path, default=defaults.DATA_DIR,
                     help="state, certificates, kubeconfig and pod logs (default ./.kubesvc)")
-    up.add_argument("--api-host", default="127.0.0.1")
-    up.add_argument("--api-port", type=int, default=6443)
+    up.add_argument("--api-host", default=defaults.API_HOST)
+    up.add_argument("--api-port", type=int, default=defaults.API_PORT)
+    serving.add_flags(up)
     up.add_argument("--dns-addr", type=_host_port, default=None,
                     help="where cluster DNS listens (default 127.0.0.1:10053 in host mode)")
     up.add_argument("--dns-upstream", action="append", type=_host_port, default=[],
                     help="resolver for names outside the cluster zone (repeatable)")
-    up.add_argument("--cluster-domain", default="cluster.local")
-    up.add_argument("--dns-ttl", type=int, default=5)
+    up.add_argument("--cluster-domain", default=defaults.CLUSTER_DOMAIN)
+    up.add_argument("--dns-ttl", type=int, default=defaults.DNS_TTL)
     up.add_argument("--network", choices=["host", "netns"], default="host")
     up.add_argument("--runtime", choices=["process", "simulated"], default="process")
     up.add_argument("--proxy", choices=["userspace", "nftables", "none"], default=None,
@@ -60,12 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--service-cidr", default=None,
                     help="ClusterIP range (default 127.96.0.0/16 in host mode, "
                          "10.96.0.0/12 in netns mode)")
-    up.add_argument("--service-node-port-range", type=_port_range, default=(30000, 32767))
+    up.add_argument("--service-node-port-range", type=_port_range,
+                    default=defaults.NODE_PORT_RANGE)
     up.add_argument("--lb-pool", action="append", default=[],
                     help="LoadBalancer IP pool CIDR (repeatable; default 127.100.0.0/24 "
                          "in host mode)")
     up.add_argument("--node-name", default="kubesvc-node")
-    up.add_argument("--node-ip", default="127.0.0.1")
+    up.add_argument("--node-ip", default=defaults.NODE_IP)
     up.add_argument("--nodes", type=int, default=1,
                     help="number of nodes (netns mode; host mode runs one node)")
     up.add_argument("--pod-cidr", default=None,
@@ -77,14 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="addresses NodePorts listen on (default: the node IP)")
     up.add_argument("--image-map", type=Path, default=None,
                     help="YAML file mapping image patterns to host commands")
-    up.add_argument("--node-monitor-grace-period", type=float, default=40.0,
+    _add_security(up)
+    up.add_argument("--node-monitor-grace-period", type=float,
+                    default=defaults.NODE_MONITOR_GRACE_PERIOD,
                     help="seconds without a node heartbeat before its node is NotReady and "
                          "its pods' endpoints not ready (default 40; netns-mode agents "
                          "renew their Lease every quarter of it)")
 
     ex = sub.add_parser("exec", help="run a command inside a node or the client namespace "
                                      "of a netns cluster")
-    ex.add_argument("--data-dir", type=Path, default=Path(".kubesvc"),
+    ex.add_argument("--data-dir", type=Path, default=defaults.DATA_DIR,
                     help="the data dir of `kubesvc up --network netns` (default ./.kubesvc)")
     ex.add_argument("node", help="client, node-N or N")
     ex.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
@@ -94,8 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="manage bootstrap tokens for agents")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create a bootstrap token and print it")
-    create.add_argument("--data-dir", type=Path, default=Path(".kubesvc"),
-                        help="the server's data dir (its tokens.csv; default ./.kubesvc)")
+    create.add_argument("--data-dir", type=Path, default=defaults.DATA_DIR,
+                        help="the server's data dir (its admin kubeconfig; default ./.kubesvc)")
+    create.add_argument("--kubeconfig", type=Path, default=None,
+                        help="admin kubeconfig to create the token Secret with "
+                             "(default DATA_DIR/kubeconfig)")
     create.add_argument("--ttl", default="24h",
                         help="how long the token is valid (e.g. 24h, 30m; 0 = never)")
 
@@ -106,10 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_server(sub: Any) -> None:
     s = sub.add_parser("server", help="run a control-plane replica (API server, "
                                       "controllers while leader, DNS)")
-    s.add_argument("--data-dir", type=Path, default=Path(".kubesvc"),
+    s.add_argument("--data-dir", type=Path, default=defaults.DATA_DIR,
                    help="CA, tokens and kubeconfig; replicas on one machine may share it")
-    s.add_argument("--api-host", "--bind-address", dest="api_host", default="127.0.0.1")
-    s.add_argument("--api-port", "--secure-port", dest="api_port", type=int, default=6443)
+    s.add_argument("--api-host", "--bind-address", dest="api_host", default=defaults.API_HOST)
+    s.add_argument("--api-port", "--secure-port", dest="api_port", type=int,
+                   default=defaults.API_PORT)
+    serving.add_flags(s)
     s.add_argument("--advertise-address", default="",
                    help="address put in the kubernetes Service endpoints (default: the "
                         "bind address, or 127.0.0.1 when it is a wildcard)")
@@ -118,16 +128,18 @@ def _add_server(sub: Any) -> None:
     s.add_argument("--dns-addr", type=_host_port, default=None,
                    help="where cluster DNS listens (default 127.0.0.1:10053)")
     s.add_argument("--dns-upstream", action="append", type=_host_port, default=[])
-    s.add_argument("--cluster-domain", default="cluster.local")
-    s.add_argument("--dns-ttl", type=int, default=5)
+    s.add_argument("--cluster-domain", default=defaults.CLUSTER_DOMAIN)
+    s.add_argument("--dns-ttl", type=int, default=defaults.DNS_TTL)
     s.add_argument("--network", choices=["host", "netns"], default="host")
     s.add_argument("--store", default="",
                    help="etcd://host:port[,host:port] (shared by replicas), or sqlite:///path "
                         "(default DATA_DIR/state.db, one replica only)")
     s.add_argument("--service-cidr", default=None)
-    s.add_argument("--service-node-port-range", type=_port_range, default=(30000, 32767))
+    s.add_argument("--service-node-port-range", type=_port_range,
+                   default=defaults.NODE_PORT_RANGE)
     s.add_argument("--lb-pool", action="append", default=[])
-    s.add_argument("--node-monitor-grace-period", type=float, default=40.0,
+    s.add_argument("--node-monitor-grace-period", type=float,
+                   default=defaults.NODE_MONITOR_GRACE_PERIOD,
                    help="seconds without a node heartbeat before its node is NotReady and "
                         "its pods' endpoints not ready (default 40)")
     s.add_argument("--leader-elect", action=argparse.BooleanOptionalAction, default=True)
@@ -140,6 +152,20 @@ def _add_server(sub: Any) -> None:
                    "(default HOSTNAME_UUID)")
     s.add_argument("--write-kubeconfig", type=Path, default=None,
                    help="admin kubeconfig to write (default DATA_DIR/kubeconfig)")
+    _add_security(s)
+
+
+def _add_security(p: argparse.ArgumentParser) -> None:
+    """Flags of kube-apiserver's that ``up`` and ``server`` share."""
+    p.add_argument("--encryption-provider-config", type=Path, default=None,
+                   help="EncryptionConfiguration file (apiserver.config.k8s.io/v1): encrypt "
+                        "these resources at rest (aesgcm, aescbc, secretbox, identity)")
+    p.add_argument("--audit-log-path", type=Path, default=None,
+                   help="write an audit.k8s.io/v1 Event JSON line per mutating request here")
+    p.add_argument("--audit-policy-file", type=Path, default=None,
+                   help="audit Policy (audit.k8s.io/v1 rules: None, Metadata, Request, "
+                        "RequestResponse); without it every mutating request is logged "
+                        "at Metadata")
 
 
 def _add_agent(sub: Any) -> None:
@@ -152,8 +178,8 @@ def _add_agent(sub: Any) -> None:
                    help="cluster CA certificate (the servers' DATA_DIR/pki/ca.crt)")
     a.add_argument("--kubeconfig", type=Path, default=None)
     a.add_argument("--node-name", required=True)
-    a.add_argument("--node-ip", default="127.0.0.1")
-    a.add_argument("--pod-cidr", default="127.1.0.0/16",
+    a.add_argument("--node-ip", default=defaults.NODE_IP)
+    a.add_argument("--pod-cidr", default=defaults.HOST_POD_CIDR,
                    help="pod IPs of this node (in host mode: a distinct range in 127/8 "
                         "per agent on a machine)")
     a.add_argument("--nodeport-addresses", action="append", default=[],
@@ -180,7 +206,7 @@ def _add_agent(sub: Any) -> None:
     a.add_argument("--proxy", choices=["userspace", "nftables", "none"], default="userspace")
     a.add_argument("--cluster-dns", default="",
                    help="DNS server IP for pods (default: the kube-dns Service's ClusterIP)")
-    a.add_argument("--cluster-domain", default="cluster.local")
+    a.add_argument("--cluster-domain", default=defaults.CLUSTER_DOMAIN)
     a.add_argument("--node-lease-duration-seconds", type=int, default=40,
                    help="the node Lease duration; it is renewed every quarter of it")
     a.add_argument("--image-map", type=Path, default=None)
@@ -226,5 +252,5 @@ def run(argv: list[str]) -> int:
     if args.command == "token":
         from kubesvc.cli.token import run_token_create
 
-        return run_token_create(args.data_dir, args.ttl)
+        return run_token_create(args.data_dir, args.ttl, kubeconfig=args.kubeconfig)
     raise AssertionError(args.command)

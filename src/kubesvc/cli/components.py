@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from kubesvc import errors
+from kubesvc.api import sysendpoints
+from kubesvc.api.objects import Obj
 from kubesvc.cli import gctuning
-from kubesvc.client.protocol import Client, Obj
+from kubesvc.client.protocol import Client
 from kubesvc.dns.records import RecordBook
 from kubesvc.dns.server import DnsServer
 from kubesvc.dns.source import DnsSource
@@ -148,11 +150,6 @@ def proxy_backend(kind: str, *, node_name: str, node_ip: str,
                            health_host=node_ip)
 
 
-def _dns_ports(port: int) -> list[Obj]:
-    return [{"name": "dns", "port": port, "protocol": "UDP"},
-            {"name": "dns-tcp", "port": port, "protocol": "TCP"}]
-
-
 async def ensure_kube_dns_service(client: Client, *, cluster_ip: str, dns_port: int) -> None:
     """The ``kube-dns`` Service in kube-system at ``cluster_ip`` (created when missing)."""
     svc = {
@@ -175,34 +172,6 @@ async def ensure_kube_dns_service(client: Client, *, cluster_ip: str, dns_port: 
             pass
 
 
-def kube_dns_endpoints(addresses: Sequence[tuple[str, str]], *, dns_port: int,
-                       managed_by: str) -> tuple[Obj, Obj]:
-    """The Endpoints and the EndpointSlice for the DNS servers at ``addresses`` ((ip,
-    node name) pairs, all listening on ``dns_port``)."""
-    ports = _dns_ports(dns_port)
-    eps: Obj = {
-        "apiVersion": "v1", "kind": "Endpoints",
-        "metadata": {"name": "kube-dns", "namespace": "kube-system",
-                     "labels": {"k8s-app": "kube-dns",
-                                "endpointslice.kubernetes.io/skip-mirror": "true"}},
-        "subsets": [{"addresses": [{"ip": ip, **({"nodeName": n} if n else {})}
-                                   for ip, n in addresses], "ports": ports}]
-        if addresses else [],
-    }
-    sl: Obj = {
-        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-        "metadata": {"name": "kube-dns-kubesvc", "namespace": "kube-system",
-                     "labels": {"kubernetes.io/service-name": "kube-dns",
-                                "endpointslice.kubernetes.io/managed-by": managed_by}},
-        "addressType": "IPv4",
-        "endpoints": [{"addresses": [ip], "conditions": {"ready": True, "serving": True,
-                                                         "terminating": False},
-                       **({"nodeName": n} if n else {})} for ip, n in addresses],
-        "ports": ports,
-    }
-    return eps, sl
-
-
 async def put(client: Client, resource: str, obj: Obj, *, namespace: str) -> None:
     """Create ``obj`` or replace the stored one with it (last writer wins)."""
     try:
@@ -219,10 +188,17 @@ async def ensure_kube_dns(client: Client, *, cluster_ip: str, dns_ip: str, dns_p
     """``kube-dns`` with an EndpointSlice and Endpoints pointing at one DNS server, so that
     ``dig @<kube-dns IP>`` reaches it through the proxy like any other Service."""
     await ensure_kube_dns_service(client, cluster_ip=cluster_ip, dns_port=dns_port)
-    eps, sl = kube_dns_endpoints([(dns_ip, node_name)], dns_port=dns_port,
-                                 managed_by="kubesvc.io-up")
-    for resource, obj in (("endpoints", eps), (SLICES, sl)):
-        await put(client, resource, obj, namespace="kube-system")
+    await put_system_endpoints(client, sysendpoints.kube_dns(managed_by="kubesvc.io-up"),
+                               [sysendpoints.Backend(dns_ip, dns_port, node_name)])
+
+
+async def put_system_endpoints(client: Client, svc: sysendpoints.SystemService,
+                               backends: Sequence[sysendpoints.Backend]) -> None:
+    """Write the Endpoints and EndpointSlice(s) of ``svc`` listing ``backends``."""
+    eps, slices = sysendpoints.build(svc, backends)
+    await put(client, "endpoints", eps, namespace=svc.namespace)
+    for sl in slices:
+        await put(client, SLICES, sl, namespace=svc.namespace)
 
 
 R = TypeVar("R", covariant=True)

@@ -4,10 +4,11 @@ scheduler.
 
 Several replicas share one store (``--store etcd://...``); each serves the API on its own
 address and port and keeps its address in the ``kubernetes`` and ``kube-dns`` endpoints
-(:mod:`.endpointlease`). Replicas on one machine may share ``--data-dir``: the CA, serving
-certificate and token file there are created once under a file lock, so every replica
-presents the same CA and accepts the same tokens. The token file is re-read when it changes
-(``kubesvc token create`` adds bootstrap tokens for agents; expired ones are dropped).
+(:mod:`kubesvc.apiserver.endpointlease`). Replicas on one machine may share ``--data-dir``:
+the CA, serving certificate and token file there are created once under a file lock, so every
+replica presents the same CA and accepts the same tokens. Bootstrap tokens for agents
+(``kubesvc token create``) are Secrets in the shared store, read by every replica on each
+request.
 
 Start order: TLS material and tokens, store, Registry, HTTPS API server (writing the
 kubeconfig), endpoint lease, DNS, leader election. Each long-running loop is a named task
@@ -21,24 +22,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import socket
 import sys
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubesvc.api.validation.formats import ADDRESS_POLICY
+from kubesvc.apiserver.endpointlease import EndpointLeaseReconciler
 from kubesvc.apiserver.http.auth import TokenFile
 from kubesvc.apiserver.http.server import ApiServer
 from kubesvc.apiserver.http.tls import ensure_tls
 from kubesvc.apiserver.registry.core import Registry
-from kubesvc.cli import components
-from kubesvc.cli.endpointlease import EndpointLeaseReconciler
-from kubesvc.cli.token import reload_tokens
+from kubesvc.cli import components, defaults
+from kubesvc.cli.datadir import secure_data_dir
+from kubesvc.cli.serving import Serving
 from kubesvc.client.kubeconfig import write_kubeconfig
 from kubesvc.client.leaderelection import LeaderElector
 from kubesvc.controllers.manager import ControllerManager, ControllerOptions
@@ -51,20 +52,21 @@ log = logging.getLogger("kubesvc.server")
 @dataclass(slots=True)
 class ServerOptions:
     data_dir: Path
-    api_host: str = "127.0.0.1"
-    api_port: int = 6443
+    api_host: str = defaults.API_HOST
+    serving: Serving = field(default_factory=Serving)
+    api_port: int = defaults.API_PORT
     advertise_address: str = ""
     tls_sans: tuple[str, ...] = ()
-    dns_addr: tuple[str, int] = ("127.0.0.1", 10053)
+    dns_addr: tuple[str, int] = defaults.DNS_ADDR
     dns_upstreams: tuple[tuple[str, int], ...] = ()
-    cluster_domain: str = "cluster.local"
-    dns_ttl: int = 5
+    cluster_domain: str = defaults.CLUSTER_DOMAIN
+    dns_ttl: int = defaults.DNS_TTL
     network: str = "host"
     store: str = ""
-    service_cidr: str = "127.96.0.0/16"
-    node_port_range: tuple[int, int] = (30000, 32767)
-    lb_pools: tuple[str, ...] = ("127.100.0.0/24",)
-    node_monitor_grace_period: float = 40.0
+    service_cidr: str = defaults.HOST_SERVICE_CIDR
+    node_port_range: tuple[int, int] = defaults.NODE_PORT_RANGE
+    lb_pools: tuple[str, ...] = (defaults.HOST_LB_POOL,)
+    node_monitor_grace_period: float = defaults.NODE_MONITOR_GRACE_PERIOD
     leader_elect: bool = True
     lease_duration: float = 15.0
     renew_deadline: float = 10.0
@@ -72,25 +74,29 @@ class ServerOptions:
     endpoint_lease_duration: int = 15
     identity: str = ""
     kubeconfig: Path | None = None
+    encryption_provider_config: Path | None = None
+    audit_log_path: Path | None = None
+    audit_policy_file: Path | None = None
 
     @classmethod
     def from_args(cls, a: argparse.Namespace) -> ServerOptions:
         netns = a.network == "netns"
         return cls(
             data_dir=a.data_dir.resolve(),
+            serving=Serving.from_args(a),
             api_host=a.api_host,
             api_port=a.api_port,
             advertise_address=a.advertise_address or "",
             tls_sans=tuple(a.tls_san),
-            dns_addr=a.dns_addr or ("127.0.0.1", 10053),
+            dns_addr=a.dns_addr or defaults.DNS_ADDR,
             dns_upstreams=tuple(a.dns_upstream),
             cluster_domain=a.cluster_domain,
             dns_ttl=a.dns_ttl,
             network=a.network,
             store=a.store,
-            service_cidr=a.service_cidr or ("10.96.0.0/12" if netns else "127.96.0.0/16"),
+            service_cidr=a.service_cidr or defaults.service_cidr(a.network),
             node_port_range=a.service_node_port_range,
-            lb_pools=tuple(a.lb_pool) or (() if netns else ("127.100.0.0/24",)),
+            lb_pools=tuple(a.lb_pool) or (() if netns else (defaults.HOST_LB_POOL,)),
             node_monitor_grace_period=a.node_monitor_grace_period,
             leader_elect=a.leader_elect,
             lease_duration=a.leader_elect_lease_duration,
@@ -99,6 +105,9 @@ class ServerOptions:
             endpoint_lease_duration=a.endpoint_lease_duration,
             identity=a.identity or "",
             kubeconfig=a.write_kubeconfig,
+            encryption_provider_config=a.encryption_provider_config,
+            audit_log_path=a.audit_log_path,
+            audit_policy_file=a.audit_policy_file,
         )
 
     @property
@@ -135,20 +144,25 @@ class Server:
     async def run(self, *, on_ready: Callable[[Server], None] | None = None
                   ) -> None:
         o = self.opts
-        o.data_dir.mkdir(parents=True, exist_ok=True)
+        secure_data_dir(o.data_dir)  # 0700, secret files 0600 (fixes older dirs)
         ADDRESS_POLICY.allow_loopback = o.network == "host"
         port = o.api_port or _free_port(o.api_host)
         sans = [o.api_host, o.advertise, *o.tls_sans]
         if o.api_host in components.WILDCARDS:
             sans = [o.advertise, *o.tls_sans, socket.gethostname()]
         await asyncio.to_thread(self._prepare_data_dir, sans)
-        store = await open_store(o.store or f"sqlite://{o.data_dir / 'state.db'}")
+        store = await open_store(
+            o.store or f"sqlite://{o.data_dir / 'state.db'}",
+            encryption_config=str(o.encryption_provider_config or "") or None)
         registry = Registry(store, service_cidr=o.service_cidr,
                             node_port_range=o.node_port_range,
                             apiserver_endpoint=(o.advertise, port),
                             endpoint_reconciler="none")  # the lease reconciler owns them
         api = ApiServer(registry, data_dir=o.data_dir, host=o.api_host, port=port,
-                        extra_sans=[o.advertise, *o.tls_sans], readiness=self.readiness)
+                        extra_sans=[o.advertise, *o.tls_sans], readiness=self.readiness,
+                        **o.serving.api_server_kwargs(),
+                        audit_log_path=o.audit_log_path,
+                        audit_policy_file=o.audit_policy_file)
         self.api = api
         dns = None
         try:
@@ -182,7 +196,6 @@ class Server:
                 for inf in stack.informers:
                     tg.create_task(inf.run(self.stop), name=f"informer/{inf.resource}")
                 tg.create_task(endpoints.run(self.stop), name="endpoint-lease")
-                tg.create_task(self._watch_tokens(api), name="token-reload")
                 if o.leader_elect:
                     tg.create_task(self.elector.run(self.stop, self._lead),
                                    name="leader-election")
@@ -221,32 +234,6 @@ class Server:
     def _registry(self) -> Registry:
         assert self.api is not None and isinstance(self.api.registry, Registry)
         return self.api.registry
-
-    async def _watch_tokens(self, api: ApiServer) -> None:
-        """Pick up tokens added by ``kubesvc token create`` (and drop expired ones)."""
-        path = self.opts.data_dir / "tokens.csv"
-        seen, last = -1.0, time.monotonic()
-        while not self.stop.is_set():
-            try:
-                mtime = max(path.stat().st_mtime, _mtime(path.with_name("token-expiry.json")))
-            except OSError:
-                mtime = seen
-            # On a change, and every 30 s so that expired tokens drop out.
-            if mtime != seen or time.monotonic() - last >= 30:
-                seen, last = mtime, time.monotonic()
-                try:
-                    reload_tokens(api.tokens)
-                except (OSError, ValueError) as exc:
-                    log.warning("reloading %s: %s", path, exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop.wait(), 1.0)
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
 
 
 def _url_host(host: str) -> str:

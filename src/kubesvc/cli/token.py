@@ -1,31 +1,29 @@
 """``kubesvc token create``: a bootstrap token with which ``kubesvc agent`` joins the
 cluster, as ``kubeadm token create`` makes one.
 
-The token goes into the API server's token file (``DATA_DIR/tokens.csv``, kube-apiserver's
-``--token-auth-file`` format) for user ``system:bootstrap:<id>`` in the groups
-``system:bootstrappers`` and ``system:nodes``; its expiry (``--ttl``, default 24h as
-kubeadm's, 0 = never) is kept beside it in ``DATA_DIR/token-expiry.json``. Running servers
-notice the change and call :func:`reload_tokens`, which also drops expired tokens. Called by
-:mod:`.commands` (create) and :mod:`.server` (reload); calls the API server's TokenFile.
+The token ``<id>.<secret>`` is written through the API server (the admin kubeconfig in the
+data dir, or ``--kubeconfig``) as the Secret ``kube-system/bootstrap-token-<id>`` of type
+``bootstrap.kubernetes.io/token`` (:mod:`kubesvc.api.bootstraptoken`), with an
+``expiration`` ``--ttl`` from now (default 24h as kubeadm's, 0 = never) and the extra group
+``system:bootstrappers:kubesvc:default-node-token``. Every API server authenticates it
+from that Secret on each request, so it works at once and stops working once it expires or
+is deleted (the TokenCleaner controller deletes expired ones). Called by :mod:`.commands`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import json
-import os
 import re
-import secrets
 import sys
-import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from kubesvc.apiserver.http.auth import TokenFile
-from kubesvc.cli.components import INIT_LOCK, file_lock
+from kubesvc import errors
+from kubesvc.api import bootstraptoken as bt
+from kubesvc.client.http import HttpClient
+from kubesvc.client.protocol import Client
 
-BOOTSTRAP_USER_PREFIX = "system:bootstrap:"
-BOOTSTRAP_GROUPS = ("system:bootstrappers", "system:nodes")
-EXPIRY_FILE = "token-expiry.json"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -39,58 +37,44 @@ def parse_duration(value: str) -> float:
     return sum(float(n) * _UNITS[u] for n, u in parts)
 
 
-def _read_expiry(data_dir: Path) -> dict[str, float]:
-    try:
-        raw = json.loads((data_dir / EXPIRY_FILE).read_text())
-    except FileNotFoundError:
-        return {}
-    except ValueError as exc:
-        raise ValueError(f"{data_dir / EXPIRY_FILE}: {exc}") from exc
-    return {str(k): float(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+async def create_token(client: Client, *, ttl: float = 86400.0,
+                       now: datetime | None = None) -> str:
+    """Create a bootstrap token Secret through ``client``; returns the token."""
+    start = now or datetime.now(UTC)
+    expires = start + timedelta(seconds=ttl) if ttl > 0 else None
+    while True:
+        token = bt.generate_token()
+        secret = bt.token_secret(token, expires=expires,
+                                 description="created by kubesvc token create")
+        try:
+            await client.create("secrets", secret, namespace=bt.NAMESPACE)
+        except errors.AlreadyExists:
+            continue  # another token has this id: draw again
+        return token
 
 
-def _write_expiry(data_dir: Path, expiry: dict[str, float]) -> None:
-    path = data_dir / EXPIRY_FILE
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(expiry, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+async def _create_via(kubeconfig: Path, ttl: float) -> str:
+    async with HttpClient.from_kubeconfig(kubeconfig) as client:
+        return await create_token(client, ttl=ttl)
 
 
-def create_token(data_dir: Path, *, ttl: float = 86400.0, now: float | None = None) -> str:
-    """Add a bootstrap token to ``data_dir``'s token file; returns it."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    token_id = secrets.token_hex(3)
-    user = BOOTSTRAP_USER_PREFIX + token_id
-    with file_lock(data_dir / INIT_LOCK):  # the lock the servers take
-        tokens = TokenFile.load_or_create(data_dir / "tokens.csv")
-        # Write the expiry first: a reloading server must never see the token without it.
-        if ttl > 0:
-            expiry = _read_expiry(data_dir)
-            expiry[user] = (time.time() if now is None else now) + ttl
-            _write_expiry(data_dir, expiry)
-        return tokens.issue(user, uid=user, groups=BOOTSTRAP_GROUPS)
-
-
-def reload_tokens(live: TokenFile, *, now: float | None = None) -> int:
-    """Re-read ``live``'s file into it, leaving out expired bootstrap tokens; returns how
-    many tokens are now accepted."""
-    fresh = TokenFile.load_or_create(live.path)
-    expiry = _read_expiry(live.path.parent)
-    t = time.time() if now is None else now
-    table = {tok: user for tok, user in fresh.tokens().items()
-             if expiry.get(user.name, float("inf")) > t}
-    live.replace(table)
-    return len(table)
-
-
-def run_token_create(data_dir: Path, ttl: str) -> int:
+def run_token_create(data_dir: Path, ttl: str, *, kubeconfig: Path | None = None) -> int:
     try:
         seconds = parse_duration(ttl)
     except ValueError as exc:
         print(f"kubesvc token create: {exc}", file=sys.stderr)
         return 2
+    path = kubeconfig or data_dir.resolve() / "kubeconfig"
+    if not path.exists():
+        print(f"kubesvc token create: {path} does not exist: start `kubesvc up` or "
+              "`kubesvc server` with this --data-dir first, or pass --kubeconfig",
+              file=sys.stderr)
+        return 1
+    try:
+        token = asyncio.run(_create_via(path, seconds))
+    except (errors.KubeError, OSError, ValueError) as exc:
+        print(f"kubesvc token create: {exc}", file=sys.stderr)
+        return 1
     with contextlib.suppress(BrokenPipeError):
-        print(create_token(data_dir.resolve(), ttl=seconds), flush=True)
+        print(token, flush=True)
     return 0

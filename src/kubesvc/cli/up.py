@@ -28,21 +28,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubesvc.api import sysendpoints
 from kubesvc.api.validation.formats import ADDRESS_POLICY
 from kubesvc.apiserver.http.proxy import direct_dial
 from kubesvc.apiserver.http.server import ApiServer
 from kubesvc.apiserver.registry.core import Registry
-from kubesvc.cli import components, netns, nodes
+from kubesvc.cli import components, defaults, netns, nodes
 from kubesvc.cli.agentprocs import NetnsAgents
 from kubesvc.cli.apirelay import ApiRelay
+from kubesvc.cli.datadir import secure_data_dir
 from kubesvc.cli.nodes import NodeLogs
 from kubesvc.cli.podlogs import LogSocketSource
+from kubesvc.cli.serving import Serving
 from kubesvc.client.kubeconfig import write_kubeconfig
 from kubesvc.controllers.manager import ControllerManager, ControllerOptions
 from kubesvc.dns.server import DnsServer
 from kubesvc.informers import Informer
 from kubesvc.runtime.scheduler import Scheduler
 from kubesvc.storage import open_store
+from kubesvc.storage.encryption import load_encryption_config
 
 log = logging.getLogger("kubesvc.up")
 
@@ -52,28 +56,32 @@ SLICES = "endpointslices.discovery.k8s.io"
 @dataclass(slots=True)
 class UpOptions:
     data_dir: Path
-    api_host: str = "127.0.0.1"
-    api_port: int = 6443
-    dns_addr: tuple[str, int] = ("127.0.0.1", 10053)
+    api_host: str = defaults.API_HOST
+    serving: Serving = field(default_factory=Serving)
+    api_port: int = defaults.API_PORT
+    dns_addr: tuple[str, int] = defaults.DNS_ADDR
     dns_upstreams: tuple[tuple[str, int], ...] = ()
-    cluster_domain: str = "cluster.local"
-    dns_ttl: int = 5
+    cluster_domain: str = defaults.CLUSTER_DOMAIN
+    dns_ttl: int = defaults.DNS_TTL
     network: str = "host"
     runtime: str = "process"
     proxy: str = "userspace"
     store: str = ""
-    service_cidr: str = "127.96.0.0/16"
-    node_port_range: tuple[int, int] = (30000, 32767)
-    lb_pools: tuple[str, ...] = ("127.100.0.0/24",)
+    service_cidr: str = defaults.HOST_SERVICE_CIDR
+    node_port_range: tuple[int, int] = defaults.NODE_PORT_RANGE
+    lb_pools: tuple[str, ...] = (defaults.HOST_LB_POOL,)
     node_name: str = "kubesvc-node"
-    node_ip: str = "127.0.0.1"
+    node_ip: str = defaults.NODE_IP
     nodeport_addresses: tuple[str, ...] = ()
     image_map: Path | None = None
     nodes: int = 1
     pod_cidr: str | None = None
     max_pods: int | None = None
-    node_monitor_grace_period: float = 40.0
+    node_monitor_grace_period: float = defaults.NODE_MONITOR_GRACE_PERIOD
     log_level: str = "info"
+    encryption_provider_config: Path | None = None
+    audit_log_path: Path | None = None
+    audit_policy_file: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -81,9 +89,10 @@ class UpOptions:
         is_netns = a.network == "netns"
         return cls(
             data_dir=a.data_dir.resolve(),
+            serving=Serving.from_args(a),
             api_host=a.api_host,
             api_port=a.api_port,
-            dns_addr=a.dns_addr or ("127.0.0.1", 10053),
+            dns_addr=a.dns_addr or defaults.DNS_ADDR,
             dns_upstreams=tuple(a.dns_upstream),
             cluster_domain=a.cluster_domain,
             dns_ttl=a.dns_ttl,
@@ -91,10 +100,10 @@ class UpOptions:
             runtime=a.runtime,
             proxy=a.proxy or ("nftables" if is_netns else "userspace"),
             store=a.store,
-            service_cidr=a.service_cidr or ("10.96.0.0/12" if is_netns else "127.96.0.0/16"),
+            service_cidr=a.service_cidr or defaults.service_cidr(a.network),
             node_port_range=a.service_node_port_range,
             lb_pools=tuple(a.lb_pool) or ((netns.LB_POOL,) if is_netns
-                                          else ("127.100.0.0/24",)),
+                                          else (defaults.HOST_LB_POOL,)),
             node_name=a.node_name,
             node_ip=a.node_ip,
             nodeport_addresses=tuple(a.nodeport_addresses),
@@ -104,6 +113,9 @@ class UpOptions:
             max_pods=a.max_pods,
             node_monitor_grace_period=a.node_monitor_grace_period,
             log_level=a.log_level,
+            encryption_provider_config=a.encryption_provider_config,
+            audit_log_path=a.audit_log_path,
+            audit_policy_file=a.audit_policy_file,
         )
 
     @property
@@ -135,9 +147,11 @@ class Cluster:
 
     async def run(self, *, on_ready: Callable[[Cluster], None] | None = None) -> None:
         o = self.opts
-        o.data_dir.mkdir(parents=True, exist_ok=True)
+        secure_data_dir(o.data_dir)  # 0700, secret files 0600 (fixes older dirs)
         # Host mode puts every cluster address in 127.0.0.0/8 (see DESIGN.md).
         ADDRESS_POLICY.allow_loopback = o.network == "host"
+        if o.encryption_provider_config is not None:  # a bad file fails before netns setup
+            load_encryption_config(o.encryption_provider_config)
         topo: netns.Topology | None = None
         if o.network == "netns":
             why = netns.check_netns_support()
@@ -151,7 +165,9 @@ class Cluster:
                 await netns.teardown(topo)  # don't leave half a network behind
                 raise
             topo.save(o.data_dir / "netns.json")
-        store = await open_store(o.store or f"sqlite://{o.data_dir / 'state.db'}")
+        store = await open_store(
+            o.store or f"sqlite://{o.data_dir / 'state.db'}",
+            encryption_config=str(o.encryption_provider_config or "") or None)
         registry = Registry(
             store,
             service_cidr=o.service_cidr,
@@ -172,6 +188,8 @@ class Cluster:
                 readiness=self.readiness, log_source=logs,
                 unix_socket=o.data_dir / "api.sock" if topo is not None else None,
                 dial=netns.bridge_dialer(topo) if topo is not None else direct_dial,
+                **o.serving.api_server_kwargs(),
+                audit_log_path=o.audit_log_path, audit_policy_file=o.audit_policy_file,
             )
             self.api = api
             await api.start()
@@ -241,10 +259,9 @@ class Cluster:
                 self._checks["agents"] = agents.synced
             await components.ensure_kube_dns_service(
                 registry, cluster_ip=o.dns_cluster_ip, dns_port=dns_port)
-            eps, sl = components.kube_dns_endpoints(
-                dns_endpoints, dns_port=dns_port, managed_by="kubesvc.io-up")
-            for resource, obj in (("endpoints", eps), (SLICES, sl)):
-                await components.put(registry, resource, obj, namespace="kube-system")
+            await components.put_system_endpoints(
+                registry, sysendpoints.kube_dns(managed_by="kubesvc.io-up"),
+                [sysendpoints.Backend(ip, dns_port, node) for ip, node in dns_endpoints])
             for p in parts:
                 logs.add(p.name, p.agent.log_source)
                 self._checks[f"node/{p.name}"] = p.agent.synced

@@ -23,9 +23,10 @@ import orjson
 
 from kubesvc import errors
 from kubesvc.api import resources
+from kubesvc.api.objects import Obj
 from kubesvc.client.kubeconfig import KubeConfig, load_kubeconfig
 from kubesvc.client.options import DeleteOptions, ListOptions, WatchOptions, WriteOptions
-from kubesvc.client.protocol import PATCH_CONTENT_TYPES, Obj, PatchType, WatchEventDict
+from kubesvc.client.protocol import PATCH_CONTENT_TYPES, PatchType, WatchEventDict
 
 _JSON = "application/json"
 

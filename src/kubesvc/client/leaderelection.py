@@ -35,22 +35,17 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from kubesvc import errors
-from kubesvc.client.protocol import Client, Obj
+from kubesvc.api.objects import Obj
+from kubesvc.api.timefmt import micro_time_epoch
+from kubesvc.client.protocol import Client
 
 log = logging.getLogger(__name__)
 
 LEASES = "leases.coordination.k8s.io"
 JITTER_FACTOR = 1.2  # client-go's JitterFactor
-
-
-def micro_time(now: float | None = None) -> str:
-    """A ``metav1.MicroTime`` string (RFC 3339 with microseconds, UTC)."""
-    dt = datetime.fromtimestamp(time.time() if now is None else now, UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +156,10 @@ class LeaderElector:
                 on_new_leader(self.identity)
             last_leader = self.identity
             work = asyncio.ensure_future(on_started_leading(lost))
-            renew = asyncio.ensure_future(self._renew_until_lost(stop))
+            if isinstance(work, asyncio.Task):
+                work.set_name(f"leading {self.name}")
+            renew = asyncio.create_task(self._renew_until_lost(stop),
+                                        name=f"lease-renew {self.name}")
             stop_wait = asyncio.ensure_future(stop.wait())
             failed = False
             try:
@@ -237,7 +235,7 @@ class LeaderElector:
 
     # -- one attempt (upstream tryAcquireOrRenew)
     def _record(self, old: LeaderElectionRecord | None) -> LeaderElectionRecord:
-        now = micro_time(self._wall())
+        now = micro_time_epoch(self._wall())
         if old is not None and old.holder_identity == self.identity and old.acquire_time:
             return LeaderElectionRecord(self.identity, self._duration_seconds,
                                         old.acquire_time, now, old.lease_transitions)
@@ -305,7 +303,7 @@ class LeaderElector:
             old = LeaderElectionRecord.from_lease(lease)
             if old.holder_identity != self.identity:
                 return
-            now = micro_time(self._wall())
+            now = micro_time_epoch(self._wall())
             record = LeaderElectionRecord("", 1, now, now, old.lease_transitions)
             spec: dict[str, Any] = {**(lease.get("spec") or {}), **record.spec()}
             await self.client.update(LEASES, {**lease, "spec": spec}, namespace=self.namespace)

@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
+from kubesvc.api.objects import Obj
 from kubesvc.client.options import DeleteOptions, ListOptions, WatchOptions, WriteOptions
 
-Obj = dict[str, Any]
 PatchType = Literal["json", "merge", "strategic", "apply"]
 
 PATCH_CONTENT_TYPES: dict[str, str] = {

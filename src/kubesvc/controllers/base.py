@@ -1,88 +1,24 @@
 """Shared plumbing for the controllers: the queue-driven worker loop, owner references,
-timestamps, random name suffixes and small dict helpers.
+and small dict helpers (timestamps are in api.timefmt, generated names in api.meta).
 
 Every controller in this package subclasses :class:`QueueController` (or runs several of
-them); the manager calls ``run(stop)``. It calls only the informers' ``WorkQueue``.
+them); the manager calls ``run(stop)``. It calls the informers' ``WorkQueue`` and their
+shared worker loop (:mod:`kubesvc.informers.worker`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj, meta
 from kubesvc.informers import Indexer, WorkQueue
-from kubesvc.informers.workqueue import ShutDown
+from kubesvc.informers.worker import run_workers
 
 log = logging.getLogger(__name__)
-
-Obj = dict[str, Any]
-
-# Upstream's rand.String alphabet (k8s.io/apimachinery/pkg/util/rand): no vowels, no
-# confusable digits, so generated names never spell words.
-_ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
-_rng = random.Random()
-
-
-def rand_suffix(n: int = 5) -> str:
-    return "".join(_rng.choice(_ALPHANUMS) for _ in range(n))
-
-
-def generated_name(prefix: str) -> str:
-    """``prefix`` + 5 random characters, as the API server does for ``generateName``.
-
-    Controllers set both ``generateName`` and this ``name`` so they do not depend on the
-    server implementing generateName, and retry on AlreadyExists."""
-    return f"{prefix[: 63 - 5]}{rand_suffix()}"
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def rfc3339(t: datetime | None = None) -> str:
-    """metav1.Time wire format (second precision)."""
-    return (t or now()).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def rfc3339_nano(t: datetime | None = None) -> str:
-    """RFC3339Nano as Go prints it (trailing zeros trimmed), used by annotations."""
-    t = t or now()
-    frac = f"{t.microsecond:06d}".rstrip("0")
-    return t.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if frac else "") + "Z"
-
-
-def micro_time(t: datetime | None = None) -> str:
-    """metav1.MicroTime wire format."""
-    return (t or now()).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not value or not isinstance(value, str):
-        return None
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    # Go may print up to 9 fractional digits; Python takes 6.
-    if "." in text:
-        head, _, rest = text.partition(".")
-        digits = "".join(c for c in rest if c.isdigit())
-        tz = rest[len(digits):]
-        text = f"{head}.{digits[:6].ljust(6, '0')}{tz}"
-    try:
-        t = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
-def meta(obj: Obj) -> dict[str, Any]:
-    md = obj.get("metadata")
-    return md if isinstance(md, dict) else {}
 
 
 def labels_of(obj: Obj) -> dict[str, str]:
@@ -174,36 +110,10 @@ class QueueController:
     async def run(self, stop: asyncio.Event) -> None:
         await self.wait_synced()
         self.on_synced()
-        async with asyncio.TaskGroup() as tg:
-            tasks = [tg.create_task(self._worker(), name=f"{self.name}-worker-{i}")
-                     for i in range(self.workers)]
-            await stop.wait()
-            self.queue.shutdown()
-            # Workers finish the sync in hand; one stuck on a dead client is cancelled.
-            _, pending = await asyncio.wait(tasks, timeout=self.shutdown_timeout)
-            for t in pending:
-                t.cancel()
+        # Workers finish the sync in hand; one stuck on a dead client is cancelled.
+        await run_workers(self.queue, self.sync, stop, name=self.name, workers=self.workers,
+                          shutdown_timeout=self.shutdown_timeout,
+                          expected=(errors.Conflict, errors.AlreadyExists), logger=log)
 
     def on_synced(self) -> None:
         """Hook run once the caches are synced, before workers start."""
-
-    async def _worker(self) -> None:
-        while True:
-            try:
-                key = await self.queue.get()
-            except ShutDown:
-                return
-            try:
-                await self.sync(key)
-            except asyncio.CancelledError:
-                self.queue.done(key)
-                raise
-            except (errors.Conflict, errors.AlreadyExists) as exc:
-                log.debug("%s: %s: %s; retrying", self.name, key, exc)
-                self.queue.add_rate_limited(key)
-            except Exception:
-                log.exception("%s: sync %s failed; retrying with back-off", self.name, key)
-                self.queue.add_rate_limited(key)
-            else:
-                self.queue.forget(key)
-            self.queue.done(key)

@@ -19,18 +19,10 @@ import logging
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj, meta
+from kubesvc.api.timefmt import now, parse_time, rfc3339
 from kubesvc.client.protocol import Client
-from kubesvc.controllers.base import (
-    Obj,
-    QueueController,
-    ensure_index,
-    meta,
-    now,
-    owner_ref,
-    parse_time,
-    rfc3339,
-    split_key,
-)
+from kubesvc.controllers.base import QueueController, ensure_index, owner_ref, split_key
 from kubesvc.controllers.events import NORMAL, EventRecorder
 from kubesvc.controllers.replicaset import OWNER_INDEX, RS, controller_uid_index
 from kubesvc.controllers.workloads import (

@@ -18,22 +18,14 @@ from datetime import datetime
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj, meta
+from kubesvc.api.timefmt import now, rfc3339_nano
 from kubesvc.client.protocol import Client
-from kubesvc.controllers.base import (
-    Obj,
-    QueueController,
-    labels_of,
-    meta,
-    now,
-    pod_ready,
-    rfc3339_nano,
-    split_key,
-)
+from kubesvc.controllers.base import QueueController, labels_of, pod_ready, split_key
 from kubesvc.controllers.endpointslice.reconciler import copy_endpoint
 from kubesvc.controllers.podutil import (
     find_port,
     hostname_for,
-    pod_changed,
     pod_ip,
     should_pod_be_in_endpoints,
 )
@@ -230,13 +222,7 @@ class EndpointsController(QueueController):
             self._enqueue(key)
 
     def _on_pod_update(self, old: Obj, new: Obj) -> None:
-        changed, labels_changed = pod_changed(old, new)
-        if not changed and not labels_changed:
-            return
-        keys = self.index.services_for_pod(new)
-        if labels_changed:
-            keys |= self.index.services_for_pod(old)
-        for key in keys:
+        for key in self.index.services_for_pod_update(old, new):
             self._enqueue(key)
 
     async def sync(self, key: str) -> None:

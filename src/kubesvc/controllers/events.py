@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj, meta
+from kubesvc.api.timefmt import rfc3339
 from kubesvc.client.protocol import Client
-from kubesvc.controllers.base import Obj, meta, rfc3339
 
 log = logging.getLogger(__name__)
 

@@ -29,9 +29,10 @@ from typing import Any
 
 from kubesvc import errors
 from kubesvc.api import resources
+from kubesvc.api.objects import Obj, meta
 from kubesvc.client.options import DeleteOptions
 from kubesvc.client.protocol import Client
-from kubesvc.controllers.base import Obj, QueueController, meta
+from kubesvc.controllers.base import QueueController
 from kubesvc.informers import Informer
 
 log = logging.getLogger(__name__)

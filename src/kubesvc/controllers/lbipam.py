@@ -24,8 +24,9 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from kubesvc.api.objects import Obj, meta
 from kubesvc.client.protocol import Client
-from kubesvc.controllers.base import Obj, QueueController, meta, split_key
+from kubesvc.controllers.base import QueueController, split_key
 from kubesvc.controllers.events import NORMAL, WARNING, EventRecorder
 from kubesvc.informers import Informer, object_key
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from kubesvc.api import bootstraptoken as bt
 from kubesvc.client.protocol import Client
 from kubesvc.controllers.deployment import DeploymentController
 from kubesvc.controllers.endpoints import EndpointsController
@@ -25,15 +26,18 @@ from kubesvc.controllers.mirroring import EndpointSliceMirroringController
 from kubesvc.controllers.nodelifecycle import LEASE_NAMESPACE, NodeLifecycleController
 from kubesvc.controllers.replicaset import ReplicaSetController
 from kubesvc.controllers.servicepods import ServicePodIndex
+from kubesvc.controllers.tokencleaner import FIELD_SELECTOR as TOKEN_SECRETS
+from kubesvc.controllers.tokencleaner import TokenCleaner
 from kubesvc.informers import Informer
 
 ALL_CONTROLLERS: frozenset[str] = frozenset({
     "endpointslice", "endpoints", "endpointslice-mirroring", "replicaset", "deployment",
-    "lb-ipam", "node-lifecycle", "garbage-collector",
+    "lb-ipam", "node-lifecycle", "garbage-collector", "tokencleaner",
 })
 
 SLICES = "endpointslices.discovery.k8s.io"
 LEASES = "leases.coordination.k8s.io"
+TOKEN_INFORMER = "secrets:bootstrap-tokens"  # not a resource name: no one else shares it
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +131,12 @@ class ControllerManager:
                 self._inf(res)
             self.controllers["garbage-collector"] = GarbageCollector(
                 client, dict(self.informers), workers=opts.gc_workers)
+        if "tokencleaner" in on:  # after the GC: it takes every informer above as a resource
+            tokens = Informer(client, "secrets", namespace=bt.NAMESPACE,
+                              field_selector=TOKEN_SECRETS)
+            self.informers[TOKEN_INFORMER] = tokens
+            self._own.add(TOKEN_INFORMER)
+            self.controllers["tokencleaner"] = TokenCleaner(client, secrets=tokens)
 
     def _inf(self, resource: str, **kw: Any) -> Informer:
         inf = self.informers.get(resource)

@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from kubesvc.api.objects import LABEL_SERVICE_NAME, Obj, meta
 from kubesvc.client.protocol import Client
-from kubesvc.controllers.base import Obj, QueueController, ensure_index, labels_of, meta, owner_ref
+from kubesvc.controllers.base import QueueController, ensure_index, labels_of, owner_ref
 from kubesvc.controllers.endpoints import ANN_TRIGGER_TIME, LABEL_SKIP_MIRROR
 from kubesvc.controllers.endpointslice.controller import (
     SLICE_INDEX,
@@ -25,7 +26,6 @@ from kubesvc.controllers.endpointslice.controller import (
 )
 from kubesvc.controllers.endpointslice.reconciler import (
     LABEL_MANAGED_BY,
-    LABEL_SERVICE_NAME,
     EpKey,
     Plan,
     PortKey,

@@ -22,17 +22,10 @@ import logging
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj, meta
+from kubesvc.api.timefmt import rfc3339
 from kubesvc.client.protocol import Client
-from kubesvc.controllers.base import (
-    Obj,
-    QueueController,
-    condition,
-    ensure_index,
-    meta,
-    pod_ready,
-    rfc3339,
-    split_key,
-)
+from kubesvc.controllers.base import QueueController, condition, ensure_index, pod_ready, split_key
 from kubesvc.controllers.events import NORMAL, EventRecorder
 from kubesvc.informers import Informer, object_key
 

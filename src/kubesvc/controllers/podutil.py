@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubesvc.controllers.base import Obj, labels_of, meta, pod_ready
+from kubesvc.api.objects import Obj, meta
+from kubesvc.controllers.base import labels_of, pod_ready
 
 
 def pod_ip(pod: Obj, family: str = "IPv4") -> str:

@@ -22,14 +22,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.meta import generate_name
+from kubesvc.api.objects import Obj, meta
 from kubesvc.client.protocol import Client
 from kubesvc.controllers.base import (
-    Obj,
     QueueController,
     ensure_index,
-    generated_name,
     labels_of,
-    meta,
     owner_ref,
     pod_ready,
     split_key,
@@ -285,7 +284,7 @@ class ReplicaSetController(QueueController):
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": md,
                "spec": copy.deepcopy(tpl.get("spec") or {})}
         for _ in range(5):
-            md["name"] = generated_name(prefix)
+            md["name"] = generate_name(prefix)
             try:
                 created = await self.client.create("pods", pod, namespace=ns)
                 return str(meta(created).get("name"))

@@ -14,8 +14,10 @@ from __future__ import annotations
 import functools
 import sys
 
-from kubesvc.controllers.base import Obj, ensure_index, labels_of, meta
+from kubesvc.api.objects import NamespacedName, Obj, meta
+from kubesvc.controllers.base import ensure_index, labels_of
 from kubesvc.controllers.labels import set_selector
+from kubesvc.controllers.podutil import pod_changed
 from kubesvc.informers import Informer
 
 POD_INDEX = "labelpair"
@@ -74,13 +76,25 @@ class ServicePodIndex:
                     out.add(key)
         return out
 
+    def services_for_pod_update(self, old: Obj, new: Obj) -> set[str]:
+        """Keys of the Services a pod update concerns: none when neither its endpoint fields
+        nor its labels changed; those selecting the new pod, and the old one when the labels
+        changed (it may have left a Service)."""
+        changed, labels_changed = pod_changed(old, new)
+        if not changed and not labels_changed:
+            return set()
+        keys = self.services_for_pod(new)
+        if labels_changed:
+            keys |= self.services_for_pod(old)
+        return keys
+
     def pods_for_service(self, svc: Obj) -> list[Obj]:
         sel = service_selector(svc)
         if not sel:
             return []
         ns = meta(svc).get("namespace", "")
         idx = self.pods.indexer
-        best: list[str] | None = None
+        best: list[NamespacedName] | None = None
         for k, v in sel.items():
             keys = idx.index_keys(POD_INDEX, f"{ns}/{k}={v}")
             if best is None or len(keys) < len(best):

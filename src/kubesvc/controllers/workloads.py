@@ -14,15 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from kubesvc.controllers.base import (
-    Obj,
-    condition,
-    controller_ref,
-    meta,
-    now,
-    parse_time,
-    pod_ready,
-)
+from kubesvc.api.objects import Obj, meta
+from kubesvc.api.timefmt import now, parse_time
+from kubesvc.controllers.base import condition, controller_ref, pod_ready
 
 POD_TEMPLATE_HASH = "pod-template-hash"
 _ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"

@@ -195,7 +195,8 @@ class DnsServer:
             return reply
         if self.upstreams:
             if udp and reply_to is not None and sock is not None:
-                task = asyncio.ensure_future(self._forward_udp_reply(data, reply_to, sock))
+                task = asyncio.create_task(self._forward_udp_reply(data, reply_to, sock),
+                                           name="dns-forward")
                 self._forwards.add(task)
                 task.add_done_callback(self._forwards.discard)
                 return None

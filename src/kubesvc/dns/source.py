@@ -8,13 +8,9 @@ only. The informers are owned and run by the caller (``kubesvc up`` shares them)
 
 from __future__ import annotations
 
-from typing import Any
-
+from kubesvc.api.objects import LABEL_SERVICE_NAME, Obj
 from kubesvc.dns.records import EndpointView, PortView, RecordBook, ServiceView
 from kubesvc.informers import Informer
-
-Obj = dict[str, Any]
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
 def service_view(svc: Obj) -> ServiceView:
@@ -142,5 +138,5 @@ def _name(obj: Obj) -> str:
 
 def _slice_service_key(sl: Obj) -> list[str]:
     md = sl.get("metadata") or {}
-    svc = (md.get("labels") or {}).get(SERVICE_NAME_LABEL)
+    svc = (md.get("labels") or {}).get(LABEL_SERVICE_NAME)
     return [f"{md.get('namespace')}/{svc}"] if svc else []

@@ -2,7 +2,8 @@
 
 :class:`Informer` lists then watches one resource through a ``Client`` and keeps an
 :class:`Indexer` (a local cache with secondary indexes), calling handlers on changes;
-:class:`WorkQueue` de-duplicates keys and retries with per-key exponential back-off.
+:class:`WorkQueue` de-duplicates keys and retries with per-key exponential back-off;
+:mod:`kubesvc.informers.worker` runs the ``get -> sync -> done`` worker loop over one.
 """
 
 from __future__ import annotations

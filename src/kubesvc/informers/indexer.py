@@ -9,18 +9,19 @@ from __future__ import annotations
 import builtins
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any
 
-Obj = dict[str, Any]
+from kubesvc.api.objects import NamespacedName, Obj
+
 IndexFunc = Callable[[Obj], Iterable[str]]
 
 
-def object_key(obj: Obj) -> str:
+def object_key(obj: Obj) -> NamespacedName:
     """``namespace/name`` for namespaced objects, ``name`` for cluster-scoped ones."""
     md = obj.get("metadata") or {}
     ns = md.get("namespace")
     # Interned: every informer's indexes and queues of a process share one string per key.
-    return sys.intern(f"{ns}/{md.get('name', '')}" if ns else str(md.get("name", "")))
+    return NamespacedName(
+        sys.intern(f"{ns}/{md.get('name', '')}" if ns else str(md.get("name", ""))))
 
 
 def namespace_index(obj: Obj) -> list[str]:
@@ -30,21 +31,22 @@ def namespace_index(obj: Obj) -> list[str]:
 
 class Indexer:
     def __init__(self) -> None:
-        self._items: dict[str, Obj] = {}
+        self._items: dict[NamespacedName, Obj] = {}
         self._funcs: dict[str, IndexFunc] = {"namespace": namespace_index}
-        self._indices: dict[str, dict[str, set[str]]] = {"namespace": {}}
-        self._values: dict[str, dict[str, tuple[str, ...]]] = {"namespace": {}}
+        self._indices: dict[str, dict[str, set[NamespacedName]]] = {"namespace": {}}
+        self._values: dict[str, dict[NamespacedName, tuple[str, ...]]] = {"namespace": {}}
 
     def __len__(self) -> int:
         return len(self._items)
 
     def get(self, key: str) -> Obj | None:
-        return self._items.get(key)
+        """By key (an :func:`object_key`, or ``ns/name`` built by the caller)."""
+        return self._items.get(NamespacedName(key))
 
     def list(self) -> builtins.list[Obj]:
         return list(self._items.values())
 
-    def keys(self) -> builtins.list[str]:
+    def keys(self) -> builtins.list[NamespacedName]:
         return list(self._items)
 
     def add_index(self, name: str, func: IndexFunc) -> None:
@@ -59,7 +61,7 @@ class Indexer:
         keys = self._indices[name].get(value, ())
         return [self._items[k] for k in keys if k in self._items]
 
-    def index_keys(self, name: str, value: str) -> builtins.list[str]:
+    def index_keys(self, name: str, value: str) -> builtins.list[NamespacedName]:
         return list(self._indices[name].get(value, ()))
 
     def index_count(self, name: str, value: str) -> int:
@@ -67,14 +69,14 @@ class Indexer:
         return len(self._indices[name].get(value, ()))
 
     # -- mutation, by the informer only
-    def _index_one(self, name: str, key: str, obj: Obj) -> None:
+    def _index_one(self, name: str, key: NamespacedName, obj: Obj) -> None:
         vals = tuple(dict.fromkeys(self._funcs[name](obj)))
         self._values[name][key] = vals
         idx = self._indices[name]
         for v in vals:
             idx.setdefault(v, set()).add(key)
 
-    def _unindex(self, key: str) -> None:
+    def _unindex(self, key: NamespacedName) -> None:
         for name, vals_by_key in self._values.items():
             idx = self._indices[name]
             for v in vals_by_key.pop(key, ()):
@@ -96,7 +98,8 @@ class Indexer:
         return old
 
     def remove(self, key: str) -> Obj | None:
-        old = self._items.pop(key, None)
+        k = NamespacedName(key)
+        old = self._items.pop(k, None)
         if old is not None:
-            self._unindex(key)
+            self._unindex(k)
         return old

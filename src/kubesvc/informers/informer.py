@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import NamespacedName, Obj, ResourceVersion
 from kubesvc.client.options import ListOptions, WatchOptions
 from kubesvc.client.protocol import Client
-from kubesvc.informers.indexer import Indexer, Obj, object_key
+from kubesvc.informers.indexer import Indexer, object_key
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class Informer:
         self._handlers: list[_Handler] = []
         self._synced = asyncio.Event()
         self._watch_timeout = watch_timeout
-        self.resource_version = ""
+        self.resource_version = ResourceVersion("")
 
     # -- public
     @property
@@ -86,7 +87,8 @@ class Informer:
         work: asyncio.Future[None] | None = None
         try:
             while not stop.is_set():
-                work = asyncio.ensure_future(self._list_and_watch())
+                work = asyncio.create_task(self._list_and_watch(),
+                                           name=f"informer-{self.resource}")
                 done, _ = await asyncio.wait(
                     {work, stop_task}, return_when=asyncio.FIRST_COMPLETED
                 )
@@ -131,7 +133,7 @@ class Informer:
     async def _relist(self) -> None:
         items: list[Obj] = []
         token = ""
-        rv = ""
+        rv = ResourceVersion("")
         while True:
             lst = await self.client.list(self.resource, namespace=self.namespace, opts=ListOptions(
                 label_selector=self.label_selector, field_selector=self.field_selector,
@@ -139,11 +141,11 @@ class Informer:
             ))
             items.extend(lst.get("items") or [])
             meta = lst.get("metadata") or {}
-            rv = rv or str(meta.get("resourceVersion") or "")
+            rv = rv or ResourceVersion(str(meta.get("resourceVersion") or ""))
             token = str(meta.get("continue") or "")
             if not token:
                 break
-        seen: set[str] = set()
+        seen: set[NamespacedName] = set()
         for obj in items:
             key = object_key(obj)
             seen.add(key)
@@ -216,8 +218,8 @@ class Informer:
                 self.resource_version = rv
 
 
-def _rv(obj: Obj) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+def _rv(obj: Obj) -> ResourceVersion:
+    return ResourceVersion(str((obj.get("metadata") or {}).get("resourceVersion") or ""))
 
 
 async def _sleep_or_stop(stop: asyncio.Event, delay: float) -> None:

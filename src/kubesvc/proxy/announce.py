@@ -32,14 +32,14 @@ import logging
 import socket
 import struct
 import time
-from typing import Any, Protocol
+from typing import Protocol
 
 from kubesvc import errors
+from kubesvc.api.objects import LABEL_SERVICE_NAME, Obj
 from kubesvc.client.protocol import Client
 from kubesvc.informers import Informer
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 
 LB_CLASS = "kubesvc.io/lb"  # the class kubesvc's LB IPAM serves (unset also means ours)
 EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
@@ -137,7 +137,7 @@ class LbAnnouncer:
         for sl in self.slices.indexer.list():
             meta = sl.get("metadata") or {}
             if meta.get("namespace") != namespace or (meta.get("labels") or {}).get(
-                    "kubernetes.io/service-name") != name:
+                    LABEL_SERVICE_NAME) != name:
                 continue
             for ep in sl.get("endpoints") or []:
                 cond = ep.get("conditions") or {}

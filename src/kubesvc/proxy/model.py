@@ -7,9 +7,8 @@ Built by :mod:`kubesvc.proxy.tracker` from informer objects; read by every backe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-Obj = dict[str, Any]
+from kubesvc.api.objects import Obj
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
+from kubesvc.api.objects import LABEL_SERVICE_NAME, Obj
 from kubesvc.informers import Informer, object_key
 from kubesvc.proxy.backend import ProxyBackend
 from kubesvc.proxy.metrics import ProxyMetrics
 from kubesvc.proxy.runner import BoundedFrequencyRunner
 from kubesvc.proxy.tracker import ChangeTracker
-
-Obj = dict[str, Any]
 
 # kube-proxy watches Services and EndpointSlices with the label selector
 # "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless": objects
@@ -71,8 +69,8 @@ class Proxier:
         self.runner.run()
 
     def _slice_update(self, old: Obj, new: Obj) -> None:
-        old_svc = (old["metadata"].get("labels") or {}).get("kubernetes.io/service-name")
-        new_svc = (new["metadata"].get("labels") or {}).get("kubernetes.io/service-name")
+        old_svc = (old["metadata"].get("labels") or {}).get(LABEL_SERVICE_NAME)
+        new_svc = (new["metadata"].get("labels") or {}).get(LABEL_SERVICE_NAME)
         if old_svc != new_svc:
             self.tracker.slice_changed(old, deleted=True)
         self._slice(new)
@@ -99,7 +97,7 @@ class Proxier:
             await self.slices.wait_synced()
             self.runner.run()
 
-        kicker = asyncio.create_task(kick())
+        kicker = asyncio.create_task(kick(), name="proxier-first-sync")
         try:
             await self.runner.loop(stop)
         finally:

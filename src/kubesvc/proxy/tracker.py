@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
+from kubesvc.api.objects import LABEL_SERVICE_NAME, Obj
 from kubesvc.proxy.model import (
     Endpoint,
     ServicePort,
@@ -21,9 +21,6 @@ from kubesvc.proxy.model import (
     service_ports,
     slice_endpoints,
 )
-
-Obj = dict[str, Any]
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
 @dataclass(slots=True)
@@ -77,7 +74,7 @@ class ChangeTracker:
 
     def slice_changed(self, sl: Obj, *, deleted: bool = False) -> None:
         md = sl.get("metadata") or {}
-        svc_name = (md.get("labels") or {}).get(SERVICE_NAME_LABEL)
+        svc_name = (md.get("labels") or {}).get(LABEL_SERVICE_NAME)
         if not svc_name:
             return
         key = f"{md.get('namespace')}/{svc_name}"

@@ -19,12 +19,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
 from kubesvc.client.protocol import Client
 from kubesvc.informers import Informer, WorkQueue, object_key
-from kubesvc.informers.workqueue import ShutDown
+from kubesvc.informers.worker import run_workers
 from kubesvc.runtime.backoff import Backoff
 from kubesvc.runtime.containers import PodState, PodSyncer
 from kubesvc.runtime.events import EventRecorder
@@ -37,7 +37,6 @@ from kubesvc.runtime.process import ProcessRunner
 from kubesvc.runtime.types import PodRunner
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 
 
 def _uid_index(obj: Obj) -> list[str]:
@@ -203,13 +202,10 @@ class NodeAgent:
                 await asyncio.gather(synced, return_exceptions=True)
                 return
             await self._recover()
-            workers = [asyncio.ensure_future(self._worker()) for _ in range(self._workers)]
             self._ready = True
-            await stop_wait
-            self.queue.shutdown()
-            for w in workers:
-                w.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            await run_workers(self.queue, self._sync_key, stop,
+                              name=f"node-agent-{self.node_name}", workers=self._workers,
+                              logger=log)
         finally:
             stop_wait.cancel()
 
@@ -238,22 +234,8 @@ class NodeAgent:
         for pod in pods:
             self.queue.add(object_key(pod))
 
-    async def _worker(self) -> None:
-        while True:
-            try:
-                key = await self.queue.get()
-            except ShutDown:
-                return
-            try:
-                await self.syncer.sync(key, self._pod(key))
-                self.queue.forget(key)
-            except errors.NotFound:
-                self.queue.forget(key)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("node %s: sync of pod %s failed; retrying", self.node_name, key)
-                self.queue.add_rate_limited(key)
-            finally:
-                self.queue.done(key)
-
+    async def _sync_key(self, key: str) -> None:
+        try:
+            await self.syncer.sync(key, self._pod(key))
+        except errors.NotFound:
+            pass  # the pod is gone; nothing left to retry

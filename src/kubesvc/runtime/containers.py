@@ -22,6 +22,8 @@ from functools import partial
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
+from kubesvc.api.timefmt import rfc3339_epoch
 from kubesvc.client.options import DeleteOptions
 from kubesvc.client.protocol import Client
 from kubesvc.informers import Indexer
@@ -33,7 +35,6 @@ from kubesvc.runtime.network import PodNetwork, Sandbox
 from kubesvc.runtime.podstatus import (
     ContainerRecord,
     pod_status,
-    rfc3339,
     same_status,
     status_digest,
 )
@@ -41,7 +42,6 @@ from kubesvc.runtime.probes import ContainerProbes, run_probe
 from kubesvc.runtime.types import ContainerInfo, ContainerLaunch, PodRunner
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 MIN_GRACE = 2.0  # kubelet's minimumGracePeriodInSeconds
 
 
@@ -111,8 +111,8 @@ class PodSyncer:
         self._bg: set[asyncio.Task[None]] = set()
 
     # -- lifecycle helpers
-    def _spawn(self, coro: Any) -> None:
-        t: asyncio.Task[None] = asyncio.ensure_future(coro)
+    def _spawn(self, coro: Any, *, name: str) -> None:
+        t: asyncio.Task[None] = asyncio.create_task(coro, name=name)
         self._bg.add(t)
         t.add_done_callback(self._bg.discard)
 
@@ -135,7 +135,7 @@ class PodSyncer:
             st = PodState(key=key, uid=str(md.get("uid") or ""), name=md["name"],
                           namespace=md.get("namespace", "default"), records=_records(pod),
                           start_time=str((pod.get("status") or {}).get("startTime")
-                                         or rfc3339()))
+                                         or rfc3339_epoch()))
             self.by_key[key] = st
         return st
 
@@ -188,7 +188,7 @@ class PodSyncer:
             rec.ready = rec.started = False
             probes = st.probes.pop(info.container, None)
             if probes is not None:
-                self._spawn(probes.close())
+                self._spawn(probes.close(), name=f"probes-close {key}/{info.container}")
         self.enqueue(key)
 
     def _on_probe(self, key: str, uid: str, cid: str, container: str, kind: str, ok: bool,
@@ -214,7 +214,8 @@ class PodSyncer:
             spec = st.specs.get(container) or {}
             grace = (spec.get(f"{kind}Probe") or {}).get("terminationGracePeriodSeconds")
             grace = st.grace if grace is None else float(grace)
-            self._spawn(self.runner.stop(cid, grace_period=max(grace, MIN_GRACE)))
+            self._spawn(self.runner.stop(cid, grace_period=max(grace, MIN_GRACE)),
+                        name=f"container-stop {key}/{container}")
         self.enqueue(key)
 
     def _attach_probes(self, pod: Obj, st: PodState, rec: ContainerRecord,
@@ -260,7 +261,8 @@ class PodSyncer:
                 st.terminating = None
             st.grace = float(grace)
             if st.terminating is None:
-                st.terminating = asyncio.ensure_future(self._terminate(st, pod))
+                st.terminating = asyncio.create_task(self._terminate(st, pod),
+                                                     name=f"pod-terminate {st.key}")
             elif not st.terminating.done() and st.probes:
                 # Readiness is still probed while terminating: report its changes.
                 await self._write_status(pod, st)
@@ -393,7 +395,7 @@ class PodSyncer:
         if status["phase"] in ("Succeeded", "Failed") and not st.terminal:
             st.terminal = True
             for p in st.probes.values():
-                self._spawn(p.close())
+                self._spawn(p.close(), name=f"probes-close {st.key}")
             st.probes.clear()
         digest = status_digest(status)
         if st.last_status == digest:

@@ -19,9 +19,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
 from kubesvc.runtime.poddns import pod_hostname
 
-Obj = dict[str, Any]
 Getter = Callable[[str, str, str], Awaitable[Obj]]  # (resource, namespace, name) -> object
 
 

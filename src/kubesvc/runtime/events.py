@@ -14,18 +14,13 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import time
-from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
+from kubesvc.api.timefmt import rfc3339_epoch
 from kubesvc.client.protocol import Client
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 class EventRecorder:
@@ -69,7 +64,7 @@ class EventRecorder:
         md = obj.get("metadata") or {}
         ns = str(md.get("namespace") or "default")
         key = (str(md.get("uid")), reason, message, field_path)
-        now = _now()
+        now = rfc3339_epoch()
         seen = self._seen.get(key)
         if seen is not None:
             name, count = seen

@@ -14,13 +14,12 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
 from kubesvc.runtime.podstatus import ContainerRecord
 from kubesvc.runtime.types import ContainerInfo, PodRunner
 
-Obj = dict[str, Any]
 Lookup = Callable[[str, str], "tuple[Obj, dict[str, ContainerRecord]] | None"]
 
 CHUNK = 64 * 1024

@@ -30,7 +30,7 @@ from typing import Any
 
 from kubesvc.linuxns import setns
 from kubesvc.runtime import poddns
-from kubesvc.runtime.network import IPAllocator, Sandbox
+from kubesvc.runtime.network import IPAllocator, PodSandboxes, Sandbox
 
 log = logging.getLogger(__name__)
 ETC_NETNS = Path("/etc/netns")
@@ -89,22 +89,20 @@ def socket_in_netns(netns: str, family: int, kind: int) -> socket.socket:
         os.close(own)
 
 
-class NetnsNetwork:
+class NetnsNetwork(PodSandboxes):
     mode = "netns"
 
     def __init__(self, *, pod_cidr: str, dns_ip: str = "", cluster_domain: str = "cluster.local",
                  node_netns: str | None = None, bridge: str = "kubesvc0",
                  prefix: str = "kubesvc-pod-") -> None:
-        self.pod_cidr = pod_cidr
         self.net = ipaddress.ip_network(pod_cidr, strict=False)
         self.gateway = str(self.net.network_address + 1)
-        self.allocator = IPAllocator(pod_cidr, reserved=(self.gateway,))
+        super().__init__(pod_cidr, IPAllocator(pod_cidr, reserved=(self.gateway,)))
         self.dns_ip = dns_ip
         self.cluster_domain = cluster_domain
         self.node_netns = node_netns
         self.bridge = bridge
         self.prefix = prefix
-        self._sandboxes: dict[str, Sandbox] = {}
         self._bridge_ready = False
         self._lock = asyncio.Lock()
 
@@ -248,9 +246,6 @@ class NetnsNetwork:
             await _ip_quiet("netns", "del", nsname)
         shutil.rmtree(ETC_NETNS / nsname, ignore_errors=True)
         self.allocator.release(pod_uid)
-
-    def get(self, pod_uid: str) -> Sandbox | None:
-        return self._sandboxes.get(pod_uid)
 
     async def open_connection(
         self, sandbox: Sandbox, host: str, port: int

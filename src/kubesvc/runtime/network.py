@@ -110,15 +110,26 @@ class PodNetwork(Protocol):
         ...
 
 
-class HostNetwork:
+class PodSandboxes:
+    """What every PodNetwork keeps: the pod CIDR, its address allocator and each pod's
+    sandbox (the base of :class:`HostNetwork` and the netns one)."""
+
+    def __init__(self, pod_cidr: str, allocator: IPAllocator) -> None:
+        self.pod_cidr = pod_cidr
+        self.allocator = allocator
+        self._sandboxes: dict[str, Sandbox] = {}
+
+    def get(self, pod_uid: str) -> Sandbox | None:
+        return self._sandboxes.get(pod_uid)
+
+
+class HostNetwork(PodSandboxes):
     """Host mode: a 127.x pod IP per pod, no namespaces, no root."""
 
     mode = "host"
 
     def __init__(self, pod_cidr: str = "127.1.0.0/16") -> None:
-        self.pod_cidr = pod_cidr
-        self.allocator = IPAllocator(pod_cidr)
-        self._sandboxes: dict[str, Sandbox] = {}
+        super().__init__(pod_cidr, IPAllocator(pod_cidr))
 
     async def setup(self, pod_uid: str, *, namespace: str, name: str,
                     ip: str | None = None, pod: dict[str, Any] | None = None,
@@ -137,9 +148,6 @@ class HostNetwork:
     async def teardown(self, pod_uid: str) -> None:
         self._sandboxes.pop(pod_uid, None)
         self.allocator.release(pod_uid)
-
-    def get(self, pod_uid: str) -> Sandbox | None:
-        return self._sandboxes.get(pod_uid)
 
     async def open_connection(
         self, sandbox: Sandbox, host: str, port: int

@@ -11,31 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import logging
 import os
 import platform
 import uuid
 from pathlib import Path
-from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
+from kubesvc.api.timefmt import micro_time_epoch, rfc3339_epoch
 from kubesvc.client.protocol import Client
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 KUBELET_VERSION = "v1.32.0"
 LEASE_NS = "kube-node-lease"
-
-
-def micro_time(ts: float | None = None) -> str:
-    dt = (datetime.datetime.now(datetime.UTC) if ts is None
-          else datetime.datetime.fromtimestamp(ts, datetime.UTC))
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def now_rfc3339() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _arch() -> str:
@@ -99,7 +88,7 @@ def node_object(name: str, *, node_ip: str, pod_cidr: str, max_pods: int,
         "kubernetes.io/os": "linux",
         **(labels or {}),
     }
-    now = now_rfc3339()
+    now = rfc3339_epoch()
     uname = os.uname()
     machine_id = _read("/etc/machine-id") or uuid.uuid5(uuid.NAMESPACE_DNS, name).hex
     spec: Obj = {}
@@ -177,7 +166,7 @@ class NodeHeart:
             new = dict(cur)
             status = dict(self.node["status"])
             status["conditions"] = node_conditions(
-                now_rfc3339(), (cur.get("status") or {}).get("conditions"))
+                rfc3339_epoch(), (cur.get("status") or {}).get("conditions"))
             new["status"] = status
             try:
                 await self.client.update("nodes", new, subresource="status")
@@ -194,7 +183,7 @@ class NodeHeart:
                          "ownerReferences": [owner] if self.uid else []},
             "spec": {"holderIdentity": self.name,
                      "leaseDurationSeconds": self.lease_duration,
-                     "renewTime": micro_time()},
+                     "renewTime": micro_time_epoch()},
         }
 
     async def renew(self) -> None:
@@ -217,7 +206,7 @@ class NodeHeart:
         new = dict(cur)
         spec = dict(cur.get("spec") or {})
         spec.update(holderIdentity=self.name, leaseDurationSeconds=self.lease_duration,
-                    renewTime=micro_time())
+                    renewTime=micro_time_epoch())
         new["spec"] = spec
         await self.client.update("leases.coordination.k8s.io", new, namespace=LEASE_NS)
         self.renewals += 1

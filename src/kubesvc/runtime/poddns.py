@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-Obj = dict[str, Any]
+from kubesvc.api.objects import Obj
 
 MAX_NAMESERVERS = 3
 MAX_SEARCHES = 32

@@ -10,21 +10,16 @@ subresource only when it differs from what the API server already holds.
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
+from kubesvc.api.objects import Obj
+from kubesvc.api.timefmt import rfc3339_epoch
 from kubesvc.runtime.images import image_id
 from kubesvc.runtime.types import ContainerInfo
 
-Obj = dict[str, Any]
 SCHEME = "kubesvc://"
-
-
-def rfc3339(ts: float | None = None) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if ts is None else ts))
 
 
 @dataclass(slots=True)
@@ -51,8 +46,8 @@ class ContainerRecord:
 def _terminated(info: ContainerInfo) -> Obj:
     code = info.exit_code if info.exit_code is not None else 0
     reason = info.reason or ("Completed" if code == 0 else "Error")
-    out: Obj = {"exitCode": code, "reason": reason, "startedAt": rfc3339(info.started_at),
-                "finishedAt": rfc3339(info.finished_at), "containerID": SCHEME + info.id}
+    out: Obj = {"exitCode": code, "reason": reason, "startedAt": rfc3339_epoch(info.started_at),
+                "finishedAt": rfc3339_epoch(info.finished_at), "containerID": SCHEME + info.id}
     if info.signal:
         out["signal"] = info.signal
     if info.message:
@@ -65,7 +60,7 @@ def container_status(rec: ContainerRecord) -> Obj:
     last: Obj = {}
     cur = rec.current
     if cur is not None and cur.running:
-        state = {"running": {"startedAt": rfc3339(cur.started_at)}}
+        state = {"running": {"startedAt": rfc3339_epoch(cur.started_at)}}
         if rec.last is not None:
             last = {"terminated": _terminated(rec.last)}
     elif rec.waiting is not None:
@@ -218,7 +213,7 @@ def pod_status(pod: Obj, records: list[ContainerRecord], *, pod_ip: str, host_ip
                start_time: str, sandbox_ready: bool, terminal: bool = False,
                now: str | None = None) -> Obj:
     """The full ``status`` for a pod (merge-patched over the stored one)."""
-    now = now or rfc3339()
+    now = now or rfc3339_epoch()
     inits = [container_status(r) for r in records if r.init]
     mains = [container_status(r) for r in records if not r.init]
     ph = phase(pod, inits, mains, terminal=terminal)

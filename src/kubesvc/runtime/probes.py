@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from kubesvc.api.objects import Obj
 from kubesvc.runtime.network import PodNetwork, Sandbox
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 
 # (kind, success) -> None ; kind in {"liveness", "readiness", "startup"}
 ResultCallback = Callable[[str, bool, str], None]
@@ -146,7 +146,8 @@ class ContainerProbes:
         for kind in ("startup", "liveness", "readiness"):
             spec = container.get(f"{kind}Probe")
             if spec:
-                task = asyncio.ensure_future(self._loop(kind, spec))
+                task = asyncio.create_task(self._loop(kind, spec),
+                                           name=f"{kind}-probe {container.get('name', '')}")
                 self._tasks.append(task)
                 self._kinds[task] = kind
 

@@ -173,7 +173,8 @@ class ProcessRunner:
         a = _Attempt(info, on_exit)
         a.ticks = proc_start_ticks(pid)
         self._attempts[container_id] = a
-        a.waiter = asyncio.ensure_future(self._watch_foreign(a))
+        a.waiter = asyncio.create_task(self._watch_foreign(a),
+                                       name=f"container-watch {container_id}")
         return info
 
     async def kill_orphans(self, keep: set[str]) -> int:
@@ -261,7 +262,7 @@ class ProcessRunner:
         info.pid = proc.pid
         a.ticks = proc_start_ticks(proc.pid)
         self._record(a)
-        a.waiter = asyncio.ensure_future(self._wait(a))
+        a.waiter = asyncio.create_task(self._wait(a), name=f"container-wait {info.id}")
         return info
 
     def _forget_old_attempts(self, launch: ContainerLaunch) -> None:

@@ -19,20 +19,15 @@ from collections import Counter
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
+from kubesvc.api.timefmt import rfc3339_epoch
 from kubesvc.client.protocol import Client
 from kubesvc.informers import Informer, WorkQueue, object_key
-from kubesvc.informers.workqueue import ShutDown
+from kubesvc.informers.worker import run_workers
 from kubesvc.runtime.events import EventRecorder
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 DEFAULT_SCHEDULER = "default-scheduler"
-
-
-def _now() -> str:
-    import time
-
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _node_ready(node: Obj) -> bool:
@@ -161,32 +156,8 @@ class Scheduler:
 
     async def _main(self, stop: asyncio.Event) -> None:
         await asyncio.gather(self.pods.wait_synced(), self.nodes.wait_synced())
-        workers = [asyncio.ensure_future(self._worker()) for _ in range(self._workers)]
-        await stop.wait()
-        self.queue.shutdown()
-        for w in workers:
-            w.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-
-    async def _worker(self) -> None:
-        while True:
-            try:
-                key = await self.queue.get()
-            except ShutDown:
-                return
-            try:
-                retry = await self.schedule(key)
-                if retry:
-                    self.queue.add_rate_limited(key)
-                else:
-                    self.queue.forget(key)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("scheduler: %s failed; retrying", key)
-                self.queue.add_rate_limited(key)
-            finally:
-                self.queue.done(key)
+        await run_workers(self.queue, self.schedule, stop, name="scheduler",
+                          workers=self._workers, logger=log)
 
     def choose(self, pod: Obj) -> tuple[str | None, str]:
         """The node for ``pod`` (or None) and, when None, upstream's failure message."""
@@ -253,7 +224,8 @@ class Scheduler:
         ns, name = pod["metadata"].get("namespace", "default"), pod["metadata"]["name"]
         if node is None:
             cond = {"type": "PodScheduled", "status": "False", "lastProbeTime": None,
-                    "lastTransitionTime": _now(), "reason": "Unschedulable", "message": msg}
+                    "lastTransitionTime": rfc3339_epoch(), "reason": "Unschedulable",
+                    "message": msg}
             old = [c for c in (pod.get("status") or {}).get("conditions") or []
                    if c.get("type") == "PodScheduled"]
             if not old or old[0].get("message") != msg:
@@ -285,7 +257,7 @@ class Scheduler:
             return
         # Status first: once nodeName is set the node agent owns the status.
         cond = {"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                "lastTransitionTime": _now()}
+                "lastTransitionTime": rfc3339_epoch()}
         await self.client.patch("pods", name, {"status": {"conditions": [cond]}},
                                 namespace=namespace, subresource="status")
         await self.client.patch("pods", name, {"spec": {"nodeName": node}},

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
-
-Obj = dict[str, Any]
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(slots=True)

@@ -6,6 +6,7 @@ Callers (the API server's registry) use :func:`open_store` with a URL:
 
 from __future__ import annotations
 
-from kubesvc.storage.store import KeyValue, ListResult, Store, Watch, WatchEvent, open_store
+from kubesvc.storage.factory import open_store
+from kubesvc.storage.store import KeyValue, ListResult, Store, Watch, WatchEvent
 
 __all__ = ["KeyValue", "ListResult", "Store", "Watch", "WatchEvent", "open_store"]

@@ -1,6 +1,6 @@
 """etcd ``Store`` backend: the scale-out engine (``--store etcd://host:port[,host:port...]``).
 
-Opened by :func:`kubesvc.storage.store.open_store`; the API server's registry calls it through
+Opened by :func:`kubesvc.storage.factory.open_store`; the API server's registry calls it through
 the :class:`~kubesvc.storage.store.Store` protocol. A thin adapter over the ``aetcd`` client:
 ``aetcd.Client`` owns each endpoint's gRPC channel, and this module sends etcd v3 requests on
 its stubs directly, because the protocol needs range options (revision, limit, start key),
@@ -35,6 +35,7 @@ from aetcd import rpc
 
 from kubesvc import errors
 from kubesvc.storage.store import KeyValue, ListResult, WatchEvent
+from kubesvc.storage.watchstream import WatchStream
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +299,7 @@ class EtcdWatch:
         self._store = store
         self.prefix = prefix
         self._next = start_revision  # next revision wanted; 0 until the server says "now"
-        self._queue: asyncio.Queue[list[WatchEvent] | BaseException | None] = asyncio.Queue()
+        self._events = WatchStream()
         self._created: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._closed = False
         self._healthy = False  # a stream got its "created" since the last reconnect
@@ -308,16 +309,7 @@ class EtcdWatch:
         await asyncio.shield(self._created)
 
     def __aiter__(self) -> AsyncIterator[list[WatchEvent]]:
-        return self._iter()
-
-    async def _iter(self) -> AsyncIterator[list[WatchEvent]]:
-        while True:
-            item = await self._queue.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        return aiter(self._events)
 
     async def close(self) -> None:
         if self._closed:
@@ -330,13 +322,13 @@ class EtcdWatch:
         if not self._created.done():
             self._created.set_exception(errors.ServiceUnavailable("watch closed"))
             self._created.exception()  # retrieved: nobody else may be waiting
-        self._queue.put_nowait(None)
+        self._events.end()
 
     def _end(self, exc: BaseException) -> None:
         if not self._created.done():
             self._created.set_exception(exc)
         else:
-            self._queue.put_nowait(exc)
+            self._events.fail(exc)
 
     async def _run(self) -> None:
         try:
@@ -403,6 +395,6 @@ class EtcdWatch:
             if resp.events:
                 batch = [_event(e) for e in resp.events]
                 self._next = batch[-1].kv.mod_revision + 1
-                self._queue.put_nowait(batch)
+                self._events.extend(batch)
             elif not resp.created:  # progress notification: nothing missed up to header
                 self._next = max(self._next, int(resp.header.revision) + 1)

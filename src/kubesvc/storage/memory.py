@@ -4,12 +4,12 @@ a past revision and watches from a past revision behave as etcd's do."""
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 from collections.abc import AsyncIterator
 
 from kubesvc import errors
 from kubesvc.storage.store import KeyValue, ListResult, WatchEvent
+from kubesvc.storage.watchstream import WatchStream
 
 
 class _MemoryWatch:
@@ -17,26 +17,17 @@ class _MemoryWatch:
         self._store = store
         self.prefix = prefix
         self.start_revision = start_revision  # events older than this are not delivered
-        self.queue: asyncio.Queue[list[WatchEvent] | BaseException | None] = asyncio.Queue()
+        self.stream = WatchStream()
         self.closed = False
 
     def __aiter__(self) -> AsyncIterator[list[WatchEvent]]:
-        return self._iter()
-
-    async def _iter(self) -> AsyncIterator[list[WatchEvent]]:
-        while True:
-            item = await self.queue.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        return aiter(self.stream)
 
     async def close(self) -> None:
         if not self.closed:
             self.closed = True
             self._store._watches.discard(self)
-            self.queue.put_nowait(None)
+            self.stream.end()
 
 
 class MemoryStore:
@@ -106,7 +97,7 @@ class MemoryStore:
         self._history.append(ev)
         for w in list(self._watches):
             if ev.kv.key.startswith(w.prefix) and ev.kv.mod_revision >= w.start_revision:
-                w.queue.put_nowait([ev])
+                w.stream.put(ev)
 
     async def create(self, key: str, value: bytes) -> KeyValue:
         if key in self._live:
@@ -160,7 +151,7 @@ class MemoryStore:
             )
             backlog = [e for e in self._history[lo:] if e.kv.key.startswith(prefix)]
             if backlog:
-                w.queue.put_nowait(backlog)
+                w.stream.extend(backlog)
         self._watches.add(w)
         return w
 

@@ -1,6 +1,6 @@
 """SQLite ``Store`` backend: the embedded default (``kubesvc up``, ``--store sqlite:///...``).
 
-Opened by :func:`kubesvc.storage.store.open_store`; the API server's registry calls it through
+Opened by :func:`kubesvc.storage.factory.open_store`; the API server's registry calls it through
 the :class:`~kubesvc.storage.store.Store` protocol. This module is the event-loop side: it
 queues operations to one dedicated worker thread, which owns the connection through
 :class:`kubesvc.storage.sqlite_db.SqliteDb` (schema, queries, in-memory key map), and hands

@@ -23,6 +23,8 @@ recent values was measured and did not pay for its memory: that read is already 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from typing import Literal
 
@@ -81,6 +83,7 @@ class SqliteDb:
 
     def __init__(self, path: str, *, synchronous: Literal["NORMAL", "FULL"]) -> None:
         try:
+            _private_files(path)
             conn = sqlite3.connect(path, isolation_level=None, timeout=0.25)
         except sqlite3.Error as exc:
             raise errors.InternalError(f"cannot open sqlite store {path}: {exc}") from exc
@@ -350,3 +353,19 @@ class SqliteDb:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise
+
+
+def _private_files(path: str) -> None:
+    """The database holds Secrets: create it 0600, and make an existing one (and its WAL,
+    SHM and journal) 0600. SQLite creates the WAL and SHM files with the database's own
+    mode, so they stay private once it is."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except OSError:
+        return  # sqlite3.connect reports why the file cannot be opened, in its words
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(path + suffix).st_mode & 0o077:
+                os.chmod(path + suffix, 0o600)

@@ -114,18 +114,3 @@ def open_hint(reason: str) -> str:
     return "make the data dir writable, or point --data-dir/--store at a writable place"
 
 
-async def open_store(url: str) -> Store:
-    """Open a backend from a URL: ``memory://``, ``sqlite:///abs/path.db`` or a path,
-    ``etcd://host:port[,host:port...]``."""
-    if url.startswith("memory:"):
-        from kubesvc.storage.memory import MemoryStore
-
-        return MemoryStore()
-    if url.startswith("etcd://"):
-        from kubesvc.storage.etcd import EtcdStore
-
-        return await EtcdStore.connect(url)
-    from kubesvc.storage.sqlite import SqliteStore
-
-    path = url.removeprefix("sqlite://") if url.startswith("sqlite://") else url
-    return await SqliteStore.open(path)

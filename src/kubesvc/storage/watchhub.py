@@ -9,14 +9,12 @@ event is lost or repeated across the hand-over. Calls nothing outside this packa
 
 from __future__ import annotations
 
-import asyncio
-from collections import deque
 from collections.abc import AsyncIterator
 
 from kubesvc import errors
 from kubesvc.storage.store import WatchEvent
+from kubesvc.storage.watchstream import WatchStream
 
-MAX_BATCH = 1000  # events per yielded batch
 MAX_QUEUED = 200_000  # a watcher this far behind is cut off with Gone (it must re-list)
 
 
@@ -27,32 +25,16 @@ class HubWatch:
         self._hub = hub
         self.prefix = prefix
         self.start_revision = start_revision
-        self._items: deque[WatchEvent] = deque()
+        self._stream = WatchStream()
         # Live events seen before the backlog was read; None once started.
         self._pending: list[WatchEvent] | None = [] if start_revision else None
         self._floor = hub.rev if not start_revision else start_revision - 1
-        self._ended = False
-        self._error: BaseException | None = None
-        self._wake = asyncio.Event()
 
     def __aiter__(self) -> AsyncIterator[list[WatchEvent]]:
-        return self._iter()
-
-    async def _iter(self) -> AsyncIterator[list[WatchEvent]]:
-        while True:
-            if self._items:
-                n = min(len(self._items), MAX_BATCH)
-                yield [self._items.popleft() for _ in range(n)]
-                continue
-            if self._ended:
-                if self._error is not None:
-                    raise self._error
-                return
-            self._wake.clear()
-            await self._wake.wait()
+        return aiter(self._stream)
 
     def deliver(self, ev: WatchEvent) -> None:
-        if self._ended:
+        if self._stream.ended:
             return
         if self._pending is not None:
             self._pending.append(ev)
@@ -71,32 +53,26 @@ class HubWatch:
                 self._push(ev)
 
     def _push(self, ev: WatchEvent) -> None:
-        if self._ended:
+        if self._stream.ended:
             return
-        self._items.append(ev)
+        self._stream.put(ev)
         self._floor = ev.kv.mod_revision
-        if len(self._items) > MAX_QUEUED:
+        if len(self._stream) > MAX_QUEUED:
             self.fail(errors.Gone(f"watch of {self.prefix} fell too far behind; re-list"))
-            return
-        self._wake.set()
 
     def fail(self, exc: BaseException) -> None:
         """End the watch with ``exc`` (queued events are dropped: the caller must re-list)."""
-        if self._ended:
+        if self._stream.ended:
             return
-        self._items.clear()
-        self._error = exc
-        self._end()
-
-    def _end(self) -> None:
-        self._ended = True
+        self._stream.clear()
+        self._stream.fail(exc)
         self._hub.discard(self)
-        self._wake.set()
 
     async def close(self) -> None:
-        if not self._ended:
-            self._items.clear()
-            self._end()
+        if not self._stream.ended:
+            self._stream.clear()
+            self._stream.end()
+            self._hub.discard(self)
 
 
 def _root(path: str) -> str:

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from kubesvc.api.tables import column_definitions, human_duration, to_table
-from kubesvc.api.tables.common import parse_time
+from kubesvc.api.timefmt import parse_time_epoch
 from kubesvc.errors import BadRequest
 
 T0 = "2024-09-17T11:57:54Z"
-NOW = parse_time(T0)
+NOW = parse_time_epoch(T0)
 assert NOW is not None
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from kubesvc.api.tables import column_definitions, to_table
-from kubesvc.api.tables.common import parse_time
+from kubesvc.api.timefmt import parse_time_epoch
 
 T0 = "2024-09-17T00:00:00Z"
-NOW = parse_time("2024-09-19T03:00:00Z")  # 2d3h later
+NOW = parse_time_epoch("2024-09-19T03:00:00Z")  # 2d3h later
 assert NOW is not None
 
 

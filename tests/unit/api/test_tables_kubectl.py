@@ -19,13 +19,13 @@ from urllib.parse import urlparse
 import pytest
 
 from kubesvc.api.tables import to_table
-from kubesvc.api.tables.common import parse_time
+from kubesvc.api.timefmt import parse_time_epoch
 
 KUBECTL = shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
 
 T0 = "2024-01-01T00:00:00Z"
-NOW = parse_time("2024-01-01T00:00:05Z")
+NOW = parse_time_epoch("2024-01-01T00:00:05Z")
 
 SERVICE = {
     "apiVersion": "v1", "kind": "Service",

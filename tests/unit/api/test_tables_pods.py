@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from kubesvc.api.tables import column_definitions, to_table
-from kubesvc.api.tables.common import parse_time
+from kubesvc.api.timefmt import parse_time_epoch
 
 T0 = "2024-09-17T11:00:00Z"
-NOW = parse_time("2024-09-17T12:00:00Z")
+NOW = parse_time_epoch("2024-09-17T12:00:00Z")
 assert NOW is not None
 
 

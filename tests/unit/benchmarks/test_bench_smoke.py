@@ -174,3 +174,44 @@ async def test_http_floor_echoes_creates_like_a_create() -> None:
         listed = await r.json()
         assert listed["items"] == [] and int(listed["metadata"]["resourceVersion"]) > int(
             second["metadata"]["resourceVersion"])
+
+
+async def test_soak_smoke_against_an_in_process_server(tmp_path: Path) -> None:
+    """One second of the soak's churn with 3 watchers (one reads nothing) and the idle
+    1 MB watcher phase with 3 watchers, against an in-process API server."""
+    import os
+
+    from benchmarks import soak
+    from benchmarks.cluster import Api
+    from kubesvc.apiserver.http.server import ApiServer
+    from kubesvc.apiserver.registry import Registry
+    from kubesvc.client.kubeconfig import write_kubeconfig
+    from kubesvc.storage.memory import MemoryStore
+
+    reg = Registry(MemoryStore(), compact_interval=0, repair_interval=0)
+    await reg.start()
+    api_server = ApiServer(reg, data_dir=tmp_path, port=0)
+    await api_server.start()
+    try:
+        write_kubeconfig(tmp_path / "kubeconfig", server=api_server.url,
+                         ca_pem=api_server.ca_pem, token=api_server.token)
+        async with Api(tmp_path / "kubeconfig") as api:
+            res = await soak._soak(api, os.getpid(), seconds=1.0, watchers=3,
+                                   slow_wait=0.2)
+            idle = await soak._idle_memory(api, os.getpid(), count=3)
+    finally:
+        await api_server.stop()
+        await reg.stop()
+    assert res["writes"] == soak.RATE and res["errors"] == 0 and res["watch_errors"] == 0
+    assert res["events_min_per_watcher"] >= soak.RATE  # every update reached the readers
+    assert res["write_ms"]["count"] == soak.RATE and res["rss_end_mb"] > 0
+    assert idle["idle_watchers"] == 3 and idle["object_bytes"] == soak.BIG
+
+
+def test_soak_minutes_follow_the_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import soak
+
+    monkeypatch.delenv("KUBESVC_SOAK_MINUTES", raising=False)
+    assert soak.minutes(False) == 5.0 and soak.minutes(True) == 0.25
+    monkeypatch.setenv("KUBESVC_SOAK_MINUTES", "0.1")
+    assert soak.minutes(False) == 0.1

@@ -1,14 +1,17 @@
-"""``kubesvc token create`` and the servers' token reload: bootstrap tokens land in the token
-file with their groups, an expired one stops being accepted, durations parse as kubeadm's."""
+"""``kubesvc token create``: durations parse as kubeadm's; a token becomes a bootstrap token
+Secret with its expiration, which the API server's authenticator then accepts."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kubesvc.apiserver.http.auth import TokenFile
-from kubesvc.cli.token import create_token, parse_duration, reload_tokens
+from kubesvc.api import bootstraptoken as bt
+from kubesvc.apiserver.http.auth import BootstrapTokenAuthenticator
+from kubesvc.apiserver.registry.core import Registry
+from kubesvc.cli.token import create_token, parse_duration
+from kubesvc.storage.memory import MemoryStore
 
 
 def test_parse_duration() -> None:
@@ -21,25 +24,26 @@ def test_parse_duration() -> None:
             parse_duration(bad)
 
 
-def test_created_token_is_accepted_after_reload_and_dropped_when_expired(
-        tmp_path: Path) -> None:
-    live = TokenFile.load_or_create(tmp_path / "tokens.csv")  # what a running server holds
-    admin = live.admin_token
-    token = create_token(tmp_path, ttl=60, now=1000.0)
-    assert live.authenticate(f"Bearer {token}") is None  # not yet re-read
-    assert reload_tokens(live, now=1030.0) == 2
-    user = live.authenticate(f"Bearer {token}")
-    assert user is not None
-    assert user.name.startswith("system:bootstrap:")
-    assert set(user.groups) == {"system:bootstrappers", "system:nodes"}
-    assert live.authenticate(f"Bearer {admin}") is not None
-    reload_tokens(live, now=1061.0)
-    assert live.authenticate(f"Bearer {token}") is None
-    assert live.authenticate(f"Bearer {admin}") is not None
-
-
-def test_ttl_zero_never_expires(tmp_path: Path) -> None:
-    live = TokenFile.load_or_create(tmp_path / "tokens.csv")
-    token = create_token(tmp_path, ttl=0)
-    reload_tokens(live, now=4e9)
-    assert live.authenticate(f"Bearer {token}") is not None
+async def test_created_token_is_a_secret_the_authenticator_accepts() -> None:
+    reg = Registry(MemoryStore(), compact_interval=0)
+    await reg.start()
+    try:
+        now = datetime(2030, 1, 1, tzinfo=UTC)
+        token = await create_token(reg, ttl=60, now=now)
+        token_id = token.split(".")[0]
+        secret = await reg.get("secrets", f"bootstrap-token-{token_id}",
+                               namespace="kube-system")
+        assert secret["type"] == "bootstrap.kubernetes.io/token"
+        assert bt.get_data(secret, "expiration") == "2030-01-01T00:01:00Z"
+        clock = [now]
+        auth = BootstrapTokenAuthenticator(
+            lambda ns, name: reg.get("secrets", name, namespace=ns), clock=lambda: clock[0])
+        user = await auth.authenticate(f"Bearer {token}")
+        assert user is not None and user.name == f"system:bootstrap:{token_id}"
+        clock[0] = now + timedelta(seconds=60)
+        assert await auth.authenticate(f"Bearer {token}") is None
+        forever = await create_token(reg, ttl=0, now=now)
+        clock[0] = now + timedelta(days=3650)
+        assert await auth.authenticate(f"Bearer {forever}") is not None
+    finally:
+        await reg.stop()

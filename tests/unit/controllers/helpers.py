@@ -8,10 +8,9 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from kubesvc.api.objects import Obj
 from kubesvc.informers import Informer
 from tests.fakes.client import FakeClient
-
-Obj = dict[str, Any]
 
 
 def pod(

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from kubesvc.api.objects import LABEL_SERVICE_NAME, Obj
 from kubesvc.apiserver.registry.core import Registry
 from kubesvc.client.options import DeleteOptions, ListOptions
 from kubesvc.controllers import ControllerManager, ControllerOptions
@@ -17,9 +18,8 @@ from kubesvc.storage.memory import MemoryStore
 
 SLICES = "endpointslices.discovery.k8s.io"
 DEPLOY = "deployments.apps"
-SERVICE_NAME = "kubernetes.io/service-name"
+SERVICE_NAME = LABEL_SERVICE_NAME
 WEB_SLICES = ListOptions(label_selector=f"{SERVICE_NAME}=web")
-Obj = dict[str, Any]
 
 
 async def poll(fn: Callable[[], Awaitable[Any]], what: str, timeout: float = 8.0) -> None:

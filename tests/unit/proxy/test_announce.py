@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from kubesvc.api.objects import Obj
 from kubesvc.informers import Informer
 from kubesvc.proxy.announce import LEASES, LbAnnouncer, holder
 from tests.fakes.client import FakeClient
 
-Obj = dict[str, Any]
 NODES = ("node-1", "node-2", "node-3")
 
 

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
 from kubesvc.client.options import DeleteOptions, WriteOptions
 from kubesvc.runtime.agent import NodeAgent
 from kubesvc.runtime.netns import ETC_NETNS, netns_available
 from tests.fakes.client import FakeClient
 
-Obj = dict[str, Any]
 HIDDEN = "kubesvc.test/pending-grace"
 
 

@@ -10,11 +10,11 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
 from kubesvc.apiserver.registry.core import Registry
 from kubesvc.informers import Informer
 from kubesvc.runtime.agent import NodeAgent
@@ -24,7 +24,6 @@ from kubesvc.runtime.simulated import SimulatedRunner
 from kubesvc.storage.memory import MemoryStore
 from tests.unit.runtime.helpers import pod, running, wait_for
 
-Obj = dict[str, Any]
 NODE = "node-1"
 OTHER = "node-2"
 

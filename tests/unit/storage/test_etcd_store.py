@@ -9,7 +9,7 @@ import pytest
 
 from kubesvc import errors
 from kubesvc.storage.etcd import EtcdStore, parse_endpoints
-from kubesvc.storage.store import open_store
+from kubesvc.storage.factory import open_store
 
 from .conftest import EtcdProcess, Events, free_port
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from kubesvc import errors
+from kubesvc.storage.factory import open_store
 from kubesvc.storage.sqlite import _ALONE, SqliteStore
-from kubesvc.storage.store import StoreOpenError, open_store
+from kubesvc.storage.store import StoreOpenError
 
 
 async def test_damaged_file_is_one_clear_error(tmp_path: Path) -> None:

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from kubesvc import errors
+from kubesvc.storage.factory import open_store
 from kubesvc.storage.sqlite import SqliteStore, prefix_end
-from kubesvc.storage.store import StoreOpenError, open_store
+from kubesvc.storage.store import StoreOpenError
 
 from .conftest import Events
 

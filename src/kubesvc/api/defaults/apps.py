@@ -8,14 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from kubesvc.api.defaults.pod import template_defaults
+from kubesvc.api.objects import ensure_object
 
 
 def _spec(obj: dict[str, Any]) -> dict[str, Any]:
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        spec = {}
-        obj["spec"] = spec
-    return spec
+    return ensure_object(obj, "spec")
 
 
 def apply_deployment_defaults(obj: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubesvc.api.defaults._util import as_int, dicts
+from kubesvc.api.objects import ensure_object
 
 CLUSTER_IP = "ClusterIP"
 NODE_PORT = "NodePort"
@@ -28,11 +29,7 @@ DEFAULT_CLIENT_IP_TIMEOUT = 10800
 
 
 def _spec(svc: dict[str, Any]) -> dict[str, Any]:
-    spec = svc.get("spec")
-    if not isinstance(spec, dict):
-        spec = {}
-        svc["spec"] = spec
-    return spec
+    return ensure_object(svc, "spec")
 
 
 def externally_accessible(spec: dict[str, Any]) -> bool:

@@ -69,18 +69,25 @@ def _index(token: str, size: int, *, allow_end: bool) -> int:
     return idx
 
 
-def _container(doc: Any, parts: list[str], op: str, path: str) -> Any:
-    """The value holding the last token of ``parts``."""
+_MISSING = object()
+
+
+def _walk(doc: Any, tokens: list[str]) -> Any:
+    """The value ``tokens`` lead to from ``doc``, or ``_MISSING`` where one is not there."""
     cur = doc
-    for token in parts[:-1]:
+    for token in tokens:
         if isinstance(cur, dict) and token in cur:
             cur = cur[token]
         elif isinstance(cur, list) and token.isdigit() and int(token) < len(cur):
             cur = cur[int(token)]
         else:
-            raise _PatchFailed(
-                f'{op} operation does not apply: doc is missing path: "{path}": missing value'
-            )
+            return _MISSING
+    return cur
+
+
+def _container(doc: Any, parts: list[str], op: str, path: str) -> Any:
+    """The value holding the last token of ``parts``."""
+    cur = _walk(doc, parts[:-1])
     if not isinstance(cur, dict | list):
         raise _PatchFailed(
             f'{op} operation does not apply: doc is missing path: "{path}": missing value'
@@ -89,16 +96,11 @@ def _container(doc: Any, parts: list[str], op: str, path: str) -> Any:
 
 
 def _get(doc: Any, path: str, op: str, what: str = "path") -> Any:
-    cur = doc
-    for token in _pointer(path):
-        if isinstance(cur, dict) and token in cur:
-            cur = cur[token]
-        elif isinstance(cur, list) and token.isdigit() and int(token) < len(cur):
-            cur = cur[int(token)]
-        else:
-            raise _PatchFailed(
-                f"{op} operation does not apply: doc is missing {what}: {path}: missing value"
-            )
+    cur = _walk(doc, _pointer(path))
+    if cur is _MISSING:
+        raise _PatchFailed(
+            f"{op} operation does not apply: doc is missing {what}: {path}: missing value"
+        )
     return cur
 
 

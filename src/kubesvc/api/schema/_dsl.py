@@ -98,6 +98,19 @@ def arr(
     return out
 
 
+def by_type(item: str) -> Schema:
+    """A list of component ``item`` that upstream merges by ``type`` (conditions, node
+    addresses): ``type`` is its patch merge key and its list-map key."""
+    return arr(ref(item), key="type", strategy="merge", list_type="map", map_keys=("type",))
+
+
+def condition_fields(*times: str) -> dict[str, Schema]:
+    """The fields of a status condition: ``times`` (``lastTransitionTime``, ...) as Time, and
+    the message, reason, status and type strings, in name order as upstream lists them."""
+    fields = dict.fromkeys(times, T) | {"message": S, "reason": S, "status": S, "type": S}
+    return dict(sorted(fields.items()))
+
+
 def mapof(value: Schema, *, map_type: str | None = None) -> Schema:
     """A free-form map with values of one schema (labels, data, resource lists)."""
     out: Schema = {"type": "object", "additionalProperties": value}

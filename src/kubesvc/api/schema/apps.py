@@ -17,8 +17,8 @@ from kubesvc.api.schema._dsl import (
     C,
     M,
     S,
-    T,
-    arr,
+    by_type,
+    condition_fields,
     defn,
     ref,
 )
@@ -58,13 +58,7 @@ defn(
     {
         "availableReplicas": I32,
         "collisionCount": I32,
-        "conditions": arr(
-            ref(A + "DeploymentCondition"),
-            key="type",
-            strategy="merge",
-            list_type="map",
-            map_keys=("type",),
-        ),
+        "conditions": by_type(A + "DeploymentCondition"),
         "observedGeneration": I64,
         "readyReplicas": I32,
         "replicas": I32,
@@ -75,14 +69,7 @@ defn(
 
 defn(
     A + "DeploymentCondition",
-    {
-        "lastTransitionTime": T,
-        "lastUpdateTime": T,
-        "message": S,
-        "reason": S,
-        "status": S,
-        "type": S,
-    },
+    condition_fields("lastTransitionTime", "lastUpdateTime"),
 )
 
 defn(
@@ -111,13 +98,7 @@ defn(
     A + "ReplicaSetStatus",
     {
         "availableReplicas": I32,
-        "conditions": arr(
-            ref(A + "ReplicaSetCondition"),
-            key="type",
-            strategy="merge",
-            list_type="map",
-            map_keys=("type",),
-        ),
+        "conditions": by_type(A + "ReplicaSetCondition"),
         "fullyLabeledReplicas": I32,
         "observedGeneration": I64,
         "readyReplicas": I32,
@@ -128,13 +109,7 @@ defn(
 
 defn(
     A + "ReplicaSetCondition",
-    {
-        "lastTransitionTime": T,
-        "message": S,
-        "reason": S,
-        "status": S,
-        "type": S,
-    },
+    condition_fields("lastTransitionTime"),
 )
 
 defn(

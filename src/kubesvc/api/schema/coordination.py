@@ -4,15 +4,7 @@ election). Imported by ``kubesvc.api.schema``; calls only ``_dsl``.
 
 from __future__ import annotations
 
-from kubesvc.api.schema._dsl import (
-    I32,
-    MT,
-    L,
-    M,
-    S,
-    defn,
-    ref,
-)
+from kubesvc.api.schema._dsl import I32, MT, L, M, S, defn, ref
 
 defn(
     L + "Lease",

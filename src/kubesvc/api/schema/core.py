@@ -20,7 +20,9 @@ from kubesvc.api.schema._dsl import (
     S,
     T,
     arr,
+    by_type,
     bytes_map,
+    condition_fields,
     defn,
     mapof,
     qmap,
@@ -44,26 +46,14 @@ defn(C + "NamespaceSpec", {"finalizers": arr(S, list_type="atomic")})
 defn(
     C + "NamespaceStatus",
     {
-        "conditions": arr(
-            ref(C + "NamespaceCondition"),
-            key="type",
-            strategy="merge",
-            list_type="map",
-            map_keys=("type",),
-        ),
+        "conditions": by_type(C + "NamespaceCondition"),
         "phase": S,
     },
 )
 
 defn(
     C + "NamespaceCondition",
-    {
-        "lastTransitionTime": T,
-        "message": S,
-        "reason": S,
-        "status": S,
-        "type": S,
-    },
+    condition_fields("lastTransitionTime"),
     required=("status", "type"),
 )
 
@@ -110,22 +100,10 @@ defn(C + "Taint", {"effect": S, "key": S, "timeAdded": T, "value": S}, required=
 defn(
     C + "NodeStatus",
     {
-        "addresses": arr(
-            ref(C + "NodeAddress"),
-            key="type",
-            strategy="merge",
-            list_type="map",
-            map_keys=("type",),
-        ),
+        "addresses": by_type(C + "NodeAddress"),
         "allocatable": qmap,
         "capacity": qmap,
-        "conditions": arr(
-            ref(C + "NodeCondition"),
-            key="type",
-            strategy="merge",
-            list_type="map",
-            map_keys=("type",),
-        ),
+        "conditions": by_type(C + "NodeCondition"),
         "config": ref(C + "NodeConfigStatus"),
         "daemonEndpoints": ref(C + "NodeDaemonEndpoints"),
         "features": ref(C + "NodeFeatures"),
@@ -142,14 +120,7 @@ defn(C + "NodeAddress", {"address": S, "type": S}, required=("address", "type"))
 
 defn(
     C + "NodeCondition",
-    {
-        "lastHeartbeatTime": T,
-        "lastTransitionTime": T,
-        "message": S,
-        "reason": S,
-        "status": S,
-        "type": S,
-    },
+    condition_fields("lastHeartbeatTime", "lastTransitionTime"),
     required=("status", "type"),
 )
 
@@ -272,13 +243,7 @@ defn(C + "ClientIPConfig", {"timeoutSeconds": I32})
 defn(
     C + "ServiceStatus",
     {
-        "conditions": arr(
-            ref(M + "Condition"),
-            key="type",
-            strategy="merge",
-            list_type="map",
-            map_keys=("type",),
-        ),
+        "conditions": by_type(M + "Condition"),
         "loadBalancer": ref(C + "LoadBalancerStatus"),
     },
 )

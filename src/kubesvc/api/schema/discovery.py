@@ -5,18 +5,7 @@ Imported by ``kubesvc.api.schema``; calls only ``_dsl``.
 
 from __future__ import annotations
 
-from kubesvc.api.schema._dsl import (
-    I32,
-    B,
-    C,
-    D,
-    M,
-    S,
-    arr,
-    defn,
-    ref,
-    smap,
-)
+from kubesvc.api.schema._dsl import I32, B, C, D, M, S, arr, defn, ref, smap
 
 defn(
     D + "EndpointSlice",

@@ -5,17 +5,7 @@ Imported by ``kubesvc.api.schema``; calls only ``_dsl``.
 
 from __future__ import annotations
 
-from kubesvc.api.schema._dsl import (
-    I32,
-    MT,
-    C,
-    E,
-    M,
-    S,
-    T,
-    defn,
-    ref,
-)
+from kubesvc.api.schema._dsl import I32, MT, C, E, M, S, T, defn, ref
 
 defn(
     E + "Event",

@@ -10,19 +10,7 @@ only ``_dsl``.
 
 from __future__ import annotations
 
-from kubesvc.api.schema._dsl import (
-    I32,
-    I64,
-    B,
-    C,
-    M,
-    S,
-    arr,
-    defn,
-    qmap,
-    ref,
-    smap,
-)
+from kubesvc.api.schema._dsl import I32, I64, B, C, M, S, Schema, arr, defn, qmap, ref, smap
 
 defn(
     C + "Pod",
@@ -191,19 +179,17 @@ defn(
     required=("nodeSelectorTerms",),
 )
 
-defn(
-    C + "PodAffinity",
-    {
-        "preferredDuringSchedulingIgnoredDuringExecution": arr(
-            ref(C + "WeightedPodAffinityTerm"),
-            list_type="atomic",
-        ),
-        "requiredDuringSchedulingIgnoredDuringExecution": arr(
-            ref(C + "PodAffinityTerm"),
-            list_type="atomic",
-        ),
-    },
-)
+# PodAffinity and PodAntiAffinity have the same two fields (upstream's types.go).
+_POD_AFFINITY_FIELDS: dict[str, Schema] = {
+    "preferredDuringSchedulingIgnoredDuringExecution": arr(
+        ref(C + "WeightedPodAffinityTerm"), list_type="atomic"
+    ),
+    "requiredDuringSchedulingIgnoredDuringExecution": arr(
+        ref(C + "PodAffinityTerm"), list_type="atomic"
+    ),
+}
+
+defn(C + "PodAffinity", _POD_AFFINITY_FIELDS)
 
 defn(
     C + "WeightedPodAffinityTerm",
@@ -227,19 +213,7 @@ defn(
     required=("topologyKey",),
 )
 
-defn(
-    C + "PodAntiAffinity",
-    {
-        "preferredDuringSchedulingIgnoredDuringExecution": arr(
-            ref(C + "WeightedPodAffinityTerm"),
-            list_type="atomic",
-        ),
-        "requiredDuringSchedulingIgnoredDuringExecution": arr(
-            ref(C + "PodAffinityTerm"),
-            list_type="atomic",
-        ),
-    },
-)
+defn(C + "PodAntiAffinity", dict(_POD_AFFINITY_FIELDS))
 
 defn(
     C + "PodDNSConfig",

@@ -13,6 +13,8 @@ from kubesvc.api.schema._dsl import (
     S,
     T,
     arr,
+    by_type,
+    condition_fields,
     defn,
     qmap,
     ref,
@@ -21,13 +23,7 @@ from kubesvc.api.schema._dsl import (
 defn(
     C + "PodStatus",
     {
-        "conditions": arr(
-            ref(C + "PodCondition"),
-            key="type",
-            strategy="merge",
-            list_type="map",
-            map_keys=("type",),
-        ),
+        "conditions": by_type(C + "PodCondition"),
         "containerStatuses": arr(ref(C + "ContainerStatus"), list_type="atomic"),
         "ephemeralContainerStatuses": arr(ref(C + "ContainerStatus"), list_type="atomic"),
         "hostIP": S,
@@ -56,14 +52,7 @@ defn(
 
 defn(
     C + "PodCondition",
-    {
-        "lastProbeTime": T,
-        "lastTransitionTime": T,
-        "message": S,
-        "reason": S,
-        "status": S,
-        "type": S,
-    },
+    condition_fields("lastProbeTime", "lastTransitionTime"),
     required=("status", "type"),
 )
 

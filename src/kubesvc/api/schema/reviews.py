@@ -6,17 +6,7 @@ SelfSubjectAccessReview and SelfSubjectRulesReview (``kubectl auth can-i``). Imp
 
 from __future__ import annotations
 
-from kubesvc.api.schema._dsl import (
-    AUTHN,
-    AUTHZ,
-    B,
-    M,
-    S,
-    arr,
-    defn,
-    mapof,
-    ref,
-)
+from kubesvc.api.schema._dsl import AUTHN, AUTHZ, B, M, S, arr, defn, mapof, ref
 
 _STRINGS = arr(S, list_type="atomic")
 

@@ -6,20 +6,7 @@ Imported by ``kubesvc.api.schema``; calls only ``_dsl``.
 
 from __future__ import annotations
 
-from kubesvc.api.schema._dsl import (
-    I32,
-    I64,
-    B,
-    C,
-    M,
-    Q,
-    S,
-    arr,
-    defn,
-    qmap,
-    ref,
-    smap,
-)
+from kubesvc.api.schema._dsl import I32, I64, B, C, M, Q, S, arr, defn, qmap, ref, smap
 
 defn(
     C + "Volume",

@@ -5,8 +5,9 @@ Role: when a client asks for ``Accept: application/json;as=Table;v=v1;g=meta.k8s
 exactly those of upstream's pkg/printers/internalversion/printers.go. :func:`to_table`
 builds that dict from plain object dicts; the per-kind printers live in :mod:`.pods`,
 :mod:`.network`, :mod:`.core` and :mod:`.apps`.
-Callers: the API server's get/list/watch handlers. Calls: the printer modules, :mod:`.common`,
-:mod:`kubesvc.api.resources`, :mod:`kubesvc.errors`. Pure code, no I/O.
+Callers: the API server's get/list/watch handlers. Calls: the printer modules,
+:mod:`.columns`, :mod:`.common`, :mod:`kubesvc.api.resources`, :mod:`kubesvc.errors`. Pure
+code, no I/O.
 
 Upstream details kept: the API server always generates wide rows (its TableConvertor passes
 ``Wide: true``; kubectl hides priority-1 columns itself), ``noHeaders`` drops the column
@@ -21,13 +22,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from kubesvc.api import resources
 from kubesvc.api.tables import apps, core, network, pods, rbac
 from kubesvc.api.tables import descriptions as _d
-from kubesvc.api.tables.common import Column, Obj, Printer, human_duration, parse_time
+from kubesvc.api.tables.columns import Column, Printer
+from kubesvc.api.tables.common import Obj, human_duration
+from kubesvc.api.timefmt import ZERO_TIME, parse_time, rfc3339
 from kubesvc.errors import BadRequest
 
 PRINTERS: dict[str, Printer] = {
@@ -98,9 +100,7 @@ def _row_object(obj: Obj, include: str, api_version: str) -> Any:
 
 def _rfc3339(value: Any) -> str:
     t = parse_time(value)
-    if t is None:
-        return "0001-01-01T00:00:00Z"  # Go's zero time, formatted
-    return datetime.fromtimestamp(int(t), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ZERO_TIME if t is None else rfc3339(t)
 
 
 def to_table(

@@ -2,7 +2,7 @@
 
 Role: ``kubectl get deployments`` (READY ``2/3``, UP-TO-DATE, AVAILABLE) and
 ``kubectl get replicasets`` (DESIRED, CURRENT, READY), with the wide CONTAINERS, IMAGES and
-SELECTOR columns. Callers: :mod:`kubesvc.api.tables`. Calls: :mod:`.common`,
+SELECTOR columns. Callers: :mod:`kubesvc.api.tables`. Calls: :mod:`.columns`, :mod:`.common`,
 :mod:`kubesvc.api.selectors` (to print selectors as upstream's Selector.String()).
 Reference: pkg/printers/internalversion/printers.go printDeployment, printReplicaSet (v1.32).
 """
@@ -14,18 +14,8 @@ from typing import Any
 
 from kubesvc.api.selectors import from_label_selector_dict
 from kubesvc.api.tables import descriptions as d
-from kubesvc.api.tables.common import (
-    AGE,
-    NAME,
-    Column,
-    Obj,
-    Printer,
-    age,
-    as_int,
-    get,
-    layout_containers,
-    name,
-)
+from kubesvc.api.tables.columns import AGE, NAME, Column, Printer
+from kubesvc.api.tables.common import Obj, age, as_int, get, layout_containers, name
 from kubesvc.errors import BadRequest
 
 _CONTAINERS = Column(

@@ -1,55 +1,21 @@
-"""Shared pieces of the Table printers: column definitions, ages, small formatters.
+"""Shared pieces of the Table printers' cells: ages, field access, small formatters.
 
-Role: what every per-kind printer module in this package needs — the ``Column`` and
-``Printer`` records, upstream's ``duration.HumanDuration`` and ``translateTimestampSince``,
-RFC 3339 parsing, and the list formatters of pkg/printers/internalversion/printers.go.
-Callers: the printer modules and :mod:`kubesvc.api.tables`. Calls: :mod:`.descriptions`.
+Role: what every per-kind printer module in this package needs to fill its rows —
+upstream's ``duration.HumanDuration`` and ``translateTimestampSince``, RFC 3339 parsing, and
+the list formatters of pkg/printers/internalversion/printers.go (the column records are in
+:mod:`.columns`). Callers: the printer modules and :mod:`kubesvc.api.tables`. Calls nothing
+of kubesvc.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kubesvc.api.tables import descriptions as d
+from kubesvc.api.objects import meta
+from kubesvc.api.timefmt import parse_time_epoch
 
 Obj = Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """One metav1.TableColumnDefinition."""
-
-    name: str
-    type: str = "string"
-    description: str = ""
-    priority: int = 0
-    format: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "type": self.type,
-            "format": self.format,
-            "description": self.description,
-            "priority": self.priority,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Printer:
-    """A kind's columns and its row function ``(obj, now, wide) -> cells`` for every column,
-    priority ones included (the caller drops those cells when not wide)."""
-
-    columns: tuple[Column, ...]
-    cells: Callable[[Obj, float, bool], list[Any]]
-    conditions: Callable[[Obj], list[dict[str, str]] | None] | None = None
-
-
-NAME = Column("Name", format="name", description=d.NAME)
-AGE = Column("Age", description=d.CREATION_TIMESTAMP)
 
 
 def human_duration(seconds: float) -> str:
@@ -84,22 +50,9 @@ def human_duration(seconds: float) -> str:
     return f"{hours // 24 // 365}y"
 
 
-def parse_time(value: Any) -> float | None:
-    """An RFC 3339 timestamp (metav1.Time or MicroTime) as epoch seconds; None when unset."""
-    if not value or not isinstance(value, str):
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
-
-
 def since(value: Any, now: float) -> str:
     """translateTimestampSince: ``<unknown>`` for an unset time."""
-    t = parse_time(value)
+    t = parse_time_epoch(value)
     if t is None:
         return "<unknown>"
     return human_duration(now - t)
@@ -107,11 +60,6 @@ def since(value: Any, now: float) -> str:
 
 def age(obj: Obj, now: float) -> str:
     return since(meta(obj).get("creationTimestamp"), now)
-
-
-def meta(obj: Obj) -> Mapping[str, Any]:
-    m = obj.get("metadata")
-    return m if isinstance(m, Mapping) else {}
 
 
 def name(obj: Obj) -> str:

@@ -3,7 +3,7 @@
 Role: the rows ``kubectl get`` shows for these kinds (node STATUS ``Ready,SchedulingDisabled``
 and ROLES, event LAST SEEN / OBJECT, data counts, lease holders). events.k8s.io/v1 Events
 are mapped onto the core/v1 fields first, as upstream prints both with one printer.
-Callers: :mod:`kubesvc.api.tables`. Calls: :mod:`.common`, :mod:`.descriptions`.
+Callers: :mod:`kubesvc.api.tables`. Calls: :mod:`.columns`, :mod:`.common`, :mod:`.descriptions`.
 Reference: pkg/printers/internalversion/printers.go printNode, printNamespace, printEvent,
 printConfigMap, printSecret, printServiceAccount, printLease (v1.32).
 """
@@ -13,20 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kubesvc.api.objects import meta
 from kubesvc.api.tables import descriptions as d
-from kubesvc.api.tables.common import (
-    AGE,
-    NAME,
-    Column,
-    Obj,
-    Printer,
-    age,
-    as_int,
-    get,
-    meta,
-    name,
-    since,
-)
+from kubesvc.api.tables.columns import AGE, NAME, Column, Printer
+from kubesvc.api.tables.common import Obj, age, as_int, get, name, since
 
 LABEL_NODE_ROLE_PREFIX = "node-role.kubernetes.io/"
 NODE_LABEL_ROLE = "kubernetes.io/role"

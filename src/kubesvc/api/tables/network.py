@@ -3,7 +3,7 @@
 Role: the rows of ``kubectl get services`` / ``get endpoints`` / ``get endpointslices`` —
 ``80:30080/TCP`` ports, ``<pending>`` LoadBalancers, ``None`` for headless Services, the
 ExternalName in EXTERNAL-IP, and ``10.0.0.1:8080,... + 1 more...`` endpoint lists.
-Callers: :mod:`kubesvc.api.tables`. Calls: :mod:`.common`, :mod:`.descriptions`,
+Callers: :mod:`kubesvc.api.tables`. Calls: :mod:`.columns`, :mod:`.common`, :mod:`.descriptions`,
 :func:`kubesvc.api.selectors.format_labels`.
 Reference: pkg/printers/internalversion/printers.go printService, printEndpoints,
 printEndpointSlice and their helpers (v1.32).
@@ -16,18 +16,8 @@ from typing import Any
 
 from kubesvc.api.selectors import format_labels
 from kubesvc.api.tables import descriptions as d
-from kubesvc.api.tables.common import (
-    AGE,
-    NAME,
-    Column,
-    Obj,
-    Printer,
-    age,
-    as_int,
-    join_host_port,
-    list_with_more,
-    name,
-)
+from kubesvc.api.tables.columns import AGE, NAME, Column, Printer
+from kubesvc.api.tables.common import Obj, age, as_int, join_host_port, list_with_more, name
 
 LOAD_BALANCER_WIDTH = 16
 

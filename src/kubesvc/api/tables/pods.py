@@ -3,7 +3,7 @@
 Role: the Pod row of ``kubectl get pods`` — the aggregate status string (Running, Pending,
 ContainerCreating, CrashLoopBackOff, Init:1/2, Completed, Terminating, ...), ready counts
 including restartable init (sidecar) containers, and ``3 (5m ago)`` restarts.
-Callers: :mod:`kubesvc.api.tables`. Calls: :mod:`.common`, :mod:`.descriptions`.
+Callers: :mod:`kubesvc.api.tables`. Calls: :mod:`.columns`, :mod:`.common`, :mod:`.descriptions`.
 Reference: pkg/printers/internalversion/printers.go printPod (v1.32).
 """
 
@@ -13,18 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from kubesvc.api.tables import descriptions as d
-from kubesvc.api.tables.common import (
-    AGE,
-    NAME,
-    Column,
-    Obj,
-    Printer,
-    age,
-    get,
-    human_duration,
-    name,
-    parse_time,
-)
+from kubesvc.api.tables.columns import AGE, NAME, Column, Printer
+from kubesvc.api.tables.common import Obj, age, get, human_duration, name
+from kubesvc.api.timefmt import parse_time_epoch
 
 NODE_UNREACHABLE_POD_REASON = "NodeLost"  # k8s.io/kubernetes/pkg/util/node
 
@@ -51,7 +42,7 @@ def _restartable(container: Mapping[str, Any] | None) -> bool:
 
 
 def _finished_at(status: Mapping[str, Any]) -> float | None:
-    return parse_time(get(status, "lastState", "terminated", "finishedAt"))
+    return parse_time_epoch(get(status, "lastState", "terminated", "finishedAt"))
 
 
 def _later(a: float | None, b: float | None) -> float | None:

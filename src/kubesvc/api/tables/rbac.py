@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubesvc.api.tables.common import AGE, NAME, Column, Obj, Printer, age, name
+from kubesvc.api.tables.columns import AGE, NAME, Column, Printer
+from kubesvc.api.tables.common import Obj, age, name
 
 _ROLE_REF = ("RoleRef can reference a Role in the current namespace or a ClusterRole in the "
              "global namespace. If the RoleRef cannot be resolved, the Authorizer must return "

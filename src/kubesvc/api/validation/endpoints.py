@@ -12,7 +12,12 @@ from typing import Any
 
 from kubesvc.api import meta
 from kubesvc.api.validation import field as f
-from kubesvc.api.validation.service import PROTOCOLS
+from kubesvc.api.validation.service import (
+    PROTOCOLS,
+    validate_app_protocol,
+    validate_port_and_protocol,
+    validate_port_name,
+)
 from kubesvc.errors import Cause
 
 ADDRESS_TYPES = ("FQDN", "IPv4", "IPv6")
@@ -51,23 +56,9 @@ def _validate_endpoint_address(addr: Mapping[str, Any], path: str) -> list[Cause
 
 
 def _validate_endpoint_port(port: Mapping[str, Any], require_name: bool, path: str) -> list[Cause]:
-    out: list[Cause] = []
-    name = str(port.get("name") or "")
-    if require_name and not name:
-        out.append(f.required(f.child(path, "name")))
-    elif name:
-        out.extend(meta.validate_dns1123_label(f.child(path, "name"), name))
-    num = _int(port.get("port"))
-    out.extend(f.invalid(f.child(path, "port"), num, m) for m in meta.is_valid_port_num(num))
-    proto = str(port.get("protocol") or "")
-    if not proto:
-        out.append(f.required(f.child(path, "protocol")))
-    elif proto not in PROTOCOLS:
-        out.append(f.not_supported(f.child(path, "protocol"), proto, PROTOCOLS))
-    if port.get("appProtocol") is not None:
-        out.extend(
-            meta.validate_qualified_name(f.child(path, "appProtocol"), str(port["appProtocol"]))
-        )
+    out = validate_port_name(port, require_name, path)
+    out.extend(validate_port_and_protocol(port, path))
+    out.extend(validate_app_protocol(port, path))
     return out
 
 

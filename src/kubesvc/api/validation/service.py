@@ -72,31 +72,49 @@ def _service_port_literal(protocol: str, port: int) -> f.GoRaw:
     )
 
 
-def _validate_service_port(
-    port: Mapping[str, Any], require_name: bool, names: set[str], path: str
+def validate_port_name(
+    port: Mapping[str, Any], require_name: bool, path: str, seen: set[str] | None = None
 ) -> list[Cause]:
-    out: list[Cause] = []
+    """A Service or Endpoints port's ``name``: required when there are several ports, a
+    DNS-1123 label, and with ``seen`` (the names so far, added to) not a duplicate."""
     name = str(port.get("name") or "")
-    if require_name and not name:
-        out.append(f.required(f.child(path, "name")))
-    elif name:
-        out.extend(meta.validate_dns1123_label(f.child(path, "name"), name))
-        if name in names:
+    if not name:
+        return [f.required(f.child(path, "name"))] if require_name else []
+    out = meta.validate_dns1123_label(f.child(path, "name"), name)
+    if seen is not None:
+        if name in seen:
             out.append(f.duplicate(f.child(path, "name"), name))
-        else:
-            names.add(name)
+        seen.add(name)
+    return out
+
+
+def validate_port_and_protocol(port: Mapping[str, Any], path: str) -> list[Cause]:
+    """A Service or Endpoints port's ``port`` number and its (required) ``protocol``."""
     num = _int(port.get("port"))
-    out.extend(f.invalid(f.child(path, "port"), num, m) for m in meta.is_valid_port_num(num))
+    out = [f.invalid(f.child(path, "port"), num, m) for m in meta.is_valid_port_num(num)]
     proto = str(port.get("protocol") or "")
     if not proto:
         out.append(f.required(f.child(path, "protocol")))
     elif proto not in PROTOCOLS:
         out.append(f.not_supported(f.child(path, "protocol"), proto, PROTOCOLS))
+    return out
+
+
+def validate_app_protocol(port: Mapping[str, Any], path: str) -> list[Cause]:
+    """A Service or Endpoints port's ``appProtocol``, when set: a qualified name."""
+    app = port.get("appProtocol")
+    if app is None:
+        return []
+    return meta.validate_qualified_name(f.child(path, "appProtocol"), str(app))
+
+
+def _validate_service_port(
+    port: Mapping[str, Any], require_name: bool, names: set[str], path: str
+) -> list[Cause]:
+    out = validate_port_name(port, require_name, path, names)
+    out.extend(validate_port_and_protocol(port, path))
     out.extend(validate_port_num_or_name(f.child(path, "targetPort"), port.get("targetPort", 0)))
-    if port.get("appProtocol") is not None:
-        out.extend(
-            meta.validate_qualified_name(f.child(path, "appProtocol"), str(port["appProtocol"]))
-        )
+    out.extend(validate_app_protocol(port, path))
     return out
 
 

@@ -5,24 +5,36 @@ Routing is done here by hand (a path split, no regex table) to keep per-request 
 low: non-resource paths (``/version``, health, discovery, OpenAPI) first, then resource
 paths parsed by :mod:`.paths` and dispatched to :class:`.crud.Crud`, :class:`.watch.Watcher`,
 :func:`.logs.serve_log`, :func:`.proxy.serve_proxy` or, for the create-only reviews,
-:func:`.reviews.serve`. Built by :class:`.server.ApiServer`.
+:func:`.reviews.serve`. Tokens the static file does not know go to the bootstrap token
+authenticator; every request then passes :class:`.limits.Limits` (max in-flight, request
+timeout); with an :class:`.audit.AuditLog` each mutating request is written to it once
+answered. Built by :class:`.server.ApiServer`.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from aiohttp import web
 
 from kubesvc import errors
 from kubesvc.api.rbac.attributes import Attributes
 from kubesvc.apiserver.http import discovery, health, openapi, paths, reviews
-from kubesvc.apiserver.http.auth import TokenFile, User, is_anonymous_path
+from kubesvc.apiserver.http.audit import AuditLog
+from kubesvc.apiserver.http.auth import (
+    BootstrapTokenAuthenticator,
+    TokenFile,
+    User,
+    is_anonymous_path,
+)
 from kubesvc.apiserver.http.authz import Authz
 from kubesvc.apiserver.http.backend import Backend
 from kubesvc.apiserver.http.crud import Crud
+from kubesvc.apiserver.http.limits import Limits
 from kubesvc.apiserver.http.logs import LogSource, serve_log
 from kubesvc.apiserver.http.negotiation import MAX_BODY_BYTES, encode
 from kubesvc.apiserver.http.params import truthy
@@ -34,6 +46,9 @@ log = logging.getLogger(__name__)
 _NOT_FOUND = "the server could not find the requested resource"
 _METHOD_NOT_ALLOWED = "the server does not allow this method on the requested resource"
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# upstream's long-running check: watches and these subresources (exec, attach and
+# portforward are not served here)
+_LONG_RUNNING_SUBRESOURCES = frozenset({"log", "proxy"})
 
 
 def status_response(err: errors.KubeError) -> web.Response:
@@ -98,13 +113,19 @@ class ApiApp:
         readiness: Callable[[], Mapping[str, bool]] | None = None,
         log_source: LogSource | None = None,
         dial: Dialer = direct_dial,
+        limits: Limits | None = None,
+        bootstrap: BootstrapTokenAuthenticator | None = None,
+        audit: AuditLog | None = None,
         authz: Authz | None = None,
     ) -> None:
         self.backend = backend
+        self.limits = limits if limits is not None else Limits()
         # RBAC (None: every authenticated caller may do everything, as AlwaysAllow).
         self.authz = authz
         self.dial = dial
         self.tokens = tokens
+        self.bootstrap = bootstrap
+        self.audit = audit
         self.readiness = readiness
         self.log_source = log_source
         self.crud = Crud(backend)
@@ -123,17 +144,47 @@ class ApiApp:
         return app
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.audit is None or not self.audit.audited(request):
+            return await self._handle(request)
+        received = datetime.now(UTC)
+        audit_id = str(uuid.uuid4())
+        seen: list[User] = []  # the authenticated user, for the event
+        response = await self._handle(request, seen)
+        if not response.prepared:
+            response.headers["Audit-Id"] = audit_id
+        try:
+            await self.audit.record(request, response, seen[0] if seen else None,
+                                    received=received, audit_id=audit_id)
+        except Exception:
+            log.exception("writing the audit event of %s %s", request.method, request.path)
+        return response
+
+    async def _handle(self, request: web.Request,
+                      seen: list[User] | None = None) -> web.StreamResponse:
         try:
             path = request.path
             user: User | None = None
             attrs: Attributes | None = None
             if self.tokens is not None and not is_anonymous_path(path):
-                user = self.tokens.authenticate(request.headers.get("Authorization"))
+                header = request.headers.get("Authorization")
+                user = self.tokens.authenticate(header)
+                if user is None and self.bootstrap is not None:
+                    user = await self.bootstrap.authenticate(header)
                 if user is None:
                     raise errors.Unauthorized("Unauthorized")
+                if seen is not None:
+                    seen.append(user)
                 if self.authz is not None:
+                    # Impersonation, then the RBAC decision (upstream's filter order).
                     user, attrs = self.authz.authorize_request(request, user)
-            return await self._route(request, path, user, attrs)
+            target = paths.parse(path) if path.startswith(("/api/", "/apis/")) else None
+            long_running = target is not None and (
+                target.subresource in _LONG_RUNNING_SUBRESOURCES or target.legacy_watch
+                or (request.method in ("GET", "HEAD")
+                    and truthy(request.rel_url.query.get("watch"))))
+            return await self.limits.serve(
+                request, user, lambda: self._route(request, path, user, target, attrs),
+                long_running=long_running)
         except errors.KubeError as exc:
             return status_response(exc)
         except web.HTTPException:
@@ -143,10 +194,10 @@ class ApiApp:
             return status_response(errors.InternalError("an error on the server has prevented "
                                                         "the request from succeeding"))
 
-    async def _route(self, request: web.Request, path: str,
-                     user: User | None, attrs: Attributes | None) -> web.StreamResponse:
+    async def _route(self, request: web.Request, path: str, user: User | None,
+                     target: paths.Target | None,
+                     attrs: Attributes | None = None) -> web.StreamResponse:
         if path.startswith(("/api/", "/apis/")):
-            target = paths.parse(path)
             if target is not None:
                 if self.authz is not None and attrs is not None:
                     await self.authz.check_rbac_write(request, target, attrs)

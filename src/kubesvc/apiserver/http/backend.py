@@ -12,8 +12,9 @@ import builtins
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
+from kubesvc.api.objects import Obj
 from kubesvc.client.options import DeleteOptions, ListOptions, WatchOptions, WriteOptions
-from kubesvc.client.protocol import Obj, PatchType, WatchEventDict
+from kubesvc.client.protocol import PatchType, WatchEventDict
 
 
 class Backend(Protocol):

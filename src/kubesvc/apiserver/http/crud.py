@@ -123,14 +123,20 @@ def check_namespace(obj: dict[str, Any], target: Target) -> None:
     md["namespace"] = target.namespace
 
 
+# Control characters cannot travel in a header value (a newline would end it): each
+# becomes a space, as Go's net/http writes CR and LF in header values. Tab is allowed.
+_HEADER_UNSAFE = {c: " " for c in [*range(0x20), 0x7F] if c != 0x09}
+
+
 def warning_headers(response: web.StreamResponse, warnings: list[str]) -> None:
-    """Add ``Warning: 299 - "<text>"`` headers as upstream does (deduplicated)."""
+    """Add ``Warning: 299 - "<text>"`` headers as upstream does (deduplicated); a text
+    carrying request data (an unknown field's name) has its control characters replaced."""
     seen: set[str] = set()
     for w in warnings:
         if w in seen:
             continue
         seen.add(w)
-        text = w.replace("\\", "\\\\").replace('"', '\\"')
+        text = w.translate(_HEADER_UNSAFE).replace("\\", "\\\\").replace('"', '\\"')
         response.headers.add("Warning", f'299 - "{text}"')
 
 

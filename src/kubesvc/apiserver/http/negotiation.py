@@ -6,7 +6,8 @@ Responses are JSON (orjson) by default; YAML when asked for ``application/yaml``
 client. Protobuf is not spoken: a protobuf Accept gets JSON (client-go decodes by the
 response Content-Type) and a protobuf body gets 415. Request bodies are JSON or YAML;
 PATCH bodies are typed by their content type. Called by the handlers in :mod:`.crud` and
-:mod:`.watch`; calls nothing but orjson/PyYAML.
+:mod:`.watch`; calls orjson, :mod:`.yamljson` (YAML with upstream's limits) and
+:mod:`kubesvc.api.typecheck` (nesting depth).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import orjson
 import yaml
 
 from kubesvc import errors
+from kubesvc.api import typecheck
+from kubesvc.apiserver.http import yamljson
 from kubesvc.apiserver.http.protobuf import decode as protobuf
 from kubesvc.client.protocol import PatchType
 
@@ -123,23 +126,11 @@ def _media_type(content_type: str) -> str:
     return content_type.partition(";")[0].strip().lower()
 
 
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """Safe YAML without implicit timestamps: like upstream's YAML-to-JSON conversion,
-    an unquoted ``2024-01-01T00:00:00Z`` stays a string."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
-}
-
-
 def _yaml_load(body: bytes) -> Any:
     try:
-        return yaml.load(body, Loader=_Loader)  # a SafeLoader subclass: safe
+        return yamljson.load(body)
+    except yamljson.YAMLToJSONError as exc:
+        raise errors.BadRequest(f"error converting YAML to JSON: {exc}") from exc
     except yaml.YAMLError as exc:
         raise errors.BadRequest(f"error converting YAML to JSON: {_yaml_message(exc)}") from exc
 
@@ -154,11 +145,21 @@ def _yaml_message(exc: yaml.YAMLError) -> str:
 
 def _json_load(body: bytes) -> Any:
     try:
-        return orjson.loads(body)
+        data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise errors.BadRequest(
             f"couldn't get version/kind; json parse error: {exc.msg} at offset {exc.pos}"
         ) from exc
+    _check_depth(data)
+    return data
+
+
+def _check_depth(data: Any) -> None:
+    """Refuse nesting the server's recursive code could not handle (before it runs)."""
+    try:
+        typecheck.check_depth(data)
+    except typecheck.TypeMismatch as exc:
+        raise errors.BadRequest(str(exc)) from exc
 
 
 def decode_object(body: bytes, content_type: str) -> dict[str, Any]:
@@ -206,6 +207,7 @@ def decode_patch(body: bytes, content_type: str) -> tuple[PatchType, Any]:
         raise errors.BadRequest(
             f"error decoding patch: {exc.msg} at offset {exc.pos}"
         ) from exc
+    _check_depth(doc)
     if ptype == "json" and not isinstance(doc, list):
         raise errors.BadRequest(
             "json: cannot unmarshal object into Go value of type jsonpatch.Patch"

@@ -19,16 +19,27 @@ def truthy(value: str | None) -> bool:
     return value is not None and value.lower() in ("true", "1", "yes")
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 def int_param(q: MultiMapping[str], name: str, *, default: int = 0) -> int:
+    """An int64 query parameter as Go's ``strconv.ParseInt`` reads it: ASCII digits with an
+    optional sign only (Python's int() would also take ``1_0``, spaces and other scripts'
+    digits), within int64. BadRequest otherwise, in ParseInt's words."""
     raw = q.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        return int(raw)
-    except ValueError as exc:
+    digits = raw[1:] if raw[:1] in ("+", "-") else raw
+    if not (digits.isascii() and digits.isdigit()):
         raise errors.BadRequest(
             f'invalid value for {name}: strconv.ParseInt: parsing "{raw}": invalid syntax'
-        ) from exc
+        )
+    # (a length test first: int() refuses strings of more than 4300 digits)
+    if len(digits.lstrip("0")) > 19 or not _INT64[0] <= int(raw) <= _INT64[1]:
+        raise errors.BadRequest(
+            f'invalid value for {name}: strconv.ParseInt: parsing "{raw}": value out of range'
+        )
+    return int(raw)
 
 
 def options_invalid(options_kind: str, field: str, detail: str) -> errors.Invalid:

@@ -17,10 +17,11 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
 from kubesvc.api.rbac import bootstrap
 from kubesvc.api.rbac.aggregation import aggregated_rules
 from kubesvc.apiserver.http.backend import Backend
-from kubesvc.client.protocol import Client, Obj
+from kubesvc.client.protocol import Client
 from kubesvc.informers import Informer
 
 log = logging.getLogger(__name__)

@@ -17,14 +17,15 @@ Called by :mod:`.app`; the answers themselves (:func:`answer`) do no I/O.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from aiohttp import web
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj
 from kubesvc.api.rbac.attributes import Attributes
 from kubesvc.api.rbac.authorizer import PRIVILEGED_GROUP
 from kubesvc.api.resources import ResourceInfo
+from kubesvc.api.timefmt import rfc3339
 from kubesvc.api.validation.field import GoRaw, invalid
 from kubesvc.apiserver.http import params
 from kubesvc.apiserver.http.auth import User
@@ -33,8 +34,6 @@ from kubesvc.apiserver.http.crud import decode_body_object, for_write, read_body
 from kubesvc.apiserver.http.negotiation import negotiate
 from kubesvc.apiserver.http.render import render_object
 from kubesvc.apiserver.registry import fieldvalidation
-
-Obj = dict[str, Any]
 
 #: The caller when the server runs without authentication (tests that build the app).
 ANONYMOUS = User("system:anonymous", "", ("system:unauthenticated",))
@@ -52,7 +51,7 @@ def answer(info: ResourceInfo, obj: Obj, user: User, *, now: dt.datetime,
         if user.uid:
             user_info["uid"] = user.uid
         return {"kind": info.kind, "apiVersion": info.api_version,
-                "metadata": {"creationTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                "metadata": {"creationTimestamp": rfc3339(now)},
                 "status": {"userInfo": user_info}}
     spec = obj.get("spec")
     if not isinstance(spec, dict):

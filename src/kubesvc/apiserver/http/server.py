@@ -2,9 +2,15 @@
 
 On :meth:`ApiServer.start` it creates (or reuses) the CA, serving certificate and admin
 token under ``data_dir`` (:mod:`.tls`, :mod:`.auth`), builds the aiohttp application
-(:mod:`.app`) and listens on ``host:port`` (port 0 picks a free port; :attr:`url` tells
-which). ``kubesvc up``/``kubesvc server`` construct it with the Registry, a readiness
-callback (``/readyz``) and, later, the node agent's :class:`LogSource` (``pods/log``).
+(:mod:`.app`, with the audit log of :mod:`.audit` when asked) and listens on
+``host:port`` (port 0 picks a free port; :attr:`url` tells which). ``kubesvc up``/``kubesvc
+server`` construct it with the Registry, a readiness callback (``/readyz``) and, later, the
+node agent's :class:`LogSource` (``pods/log``).
+
+Connections cannot hold the server forever: a TLS handshake must finish within
+``tls_handshake_timeout`` and an idle keep-alive connection (including one that never sends
+a request) is closed after ``keepalive_timeout`` (upstream's serving IdleTimeout, 90 s);
+requests are bounded by :class:`.limits.Limits`.
 """
 
 from __future__ import annotations
@@ -12,21 +18,51 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from kubesvc.apiserver.http.app import ApiApp
-from kubesvc.apiserver.http.auth import TokenFile
+from kubesvc.apiserver.http.audit import AuditLog, load_policy
+from kubesvc.apiserver.http.auth import BootstrapTokenAuthenticator, TokenFile
 from kubesvc.apiserver.http.authz import Authz
 from kubesvc.apiserver.http.backend import Backend
+from kubesvc.apiserver.http.limits import Limits
 from kubesvc.apiserver.http.logs import LogSource
 from kubesvc.apiserver.http.proxy import Dialer, direct_dial
 from kubesvc.apiserver.http.rbacpolicy import PolicyCache, ensure_bootstrap_policy
 from kubesvc.apiserver.http.tls import ensure_tls
 
-__all__ = ["ApiServer", "LogSource"]
+__all__ = ["ApiServer", "Limits", "LogSource"]
+
+KEEPALIVE_TIMEOUT = 90.0
+TLS_HANDSHAKE_TIMEOUT = 10.0  # Go's http.Transport default; asyncio's would be 60 s
+
+
+class _TCPSite(web.TCPSite):
+    """aiohttp's TCPSite with a TLS handshake timeout (it does not pass one on)."""
+
+    __slots__ = ("_handshake_timeout",)
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, *,
+                 ssl_context: ssl.SSLContext, handshake_timeout: float, backlog: int) -> None:
+        super().__init__(runner, host, port, ssl_context=ssl_context,
+                         reuse_address=True, backlog=backlog)
+        self._handshake_timeout = handshake_timeout
+
+    async def start(self) -> None:
+        self._runner._reg_site(self)
+        server = self._runner.server
+        assert server is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            server, self._host, self._port, ssl=self._ssl_context, backlog=self._backlog,
+            reuse_address=self._reuse_address, ssl_handshake_timeout=self._handshake_timeout,
+        )
+        sockets = self._server.sockets
+        self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
 
 
 def _host_for_url(host: str) -> str:
@@ -53,8 +89,21 @@ class ApiServer:
         log_source: LogSource | None = None,
         unix_socket: Path | None = None,
         dial: Dialer = direct_dial,
+        limits: Limits | None = None,
+        min_request_timeout: int = 1800,
+        keepalive_timeout: float = KEEPALIVE_TIMEOUT,
+        tls_handshake_timeout: float = TLS_HANDSHAKE_TIMEOUT,
+        audit_log_path: Path | None = None,
+        audit_policy_file: Path | None = None,
     ) -> None:
         self.registry = registry
+        self.limits = limits if limits is not None else Limits()
+        self.min_request_timeout = min_request_timeout
+        self.keepalive_timeout = keepalive_timeout
+        self.tls_handshake_timeout = tls_handshake_timeout
+        self.audit_log_path = audit_log_path
+        self.audit_policy_file = audit_policy_file
+        self._audit: AuditLog | None = None
         # Optional plain-HTTP listener on a unix socket (same token auth): in netns mode
         # in-cluster components reach the server through it, as sockets cross namespaces.
         self.unix_socket = unix_socket
@@ -106,6 +155,9 @@ class ApiServer:
         tls = await asyncio.to_thread(ensure_tls, self.data_dir, extra_sans=sans)
         self._ca_pem = tls.ca_pem
         self._tokens = TokenFile.load_or_create(self.data_dir / "tokens.csv")
+        if self.audit_log_path is not None:
+            rules = load_policy(self.audit_policy_file) if self.audit_policy_file else None
+            self._audit = AuditLog(self.audit_log_path, rules)
         ssl_ctx = tls.server_context()
         # RBAC: the bootstrap policy first, then serve only once the caches hold it (as
         # upstream waits for its RBAC informers), so no request is judged on empty ones.
@@ -118,17 +170,20 @@ class ApiServer:
             self.registry, tokens=self._tokens,
             server_address=self.url.removeprefix("https://"),
             readiness=self.readiness, log_source=self.log_source, dial=self.dial,
+            limits=self.limits,
+            bootstrap=BootstrapTokenAuthenticator(self._get_secret), audit=self._audit,
             authz=Authz(self.policy, self.registry),
         )
+        self._api.watcher.min_request_timeout = self.min_request_timeout
         # handler_cancellation: a watch ends when its client disconnects; writes are
         # shielded in the handlers so that they complete regardless.
         runner = web.AppRunner(
             self._api.make_app(), access_log=None, handler_cancellation=True,
-            shutdown_timeout=1.0,
+            shutdown_timeout=1.0, keepalive_timeout=self.keepalive_timeout,
         )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, ssl_context=ssl_ctx,
-                           reuse_address=True, backlog=1024)
+        site = _TCPSite(runner, self.host, self.port, ssl_context=ssl_ctx,
+                        handshake_timeout=self.tls_handshake_timeout, backlog=1024)
         await site.start()
         if self.unix_socket is not None:
             self.unix_socket.unlink(missing_ok=True)
@@ -137,6 +192,9 @@ class ApiServer:
         if self.port == 0:
             self.port = int(runner.addresses[0][1])
         self._api.set_server_address(self.url.removeprefix("https://"))
+
+    async def _get_secret(self, namespace: str, name: str) -> dict[str, Any]:
+        return await self.registry.get("secrets", name, namespace=namespace)
 
     async def stop(self) -> None:
         """End open watches and log streams, then close the listener."""
@@ -151,3 +209,6 @@ class ApiServer:
             self._rbac_task = None
         if self.unix_socket is not None:
             self.unix_socket.unlink(missing_ok=True)
+        if self._audit is not None:
+            self._audit.close()
+            self._audit = None

@@ -151,7 +151,7 @@ def _serving_ok(cert_path: Path, key_path: Path, sans: list[str], now: dt.dateti
 def ensure_tls(data_dir: Path, *, extra_sans: Iterable[str] = ()) -> TlsFiles:
     """Create (or reuse) ``<data_dir>/pki/{ca.crt,ca.key,apiserver.crt,apiserver.key}``."""
     pki = data_dir / "pki"
-    pki.mkdir(parents=True, exist_ok=True)
+    pki.mkdir(mode=0o700, parents=True, exist_ok=True)
     files = TlsFiles(pki / "ca.crt", pki / "ca.key", pki / "apiserver.crt", pki / "apiserver.key")
     now = dt.datetime.now(dt.UTC)
     sans = [*DEFAULT_SANS, *extra_sans]

@@ -6,6 +6,14 @@ field selectors and ``resourceVersion``; a version too old for the store ends th
 with an ``ERROR`` event carrying a 410 Expired Status (client-go re-lists on it). With a
 Table Accept header (``kubectl get -w``) every event's object is a one-row Table. Called by
 :mod:`.app`; reads events from the Registry's ``watch``.
+
+Load (upstream's cacher ``cacheWatcher``): a JSON event line is encoded once
+(:class:`EncodedEvents`) and the same bytes go to every watcher of that change; each watch
+keeps at most :attr:`Watcher.buffer_size` lines queued, and one whose queue stays full for
+:attr:`Watcher.unresponsive_after` seconds is closed ("Forcing watcher close due to
+unresponsiveness"): the client re-watches from the last resourceVersion it saw. A line is
+written in :data:`WRITE_SLICE` pieces with a drain between them, so a client that reads
+nothing holds at most about one slice of the shared line in its transport, not a copy.
 """
 
 from __future__ import annotations
@@ -14,7 +22,8 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import orjson
@@ -33,12 +42,57 @@ log = logging.getLogger(__name__)
 # Upstream's --min-request-timeout is 1800 s; a watch without timeoutSeconds lasts a random
 # span in [min, 2*min) so that clients reconnect spread out.
 MIN_REQUEST_TIMEOUT = 1800
+# Upstream's cacheWatcher channel holds 10 to 1000 events (by the resource's event rate);
+# batches arrive here per store commit, so the larger bound.
+WATCH_BUFFER = 1000
+UNRESPONSIVE_AFTER = 5.0  # seconds a watcher's full buffer may stay full
+WRITE_SLICE = 64 * 1024  # aiohttp drains once more than 64 KiB are written
+
+
+class EncodedEvents:
+    """JSON lines of recent watch events, keyed by the event type and the identity of its
+    (shared, read-only) object: every watcher of one change writes the same bytes. Holds
+    the object too, so that its id is not reused while the entry lives; bounded by count
+    and total bytes."""
+
+    def __init__(self, *, max_entries: int = 4096, max_bytes: int = 256 * 1024 * 1024) -> None:
+        self._max_entries = max_entries
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._lines: OrderedDict[tuple[str, int], tuple[object, bytes]] = OrderedDict()
+
+    def line(self, ev: Any) -> bytes:
+        kind = ev["type"]
+        obj = ev["object"]
+        if kind not in ("ADDED", "MODIFIED", "DELETED"):
+            return orjson.dumps(ev, option=orjson.OPT_APPEND_NEWLINE)
+        key = (kind, id(obj))
+        hit = self._lines.get(key)
+        if hit is not None and hit[0] is obj:
+            self._lines.move_to_end(key)
+            return hit[1]
+        data = orjson.dumps(ev, option=orjson.OPT_APPEND_NEWLINE)
+        self._lines[key] = (obj, data)
+        self._bytes += len(data)
+        while len(self._lines) > self._max_entries or (
+                self._bytes > self._max_bytes and len(self._lines) > 1):
+            _, (_, old) = self._lines.popitem(last=False)
+            self._bytes -= len(old)
+        return data
+
+
+class _Unresponsive(Exception):
+    """The watcher's buffer stayed full for too long."""
 
 
 class Watcher:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.active: set[asyncio.Task[Any]] = set()
+        self.encoded = EncodedEvents()
+        self.buffer_size = WATCH_BUFFER
+        self.unresponsive_after = UNRESPONSIVE_AFTER
+        self.min_request_timeout = MIN_REQUEST_TIMEOUT  # --min-request-timeout
 
     @contextlib.contextmanager
     def track(self) -> Iterator[None]:
@@ -71,7 +125,7 @@ class Watcher:
         include = include_object_param(q.get("includeObject"))
         timeout = params.int_param(q, "timeoutSeconds")
         if timeout <= 0:
-            timeout = int(MIN_REQUEST_TIMEOUT * (1 + random.random()))
+            timeout = int(self.min_request_timeout * (1 + random.random()))
         if target.name:
             # GET .../services/foo?watch=true (and /watch/.../foo) watch one object.
             fsel = q.get("fieldSelector", "")
@@ -89,27 +143,45 @@ class Watcher:
         resp = web.StreamResponse(status=200)
         resp.content_type = "application/json"
         resp.enable_chunked_encoding()
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(max(1, self.buffer_size))
         try:
             await resp.prepare(request)
+            reader = asyncio.create_task(self._read(events, queue, target, neg, include),
+                                         name=f"watch-read {target.info.key}")
+            writer = asyncio.create_task(_write(resp, queue),
+                                         name=f"watch-write {target.info.key}")
             try:
-                async with asyncio.timeout(timeout):
-                    async for ev in events:
-                        await resp.write(self._line(target, ev, neg, include))
-            except TimeoutError:
-                pass
-            except errors.KubeError as exc:
-                # e.g. 410 Expired for a too-old resourceVersion: one ERROR event, as
-                # upstream's watch cache sends it; client-go re-lists.
-                await resp.write(orjson.dumps({"type": "ERROR", "object": exc.status()}) + b"\n")
-            except (ConnectionError, asyncio.CancelledError):
-                raise
-            except Exception:
-                # Headers are out: the failure can only be reported in the stream.
-                log.exception("watch of %s failed", target.info.key)
-                err = errors.InternalError("an error on the server has prevented the watch "
-                                           "from continuing")
-                await resp.write(orjson.dumps({"type": "ERROR", "object": err.status()}) + b"\n")
-            await resp.write_eof()
+                await asyncio.wait({reader, writer}, timeout=timeout,
+                                   return_when=asyncio.FIRST_EXCEPTION)
+                if not writer.done():
+                    if reader.done() and isinstance(reader.exception(), _Unresponsive):
+                        log.warning("Forcing %s watcher close due to unresponsiveness: "
+                                    "%d events queued", target.info.key, queue.qsize())
+                        _abort(request)
+                        return resp
+                    if not reader.done():  # timeoutSeconds: end the stream cleanly
+                        reader.cancel()
+                        with contextlib.suppress(BaseException):
+                            await reader
+                        try:
+                            queue.put_nowait(None)
+                        except asyncio.QueueFull:
+                            _abort(request)
+                            return resp
+                    await asyncio.wait({writer}, timeout=self.unresponsive_after)
+                    if not writer.done():
+                        _abort(request)
+                        return resp
+                exc = writer.exception()
+                if exc is not None:
+                    raise exc
+                await resp.write_eof()
+            finally:
+                for t in (reader, writer):
+                    t.cancel()
+                for t in (reader, writer):
+                    with contextlib.suppress(BaseException):
+                        await t
         except ConnectionError:
             pass  # the client went away
         finally:
@@ -119,8 +191,38 @@ class Watcher:
                     await close()
         return resp
 
-    @staticmethod
-    def _line(target: Target, ev: Any, neg: Negotiated, include: str) -> bytes:
+    async def _read(self, events: AsyncIterator[Any], queue: asyncio.Queue[bytes | None],
+                    target: Target, neg: Negotiated, include: str) -> None:
+        """Encode events into ``queue``; raises :class:`_Unresponsive` when it stays full."""
+
+        async def put(item: bytes | None) -> None:
+            if queue.full():
+                try:
+                    async with asyncio.timeout(self.unresponsive_after):
+                        await queue.put(item)
+                except TimeoutError:
+                    raise _Unresponsive from None
+            else:
+                queue.put_nowait(item)
+
+        try:
+            async for ev in events:
+                await put(self._line(target, ev, neg, include))
+        except errors.KubeError as exc:
+            # e.g. 410 Expired for a too-old resourceVersion: one ERROR event, as
+            # upstream's watch cache sends it; client-go re-lists.
+            await put(orjson.dumps({"type": "ERROR", "object": exc.status()}) + b"\n")
+        except (_Unresponsive, asyncio.CancelledError):
+            raise
+        except Exception:
+            # Headers are out: the failure can only be reported in the stream.
+            log.exception("watch of %s failed", target.info.key)
+            err = errors.InternalError("an error on the server has prevented the watch "
+                                       "from continuing")
+            await put(orjson.dumps({"type": "ERROR", "object": err.status()}) + b"\n")
+        await put(None)
+
+    def _line(self, target: Target, ev: Any, neg: Negotiated, include: str) -> bytes:
         obj = ev["object"]
         if neg.kind == "table" and ev["type"] in ("ADDED", "MODIFIED", "DELETED"):
             t = table(target.info, [obj], neg=neg, include_object=include,
@@ -131,4 +233,36 @@ class Watcher:
                        "apiVersion": f"meta.k8s.io/{neg.version}",
                        "metadata": obj.get("metadata") or {}}
             return orjson.dumps({"type": ev["type"], "object": partial}) + b"\n"
-        return orjson.dumps(ev) + b"\n"
+        return self.encoded.line(ev)
+
+
+async def _write(resp: web.StreamResponse, queue: asyncio.Queue[bytes | None]) -> None:
+    """Write queued lines until the ``None`` that ends the stream. Small lines already
+    queued go out joined in one chunk (one TLS record and one syscall for a burst); a
+    line bigger than :data:`WRITE_SLICE` goes alone, in slices of the shared bytes."""
+    carry: list[bytes | None] = []  # a line taken from the queue but not yet written
+    while True:
+        line = carry.pop() if carry else await queue.get()
+        if line is None:
+            return
+        if len(line) > WRITE_SLICE:
+            view = memoryview(line)
+            for i in range(0, len(line), WRITE_SLICE):
+                await resp.write(view[i:i + WRITE_SLICE])
+            continue
+        batch = [line]
+        size = len(line)
+        while not queue.empty():
+            nxt = queue.get_nowait()
+            if nxt is None or size + len(nxt) > WRITE_SLICE:
+                carry.append(nxt)
+                break
+            batch.append(nxt)
+            size += len(nxt)
+        await resp.write(line if len(batch) == 1 else b"".join(batch))
+
+
+def _abort(request: web.Request) -> None:
+    transport = request.transport
+    if transport is not None:
+        transport.abort()

@@ -20,16 +20,16 @@ Called by :meth:`~.core.Registry.start`; calls the registry create path, the ``S
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from typing import TYPE_CHECKING, Any
 
 from kubesvc import errors
 from kubesvc.api import meta as apimeta
+from kubesvc.api import sysendpoints
+from kubesvc.api.objects import Obj, ensure_meta
 from kubesvc.api.resources import BY_KEY, ResourceInfo
 from kubesvc.apiserver.allocators.repair import repair_allocators
-from kubesvc.apiserver.registry.codec import decode, encode, meta
-from kubesvc.client.protocol import Obj
+from kubesvc.apiserver.registry.codec import decode, encode
 
 if TYPE_CHECKING:
     from kubesvc.apiserver.registry.core import Registry
@@ -107,20 +107,12 @@ async def ensure_kubernetes_service(reg: Registry) -> None:
                 pass  # changed meanwhile; the next reconcile looks again
     if reg.endpoint_reconciler == "none":
         return  # the Endpoints and EndpointSlice are the caller's
-    family = "IPv6" if ipaddress.ip_address(host).version == 6 else "IPv4"
-    await _ensure_raw(reg, BY_KEY["endpoints"], {
-        "metadata": {"name": "kubernetes", "namespace": "default",
-                     "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-        "subsets": [{"addresses": [{"ip": host}],
-                     "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
-    }, ("subsets",))
-    await _ensure_raw(reg, BY_KEY["endpointslices.discovery.k8s.io"], {
-        "metadata": {"name": "kubernetes", "namespace": "default",
-                     "labels": {"kubernetes.io/service-name": "kubernetes"}},
-        "addressType": family,
-        "endpoints": [{"addresses": [host], "conditions": {"ready": True}}],
-        "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
-    }, ("addressType", "endpoints", "ports"))
+    eps, slices = sysendpoints.build(sysendpoints.KUBERNETES,
+                                     [sysendpoints.Backend(host, port)])
+    await _ensure_raw(reg, BY_KEY["endpoints"], eps, ("subsets",))
+    for sl in slices:
+        await _ensure_raw(reg, BY_KEY["endpointslices.discovery.k8s.io"], sl,
+                          ("addressType", "endpoints", "ports"))
 
 
 async def _ensure_raw(reg: Registry, info: ResourceInfo, desired: Obj,
@@ -140,15 +132,15 @@ async def _ensure_raw(reg: Registry, info: ResourceInfo, desired: Obj,
                 continue
             return
         cur = decode(kv)
-        labels = meta(cur).get("labels") or {}
+        labels = ensure_meta(cur).get("labels") or {}
         want_labels = {**labels, **desired["metadata"]["labels"]}
         if all(cur.get(f) == desired[f] for f in fields) and labels == want_labels:
             return
         for f in fields:
             cur[f] = desired[f]
-        meta(cur)["labels"] = want_labels
+        ensure_meta(cur)["labels"] = want_labels
         if apimeta.uses_generation(info.key):
-            meta(cur)["generation"] = int(meta(cur).get("generation") or 0) + 1
+            ensure_meta(cur)["generation"] = int(ensure_meta(cur).get("generation") or 0) + 1
         try:
             await reg.store.update(key, encode(cur), expected_mod_revision=kv.mod_revision)
         except (errors.Conflict, errors.NotFound):

@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 
 from kubesvc import errors
+from kubesvc.api.objects import Obj, resource_version
 from kubesvc.api.resources import ResourceInfo
-from kubesvc.client.protocol import Obj
 from kubesvc.storage.store import KeyValue
 
 MAX_OBJECT_BYTES = 3 * 1024 * 1024  # upstream's request body limit (3 MiB)
@@ -52,13 +52,13 @@ def encode(obj: Obj) -> bytes:
 def decode(kv: KeyValue) -> Obj:
     """The API object for a stored key, with ``resourceVersion`` = ``mod_revision``."""
     obj: Obj = orjson.loads(kv.value)
-    obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
+    obj.setdefault("metadata", {})["resourceVersion"] = resource_version(kv.mod_revision)
     return obj
 
 
 def decode_at(value: bytes, revision: int) -> Obj:
     obj: Obj = orjson.loads(value)
-    obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
+    obj.setdefault("metadata", {})["resourceVersion"] = resource_version(revision)
     return obj
 
 
@@ -112,28 +112,28 @@ def encode_unchecked(obj: Obj) -> bytes:
     return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
 
 
+_UINT64_MAX = 2**64 - 1
+
+
 def parse_rv(value: str, *, what: str = "resourceVersion") -> int:
     """A resourceVersion string as a revision; ``""`` is 0. BadRequest when not a number."""
     if not value:
         return 0
-    try:
-        rv = int(value)
-    except ValueError:
+    digits = value[1:] if value[:1] in ("+", "-") else value
+    if not (digits.isascii() and digits.isdigit()):  # int() would take "1_0" or " 1"
         raise errors.BadRequest(
             message=f'{what}: Invalid value: "{value}": strconv.ParseUint: parsing '
             f'"{value}": invalid syntax'
-        ) from None
+        )
+    if len(digits.lstrip("0")) > 20 or int(value) > _UINT64_MAX:
+        raise errors.BadRequest(
+            message=f'{what}: Invalid value: "{value}": strconv.ParseUint: parsing '
+            f'"{value}": value out of range'
+        )
+    rv = int(value)
     if rv < 0:
         raise errors.BadRequest(message=f"{what}: Invalid value: {value}: must be >= 0")
     return rv
-
-
-def meta(obj: Obj) -> dict[str, Any]:
-    m = obj.get("metadata")
-    if not isinstance(m, dict):
-        m = {}
-        obj["metadata"] = m
-    return m
 
 
 # -- upstream-worded errors (apimachinery api/errors)

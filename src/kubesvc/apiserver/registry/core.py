@@ -45,6 +45,7 @@ from kubesvc.api import meta as apimeta
 from kubesvc.api import resources
 from kubesvc.api.defaults import apply_defaults
 from kubesvc.api.jsonvalue import deep_copy
+from kubesvc.api.objects import Obj, ensure_meta, resource_version
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.api.validation import (
     validate_create,
@@ -68,7 +69,6 @@ from kubesvc.apiserver.registry.codec import (
     conflict,
     decode,
     encode,
-    meta,
     namespace_not_found,
     namespace_terminating,
     not_found,
@@ -79,7 +79,7 @@ from kubesvc.apiserver.registry.codec import (
 from kubesvc.apiserver.registry.services import ServiceStrategy
 from kubesvc.apiserver.registry.strategies import PodStrategy, Strategy
 from kubesvc.client.options import DeleteOptions, ListOptions, WatchOptions, WriteOptions
-from kubesvc.client.protocol import Obj, PatchType, WatchEventDict
+from kubesvc.client.protocol import PatchType, WatchEventDict
 from kubesvc.storage.store import KeyValue, Store
 
 log = logging.getLogger(__name__)
@@ -159,10 +159,17 @@ class Registry:
         self.started = False
 
     def spawn(self, coro: Any, *, name: str) -> asyncio.Task[Any]:
+        """Run ``coro`` as the named background task ``name``, kept until it ends and
+        cancelled and awaited by :meth:`stop`; one that fails is logged, never silent."""
         task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
         return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("registry task %s failed", task.get_name(), exc_info=exc)
 
     async def _compactor(self) -> None:
         # As upstream's apiserver: every interval, compact to the revision seen one interval
@@ -246,7 +253,7 @@ class Registry:
         if kv is None:
             raise namespace_not_found(ns)
         nsobj = decode(kv)
-        if (nsobj.get("status") or {}).get("phase") == "Terminating" or meta(nsobj).get(
+        if (nsobj.get("status") or {}).get("phase") == "Terminating" or ensure_meta(nsobj).get(
             "deletionTimestamp"
         ):
             raise namespace_terminating(info, name, ns)
@@ -320,7 +327,7 @@ class Registry:
         apimeta.fill_system_fields(info.key, obj, now=self.now())
         strategy = self.strategy(info)
         strategy.prepare_create(obj)
-        name = str(meta(obj).get("name") or "")
+        name = str(ensure_meta(obj).get("name") or "")
         if info.namespaced:
             await self.check_namespace_for_create(info, name, ns)
         # Allocation comes before validation, as upstream's BeginCreate does (validation
@@ -344,7 +351,7 @@ class Registry:
                 await txn.revert()
             raise
         await txn.commit()
-        meta(obj)["resourceVersion"] = str(kv.mod_revision)
+        ensure_meta(obj)["resourceVersion"] = resource_version(kv.mod_revision)
         return obj
 
     async def update(
@@ -378,7 +385,7 @@ class Registry:
             fieldvalidation.check_fields(info, body, field_validation, warnings)
         self.check_type(info, body)
         apimeta.ensure_namespace(body, ns, namespaced=info.namespaced)
-        bmeta = meta(body)
+        bmeta = ensure_meta(body)
         name = str(bmeta.get("name") or "")
         if not name:
             raise errors.BadRequest(message="resource name may not be empty")
@@ -394,7 +401,7 @@ class Registry:
             if want_rv and want_rv != kv.mod_revision:
                 raise conflict(info, name)
             old = current_obj if attempt == 0 and current_obj is not None else decode(kv)
-            ometa = meta(old)
+            ometa = ensure_meta(old)
             if bmeta.get("uid") and bmeta["uid"] != ometa.get("uid"):
                 raise uid_precondition(info, name, str(bmeta["uid"]), str(ometa.get("uid")))
             if subresource == "status":
@@ -405,7 +412,7 @@ class Registry:
             else:
                 new = body if owned and attempt == 0 else deep_copy(body)
                 apply_defaults(info.key, new)
-                nmeta = meta(new)
+                nmeta = ensure_meta(new)
                 for fld in ("uid", "creationTimestamp", "deletionTimestamp",
                             "deletionGracePeriodSeconds", "generation"):
                     if fld in ometa:
@@ -413,7 +420,7 @@ class Registry:
                     else:
                         nmeta.pop(fld, None)
                 strategy.prepare_update(new, old)
-            meta(new)["resourceVersion"] = str(kv.mod_revision)
+            ensure_meta(new)["resourceVersion"] = resource_version(kv.mod_revision)
             txn = await strategy.admit_update(new, old, dry_run=dry_run)
             try:
                 strategy.finish_update(new, old)
@@ -451,7 +458,7 @@ class Registry:
                 await txn.revert()
                 raise
             await txn.commit()
-            meta(new)["resourceVersion"] = str(kv2.mod_revision)
+            ensure_meta(new)["resourceVersion"] = resource_version(kv2.mod_revision)
             return new
         raise conflict(info, name)
 

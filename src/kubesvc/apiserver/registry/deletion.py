@@ -25,19 +25,18 @@ from typing import TYPE_CHECKING
 
 from kubesvc import errors
 from kubesvc.api import selectors
-from kubesvc.api.meta import rfc3339
+from kubesvc.api.objects import Obj, ensure_meta, resource_version
 from kubesvc.api.resources import ResourceInfo
+from kubesvc.api.timefmt import rfc3339
 from kubesvc.apiserver.registry.codec import (
     conflict,
     decode,
     encode,
-    meta,
     not_found,
     rv_precondition,
     uid_precondition,
 )
 from kubesvc.client.options import DeleteOptions, ListOptions
-from kubesvc.client.protocol import Obj
 
 if TYPE_CHECKING:
     from kubesvc.apiserver.registry.core import Registry
@@ -62,7 +61,7 @@ def check_preconditions(info: ResourceInfo, name: str, obj: Obj,
                         preconditions: dict[str, str] | None) -> None:
     if not preconditions:
         return
-    m = meta(obj)
+    m = ensure_meta(obj)
     uid = preconditions.get("uid")
     if uid and uid != m.get("uid"):
         raise uid_precondition(info, name, uid, str(m.get("uid") or ""))
@@ -108,7 +107,7 @@ async def delete_object(
             raise not_found(info, name)
         obj = decode(kv)
         check_preconditions(info, name, obj, opts.preconditions)
-        m = meta(obj)
+        m = ensure_meta(obj)
         finalizers = [str(f) for f in m.get("finalizers") or []]
         new_finalizers = _apply_policy(finalizers, propagation_policy)
         now = reg.now()
@@ -149,7 +148,7 @@ async def delete_object(
                 continue
             except errors.NotFound:
                 raise not_found(info, name) from None
-            m["resourceVersion"] = str(kv2.mod_revision)
+            m["resourceVersion"] = resource_version(kv2.mod_revision)
             return obj
         if opts.dry_run:
             return obj

@@ -6,7 +6,9 @@ are a 400 under Strict (422 on field ``patch`` for patches, as upstream), warnin
 headers), and in every mode dropped from the object, as upstream's decoding into typed
 structs drops them.
 
-Called by :mod:`.core` and :mod:`.patching`; calls :mod:`kubesvc.api.fields`.
+Values of the wrong JSON type are refused first (:func:`check_types`), as upstream's typed
+decoding fails before its strict checks. Called by :mod:`.core` and :mod:`.patching`;
+calls :mod:`kubesvc.api.fields` and :mod:`kubesvc.api.typecheck`.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import orjson
 
 from kubesvc import errors
 from kubesvc.api import fields as apifields
+from kubesvc.api import typecheck
+from kubesvc.api.objects import Obj
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.api.validation import field as f
-from kubesvc.client.protocol import Obj
 
 FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
 # The registry's default: a kubesvc component calling in-process (its Client), whose objects
@@ -40,6 +43,7 @@ def check_fields(info: ResourceInfo, obj: Obj, field_validation: str,
             message=f'fieldValidation: Unsupported value: "{field_validation}": supported '
             'values: "Ignore", "Strict", "Warn"'
         )
+    check_types(info, obj, patch=patch)
     unknown = apifields.unknown_fields(obj, api_version=info.api_version, kind=info.kind)
     if not unknown:
         return
@@ -58,6 +62,25 @@ def check_fields(info: ResourceInfo, obj: Obj, field_validation: str,
         warnings.extend(apifields.warning_messages(unknown))
     for path in unknown:
         prune_path(obj, path)
+
+
+def check_types(info: ResourceInfo, obj: Obj, *, patch: bool = False) -> None:
+    """A value of the wrong JSON type for its field fails as upstream's decoding into Go
+    structs fails: 400 ``<Kind> in version "v1" cannot be handled as a <Kind>: json: cannot
+    unmarshal ...`` (422 on field ``patch`` for a patch, the patched object as the value)."""
+    try:
+        typecheck.check(obj, api_version=info.api_version, kind=info.kind)
+    except typecheck.TypeMismatch as exc:
+        if patch:
+            shown = orjson.dumps(obj).decode()
+            raise errors.Invalid(
+                message=f' "" is invalid: patch: Invalid value: "{shown}": {exc}',
+                causes=[errors.Cause("FieldValueInvalid", f'Invalid value: "{shown}": {exc}',
+                                     "patch")],
+            ) from exc
+        raise errors.BadRequest(
+            message=apifields.decode_error_message(info.api_version, info.kind, str(exc))
+        ) from exc
 
 
 def prune_path(obj: Any, path: str) -> None:

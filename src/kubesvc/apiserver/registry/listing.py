@@ -25,10 +25,10 @@ import orjson
 
 from kubesvc import errors
 from kubesvc.api import selectors
+from kubesvc.api.objects import Obj, resource_version
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.apiserver.registry.codec import decode_at, parse_rv
 from kubesvc.client.options import ListOptions
-from kubesvc.client.protocol import Obj
 
 if TYPE_CHECKING:
     from kubesvc.apiserver.registry.core import Registry
@@ -69,7 +69,7 @@ def decode_continue(token: str) -> tuple[int, str]:
 
 def list_envelope(info: ResourceInfo, revision: int, items: list[Obj],
                   continue_token: str = "") -> Obj:
-    md: dict[str, str] = {"resourceVersion": str(revision)}
+    md: dict[str, str] = {"resourceVersion": resource_version(revision)}
     if continue_token:
         md["continue"] = continue_token
     return {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": md,

@@ -22,20 +22,13 @@ from typing import TYPE_CHECKING
 
 from kubesvc import errors
 from kubesvc.api.defaults import prepare_namespace_create
-from kubesvc.api.meta import rfc3339
+from kubesvc.api.objects import Obj, ensure_meta, resource_version
 from kubesvc.api.resources import BY_KEY, RESOURCES
+from kubesvc.api.timefmt import rfc3339
 from kubesvc.apiserver.registry import deletion
-from kubesvc.apiserver.registry.codec import (
-    conflict,
-    decode,
-    encode,
-    forbidden,
-    meta,
-    not_found,
-)
+from kubesvc.apiserver.registry.codec import conflict, decode, encode, forbidden, not_found
 from kubesvc.apiserver.registry.strategies import Strategy
 from kubesvc.client.options import DeleteOptions
-from kubesvc.client.protocol import Obj
 
 if TYPE_CHECKING:
     from kubesvc.apiserver.registry.core import Registry
@@ -103,7 +96,7 @@ class NamespaceLifecycle:
                 raise not_found(info, name)
             obj = decode(kv)
             deletion.check_preconditions(info, name, obj, preconditions)
-            m = meta(obj)
+            m = ensure_meta(obj)
             spec_fins = (obj.get("spec") or {}).get("finalizers") or []
             if m.get("deletionTimestamp") and spec_fins:
                 raise conflict(info, name, MSG_TERMINATING)
@@ -125,7 +118,7 @@ class NamespaceLifecycle:
                                                       expected_mod_revision=kv.mod_revision)
                 except errors.Conflict:
                     continue
-                m["resourceVersion"] = str(kv2.mod_revision)
+                m["resourceVersion"] = resource_version(kv2.mod_revision)
                 self.kick(name)
                 return obj
             if dry_run:
@@ -150,8 +143,8 @@ class NamespaceLifecycle:
         page = await self.reg.store.list(self.info.storage_prefix())
         for kv in page.items:
             obj = decode(kv)
-            if meta(obj).get("deletionTimestamp"):
-                self.kick(str(meta(obj).get("name")))
+            if ensure_meta(obj).get("deletionTimestamp"):
+                self.kick(str(ensure_meta(obj).get("name")))
 
     async def wait_idle(self) -> None:
         """Wait for every running namespace deletion (tests, shutdown)."""
@@ -191,7 +184,7 @@ class NamespaceLifecycle:
             page = await self.reg.store.list(info.storage_prefix(ns))
             for kv in page.items:
                 obj = decode(kv)
-                m = meta(obj)
+                m = ensure_meta(obj)
                 grace: int | None = None
                 if info.key == "pods":
                     node = (obj.get("spec") or {}).get("nodeName")
@@ -207,7 +200,7 @@ class NamespaceLifecycle:
                     )
                 except errors.NotFound:
                     continue
-                if meta(out).get("deletionTimestamp"):
+                if ensure_meta(out).get("deletionTimestamp"):
                     remaining += 1
         return remaining
 
@@ -227,7 +220,7 @@ class NamespaceLifecycle:
             else:
                 spec.pop("finalizers", None)
             try:
-                if not fins and not meta(obj).get("finalizers"):
+                if not fins and not ensure_meta(obj).get("finalizers"):
                     await self.reg.store.delete(key, expected_mod_revision=kv.mod_revision)
                 elif fins != ((decode(kv).get("spec") or {}).get("finalizers") or []):
                     await self.reg.store.update(key, encode(obj),

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 from kubesvc import errors
 from kubesvc.api import patch as apipatch
 from kubesvc.api.jsonvalue import deep_copy
+from kubesvc.api.objects import Obj, ensure_meta, resource_version
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.apiserver.registry import fieldvalidation
-from kubesvc.apiserver.registry.codec import conflict, decode, meta, not_found
-from kubesvc.client.protocol import Obj, PatchType
+from kubesvc.apiserver.registry.codec import conflict, decode, not_found
+from kubesvc.client.protocol import PatchType
 
 if TYPE_CHECKING:
     from kubesvc.apiserver.registry.core import Registry
@@ -45,7 +46,7 @@ async def patch_object(
         if kv is None:
             if patch_type == "apply" and not subresource:
                 body = deep_copy(patch)
-                meta(body).setdefault("name", name)
+                ensure_meta(body).setdefault("name", name)
                 return await reg.create_object(
                     info, body, ns, dry_run=dry_run, field_validation=field_validation,
                     warnings=warnings,
@@ -53,16 +54,16 @@ async def patch_object(
             raise not_found(info, name)
         current = decode(kv)
         patched = apply_patch(info, current, patch, patch_type)
-        pmeta = meta(patched)
+        pmeta = ensure_meta(patched)
         if pmeta.get("name") != name:
             raise errors.BadRequest(
                 message=f"the name of the object ({pmeta.get('name')}) does not match the "
                 f"name on the URL ({name})"
             )
         rv = str(pmeta.get("resourceVersion") or "")
-        if rv and rv != str(kv.mod_revision):
+        if rv and rv != resource_version(kv.mod_revision):
             raise conflict(info, name)
-        pmeta["resourceVersion"] = str(kv.mod_revision)
+        pmeta["resourceVersion"] = resource_version(kv.mod_revision)
         try:
             fieldvalidation.check_fields(info, patched, field_validation, warnings, patch=True)
             return await reg.update_object(

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from kubesvc import errors
 from kubesvc.api.defaults import service as svcdefaults
 from kubesvc.api.meta import parse_ip
+from kubesvc.api.objects import Obj
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.api.validation import field as f
 from kubesvc.apiserver.allocators.cluster_ip import ERR_ALLOCATED as IP_ALLOCATED
@@ -35,7 +36,6 @@ from kubesvc.apiserver.allocators.node_port import ERR_FULL as PORT_FULL
 from kubesvc.apiserver.allocators.node_port import NodePortAllocator
 from kubesvc.apiserver.allocators.repair import service_cluster_ips, service_node_ports
 from kubesvc.apiserver.registry.strategies import NOOP_TXN, Strategy, Txn
-from kubesvc.client.protocol import Obj
 
 if TYPE_CHECKING:
     from kubesvc.apiserver.registry.core import Registry

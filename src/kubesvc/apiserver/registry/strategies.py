@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from kubesvc.api import meta as apimeta
 from kubesvc.api.defaults import pod_qos_class
+from kubesvc.api.objects import Obj
 from kubesvc.api.resources import ResourceInfo
-from kubesvc.client.protocol import Obj
 
 if TYPE_CHECKING:
     from kubesvc.apiserver.registry.core import Registry

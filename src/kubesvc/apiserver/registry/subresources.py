@@ -18,18 +18,12 @@ from typing import TYPE_CHECKING, Any
 from kubesvc import errors
 from kubesvc.api import selectors
 from kubesvc.api.jsonvalue import deep_copy
-from kubesvc.api.meta import rfc3339
+from kubesvc.api.objects import Obj, ensure_meta
 from kubesvc.api.patch import json_patch, merge_patch, strategic_merge_patch
 from kubesvc.api.resources import BY_KEY, ResourceInfo
-from kubesvc.apiserver.registry.codec import (
-    conflict,
-    decode,
-    encode,
-    meta,
-    not_found,
-    parse_rv,
-)
-from kubesvc.client.protocol import Obj, PatchType
+from kubesvc.api.timefmt import rfc3339
+from kubesvc.apiserver.registry.codec import conflict, decode, encode, not_found, parse_rv
+from kubesvc.client.protocol import PatchType
 
 if TYPE_CHECKING:
     from kubesvc.apiserver.registry.core import Registry
@@ -120,9 +114,9 @@ async def patch_scale(reg: Registry, info: ResourceInfo, name: str, ns: str, pat
             raise errors.BadRequest(message="the patched object is not a JSON object")
         prv = str((patched.get("metadata") or {}).get("resourceVersion") or "")
         explicit = prv != current["metadata"].get("resourceVersion")
-        meta(patched)["name"] = name
+        ensure_meta(patched)["name"] = name
         if not explicit:
-            meta(patched)["resourceVersion"] = current["metadata"]["resourceVersion"]
+            ensure_meta(patched)["resourceVersion"] = current["metadata"]["resourceVersion"]
         try:
             return await update_scale(reg, info, patched, ns, dry_run=dry_run)
         except errors.Conflict:
@@ -167,7 +161,7 @@ async def bind(reg: Registry, binding: Obj, ns: str, *, name: str = "",
         if kv is None:
             raise not_found(info, pod_name)
         pod = decode(kv)
-        pm = meta(pod)
+        pm = ensure_meta(pod)
         if pm.get("deletionTimestamp"):
             raise _binding_conflict(
                 pod_name, f"pod {pod_name} is being deleted, cannot be assigned to a host")

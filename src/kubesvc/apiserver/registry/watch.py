@@ -35,11 +35,12 @@ from typing import TYPE_CHECKING, Any
 
 from kubesvc import errors
 from kubesvc.api import selectors
+from kubesvc.api.objects import Obj
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.apiserver.registry import listing
 from kubesvc.apiserver.registry.codec import decode_at, intern_strings, parse_rv
 from kubesvc.client.options import ListOptions, WatchOptions
-from kubesvc.client.protocol import Obj, WatchEventDict
+from kubesvc.client.protocol import WatchEventDict
 from kubesvc.storage.store import Watch, WatchEvent
 
 if TYPE_CHECKING:
@@ -130,6 +131,9 @@ def translate(ev: WatchEvent, matches: object, decoded: DecodedCache) -> WatchEv
     return None
 
 
+_MAX_REVISION = 2**63 - 1
+
+
 async def _stream(
     reg: Registry,
     info: ResourceInfo,
@@ -154,6 +158,13 @@ async def _stream(
             yield {"type": "ADDED", "object": obj}
     else:
         start = rv
+    if start >= _MAX_REVISION:
+        # No store reaches it (revisions are int64, as etcd's): answer as upstream answers
+        # a resourceVersion beyond the current one instead of waiting forever.
+        raise errors.Timeout(
+            message=f"Too large resource version: {rv}, current: {await reg.store.revision()}",
+            retry_after_seconds=1,
+        )
     try:
         store_watch: Watch = await reg.store.watch(prefix, start_revision=start + 1)
     except errors.Gone as exc:

@@ -14,27 +14,19 @@ import asyncio
 import logging
 
 from kubesvc import errors
+from kubesvc.api.meta import generate_name
+from kubesvc.api.objects import LABEL_SERVICE_NAME, Obj, meta
 from kubesvc.client.protocol import Client
-from kubesvc.controllers.base import (
-    Obj,
-    QueueController,
-    ensure_index,
-    generated_name,
-    labels_of,
-    meta,
-    split_key,
-)
+from kubesvc.controllers.base import QueueController, ensure_index, labels_of, split_key
 from kubesvc.controllers.endpointslice.reconciler import (
     CONTROLLER_NAME,
     LABEL_MANAGED_BY,
-    LABEL_SERVICE_NAME,
     LABEL_ZONE,
     EndpointMemo,
     Plan,
     reconcile,
 )
 from kubesvc.controllers.endpointslice.tracker import SliceTracker
-from kubesvc.controllers.podutil import pod_changed
 from kubesvc.controllers.servicepods import ServicePodIndex, service_selector
 from kubesvc.informers import Informer, object_key
 
@@ -117,13 +109,7 @@ class EndpointSliceController(QueueController):
             self.queue.add(key)
 
     def _on_pod_update(self, old: Obj, new: Obj) -> None:
-        changed, labels_changed = pod_changed(old, new)
-        if not changed and not labels_changed:
-            return
-        keys = self.index.services_for_pod(new)
-        if labels_changed:
-            keys |= self.index.services_for_pod(old)
-        for key in keys:
+        for key in self.index.services_for_pod_update(old, new):
             self.queue.add(key)
 
     def _on_slice(self, s: Obj, *, deleted: bool) -> None:
@@ -208,5 +194,5 @@ async def _create_with_retry(client: Client, obj: Obj, *, namespace: str) -> Obj
             return await client.create(SLICES, obj, namespace=namespace)
         except errors.AlreadyExists:
             md = obj["metadata"]
-            md["name"] = generated_name(md.get("generateName") or "slice-")
+            md["name"] = generate_name(md.get("generateName") or "slice-")
     return await client.create(SLICES, obj, namespace=namespace)

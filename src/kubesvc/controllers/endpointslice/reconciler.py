@@ -23,10 +23,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubesvc.controllers.base import Obj, generated_name, labels_of, meta, owner_ref, pod_ready
+from kubesvc.api.meta import generate_name
+from kubesvc.api.objects import LABEL_SERVICE_NAME, Obj, meta
+from kubesvc.controllers.base import labels_of, owner_ref, pod_ready
 from kubesvc.controllers.podutil import find_port, hostname_for, pod_ip, should_pod_be_in_endpoints
 
-LABEL_SERVICE_NAME = "kubernetes.io/service-name"
 LABEL_MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
 LABEL_HEADLESS = "service.kubernetes.io/headless"
 CONTROLLER_NAME = "endpointslice-controller.k8s.io"
@@ -396,7 +397,7 @@ def _build(
     if base is None:
         prefix = f"{meta(svc).get('name', '')}-"
         md: dict[str, Any] = {
-            "name": generated_name(prefix),
+            "name": generate_name(prefix),
             "generateName": prefix,
             "namespace": meta(svc).get("namespace", ""),
         }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from kubesvc.controllers.base import Obj, meta
+from kubesvc.api.objects import Obj, meta
 
 
 def _rv_at_least(have: str, want: str) -> bool:

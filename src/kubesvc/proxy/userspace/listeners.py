@@ -23,17 +23,30 @@ from kubesvc.proxy.userspace.tcp import _ClientSide
 log = logging.getLogger(__name__)
 
 
-class TcpListener:
+class _Listener:
+    """What both listeners are given: the Service port's name, the address to listen on,
+    the endpoint balancer, the stats to count into, and whether to set SO_REUSEPORT."""
+
     def __init__(
-        self, name: str, addr: Addr, balancer: Balancer, stats: Stats, *,
-        reuse_port: bool = False,
+        self, name: str, addr: Addr, balancer: Balancer, stats: Stats, *, reuse_port: bool
     ) -> None:
         self.reuse_port = reuse_port
         self.name = name
         self.addr = addr
         self.balancer = balancer
         self.stats = stats
+
+
+class TcpListener(_Listener):
+    def __init__(
+        self, name: str, addr: Addr, balancer: Balancer, stats: Stats, *,
+        reuse_port: bool = False,
+    ) -> None:
+        super().__init__(name, addr, balancer, stats, reuse_port=reuse_port)
         self.live: set[_ClientSide] = set()
+        # The upstream connects in progress (one named task per accepted connection).
+        self.connecting: set[asyncio.Task[None]] = set()
+        self.connect_task_name = f"proxy-connect {name}"
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
@@ -53,6 +66,10 @@ class TcpListener:
                 conn.close()
                 if conn.upstream is not None:
                     conn.upstream.close()
+            connecting = list(self.connecting)
+            for t in connecting:
+                t.cancel()
+            await asyncio.gather(*connecting, return_exceptions=True)
 
 
 @dataclass(slots=True)
@@ -63,16 +80,12 @@ class _Flow:
     last: float
 
 
-class UdpListener:
+class UdpListener(_Listener):
     def __init__(
         self, name: str, addr: Addr, balancer: Balancer, stats: Stats, *, idle_timeout: float,
         reuse_port: bool = False,
     ) -> None:
-        self.reuse_port = reuse_port
-        self.name = name
-        self.addr = addr
-        self.balancer = balancer
-        self.stats = stats
+        super().__init__(name, addr, balancer, stats, reuse_port=reuse_port)
         self.idle_timeout = idle_timeout
         self._sock: socket.socket | None = None
         self._flows: dict[Addr, _Flow] = {}

@@ -83,8 +83,13 @@ class _ClientSide(asyncio.Protocol):
             return
         # (asyncio and uvloop both set TCP_NODELAY on every TCP socket already.)
         transport.set_write_buffer_limits(high=_HIGH_WATER)
-        self.listener.live.add(self)
-        asyncio.get_running_loop().create_task(self._connect(ep, frozenset()))
+        listener = self.listener
+        listener.live.add(self)
+        # Named, and kept in the listener's set until done (the loop holds tasks weakly).
+        task = asyncio.get_running_loop().create_task(self._connect(ep, frozenset()),
+                                                      name=listener.connect_task_name)
+        listener.connecting.add(task)
+        task.add_done_callback(listener.connecting.discard)
 
     async def _connect(self, ep: tuple[str, int], tried: frozenset[tuple[str, int]]) -> None:
         loop = asyncio.get_running_loop()

@@ -1,7 +1,8 @@
 """Shared pieces of the built-in agnhost: pflag-style flag parsing, Go ``log`` style output
 (buffered, flushed every 100 ms so logging a request costs no syscall), the hostname and bind
-address, Go duration parsing, and a small fast HTTP/1.1 server (``asyncio.Protocol``,
-keep-alive) that the subcommands plug handlers into.
+address, Go duration parsing, the loop a subcommand runs on (:func:`run`), and a small fast
+HTTP/1.1 server (``asyncio.Protocol``, keep-alive) and a UDP one that the subcommands plug
+handlers into.
 
 Runs inside the pod process started by the node agent; imports nothing from the rest of
 kubesvc so it starts quickly.
@@ -10,12 +11,13 @@ kubesvc so it starts quickly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any, cast
@@ -43,6 +45,18 @@ async def log_flusher() -> None:
     while True:
         await asyncio.sleep(0.1)
         flush_logs()
+
+
+async def with_log_flusher(main: Awaitable[None]) -> None:
+    """Run ``main`` with the log flusher as a named task beside it, cancelled and awaited
+    when ``main`` ends."""
+    flusher = asyncio.create_task(log_flusher(), name="agnhost-log-flusher")
+    try:
+        await main
+    finally:
+        flusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flusher
 
 
 def fatal(msg: str) -> None:
@@ -156,6 +170,23 @@ class Response:
 Handler = Callable[[Request], "Response | None"]
 
 
+class UDPProtocol(asyncio.DatagramProtocol):
+    """A UDP server: each datagram is answered with what ``answer(data, addr)`` returns
+    (nothing when it returns None)."""
+
+    def __init__(self, answer: Callable[[bytes, tuple[Any, ...]], bytes | None]) -> None:
+        self.answer = answer
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        reply = self.answer(data, addr)
+        if reply is not None and self.transport is not None:
+            self.transport.sendto(reply, addr)
+
+
 class HTTPProtocol(asyncio.Protocol):
     """HTTP/1.1 with keep-alive; handlers are synchronous (they only format strings)."""
 
@@ -231,3 +262,13 @@ def new_loop() -> asyncio.AbstractEventLoop:
         loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     return loop
+
+
+def run(main: Coroutine[Any, Any, None]) -> None:
+    """Run a subcommand's ``main`` on a new loop with the log flusher beside it
+    (:func:`with_log_flusher`); what was logged is written out however ``main`` ends."""
+    loop = new_loop()
+    try:
+        loop.run_until_complete(with_log_flusher(main))
+    finally:
+        flush_logs()

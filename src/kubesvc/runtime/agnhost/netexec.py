@@ -13,21 +13,21 @@ import json
 import os
 import signal
 import time
-from typing import Any, cast
+from typing import Any
 
 from kubesvc.runtime.agnhost.common import (
     HTTPProtocol,
     Request,
     Response,
+    UDPProtocol,
     bind_address,
     fatal,
     flush_logs,
     hostname,
     log,
-    log_flusher,
-    new_loop,
     parse_duration,
     parse_flags,
+    run,
 )
 
 FLAGS: dict[str, Any] = {"http-port": 8080, "udp-port": 8081, "sctp-port": -1,
@@ -42,7 +42,7 @@ class Netexec:
         self.udp_ready = False
         self.override = str(flags["http-override"])
         self.sigterm_received = False
-        self._tasks: set[asyncio.Future[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- HTTP
     def handle(self, req: Request) -> Response | None:
@@ -85,7 +85,7 @@ class Netexec:
                                      f"got \"{code}\"\n".encode())
             return Response(int(code), b"", {"Location": loc})
         if path == "/dial":
-            task = asyncio.ensure_future(self._dial(req))
+            task = asyncio.create_task(self._dial(req), name="netexec-dial")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return None
@@ -154,29 +154,21 @@ class Netexec:
             req.reply(resp)
 
     # -- UDP
-    class UDP(asyncio.DatagramProtocol):
-        def __init__(self, name: str) -> None:
-            self.name = name
-            self.transport: asyncio.DatagramTransport | None = None
-
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            self.transport = cast(asyncio.DatagramTransport, transport)
-
-        def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
-            text = data.decode("utf-8", "replace").strip().lower()
-            assert self.transport is not None
-            if text == "hostname":
-                log("Sending udp hostName response")
-                self.transport.sendto(self.name.encode(), addr)
-            elif text.startswith("echo "):
-                msg = text.split(" ", 1)[1]
-                log(f"Echoing {msg} to UDP client {addr[0]}:{addr[1]}")
-                self.transport.sendto(msg.encode(), addr)
-            elif text == "clientip":
-                log(f"Sending clientip back to UDP client {addr[0]}:{addr[1]}")
-                self.transport.sendto(f"{addr[0]}:{addr[1]}".encode(), addr)
-            elif text:
-                log(f"Unknown UDP command received from {addr[0]}:{addr[1]}: {text}")
+    def udp_answer(self, data: bytes, addr: tuple[Any, ...]) -> bytes | None:
+        text = data.decode("utf-8", "replace").strip().lower()
+        if text == "hostname":
+            log("Sending udp hostName response")
+            return self.name.encode()
+        if text.startswith("echo "):
+            msg = text.split(" ", 1)[1]
+            log(f"Echoing {msg} to UDP client {addr[0]}:{addr[1]}")
+            return msg.encode()
+        if text == "clientip":
+            log(f"Sending clientip back to UDP client {addr[0]}:{addr[1]}")
+            return f"{addr[0]}:{addr[1]}".encode()
+        if text:
+            log(f"Unknown UDP command received from {addr[0]}:{addr[1]}: {text}")
+        return None
 
     def _on_sigterm(self) -> None:
         """Upstream: /readyz turns 503, then exit 0 after ``--delay-shutdown`` seconds."""
@@ -197,7 +189,7 @@ class Netexec:
             for addr in addrs or [host or ""]:
                 try:
                     await loop.create_datagram_endpoint(
-                        lambda: Netexec.UDP(self.name), local_addr=(addr or "0.0.0.0",
+                        lambda: UDPProtocol(self.udp_answer), local_addr=(addr or "0.0.0.0",
                                                                     udp_port))
                 except OSError as exc:
                     fatal(f"Error occurred: failed to create listener for UDP address "
@@ -259,10 +251,4 @@ async def _dial_udp(host: str, port: int, request: str) -> str:
 
 
 def main(args: list[str]) -> None:
-    flags = parse_flags(args, FLAGS)
-    loop = new_loop()
-    loop.create_task(log_flusher())
-    try:
-        loop.run_until_complete(Netexec(flags).serve())
-    finally:
-        flush_logs()
+    run(Netexec(parse_flags(args, FLAGS)).serve())

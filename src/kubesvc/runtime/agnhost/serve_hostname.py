@@ -14,14 +14,14 @@ from kubesvc.runtime.agnhost.common import (
     HTTPProtocol,
     Request,
     Response,
+    UDPProtocol,
     bind_address,
     fatal,
     flush_logs,
     hostname,
     log,
-    log_flusher,
-    new_loop,
     parse_flags,
+    run,
 )
 
 FLAGS: dict[str, Any] = {"tcp": False, "udp": False, "http": True, "close": False,
@@ -39,24 +39,15 @@ class _TCP(asyncio.Protocol):
         transport.close()
 
 
-class _UDP(asyncio.DatagramProtocol):
-    def __init__(self, name: bytes) -> None:
-        self.name = name
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
-        log(f"UDP request from {addr[0]}:{addr[1]}")
-        assert self.transport is not None
-        self.transport.sendto(self.name, addr)
-
-
 async def serve(flags: dict[str, Any]) -> None:
     if flags["http"] and (flags["tcp"] or flags["udp"]):
         fatal("Can't server TCP/UDP mode and HTTP mode at the same time")
     name = hostname().encode()
+
+    def answer(_data: bytes, addr: tuple[Any, ...]) -> bytes:
+        log(f"UDP request from {addr[0]}:{addr[1]}")
+        return name
+
     host = bind_address() or None
     port = int(flags["port"])
     loop = asyncio.get_running_loop()
@@ -65,7 +56,7 @@ async def serve(flags: dict[str, Any]) -> None:
             await loop.create_server(lambda: _TCP(name), host=host, port=port,
                                      reuse_address=True)
         if flags["udp"]:
-            await loop.create_datagram_endpoint(lambda: _UDP(name),
+            await loop.create_datagram_endpoint(lambda: UDPProtocol(answer),
                                                 local_addr=(host or "0.0.0.0", port))
         if flags["http"]:
             close = bool(flags["close"])
@@ -90,10 +81,4 @@ async def serve(flags: dict[str, Any]) -> None:
 
 
 def main(args: list[str]) -> None:
-    flags = parse_flags(args, FLAGS)
-    loop = new_loop()
-    loop.create_task(log_flusher())
-    try:
-        loop.run_until_complete(serve(flags))
-    finally:
-        flush_logs()
+    run(serve(parse_flags(args, FLAGS)))

@@ -111,3 +111,21 @@ def test_token_file(tmp_path: Path) -> None:
     assert path.stat().st_mode & 0o077 == 0
     assert is_anonymous_path("/readyz") and is_anonymous_path("/livez/ping")
     assert not is_anonymous_path("/api/v1")
+
+
+def test_generated_tables_are_what_the_generator_writes() -> None:
+    """schema.py is render()'s output for its own tables: the one shared Container table
+    (EphemeralContainerCommon has the same 25 fields) and every other table written out."""
+    from kubesvc.apiserver.http.protobuf import generate, schema
+
+    text = Path(schema.__file__).read_text()
+    assert generate.render(schema.MESSAGES, set(schema.MESSAGES)) == text
+    assert text.count("_CONTAINER_FIELDS,") == 2
+    assert schema.MESSAGES["k8s.io.api.core.v1.EphemeralContainerCommon"][25] == (
+        "restartPolicyRules", "k8s.io.api.core.v1.ContainerRestartRule", 1
+    )
+    # Small tables that happen to match (AppArmorProfile, SeccompProfile) are not shared.
+    assert "_APP_ARMOR_PROFILE_FIELDS" not in text
+    unshared = generate.render(schema.MESSAGES, set(schema.MESSAGES), share_from=10**6)
+    assert "_FIELDS" not in unshared
+    assert unshared.count("1: ('name', 'string', 0),") > text.count("1: ('name', 'string', 0),")

@@ -102,9 +102,31 @@ def reachable(messages: dict[str, dict[int, Field]], roots: list[str]) -> set[st
     return seen
 
 
-def main(argv: list[str]) -> int:
-    messages = parse(sorted(Path(argv[0]).glob("*.proto")))
-    keep = reachable(messages, [*ROOTS.values(), "k8s.io.apimachinery.pkg.runtime.Unknown"])
+def _table_name(message: str) -> str:
+    """``k8s.io.api.core.v1.Container`` -> ``_CONTAINER_FIELDS``."""
+    short = message.rsplit(".", 1)[1]
+    return "_" + re.sub(r"(?<!^)(?=[A-Z])", "_", short).upper() + "_FIELDS"
+
+
+def _table_lines(fields: dict[int, Field], indent: str) -> list[str]:
+    return [f"{indent}{num}: {field!r}," for num, field in sorted(fields.items())]
+
+
+def render(messages: dict[str, dict[int, Field]], keep: set[str], share_from: int = 6) -> str:
+    """The text of :mod:`.schema`. A field table of ``share_from`` or more fields that several
+    messages have alike (upstream's EphemeralContainerCommon repeats Container's fields) is
+    written once, as a module constant named after the first of them, and those messages all
+    refer to it; smaller tables that happen to match stay written out."""
+    first: dict[tuple[tuple[int, Field], ...], str] = {}
+    users: dict[str, list[str]] = {}
+    for name in sorted(keep):
+        key = tuple(sorted(messages[name].items()))
+        if len(key) < share_from:
+            continue
+        users.setdefault(first.setdefault(key, name), []).append(name)
+    shared = {
+        name: owner for owner, names in users.items() if len(names) > 1 for name in names
+    }
     out = [
         "# ruff: noqa: E501",
         '"""Protobuf field tables of the served kinds, generated from Kubernetes\'',
@@ -116,16 +138,33 @@ def main(argv: list[str]) -> int:
         "ROOTS: dict[tuple[str, str], str] = {",
     ]
     out += [f"    {k!r}: {v!r}," for k, v in sorted(ROOTS.items())]
-    out += ["}", "", "MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {"]
+    out.append("}")
+    for owner in sorted(set(shared.values())):
+        alike = ", ".join(n.rsplit(".", 1)[1] for n in users[owner])
+        out += [
+            "",
+            f"# The fields of {alike}.",
+            f"{_table_name(owner)}: dict[int, tuple[str, str, int]] = {{",
+        ]
+        out += _table_lines(messages[owner], "    ")
+        out.append("}")
+    out += ["", "MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {"]
     for name in sorted(keep):
+        if name in shared:
+            out.append(f"    {name!r}: {_table_name(shared[name])},")
+            continue
         out.append(f"    {name!r}: {{")
-        for num, field in sorted(messages[name].items()):
-            out.append(f"        {num}: {field!r},")
+        out += _table_lines(messages[name], "        ")
         out.append("    },")
     out.append("}")
-    sys.stdout.write("\n".join(out) + "\n")
-    return 0
+    return "\n".join(out) + "\n"
 
+
+def main(argv: list[str]) -> int:
+    messages = parse(sorted(Path(argv[0]).glob("*.proto")))
+    keep = reachable(messages, [*ROOTS.values(), "k8s.io.apimachinery.pkg.runtime.Unknown"])
+    sys.stdout.write(render(messages, keep))
+    return 0
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))

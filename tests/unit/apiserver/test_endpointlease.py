@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubesvc.cli.endpointlease import EndpointLeaseReconciler
+from kubesvc.apiserver.endpointlease import EndpointLeaseReconciler
 from kubesvc.client.options import ListOptions
 from tests.fakes.client import FakeClient
 

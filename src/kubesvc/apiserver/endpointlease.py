@@ -11,7 +11,8 @@ every replica converges on the same content). Replicas listening on different po
 Endpoints subset and one EndpointSlice per port. On shutdown a replica deletes its Lease and
 writes the endpoints without itself, as upstream's ``RemoveEndpoints``.
 
-Called by :mod:`kubesvc.cli.server` with the in-process Registry as its Client.
+Called by :mod:`kubesvc.cli.server` with the in-process Registry as its Client; the objects
+are built by :mod:`kubesvc.api.sysendpoints`.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from kubesvc import errors
-from kubesvc.client.leaderelection import LEASES, micro_time
+from kubesvc.api import sysendpoints
+from kubesvc.api.objects import Obj
+from kubesvc.api.timefmt import micro_time_epoch, parse_time_epoch
+from kubesvc.client.leaderelection import LEASES
 from kubesvc.client.options import ListOptions
-from kubesvc.client.protocol import Client, Obj
+from kubesvc.client.protocol import Client
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +56,6 @@ def _parse_hostport(value: str) -> tuple[str, int] | None:
     return host.strip("[]"), int(port)
 
 
-def _parse_time(value: str) -> float | None:
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def lease_name(api: tuple[str, int]) -> str:
     return "kubesvc-apiserver-" + re.sub(r"[^a-z0-9-]", "-", f"{api[0]}-{api[1]}".lower())
 
@@ -70,7 +66,7 @@ def live_replicas(leases: list[Obj], *, now: float) -> list[Replica]:
         md, spec = lease.get("metadata") or {}, lease.get("spec") or {}
         ann = md.get("annotations") or {}
         api = _parse_hostport(str(ann.get(API_ANNOTATION) or ""))
-        renewed = _parse_time(str(spec.get("renewTime") or ""))
+        renewed = parse_time_epoch(spec.get("renewTime"))
         duration = float(spec.get("leaseDurationSeconds") or 0)
         if api is None or renewed is None or renewed + duration < now:
             continue
@@ -79,40 +75,7 @@ def live_replicas(leases: list[Obj], *, now: float) -> list[Replica]:
     return sorted(out, key=lambda r: r.api)
 
 
-def _by_port(addrs: list[tuple[str, int]]) -> dict[int, list[str]]:
-    groups: dict[int, list[str]] = {}
-    for ip, port in sorted(set(addrs), key=lambda a: (a[1], a[0])):
-        groups.setdefault(port, []).append(ip)
-    return groups
-
-
-def _family(ip: str) -> str:
-    return "IPv6" if ":" in ip else "IPv4"
-
-
-@dataclass(frozen=True, slots=True)
-class _Target:
-    service: str
-    namespace: str
-    endpoint_labels: dict[str, str]
-    slice_base: str  # the first port group's slice name; the others add "-<port>"
-    slice_labels: dict[str, str]
-    ports: Callable[[int], list[Obj]]
-    conditions: dict[str, bool]
-
-
-KUBERNETES = _Target(
-    "kubernetes", "default", {"endpointslice.kubernetes.io/skip-mirror": "true"},
-    "kubernetes", {"kubernetes.io/service-name": "kubernetes"},
-    lambda p: [{"name": "https", "port": p, "protocol": "TCP"}], {"ready": True})
-KUBE_DNS = _Target(
-    "kube-dns", NAMESPACE, {"k8s-app": "kube-dns",
-                            "endpointslice.kubernetes.io/skip-mirror": "true"},
-    "kube-dns-kubesvc", {"kubernetes.io/service-name": "kube-dns",
-                         "endpointslice.kubernetes.io/managed-by": "kubesvc.io-server"},
-    lambda p: [{"name": "dns", "port": p, "protocol": "UDP"},
-               {"name": "dns-tcp", "port": p, "protocol": "TCP"}],
-    {"ready": True, "serving": True, "terminating": False})
+KUBE_DNS = sysendpoints.kube_dns(managed_by="kubesvc.io-server")
 
 
 class EndpointLeaseReconciler:
@@ -151,7 +114,7 @@ class EndpointLeaseReconciler:
     async def renew(self) -> None:
         spec: Obj = {"holderIdentity": self.identity,
                      "leaseDurationSeconds": self.lease_duration,
-                     "renewTime": micro_time(self.clock())}
+                     "renewTime": micro_time_epoch(self.clock())}
         ann = {API_ANNOTATION: f"{self.api[0]}:{self.api[1]}"}
         if self.dns is not None:
             ann[DNS_ANNOTATION] = f"{self.dns[0]}:{self.dns[1]}"
@@ -179,31 +142,20 @@ class EndpointLeaseReconciler:
         got = await self.client.list(LEASES, namespace=NAMESPACE,
                                      opts=ListOptions(label_selector=f"{LEASE_LABEL}=true"))
         live = live_replicas(list(got.get("items") or []), now=self.clock())
-        await self._write(KUBERNETES, [r.api for r in live])
-        await self._write(KUBE_DNS, [r.dns for r in live if r.dns is not None])
+        await self._write(sysendpoints.KUBERNETES,
+                          [sysendpoints.Backend(*r.api) for r in live])
+        await self._write(KUBE_DNS,
+                          [sysendpoints.Backend(*r.dns) for r in live if r.dns is not None])
         return live
 
-    async def _write(self, t: _Target, addrs: list[tuple[str, int]]) -> None:
-        groups = _by_port(addrs)
-        subsets = [{"addresses": [{"ip": ip} for ip in ips], "ports": t.ports(port)}
-                   for port, ips in groups.items()]
-        await self._put("endpoints", t.namespace, {
-            "apiVersion": "v1", "kind": "Endpoints",
-            "metadata": {"name": t.service, "namespace": t.namespace,
-                         "labels": t.endpoint_labels},
-            "subsets": subsets}, ("subsets",))
+    async def _write(self, t: sysendpoints.SystemService,
+                     backends: list[sysendpoints.Backend]) -> None:
+        eps, slices = sysendpoints.build(t, backends)
+        await self._put("endpoints", t.namespace, eps, ("subsets",))
         wanted: set[str] = set()
-        for i, (port, ips) in enumerate(groups.items()):
-            name = t.slice_base if i == 0 else f"{t.slice_base}-{port}"
-            wanted.add(name)
-            await self._put(SLICES, t.namespace, {
-                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-                "metadata": {"name": name, "namespace": t.namespace,
-                             "labels": t.slice_labels},
-                "addressType": _family(ips[0]),
-                "endpoints": [{"addresses": [ip], "conditions": dict(t.conditions)}
-                              for ip in ips],
-                "ports": t.ports(port)}, ("addressType", "endpoints", "ports"))
+        for sl in slices:
+            wanted.add(sl["metadata"]["name"])
+            await self._put(SLICES, t.namespace, sl, ("addressType", "endpoints", "ports"))
         # Slices of port groups that are gone (the base slice stays, emptied, if no one is
         # left — which only happens while the last replica shuts down).
         sel = ",".join(f"{k}={v}" for k, v in t.slice_labels.items())

@@ -1,0 +1,84 @@
+"""The API server's load flags, shared by ``kubesvc up`` and ``kubesvc server`` under
+upstream's names: ``--max-requests-inflight``, ``--max-mutating-requests-inflight``,
+``--request-timeout`` and ``--min-request-timeout``. Called by :mod:`.commands` (flags),
+:mod:`.up` and :mod:`.server` (their options); builds :class:`~kubesvc.apiserver.http.Limits`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass
+from typing import Any
+
+# upstream's defaults (also :mod:`kubesvc.apiserver.http.limits`'s; not imported from
+# there so that parsing flags does not load aiohttp)
+MAX_REQUESTS_INFLIGHT = 400
+MAX_MUTATING_REQUESTS_INFLIGHT = 200
+REQUEST_TIMEOUT = 60.0
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
+_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def duration(text: str) -> float:
+    """A Go duration (``1m0s``, ``90s``, ``500ms``) or plain seconds, in seconds."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    pos, total = 0, 0.0
+    for m in _DURATION.finditer(text):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNIT[m.group(2)]
+        pos = m.end()
+    if pos != len(text) or not text:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}")
+    return total
+
+
+@dataclass(slots=True, frozen=True)
+class Serving:
+    max_requests_inflight: int = MAX_REQUESTS_INFLIGHT
+    max_mutating_requests_inflight: int = MAX_MUTATING_REQUESTS_INFLIGHT
+    request_timeout: float = REQUEST_TIMEOUT
+    min_request_timeout: int = 1800
+
+    @classmethod
+    def from_args(cls, a: argparse.Namespace) -> Serving:
+        d = cls()
+        return cls(
+            max_requests_inflight=getattr(a, "max_requests_inflight", d.max_requests_inflight),
+            max_mutating_requests_inflight=getattr(
+                a, "max_mutating_requests_inflight", d.max_mutating_requests_inflight),
+            request_timeout=getattr(a, "request_timeout", d.request_timeout),
+            min_request_timeout=getattr(a, "min_request_timeout", d.min_request_timeout),
+        )
+
+    def api_server_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`~kubesvc.apiserver.http.server.ApiServer`."""
+        from kubesvc.apiserver.http.limits import Limits
+
+        return {
+            "limits": Limits(
+                max_requests_inflight=self.max_requests_inflight,
+                max_mutating_requests_inflight=self.max_mutating_requests_inflight,
+                request_timeout=self.request_timeout,
+            ),
+            "min_request_timeout": self.min_request_timeout,
+        }
+
+
+def add_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-requests-inflight", type=int, default=MAX_REQUESTS_INFLIGHT,
+                   help="non-mutating requests served at once before 429 (0: no limit)")
+    p.add_argument("--max-mutating-requests-inflight", type=int,
+                   default=MAX_MUTATING_REQUESTS_INFLIGHT,
+                   help="mutating requests served at once before 429 (0: no limit)")
+    p.add_argument("--request-timeout", type=duration, default=REQUEST_TIMEOUT,
+                   help="answer 504 to a request (not a watch, log or proxy) still running "
+                        "after this long (default 1m0s)")
+    p.add_argument("--min-request-timeout", type=int, default=1800,
+                   help="a watch without timeoutSeconds lasts a random span of this many "
+                        "seconds to twice that")
