@@ -16,7 +16,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tests.integration.apiserver.harness import Kubectl, ServerThread
+from tests.integration.apiserver.harness import Http, Kubectl, ServerThread
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +150,15 @@ def test_impersonation_needs_the_verb(kubectl: Kubectl, server: ServerThread) ->
     proc = _as(kubectl, erin, "get", "pods", "--as", "system:serviceaccount:default:robot")
     assert ('serviceaccounts "robot" is forbidden: User "erin" cannot impersonate resource '
             '"serviceaccounts" in API group "" in the namespace "default"') in proc.stderr
+
+
+def test_impersonating_groups_without_a_user_is_an_error(http: Http) -> None:
+    code, hdrs, body = http.request("GET", "/api/v1/namespaces/default/pods",
+                                    headers={"Impersonate-Group": "devs"})
+    assert code == 500
+    assert hdrs["content-type"][0].startswith("text/plain")
+    assert body.decode() == ('Internal Server Error: "/api/v1/namespaces/default/pods": '
+                             "requested [{Group  devs    }] without impersonating a user")
 
 
 def test_bootstrap_policy_and_aggregation(kubectl: Kubectl) -> None:

@@ -94,10 +94,15 @@ class Authz:
                   for k in h if k.lower().startswith("impersonate-extra-")}
         if not name:
             if imp_groups or uid or extras:
-                wanted = [f"{{Kind:Group Name:{g}}}" for g in imp_groups]
-                raise errors.InternalError(
-                    f"Internal error occurred: requested [{' '.join(wanted)}] without "
-                    "impersonating a user")
+                # Upstream answers a plain-text 500 naming the v1.ObjectReferences (%v).
+                refs = [_ref("Group", g) for g in imp_groups]
+                refs += [_ref("UserExtra", v, field_path=k) for k, vs in extras.items()
+                         for v in vs]
+                if uid:
+                    refs.append(_ref("UID", uid))
+                raise web.HTTPInternalServerError(
+                    text=f'Internal Server Error: "{request.rel_url}": requested '
+                         f"[{' '.join(refs)}] without impersonating a user")
             return user
         groups = groups_of(user)
         checks: list[Attributes] = []
@@ -205,6 +210,12 @@ class Authz:
         return await self.backend.patch(
             target.info.key, target.name, doc, namespace=target.namespace, patch_type=ptype,
             opts=dataclasses.replace(opts, dry_run=True))
+
+
+def _ref(kind: str, name: str, *, field_path: str = "") -> str:
+    """A v1.ObjectReference as Go's %v prints it (kind, namespace, name, uid, apiVersion,
+    resourceVersion, fieldPath)."""
+    return "{" + " ".join([kind, "", name, "", "", "", field_path]) + "}"
 
 
 def _name(obj: Mapping[str, Any]) -> str:
