@@ -246,3 +246,25 @@ def test_python_client_forbidden_and_subject_access_review(
         assert "at least one of user or group must be specified" in exc.value.body
     finally:
         admin.close()
+
+
+def test_audit_names_the_impersonated_user(tmp_path: Path) -> None:
+    from tests.integration.apiserver.test_audit import AuditedServer
+
+    st = AuditedServer(tmp_path, None)
+    st.start()
+    try:
+        http = Http(st.server.url, st.server.ca_pem, st.server.token)
+        code, _, _ = http.request("POST", "/api/v1/namespaces/default/configmaps",
+                                  {"metadata": {"name": "c"}},
+                                  headers={"Impersonate-User": "zed",
+                                           "Impersonate-Group": "g1"})
+        assert code == 403
+        events = [json.loads(line) for line in st.log_path.read_text().splitlines()]
+        ev = events[-1]
+        assert ev["user"]["username"] == "kubernetes-admin"
+        assert ev["impersonatedUser"] == {"username": "zed",
+                                          "groups": ["g1", "system:authenticated"]}
+        assert ev["responseStatus"]["code"] == 403
+    finally:
+        st.stop()

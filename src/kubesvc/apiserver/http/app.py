@@ -148,13 +148,14 @@ class ApiApp:
             return await self._handle(request)
         received = datetime.now(UTC)
         audit_id = str(uuid.uuid4())
-        seen: list[User] = []  # the authenticated user, for the event
+        seen: list[User] = []  # the authenticated user (and whom it impersonates)
         response = await self._handle(request, seen)
         if not response.prepared:
             response.headers["Audit-Id"] = audit_id
         try:
             await self.audit.record(request, response, seen[0] if seen else None,
-                                    received=received, audit_id=audit_id)
+                                    received=received, audit_id=audit_id,
+                                    impersonated=seen[1] if len(seen) > 1 else None)
         except Exception:
             log.exception("writing the audit event of %s %s", request.method, request.path)
         return response
@@ -176,7 +177,11 @@ class ApiApp:
                     seen.append(user)
                 if self.authz is not None:
                     # Impersonation, then the RBAC decision (upstream's filter order).
-                    user, attrs = self.authz.authorize_request(request, user)
+                    acting = user
+                    user = self.authz.impersonate(request, acting)
+                    if seen is not None and user is not acting:
+                        seen.append(user)  # the audit event's impersonatedUser
+                    attrs = self.authz.authorize_request(request, user)
             target = paths.parse(path) if path.startswith(("/api/", "/apis/")) else None
             long_running = target is not None and (
                 target.subresource in _LONG_RUNNING_SUBRESOURCES or target.legacy_watch

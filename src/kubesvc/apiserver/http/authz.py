@@ -74,18 +74,19 @@ class Authz:
         return rules_for(self.source, user, groups, namespace)
 
     # -- the request filter
-    def authorize_request(self, request: web.Request, user: User) -> tuple[User, Attributes]:
-        """Impersonate if asked, then allow or raise upstream's Forbidden. Returns the
-        user the request runs as and its attributes."""
-        user = self.impersonate(request, user)
+    def authorize_request(self, request: web.Request, user: User) -> Attributes:
+        """Allow ``user`` (already impersonated, see :meth:`impersonate`) this request or
+        raise upstream's Forbidden; returns the request's attributes."""
         attrs = request_attributes(request.method, request.path, request.rel_url.query,
                                    user=user.name, groups=groups_of(user), uid=user.uid)
         decision = self.decide(attrs)
         if not decision.allowed:
             raise forbidden(attrs, decision.reason)
-        return user, attrs
+        return attrs
 
     def impersonate(self, request: web.Request, user: User) -> User:
+        """The user the request acts as: ``user`` itself, or whom its Impersonate-*
+        headers name once ``user`` may impersonate each of them (else Forbidden)."""
         h = request.headers
         name = h.get("Impersonate-User", "")
         imp_groups = h.getall("Impersonate-Group", [])
