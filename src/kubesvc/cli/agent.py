@@ -52,6 +52,7 @@ from kubesvc.proxy.proxier import Proxier
 from kubesvc.runtime.agent import NodeAgent
 from kubesvc.runtime.netns import NetnsNetwork
 from kubesvc.runtime.network import PodNetwork
+from kubesvc.runtime.process import ProcessRunner
 
 log = logging.getLogger("kubesvc.agent")
 T = TypeVar("T")
@@ -239,7 +240,11 @@ class Agent:
             agent = NodeAgent(
                 client, node_name=o.node_name, data_dir=o.data_dir / "node",
                 node_ip=o.node_ip, pod_cidr=o.pod_cidr, network=network,
-                runner=components.simulated_runner() if o.runtime == "simulated" else None,
+                runner=(components.simulated_runner() if o.runtime == "simulated"
+                        # Pods outlive a standalone agent (as containers outlive kubelet);
+                        # under `kubesvc up` they die with it, as the agent does.
+                        else ProcessRunner(o.data_dir / "node",
+                                           die_with_agent=o.exit_with_parent)),
                 dns_ip=dns_ip, cluster_domain=o.cluster_domain,
                 image_map_file=o.image_map, lease_duration=o.node_lease_duration)
             self.readiness.add("node", agent.synced)

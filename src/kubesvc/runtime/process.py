@@ -108,8 +108,14 @@ class ProcessRunner:
     simulated = False
 
     def __init__(self, data_dir: Path, *, log_max_size: int = MAX_SIZE,
-                 log_max_files: int = MAX_FILES) -> None:
+                 log_max_files: int = MAX_FILES, die_with_agent: bool = True) -> None:
+        """``die_with_agent``: each container's main process is killed when this process
+        dies (``kubesvc up``, where nothing else would ever end them). A standalone ``kubesvc
+        agent`` passes False: its pods outlive it, as containers outlive a crashed kubelet,
+        so Services keep serving until the node is marked unready; the next agent on the
+        same data dir adopts them or kills what they left (:meth:`adoptable`)."""
         self.data_dir = Path(data_dir)
+        self.die_with_agent = die_with_agent
         self.log_max_size = log_max_size
         self.log_max_files = log_max_files
         self.pods_dir = self.data_dir / "pods"
@@ -243,7 +249,8 @@ class ProcessRunner:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.DEVNULL, stdout=wfd, stderr=wfd,
                 env=launch.env, cwd=launch.workdir, start_new_session=True,
-                preexec_fn=partial(die_with_parent, os.getpid()))
+                preexec_fn=(partial(die_with_parent, os.getpid()) if self.die_with_agent
+                            else None))
         except OSError as exc:
             os.close(rfd)
             os.close(wfd)

@@ -17,7 +17,7 @@ import pytest
 from kubesvc import errors
 from kubesvc.apiserver.registry.core import Registry
 from kubesvc.storage.encryption import EncryptionConfigError, parse_encryption_config
-from kubesvc.storage.store import open_store
+from kubesvc.storage.factory import open_store
 
 K1 = base64.b64encode(b"k" * 32).decode()
 K2 = base64.b64encode(b"j" * 16).decode()
