@@ -104,6 +104,17 @@ RESOURCES: tuple[ResourceInfo, ...] = (
        "selfsubjectaccessreview", False, verbs=("create",), stored=False),
     _R("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews",
        "selfsubjectrulesreview", False, verbs=("create",), stored=False),
+    _R("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews",
+       "subjectaccessreview", False, verbs=("create",), stored=False),
+    _R("authorization.k8s.io", "v1", "LocalSubjectAccessReview",
+       "localsubjectaccessreviews", "localsubjectaccessreview", True, verbs=("create",),
+       stored=False),
+    _R("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings",
+       "clusterrolebinding", False),
+    _R("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", "clusterrole",
+       False),
+    _R("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", "rolebinding", True),
+    _R("rbac.authorization.k8s.io", "v1", "Role", "roles", "role", True),
 )
 
 BY_KEY: dict[str, ResourceInfo] = {r.key: r for r in RESOURCES}

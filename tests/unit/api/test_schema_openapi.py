@@ -146,6 +146,7 @@ def test_index_and_hashes() -> None:
         "apis/events.k8s.io/v1",
         "apis/authentication.k8s.io/v1",
         "apis/authorization.k8s.io/v1",
+        "apis/rbac.authorization.k8s.io/v1",
     }
     url = index["paths"]["apis/apps/v1"]["serverRelativeURL"]
     body = openapi.openapi_v3_json("apps", "v1")

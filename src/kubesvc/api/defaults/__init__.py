@@ -23,6 +23,7 @@ from kubesvc.api.defaults.core import (
     prepare_namespace_create,
 )
 from kubesvc.api.defaults.pod import apply_pod_defaults, pod_qos_class
+from kubesvc.api.defaults.rbac import apply_binding_defaults
 from kubesvc.api.defaults.service import (
     apply_service_defaults,
     finish_service_defaults,
@@ -50,6 +51,8 @@ _DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
     "nodes": apply_node_defaults,
     "deployments.apps": apply_deployment_defaults,
     "replicasets.apps": apply_replicaset_defaults,
+    "rolebindings.rbac.authorization.k8s.io": apply_binding_defaults,
+    "clusterrolebindings.rbac.authorization.k8s.io": apply_binding_defaults,
 }
 
 

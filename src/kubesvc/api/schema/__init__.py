@@ -31,6 +31,7 @@ from kubesvc.api.schema import (  # noqa: F401  (imported for their registration
     meta,
     pod,
     pod_status,
+    rbac,
     reviews,
     volumes,
 )
@@ -91,6 +92,7 @@ GROUP_PREFIX: dict[str, str] = {
     "autoscaling": AS,
     "authentication.k8s.io": AUTHN,
     "authorization.k8s.io": AUTHZ,
+    "rbac.authorization.k8s.io": rbac.RBAC,
 }
 
 
@@ -127,6 +129,19 @@ KIND_DESCRIPTIONS: dict[tuple[str, str], str] = {
     "whether or the current user can perform an action.",
     ("authorization.k8s.io", "SelfSubjectRulesReview"): "SelfSubjectRulesReview enumerates "
     "the set of actions the current user can perform within a namespace.",
+    ("authorization.k8s.io", "SubjectAccessReview"): "SubjectAccessReview checks whether or "
+    "not a user or group can perform an action.",
+    ("authorization.k8s.io", "LocalSubjectAccessReview"): "LocalSubjectAccessReview checks "
+    "whether or not a user or group can perform an action in a given namespace.",
+    ("rbac.authorization.k8s.io", "Role"): "Role is a namespaced, logical grouping of "
+    "PolicyRules that can be referenced as a unit by a RoleBinding.",
+    ("rbac.authorization.k8s.io", "ClusterRole"): "ClusterRole is a cluster level, logical "
+    "grouping of PolicyRules that can be referenced as a unit by a RoleBinding or "
+    "ClusterRoleBinding.",
+    ("rbac.authorization.k8s.io", "RoleBinding"): "RoleBinding references a role, but does "
+    "not contain it.",
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): "ClusterRoleBinding references a "
+    "ClusterRole, but not contain it.",
 }
 
 

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kubesvc.api import resources
-from kubesvc.api.tables import apps, core, network, pods
+from kubesvc.api.tables import apps, core, network, pods, rbac
 from kubesvc.api.tables import descriptions as _d
 from kubesvc.api.tables.columns import Column, Printer
 from kubesvc.api.tables.common import Obj, human_duration
@@ -47,6 +47,8 @@ PRINTERS: dict[str, Printer] = {
     "leases.coordination.k8s.io": core.LEASE,
     "deployments.apps": apps.DEPLOYMENT,
     "replicasets.apps": apps.REPLICASET,
+    "rolebindings.rbac.authorization.k8s.io": rbac.ROLE_BINDING,
+    "clusterrolebindings.rbac.authorization.k8s.io": rbac.CLUSTER_ROLE_BINDING,
 }
 
 INCLUDE_OBJECT_VALUES = ("Metadata", "Object", "None", "")

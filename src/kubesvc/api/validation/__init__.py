@@ -40,7 +40,15 @@ __all__ = [
 def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
     from kubesvc.api import meta
     from kubesvc.api.defaults.service import normalize_cluster_ips
-    from kubesvc.api.validation import apps, endpoints, misc, pod, service, service_update
+    from kubesvc.api.validation import (
+        apps,
+        endpoints,
+        misc,
+        pod,
+        rbac,
+        service,
+        service_update,
+    )
 
     def service_create(obj: Mapping[str, Any]) -> list[Cause]:
         # Upstream normalises clusterIP/clusterIPs before validating; do it on a copy so a
@@ -67,6 +75,10 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "serviceaccounts": misc.validate_service_account,
         "events": misc.validate_event,
         "events.events.k8s.io": misc.validate_event,
+        "roles.rbac.authorization.k8s.io": rbac.validate_role,
+        "clusterroles.rbac.authorization.k8s.io": rbac.validate_cluster_role,
+        "rolebindings.rbac.authorization.k8s.io": rbac.validate_role_binding,
+        "clusterrolebindings.rbac.authorization.k8s.io": rbac.validate_cluster_role_binding,
     }
     update: dict[str, Update] = {
         "services": service_update.validate_service_update,
@@ -83,6 +95,11 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "serviceaccounts": misc.validate_service_account_update,
         "events": misc.validate_event_update,
         "events.events.k8s.io": misc.validate_event_update,
+        "roles.rbac.authorization.k8s.io": rbac.validate_role_update,
+        "clusterroles.rbac.authorization.k8s.io": rbac.validate_cluster_role_update,
+        "rolebindings.rbac.authorization.k8s.io": rbac.validate_role_binding_update,
+        "clusterrolebindings.rbac.authorization.k8s.io":
+            rbac.validate_cluster_role_binding_update,
     }
     status: dict[str, Update] = {
         "services": service_update.validate_service_status_update,

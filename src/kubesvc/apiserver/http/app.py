@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from kubesvc import errors
+from kubesvc.api.rbac.attributes import Attributes
 from kubesvc.apiserver.http import discovery, health, openapi, paths, reviews
 from kubesvc.apiserver.http.audit import AuditLog
 from kubesvc.apiserver.http.auth import (
@@ -30,6 +31,7 @@ from kubesvc.apiserver.http.auth import (
     User,
     is_anonymous_path,
 )
+from kubesvc.apiserver.http.authz import Authz
 from kubesvc.apiserver.http.backend import Backend
 from kubesvc.apiserver.http.crud import Crud
 from kubesvc.apiserver.http.limits import Limits
@@ -114,9 +116,12 @@ class ApiApp:
         limits: Limits | None = None,
         bootstrap: BootstrapTokenAuthenticator | None = None,
         audit: AuditLog | None = None,
+        authz: Authz | None = None,
     ) -> None:
         self.backend = backend
         self.limits = limits if limits is not None else Limits()
+        # RBAC (None: every authenticated caller may do everything, as AlwaysAllow).
+        self.authz = authz
         self.dial = dial
         self.tokens = tokens
         self.bootstrap = bootstrap
@@ -143,13 +148,14 @@ class ApiApp:
             return await self._handle(request)
         received = datetime.now(UTC)
         audit_id = str(uuid.uuid4())
-        seen: list[User] = []  # the authenticated user, for the event
+        seen: list[User] = []  # the authenticated user (and whom it impersonates)
         response = await self._handle(request, seen)
         if not response.prepared:
             response.headers["Audit-Id"] = audit_id
         try:
             await self.audit.record(request, response, seen[0] if seen else None,
-                                    received=received, audit_id=audit_id)
+                                    received=received, audit_id=audit_id,
+                                    impersonated=seen[1] if len(seen) > 1 else None)
         except Exception:
             log.exception("writing the audit event of %s %s", request.method, request.path)
         return response
@@ -159,6 +165,7 @@ class ApiApp:
         try:
             path = request.path
             user: User | None = None
+            attrs: Attributes | None = None
             if self.tokens is not None and not is_anonymous_path(path):
                 header = request.headers.get("Authorization")
                 user = self.tokens.authenticate(header)
@@ -168,13 +175,20 @@ class ApiApp:
                     raise errors.Unauthorized("Unauthorized")
                 if seen is not None:
                     seen.append(user)
+                if self.authz is not None:
+                    # Impersonation, then the RBAC decision (upstream's filter order).
+                    acting = user
+                    user = self.authz.impersonate(request, acting)
+                    if seen is not None and user is not acting:
+                        seen.append(user)  # the audit event's impersonatedUser
+                    attrs = self.authz.authorize_request(request, user)
             target = paths.parse(path) if path.startswith(("/api/", "/apis/")) else None
             long_running = target is not None and (
                 target.subresource in _LONG_RUNNING_SUBRESOURCES or target.legacy_watch
                 or (request.method in ("GET", "HEAD")
                     and truthy(request.rel_url.query.get("watch"))))
             return await self.limits.serve(
-                request, user, lambda: self._route(request, path, user, target),
+                request, user, lambda: self._route(request, path, user, target, attrs),
                 long_running=long_running)
         except errors.KubeError as exc:
             return status_response(exc)
@@ -186,9 +200,12 @@ class ApiApp:
                                                         "the request from succeeding"))
 
     async def _route(self, request: web.Request, path: str, user: User | None,
-                     target: paths.Target | None) -> web.StreamResponse:
+                     target: paths.Target | None,
+                     attrs: Attributes | None = None) -> web.StreamResponse:
         if path.startswith(("/api/", "/apis/")):
             if target is not None:
+                if self.authz is not None and attrs is not None:
+                    await self.authz.check_rbac_write(request, target, attrs)
                 return await self._resource(request, target, user)
             return self._discovery(request, path)
         method = request.method
@@ -278,8 +295,11 @@ class ApiApp:
             raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
         if method == "POST":
             if not info.stored and not target.name and not sub:
+                if info.namespaced and target.namespace is None:
+                    raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
                 _need(verbs, "create")
-                return await reviews.serve(request, info, user)
+                return await reviews.serve(request, info, user, authz=self.authz,
+                                           namespace=target.namespace)
             if sub == "binding":
                 return await self.crud.binding(request, target)
             if target.name or (info.namespaced and target.namespace is None):

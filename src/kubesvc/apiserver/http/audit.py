@@ -153,7 +153,8 @@ class AuditLog:
         return "None"
 
     async def record(self, request: web.Request, response: web.StreamResponse,
-                     user: User | None, *, received: datetime, audit_id: str) -> None:
+                     user: User | None, *, received: datetime, audit_id: str,
+                     impersonated: User | None = None) -> None:
         target = paths.parse(request.path)
         verb = _VERBS[request.method]
         ref: dict[str, str] = {}
@@ -191,6 +192,7 @@ class AuditLog:
             "user": {} if user is None else {
                 "username": user.name, **({"uid": user.uid} if user.uid else {}),
                 "groups": list(user.groups)},
+            **({} if impersonated is None else {"impersonatedUser": _user_info(impersonated)}),
             "sourceIPs": _source_ips(request),
             "userAgent": request.headers.get("User-Agent", ""),
             "objectRef": ref, "responseStatus": status,
@@ -205,6 +207,11 @@ class AuditLog:
         event["stageTimestamp"] = micro_time(datetime.now(UTC))
         self._file.write(orjson.dumps(event) + b"\n")
         self._file.flush()
+
+
+def _user_info(user: User) -> dict[str, Any]:
+    return {"username": user.name, **({"uid": user.uid} if user.uid else {}),
+            "groups": list(user.groups)}
 
 
 def _source_ips(request: web.Request) -> list[str]:

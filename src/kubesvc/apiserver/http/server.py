@@ -33,10 +33,12 @@ from kubesvc import errors
 from kubesvc.apiserver.http.app import ApiApp, status_response
 from kubesvc.apiserver.http.audit import AuditLog, load_policy
 from kubesvc.apiserver.http.auth import BootstrapTokenAuthenticator, TokenFile
+from kubesvc.apiserver.http.authz import Authz
 from kubesvc.apiserver.http.backend import Backend
 from kubesvc.apiserver.http.limits import Limits
 from kubesvc.apiserver.http.logs import LogSource
 from kubesvc.apiserver.http.proxy import Dialer, direct_dial
+from kubesvc.apiserver.http.rbacpolicy import PolicyCache, ensure_bootstrap_policy
 from kubesvc.apiserver.http.tls import ensure_tls
 
 __all__ = ["ApiServer", "Limits", "LogSource"]
@@ -154,6 +156,9 @@ class ApiServer:
         self._api: ApiApp | None = None
         self._ca_pem = b""
         self._tokens: TokenFile | None = None
+        self._rbac_stop = asyncio.Event()
+        self._rbac_task: asyncio.Task[None] | None = None
+        self.policy: PolicyCache | None = None
 
     @property
     def url(self) -> str:
@@ -192,12 +197,20 @@ class ApiServer:
             rules = load_policy(self.audit_policy_file) if self.audit_policy_file else None
             self._audit = AuditLog(self.audit_log_path, rules)
         ssl_ctx = tls.server_context()
+        # RBAC: the bootstrap policy first, then serve only once the caches hold it (as
+        # upstream waits for its RBAC informers), so no request is judged on empty ones.
+        await ensure_bootstrap_policy(self.registry)
+        self.policy = PolicyCache(self.registry)
+        self._rbac_task = asyncio.get_running_loop().create_task(
+            self.policy.run(self._rbac_stop), name="apiserver-rbac")
+        await asyncio.wait_for(self.policy.wait_synced(), timeout=30)
         self._api = ApiApp(
             self.registry, tokens=self._tokens,
             server_address=self.url.removeprefix("https://"),
             readiness=self.readiness, log_source=self.log_source, dial=self.dial,
             limits=self.limits,
             bootstrap=BootstrapTokenAuthenticator(self._get_secret), audit=self._audit,
+            authz=Authz(self.policy, self.registry),
         )
         self._api.watcher.min_request_timeout = self.min_request_timeout
         # handler_cancellation: a watch ends when its client disconnects; writes are
@@ -229,6 +242,10 @@ class ApiServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        self._rbac_stop.set()
+        if self._rbac_task is not None:
+            await self._rbac_task
+            self._rbac_task = None
         if self.unix_socket is not None:
             self.unix_socket.unlink(missing_ok=True)
         if self._audit is not None:

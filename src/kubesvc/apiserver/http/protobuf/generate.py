@@ -3,7 +3,7 @@
 Developer tool, not used at run time:
 ``python -m kubesvc.apiserver.http.protobuf.generate DIR > .../protobuf/schema.py`` where
 DIR holds ``generated.proto`` of k8s.io/api (core, apps, autoscaling, coordination,
-discovery, events, authentication, authorization — v1) and k8s.io/apimachinery (meta/v1,
+discovery, events, authentication, authorization, rbac — v1) and k8s.io/apimachinery (meta/v1,
 util/intstr, api/resource, runtime). Only the messages reachable from the kinds this
 server serves are kept.
 """
@@ -42,6 +42,14 @@ ROOTS = {
         "k8s.io.api.authorization.v1.SelfSubjectAccessReview",
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"):
         "k8s.io.api.authorization.v1.SelfSubjectRulesReview",
+    ("authorization.k8s.io/v1", "SubjectAccessReview"):
+        "k8s.io.api.authorization.v1.SubjectAccessReview",
+    ("authorization.k8s.io/v1", "LocalSubjectAccessReview"):
+        "k8s.io.api.authorization.v1.LocalSubjectAccessReview",
+} | {
+    ("rbac.authorization.k8s.io/v1", k): f"k8s.io.api.rbac.v1.{k}"
+    for k in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+} | {
     ("v1", "DeleteOptions"): "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
     ("meta.k8s.io/v1", "DeleteOptions"): "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
 }

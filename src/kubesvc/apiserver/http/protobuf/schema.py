@@ -9,13 +9,19 @@ ROOTS: dict[tuple[str, str], str] = {
     ('apps/v1', 'Deployment'): 'k8s.io.api.apps.v1.Deployment',
     ('apps/v1', 'ReplicaSet'): 'k8s.io.api.apps.v1.ReplicaSet',
     ('authentication.k8s.io/v1', 'SelfSubjectReview'): 'k8s.io.api.authentication.v1.SelfSubjectReview',
+    ('authorization.k8s.io/v1', 'LocalSubjectAccessReview'): 'k8s.io.api.authorization.v1.LocalSubjectAccessReview',
     ('authorization.k8s.io/v1', 'SelfSubjectAccessReview'): 'k8s.io.api.authorization.v1.SelfSubjectAccessReview',
     ('authorization.k8s.io/v1', 'SelfSubjectRulesReview'): 'k8s.io.api.authorization.v1.SelfSubjectRulesReview',
+    ('authorization.k8s.io/v1', 'SubjectAccessReview'): 'k8s.io.api.authorization.v1.SubjectAccessReview',
     ('autoscaling/v1', 'Scale'): 'k8s.io.api.autoscaling.v1.Scale',
     ('coordination.k8s.io/v1', 'Lease'): 'k8s.io.api.coordination.v1.Lease',
     ('discovery.k8s.io/v1', 'EndpointSlice'): 'k8s.io.api.discovery.v1.EndpointSlice',
     ('events.k8s.io/v1', 'Event'): 'k8s.io.api.events.v1.Event',
     ('meta.k8s.io/v1', 'DeleteOptions'): 'k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions',
+    ('rbac.authorization.k8s.io/v1', 'ClusterRole'): 'k8s.io.api.rbac.v1.ClusterRole',
+    ('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding'): 'k8s.io.api.rbac.v1.ClusterRoleBinding',
+    ('rbac.authorization.k8s.io/v1', 'Role'): 'k8s.io.api.rbac.v1.Role',
+    ('rbac.authorization.k8s.io/v1', 'RoleBinding'): 'k8s.io.api.rbac.v1.RoleBinding',
     ('v1', 'Binding'): 'k8s.io.api.core.v1.Binding',
     ('v1', 'ConfigMap'): 'k8s.io.api.core.v1.ConfigMap',
     ('v1', 'DeleteOptions'): 'k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions',
@@ -144,6 +150,9 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
         3: ('groups', 'string', 1),
         4: ('extra', 'string,k8s.io.api.authentication.v1.ExtraValue', 2),
     },
+    'k8s.io.api.authorization.v1.ExtraValue': {
+        1: ('items', 'string', 1),
+    },
     'k8s.io.api.authorization.v1.FieldSelectorAttributes': {
         1: ('rawSelector', 'string', 0),
         2: ('requirements', 'k8s.io.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement', 1),
@@ -151,6 +160,11 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
     'k8s.io.api.authorization.v1.LabelSelectorAttributes': {
         1: ('rawSelector', 'string', 0),
         2: ('requirements', 'k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement', 1),
+    },
+    'k8s.io.api.authorization.v1.LocalSubjectAccessReview': {
+        1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', 0),
+        2: ('spec', 'k8s.io.api.authorization.v1.SubjectAccessReviewSpec', 0),
+        3: ('status', 'k8s.io.api.authorization.v1.SubjectAccessReviewStatus', 0),
     },
     'k8s.io.api.authorization.v1.NonResourceAttributes': {
         1: ('path', 'string', 0),
@@ -193,6 +207,19 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
     },
     'k8s.io.api.authorization.v1.SelfSubjectRulesReviewSpec': {
         1: ('namespace', 'string', 0),
+    },
+    'k8s.io.api.authorization.v1.SubjectAccessReview': {
+        1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', 0),
+        2: ('spec', 'k8s.io.api.authorization.v1.SubjectAccessReviewSpec', 0),
+        3: ('status', 'k8s.io.api.authorization.v1.SubjectAccessReviewStatus', 0),
+    },
+    'k8s.io.api.authorization.v1.SubjectAccessReviewSpec': {
+        1: ('resourceAttributes', 'k8s.io.api.authorization.v1.ResourceAttributes', 0),
+        2: ('nonResourceAttributes', 'k8s.io.api.authorization.v1.NonResourceAttributes', 0),
+        3: ('user', 'string', 0),
+        4: ('groups', 'string', 1),
+        5: ('extra', 'string,k8s.io.api.authorization.v1.ExtraValue', 2),
+        6: ('uid', 'string', 0),
     },
     'k8s.io.api.authorization.v1.SubjectAccessReviewStatus': {
         1: ('allowed', 'bool', 0),
@@ -1371,6 +1398,46 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
     'k8s.io.api.events.v1.EventSeries': {
         1: ('count', 'int32', 0),
         2: ('lastObservedTime', 'k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime', 0),
+    },
+    'k8s.io.api.rbac.v1.AggregationRule': {
+        1: ('clusterRoleSelectors', 'k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector', 1),
+    },
+    'k8s.io.api.rbac.v1.ClusterRole': {
+        1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', 0),
+        2: ('rules', 'k8s.io.api.rbac.v1.PolicyRule', 1),
+        3: ('aggregationRule', 'k8s.io.api.rbac.v1.AggregationRule', 0),
+    },
+    'k8s.io.api.rbac.v1.ClusterRoleBinding': {
+        1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', 0),
+        2: ('subjects', 'k8s.io.api.rbac.v1.Subject', 1),
+        3: ('roleRef', 'k8s.io.api.rbac.v1.RoleRef', 0),
+    },
+    'k8s.io.api.rbac.v1.PolicyRule': {
+        1: ('verbs', 'string', 1),
+        2: ('apiGroups', 'string', 1),
+        3: ('resources', 'string', 1),
+        4: ('resourceNames', 'string', 1),
+        5: ('nonResourceURLs', 'string', 1),
+    },
+    'k8s.io.api.rbac.v1.Role': {
+        1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', 0),
+        2: ('rules', 'k8s.io.api.rbac.v1.PolicyRule', 1),
+    },
+    'k8s.io.api.rbac.v1.RoleBinding': {
+        1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', 0),
+        2: ('subjects', 'k8s.io.api.rbac.v1.Subject', 1),
+        3: ('roleRef', 'k8s.io.api.rbac.v1.RoleRef', 0),
+    },
+    'k8s.io.api.rbac.v1.RoleRef': {
+        1: ('apiGroup', 'string', 0),
+        2: ('kind', 'string', 0),
+        3: ('name', 'string', 0),
+    },
+    'k8s.io.api.rbac.v1.Subject': {
+        1: ('kind', 'string', 0),
+        2: ('apiGroup', 'string', 0),
+        3: ('name', 'string', 0),
+        4: ('namespace', 'string', 0),
     },
     'k8s.io.apimachinery.pkg.api.resource.Quantity': {
         1: ('string', 'string', 0),

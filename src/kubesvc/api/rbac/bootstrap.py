@@ -1,0 +1,232 @@
+"""Upstream's bootstrap RBAC policy (plugin/pkg/auth/authorizer/rbac/bootstrappolicy,
+v1.32) for what this server serves: ``cluster-admin``; the user-facing ``admin``, ``edit``
+and ``view`` aggregated from ``system:aggregate-to-*``; ``system:discovery``,
+``system:basic-user``, ``system:public-info-viewer``, ``system:node-proxier``; and their
+ClusterRoleBindings. Every object carries ``kubernetes.io/bootstrapping: rbac-defaults``
+and ``rbac.authorization.kubernetes.io/autoupdate: "true"``, so the API server reconciles
+it at each start (:func:`reconcile_role`, :func:`reconcile_binding`).
+
+kubesvc adds one role of its own, ``kubesvc:node-agent``, bound to ``system:nodes`` and
+``system:bootstrappers``: what ``kubesvc agent`` (node agent, proxy, LoadBalancer
+announcer) reads and writes — there is no node authorizer restricting a node to its own
+objects. Pure data and functions; used by ``kubesvc.apiserver.authz``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+Obj = dict[str, Any]
+GROUP = "rbac.authorization.k8s.io"
+API_VERSION = f"{GROUP}/v1"
+AUTOUPDATE = "rbac.authorization.kubernetes.io/autoupdate"
+BOOTSTRAP_LABEL = "kubernetes.io/bootstrapping"
+AGG = "rbac.authorization.k8s.io/aggregate-to-"
+
+READ = ["get", "list", "watch"]
+WRITE = ["create", "delete", "deletecollection", "patch", "update"]
+READ_WRITE = ["get", "list", "watch", "create", "update", "patch", "delete",
+              "deletecollection"]
+
+
+def rule(verbs: list[str], groups: list[str], resources: list[str]) -> Obj:
+    return {"verbs": verbs, "apiGroups": groups, "resources": resources}
+
+
+def url_rule(verbs: list[str], urls: list[str]) -> Obj:
+    return {"verbs": verbs, "nonResourceURLs": urls}
+
+
+def _meta(name: str, labels: dict[str, str] | None = None) -> Obj:
+    return {"name": name, "labels": {BOOTSTRAP_LABEL: "rbac-defaults", **(labels or {})},
+            "annotations": {AUTOUPDATE: "true"}}
+
+
+def cluster_role(name: str, rules: list[Obj], *, labels: dict[str, str] | None = None,
+                 aggregate_from: str = "") -> Obj:
+    out: Obj = {"apiVersion": API_VERSION, "kind": "ClusterRole",
+                "metadata": _meta(name, labels), "rules": rules}
+    if aggregate_from:
+        out["aggregationRule"] = {"clusterRoleSelectors": [
+            {"matchLabels": {AGG + aggregate_from: "true"}}]}
+    return out
+
+
+def cluster_role_binding(name: str, role: str, subjects: list[Obj]) -> Obj:
+    return {"apiVersion": API_VERSION, "kind": "ClusterRoleBinding", "metadata": _meta(name),
+            "roleRef": {"apiGroup": GROUP, "kind": "ClusterRole", "name": role},
+            "subjects": subjects}
+
+
+def group(name: str) -> Obj:
+    return {"apiGroup": GROUP, "kind": "Group", "name": name}
+
+
+def user(name: str) -> Obj:
+    return {"apiGroup": GROUP, "kind": "User", "name": name}
+
+
+_VIEW = [
+    rule(READ, [""], ["configmaps", "endpoints", "persistentvolumeclaims",
+                      "persistentvolumeclaims/status", "pods", "replicationcontrollers",
+                      "replicationcontrollers/scale", "serviceaccounts", "services",
+                      "services/status"]),
+    rule(READ, [""], ["bindings", "events", "limitranges", "namespaces/status", "pods/log",
+                      "pods/status", "replicationcontrollers/status", "resourcequotas",
+                      "resourcequotas/status"]),
+    rule(READ, [""], ["namespaces"]),
+    rule(READ, ["discovery.k8s.io"], ["endpointslices"]),
+    rule(READ, ["apps"], ["controllerrevisions", "daemonsets", "daemonsets/status",
+                          "deployments", "deployments/scale", "deployments/status",
+                          "replicasets", "replicasets/scale", "replicasets/status",
+                          "statefulsets", "statefulsets/scale", "statefulsets/status"]),
+    rule(READ, ["autoscaling"], ["horizontalpodautoscalers", "horizontalpodautoscalers/status"]),
+    rule(READ, ["batch"], ["cronjobs", "cronjobs/status", "jobs", "jobs/status"]),
+    rule(READ, ["extensions"], ["daemonsets", "daemonsets/status", "deployments",
+                                "deployments/scale", "deployments/status", "ingresses",
+                                "ingresses/status", "networkpolicies", "replicasets",
+                                "replicasets/scale", "replicasets/status",
+                                "replicationcontrollers/scale"]),
+    rule(READ, ["policy"], ["poddisruptionbudgets", "poddisruptionbudgets/status"]),
+    rule(READ, ["networking.k8s.io"], ["ingresses", "ingresses/status", "networkpolicies"]),
+]
+
+_EDIT = [
+    rule(["impersonate"], [""], ["serviceaccounts"]),
+    rule(WRITE, [""], ["pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"]),
+    rule(["create"], [""], ["pods/eviction"]),
+    rule(WRITE, [""], ["configmaps", "events", "persistentvolumeclaims",
+                       "replicationcontrollers", "replicationcontrollers/scale", "secrets",
+                       "serviceaccounts", "services", "services/proxy"]),
+    rule(["create"], [""], ["serviceaccounts/token"]),
+    rule(WRITE, ["apps"], ["daemonsets", "deployments", "deployments/rollback",
+                           "deployments/scale", "replicasets", "replicasets/scale",
+                           "statefulsets", "statefulsets/scale"]),
+    rule(WRITE, ["autoscaling"], ["horizontalpodautoscalers"]),
+    rule(WRITE, ["batch"], ["cronjobs", "jobs"]),
+    rule(WRITE, ["extensions"], ["daemonsets", "deployments", "deployments/rollback",
+                                 "deployments/scale", "ingresses", "networkpolicies",
+                                 "replicasets", "replicasets/scale",
+                                 "replicationcontrollers/scale"]),
+    rule(WRITE, ["policy"], ["poddisruptionbudgets"]),
+    rule(WRITE, ["networking.k8s.io"], ["ingresses", "networkpolicies"]),
+    rule(READ, [""], ["pods/attach", "pods/exec", "pods/portforward", "pods/proxy", "secrets",
+                      "services/proxy"]),
+]
+
+_ADMIN = [
+    rule(["create"], ["authorization.k8s.io"], ["localsubjectaccessreviews"]),
+    rule(READ_WRITE, [GROUP], ["rolebindings", "roles"]),
+]
+
+_DISCOVERY_URLS = ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi",
+                   "/openapi/*", "/readyz", "/version", "/version/"]
+_PUBLIC_URLS = ["/healthz", "/livez", "/readyz", "/version", "/version/"]
+
+_AGENT = [
+    rule(READ, ["", "discovery.k8s.io", "coordination.k8s.io", "events.k8s.io", "apps"],
+         ["*"]),
+    rule(READ_WRITE, [""], ["nodes", "nodes/status", "pods", "pods/status", "events"]),
+    rule(["get", "update", "patch"], [""], ["services/status"]),
+    rule(READ_WRITE, ["coordination.k8s.io"], ["leases"]),
+    rule(READ_WRITE, ["events.k8s.io"], ["events"]),
+    rule(READ_WRITE, ["discovery.k8s.io"], ["endpointslices"]),
+]
+
+NODE_AGENT_ROLE = "kubesvc:node-agent"
+
+
+def cluster_roles() -> list[Obj]:
+    """The bootstrap ClusterRoles (fresh copies)."""
+    return copy.deepcopy([
+        cluster_role("cluster-admin", [rule(["*"], ["*"], ["*"]), url_rule(["*"], ["*"])]),
+        cluster_role("system:discovery", [url_rule(["get"], _DISCOVERY_URLS)]),
+        cluster_role("system:basic-user", [
+            rule(["create"], ["authorization.k8s.io"],
+                 ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]),
+            rule(["create"], ["authentication.k8s.io"], ["selfsubjectreviews"]),
+        ]),
+        cluster_role("system:public-info-viewer", [url_rule(["get"], _PUBLIC_URLS)]),
+        cluster_role("admin", [], aggregate_from="admin"),
+        cluster_role("edit", [], labels={AGG + "admin": "true"}, aggregate_from="edit"),
+        cluster_role("view", [], labels={AGG + "edit": "true"}, aggregate_from="view"),
+        cluster_role("system:aggregate-to-admin", _ADMIN, labels={AGG + "admin": "true"}),
+        cluster_role("system:aggregate-to-edit", _EDIT, labels={AGG + "edit": "true"}),
+        cluster_role("system:aggregate-to-view", _VIEW, labels={AGG + "view": "true"}),
+        cluster_role("system:node-proxier", [
+            rule(["list", "watch"], [""], ["endpoints", "services"]),
+            rule(["get", "list", "watch"], [""], ["nodes"]),
+            rule(["create", "patch", "update"], ["", "events.k8s.io"], ["events"]),
+            rule(["list", "watch"], ["discovery.k8s.io"], ["endpointslices"]),
+        ]),
+        cluster_role(NODE_AGENT_ROLE, _AGENT),
+    ])
+
+
+def cluster_role_bindings() -> list[Obj]:
+    """The bootstrap ClusterRoleBindings (fresh copies)."""
+    return [
+        cluster_role_binding("cluster-admin", "cluster-admin", [group("system:masters")]),
+        cluster_role_binding("system:discovery", "system:discovery",
+                             [group("system:authenticated")]),
+        cluster_role_binding("system:basic-user", "system:basic-user",
+                             [group("system:authenticated")]),
+        cluster_role_binding("system:public-info-viewer", "system:public-info-viewer",
+                             [group("system:authenticated"), group("system:unauthenticated")]),
+        cluster_role_binding("system:node-proxier", "system:node-proxier",
+                             [user("system:kube-proxy")]),
+        cluster_role_binding(NODE_AGENT_ROLE, NODE_AGENT_ROLE,
+                             [group("system:nodes"), group("system:bootstrappers")]),
+    ]
+
+
+def _autoupdate(existing: Obj) -> bool:
+    ann = (existing.get("metadata") or {}).get("annotations") or {}
+    return bool(ann.get(AUTOUPDATE, "true") != "false")
+
+
+def _merge_meta(out: Obj, want: Obj) -> None:
+    md = out.setdefault("metadata", {})
+    for k in ("labels", "annotations"):
+        merged = {**(want["metadata"].get(k) or {}), **(md.get(k) or {})}
+        if merged:
+            md[k] = merged
+
+
+def reconcile_role(existing: Obj, want: Obj) -> Obj | None:
+    """The updated ClusterRole, or None when nothing changes (or autoupdate is "false"):
+    missing rules, labels and annotations are added, as upstream's reconciliation does
+    (extra permissions someone added are kept). An aggregated role's rules belong to the
+    aggregation controller; only its selectors are reconciled."""
+    if not _autoupdate(existing):
+        return None
+    out = copy.deepcopy(existing)
+    _merge_meta(out, want)
+    if "aggregationRule" in want:
+        have = (out.get("aggregationRule") or {}).get("clusterRoleSelectors") or []
+        for sel in want["aggregationRule"]["clusterRoleSelectors"]:
+            if sel not in have:
+                have.append(sel)
+        out["aggregationRule"] = {"clusterRoleSelectors": have}
+    else:
+        rules = list(out.get("rules") or [])
+        for r in want["rules"]:
+            if r not in rules:
+                rules.append(r)
+        out["rules"] = rules
+    return None if out == existing else out
+
+
+def reconcile_binding(existing: Obj, want: Obj) -> Obj | None:
+    """The updated ClusterRoleBinding (missing subjects added), or None."""
+    if not _autoupdate(existing):
+        return None
+    out = copy.deepcopy(existing)
+    _merge_meta(out, want)
+    subjects = list(out.get("subjects") or [])
+    for s in want["subjects"]:
+        if s not in subjects:
+            subjects.append(s)
+    out["subjects"] = subjects
+    return None if out == existing else out

@@ -1,0 +1,136 @@
+"""The API server's RBAC state: informer caches of the four RBAC kinds (the
+:class:`~kubesvc.api.rbac.authorizer.PolicySource` every authorization decision reads,
+so a request never reads the store), upstream's bootstrap policy created and reconciled
+at start (``rbac.authorization.kubernetes.io/autoupdate``), and the ClusterRole
+aggregation controller (upstream's ``clusterrole-aggregation`` controller) that keeps an
+aggregated role's rules the union of the roles its selectors match.
+
+Built and run by :class:`.server.ApiServer`; read by :mod:`.authz`. Talks to the Registry
+in-process (the Backend), so nothing here passes through authorization itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Any, cast
+
+from kubesvc import errors
+from kubesvc.api.objects import Obj
+from kubesvc.api.rbac import bootstrap
+from kubesvc.api.rbac.aggregation import aggregated_rules
+from kubesvc.apiserver.http.backend import Backend
+from kubesvc.client.protocol import Client
+from kubesvc.informers import Informer
+
+log = logging.getLogger(__name__)
+
+ROLES = "roles.rbac.authorization.k8s.io"
+CLUSTER_ROLES = "clusterroles.rbac.authorization.k8s.io"
+ROLE_BINDINGS = "rolebindings.rbac.authorization.k8s.io"
+CLUSTER_ROLE_BINDINGS = "clusterrolebindings.rbac.authorization.k8s.io"
+RBAC_KEYS = (ROLES, CLUSTER_ROLES, ROLE_BINDINGS, CLUSTER_ROLE_BINDINGS)
+
+
+class PolicyCache:
+    """Informers over the RBAC kinds; a PolicySource once synced."""
+
+    def __init__(self, backend: Backend) -> None:
+        # The Registry is a Client; the Backend protocol names only what HTTP handlers use.
+        client = cast(Client, backend)
+        self.backend = backend
+        self.informers = {key: Informer(client, key) for key in RBAC_KEYS}
+        self._aggregate = asyncio.Event()
+        self.informers[CLUSTER_ROLES].add_handler(
+            on_add=lambda _o: self._aggregate.set(),
+            on_update=lambda _o, _n: self._aggregate.set(),
+            on_delete=lambda _o: self._aggregate.set(),
+        )
+
+    # -- PolicySource
+    def cluster_role(self, name: str) -> Obj | None:
+        return self.informers[CLUSTER_ROLES].indexer.get(name)
+
+    def role(self, namespace: str, name: str) -> Obj | None:
+        return self.informers[ROLES].indexer.get(f"{namespace}/{name}")
+
+    def cluster_role_bindings(self) -> Iterable[Obj]:
+        return self.informers[CLUSTER_ROLE_BINDINGS].indexer.list()
+
+    def role_bindings(self, namespace: str) -> Iterable[Obj]:
+        return self.informers[ROLE_BINDINGS].indexer.by_index("namespace", namespace)
+
+    # -- running
+    async def run(self, stop: asyncio.Event) -> None:
+        """The informers and the aggregation controller, until ``stop``."""
+        async with asyncio.TaskGroup() as tg:
+            for key, inf in self.informers.items():
+                tg.create_task(inf.run(stop), name=f"rbac-informer-{key}")
+            tg.create_task(self._aggregation_loop(stop), name="rbac-clusterrole-aggregation")
+
+    async def wait_synced(self) -> None:
+        for inf in self.informers.values():
+            await inf.wait_synced()
+
+    async def _aggregation_loop(self, stop: asyncio.Event) -> None:
+        await self.wait_synced()
+        while not stop.is_set():
+            stopping = asyncio.ensure_future(stop.wait())
+            waiting = asyncio.ensure_future(self._aggregate.wait())
+            try:
+                await asyncio.wait({stopping, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopping.cancel()
+                waiting.cancel()
+            if stop.is_set():
+                return
+            self._aggregate.clear()
+            try:
+                await self.aggregate_once()
+            except Exception:
+                log.exception("clusterrole aggregation failed; retrying")
+                await asyncio.sleep(1.0)
+                self._aggregate.set()
+
+    async def aggregate_once(self) -> int:
+        """Write every aggregated ClusterRole whose rules are stale; returns how many."""
+        roles = self.informers[CLUSTER_ROLES].indexer.list()
+        written = 0
+        for role in roles:
+            want = aggregated_rules(role, roles)
+            if want is None or list(role.get("rules") or []) == want:
+                continue
+            new: dict[str, Any] = {**role, "rules": want}
+            try:
+                await self.backend.update(CLUSTER_ROLES, new)
+                written += 1
+            except errors.Conflict:
+                self._aggregate.set()  # the informer brings the newer one: try again
+        return written
+
+
+async def ensure_bootstrap_policy(backend: Backend) -> None:
+    """Create the bootstrap ClusterRoles/ClusterRoleBindings that are missing and
+    reconcile those that allow auto-update (upstream's ``rbac/bootstrap-roles`` hook)."""
+    for key, objs, reconcile in (
+        (CLUSTER_ROLES, bootstrap.cluster_roles(), bootstrap.reconcile_role),
+        (CLUSTER_ROLE_BINDINGS, bootstrap.cluster_role_bindings(), bootstrap.reconcile_binding),
+    ):
+        for want in objs:
+            name = want["metadata"]["name"]
+            try:
+                have = await backend.get(key, name)
+            except errors.NotFound:
+                try:
+                    await backend.create(key, want)
+                except errors.AlreadyExists:
+                    pass  # another server replica made it
+                continue
+            new = reconcile(have, want)
+            if new is not None:
+                try:
+                    await backend.update(key, new)
+                    log.info("reconciled bootstrap %s %s", key, name)
+                except errors.Conflict:
+                    log.info("bootstrap %s %s changed meanwhile; left as is", key, name)
