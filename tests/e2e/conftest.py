@@ -40,6 +40,8 @@ class Cluster:
     service_cidr: str
     lb_pool: str
     log_path: Path
+    metrics_port: int = 0  # the proxy's /metrics (kube-proxy's 10249 by default)
+    dns_metrics_port: int = 0  # DNS's /metrics (CoreDNS's 9153 by default)
 
     @property
     def env(self) -> dict[str, str]:
@@ -103,15 +105,19 @@ def start_cluster(data_dir: Path, *extra: str, api_port: int | None = None,
     lb_pool = lb_pool or f"127.{octet - 50}.0.0/24"
     log_path = data_dir.parent / f"{data_dir.name}.log"
     log = log_path.open("ab")
+    # Free metrics ports rather than the fixed defaults, which a cluster left over by an
+    # earlier run (or a developer's `make up`) may hold.
+    metrics_port, dns_metrics_port = free_port(), free_port()
     proc = subprocess.Popen(
         [*KUBESVC, "up", "--data-dir", str(data_dir), "--api-port", str(api_port),
          "--dns-addr", f"127.0.0.1:{dns_port}", "--service-cidr", service_cidr,
-         "--lb-pool", lb_pool, *extra],
+         "--lb-pool", lb_pool, "--metrics-bind-address", f"127.0.0.1:{metrics_port}",
+         "--dns-metrics-addr", f"127.0.0.1:{dns_metrics_port}", *extra],
         stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
     )
     log.close()
     c = Cluster(proc, data_dir, data_dir / "kubeconfig", api_port, dns_port, service_cidr,
-                lb_pool, log_path)
+                lb_pool, log_path, metrics_port, dns_metrics_port)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -178,3 +178,45 @@ def test_scale_3_1_3_under_load_fails_nothing_after_change(app: Cluster) -> None
     late = [f for f in failures if f > settled_down + 0.2]
     assert ok[0] > 50
     assert not late, f"{len(late)} requests failed after the endpoints change was applied"
+
+
+def _samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for fam in text_string_to_metric_families(get(url)) for s in fam.samples}
+
+
+def _sum(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str,
+         **labels: str) -> float:
+    return sum(v for (n, ls), v in samples.items()
+               if n == name and labels.items() <= dict(ls).items())
+
+
+def test_proxy_and_dns_metrics_rise_with_traffic(app: Cluster) -> None:
+    """The proxy's /metrics (kube-proxy's names, plus connections per Service) and DNS's
+    (CoreDNS's names), scraped over HTTP and parsed as Prometheus text."""
+    app.kubectl("apply", "-f", "-", input=service("counted"))
+    wait_endpoints(app, "counted", 3)
+    url = f"http://{cluster_ip(app, 'counted')}:8080/hostname"
+    wait_serving(url)
+    proxy_url = f"http://127.0.0.1:{app.metrics_port}/metrics"
+    before = _sum(_samples(proxy_url), "kubesvc_proxy_connections_total",
+                  service="default/counted:http/TCP")
+    for _ in range(20):
+        get(url)
+    after = _samples(proxy_url)
+    assert _sum(after, "kubesvc_proxy_connections_total",
+                service="default/counted:http/TCP") >= before + 20
+    assert _sum(after, "kubeproxy_sync_proxy_rules_duration_seconds_count") >= 1
+    assert _sum(after, "kubeproxy_network_programming_duration_seconds_count") >= 1
+    assert _sum(after, "kubeproxy_sync_proxy_rules_last_timestamp_seconds") > 0
+
+    dns_url = f"http://127.0.0.1:{app.dns_metrics_port}/metrics"
+    asked = _sum(_samples(dns_url), "coredns_dns_requests_total", type="A")
+    for _ in range(3):
+        assert app.dig("+short", "counted.default.svc.cluster.local").strip()
+    dns = _samples(dns_url)
+    assert _sum(dns, "coredns_dns_requests_total", type="A", zone="cluster.local.",
+                proto="udp") >= asked + 3
+    assert _sum(dns, "coredns_dns_responses_total", rcode="NOERROR", plugin="kubernetes") >= 3

@@ -47,6 +47,7 @@ from kubesvc.client.kubeconfig import load_kubeconfig
 from kubesvc.client.protocol import WatchEventDict
 from kubesvc.informers import Informer
 from kubesvc.linuxns import enter_netns
+from kubesvc.metrics.exposition import MetricsServer
 from kubesvc.proxy.announce import IpAddresses, LbAnnouncer
 from kubesvc.proxy.proxier import Proxier
 from kubesvc.runtime.agent import NodeAgent
@@ -147,6 +148,7 @@ class AgentOptions:
     network: str = "host"
     runtime: str = "process"
     proxy: str = "userspace"
+    metrics_bind_address: tuple[str, int] | None = defaults.PROXY_METRICS_ADDR
     cluster_dns: str = ""
     cluster_domain: str = defaults.CLUSTER_DOMAIN
     node_lease_duration: int = 40
@@ -173,6 +175,7 @@ class AgentOptions:
             network=a.network,
             runtime=a.runtime,
             proxy=a.proxy,
+            metrics_bind_address=a.metrics_bind_address,
             cluster_dns=a.cluster_dns or "",
             cluster_domain=a.cluster_domain,
             node_lease_duration=a.node_lease_duration_seconds,
@@ -230,6 +233,7 @@ class Agent:
         o.data_dir.mkdir(parents=True, exist_ok=True)
         client = make_client(o)
         logs: LogSocketServer | None = None
+        metrics: MetricsServer | None = None
         try:
             dns_ip = await _cluster_dns(client, o.cluster_dns)
             network: str | PodNetwork = o.network
@@ -270,6 +274,9 @@ class Agent:
             if o.log_socket is not None:
                 logs = LogSocketServer(agent.log_source, o.log_socket)
                 await logs.start()
+            if proxier is not None:
+                metrics = await components.start_metrics(
+                    [proxier.metrics.registry], o.metrics_bind_address, "proxy")
             async with asyncio.TaskGroup() as tg:
                 for inf in informers:
                     tg.create_task(inf.run(self.stop), name=f"informer/{inf.resource}")
@@ -282,6 +289,8 @@ class Agent:
                     self.stop, (lambda: on_ready(self)) if on_ready else None),
                     name="readiness")
         finally:
+            if metrics is not None:
+                await metrics.stop()
             if logs is not None:
                 await logs.stop()
             await client.close()

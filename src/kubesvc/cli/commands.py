@@ -27,6 +27,24 @@ def _host_port(value: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def _metrics_addr(value: str) -> tuple[str, int] | None:
+    """HOST:PORT, or "" (or "0") to serve no metrics."""
+    return None if value in ("", "0") else _host_port(value)
+
+
+def _add_metrics_flags(p: argparse.ArgumentParser, *, proxy: bool, dns: bool) -> None:
+    if proxy:
+        p.add_argument("--metrics-bind-address", type=_metrics_addr,
+                       default=defaults.PROXY_METRICS_ADDR,
+                       help="the proxy's Prometheus /metrics, as kube-proxy's (default "
+                            "127.0.0.1:10249; '' for none)")
+    if dns:
+        # absent (SUPPRESS) means the default, which depends on --dns-addr
+        p.add_argument("--dns-metrics-addr", type=_metrics_addr, default=argparse.SUPPRESS,
+                       help="cluster DNS's Prometheus /metrics, as CoreDNS's :9153 (default "
+                            "the DNS host, port 9153; '' for none)")
+
+
 def _port_range(value: str) -> tuple[int, int]:
     lo, sep, hi = value.partition("-")
     if not sep or not lo.isdigit() or not hi.isdigit() or int(lo) > int(hi):
@@ -50,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="where cluster DNS listens (default 127.0.0.1:10053 in host mode)")
     up.add_argument("--dns-upstream", action="append", type=_host_port, default=[],
                     help="resolver for names outside the cluster zone (repeatable)")
+    _add_metrics_flags(up, proxy=True, dns=True)
     up.add_argument("--cluster-domain", default=defaults.CLUSTER_DOMAIN)
     up.add_argument("--dns-ttl", type=int, default=defaults.DNS_TTL)
     up.add_argument("--network", choices=["host", "netns"], default="host")
@@ -128,6 +147,7 @@ def _add_server(sub: Any) -> None:
     s.add_argument("--dns-addr", type=_host_port, default=None,
                    help="where cluster DNS listens (default 127.0.0.1:10053)")
     s.add_argument("--dns-upstream", action="append", type=_host_port, default=[])
+    _add_metrics_flags(s, proxy=False, dns=True)
     s.add_argument("--cluster-domain", default=defaults.CLUSTER_DOMAIN)
     s.add_argument("--dns-ttl", type=int, default=defaults.DNS_TTL)
     s.add_argument("--network", choices=["host", "netns"], default="host")
@@ -204,6 +224,7 @@ def _add_agent(sub: Any) -> None:
     a.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     a.add_argument("--runtime", choices=["process", "simulated"], default="process")
     a.add_argument("--proxy", choices=["userspace", "nftables", "none"], default="userspace")
+    _add_metrics_flags(a, proxy=True, dns=False)
     a.add_argument("--cluster-dns", default="",
                    help="DNS server IP for pods (default: the kube-dns Service's ClusterIP)")
     a.add_argument("--cluster-domain", default=defaults.CLUSTER_DOMAIN)

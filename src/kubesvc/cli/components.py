@@ -15,11 +15,14 @@ import asyncio
 import contextlib
 import fcntl
 import ipaddress
+import logging
 import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+
+from prometheus_client import CollectorRegistry
 
 from kubesvc import errors
 from kubesvc.api import sysendpoints
@@ -30,8 +33,11 @@ from kubesvc.dns.records import RecordBook
 from kubesvc.dns.server import DnsServer
 from kubesvc.dns.source import DnsSource
 from kubesvc.informers import Informer
+from kubesvc.metrics.exposition import MetricsServer
 from kubesvc.proxy.backend import ProxyBackend
 from kubesvc.proxy.userspace import UserspaceBackend
+
+log = logging.getLogger(__name__)
 
 SLICES = "endpointslices.discovery.k8s.io"
 WILDCARDS = ("0.0.0.0", "::", "")
@@ -148,6 +154,21 @@ def proxy_backend(kind: str, *, node_name: str, node_ip: str,
     return NftablesBackend(default_runner(),
                            NftConfig(node_name=node_name, pod_cidr=cluster_cidr),
                            health_host=node_ip)
+
+
+async def start_metrics(registries: Sequence[CollectorRegistry], addr: tuple[str, int] | None,
+                        what: str) -> MetricsServer | None:
+    """Serve ``registries`` at ``http://addr/metrics``; None when ``addr`` is None or taken
+    (a warning: metrics are not worth failing a cluster for)."""
+    if addr is None or not registries:
+        return None
+    server = MetricsServer(registries, host=addr[0], port=addr[1])
+    try:
+        await server.start()
+    except OSError as exc:
+        log.warning("%s metrics are not served: %s:%s: %s", what, addr[0], addr[1], exc)
+        return None
+    return server
 
 
 async def ensure_kube_dns_service(client: Client, *, cluster_ip: str, dns_port: int) -> None:

@@ -13,6 +13,18 @@ DATA_DIR = Path(".kubesvc")
 API_HOST = "127.0.0.1"
 API_PORT = 6443
 DNS_ADDR: tuple[str, int] = ("127.0.0.1", 10053)
+# kube-proxy's and CoreDNS's metrics ports
+PROXY_METRICS_ADDR: tuple[str, int] = ("127.0.0.1", 10249)
+DNS_METRICS_PORT = 9153
+
+
+def dns_metrics_addr(a: object, dns_addr: tuple[str, int]) -> tuple[str, int] | None:
+    """``--dns-metrics-addr`` of the parsed flags ``a``: as given (None: off), or when
+    absent port 9153 on the DNS host."""
+    given: tuple[str, int] | str | None = getattr(a, "dns_metrics_addr", "default")
+    if isinstance(given, str):
+        return dns_addr[0], DNS_METRICS_PORT
+    return given
 CLUSTER_DOMAIN = "cluster.local"
 DNS_TTL = 5
 NODE_IP = "127.0.0.1"

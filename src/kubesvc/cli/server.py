@@ -44,6 +44,7 @@ from kubesvc.client.kubeconfig import write_kubeconfig
 from kubesvc.client.leaderelection import LeaderElector
 from kubesvc.controllers.manager import ControllerManager, ControllerOptions
 from kubesvc.informers import Informer
+from kubesvc.metrics.exposition import MetricsServer
 from kubesvc.runtime.scheduler import Scheduler
 from kubesvc.storage import open_store
 
@@ -59,6 +60,7 @@ class ServerOptions:
     tls_sans: tuple[str, ...] = ()
     dns_addr: tuple[str, int] = defaults.DNS_ADDR
     dns_upstreams: tuple[tuple[str, int], ...] = ()
+    dns_metrics_addr: tuple[str, int] | None = None  # CoreDNS's :9153/metrics; None: off
     cluster_domain: str = defaults.CLUSTER_DOMAIN
     dns_ttl: int = defaults.DNS_TTL
     network: str = "host"
@@ -90,6 +92,7 @@ class ServerOptions:
             tls_sans=tuple(a.tls_san),
             dns_addr=a.dns_addr or defaults.DNS_ADDR,
             dns_upstreams=tuple(a.dns_upstream),
+            dns_metrics_addr=defaults.dns_metrics_addr(a, a.dns_addr or defaults.DNS_ADDR),
             cluster_domain=a.cluster_domain,
             dns_ttl=a.dns_ttl,
             network=a.network,
@@ -165,6 +168,7 @@ class Server:
                         audit_policy_file=o.audit_policy_file)
         self.api = api
         dns = None
+        metrics: MetricsServer | None = None
         try:
             await registry.start()
             self.readiness.add("registry", lambda: registry.started)
@@ -181,6 +185,8 @@ class Server:
             dns = stack.server
             await dns.start()
             self.readiness.add("dns", stack.source.synced)
+            metrics = await components.start_metrics([dns.metrics.registry],
+                                                     o.dns_metrics_addr, "DNS")
             await components.ensure_kube_dns_service(
                 registry, cluster_ip=components.dns_cluster_ip(o.service_cidr),
                 dns_port=dns.port)
@@ -205,6 +211,8 @@ class Server:
                     self.stop, (lambda: on_ready(self)) if on_ready else None),
                     name="readiness")
         finally:
+            if metrics is not None:
+                await metrics.stop()
             if dns is not None:
                 await dns.stop()
             await api.stop()

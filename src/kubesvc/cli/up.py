@@ -44,6 +44,7 @@ from kubesvc.client.kubeconfig import write_kubeconfig
 from kubesvc.controllers.manager import ControllerManager, ControllerOptions
 from kubesvc.dns.server import DnsServer
 from kubesvc.informers import Informer
+from kubesvc.metrics.exposition import MetricsServer
 from kubesvc.runtime.scheduler import Scheduler
 from kubesvc.storage import open_store
 from kubesvc.storage.encryption import load_encryption_config
@@ -61,6 +62,9 @@ class UpOptions:
     api_port: int = defaults.API_PORT
     dns_addr: tuple[str, int] = defaults.DNS_ADDR
     dns_upstreams: tuple[tuple[str, int], ...] = ()
+    # the proxy's (kube-proxy's 10249) and DNS's (CoreDNS's 9153) /metrics; None: not served
+    metrics_bind_address: tuple[str, int] | None = defaults.PROXY_METRICS_ADDR
+    dns_metrics_addr: tuple[str, int] | None = None
     cluster_domain: str = defaults.CLUSTER_DOMAIN
     dns_ttl: int = defaults.DNS_TTL
     network: str = "host"
@@ -94,6 +98,8 @@ class UpOptions:
             api_port=a.api_port,
             dns_addr=a.dns_addr or defaults.DNS_ADDR,
             dns_upstreams=tuple(a.dns_upstream),
+            metrics_bind_address=a.metrics_bind_address,
+            dns_metrics_addr=defaults.dns_metrics_addr(a, a.dns_addr or defaults.DNS_ADDR),
             cluster_domain=a.cluster_domain,
             dns_ttl=a.dns_ttl,
             network=a.network,
@@ -176,6 +182,7 @@ class Cluster:
                                 else o.node_ip, o.api_port),
         )
         self.registry = registry
+        metrics_servers: list[MetricsServer] = []
         try:
             await registry.start()
             self._checks["registry"] = lambda: registry.started
@@ -216,6 +223,10 @@ class Cluster:
             dns = stack.server
             self.dns = dns
             await dns.start()
+            served = await components.start_metrics([dns.metrics.registry],
+                                                    o.dns_metrics_addr, "DNS")
+            if served is not None:
+                metrics_servers.append(served)
             self._checks["dns"] = stack.source.synced
 
             runner = components.simulated_runner if o.runtime == "simulated" else None
@@ -267,6 +278,11 @@ class Cluster:
                 self._checks[f"node/{p.name}"] = p.agent.synced
                 if p.proxier is not None:
                     self._checks[f"proxy/{p.name}"] = p.proxier.synced
+            served = await components.start_metrics(
+                [p.proxier.metrics.registry for p in parts if p.proxier is not None],
+                o.metrics_bind_address, "proxy")
+            if served is not None:
+                metrics_servers.append(served)
             scheduler = Scheduler(registry, pods=shared["pods"], nodes=shared["nodes"])
 
             try:
@@ -290,6 +306,8 @@ class Cluster:
                 await dns.stop()
                 await api.stop()
         finally:
+            for m in metrics_servers:
+                await m.stop()
             await registry.stop()
             await store.close()
             if topo is not None:

@@ -5,7 +5,8 @@ wake-up with ``recvfrom``/``sendto`` (far faster than a DatagramProtocol); TCP u
 streams with the two-byte length prefix and serves several queries per connection.
 Names outside the cluster zone (and reverse names of non-cluster addresses) are forwarded to
 ``upstreams`` when given, else REFUSED. Until ``ready()`` is true every in-zone query gets
-SERVFAIL, as CoreDNS does before its caches sync. Called by ``kubesvc up``/``server``.
+SERVFAIL, as CoreDNS does before its caches sync. Every reply is counted in
+:class:`.metrics.DnsMetrics` under CoreDNS's names. Called by ``kubesvc up``/``server``.
 """
 
 from __future__ import annotations
@@ -15,15 +16,20 @@ import contextlib
 import logging
 import socket
 import struct
+import time
 from collections.abc import Callable
 
 from kubesvc.dns import wire
+from kubesvc.dns.metrics import DnsMetrics
 from kubesvc.dns.records import Answer, RecordBook
 
 log = logging.getLogger(__name__)
 
 _BATCH = 64
 _EDNS_SIZE = 1232
+_ROOT = "."
+# What a reply was, for the metrics: (qtype, zone, plugin).
+_Meta = tuple[int, str, str]
 
 
 class DnsServer:
@@ -52,8 +58,10 @@ class DnsServer:
         self._forwards: set[asyncio.Task[None]] = set()
         # Whole UDP replies by query bytes after the ID, valid for one RecordBook
         # generation: a repeated question costs a dict lookup and a concatenation.
-        self._replies: dict[bytes, bytes] = {}
+        self._replies: dict[bytes, tuple[bytes, _Meta]] = {}
         self._replies_gen = -1
+        self.metrics = DnsMetrics(f"dns://{host}:{port}")
+        self._zone = book.zone + "."
 
     # -- lifecycle
     async def start(self) -> None:
@@ -72,6 +80,7 @@ class DnsServer:
                     raise
                 continue
             self.port = udp.getsockname()[1]
+            self.metrics.server = f"dns://{self.host}:{self.port}"
             self._udp = udp
             self._loop.add_reader(udp.fileno(), self._on_udp_readable, udp)
             return
@@ -132,10 +141,16 @@ class DnsServer:
             if self._replies_gen == self.book.generation:
                 hit = self._replies.get(data[2:])
                 if hit is not None:
+                    started = time.perf_counter()
+                    tail, (qtype, zone, plugin) = hit
                     try:
-                        sock.sendto(data[:2] + hit, addr)
+                        sock.sendto(data[:2] + tail, addr)
                     except OSError:
                         pass
+                    self.metrics.observe(
+                        ("udp", "2" if sock.family == socket.AF_INET6 else "1", qtype, zone,
+                         tail[1] & 0x0F, plugin),
+                        len(data), len(tail) + 2, time.perf_counter() - started)
                     continue
             reply = self.handle(data, udp=True, reply_to=addr, sock=sock)
             if reply is not None:
@@ -154,8 +169,10 @@ class DnsServer:
                 except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
                     return
                 reply = self.handle(data, udp=False)
-                if reply is None:
-                    reply = await self._forward_async(data) if self.upstreams else None
+                if reply is None and self.upstreams:
+                    started = time.perf_counter()
+                    reply = await self._forward_async(data)
+                    self._observe_forward("tcp", data, reply, started)
                 if reply is None:
                     continue
                 writer.write(struct.pack("!H", len(reply)) + reply)
@@ -175,42 +192,73 @@ class DnsServer:
         sock: socket.socket | None = None,
     ) -> bytes | None:
         """Answer one message; None when there is nothing to send (or a forward is under
-        way for UDP, which replies by itself)."""
+        way for UDP, which replies by itself). Each reply is counted in :attr:`metrics`."""
+        started = time.perf_counter()
+        reply, (qtype, zone, plugin) = self._answer(data, udp=udp, reply_to=reply_to, sock=sock)
+        if reply is not None and len(reply) >= 4:
+            family = "2" if sock is not None and sock.family == socket.AF_INET6 else "1"
+            self.metrics.observe(("udp" if udp else "tcp", family, qtype, zone,
+                                  reply[3] & 0x0F, plugin),
+                                 len(data), len(reply), time.perf_counter() - started)
+        return reply
+
+    def _answer(
+        self,
+        data: bytes,
+        *,
+        udp: bool,
+        reply_to: tuple[str, int] | None,
+        sock: socket.socket | None,
+    ) -> tuple[bytes | None, _Meta]:
         try:
             q = wire.parse_query(data)
         except wire.FormatError:
-            return wire.error_response(data, wire.FORMERR)
+            return wire.error_response(data, wire.FORMERR), (0, _ROOT, "")
         if q.opcode != 0:
-            return wire.error_response(data, wire.NOTIMP)
+            return wire.error_response(data, wire.NOTIMP), (q.qtype, _ROOT, "")
         if q.qclass not in (wire.CLASS_IN, wire.ANY):
-            return self._reply(q, Answer(wire.REFUSED), udp=udp, aa=False)
+            return self._reply(q, Answer(wire.REFUSED), udp=udp, aa=False), (q.qtype, _ROOT, "")
         in_zone = self.book.in_zone(q.qname)
+        zone = self._zone if in_zone else _ROOT
         if in_zone and not self.ready():
-            return self._reply(q, Answer(wire.SERVFAIL), udp=udp, aa=False)
+            return self._reply(q, Answer(wire.SERVFAIL), udp=udp, aa=False), (q.qtype, zone, "")
         ans = self.book.lookup(q.qname, q.qtype)
         if ans is not None:
+            meta = (q.qtype, zone, "kubernetes")
             reply = self._reply(q, ans, udp=udp, aa=True)
             if udp:
-                self._remember(data, reply)
-            return reply
+                self._remember(data, reply, meta)
+            return reply, meta
+        meta = (q.qtype, zone, "")
         if self.upstreams:
             if udp and reply_to is not None and sock is not None:
                 task = asyncio.create_task(self._forward_udp_reply(data, reply_to, sock),
                                            name="dns-forward")
                 self._forwards.add(task)
                 task.add_done_callback(self._forwards.discard)
-                return None
-            return None  # the TCP path forwards itself
+                return None, meta
+            return None, meta  # the TCP path forwards itself
         if self.book.is_reverse(q.qname):
-            return self._reply(q, Answer(wire.NXDOMAIN), udp=udp, aa=False)
-        return self._reply(q, Answer(wire.REFUSED), udp=udp, aa=False)
+            return self._reply(q, Answer(wire.NXDOMAIN), udp=udp, aa=False), meta
+        return self._reply(q, Answer(wire.REFUSED), udp=udp, aa=False), meta
 
-    def _remember(self, data: bytes, reply: bytes) -> None:
+    def _remember(self, data: bytes, reply: bytes, meta: _Meta) -> None:
         gen = self.book.generation
         if self._replies_gen != gen or len(self._replies) >= 100_000:
             self._replies.clear()
             self._replies_gen = gen
-        self._replies[data[2:]] = reply[2:]
+        self._replies[data[2:]] = (reply[2:], meta)
+
+    def _observe_forward(self, proto: str, data: bytes, reply: bytes | None,
+                         started: float, family: str = "1") -> None:
+        if reply is None or len(reply) < 4:
+            return
+        try:
+            qtype = wire.parse_query(data).qtype
+        except wire.FormatError:
+            qtype = 0
+        self.metrics.observe((proto, family, qtype, _ROOT, reply[3] & 0x0F, "forward"),
+                             len(data), len(reply), time.perf_counter() - started)
 
     def _reply(self, q: wire.Query, ans: Answer, *, udp: bool, aa: bool) -> bytes:
         opt = wire.opt_record(_EDNS_SIZE) if q.edns_size else b""
@@ -230,7 +278,10 @@ class DnsServer:
     async def _forward_udp_reply(
         self, data: bytes, addr: tuple[str, int], sock: socket.socket
     ) -> None:
+        started = time.perf_counter()
         reply = await self._forward_async(data)
+        self._observe_forward("udp", data, reply, started,
+                              "2" if sock.family == socket.AF_INET6 else "1")
         if reply is not None and sock.fileno() != -1:
             with contextlib.suppress(OSError):
                 sock.sendto(reply, addr)

@@ -1,86 +1,107 @@
-"""Prometheus text metrics of the proxy: sync duration, network programming latency (from
-the informer seeing an EndpointSlice/Service change to the data plane being programmed),
-and connections and bytes per service and endpoint. Served at the agent's ``/metrics``."""
+"""The proxy's metrics under kube-proxy's names, each proxier in its own registry:
+``kubeproxy_sync_proxy_rules_duration_seconds``, ``kubeproxy_network_programming_duration_seconds``
+(from the informer seeing a Service/EndpointSlice change to the data plane programmed),
+``kubeproxy_sync_proxy_rules_last_timestamp_seconds``,
+``kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds``, the service and endpoint
+change counters; and kubesvc's own connections and bytes per service and endpoint (the
+userspace data plane's :class:`Stats`, read at scrape time, so counting costs the data path
+nothing). Served by :class:`kubesvc.metrics.exposition.MetricsServer` at kube-proxy's
+``127.0.0.1:10249/metrics``."""
 
 from __future__ import annotations
 
-import bisect
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from kubesvc.proxy.userspace.stats import Stats
 
-_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# upstream: exponential from 1 ms, factor 2, 15 buckets
+SYNC_BUCKETS = tuple(0.001 * 2**i for i in range(15))
+# upstream's network programming buckets (0.25 s .. 300 s) with finer ones below 0.25 s,
+# where a kubesvc proxy lands: every upstream boundary is kept, so queries carry over.
+PROGRAMMING_BUCKETS = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    *(float(s) for s in range(1, 60)),
+    *(float(s) for s in range(60, 120, 5)),
+    *(float(s) for s in range(120, 330, 30)),
+)
 
 
-@dataclass(slots=True)
-class Histogram:
-    name: str
-    help: str
-    counts: list[int] = field(default_factory=lambda: [0] * (len(_BUCKETS) + 1))
-    total: float = 0.0
-    n: int = 0
-    samples: list[float] = field(default_factory=list)  # recent values, for quantiles
+class _StatsCollector(Collector):
+    """Connections and bytes per (service, endpoint), read from the data plane's Stats."""
 
-    def observe(self, v: float) -> None:
-        self.counts[bisect.bisect_left(_BUCKETS, v)] += 1
-        self.total += v
-        self.n += 1
-        self.samples.append(v)
-        if len(self.samples) > 10_000:
-            del self.samples[:5_000]
+    def __init__(self) -> None:
+        self.stats: Stats | None = None
 
-    def quantile(self, q: float) -> float:
-        if not self.samples:
-            return 0.0
-        s = sorted(self.samples)
-        return s[min(len(s) - 1, int(q * len(s)))]
-
-    def render(self) -> list[str]:
-        out = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
-        acc = 0
-        for b, c in zip(_BUCKETS, self.counts, strict=False):
-            acc += c
-            out.append(f'{self.name}_bucket{{le="{b}"}} {acc}')
-        out.append(f'{self.name}_bucket{{le="+Inf"}} {self.n}')
-        out.append(f"{self.name}_sum {self.total}")
-        out.append(f"{self.name}_count {self.n}")
-        return out
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        conns = CounterMetricFamily(
+            "kubesvc_proxy_connections", "Connections (TCP) or flows (UDP).",
+            labels=("service", "endpoint"))
+        data = CounterMetricFamily(
+            "kubesvc_proxy_bytes", "Bytes relayed (closed connections, UDP live).",
+            labels=("service", "endpoint", "direction"))
+        if self.stats is not None:
+            for (svc, ep), c in sorted(self.stats.by_endpoint.items()):
+                conns.add_metric((svc, ep), c.connections)
+                data.add_metric((svc, ep, "in"), c.bytes_in)
+                data.add_metric((svc, ep, "out"), c.bytes_out)
+        yield conns
+        yield data
 
 
 @dataclass(slots=True)
 class ProxyMetrics:
-    sync_duration: Histogram = field(default_factory=lambda: Histogram(
-        "kubeproxy_sync_proxy_rules_duration_seconds", "Duration of one data-plane sync."))
-    programming_latency: Histogram = field(default_factory=lambda: Histogram(
-        "kubeproxy_network_programming_duration_seconds",
-        "From a Service/EndpointSlice change seen to the data plane programmed."))
-    syncs_failed: int = 0
+    registry: CollectorRegistry = field(
+        default_factory=lambda: CollectorRegistry(auto_describe=True))
+    sync_duration: Histogram = field(init=False)
+    programming_latency: Histogram = field(init=False)
+    last_sync: Gauge = field(init=False)
+    last_queued: Gauge = field(init=False)
+    service_changes: Counter = field(init=False)
+    endpoint_changes: Counter = field(init=False)
+    sync_failures: Counter = field(init=False)
+    _stats: _StatsCollector = field(init=False)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.sync_duration = Histogram(
+            "kubeproxy_sync_proxy_rules_duration_seconds",
+            "SyncProxyRules latency in seconds", buckets=SYNC_BUCKETS, registry=r)
+        self.programming_latency = Histogram(
+            "kubeproxy_network_programming_duration_seconds",
+            "In Cluster Network Programming Latency in seconds",
+            buckets=PROGRAMMING_BUCKETS, registry=r)
+        self.last_sync = Gauge(
+            "kubeproxy_sync_proxy_rules_last_timestamp_seconds",
+            "The last time proxy rules were successfully synced", registry=r)
+        self.last_queued = Gauge(
+            "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds",
+            "The last time a sync of proxy rules was queued", registry=r)
+        self.service_changes = Counter(
+            "kubeproxy_sync_proxy_rules_service_changes",
+            "Cumulative proxy rules Service changes", registry=r)
+        self.endpoint_changes = Counter(
+            "kubeproxy_sync_proxy_rules_endpoint_changes",
+            "Cumulative proxy rules Endpoint changes", registry=r)
+        self.sync_failures = Counter(
+            "kubesvc_proxy_sync_failures", "Data-plane syncs that failed.", registry=r)
+        self._stats = _StatsCollector()
+        r.register(self._stats)
+
+    def attach_stats(self, stats: Stats | None) -> None:
+        """Report ``stats`` (the userspace data plane's counters) at each scrape."""
+        self._stats.stats = stats
+
+    @property
+    def syncs_failed(self) -> int:
+        return int(self.registry.get_sample_value("kubesvc_proxy_sync_failures_total") or 0)
 
     def render(self, stats: Stats | None = None) -> str:
-        lines = self.sync_duration.render() + self.programming_latency.render()
-        lines += [
-            "# HELP kubesvc_proxy_sync_failures_total Data-plane syncs that failed.",
-            "# TYPE kubesvc_proxy_sync_failures_total counter",
-            f"kubesvc_proxy_sync_failures_total {self.syncs_failed}",
-        ]
+        """The text exposition (``stats``, when given, replaces the attached one)."""
         if stats is not None:
-            lines += [
-                "# HELP kubesvc_proxy_connections_total Connections (TCP) or flows (UDP).",
-                "# TYPE kubesvc_proxy_connections_total counter",
-            ]
-            rows = sorted(stats.by_endpoint.items())
-            for (svc, ep), c in rows:
-                lines.append(
-                    f'kubesvc_proxy_connections_total{{service="{svc}",endpoint="{ep}"}} '
-                    f"{c.connections}"
-                )
-            lines += [
-                "# HELP kubesvc_proxy_bytes_total Bytes relayed (closed connections, UDP live).",
-                "# TYPE kubesvc_proxy_bytes_total counter",
-            ]
-            for (svc, ep), c in rows:
-                lines.append(f'kubesvc_proxy_bytes_total{{service="{svc}",endpoint="{ep}",'
-                             f'direction="in"}} {c.bytes_in}')
-                lines.append(f'kubesvc_proxy_bytes_total{{service="{svc}",endpoint="{ep}",'
-                             f'direction="out"}} {c.bytes_out}')
-        return "\n".join(lines) + "\n"
+            self.attach_stats(stats)
+        return generate_latest(self.registry).decode()

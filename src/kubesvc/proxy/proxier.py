@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from prometheus_client import Counter
+
 from kubesvc.api.objects import LABEL_SERVICE_NAME, Obj
 from kubesvc.informers import Informer, object_key
 from kubesvc.proxy.backend import ProxyBackend
@@ -40,6 +42,7 @@ class Proxier:
         self.slices = slices
         self.tracker = ChangeTracker()
         self.metrics = ProxyMetrics()
+        self.metrics.attach_stats(getattr(backend, "stats", None))  # the userspace plane's
         self._synced_once = False
         self.runner = BoundedFrequencyRunner(
             f"proxy/{backend.name}", self._sync, min_interval=min_sync_interval,
@@ -58,14 +61,19 @@ class Proxier:
 
     def _svc(self, obj: Obj) -> None:
         self.tracker.service_changed(None if ignored(obj) else obj, key=object_key(obj))
-        self.runner.run()
+        self._queued(self.metrics.service_changes)
 
     def _svc_gone(self, obj: Obj) -> None:
         self.tracker.service_changed(None, key=object_key(obj))
-        self.runner.run()
+        self._queued(self.metrics.service_changes)
 
     def _slice(self, obj: Obj, *, deleted: bool = False) -> None:
         self.tracker.slice_changed(obj, deleted=deleted or ignored(obj))
+        self._queued(self.metrics.endpoint_changes)
+
+    def _queued(self, changes: Counter) -> None:
+        changes.inc()
+        self.metrics.last_queued.set_to_current_time()
         self.runner.run()
 
     def _slice_update(self, old: Obj, new: Obj) -> None:
@@ -76,7 +84,7 @@ class Proxier:
         self._slice(new)
 
     def _failed(self) -> None:
-        self.metrics.syncs_failed += 1
+        self.metrics.sync_failures.inc()
         self.tracker.request_full_resync()
 
     async def _sync(self) -> None:
@@ -87,6 +95,7 @@ class Proxier:
         await self.backend.sync(req)
         done = time.monotonic()
         self.metrics.sync_duration.observe(done - start)
+        self.metrics.last_sync.set_to_current_time()
         if req.oldest_change and self._synced_once:
             self.metrics.programming_latency.observe(done - req.oldest_change)
         self._synced_once = True

@@ -255,3 +255,36 @@ async def test_forwarding_to_upstream_fake() -> None:
     finally:
         await server.stop()
         await up.stop()
+
+
+async def test_metrics_count_queries_under_corednss_names(env: Env) -> None:
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    name = "my-app-service.default.svc.cluster.local"
+    for _ in range(3):  # the first is answered, the next two come from the reply cache
+        await env.q(name, "A")
+    await env.q(name, "A", tcp=True)
+    await env.q("nothing.default.svc.cluster.local", "AAAA")
+    text = generate_latest(env.server.metrics.registry).decode()
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for fam in text_string_to_metric_families(text) for s in fam.samples}
+    server = f"dns://127.0.0.1:{env.server.port}"
+
+    def value(metric: str, **labels: str) -> float:
+        return sum(v for (n, ls), v in samples.items()
+                   if n == metric and labels.items() <= dict(ls).items())
+
+    zone = "cluster.local."
+    assert value("coredns_dns_requests_total", server=server, zone=zone, proto="udp",
+                 family="1", type="A") == 3
+    assert value("coredns_dns_requests_total", zone=zone, proto="tcp", type="A") == 1
+    assert value("coredns_dns_requests_total", zone=zone, type="AAAA") == 1
+    assert value("coredns_dns_responses_total", zone=zone, rcode="NOERROR",
+                 plugin="kubernetes") == 4
+    assert value("coredns_dns_responses_total", zone=zone, rcode="NXDOMAIN") == 1
+    assert value("coredns_dns_request_duration_seconds_count", zone=zone, type="A") == 4
+    assert value("coredns_dns_request_duration_seconds_bucket", zone=zone, type="A",
+                 le="+Inf") == 4
+    assert value("coredns_dns_response_size_bytes_count", proto="udp") == 4
+    assert value("coredns_dns_request_size_bytes_sum", proto="tcp") > 0

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from kubesvc.informers import Informer
 from kubesvc.proxy.proxier import Proxier
@@ -305,9 +306,13 @@ async def test_metrics_count_connections(env: Env) -> None:
         await ask("127.96.0.20", env.port)
     await asyncio.sleep(0.05)
     text = env.proxier.metrics.render(env.backend.stats)
-    assert ('kubesvc_proxy_connections_total{service="default/web:p/TCP",'
-            'endpoint="127.78.0.3:' + str(env.port) + '"} 5') in text
-    assert "kubeproxy_sync_proxy_rules_duration_seconds_count" in text
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for fam in text_string_to_metric_families(text) for s in fam.samples}
+    key = (("endpoint", f"127.78.0.3:{env.port}"), ("service", "default/web:p/TCP"))
+    assert samples[("kubesvc_proxy_connections_total", key)] == 5
+    assert samples[("kubeproxy_sync_proxy_rules_duration_seconds_count", ())] >= 1
+    assert samples[("kubeproxy_sync_proxy_rules_service_changes_total", ())] >= 1
+    assert samples[("kubeproxy_sync_proxy_rules_endpoint_changes_total", ())] >= 1
 
 
 async def test_reuse_port_lets_two_agents_share_a_cluster_ip() -> None:

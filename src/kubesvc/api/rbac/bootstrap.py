@@ -123,6 +123,8 @@ _ADMIN = [
 _DISCOVERY_URLS = ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi",
                    "/openapi/*", "/readyz", "/version", "/version/"]
 _PUBLIC_URLS = ["/healthz", "/livez", "/readyz", "/version", "/version/"]
+_MONITORING_URLS = ["/metrics", "/metrics/slis", "/livez", "/readyz", "/healthz", "/livez/*",
+                    "/readyz/*", "/healthz/*"]
 
 _AGENT = [
     rule(READ, ["", "discovery.k8s.io", "coordination.k8s.io", "events.k8s.io", "apps"],
@@ -148,6 +150,7 @@ def cluster_roles() -> list[Obj]:
             rule(["create"], ["authentication.k8s.io"], ["selfsubjectreviews"]),
         ]),
         cluster_role("system:public-info-viewer", [url_rule(["get"], _PUBLIC_URLS)]),
+        cluster_role("system:monitoring", [url_rule(["get"], _MONITORING_URLS)]),
         cluster_role("admin", [], aggregate_from="admin"),
         cluster_role("edit", [], labels={AGG + "admin": "true"}, aggregate_from="edit"),
         cluster_role("view", [], labels={AGG + "edit": "true"}, aggregate_from="view"),
@@ -172,6 +175,8 @@ def cluster_role_bindings() -> list[Obj]:
                              [group("system:authenticated")]),
         cluster_role_binding("system:basic-user", "system:basic-user",
                              [group("system:authenticated")]),
+        cluster_role_binding("system:monitoring", "system:monitoring",
+                             [group("system:monitoring")]),
         cluster_role_binding("system:public-info-viewer", "system:public-info-viewer",
                              [group("system:authenticated"), group("system:unauthenticated")]),
         cluster_role_binding("system:node-proxier", "system:node-proxier",

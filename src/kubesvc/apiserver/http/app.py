@@ -8,12 +8,14 @@ paths parsed by :mod:`.paths` and dispatched to :class:`.crud.Crud`, :class:`.wa
 :func:`.reviews.serve`. Tokens the static file does not know go to the bootstrap token
 authenticator; every request then passes :class:`.limits.Limits` (max in-flight, request
 timeout); with an :class:`.audit.AuditLog` each mutating request is written to it once
-answered. Built by :class:`.server.ApiServer`.
+answered, and every request is counted in :class:`.metrics.ApiMetrics` (served at
+``/metrics``). Built by :class:`.server.ApiServer`.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,10 +38,12 @@ from kubesvc.apiserver.http.backend import Backend
 from kubesvc.apiserver.http.crud import Crud
 from kubesvc.apiserver.http.limits import Limits
 from kubesvc.apiserver.http.logs import LogSource, serve_log
+from kubesvc.apiserver.http.metrics import ApiMetrics
 from kubesvc.apiserver.http.negotiation import MAX_BODY_BYTES, encode
 from kubesvc.apiserver.http.params import truthy
 from kubesvc.apiserver.http.proxy import Dialer, direct_dial, serve_proxy
 from kubesvc.apiserver.http.watch import Watcher
+from kubesvc.metrics.exposition import metrics_response
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +135,7 @@ class ApiApp:
         self.crud = Crud(backend)
         self.watcher = Watcher(backend)
         self.static = _build_static(server_address)
+        self.metrics = ApiMetrics()
 
     def set_server_address(self, address: str) -> None:
         """The address /api advertises (known only after binding when port was 0)."""
@@ -144,6 +149,32 @@ class ApiApp:
         return app
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        target = paths.parse(path) if path.startswith(("/api/", "/apis/")) else None
+        labels = self.metrics.labels(request, target)
+        long_running = labels[0] in ("WATCH", "CONNECT")
+        started = time.perf_counter()
+        if long_running:
+            gauge = self.metrics.longrunning_gauge(labels)
+            gauge.inc()
+        else:
+            kind = self.metrics.started(request)
+        code = 500
+        try:
+            response = await self._audited(request)
+            code = response.status
+            return response
+        except web.HTTPException as exc:
+            code = exc.status
+            raise
+        finally:
+            if long_running:
+                gauge.dec()
+            else:
+                self.metrics.finished(kind)
+            self.metrics.observe(labels, code, time.perf_counter() - started)
+
+    async def _audited(self, request: web.Request) -> web.StreamResponse:
         if self.audit is None or not self.audit.audited(request):
             return await self._handle(request)
         received = datetime.now(UTC)
@@ -227,6 +258,8 @@ class ApiApp:
             return openapi.v3_document(request, path[len("/openapi/v3/"):])
         if path == "/openapi/v2":
             return openapi.v2(request)
+        if path == "/metrics":
+            return metrics_response([self.metrics.registry])
         if path == "/":
             return web.Response(body=self.static.root_paths, content_type="application/json")
         raise errors.NotFound(_NOT_FOUND)
