@@ -38,6 +38,9 @@ log = logging.getLogger("kubesvc.up")
 READY_MARK = b" is ready in "
 
 
+PROXY_METRICS_PORT = 10249  # kube-proxy's
+
+
 @dataclass(slots=True)
 class AgentProcess:
     node: topology.NodeNet
@@ -100,6 +103,8 @@ class NetnsAgents:
                 "--node-lease-duration-seconds", str(lease_duration),
                 "--log-socket", str(d / "logs.sock"),
                 "--lb-announce-interface", "eth0", "--exit-with-parent",
+                # on the node's address, so that `kubesvc up` can scrape it for the UI
+                "--metrics-bind-address", f"{node.ip}:{PROXY_METRICS_PORT}",
             ]
             if image_map is not None:
                 argv += ["--image-map", str(image_map)]

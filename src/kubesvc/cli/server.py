@@ -33,6 +33,7 @@ from pathlib import Path
 
 from kubesvc.api.validation.formats import ADDRESS_POLICY
 from kubesvc.apiserver.endpointlease import EndpointLeaseReconciler
+from kubesvc.apiserver.http import ui
 from kubesvc.apiserver.http.auth import TokenFile
 from kubesvc.apiserver.http.server import ApiServer
 from kubesvc.apiserver.http.tls import ensure_tls
@@ -187,6 +188,7 @@ class Server:
             self.readiness.add("dns", stack.source.synced)
             metrics = await components.start_metrics([dns.metrics.registry],
                                                      o.dns_metrics_addr, "DNS")
+            api.add_metrics_source("dns", ui.registry_source(dns.metrics.registry))
             await components.ensure_kube_dns_service(
                 registry, cluster_ip=components.dns_cluster_ip(o.service_cidr),
                 dns_port=dns.port)

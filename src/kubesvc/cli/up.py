@@ -30,11 +30,12 @@ from typing import Any
 
 from kubesvc.api import sysendpoints
 from kubesvc.api.validation.formats import ADDRESS_POLICY
+from kubesvc.apiserver.http import ui
 from kubesvc.apiserver.http.proxy import direct_dial
 from kubesvc.apiserver.http.server import ApiServer
 from kubesvc.apiserver.registry.core import Registry
 from kubesvc.cli import components, defaults, netns, nodes
-from kubesvc.cli.agentprocs import NetnsAgents
+from kubesvc.cli.agentprocs import PROXY_METRICS_PORT, NetnsAgents
 from kubesvc.cli.apirelay import ApiRelay
 from kubesvc.cli.datadir import secure_data_dir
 from kubesvc.cli.nodes import NodeLogs
@@ -223,6 +224,7 @@ class Cluster:
             dns = stack.server
             self.dns = dns
             await dns.start()
+            api.add_metrics_source("dns", ui.registry_source(dns.metrics.registry))
             served = await components.start_metrics([dns.metrics.registry],
                                                     o.dns_metrics_addr, "DNS")
             if served is not None:
@@ -278,6 +280,14 @@ class Cluster:
                 self._checks[f"node/{p.name}"] = p.agent.synced
                 if p.proxier is not None:
                     self._checks[f"proxy/{p.name}"] = p.proxier.synced
+            for p in parts:
+                if p.proxier is not None:
+                    api.add_metrics_source(f"proxy/{p.name}",
+                                           ui.registry_source(p.proxier.metrics.registry))
+            if topo is not None:
+                for n in topo.nodes:
+                    api.add_metrics_source(f"proxy/{n.name}", ui.http_source(
+                        netns.bridge_dialer(topo), n.ip, PROXY_METRICS_PORT))
             served = await components.start_metrics(
                 [p.proxier.metrics.registry for p in parts if p.proxier is not None],
                 o.metrics_bind_address, "proxy")
@@ -335,6 +345,8 @@ def run_up(opts: UpOptions) -> int:
             f"  DNS:        {opts.dns_addr[0]}:{c.dns.port if c.dns else '?'} "
             f"(kube-dns Service {opts.dns_cluster_ip}:53)\n"
             f"  kubeconfig: export KUBECONFIG={c.kubeconfig}\n"
+            f"  service map: {c.api.url if c.api else '?'}/ui/ (sign in with a token, e.g. "
+            f"kubectl create token, or the one in the kubeconfig)\n"
             f"  then:       kubectl get svc -A",
             flush=True,
         )

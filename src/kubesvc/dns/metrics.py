@@ -30,8 +30,10 @@ _TYPE_NAMES = {wire.A: "A", wire.AAAA: "AAAA", wire.NS: "NS", wire.CNAME: "CNAME
                wire.ANY: "ANY", 252: "AXFR", 251: "IXFR", 65: "HTTPS"}
 _RCODE_NAMES = ("NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED")
 
-# (proto, family, qtype, zone, rcode, plugin)
-Key = tuple[str, str, int, str, int, str]
+# (proto, family, qtype, zone, rcode, plugin, name): name is the question for answers found
+# in the cluster zone ("" otherwise), for the service map's queries per name
+Key = tuple[str, str, int, str, int, str, str]
+MAX_NAMES = 10_000  # distinct names counted; later ones count as "other"
 
 
 def type_name(qtype: int) -> str:
@@ -57,13 +59,20 @@ class DnsMetrics(Collector):
     def __init__(self, server: str) -> None:
         self.server = server  # CoreDNS's "dns://host:port"
         self._aggs: dict[Key, _Agg] = {}
+        self._names: set[str] = set()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
     def observe(self, key: Key, req_size: int, resp_size: int, seconds: float) -> None:
         agg = self._aggs.get(key)
         if agg is None:
-            agg = self._aggs[key] = _Agg()
+            name = key[6]
+            if name and name not in self._names:
+                if len(self._names) >= MAX_NAMES:
+                    key = (*key[:6], "other")
+                else:
+                    self._names.add(name)
+            agg = self._aggs.setdefault(key, _Agg())
         agg.count += 1
         agg.seconds += seconds
         agg.req_bytes += req_size
@@ -79,8 +88,12 @@ class DnsMetrics(Collector):
         durations: dict[tuple[str, ...], tuple[list[int], float]] = {}
         req_sizes: dict[tuple[str, ...], tuple[list[int], float]] = {}
         resp_sizes: dict[tuple[str, ...], tuple[list[int], float]] = {}
-        for (proto, family, qtype, zone, rcode, plugin), a in list(self._aggs.items()):
+        by_name: dict[tuple[str, ...], int] = {}
+        for (proto, family, qtype, zone, rcode, plugin, name), a in list(self._aggs.items()):
             tname = type_name(qtype)
+            if name:
+                nk = (server, name, tname)
+                by_name[nk] = by_name.get(nk, 0) + a.count
             rk = (server, zone, view, proto, family, tname)
             requests[rk] = requests.get(rk, 0) + a.count
             sk = (server, zone, view, rcode_name(rcode), plugin)
@@ -99,6 +112,12 @@ class DnsMetrics(Collector):
         for key, n in sorted(responses.items()):
             resp.add_metric(key, n)
         yield resp
+        names = CounterMetricFamily("kubesvc_dns_requests_by_name", "Queries answered from "
+                                    "the cluster zone, per name and type (kubesvc's own: the "
+                                    "service map shows them).", labels=("server", "name", "type"))
+        for key, n in sorted(by_name.items()):
+            names.add_metric(key, n)
+        yield names
         yield _histogram("coredns_dns_request_duration_seconds", "Histogram of the time (in "
                          "seconds) each request took per zone.",
                          ("server", "zone", "view", "type"), DURATION_BUCKETS, durations)

@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 _BATCH = 64
 _EDNS_SIZE = 1232
 _ROOT = "."
-# What a reply was, for the metrics: (qtype, zone, plugin).
-_Meta = tuple[int, str, str]
+# What a reply was, for the metrics: (qtype, zone, plugin, name counted or "").
+_Meta = tuple[int, str, str, str]
 
 
 class DnsServer:
@@ -142,14 +142,14 @@ class DnsServer:
                 hit = self._replies.get(data[2:])
                 if hit is not None:
                     started = time.perf_counter()
-                    tail, (qtype, zone, plugin) = hit
+                    tail, (qtype, zone, plugin, name) = hit
                     try:
                         sock.sendto(data[:2] + tail, addr)
                     except OSError:
                         pass
                     self.metrics.observe(
                         ("udp", "2" if sock.family == socket.AF_INET6 else "1", qtype, zone,
-                         tail[1] & 0x0F, plugin),
+                         tail[1] & 0x0F, plugin, name),
                         len(data), len(tail) + 2, time.perf_counter() - started)
                     continue
             reply = self.handle(data, udp=True, reply_to=addr, sock=sock)
@@ -194,11 +194,12 @@ class DnsServer:
         """Answer one message; None when there is nothing to send (or a forward is under
         way for UDP, which replies by itself). Each reply is counted in :attr:`metrics`."""
         started = time.perf_counter()
-        reply, (qtype, zone, plugin) = self._answer(data, udp=udp, reply_to=reply_to, sock=sock)
+        reply, (qtype, zone, plugin, name) = self._answer(data, udp=udp, reply_to=reply_to,
+                                                          sock=sock)
         if reply is not None and len(reply) >= 4:
             family = "2" if sock is not None and sock.family == socket.AF_INET6 else "1"
             self.metrics.observe(("udp" if udp else "tcp", family, qtype, zone,
-                                  reply[3] & 0x0F, plugin),
+                                  reply[3] & 0x0F, plugin, name),
                                  len(data), len(reply), time.perf_counter() - started)
         return reply
 
@@ -213,23 +214,24 @@ class DnsServer:
         try:
             q = wire.parse_query(data)
         except wire.FormatError:
-            return wire.error_response(data, wire.FORMERR), (0, _ROOT, "")
+            return wire.error_response(data, wire.FORMERR), (0, _ROOT, "", "")
         if q.opcode != 0:
-            return wire.error_response(data, wire.NOTIMP), (q.qtype, _ROOT, "")
+            return wire.error_response(data, wire.NOTIMP), (q.qtype, _ROOT, "", "")
         if q.qclass not in (wire.CLASS_IN, wire.ANY):
-            return self._reply(q, Answer(wire.REFUSED), udp=udp, aa=False), (q.qtype, _ROOT, "")
+            return self._reply(q, Answer(wire.REFUSED), udp=udp, aa=False), (q.qtype, _ROOT, "", "")
         in_zone = self.book.in_zone(q.qname)
         zone = self._zone if in_zone else _ROOT
         if in_zone and not self.ready():
-            return self._reply(q, Answer(wire.SERVFAIL), udp=udp, aa=False), (q.qtype, zone, "")
+            return self._reply(q, Answer(wire.SERVFAIL), udp=udp, aa=False), (q.qtype, zone, "", "")
         ans = self.book.lookup(q.qname, q.qtype)
         if ans is not None:
-            meta = (q.qtype, zone, "kubernetes")
+            meta = (q.qtype, zone, "kubernetes",
+                    q.qname if in_zone and ans.rcode == wire.NOERROR else "")
             reply = self._reply(q, ans, udp=udp, aa=True)
             if udp:
                 self._remember(data, reply, meta)
             return reply, meta
-        meta = (q.qtype, zone, "")
+        meta = (q.qtype, zone, "", "")
         if self.upstreams:
             if udp and reply_to is not None and sock is not None:
                 task = asyncio.create_task(self._forward_udp_reply(data, reply_to, sock),
@@ -257,7 +259,7 @@ class DnsServer:
             qtype = wire.parse_query(data).qtype
         except wire.FormatError:
             qtype = 0
-        self.metrics.observe((proto, family, qtype, _ROOT, reply[3] & 0x0F, "forward"),
+        self.metrics.observe((proto, family, qtype, _ROOT, reply[3] & 0x0F, "forward", ""),
                              len(data), len(reply), time.perf_counter() - started)
 
     def _reply(self, q: wire.Query, ans: Answer, *, udp: bool, aa: bool) -> bytes:

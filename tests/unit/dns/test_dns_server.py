@@ -288,3 +288,7 @@ async def test_metrics_count_queries_under_corednss_names(env: Env) -> None:
                  le="+Inf") == 4
     assert value("coredns_dns_response_size_bytes_count", proto="udp") == 4
     assert value("coredns_dns_request_size_bytes_sum", proto="tcp") > 0
+    assert value("kubesvc_dns_requests_by_name_total", name=name, type="A") == 4
+    # names that do not exist are not counted by name (a client could make them up)
+    assert value("kubesvc_dns_requests_by_name_total",
+                 name="nothing.default.svc.cluster.local") == 0

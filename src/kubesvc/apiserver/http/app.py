@@ -25,7 +25,7 @@ from aiohttp import web
 
 from kubesvc import errors
 from kubesvc.api.rbac.attributes import Attributes
-from kubesvc.apiserver.http import discovery, health, openapi, paths, reviews
+from kubesvc.apiserver.http import discovery, health, openapi, paths, reviews, ui
 from kubesvc.apiserver.http.audit import AuditLog
 from kubesvc.apiserver.http.auth import (
     BootstrapTokenAuthenticator,
@@ -136,6 +136,9 @@ class ApiApp:
         self.watcher = Watcher(backend)
         self.static = _build_static(server_address)
         self.metrics = ApiMetrics()
+        # what /ui/metrics gathers: this server's registry, then what the composition adds
+        self.ui_metrics = ui.MetricsSources()
+        self.ui_metrics.add("apiserver", ui.registry_source(self.metrics.registry))
 
     def set_server_address(self, address: str) -> None:
         """The address /api advertises (known only after binding when port was 0)."""
@@ -195,6 +198,8 @@ class ApiApp:
                       seen: list[User] | None = None) -> web.StreamResponse:
         try:
             path = request.path
+            if ui.is_static(path):  # the page and its scripts: no cluster data in them
+                return ui.serve_static(request)
             user: User | None = None
             attrs: Attributes | None = None
             if self.tokens is not None and not is_anonymous_path(path):
@@ -260,6 +265,8 @@ class ApiApp:
             return openapi.v2(request)
         if path == "/metrics":
             return metrics_response([self.metrics.registry])
+        if path == ui.METRICS_PATH:
+            return await self.ui_metrics.serve(request)
         if path == "/":
             return web.Response(body=self.static.root_paths, content_type="application/json")
         raise errors.NotFound(_NOT_FOUND)

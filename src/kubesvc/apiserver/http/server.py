@@ -30,6 +30,7 @@ from aiohttp.http_exceptions import LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
 from kubesvc import errors
+from kubesvc.apiserver.http import ui
 from kubesvc.apiserver.http.app import ApiApp, status_response
 from kubesvc.apiserver.http.audit import AuditLog, load_policy
 from kubesvc.apiserver.http.auth import BootstrapTokenAuthenticator, TokenFile
@@ -231,6 +232,11 @@ class ApiServer:
         if self.port == 0:
             self.port = int(runner.addresses[0][1])
         self._api.set_server_address(self.url.removeprefix("https://"))
+
+    def add_metrics_source(self, name: str, source: ui.MetricsSource) -> None:
+        """A component whose metrics ``/ui/metrics`` gathers (after :meth:`start`)."""
+        assert self._api is not None, "start the API server first"
+        self._api.ui_metrics.add(name, source)
 
     async def _get_secret(self, namespace: str, name: str) -> dict[str, Any]:
         return await self.registry.get("secrets", name, namespace=namespace)
