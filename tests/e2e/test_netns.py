@@ -285,6 +285,15 @@ def test_api_server_proxy_reaches_pods_on_every_node(nc: Cluster) -> None:
                           "proxy/hostname").stdout == name
 
 
+def test_ui_metrics_gather_every_nodes_proxy(nc: Cluster) -> None:
+    # each agent serves kube-proxy's metrics on its node address; `kubesvc up` scrapes
+    # them through the bridge for the service map's /ui/metrics
+    text = nc.kubectl("get", "--raw", "/ui/metrics").stdout
+    assert text.count("# TYPE kubeproxy_sync_proxy_rules_duration_seconds histogram") == 3
+    assert "not reachable" not in text
+    assert "apiserver_request_total" in text and "coredns_dns_requests_total" in text
+
+
 # -- Services from outside -------------------------------------------------------------------
 
 

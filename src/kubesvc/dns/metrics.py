@@ -14,11 +14,11 @@ import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from kubesvc.dns import wire
+from kubesvc.metrics import new_registry
 
 DURATION_BUCKETS = tuple(0.00025 * 2**i for i in range(16))
 SIZE_BUCKETS = (0.0, 100.0, 200.0, 300.0, 400.0, 511.0, 1023.0, 2047.0, 4095.0, 8291.0,
@@ -60,7 +60,7 @@ class DnsMetrics(Collector):
         self.server = server  # CoreDNS's "dns://host:port"
         self._aggs: dict[Key, _Agg] = {}
         self._names: set[str] = set()
-        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry = new_registry()
         self.registry.register(self)
 
     def observe(self, key: Key, req_size: int, resp_size: int, seconds: float) -> None:

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from kubesvc.metrics import new_registry
 from kubesvc.proxy.userspace.stats import Stats
 
 # upstream: exponential from 1 ms, factor 2, 15 buckets
@@ -56,7 +57,7 @@ class _StatsCollector(Collector):
 @dataclass(slots=True)
 class ProxyMetrics:
     registry: CollectorRegistry = field(
-        default_factory=lambda: CollectorRegistry(auto_describe=True))
+        default_factory=new_registry)
     sync_duration: Histogram = field(init=False)
     programming_latency: Histogram = field(init=False)
     last_sync: Gauge = field(init=False)

@@ -14,6 +14,7 @@ answered, and every request is counted in :class:`.metrics.ApiMetrics` (served a
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 import uuid
@@ -203,7 +204,7 @@ class ApiApp:
             user: User | None = None
             attrs: Attributes | None = None
             if self.tokens is not None and not is_anonymous_path(path):
-                header = request.headers.get("Authorization")
+                header = request.headers.get("Authorization") or websocket_bearer(request)
                 user = self.tokens.authenticate(header)
                 if user is None and self.bootstrap is not None:
                     user = await self.bootstrap.authenticate(header)
@@ -367,6 +368,24 @@ class ApiApp:
             raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
         _need(verbs, "delete")
         return await self.crud.delete(request, target)
+
+
+_WS_BEARER = "base64url.bearer.authorization.k8s.io."
+
+
+def websocket_bearer(request: web.Request) -> str | None:
+    """A browser's WebSocket cannot send an Authorization header: upstream takes the token
+    from a ``base64url.bearer.authorization.k8s.io.<base64url token>`` subprotocol."""
+    for proto in request.headers.get("Sec-WebSocket-Protocol", "").split(","):
+        proto = proto.strip()
+        if proto.startswith(_WS_BEARER):
+            raw = proto[len(_WS_BEARER):]
+            try:
+                token = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+            except (ValueError, UnicodeDecodeError):
+                return None
+            return f"Bearer {token}"
+    return None
 
 
 def _need(verbs: tuple[str, ...], verb: str) -> None:

@@ -9,9 +9,10 @@ answered request."""
 from __future__ import annotations
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client import Counter, Gauge, Histogram, ProcessCollector
 
 from kubesvc.apiserver.http.paths import Target
+from kubesvc.metrics import new_registry
 
 COMPONENT = "apiserver"
 # upstream's requestLatencies buckets
@@ -67,7 +68,7 @@ def _path_label(path: str) -> str:
 
 class ApiMetrics:
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry = new_registry()
         ProcessCollector(registry=self.registry)
         self.requests = Counter(
             "apiserver_request_total",

@@ -8,8 +8,11 @@ proxies, node agents scraped over HTTP). Called by :mod:`.app`."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import logging
 import mimetypes
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -40,6 +43,21 @@ def _files(root: Path) -> dict[str, Path]:
 _FILES = _files(STATIC_DIR)
 
 
+def _inline_script_hashes(index: Path) -> str:
+    """CSP source expressions allowing exactly the page's inline scripts (its import map)."""
+    out = []
+    for m in re.finditer(r"<script[^>]*>(.*?)</script>", index.read_text(), re.S):
+        if m.group(1).strip():
+            digest = base64.b64encode(hashlib.sha256(m.group(1).encode()).digest()).decode()
+            out.append(f"'sha256-{digest}'")
+    return " ".join(out)
+
+
+_SCRIPTS = _inline_script_hashes(STATIC_DIR / "index.html")
+_CSP = (f"default-src 'self'; script-src 'self' {_SCRIPTS}; "
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data:")
+
+
 def is_static(path: str) -> bool:
     return path == "/ui" or (path.startswith(PREFIX) and path != METRICS_PATH)
 
@@ -56,8 +74,7 @@ def serve_static(request: web.Request) -> web.StreamResponse:
     resp = web.Response(body=f.read_bytes(), content_type=ctype)
     resp.headers["Cache-Control"] = "no-cache"
     resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["Content-Security-Policy"] = (
-        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:")
+    resp.headers["Content-Security-Policy"] = _CSP
     return resp
 
 

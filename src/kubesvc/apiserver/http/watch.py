@@ -7,6 +7,10 @@ with an ``ERROR`` event carrying a 410 Expired Status (client-go re-lists on it)
 Table Accept header (``kubectl get -w``) every event's object is a one-row Table. Called by
 :mod:`.app`; reads events from the Registry's ``watch``.
 
+A WebSocket upgrade gets the same events as WebSocket messages, one per event (upstream's
+watch over ``wsstream``: ``binary.k8s.io``, or ``base64.binary.k8s.io`` for text frames),
+which is how a browser watches without holding one of its few HTTP/1.1 connections.
+
 Load (upstream's cacher ``cacheWatcher``): a JSON event line is encoded once
 (:class:`EncodedEvents`) and the same bytes go to every watcher of that change; each watch
 keeps at most :attr:`Watcher.buffer_size` lines queued, and one whose queue stays full for
@@ -19,6 +23,7 @@ nothing holds at most about one slice of the shared line in its transport, not a
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import random
@@ -140,16 +145,22 @@ class Watcher:
             allow_bookmarks=params.truthy(q.get("allowWatchBookmarks")),
             timeout_seconds=timeout,
         ))
-        resp = web.StreamResponse(status=200)
-        resp.content_type = "application/json"
-        resp.enable_chunked_encoding()
+        resp: web.StreamResponse
+        if is_websocket(request):
+            # As upstream: one event per message, JSON (base64 of it for base64.binary)
+            resp = web.WebSocketResponse(protocols=WS_PROTOCOLS, heartbeat=None)
+        else:
+            resp = web.StreamResponse(status=200)
+            resp.content_type = "application/json"
+            resp.enable_chunked_encoding()
         queue: asyncio.Queue[bytes | None] = asyncio.Queue(max(1, self.buffer_size))
         try:
             await resp.prepare(request)
             reader = asyncio.create_task(self._read(events, queue, target, neg, include),
                                          name=f"watch-read {target.info.key}")
-            writer = asyncio.create_task(_write(resp, queue),
-                                         name=f"watch-write {target.info.key}")
+            writer = asyncio.create_task(
+                _write_ws(resp, queue) if isinstance(resp, web.WebSocketResponse)
+                else _write(resp, queue), name=f"watch-write {target.info.key}")
             try:
                 await asyncio.wait({reader, writer}, timeout=timeout,
                                    return_when=asyncio.FIRST_EXCEPTION)
@@ -175,7 +186,10 @@ class Watcher:
                 exc = writer.exception()
                 if exc is not None:
                     raise exc
-                await resp.write_eof()
+                if isinstance(resp, web.WebSocketResponse):
+                    await resp.close()
+                else:
+                    await resp.write_eof()
             finally:
                 for t in (reader, writer):
                     t.cancel()
@@ -260,6 +274,48 @@ async def _write(resp: web.StreamResponse, queue: asyncio.Queue[bytes | None]) -
             batch.append(nxt)
             size += len(nxt)
         await resp.write(line if len(batch) == 1 else b"".join(batch))
+
+
+# The WebSocket subprotocols a watch answers in (upstream's wsstream names); the bearer
+# token protocol (base64url.bearer.authorization.k8s.io.<token>) is read by :mod:`.app`.
+WS_PROTOCOLS = ("binary.k8s.io", "base64.binary.k8s.io")
+
+
+def is_websocket(request: web.Request) -> bool:
+    return (request.headers.get("Upgrade", "").lower() == "websocket"
+            and "upgrade" in request.headers.get("Connection", "").lower())
+
+
+async def _write_ws(ws: web.StreamResponse, queue: asyncio.Queue[bytes | None]) -> None:
+    """Each queued line as one message; ends at the ``None`` or when the client closes.
+    The client's frames are read alongside (so its pings and its close are answered)."""
+    assert isinstance(ws, web.WebSocketResponse)
+    encode64 = ws.ws_protocol == "base64.binary.k8s.io"
+
+    async def drain_client() -> None:
+        async for _msg in ws:
+            pass
+
+    client = asyncio.create_task(drain_client(), name="watch-ws-client")
+    try:
+        while True:
+            getter = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait({getter, client}, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                raise ConnectionResetError("the watch's WebSocket client closed")
+            line = getter.result()
+            if line is None:
+                return
+            body = line.rstrip(b"\n")
+            if encode64:
+                await ws.send_str(base64.b64encode(body).decode())
+            else:
+                await ws.send_bytes(body)
+    finally:
+        client.cancel()
+        with contextlib.suppress(BaseException):
+            await client
 
 
 def _abort(request: web.Request) -> None:
