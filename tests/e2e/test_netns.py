@@ -293,6 +293,21 @@ def test_ui_metrics_gather_every_nodes_proxy(nc: Cluster) -> None:
     assert "not reachable" not in text
     assert "apiserver_request_total" in text and "coredns_dns_requests_total" in text
 
+    def connections() -> float:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        out = nc.kubectl("get", "--raw", "/ui/metrics").stdout
+        return sum(s.value for fam in text_string_to_metric_families(out)
+                   for s in fam.samples if s.name == "kubesvc_proxy_connections_total"
+                   and s.labels["service"].startswith("default/my-app-nodeport"))
+
+    # the nftables data plane's counters, read per scrape: one per new connection
+    before = connections()
+    node = topo(nc).nodes[0]
+    for _ in range(5):
+        curl(nc, "client", f"http://{node.ip}:30080/hostname")
+    assert connections() >= before + 5
+
 
 # -- Services from outside -------------------------------------------------------------------
 

@@ -276,7 +276,7 @@ class Agent:
                 await logs.start()
             if proxier is not None:
                 metrics = await components.start_metrics(
-                    [proxier.metrics.registry], o.metrics_bind_address, "proxy")
+                    [proxier.metrics.scrape], o.metrics_bind_address, "proxy")
             async with asyncio.TaskGroup() as tg:
                 for inf in informers:
                     tg.create_task(inf.run(self.stop), name=f"informer/{inf.resource}")

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from prometheus_client import CollectorRegistry
-
 from kubesvc import errors
 from kubesvc.api import sysendpoints
 from kubesvc.api.objects import Obj
@@ -33,7 +31,7 @@ from kubesvc.dns.records import RecordBook
 from kubesvc.dns.server import DnsServer
 from kubesvc.dns.source import DnsSource
 from kubesvc.informers import Informer
-from kubesvc.metrics.exposition import MetricsServer
+from kubesvc.metrics.exposition import MetricsServer, MetricsSource
 from kubesvc.proxy.backend import ProxyBackend
 from kubesvc.proxy.userspace import UserspaceBackend
 
@@ -156,13 +154,13 @@ def proxy_backend(kind: str, *, node_name: str, node_ip: str,
                            health_host=node_ip)
 
 
-async def start_metrics(registries: Sequence[CollectorRegistry], addr: tuple[str, int] | None,
+async def start_metrics(sources: Sequence[MetricsSource], addr: tuple[str, int] | None,
                         what: str) -> MetricsServer | None:
-    """Serve ``registries`` at ``http://addr/metrics``; None when ``addr`` is None or taken
+    """Serve ``sources`` at ``http://addr/metrics``; None when ``addr`` is None or taken
     (a warning: metrics are not worth failing a cluster for)."""
-    if addr is None or not registries:
+    if addr is None or not sources:
         return None
-    server = MetricsServer(registries, host=addr[0], port=addr[1])
+    server = MetricsServer(sources, host=addr[0], port=addr[1])
     try:
         await server.start()
     except OSError as exc:

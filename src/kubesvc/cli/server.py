@@ -33,7 +33,6 @@ from pathlib import Path
 
 from kubesvc.api.validation.formats import ADDRESS_POLICY
 from kubesvc.apiserver.endpointlease import EndpointLeaseReconciler
-from kubesvc.apiserver.http import ui
 from kubesvc.apiserver.http.auth import TokenFile
 from kubesvc.apiserver.http.server import ApiServer
 from kubesvc.apiserver.http.tls import ensure_tls
@@ -45,7 +44,7 @@ from kubesvc.client.kubeconfig import write_kubeconfig
 from kubesvc.client.leaderelection import LeaderElector
 from kubesvc.controllers.manager import ControllerManager, ControllerOptions
 from kubesvc.informers import Informer
-from kubesvc.metrics.exposition import MetricsServer
+from kubesvc.metrics.exposition import MetricsServer, registry_source
 from kubesvc.runtime.scheduler import Scheduler
 from kubesvc.storage import open_store
 
@@ -186,9 +185,9 @@ class Server:
             dns = stack.server
             await dns.start()
             self.readiness.add("dns", stack.source.synced)
-            metrics = await components.start_metrics([dns.metrics.registry],
-                                                     o.dns_metrics_addr, "DNS")
-            api.add_metrics_source("dns", ui.registry_source(dns.metrics.registry))
+            dns_source = registry_source(dns.metrics.registry)
+            metrics = await components.start_metrics([dns_source], o.dns_metrics_addr, "DNS")
+            api.add_metrics_source("dns", dns_source)
             await components.ensure_kube_dns_service(
                 registry, cluster_ip=components.dns_cluster_ip(o.service_cidr),
                 dns_port=dns.port)

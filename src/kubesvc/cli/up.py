@@ -30,9 +30,9 @@ from typing import Any
 
 from kubesvc.api import sysendpoints
 from kubesvc.api.validation.formats import ADDRESS_POLICY
-from kubesvc.apiserver.http import ui
 from kubesvc.apiserver.http.proxy import direct_dial
 from kubesvc.apiserver.http.server import ApiServer
+from kubesvc.apiserver.http.ui import http_source
 from kubesvc.apiserver.registry.core import Registry
 from kubesvc.cli import components, defaults, netns, nodes
 from kubesvc.cli.agentprocs import PROXY_METRICS_PORT, NetnsAgents
@@ -45,7 +45,7 @@ from kubesvc.client.kubeconfig import write_kubeconfig
 from kubesvc.controllers.manager import ControllerManager, ControllerOptions
 from kubesvc.dns.server import DnsServer
 from kubesvc.informers import Informer
-from kubesvc.metrics.exposition import MetricsServer
+from kubesvc.metrics.exposition import MetricsServer, registry_source
 from kubesvc.runtime.scheduler import Scheduler
 from kubesvc.storage import open_store
 from kubesvc.storage.encryption import load_encryption_config
@@ -224,9 +224,9 @@ class Cluster:
             dns = stack.server
             self.dns = dns
             await dns.start()
-            api.add_metrics_source("dns", ui.registry_source(dns.metrics.registry))
-            served = await components.start_metrics([dns.metrics.registry],
-                                                    o.dns_metrics_addr, "DNS")
+            dns_source = registry_source(dns.metrics.registry)
+            api.add_metrics_source("dns", dns_source)
+            served = await components.start_metrics([dns_source], o.dns_metrics_addr, "DNS")
             if served is not None:
                 metrics_servers.append(served)
             self._checks["dns"] = stack.source.synced
@@ -282,14 +282,13 @@ class Cluster:
                     self._checks[f"proxy/{p.name}"] = p.proxier.synced
             for p in parts:
                 if p.proxier is not None:
-                    api.add_metrics_source(f"proxy/{p.name}",
-                                           ui.registry_source(p.proxier.metrics.registry))
+                    api.add_metrics_source(f"proxy/{p.name}", p.proxier.metrics.scrape)
             if topo is not None:
                 for n in topo.nodes:
-                    api.add_metrics_source(f"proxy/{n.name}", ui.http_source(
+                    api.add_metrics_source(f"proxy/{n.name}", http_source(
                         netns.bridge_dialer(topo), n.ip, PROXY_METRICS_PORT))
             served = await components.start_metrics(
-                [p.proxier.metrics.registry for p in parts if p.proxier is not None],
+                [p.proxier.metrics.scrape for p in parts if p.proxier is not None],
                 o.metrics_bind_address, "proxy")
             if served is not None:
                 metrics_servers.append(served)

@@ -1,16 +1,28 @@
-"""Serving a :class:`prometheus_client.CollectorRegistry` in the Prometheus text format:
-:func:`metrics_response` for a handler of an existing aiohttp app (the API server's
-``/metrics``), :class:`MetricsServer` for a component that serves ``/metrics`` alone."""
+"""Serving metrics in the Prometheus text format: :func:`metrics_response` for a handler of
+an existing aiohttp app (the API server's ``/metrics``), :class:`MetricsServer` for a
+component that serves ``/metrics`` alone. What is served is a list of
+:data:`MetricsSource`: one scrape each, so that a source may refresh itself first (the
+nftables proxy reads its kernel counters)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 log = logging.getLogger(__name__)
+
+
+# One scrape of a component: its Prometheus text.
+MetricsSource = Callable[[], Awaitable[bytes]]
+
+
+def registry_source(registry: CollectorRegistry) -> MetricsSource:
+    async def scrape() -> bytes:
+        return generate_latest(registry)
+    return scrape
 
 
 def exposition(registries: Sequence[CollectorRegistry]) -> bytes:
@@ -28,8 +40,8 @@ class MetricsServer:
     """``GET /metrics`` (and ``/healthz``) on ``host:port``; port 0 picks a free port, read
     back from :attr:`port` after :meth:`start`."""
 
-    def __init__(self, registries: Sequence[CollectorRegistry], *, host: str, port: int) -> None:
-        self.registries = list(registries)
+    def __init__(self, sources: Sequence[MetricsSource], *, host: str, port: int) -> None:
+        self.sources = list(sources)
         self.host = host
         self.port = port
         self._runner: web.AppRunner | None = None
@@ -61,7 +73,9 @@ class MetricsServer:
             self._runner = None
 
     async def _metrics(self, _request: web.Request) -> web.Response:
-        return metrics_response(self.registries)
+        resp = web.Response(body=b"".join([await s() for s in self.sources]))
+        resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return resp
 
     async def _healthz(self, _request: web.Request) -> web.Response:
         return web.Response(text="ok")

@@ -10,7 +10,8 @@ nothing). Served by :class:`kubesvc.metrics.exposition.MetricsServer` at kube-pr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -18,7 +19,9 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
 from kubesvc.metrics import new_registry
-from kubesvc.proxy.userspace.stats import Stats
+from kubesvc.proxy.stats import Stats
+
+log = logging.getLogger(__name__)
 
 # upstream: exponential from 1 ms, factor 2, 15 buckets
 SYNC_BUCKETS = tuple(0.001 * 2**i for i in range(15))
@@ -66,6 +69,8 @@ class ProxyMetrics:
     endpoint_changes: Counter = field(init=False)
     sync_failures: Counter = field(init=False)
     _stats: _StatsCollector = field(init=False)
+    # called before each scrape (the nftables backend reads its counters)
+    refresh: Callable[[], Awaitable[None]] | None = None
 
     def __post_init__(self) -> None:
         r = self.registry
@@ -96,6 +101,15 @@ class ProxyMetrics:
     def attach_stats(self, stats: Stats | None) -> None:
         """Report ``stats`` (the userspace data plane's counters) at each scrape."""
         self._stats.stats = stats
+
+    async def scrape(self) -> bytes:
+        """One scrape (a :data:`kubesvc.metrics.exposition.MetricsSource`)."""
+        if self.refresh is not None:
+            try:
+                await self.refresh()
+            except Exception as exc:  # the counters stay as last read
+                log.warning("proxy metrics: reading the data plane's counters: %s", exc)
+        return generate_latest(self.registry)
 
     @property
     def syncs_failed(self) -> int:

@@ -42,7 +42,9 @@ class Proxier:
         self.slices = slices
         self.tracker = ChangeTracker()
         self.metrics = ProxyMetrics()
-        self.metrics.attach_stats(getattr(backend, "stats", None))  # the userspace plane's
+        # the data plane's counters (userspace: as it relays; nftables: read per scrape)
+        self.metrics.attach_stats(getattr(backend, "stats", None))
+        self.metrics.refresh = getattr(backend, "refresh_stats", None)
         self._synced_once = False
         self.runner = BoundedFrequencyRunner(
             f"proxy/{backend.name}", self._sync, min_interval=min_sync_interval,

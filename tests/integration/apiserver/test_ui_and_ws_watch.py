@@ -33,15 +33,15 @@ async def _ws_watch(server: ServerThread, token: str, protocol: str) -> list[dic
                 f"{url}/api/v1/namespaces/default/configmaps?watch=1",
                 protocols=(_bearer_protocol(token), protocol), ssl=_ssl(server)) as ws:
             assert ws.protocol == protocol
-            create = await s.post(
-                f"{server.server.url}/api/v1/namespaces/default/configmaps",
-                json={"metadata": {"name": f"ws-{protocol.split('.')[0]}"}},
-                headers={"Authorization": f"Bearer {token}"}, ssl=_ssl(server))
-            assert create.status == 201
+            async with s.post(
+                    f"{server.server.url}/api/v1/namespaces/default/configmaps",
+                    json={"metadata": {"name": f"ws-{protocol.split('.')[0]}"}},
+                    headers={"Authorization": f"Bearer {token}"}, ssl=_ssl(server)) as create:
+                assert create.status == 201
             msg = await ws.receive(timeout=5)
-            raw = (base64.b64decode(msg.data) if protocol.startswith("base64")
-                   else msg.data)
-            return [json.loads(raw)]
+    await asyncio.sleep(0.1)  # let the TLS transports finish closing (aiohttp closes lazily)
+    raw = base64.b64decode(msg.data) if protocol.startswith("base64") else msg.data
+    return [json.loads(raw)]
 
 
 def test_watch_over_websocket_with_the_bearer_subprotocol(server: ServerThread) -> None:
@@ -62,6 +62,8 @@ def test_websocket_watch_without_a_valid_token_is_refused(server: ServerThread) 
                     return 101
             except aiohttp.WSServerHandshakeError as exc:
                 return exc.status
+            finally:
+                await asyncio.sleep(0.1)
     assert asyncio.run(go()) == 401
 
 
@@ -69,19 +71,23 @@ def test_static_files_need_no_token_and_carry_a_csp(server: ServerThread) -> Non
     async def go() -> None:
         async with aiohttp.ClientSession() as s:
             url = server.server.url
-            r = await s.get(f"{url}/ui/", ssl=_ssl(server))
-            assert r.status == 200
-            assert "importmap" in await r.text()
+
+            async def get(path: str, **kw: Any) -> tuple[int, str, Any]:
+                async with s.get(f"{url}{path}", ssl=_ssl(server), **kw) as r:
+                    return r.status, await r.text(), r
+
+            status, text, r = await get("/ui/")
+            assert status == 200 and "importmap" in text
             csp = r.headers["Content-Security-Policy"]
-            assert "script-src 'self' 'sha256-" in csp and "unsafe-inline" not in csp.split(
-                "script-src")[1].split(";")[0]
-            js = await s.get(f"{url}/ui/static/app.js", ssl=_ssl(server))
-            assert js.status == 200 and js.content_type == "text/javascript"
+            script_src = csp.split("script-src")[1].split(";")[0]
+            assert "'self' 'sha256-" in script_src and "unsafe-inline" not in script_src
+            status, _, js = await get("/ui/static/app.js")
+            assert status == 200 and js.content_type == "text/javascript"
             for bad in ("/ui/static/../__init__.py", "/ui/static/nothing.js", "/ui/x"):
-                assert (await s.get(f"{url}{bad}", ssl=_ssl(server))).status == 404
-            assert (await s.get(f"{url}/ui/metrics", ssl=_ssl(server))).status == 401
-            ok = await s.get(f"{url}/ui/metrics", ssl=_ssl(server),
-                             headers={"Authorization": f"Bearer {server.server.token}"})
-            assert ok.status == 200
-            assert "apiserver_request_total" in await ok.text()
+                assert (await get(bad))[0] == 404
+            assert (await get("/ui/metrics"))[0] == 401
+            status, text, _ = await get(
+                "/ui/metrics", headers={"Authorization": f"Bearer {server.server.token}"})
+            assert status == 200 and "apiserver_request_total" in text
+        await asyncio.sleep(0.1)
     asyncio.run(go())

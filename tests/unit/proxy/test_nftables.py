@@ -363,6 +363,12 @@ async def test_real_nftables_dnat_and_reject_in_netns(netns: str, kind: str) -> 
                                                    "10.244.1.4")]):
             counts = Counter(replies(netns, "10.96.0.20", 80, 150))
             assert set(counts) == {"10.244.0.2", "10.244.0.3", "10.244.1.4"}, counts
+            # The endpoint chains' counters: one packet per new connection, per endpoint.
+            await backend.refresh_stats()
+            seen = {ep.split(":")[0]: c.connections
+                    for (svc, ep), c in backend.stats.by_endpoint.items()
+                    if svc.startswith("default/web")}
+            assert seen == dict(counts), (seen, counts)
             # A Service without endpoints is rejected at once (connection refused).
             r = connect(netns, "10.96.0.23", 80, 1, timeout=10)
             assert r.returncode != 0 and b"ConnectionRefusedError" in r.stderr

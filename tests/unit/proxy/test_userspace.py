@@ -316,9 +316,9 @@ async def test_metrics_count_connections(env: Env) -> None:
 
 
 async def test_reuse_port_lets_two_agents_share_a_cluster_ip() -> None:
+    from kubesvc.proxy.stats import Stats
     from kubesvc.proxy.userspace.balancer import Balancer
     from kubesvc.proxy.userspace.listeners import TcpListener
-    from kubesvc.proxy.userspace.stats import Stats
 
     port = random.randint(20000, 29000)
     addr = ("127.96.9.9", port)

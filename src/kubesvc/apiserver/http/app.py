@@ -44,7 +44,7 @@ from kubesvc.apiserver.http.negotiation import MAX_BODY_BYTES, encode
 from kubesvc.apiserver.http.params import truthy
 from kubesvc.apiserver.http.proxy import Dialer, direct_dial, serve_proxy
 from kubesvc.apiserver.http.watch import Watcher
-from kubesvc.metrics.exposition import metrics_response
+from kubesvc.metrics.exposition import metrics_response, registry_source
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class ApiApp:
         self.metrics = ApiMetrics()
         # what /ui/metrics gathers: this server's registry, then what the composition adds
         self.ui_metrics = ui.MetricsSources()
-        self.ui_metrics.add("apiserver", ui.registry_source(self.metrics.registry))
+        self.ui_metrics.add("apiserver", registry_source(self.metrics.registry))
 
     def set_server_address(self, address: str) -> None:
         """The address /api advertises (known only after binding when port was 0)."""

@@ -30,7 +30,6 @@ from aiohttp.http_exceptions import LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
 from kubesvc import errors
-from kubesvc.apiserver.http import ui
 from kubesvc.apiserver.http.app import ApiApp, status_response
 from kubesvc.apiserver.http.audit import AuditLog, load_policy
 from kubesvc.apiserver.http.auth import BootstrapTokenAuthenticator, TokenFile
@@ -41,6 +40,7 @@ from kubesvc.apiserver.http.logs import LogSource
 from kubesvc.apiserver.http.proxy import Dialer, direct_dial
 from kubesvc.apiserver.http.rbacpolicy import PolicyCache, ensure_bootstrap_policy
 from kubesvc.apiserver.http.tls import ensure_tls
+from kubesvc.metrics.exposition import MetricsSource
 
 __all__ = ["ApiServer", "Limits", "LogSource"]
 
@@ -233,7 +233,7 @@ class ApiServer:
             self.port = int(runner.addresses[0][1])
         self._api.set_server_address(self.url.removeprefix("https://"))
 
-    def add_metrics_source(self, name: str, source: ui.MetricsSource) -> None:
+    def add_metrics_source(self, name: str, source: MetricsSource) -> None:
         """A component whose metrics ``/ui/metrics`` gathers (after :meth:`start`)."""
         assert self._api is not None, "start the API server first"
         self._api.ui_metrics.add(name, source)

@@ -17,8 +17,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from kubesvc.metrics.exposition import MetricsSource
 from kubesvc.ui import STATIC_DIR
 
 log = logging.getLogger(__name__)
@@ -26,10 +27,6 @@ log = logging.getLogger(__name__)
 PREFIX = "/ui/"
 METRICS_PATH = "/ui/metrics"
 _SCRAPE_TIMEOUT = 2.0
-
-# One scrape of a component: its Prometheus text.
-MetricsSource = Callable[[], Awaitable[bytes]]
-
 
 def _files(root: Path) -> dict[str, Path]:
     """URL path -> file, fixed at start: a request can name only these (no traversal)."""
@@ -76,12 +73,6 @@ def serve_static(request: web.Request) -> web.StreamResponse:
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Content-Security-Policy"] = _CSP
     return resp
-
-
-def registry_source(registry: CollectorRegistry) -> MetricsSource:
-    async def scrape() -> bytes:
-        return generate_latest(registry)
-    return scrape
 
 
 def http_source(dial: Callable[[str, int], Awaitable[tuple[asyncio.StreamReader,

@@ -1,13 +1,20 @@
 """NftablesBackend: a :class:`~kubesvc.proxy.backend.ProxyBackend` that programs the
 kernel through :mod:`.rules` and :mod:`.nft`, incrementally (only changed Services) after
-the first full sync, and with a full rewrite after any failure."""
+the first full sync, and with a full rewrite after any failure. :meth:`refresh_stats` reads
+the endpoint chains' counters back (at each metrics scrape) as connections per endpoint."""
 
 from __future__ import annotations
+
+import re
 
 from kubesvc.proxy.healthcheck import HealthCheckServer
 from kubesvc.proxy.nftables.nft import NftRunner
 from kubesvc.proxy.nftables.rules import NftConfig, ServiceRules, service_rules, transaction
+from kubesvc.proxy.stats import Counters, Stats
 from kubesvc.proxy.tracker import SyncRequest
+
+_CHAIN = re.compile(r"^\s*chain (\S+) \{")
+_COUNTER = re.compile(r"counter packets (\d+) bytes (\d+)")
 
 
 class NftablesBackend:
@@ -20,6 +27,7 @@ class NftablesBackend:
         self._applied: dict[str, ServiceRules] = {}
         self._health: dict[str, HealthCheckServer] = {}
         self.last_transaction = ""
+        self.stats = Stats()
 
     async def sync(self, req: SyncRequest) -> None:
         st = req.state
@@ -39,6 +47,30 @@ class NftablesBackend:
         self._applied = cur
         if self.health_host:
             await self._sync_health(req, keys)
+
+    async def refresh_stats(self) -> None:
+        """Connections per (Service port, endpoint) from the kernel's counters. Bytes are
+        not counted: the NAT chains see only each connection's first packet."""
+        labels = {chain: label for rules in self._applied.values()
+                  for chain, label in rules.endpoint_labels.items()}
+        if not labels:
+            self.stats.by_endpoint.clear()
+            return
+        text = await self.runner.run("list", "table", "ip", self.cfg.table)
+        counts: dict[tuple[str, str], Counters] = {}
+        chain = ""
+        for line in text.splitlines():
+            m = _CHAIN.match(line)
+            if m:
+                chain = m.group(1)
+                continue
+            label = labels.get(chain)
+            if label is not None:
+                c = _COUNTER.search(line)
+                if c:
+                    counts[label] = Counters(connections=int(c.group(1)))
+        self.stats.by_endpoint.clear()
+        self.stats.by_endpoint.update(counts)
 
     async def _sync_health(self, req: SyncRequest, keys: set[str]) -> None:
         st = req.state

@@ -30,6 +30,10 @@ class ServiceRules:
     chains: dict[str, list[str]] = field(default_factory=dict)
     sets: dict[str, str] = field(default_factory=dict)  # name -> body
     elements: dict[str, dict[str, str]] = field(default_factory=dict)  # map -> key -> verdict
+    # endpoint chain -> (Service port label as the userspace proxy writes it, "ip:port"),
+    # to report each endpoint chain's counter (one packet per new connection: NAT chains
+    # see only a connection's first packet) as that endpoint's connections
+    endpoint_labels: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def element(self, map_name: str, key: str, verdict: str) -> None:
         self.elements.setdefault(map_name, {})[key] = verdict
@@ -102,8 +106,10 @@ def service_rules(
                 out.sets[affinity_set_name(sp, ep)] = (
                     f"type ipv4_addr; flags dynamic,timeout; timeout {sp.affinity_timeout}s;"
                 )
-            rules.append(f"meta l4proto {proto} dnat to {ep.ip}:{ep.port}")
+            rules.append(f"meta l4proto {proto} counter dnat to {ep.ip}:{ep.port}")
             out.chains[endpoint_chain_name(sp, ep)] = rules
+            out.endpoint_labels[endpoint_chain_name(sp, ep)] = (str(sp.id),
+                                                                f"{ep.ip}:{ep.port}")
 
         svc_chain = chain_name("service", sp)
         if internal:

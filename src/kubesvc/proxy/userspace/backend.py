@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from kubesvc.proxy.healthcheck import HealthCheckServer
 from kubesvc.proxy.model import ServicePort, usable_endpoints
+from kubesvc.proxy.stats import Stats
 from kubesvc.proxy.tracker import SyncRequest
 from kubesvc.proxy.userspace.balancer import Addr, Balancer
 from kubesvc.proxy.userspace.listeners import TcpListener, UdpListener
-from kubesvc.proxy.userspace.stats import Stats
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import socket
 import time
 from dataclasses import dataclass
 
+from kubesvc.proxy.stats import Stats
 from kubesvc.proxy.userspace.balancer import Addr, Balancer
-from kubesvc.proxy.userspace.stats import Stats
 from kubesvc.proxy.userspace.tcp import _ClientSide
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
-"""Per-service and per-endpoint connection and byte counters of the userspace proxy,
+"""Per-service and per-endpoint connection and byte counters of the data planes (the
+userspace proxy counts as it relays; nftables reads its endpoint chains' counters),
 exported by :mod:`kubesvc.proxy.metrics`."""
 
 from __future__ import annotations
