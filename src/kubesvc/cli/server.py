@@ -220,7 +220,7 @@ class Server:
         shared = {res: Informer(self._registry(), res) for res in ("pods", "nodes")}
         cm = ControllerManager(self._registry(), informers=shared, options=ControllerOptions(
             lb_pools=list(o.lb_pools), node_grace_period=o.node_monitor_grace_period,
-            event_host=self.identity))
+            event_host=self.identity, root_ca=self._ca_pem()))
         scheduler = Scheduler(self._registry(), pods=shared["pods"], nodes=shared["nodes"])
         self.controllers = cm
         try:
@@ -230,6 +230,10 @@ class Server:
         finally:
             self.controllers = None
             log.info("%s: controllers stopped", self.identity)
+
+    def _ca_pem(self) -> bytes:
+        assert self.api is not None
+        return self.api.ca_pem
 
     def _registry(self) -> Registry:
         assert self.api is not None and isinstance(self.api.registry, Registry)
