@@ -157,7 +157,8 @@ class Server:
         registry = Registry(store, service_cidr=o.service_cidr,
                             node_port_range=o.node_port_range,
                             apiserver_endpoint=(o.advertise, port),
-                            endpoint_reconciler="none")  # the lease reconciler owns them
+                            endpoint_reconciler="none",  # the lease reconciler owns them
+                            service_account_admission=True)
         api = ApiServer(registry, data_dir=o.data_dir, host=o.api_host, port=port,
                         extra_sans=[o.advertise, *o.tls_sans], readiness=self.readiness,
                         **o.serving.api_server_kwargs(),

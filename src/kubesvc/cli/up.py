@@ -174,6 +174,7 @@ class Cluster:
             node_port_range=o.node_port_range,
             apiserver_endpoint=(o.api_host if o.api_host not in ("0.0.0.0", "::")
                                 else o.node_ip, o.api_port),
+            service_account_admission=True,
         )
         self.registry = registry
         try:

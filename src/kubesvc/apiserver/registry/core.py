@@ -76,6 +76,7 @@ from kubesvc.apiserver.registry.codec import (
     same_content,
     uid_precondition,
 )
+from kubesvc.apiserver.registry.serviceaccounts import ServiceAccountAdmission
 from kubesvc.apiserver.registry.services import ServiceStrategy
 from kubesvc.apiserver.registry.strategies import PodStrategy, Strategy
 from kubesvc.client.options import DeleteOptions, ListOptions, WatchOptions, WriteOptions
@@ -103,10 +104,14 @@ class Registry:
         compact_interval: float = 300.0,
         repair_interval: float = 180.0,
         endpoint_reconciler: str = "single",
+        service_account_admission: bool = False,
     ) -> None:
         """``endpoint_reconciler`` as upstream's ``--endpoint-reconciler-type``: "single"
         keeps the ``kubernetes`` Endpoints/EndpointSlice on ``apiserver_endpoint``; "none"
-        leaves them to the caller (``kubesvc server``'s lease reconciler)."""
+        leaves them to the caller (``kubesvc server``'s lease reconciler).
+        ``service_account_admission`` turns on upstream's ServiceAccount admission for pods
+        (:mod:`.serviceaccounts`; it needs the ServiceAccount controller running, so only
+        the commands that run it turn it on)."""
         if endpoint_reconciler not in ("single", "none"):
             raise ValueError(f"endpoint_reconciler {endpoint_reconciler!r}: single or none")
         self.endpoint_reconciler = endpoint_reconciler
@@ -120,6 +125,8 @@ class Registry:
         self.ips = ClusterIPAllocator(store, service_cidr)
         self.ports = NodePortAllocator(store, node_port_range)
         self.namespaces = namespaces.NamespaceLifecycle(self)
+        self.service_account_admission = (
+            ServiceAccountAdmission(self) if service_account_admission else None)
         self._strategies: dict[str, Strategy] = {}
         for info in resources.RESOURCES:
             strategy: Strategy
