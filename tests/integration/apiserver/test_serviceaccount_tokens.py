@@ -142,7 +142,8 @@ def test_pod_bound_token(http: Http, server: ServerThread, robot: dict[str, Any]
                                                "kind": "TokenReview",
                                                "spec": {"token": token}})
     assert review["status"] == {"authenticated": False, "user": {},
-                                "error": "service account token has been invalidated"}
+                                "error": "[invalid bearer token, service account token has been "
+                                         "invalidated]"}
 
 
 def test_token_review_audiences_and_garbage(http: Http, robot: dict[str, Any]) -> None:
@@ -160,7 +161,8 @@ def test_token_review_audiences_and_garbage(http: Http, robot: dict[str, Any]) -
                                                "kind": "TokenReview",
                                                "spec": {"token": token}})
     assert review["status"]["error"] == (
-        f'token audiences ["vault"] is invalid for the target audiences ["{ISSUER}"]')
+        f'[invalid bearer token, token audiences ["vault"] is invalid for the target '
+        f'audiences ["{ISSUER}"]]')
     code, st = http.json("POST", REVIEWS, {"apiVersion": "authentication.k8s.io/v1",
                                            "kind": "TokenReview", "spec": {}})
     assert code == 400
@@ -168,7 +170,8 @@ def test_token_review_audiences_and_garbage(http: Http, robot: dict[str, Any]) -
     code, review = http.json("POST", REVIEWS, {"apiVersion": "authentication.k8s.io/v1",
                                                "kind": "TokenReview",
                                                "spec": {"token": "garbage"}})
-    assert code == 201 and review["status"]["authenticated"] is False
+    assert code == 201 and review["status"] == {"authenticated": False, "user": {},
+                                                "error": "invalid bearer token"}
 
 
 def test_discovery_lists_the_token_subresource(http: Http) -> None:
@@ -221,4 +224,5 @@ def test_expired_token_is_401(http: Http, server: ServerThread, robot: dict[str,
     _code, review = http.json("POST", REVIEWS, {"apiVersion": "authentication.k8s.io/v1",
                                                "kind": "TokenReview",
                                                "spec": {"token": old["status"]["token"]}})
-    assert review["status"]["error"] == "service account token has expired"
+    assert review["status"]["error"] == (
+        "[invalid bearer token, service account token has expired]")

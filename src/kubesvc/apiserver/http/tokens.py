@@ -225,7 +225,9 @@ class TokenIssuer:
         result = await self.authenticator.authenticate(
             token, list(wanted) or list(self.api_audiences))
         if result.user is None:
-            status["error"] = result.error or "invalid bearer token"
+            # as kube-apiserver's authenticator union words it
+            status["error"] = (f"[invalid bearer token, {result.error}]" if result.error
+                               else "invalid bearer token")
         else:
             u = result.user
             groups = [*u.groups, "system:authenticated"]
