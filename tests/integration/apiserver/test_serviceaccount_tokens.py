@@ -226,3 +226,44 @@ def test_expired_token_is_401(http: Http, server: ServerThread, robot: dict[str,
                                                "spec": {"token": old["status"]["token"]}})
     assert review["status"]["error"] == (
         "[invalid bearer token, service account token has expired]")
+
+
+async def test_anonymous_auth_off_is_401_everywhere(tmp_path: Any) -> None:
+    """``--anonymous-auth=false``: no credentials is 401 even on /healthz; a custom issuer
+    is what new tokens carry and what the server accepts."""
+    import ssl
+
+    import aiohttp
+
+    from kubesvc.apiserver.http import ApiServer
+    from kubesvc.apiserver.registry.core import Registry
+    from kubesvc.storage.memory import MemoryStore
+
+    registry = Registry(MemoryStore(), compact_interval=0)
+    await registry.start()
+    server = ApiServer(registry, data_dir=tmp_path, port=0, anonymous_auth=False,
+                       service_account_issuer="https://issuer.example")
+    await server.start()
+    try:
+        ctx = ssl.create_default_context(cadata=server.ca_pem.decode())
+        admin = {"Authorization": f"Bearer {server.token}"}
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx)) as s:
+            for path in ("/healthz", "/version", "/api"):
+                async with s.get(server.url + path) as r:
+                    assert r.status == 401, path
+            async with s.get(server.url + "/healthz", headers=admin) as r:
+                assert r.status == 200
+            await registry.create("serviceaccounts", {"metadata": {"name": "x"}},
+                                  namespace="default")
+            async with s.post(server.url + f"{SA_PATH}/x/token", headers=admin, json={
+                    "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest"}) as r:
+                tr = await r.json()
+            token = tr["status"]["token"]
+            assert _claims(token)["iss"] == "https://issuer.example"
+            assert tr["spec"]["audiences"] == ["https://issuer.example"]
+            async with s.get(server.url + "/api", headers={
+                    "Authorization": f"Bearer {token}"}) as r:
+                assert r.status == 200
+    finally:
+        await server.stop()
+        await registry.stop()
