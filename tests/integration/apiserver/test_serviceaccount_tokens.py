@@ -267,3 +267,19 @@ async def test_anonymous_auth_off_is_401_everywhere(tmp_path: Any) -> None:
     finally:
         await server.stop()
         await registry.stop()
+
+
+def test_in_process_token_request_through_the_registry(server: ServerThread,
+                                                       http: Http,
+                                                       robot: dict[str, Any]) -> None:
+    """The Registry (the in-process Client of ``kubesvc up``'s node agent) answers
+    serviceaccounts/NAME/token with the API server's key, as the HTTP path does."""
+    tr = server.run(server.registry.create(
+        "serviceaccounts", {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                            "spec": {"audiences": [ISSUER]}},
+        namespace=NS, subresource="token", name="robot"))
+    assert tr["kind"] == "TokenRequest"
+    _code, review = http.json("POST", REVIEWS, {"apiVersion": "authentication.k8s.io/v1",
+                                               "kind": "TokenReview",
+                                               "spec": {"token": tr["status"]["token"]}})
+    assert review["status"]["user"]["username"] == "system:serviceaccount:default:robot"

@@ -136,6 +136,7 @@ _AGENT = [
     rule(READ_WRITE, ["coordination.k8s.io"], ["leases"]),
     rule(READ_WRITE, ["events.k8s.io"], ["events"]),
     rule(READ_WRITE, ["discovery.k8s.io"], ["endpointslices"]),
+    rule(["create"], [""], ["serviceaccounts/token"]),  # projected tokens, as system:node
 ]
 
 NODE_AGENT_ROLE = "kubesvc:node-agent"

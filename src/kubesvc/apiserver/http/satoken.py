@@ -272,9 +272,14 @@ class ServiceAccountAuthenticator:
             raise _Refused(f"service account UID ({sa_uid}) does not match claim "
                            f"({sa_ref[1]})")
         extra: list[tuple[str, tuple[str, ...]]] = []
+        pod_bound = _claim_ref(private.get("pod")) is not None
         for kind, resource in (("secret", "secrets"), ("pod", "pods"), ("node", "nodes")):
             ref = _claim_ref(private.get(kind))
             if ref is None:
+                continue
+            if kind == "node" and pod_bound:
+                # a pod-bound token's node claims are only reported, not checked
+                extra += [(NODE_NAME_KEY, (ref[0],)), (NODE_UID_KEY, (ref[1],))]
                 continue
             try:
                 obj = await self._get(resource, "" if kind == "node" else ns, ref[0])

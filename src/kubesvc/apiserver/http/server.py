@@ -19,6 +19,7 @@ than ``MAX_HEADER_FIELD`` 431, each as a Status (aiohttp itself would answer a p
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import ssl
@@ -47,6 +48,7 @@ from kubesvc.apiserver.http.satoken import (
 )
 from kubesvc.apiserver.http.tls import ensure_tls
 from kubesvc.apiserver.http.tokens import JWKS_PATH, TokenIssuer
+from kubesvc.apiserver.registry.core import Registry
 
 __all__ = ["ApiServer", "Limits", "LogSource"]
 
@@ -208,6 +210,9 @@ class ApiServer:
                                          self.data_dir / "pki" / "sa.key")
         sa_tokens = TokenIssuer(sa_key, ServiceAccountAuthenticator(
             [sa_key], get=self._get_object, issuers=[self.service_account_issuer]))
+        if isinstance(self.registry, Registry):  # in-process callers' TokenRequests
+            self.registry.token_requests = functools.partial(sa_tokens.token_request,
+                                                             backend=self.registry)
         if self.audit_log_path is not None:
             rules = load_policy(self.audit_policy_file) if self.audit_policy_file else None
             self._audit = AuditLog(self.audit_log_path, rules)

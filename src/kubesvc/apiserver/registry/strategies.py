@@ -128,6 +128,12 @@ class PodStrategy(Strategy):
         if isinstance(spec, dict):
             mirror_service_account(spec)
 
+    def prepare_update(self, new: Obj, old: Obj) -> None:
+        spec = new.get("spec")
+        if isinstance(spec, dict):
+            mirror_service_account(spec)  # as upstream's conversion does on every decode
+        super().prepare_update(new, old)
+
     async def admit_create(self, obj: Obj, *, dry_run: bool) -> Txn:
         admission = self.registry.service_account_admission
         if admission is not None:

@@ -139,6 +139,20 @@ def test_bound_pod_must_exist_with_same_uid() -> None:
     assert r.error == "pod UID (other) does not match service account pod ref claim (pod-uid)"
 
 
+def test_pod_bound_token_reports_but_does_not_check_its_node() -> None:
+    node = {"metadata": {"name": "n1", "uid": "node-uid"}}
+    token = _token(pod=POD, node=node)
+    r = _run(_auth(Objects(("serviceaccounts", SA), ("pods", POD))), token)
+    assert r.user is not None
+    assert dict(r.user.extra)["authentication.kubernetes.io/node-name"] == ("n1",)
+    assert dict(r.user.extra)["authentication.kubernetes.io/node-uid"] == ("node-uid",)
+    # a node-bound token does need its node
+    token = _token(node=node)
+    assert _run(_auth(Objects(("serviceaccounts", SA))), token).error == (
+        "service account token has been invalidated")
+    assert _run(_auth(Objects(("serviceaccounts", SA), ("nodes", node))), token).user
+
+
 def test_bound_secret() -> None:
     secret = {"metadata": {"name": "s", "namespace": "ns1", "uid": "sec-uid"}}
     token = _token(secret=secret)
