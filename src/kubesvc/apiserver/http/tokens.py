@@ -121,8 +121,7 @@ class TokenIssuer:
                             warnings: list[str] | None = None, dry_run: bool = False,
                             now: dt.datetime | None = None) -> Obj:
         """Answer the TokenRequest ``req`` for ServiceAccount ``namespace/name``."""
-        md = req.get("metadata") if isinstance(req.get("metadata"), dict) else {}
-        assert isinstance(md, dict)
+        md = _dict(req.get("metadata"))
         if md.get("name") and md["name"] != name:
             raise errors.invalid("TokenRequest", name, [invalid(
                 "metadata.name", md["name"], "must match the service account name if "
@@ -132,9 +131,7 @@ class TokenIssuer:
                 "metadata.namespace", md["namespace"], "must match the service account "
                 "namespace if specified")], group=AUTHN)
         sa = await backend.get("serviceaccounts", name, namespace=namespace)
-        spec = req.get("spec") if isinstance(req.get("spec"), dict) else {}
-        assert isinstance(spec, dict)
-        spec = dict(spec)
+        spec = dict(_dict(req.get("spec")))
         pod = secret = node = None
         ref = spec.get("boundObjectRef")
         if isinstance(ref, dict) and ref:
@@ -215,8 +212,7 @@ class TokenIssuer:
         """Answer a TokenReview (upstream's ``tokenreview.REST.Create``)."""
         if namespace:
             raise errors.BadRequest(f"namespace is not allowed on this type: {namespace}")
-        spec = review.get("spec") if isinstance(review.get("spec"), dict) else {}
-        assert isinstance(spec, dict)
+        spec = _dict(review.get("spec"))
         token = str(spec.get("token") or "")
         if not token:
             raise errors.BadRequest("token is required for TokenReview in authentication")
@@ -252,6 +248,10 @@ class TokenIssuer:
         out = await self.token_review(obj, namespace=namespace)
         return respond(render_object(info, out, neg, include_object="Object"), neg,
                        status=201, warnings=warnings)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _q(s: str) -> str:
