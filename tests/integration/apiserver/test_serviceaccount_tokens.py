@@ -66,6 +66,12 @@ def test_token_request_validation(http: Http, robot: dict[str, Any]) -> None:
     assert st["message"] == ('TokenRequest.authentication.k8s.io "" is invalid: '
                              "spec.expirationSeconds: Invalid value: 100: may not specify a "
                              "duration less than 10 minutes")
+    code, st = http.json("POST", f"{SA_PATH}/robot/token?fieldValidation=Strict", {
+        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+        "spec": {"bogus": 1}})
+    assert code == 400 and st["message"] == (
+        'TokenRequest in version "v1" cannot be handled as a TokenRequest: strict decoding '
+        'error: unknown field "spec.bogus"')
     code, st = _token(http, "nobody")
     assert code == 404 and st["message"] == 'serviceaccounts "nobody" not found'
     code, st = _token(http, "robot", {"boundObjectRef": {"apiVersion": "apps/v1",

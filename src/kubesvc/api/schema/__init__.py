@@ -183,6 +183,7 @@ _EXTRA_KINDS: dict[tuple[str, str], str] = {
     ("autoscaling/v1", "Scale"): AS + "Scale",
     ("v1", "Status"): M + "Status",
     ("v1", "Binding"): C + "Binding",
+    ("authentication.k8s.io/v1", "TokenRequest"): AUTHN + "TokenRequest",
 }
 
 
