@@ -1,5 +1,6 @@
 """Every upstream case (ginkgo ``It``) in Kubernetes v1.32's ``test/e2e/network/service.go``,
-``dns.go``, ``endpointslice.go`` and ``endpointslicemirroring.go``: its full name, file and
+``dns.go``, ``endpointslice.go`` and ``endpointslicemirroring.go`` (and, from
+:mod:`.cases_auth`, ``test/e2e/auth/service_accounts.go``): its full name, file and
 tags, the kubesvc test that ports it (``module::function`` under tests/conformance), or why
 it cannot apply to kubesvc, or that it is not ported yet.
 
@@ -284,3 +285,8 @@ CASES: tuple[Case, ...] = (
          test=M + "should_mirror_a_custom_endpoint_with_multiple_subsets_and_same_ip_"
                   "address"),
 )
+
+# test/e2e/auth/service_accounts.go, kept in its own module (it needs Case and C above)
+from tests.conformance.cases_auth import AUTH_CASES  # noqa: E402
+
+CASES = CASES + AUTH_CASES

@@ -160,7 +160,8 @@ class Server:
         registry = Registry(store, service_cidr=o.service_cidr,
                             node_port_range=o.node_port_range,
                             apiserver_endpoint=(o.advertise, port),
-                            endpoint_reconciler="none")  # the lease reconciler owns them
+                            endpoint_reconciler="none",  # the lease reconciler owns them
+                            service_account_admission=True)
         api = ApiServer(registry, data_dir=o.data_dir, host=o.api_host, port=port,
                         extra_sans=[o.advertise, *o.tls_sans], readiness=self.readiness,
                         **o.serving.api_server_kwargs(),
@@ -229,7 +230,7 @@ class Server:
         shared = {res: Informer(self._registry(), res) for res in ("pods", "nodes")}
         cm = ControllerManager(self._registry(), informers=shared, options=ControllerOptions(
             lb_pools=list(o.lb_pools), node_grace_period=o.node_monitor_grace_period,
-            event_host=self.identity))
+            event_host=self.identity, root_ca=self._ca_pem()))
         scheduler = Scheduler(self._registry(), pods=shared["pods"], nodes=shared["nodes"])
         self.controllers = cm
         try:
@@ -239,6 +240,10 @@ class Server:
         finally:
             self.controllers = None
             log.info("%s: controllers stopped", self.identity)
+
+    def _ca_pem(self) -> bytes:
+        assert self.api is not None
+        return self.api.ca_pem
 
     def _registry(self) -> Registry:
         assert self.api is not None and isinstance(self.api.registry, Registry)

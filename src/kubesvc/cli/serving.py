@@ -1,6 +1,7 @@
 """The API server's load flags, shared by ``kubesvc up`` and ``kubesvc server`` under
 upstream's names: ``--max-requests-inflight``, ``--max-mutating-requests-inflight``,
-``--request-timeout`` and ``--min-request-timeout``. Called by :mod:`.commands` (flags),
+``--request-timeout`` and ``--min-request-timeout``; and its authentication flags
+``--anonymous-auth`` and ``--service-account-issuer``. Called by :mod:`.commands` (flags),
 :mod:`.up` and :mod:`.server` (their options); builds :class:`~kubesvc.apiserver.http.Limits`.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 MAX_REQUESTS_INFLIGHT = 400
 MAX_MUTATING_REQUESTS_INFLIGHT = 200
 REQUEST_TIMEOUT = 60.0
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -44,6 +46,8 @@ class Serving:
     max_mutating_requests_inflight: int = MAX_MUTATING_REQUESTS_INFLIGHT
     request_timeout: float = REQUEST_TIMEOUT
     min_request_timeout: int = 1800
+    anonymous_auth: bool = True
+    service_account_issuer: str = SERVICE_ACCOUNT_ISSUER
 
     @classmethod
     def from_args(cls, a: argparse.Namespace) -> Serving:
@@ -54,6 +58,9 @@ class Serving:
                 a, "max_mutating_requests_inflight", d.max_mutating_requests_inflight),
             request_timeout=getattr(a, "request_timeout", d.request_timeout),
             min_request_timeout=getattr(a, "min_request_timeout", d.min_request_timeout),
+            anonymous_auth=getattr(a, "anonymous_auth", d.anonymous_auth),
+            service_account_issuer=getattr(a, "service_account_issuer",
+                                           d.service_account_issuer),
         )
 
     def api_server_kwargs(self) -> dict[str, Any]:
@@ -67,6 +74,8 @@ class Serving:
                 request_timeout=self.request_timeout,
             ),
             "min_request_timeout": self.min_request_timeout,
+            "anonymous_auth": self.anonymous_auth,
+            "service_account_issuer": self.service_account_issuer,
         }
 
 
@@ -82,3 +91,20 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-request-timeout", type=int, default=1800,
                    help="a watch without timeoutSeconds lasts a random span of this many "
                         "seconds to twice that")
+    p.add_argument("--anonymous-auth", type=_bool, nargs="?", const=True, default=True,
+                   metavar="true|false",
+                   help="requests without a bearer token are system:anonymous, for RBAC to "
+                        "judge (default true); false answers them 401")
+    p.add_argument("--service-account-issuer", default=SERVICE_ACCOUNT_ISSUER,
+                   help="the iss of ServiceAccount tokens (default "
+                        "https://kubernetes.default.svc.cluster.local)")
+
+
+def _bool(text: str) -> bool:
+    """A Go-style boolean flag value."""
+    low = text.lower()
+    if low in ("true", "t", "1"):
+        return True
+    if low in ("false", "f", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean {text!r}")

@@ -181,6 +181,7 @@ class Cluster:
             node_port_range=o.node_port_range,
             apiserver_endpoint=(o.api_host if o.api_host not in ("0.0.0.0", "::")
                                 else o.node_ip, o.api_port),
+            service_account_admission=True,
         )
         self.registry = registry
         metrics_servers: list[MetricsServer] = []
@@ -214,7 +215,7 @@ class Cluster:
             controllers = ControllerManager(
                 registry, informers=shared, options=ControllerOptions(
                     lb_pools=list(o.lb_pools), node_grace_period=o.node_monitor_grace_period,
-                    external_informers=True))
+                    external_informers=True, root_ca=api.ca_pem))
             self._checks["controllers"] = controllers.synced
 
             stack = components.DnsStack.build(

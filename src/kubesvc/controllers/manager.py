@@ -25,6 +25,12 @@ from kubesvc.controllers.lbipam import LB_CLASS, POOL_CONFIGMAP, LBIPAMControlle
 from kubesvc.controllers.mirroring import EndpointSliceMirroringController
 from kubesvc.controllers.nodelifecycle import LEASE_NAMESPACE, NodeLifecycleController
 from kubesvc.controllers.replicaset import ReplicaSetController
+from kubesvc.controllers.serviceaccounts import (
+    DEFAULT_SERVICE_ACCOUNT,
+    ROOT_CA_CONFIGMAP,
+    RootCAPublisher,
+    ServiceAccountsController,
+)
 from kubesvc.controllers.servicepods import ServicePodIndex
 from kubesvc.controllers.tokencleaner import FIELD_SELECTOR as TOKEN_SECRETS
 from kubesvc.controllers.tokencleaner import TokenCleaner
@@ -32,12 +38,15 @@ from kubesvc.informers import Informer
 
 ALL_CONTROLLERS: frozenset[str] = frozenset({
     "endpointslice", "endpoints", "endpointslice-mirroring", "replicaset", "deployment",
-    "lb-ipam", "node-lifecycle", "garbage-collector", "tokencleaner",
+    "lb-ipam", "node-lifecycle", "garbage-collector", "tokencleaner", "serviceaccount",
+    "root-ca-cert-publisher",
 })
 
 SLICES = "endpointslices.discovery.k8s.io"
 LEASES = "leases.coordination.k8s.io"
 TOKEN_INFORMER = "secrets:bootstrap-tokens"  # not a resource name: no one else shares it
+SA_INFORMER = "serviceaccounts:default"  # only the ``default`` ones
+ROOT_CA_INFORMER = "configmaps:kube-root-ca.crt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +65,9 @@ class ControllerOptions:
     lb_class: str = LB_CLASS
     node_grace_period: float = 40.0  # --node-monitor-grace-period, seconds
     event_host: str = ""  # Event source.host
+    # the cluster CA (PEM) the root-ca-cert-publisher puts in every namespace's
+    # kube-root-ca.crt ConfigMap; without one that controller does not run
+    root_ca: bytes = b""
     # True: informers passed in are already run by the caller; the manager runs only the
     # ones it creates. False: it runs every informer it uses.
     external_informers: bool = False
@@ -137,12 +149,31 @@ class ControllerManager:
             self.informers[TOKEN_INFORMER] = tokens
             self._own.add(TOKEN_INFORMER)
             self.controllers["tokencleaner"] = TokenCleaner(client, secrets=tokens)
+        if "serviceaccount" in on:
+            self.controllers["serviceaccount"] = ServiceAccountsController(
+                client, namespaces=self._inf("namespaces"),
+                objects=self._own_inf(SA_INFORMER, "serviceaccounts",
+                                      field_selector=f"metadata.name={DEFAULT_SERVICE_ACCOUNT}"))
+        if "root-ca-cert-publisher" in on and opts.root_ca:
+            self.controllers["root-ca-cert-publisher"] = RootCAPublisher(
+                client, namespaces=self._inf("namespaces"),
+                configmaps=self._own_inf(ROOT_CA_INFORMER, "configmaps",
+                                         field_selector=f"metadata.name={ROOT_CA_CONFIGMAP}"),
+                root_ca=opts.root_ca)
 
     def _inf(self, resource: str, **kw: Any) -> Informer:
         inf = self.informers.get(resource)
         if inf is None:
             inf = self.informers[resource] = Informer(self.client, resource, **kw)
             self._own.add(resource)
+        return inf
+
+    def _own_inf(self, key: str, resource: str, **kw: Any) -> Informer:
+        """An informer under ``key`` (not a resource name, so no one else shares it)."""
+        inf = self.informers.get(key)
+        if inf is None:
+            inf = self.informers[key] = Informer(self.client, resource, **kw)
+            self._own.add(key)
         return inf
 
     def _recorder(self, component: str) -> EventRecorder:

@@ -43,11 +43,21 @@ def names(http: Http, path: str = SVC) -> set[str]:
 
 
 def test_unauthenticated_is_401_status(http: Http) -> None:
-    for token in ("", "wrong"):
-        code, body = http.json("GET", SVC, token=token)
-        assert code == 401
-        assert_status(body, 401, "Unauthorized")
-        assert body["message"] == "Unauthorized"
+    code, body = http.json("GET", SVC, token="wrong")
+    assert code == 401
+    assert_status(body, 401, "Unauthorized")
+    assert body["message"] == "Unauthorized"
+
+
+def test_anonymous_is_403_as_upstream(http: Http) -> None:
+    """No credentials at all: system:anonymous, which RBAC does not let list Services
+    (kube-apiserver's default --anonymous-auth=true answers exactly this)."""
+    code, body = http.json("GET", SVC, token="")
+    assert code == 403
+    assert_status(body, 403, "Forbidden")
+    assert body["message"] == ('services is forbidden: User "system:anonymous" cannot list '
+                               'resource "services" in API group "" in the namespace '
+                               '"default"')
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/livez", "/readyz", "/version"])

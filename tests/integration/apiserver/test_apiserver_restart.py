@@ -52,7 +52,7 @@ async def test_restart_reuses_ca_and_token(tmp_path: Path) -> None:
                         "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
             async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(str(sock))) as s:
                 async with s.get("http://localhost/api/v1/namespaces/default") as r:
-                    assert r.status == 401
+                    assert r.status == 403  # anonymous: RBAC says no
                 async with s.get("http://localhost/api/v1/namespaces/default",
                                  headers={"Authorization": f"Bearer {token}"}) as r:
                     assert r.status == 200

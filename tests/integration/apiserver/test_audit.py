@@ -103,3 +103,35 @@ def test_mutating_requests_are_audited(audited: AuditedServer) -> None:
         assert {e["level"] for e in events} == {"Metadata"}
         assert all("requestObject" not in e and "responseObject" not in e for e in events)
     assert (audited.log_path.stat().st_mode & 0o777) == 0o600
+
+
+def test_serviceaccount_user_extra_is_audited(tmp_path: Path) -> None:
+    """A pod-bound ServiceAccount token's user carries upstream's extra (pod name/uid,
+    credential id) into the event's user, as kube-apiserver's audit does."""
+    st = AuditedServer(tmp_path, None)
+    st.start()
+    try:
+        http = Http(st.server.url, st.server.ca_pem, st.server.token)
+        http.json("POST", "/api/v1/namespaces/default/serviceaccounts",
+                  {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "bot"}})
+        code, pod = http.json("POST", "/api/v1/namespaces/default/pods", {
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"serviceAccountName": "bot",
+                     "containers": [{"name": "c", "image": "registry.k8s.io/pause"}]}})
+        assert code == 201
+        code, tr = http.json("POST", "/api/v1/namespaces/default/serviceaccounts/bot/token", {
+            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+            "spec": {"boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": "p"}}})
+        assert code == 201
+        code, _ = http.json("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                            {"apiVersion": "authentication.k8s.io/v1",
+                             "kind": "SelfSubjectReview"}, token=tr["status"]["token"])
+        assert code == 201
+        ev = _events(st.log_path)[-1]
+        assert ev["user"]["username"] == "system:serviceaccount:default:bot"
+        extra = ev["user"]["extra"]
+        assert extra["authentication.kubernetes.io/pod-name"] == ["p"]
+        assert extra["authentication.kubernetes.io/pod-uid"] == [pod["metadata"]["uid"]]
+        assert extra["authentication.kubernetes.io/credential-id"][0].startswith("JTI=")
+    finally:
+        st.stop()

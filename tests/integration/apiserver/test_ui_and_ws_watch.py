@@ -85,7 +85,8 @@ def test_static_files_need_no_token_and_carry_a_csp(server: ServerThread) -> Non
             assert status == 200 and js.content_type == "text/javascript"
             for bad in ("/ui/static/../__init__.py", "/ui/static/nothing.js", "/ui/x"):
                 assert (await get(bad))[0] == 404
-            assert (await get("/ui/metrics"))[0] == 401
+            # anonymous: RBAC refuses (403, as upstream for any non-public path)
+            assert (await get("/ui/metrics"))[0] == 403
             status, text, _ = await get(
                 "/ui/metrics", headers={"Authorization": f"Bearer {server.server.token}"})
             assert status == 200 and "apiserver_request_total" in text

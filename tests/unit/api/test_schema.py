@@ -270,6 +270,7 @@ def test_sub_schema_paths() -> None:
 
 # Fields the kubernetes client models know but Kubernetes v1.32 does not serve (added later).
 NEWER_THAN_1_32 = {
+    ("TokenRequestSpec", "attestations"),
     ("PodSpec", "hostnameOverride"),
     ("PodSpec", "schedulingGroup"),
     ("PodSpec", "evictionResponders"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kubesvc.cli.commands import build_parser
+from kubesvc.cli.serving import Serving
 from kubesvc.cli.up import UpOptions
 
 
@@ -24,3 +25,21 @@ def test_bad_max_pods_says_what_to_fix(bad: str, message: str,
     with pytest.raises(SystemExit):
         build_parser().parse_args(["up", "--max-pods", bad])
     assert f"argument --max-pods: {message}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cmd", ["up", "server"])
+def test_authentication_flags_reach_the_api_server(cmd: str) -> None:
+    def kwargs(*args: str) -> dict[str, object]:
+        return Serving.from_args(build_parser().parse_args([cmd, *args])).api_server_kwargs()
+
+    assert kwargs()["anonymous_auth"] is True
+    assert kwargs()["service_account_issuer"] == "https://kubernetes.default.svc.cluster.local"
+    kw = kwargs("--anonymous-auth=false", "--service-account-issuer", "https://x.example")
+    assert kw["anonymous_auth"] is False and kw["service_account_issuer"] == "https://x.example"
+    assert kwargs("--anonymous-auth")["anonymous_auth"] is True
+
+
+def test_bad_anonymous_auth_value(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["up", "--anonymous-auth=maybe"])
+    assert "invalid boolean 'maybe'" in capsys.readouterr().err

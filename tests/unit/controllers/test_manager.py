@@ -51,9 +51,10 @@ async def test_manager_runs_everything() -> None:
     shared = {"services": Informer(client, "services")}
     mgr = ControllerManager(client, informers=shared, options=ControllerOptions(
         lb_pools=("127.0.100.0/24",), node_grace_period=30))
+    # (no root-ca-cert-publisher: it was given no CA)
     assert set(mgr.controllers) == {
         "endpointslice", "endpoints", "endpointslice-mirroring", "replicaset", "deployment",
-        "lb-ipam", "node-lifecycle", "garbage-collector", "tokencleaner"}
+        "lb-ipam", "node-lifecycle", "garbage-collector", "tokencleaner", "serviceaccount"}
     assert mgr.informers["services"] is shared["services"]
     stop = asyncio.Event()
     task = asyncio.create_task(mgr.run(stop))

@@ -1,9 +1,10 @@
 """Upstream's bootstrap RBAC policy (plugin/pkg/auth/authorizer/rbac/bootstrappolicy,
 v1.32) for what this server serves: ``cluster-admin``; the user-facing ``admin``, ``edit``
 and ``view`` aggregated from ``system:aggregate-to-*``; ``system:discovery``,
-``system:basic-user``, ``system:public-info-viewer``, ``system:node-proxier``; and their
-ClusterRoleBindings. Every object carries ``kubernetes.io/bootstrapping: rbac-defaults``
-and ``rbac.authorization.kubernetes.io/autoupdate: "true"``, so the API server reconciles
+``system:basic-user``, ``system:public-info-viewer``, ``system:node-proxier``,
+``system:service-account-issuer-discovery``; and their ClusterRoleBindings. Every object
+carries ``kubernetes.io/bootstrapping: rbac-defaults`` and
+``rbac.authorization.kubernetes.io/autoupdate: "true"``, so the API server reconciles
 it at each start (:func:`reconcile_role`, :func:`reconcile_binding`).
 
 kubesvc adds one role of its own, ``kubesvc:node-agent``, bound to ``system:nodes`` and
@@ -125,6 +126,9 @@ _DISCOVERY_URLS = ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "
 _PUBLIC_URLS = ["/healthz", "/livez", "/readyz", "/version", "/version/"]
 _MONITORING_URLS = ["/metrics", "/metrics/slis", "/livez", "/readyz", "/healthz", "/livez/*",
                     "/readyz/*", "/healthz/*"]
+_OIDC_URLS = ["/.well-known/openid-configuration", "/.well-known/openid-configuration/",
+              "/openid/v1/jwks", "/openid/v1/jwks/"]
+SA_ISSUER_DISCOVERY = "system:service-account-issuer-discovery"
 
 _AGENT = [
     rule(READ, ["", "discovery.k8s.io", "coordination.k8s.io", "events.k8s.io", "apps"],
@@ -134,6 +138,7 @@ _AGENT = [
     rule(READ_WRITE, ["coordination.k8s.io"], ["leases"]),
     rule(READ_WRITE, ["events.k8s.io"], ["events"]),
     rule(READ_WRITE, ["discovery.k8s.io"], ["endpointslices"]),
+    rule(["create"], [""], ["serviceaccounts/token"]),  # projected tokens, as system:node
 ]
 
 NODE_AGENT_ROLE = "kubesvc:node-agent"
@@ -163,6 +168,7 @@ def cluster_roles() -> list[Obj]:
             rule(["create", "patch", "update"], ["", "events.k8s.io"], ["events"]),
             rule(["list", "watch"], ["discovery.k8s.io"], ["endpointslices"]),
         ]),
+        cluster_role(SA_ISSUER_DISCOVERY, [url_rule(["get"], _OIDC_URLS)]),
         cluster_role(NODE_AGENT_ROLE, _AGENT),
     ])
 
@@ -181,6 +187,8 @@ def cluster_role_bindings() -> list[Obj]:
                              [group("system:authenticated"), group("system:unauthenticated")]),
         cluster_role_binding("system:node-proxier", "system:node-proxier",
                              [user("system:kube-proxy")]),
+        cluster_role_binding(SA_ISSUER_DISCOVERY, SA_ISSUER_DISCOVERY,
+                             [group("system:serviceaccounts")]),
         cluster_role_binding(NODE_AGENT_ROLE, NODE_AGENT_ROLE,
                              [group("system:nodes"), group("system:bootstrappers")]),
     ]

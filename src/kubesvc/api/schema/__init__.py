@@ -33,6 +33,7 @@ from kubesvc.api.schema import (  # noqa: F401  (imported for their registration
     pod_status,
     rbac,
     reviews,
+    tokens,
     volumes,
 )
 from kubesvc.api.schema._dsl import (
@@ -125,6 +126,8 @@ KIND_DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("events.k8s.io", "Event"): "Event is a report of an event somewhere in the cluster.",
     ("authentication.k8s.io", "SelfSubjectReview"): "SelfSubjectReview contains the user "
     "information that the kube-apiserver has about the user making this request.",
+    ("authentication.k8s.io", "TokenReview"): "TokenReview attempts to authenticate a token "
+    "to a known user.",
     ("authorization.k8s.io", "SelfSubjectAccessReview"): "SelfSubjectAccessReview checks "
     "whether or the current user can perform an action.",
     ("authorization.k8s.io", "SelfSubjectRulesReview"): "SelfSubjectRulesReview enumerates "
@@ -180,6 +183,7 @@ _EXTRA_KINDS: dict[tuple[str, str], str] = {
     ("autoscaling/v1", "Scale"): AS + "Scale",
     ("v1", "Status"): M + "Status",
     ("v1", "Binding"): C + "Binding",
+    ("authentication.k8s.io/v1", "TokenRequest"): AUTHN + "TokenRequest",
 }
 
 

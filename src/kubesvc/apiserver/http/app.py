@@ -4,9 +4,12 @@ method, and turns every error into a ``metav1.Status``.
 Routing is done here by hand (a path split, no regex table) to keep per-request overhead
 low: non-resource paths (``/version``, health, discovery, OpenAPI) first, then resource
 paths parsed by :mod:`.paths` and dispatched to :class:`.crud.Crud`, :class:`.watch.Watcher`,
-:func:`.logs.serve_log`, :func:`.proxy.serve_proxy` or, for the create-only reviews,
-:func:`.reviews.serve`. Tokens the static file does not know go to the bootstrap token
-authenticator; every request then passes :class:`.limits.Limits` (max in-flight, request
+:func:`.logs.serve_log`, :func:`.proxy.serve_proxy`, the ServiceAccount token endpoints of
+:mod:`.tokens` (TokenRequest, TokenReview, OIDC discovery) or, for the other create-only
+reviews, :func:`.reviews.serve`. Authentication is upstream's chain: the token file, then
+bootstrap tokens, then ServiceAccount JWTs; a request without a bearer token is
+``system:anonymous`` (unless anonymous auth is off: 401) and RBAC decides for it as for
+anyone. Every request then passes :class:`.limits.Limits` (max in-flight, request
 timeout); with an :class:`.audit.AuditLog` each mutating request is written to it once
 answered, and every request is counted in :class:`.metrics.ApiMetrics` (served at
 ``/metrics``). Built by :class:`.server.ApiServer`.
@@ -29,10 +32,11 @@ from kubesvc.api.rbac.attributes import Attributes
 from kubesvc.apiserver.http import discovery, health, openapi, paths, reviews, ui
 from kubesvc.apiserver.http.audit import AuditLog
 from kubesvc.apiserver.http.auth import (
+    ANONYMOUS,
     BootstrapTokenAuthenticator,
     TokenFile,
     User,
-    is_anonymous_path,
+    bearer_token,
 )
 from kubesvc.apiserver.http.authz import Authz
 from kubesvc.apiserver.http.backend import Backend
@@ -43,6 +47,7 @@ from kubesvc.apiserver.http.metrics import ApiMetrics
 from kubesvc.apiserver.http.negotiation import MAX_BODY_BYTES, encode
 from kubesvc.apiserver.http.params import truthy
 from kubesvc.apiserver.http.proxy import Dialer, direct_dial, serve_proxy
+from kubesvc.apiserver.http.tokens import OIDC_PATHS, TokenIssuer
 from kubesvc.apiserver.http.watch import Watcher
 from kubesvc.metrics.exposition import metrics_response, registry_source
 
@@ -79,8 +84,8 @@ def _build_static(server_address: str) -> _Static:
 
     group_docs: dict[str, bytes] = {}
     lists: dict[tuple[str, str], bytes] = {}
-    root = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2", "/openapi/v3",
-            "/readyz", "/version"]
+    root = ["/.well-known/openid-configuration", "/api", "/api/v1", "/apis", "/healthz",
+            "/livez", "/openapi/v2", "/openapi/v3", "/openid/v1/jwks", "/readyz", "/version"]
     for g, versions in groups().items():
         if g:
             doc = discovery.api_group(g)
@@ -122,8 +127,13 @@ class ApiApp:
         bootstrap: BootstrapTokenAuthenticator | None = None,
         audit: AuditLog | None = None,
         authz: Authz | None = None,
+        service_accounts: TokenIssuer | None = None,
+        anonymous: bool = True,
     ) -> None:
         self.backend = backend
+        # ServiceAccount tokens (None: no TokenRequest/TokenReview/OIDC, no SA JWTs)
+        self.service_accounts = service_accounts
+        self.anonymous = anonymous  # --anonymous-auth
         self.limits = limits if limits is not None else Limits()
         # RBAC (None: every authenticated caller may do everything, as AlwaysAllow).
         self.authz = authz
@@ -203,13 +213,9 @@ class ApiApp:
                 return ui.serve_static(request)
             user: User | None = None
             attrs: Attributes | None = None
-            if self.tokens is not None and not is_anonymous_path(path):
-                header = request.headers.get("Authorization") or websocket_bearer(request)
-                user = self.tokens.authenticate(header)
-                if user is None and self.bootstrap is not None:
-                    user = await self.bootstrap.authenticate(header)
-                if user is None:
-                    raise errors.Unauthorized("Unauthorized")
+            if self.tokens is not None:
+                user = await self.authenticate(
+                    request.headers.get("Authorization") or websocket_bearer(request))
                 if seen is not None:
                     seen.append(user)
                 if self.authz is not None:
@@ -235,6 +241,25 @@ class ApiApp:
             log.exception("internal error serving %s %s", request.method, request.path)
             return status_response(errors.InternalError("an error on the server has prevented "
                                                         "the request from succeeding"))
+
+    async def authenticate(self, authorization: str | None) -> User:
+        """The caller of a request with this Authorization header, through upstream's
+        chain; no bearer token at all is anonymous (when allowed), a bearer token no
+        authenticator accepts is 401."""
+        token = bearer_token(authorization)
+        if not token:
+            if self.anonymous:
+                return ANONYMOUS
+            raise errors.Unauthorized("Unauthorized")
+        assert self.tokens is not None
+        user = self.tokens.authenticate(authorization)
+        if user is None and self.bootstrap is not None:
+            user = await self.bootstrap.authenticate(authorization)
+        if user is None and self.service_accounts is not None:
+            user = (await self.service_accounts.authenticator.authenticate(token)).user
+        if user is None:
+            raise errors.Unauthorized("Unauthorized")
+        return user
 
     async def _route(self, request: web.Request, path: str, user: User | None,
                      target: paths.Target | None,
@@ -270,6 +295,8 @@ class ApiApp:
             return await self.ui_metrics.serve(request)
         if path == "/":
             return web.Response(body=self.static.root_paths, content_type="application/json")
+        if path in OIDC_PATHS and self.service_accounts is not None:
+            return self.service_accounts.serve_oidc(request, path)
         raise errors.NotFound(_NOT_FOUND)
 
     def _readiness(self) -> Mapping[str, bool]:
@@ -313,6 +340,11 @@ class ApiApp:
         info = target.info
         verbs = info.verbs
         sub = target.subresource
+        if sub == "token":  # serviceaccounts/NAME/token: a TokenRequest
+            if method != "POST" or self.service_accounts is None:
+                raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
+            return await self.service_accounts.serve_token_request(request, target,
+                                                                   self.backend)
         if sub == "proxy":
             return await serve_proxy(request, target, backend=self.backend, dial=self.dial,
                                      proxy_path=target.proxy_path)
@@ -339,6 +371,9 @@ class ApiApp:
                 if info.namespaced and target.namespace is None:
                     raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
                 _need(verbs, "create")
+                if info.kind == "TokenReview" and self.service_accounts is not None:
+                    return await self.service_accounts.serve_token_review(
+                        request, info, target.namespace)
                 return await reviews.serve(request, info, user, authz=self.authz,
                                            namespace=target.namespace)
             if sub == "binding":

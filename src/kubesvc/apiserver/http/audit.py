@@ -189,9 +189,7 @@ class AuditLog:
             "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": level,
             "auditID": audit_id,
             "stage": STAGE, "requestURI": str(request.rel_url), "verb": verb,
-            "user": {} if user is None else {
-                "username": user.name, **({"uid": user.uid} if user.uid else {}),
-                "groups": list(user.groups)},
+            "user": {} if user is None else _user_info(user),
             **({} if impersonated is None else {"impersonatedUser": _user_info(impersonated)}),
             "sourceIPs": _source_ips(request),
             "userAgent": request.headers.get("User-Agent", ""),
@@ -211,7 +209,8 @@ class AuditLog:
 
 def _user_info(user: User) -> dict[str, Any]:
     return {"username": user.name, **({"uid": user.uid} if user.uid else {}),
-            "groups": list(user.groups)}
+            "groups": list(user.groups),
+            **({"extra": user.extra_dict()} if user.extra else {})}
 
 
 def _source_ips(request: web.Request) -> list[str]:

@@ -3,13 +3,15 @@
 The tokens file is CSV, one ``token,user,uid,"group1,group2"`` per line (upstream's format).
 On first start :meth:`TokenFile.load_or_create` writes an admin token for
 ``kubernetes-admin`` (group ``system:masters``); later starts reuse the file. The request
-middleware in :mod:`.app` calls :meth:`TokenFile.authenticate` with the Authorization header;
-paths in :data:`ANONYMOUS_PATHS` are served without a token, as upstream's
-``system:public-info-viewer`` role allows. A token the file does not know goes to
-:class:`BootstrapTokenAuthenticator` (upstream's bootstrap token authenticator), which reads
-its ``kube-system/bootstrap-token-<id>`` Secret from the Registry on each request, so a
-token created or deleted while the server runs counts at once and an expired one is
-refused.
+middleware in :mod:`.app` calls :meth:`TokenFile.authenticate` with the Authorization header.
+A token the file does not know goes to :class:`BootstrapTokenAuthenticator` (upstream's
+bootstrap token authenticator), which reads its ``kube-system/bootstrap-token-<id>`` Secret
+from the Registry on each request, so a token created or deleted while the server runs
+counts at once and an expired one is refused; then to the ServiceAccount JWT authenticator
+(:mod:`.satoken`). A request with no bearer token at all is :data:`ANONYMOUS`
+(``system:anonymous`` in ``system:unauthenticated``) when anonymous auth is on, and RBAC
+decides what it may do (upstream's ``system:public-info-viewer`` allows the health and
+version paths).
 """
 
 from __future__ import annotations
@@ -31,24 +33,21 @@ from kubesvc.api import bootstraptoken as bt
 
 log = logging.getLogger(__name__)
 
-ANONYMOUS_PATHS = frozenset({
-    "/healthz", "/livez", "/readyz", "/version", "/version/", "/healthz/", "/livez/",
-    "/readyz/",
-})
-
-
-def is_anonymous_path(path: str) -> bool:
-    if path in ANONYMOUS_PATHS:
-        return True
-    # /healthz/ping, /livez/etcd, /readyz/<check> are public too.
-    return path.startswith(("/healthz/", "/livez/", "/readyz/"))
-
-
 @dataclass(frozen=True, slots=True)
 class User:
     name: str
     uid: str
     groups: tuple[str, ...]
+    # upstream's user.Info extra: (key, values) pairs, e.g. a pod-bound ServiceAccount
+    # token's authentication.kubernetes.io/pod-name
+    extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def extra_dict(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in self.extra}
+
+
+#: The user of a request without credentials (upstream's anonymous authenticator).
+ANONYMOUS = User("system:anonymous", "", ("system:unauthenticated",))
 
 
 class TokenFile:

@@ -1,11 +1,11 @@
-"""Authorization of each authenticated request: impersonation (upstream's
+"""Authorization of each request (``system:anonymous`` included): impersonation (upstream's
 ``WithImpersonation`` filter: ``Impersonate-User``/``-Group``/``-Uid``/``-Extra-*``, each
 needing the ``impersonate`` verb), then the RBAC decision over the request's attributes
 (``WithAuthorization``: upstream's ``Forbidden`` Status when denied), then — for writes of
 Roles, ClusterRoles and their bindings — upstream's escalation prevention (the caller must
 hold every permission granted, or the ``escalate``/``bind`` verb).
 
-Called by :mod:`.app` for every request that is not on a public path; reads the
+Called by :mod:`.app` for every request; reads the
 :class:`~.rbacpolicy.PolicyCache` through :mod:`kubesvc.api.rbac` (no store reads, except
 a dry-run PATCH to learn what a patched role or binding would grant).
 """

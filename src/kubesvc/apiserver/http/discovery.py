@@ -22,6 +22,7 @@ _SUBRESOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     "log": ("", "v1", "Pod", ("get",)),
     "binding": ("", "v1", "Binding", ("create",)),
     "finalize": ("", "", "", ("update",)),
+    "token": ("authentication.k8s.io", "v1", "TokenRequest", ("create",)),
     # kind: <Parent>ProxyOptions (PodProxyOptions, ServiceProxyOptions)
     "proxy": ("", "v1", "ProxyOptions", ("create", "delete", "get", "patch", "update")),
 }

@@ -28,15 +28,14 @@ from kubesvc.api.resources import ResourceInfo
 from kubesvc.api.timefmt import rfc3339
 from kubesvc.api.validation.field import GoRaw, invalid
 from kubesvc.apiserver.http import params
-from kubesvc.apiserver.http.auth import User
+from kubesvc.apiserver.http.auth import ANONYMOUS, User
 from kubesvc.apiserver.http.authz import Authz, groups_of
 from kubesvc.apiserver.http.crud import decode_body_object, for_write, read_body, respond
 from kubesvc.apiserver.http.negotiation import negotiate
 from kubesvc.apiserver.http.render import render_object
 from kubesvc.apiserver.registry import fieldvalidation
 
-#: The caller when the server runs without authentication (tests that build the app).
-ANONYMOUS = User("system:anonymous", "", ("system:unauthenticated",))
+__all__ = ["ANONYMOUS", "answer", "serve"]  # ANONYMOUS: the caller without authentication
 
 
 def answer(info: ResourceInfo, obj: Obj, user: User, *, now: dt.datetime,
@@ -50,6 +49,8 @@ def answer(info: ResourceInfo, obj: Obj, user: User, *, now: dt.datetime,
         user_info: Obj = {"username": user.name, "groups": groups}
         if user.uid:
             user_info["uid"] = user.uid
+        if user.extra:
+            user_info["extra"] = user.extra_dict()
         return {"kind": info.kind, "apiVersion": info.api_version,
                 "metadata": {"creationTimestamp": rfc3339(now)},
                 "status": {"userInfo": user_info}}

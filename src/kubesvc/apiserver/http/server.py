@@ -1,7 +1,8 @@
 """``ApiServer``: the HTTPS API server around a Registry.
 
-On :meth:`ApiServer.start` it creates (or reuses) the CA, serving certificate and admin
-token under ``data_dir`` (:mod:`.tls`, :mod:`.auth`), builds the aiohttp application
+On :meth:`ApiServer.start` it creates (or reuses) the CA, serving certificate, admin
+token and ServiceAccount signing key under ``data_dir`` (:mod:`.tls`, :mod:`.auth`,
+:mod:`.satoken`), builds the aiohttp application
 (:mod:`.app`, with the audit log of :mod:`.audit` when asked) and listens on
 ``host:port`` (port 0 picks a free port; :attr:`url` tells which). ``kubesvc up``/``kubesvc
 server`` construct it with the Registry, a readiness callback (``/readyz``) and, later, the
@@ -18,6 +19,7 @@ than ``MAX_HEADER_FIELD`` 431, each as a Status (aiohttp itself would answer a p
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import ssl
@@ -39,7 +41,14 @@ from kubesvc.apiserver.http.limits import Limits
 from kubesvc.apiserver.http.logs import LogSource
 from kubesvc.apiserver.http.proxy import Dialer, direct_dial
 from kubesvc.apiserver.http.rbacpolicy import PolicyCache, ensure_bootstrap_policy
+from kubesvc.apiserver.http.satoken import (
+    DEFAULT_ISSUER,
+    ServiceAccountAuthenticator,
+    SigningKey,
+)
 from kubesvc.apiserver.http.tls import ensure_tls
+from kubesvc.apiserver.http.tokens import JWKS_PATH, TokenIssuer
+from kubesvc.apiserver.registry.core import Registry
 from kubesvc.metrics.exposition import MetricsSource
 
 __all__ = ["ApiServer", "Limits", "LogSource"]
@@ -134,8 +143,12 @@ class ApiServer:
         tls_handshake_timeout: float = TLS_HANDSHAKE_TIMEOUT,
         audit_log_path: Path | None = None,
         audit_policy_file: Path | None = None,
+        service_account_issuer: str = DEFAULT_ISSUER,
+        anonymous_auth: bool = True,
     ) -> None:
         self.registry = registry
+        self.service_account_issuer = service_account_issuer  # --service-account-issuer
+        self.anonymous_auth = anonymous_auth  # --anonymous-auth
         self.limits = limits if limits is not None else Limits()
         self.min_request_timeout = min_request_timeout
         self.keepalive_timeout = keepalive_timeout
@@ -194,6 +207,13 @@ class ApiServer:
         tls = await asyncio.to_thread(ensure_tls, self.data_dir, extra_sans=sans)
         self._ca_pem = tls.ca_pem
         self._tokens = TokenFile.load_or_create(self.data_dir / "tokens.csv")
+        sa_key = await asyncio.to_thread(SigningKey.load_or_create,
+                                         self.data_dir / "pki" / "sa.key")
+        sa_tokens = TokenIssuer(sa_key, ServiceAccountAuthenticator(
+            [sa_key], get=self._get_object, issuers=[self.service_account_issuer]))
+        if isinstance(self.registry, Registry):  # in-process callers' TokenRequests
+            self.registry.token_requests = functools.partial(sa_tokens.token_request,
+                                                             backend=self.registry)
         if self.audit_log_path is not None:
             rules = load_policy(self.audit_policy_file) if self.audit_policy_file else None
             self._audit = AuditLog(self.audit_log_path, rules)
@@ -211,7 +231,8 @@ class ApiServer:
             readiness=self.readiness, log_source=self.log_source, dial=self.dial,
             limits=self.limits,
             bootstrap=BootstrapTokenAuthenticator(self._get_secret), audit=self._audit,
-            authz=Authz(self.policy, self.registry),
+            authz=Authz(self.policy, self.registry), service_accounts=sa_tokens,
+            anonymous=self.anonymous_auth,
         )
         self._api.watcher.min_request_timeout = self.min_request_timeout
         # handler_cancellation: a watch ends when its client disconnects; writes are
@@ -232,6 +253,7 @@ class ApiServer:
         if self.port == 0:
             self.port = int(runner.addresses[0][1])
         self._api.set_server_address(self.url.removeprefix("https://"))
+        sa_tokens.jwks_uri = self.url + JWKS_PATH  # upstream: the external address
 
     def add_metrics_source(self, name: str, source: MetricsSource) -> None:
         """A component whose metrics ``/ui/metrics`` gathers (after :meth:`start`)."""
@@ -240,6 +262,9 @@ class ApiServer:
 
     async def _get_secret(self, namespace: str, name: str) -> dict[str, Any]:
         return await self.registry.get("secrets", name, namespace=namespace)
+
+    async def _get_object(self, resource: str, namespace: str, name: str) -> dict[str, Any]:
+        return await self.registry.get(resource, name, namespace=namespace or None)
 
     async def stop(self) -> None:
         """End open watches and log streams, then close the listener."""

@@ -21,7 +21,8 @@ Extras beyond the ``Client`` protocol, all keyword arguments with defaults (the 
 none; the default "" marks an in-process caller, a kubesvc component whose objects carry
 only declared fields, and skips the unknown-field walk) with ``warnings`` (a list the
 registry appends upstream-worded warnings to, e.g. ``unknown field "spec.foo"``),
-``subresource`` on get/create/update/patch, ``ListOptions.resource_version_match`` on list,
+``subresource`` on get/create/update/patch (``serviceaccounts`` ``token`` through
+:attr:`Registry.token_requests`), ``ListOptions.resource_version_match`` on list,
 ``WriteOptions.field_manager``/``force`` on patch (accepted, unused: there are no
 managedFields), and :meth:`Registry.delete_collection`.
 
@@ -36,9 +37,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from kubesvc import errors
 from kubesvc.api import meta as apimeta
@@ -76,6 +77,7 @@ from kubesvc.apiserver.registry.codec import (
     same_content,
     uid_precondition,
 )
+from kubesvc.apiserver.registry.serviceaccounts import ServiceAccountAdmission
 from kubesvc.apiserver.registry.services import ServiceStrategy
 from kubesvc.apiserver.registry.strategies import PodStrategy, Strategy
 from kubesvc.client.options import DeleteOptions, ListOptions, WatchOptions, WriteOptions
@@ -85,6 +87,14 @@ from kubesvc.storage.store import KeyValue, Store
 log = logging.getLogger(__name__)
 
 MAX_RETRIES = 64
+
+
+class TokenRequester(Protocol):
+    """Answers a TokenRequest for ServiceAccount ``namespace/name``
+    (``kubesvc.apiserver.http.tokens.TokenIssuer.token_request`` bound to a backend)."""
+
+    def __call__(self, req: Obj, *, namespace: str, name: str,
+                 warnings: list[str] | None = None, dry_run: bool = False) -> Awaitable[Obj]: ...
 Warnings = list[str]  # (the class below shadows ``list`` with its method)
 
 
@@ -103,10 +113,14 @@ class Registry:
         compact_interval: float = 300.0,
         repair_interval: float = 180.0,
         endpoint_reconciler: str = "single",
+        service_account_admission: bool = False,
     ) -> None:
         """``endpoint_reconciler`` as upstream's ``--endpoint-reconciler-type``: "single"
         keeps the ``kubernetes`` Endpoints/EndpointSlice on ``apiserver_endpoint``; "none"
-        leaves them to the caller (``kubesvc server``'s lease reconciler)."""
+        leaves them to the caller (``kubesvc server``'s lease reconciler).
+        ``service_account_admission`` turns on upstream's ServiceAccount admission for pods
+        (:mod:`.serviceaccounts`; it needs the ServiceAccount controller running, so only
+        the commands that run it turn it on)."""
         if endpoint_reconciler not in ("single", "none"):
             raise ValueError(f"endpoint_reconciler {endpoint_reconciler!r}: single or none")
         self.endpoint_reconciler = endpoint_reconciler
@@ -120,6 +134,11 @@ class Registry:
         self.ips = ClusterIPAllocator(store, service_cidr)
         self.ports = NodePortAllocator(store, node_port_range)
         self.namespaces = namespaces.NamespaceLifecycle(self)
+        self.service_account_admission = (
+            ServiceAccountAdmission(self) if service_account_admission else None)
+        # serviceaccounts/NAME/token for in-process callers (the node agent of `kubesvc
+        # up`): set by the API server, which holds the signing key
+        self.token_requests: TokenRequester | None = None
         self._strategies: dict[str, Strategy] = {}
         for info in resources.RESOURCES:
             strategy: Strategy
@@ -298,6 +317,13 @@ class Registry:
         Binding's own name) to ``target.name``."""
         info = self.info(resource)
         if subresource:
+            if info.key == "serviceaccounts" and subresource == "token":
+                if self.token_requests is None:
+                    raise errors.MethodNotAllowed("the server does not allow this method on "
+                                                  "the requested resource")
+                return await self.token_requests(
+                    obj, namespace=self.namespace_for(info, namespace, obj), name=name,
+                    warnings=warnings, dry_run=opts.dry_run)
             if info.key == "pods" and subresource == "binding":
                 return await subresources.bind(
                     self, obj, self.namespace_for(info, namespace, obj), name=name,

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 
 from kubesvc.api import meta as apimeta
 from kubesvc.api.defaults import pod_qos_class
-from kubesvc.api.objects import Obj
+from kubesvc.api.objects import Obj, ensure_meta
 from kubesvc.api.resources import ResourceInfo
+from kubesvc.apiserver.registry.serviceaccounts import mirror_service_account
 
 if TYPE_CHECKING:
     from kubesvc.apiserver.registry.core import Registry
@@ -117,10 +118,32 @@ class Strategy:
 
 
 class PodStrategy(Strategy):
-    """Pods: ``status.phase: Pending`` and the QoS class on create; graceful deletion."""
+    """Pods: ``status.phase: Pending`` and the QoS class on create; the deprecated
+    ``serviceAccount`` mirrored; ServiceAccount admission (when the registry has it);
+    graceful deletion."""
 
     def prepare_create(self, obj: Obj) -> None:
         obj["status"] = {"phase": "Pending", "qosClass": pod_qos_class(obj)}
+        spec = obj.get("spec")
+        if isinstance(spec, dict):
+            mirror_service_account(spec)
+
+    def prepare_update(self, new: Obj, old: Obj) -> None:
+        spec = new.get("spec")
+        if isinstance(spec, dict):
+            mirror_service_account(spec)  # as upstream's conversion does on every decode
+        super().prepare_update(new, old)
+
+    async def admit_create(self, obj: Obj, *, dry_run: bool) -> Txn:
+        admission = self.registry.service_account_admission
+        if admission is not None:
+            md = ensure_meta(obj)
+            name = str(md.get("name") or "")
+            prefix = str(md.get("generateName") or "")
+            if prefix and name.startswith(prefix) and len(name) == len(prefix) + 5:
+                name = ""  # upstream admits before the name is generated
+            await admission.admit(obj, str(md.get("namespace") or ""), name=name)
+        return NOOP_TXN
 
     def prepare_status_update(self, body: Obj, old: Obj) -> Obj:
         new = super().prepare_status_update(body, old)

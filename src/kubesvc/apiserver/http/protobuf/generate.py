@@ -38,6 +38,8 @@ ROOTS = {
     ("autoscaling/v1", "Scale"): "k8s.io.api.autoscaling.v1.Scale",
     ("authentication.k8s.io/v1", "SelfSubjectReview"):
         "k8s.io.api.authentication.v1.SelfSubjectReview",
+    ("authentication.k8s.io/v1", "TokenRequest"): "k8s.io.api.authentication.v1.TokenRequest",
+    ("authentication.k8s.io/v1", "TokenReview"): "k8s.io.api.authentication.v1.TokenReview",
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"):
         "k8s.io.api.authorization.v1.SelfSubjectAccessReview",
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"):

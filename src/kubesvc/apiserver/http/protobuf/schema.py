@@ -9,6 +9,8 @@ ROOTS: dict[tuple[str, str], str] = {
     ('apps/v1', 'Deployment'): 'k8s.io.api.apps.v1.Deployment',
     ('apps/v1', 'ReplicaSet'): 'k8s.io.api.apps.v1.ReplicaSet',
     ('authentication.k8s.io/v1', 'SelfSubjectReview'): 'k8s.io.api.authentication.v1.SelfSubjectReview',
+    ('authentication.k8s.io/v1', 'TokenRequest'): 'k8s.io.api.authentication.v1.TokenRequest',
+    ('authentication.k8s.io/v1', 'TokenReview'): 'k8s.io.api.authentication.v1.TokenReview',
     ('authorization.k8s.io/v1', 'LocalSubjectAccessReview'): 'k8s.io.api.authorization.v1.LocalSubjectAccessReview',
     ('authorization.k8s.io/v1', 'SelfSubjectAccessReview'): 'k8s.io.api.authorization.v1.SelfSubjectAccessReview',
     ('authorization.k8s.io/v1', 'SelfSubjectRulesReview'): 'k8s.io.api.authorization.v1.SelfSubjectRulesReview',
@@ -134,6 +136,12 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
         1: ('maxUnavailable', 'k8s.io.apimachinery.pkg.util.intstr.IntOrString', 0),
         2: ('maxSurge', 'k8s.io.apimachinery.pkg.util.intstr.IntOrString', 0),
     },
+    'k8s.io.api.authentication.v1.BoundObjectReference': {
+        1: ('kind', 'string', 0),
+        2: ('apiVersion', 'string', 0),
+        3: ('name', 'string', 0),
+        4: ('uid', 'string', 0),
+    },
     'k8s.io.api.authentication.v1.ExtraValue': {
         1: ('items', 'string', 1),
     },
@@ -143,6 +151,35 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
     },
     'k8s.io.api.authentication.v1.SelfSubjectReviewStatus': {
         1: ('userInfo', 'k8s.io.api.authentication.v1.UserInfo', 0),
+    },
+    'k8s.io.api.authentication.v1.TokenRequest': {
+        1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', 0),
+        2: ('spec', 'k8s.io.api.authentication.v1.TokenRequestSpec', 0),
+        3: ('status', 'k8s.io.api.authentication.v1.TokenRequestStatus', 0),
+    },
+    'k8s.io.api.authentication.v1.TokenRequestSpec': {
+        1: ('audiences', 'string', 1),
+        3: ('boundObjectRef', 'k8s.io.api.authentication.v1.BoundObjectReference', 0),
+        4: ('expirationSeconds', 'int64', 0),
+    },
+    'k8s.io.api.authentication.v1.TokenRequestStatus': {
+        1: ('token', 'string', 0),
+        2: ('expirationTimestamp', 'k8s.io.apimachinery.pkg.apis.meta.v1.Time', 0),
+    },
+    'k8s.io.api.authentication.v1.TokenReview': {
+        1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', 0),
+        2: ('spec', 'k8s.io.api.authentication.v1.TokenReviewSpec', 0),
+        3: ('status', 'k8s.io.api.authentication.v1.TokenReviewStatus', 0),
+    },
+    'k8s.io.api.authentication.v1.TokenReviewSpec': {
+        1: ('token', 'string', 0),
+        2: ('audiences', 'string', 1),
+    },
+    'k8s.io.api.authentication.v1.TokenReviewStatus': {
+        1: ('authenticated', 'bool', 0),
+        2: ('user', 'k8s.io.api.authentication.v1.UserInfo', 0),
+        3: ('error', 'string', 0),
+        4: ('audiences', 'string', 1),
     },
     'k8s.io.api.authentication.v1.UserInfo': {
         1: ('username', 'string', 0),
