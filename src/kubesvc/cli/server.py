@@ -35,7 +35,7 @@ from kubesvc.api.validation.formats import ADDRESS_POLICY
 from kubesvc.apiserver.endpointlease import EndpointLeaseReconciler
 from kubesvc.apiserver.http.auth import TokenFile
 from kubesvc.apiserver.http.server import ApiServer
-from kubesvc.apiserver.http.tls import ensure_tls
+from kubesvc.apiserver.http.tls import ensure_admin_cert, ensure_tls
 from kubesvc.apiserver.registry.core import Registry
 from kubesvc.cli import components, defaults
 from kubesvc.cli.datadir import secure_data_dir
@@ -138,7 +138,7 @@ class Server:
         """TLS material and the token file, created once even when replicas sharing the
         data dir start together (ApiServer.start then finds and reuses them)."""
         with components.file_lock(self.opts.data_dir / components.INIT_LOCK):
-            ensure_tls(self.opts.data_dir, extra_sans=sans)
+            ensure_admin_cert(ensure_tls(self.opts.data_dir, extra_sans=sans))
             TokenFile.load_or_create(self.opts.data_dir / "tokens.csv")
 
     async def run(self, *, on_ready: Callable[[Server], None] | None = None
@@ -172,8 +172,10 @@ class Server:
             if store_healthy is not None:  # "[-]etcd failed" while store writes fail
                 self.readiness.add("etcd", store_healthy)
             await api.start()
+            cert, key = api.admin_cert()
             write_kubeconfig(self.kubeconfig, server=f"https://{_url_host(o.advertise)}:"
-                             f"{api.port}", ca_pem=api.ca_pem, token=api.token)
+                             f"{api.port}", ca_pem=api.ca_pem, token=api.token,
+                             client_cert=cert, client_key=key)
             stack = components.DnsStack.build(
                 registry, zone=o.cluster_domain, ttl=o.dns_ttl,
                 dns_ip=components.dns_cluster_ip(o.service_cidr), host=o.dns_addr[0],

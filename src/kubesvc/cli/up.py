@@ -193,8 +193,9 @@ class Cluster:
             )
             self.api = api
             await api.start()
+            cert, key = api.admin_cert()
             write_kubeconfig(self.kubeconfig, server=api.url, ca_pem=api.ca_pem,
-                             token=api.token)
+                             token=api.token, client_cert=cert, client_key=key)
 
             # One informer per resource for every component of this process (controllers,
             # scheduler, node agent, proxy, DNS): each change is handled once, not once

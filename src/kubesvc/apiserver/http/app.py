@@ -40,6 +40,7 @@ from kubesvc.apiserver.http.negotiation import MAX_BODY_BYTES, encode
 from kubesvc.apiserver.http.params import truthy
 from kubesvc.apiserver.http.proxy import Dialer, direct_dial, serve_proxy
 from kubesvc.apiserver.http.watch import Watcher
+from kubesvc.apiserver.http.x509auth import CSR_KEY, X509Authenticator, csr_requester
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +118,11 @@ class ApiApp:
         bootstrap: BootstrapTokenAuthenticator | None = None,
         audit: AuditLog | None = None,
         authz: Authz | None = None,
+        x509: X509Authenticator | None = None,
     ) -> None:
         self.backend = backend
+        # Client certificates, tried before the bearer tokens (upstream's union order).
+        self.x509 = x509
         self.limits = limits if limits is not None else Limits()
         # RBAC (None: every authenticated caller may do everything, as AlwaysAllow).
         self.authz = authz
@@ -168,7 +172,9 @@ class ApiApp:
             attrs: Attributes | None = None
             if self.tokens is not None and not is_anonymous_path(path):
                 header = request.headers.get("Authorization")
-                user = self.tokens.authenticate(header)
+                user = self.x509.authenticate(request) if self.x509 is not None else None
+                if user is None:
+                    user = self.tokens.authenticate(header)
                 if user is None and self.bootstrap is not None:
                     user = await self.bootstrap.authenticate(header)
                 if user is None:
@@ -305,7 +311,9 @@ class ApiApp:
             if target.name or (info.namespaced and target.namespace is None):
                 raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
             _need(verbs, "create")
-            return await self.crud.create(request, target)
+            return await self.crud.create(
+                request, target,
+                prepare=csr_requester(info, user) if info.key == CSR_KEY else None)
         if not target.name:
             if method == "DELETE" and not (info.namespaced and target.namespace is None):
                 _need(verbs, "deletecollection")

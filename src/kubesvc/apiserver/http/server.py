@@ -39,7 +39,8 @@ from kubesvc.apiserver.http.limits import Limits
 from kubesvc.apiserver.http.logs import LogSource
 from kubesvc.apiserver.http.proxy import Dialer, direct_dial
 from kubesvc.apiserver.http.rbacpolicy import PolicyCache, ensure_bootstrap_policy
-from kubesvc.apiserver.http.tls import ensure_tls
+from kubesvc.apiserver.http.tls import TlsFiles, ensure_admin_cert, ensure_tls
+from kubesvc.apiserver.http.x509auth import X509Authenticator
 
 __all__ = ["ApiServer", "Limits", "LogSource"]
 
@@ -133,7 +134,11 @@ class ApiServer:
         tls_handshake_timeout: float = TLS_HANDSHAKE_TIMEOUT,
         audit_log_path: Path | None = None,
         audit_policy_file: Path | None = None,
+        client_ca_file: Path | None = None,
     ) -> None:
+        """``client_ca_file``: the CA client certificates must chain to (upstream's
+        ``--client-ca-file``); the cluster CA when None."""
+        self.client_ca_file = client_ca_file
         self.registry = registry
         self.limits = limits if limits is not None else Limits()
         self.min_request_timeout = min_request_timeout
@@ -159,6 +164,7 @@ class ApiServer:
         self._rbac_stop = asyncio.Event()
         self._rbac_task: asyncio.Task[None] | None = None
         self.policy: PolicyCache | None = None
+        self.tls: TlsFiles | None = None
 
     @property
     def url(self) -> str:
@@ -180,6 +186,13 @@ class ApiServer:
             raise RuntimeError("ApiServer.start() has not run")
         return self._tokens
 
+    def admin_cert(self) -> tuple[bytes, bytes]:
+        """``(cert PEM, key PEM)`` of ``kubernetes-admin`` in ``system:masters`` (the
+        client certificate kubeadm puts in admin.conf), issued by the cluster CA."""
+        if self.tls is None:
+            raise RuntimeError("ApiServer.start() has not run")
+        return ensure_admin_cert(self.tls)
+
     @property
     def token(self) -> str:
         """The admin bearer token (user ``kubernetes-admin``, group ``system:masters``)."""
@@ -196,7 +209,8 @@ class ApiServer:
         if self.audit_log_path is not None:
             rules = load_policy(self.audit_policy_file) if self.audit_policy_file else None
             self._audit = AuditLog(self.audit_log_path, rules)
-        ssl_ctx = tls.server_context()
+        ssl_ctx = tls.server_context(client_ca_file=self.client_ca_file)
+        self.tls = tls
         # RBAC: the bootstrap policy first, then serve only once the caches hold it (as
         # upstream waits for its RBAC informers), so no request is judged on empty ones.
         await ensure_bootstrap_policy(self.registry)
@@ -210,7 +224,7 @@ class ApiServer:
             readiness=self.readiness, log_source=self.log_source, dial=self.dial,
             limits=self.limits,
             bootstrap=BootstrapTokenAuthenticator(self._get_secret), audit=self._audit,
-            authz=Authz(self.policy, self.registry),
+            authz=Authz(self.policy, self.registry), x509=X509Authenticator(),
         )
         self._api.watcher.min_request_timeout = self.min_request_timeout
         # handler_cancellation: a watch ends when its client disconnects; writes are
