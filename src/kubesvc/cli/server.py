@@ -37,7 +37,7 @@ from kubesvc.apiserver.http.auth import TokenFile
 from kubesvc.apiserver.http.server import ApiServer
 from kubesvc.apiserver.http.tls import ensure_admin_cert, ensure_tls
 from kubesvc.apiserver.registry.core import Registry
-from kubesvc.cli import components, defaults
+from kubesvc.cli import certs, components, defaults
 from kubesvc.cli.datadir import secure_data_dir
 from kubesvc.cli.serving import Serving
 from kubesvc.client.kubeconfig import write_kubeconfig
@@ -222,7 +222,7 @@ class Server:
         shared = {res: Informer(self._registry(), res) for res in ("pods", "nodes")}
         cm = ControllerManager(self._registry(), informers=shared, options=ControllerOptions(
             lb_pools=list(o.lb_pools), node_grace_period=o.node_monitor_grace_period,
-            event_host=self.identity))
+            event_host=self.identity, **certs.controller_options(self._api())))
         scheduler = Scheduler(self._registry(), pods=shared["pods"], nodes=shared["nodes"])
         self.controllers = cm
         try:
@@ -232,6 +232,10 @@ class Server:
         finally:
             self.controllers = None
             log.info("%s: controllers stopped", self.identity)
+
+    def _api(self) -> ApiServer:
+        assert self.api is not None
+        return self.api
 
     def _registry(self) -> Registry:
         assert self.api is not None and isinstance(self.api.registry, Registry)

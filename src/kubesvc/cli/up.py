@@ -33,7 +33,7 @@ from kubesvc.api.validation.formats import ADDRESS_POLICY
 from kubesvc.apiserver.http.proxy import direct_dial
 from kubesvc.apiserver.http.server import ApiServer
 from kubesvc.apiserver.registry.core import Registry
-from kubesvc.cli import components, defaults, netns, nodes
+from kubesvc.cli import certs, components, defaults, netns, nodes
 from kubesvc.cli.agentprocs import NetnsAgents
 from kubesvc.cli.apirelay import ApiRelay
 from kubesvc.cli.datadir import secure_data_dir
@@ -207,7 +207,7 @@ class Cluster:
             controllers = ControllerManager(
                 registry, informers=shared, options=ControllerOptions(
                     lb_pools=list(o.lb_pools), node_grace_period=o.node_monitor_grace_period,
-                    external_informers=True))
+                    external_informers=True, **certs.controller_options(api)))
             self._checks["controllers"] = controllers.synced
 
             stack = components.DnsStack.build(

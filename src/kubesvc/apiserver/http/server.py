@@ -30,6 +30,7 @@ from aiohttp.http_exceptions import LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
 from kubesvc import errors
+from kubesvc.api.rbac.attributes import Attributes
 from kubesvc.apiserver.http.app import ApiApp, status_response
 from kubesvc.apiserver.http.audit import AuditLog, load_policy
 from kubesvc.apiserver.http.auth import BootstrapTokenAuthenticator, TokenFile
@@ -192,6 +193,13 @@ class ApiServer:
         if self.tls is None:
             raise RuntimeError("ApiServer.start() has not run")
         return ensure_admin_cert(self.tls)
+
+    def authorize(self, attrs: Attributes) -> bool:
+        """One SubjectAccessReview against this server's authorizer (for in-process
+        controllers, which cannot POST reviews)."""
+        if self._api is None or self._api.authz is None:
+            raise RuntimeError("ApiServer.start() has not run")
+        return self._api.authz.decide(attrs).allowed
 
     @property
     def token(self) -> str:
