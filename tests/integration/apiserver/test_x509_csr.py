@@ -216,3 +216,66 @@ def test_certificate_parsed_by_cryptography(server: ServerThread) -> None:
     cert = x509.load_pem_x509_certificate(cert_pem)
     eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH in eku
+
+
+def _wait_allowed(fn: Any) -> tuple[int, Any]:
+    for _ in range(100):  # until the RBAC cache has the new objects
+        code, out = fn()
+        if code != 403 or "cannot" not in str(out.get("message")):
+            return code, out
+        time.sleep(0.05)
+    return code, out
+
+
+def test_approval_needs_approve_on_the_signer(server: ServerThread, http: Http,
+                                              tmp_path: Path) -> None:
+    cert = _client_cert(server, "carol", [], tmp_path)
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    assert http.json("POST", f"{rbac}/clusterroles", {
+        "metadata": {"name": "csr-approver-test"},
+        "rules": [{"apiGroups": ["certificates.k8s.io"], "verbs": ["get", "update"],
+                   "resources": ["certificatesigningrequests",
+                                 "certificatesigningrequests/approval"]}]})[0] == 201
+    assert http.json("POST", f"{rbac}/clusterrolebindings", {
+        "metadata": {"name": "carol-approver"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "csr-approver-test"},
+        "subjects": [{"kind": "User", "name": "carol",
+                      "apiGroup": "rbac.authorization.k8s.io"}]})[0] == 201
+    code, csr = http.json("POST", CSRS, _csr_body("csr-carol"))
+    assert code == 201
+    csr["status"] = {"conditions": [{"type": "Approved", "status": "True"}]}
+    code, status = _wait_allowed(lambda: server.run(
+        _ask(server, cert, "PUT", f"{CSRS}/csr-carol/approval", csr)))
+    assert code == 403, status
+    assert status["message"] == (
+        'certificatesigningrequests.certificates.k8s.io "csr-carol" is forbidden: user not '
+        'permitted to approve requests with signerName '
+        '"kubernetes.io/kube-apiserver-client-kubelet"')
+    assert http.json("POST", f"{rbac}/clusterroles", {
+        "metadata": {"name": "signer-approver-test"},
+        "rules": [{"apiGroups": ["certificates.k8s.io"], "verbs": ["approve"],
+                   "resources": ["signers"], "resourceNames": ["kubernetes.io/*"]}]})[0] == 201
+    assert http.json("POST", f"{rbac}/clusterrolebindings", {
+        "metadata": {"name": "carol-signer"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "signer-approver-test"},
+        "subjects": [{"kind": "User", "name": "carol",
+                      "apiGroup": "rbac.authorization.k8s.io"}]})[0] == 201
+    for _ in range(100):
+        code, out = server.run(_ask(server, cert, "PUT", f"{CSRS}/csr-carol/approval", csr))
+        if code != 403:
+            break
+        time.sleep(0.05)
+    assert code == 200, out
+    assert out["status"]["conditions"][0]["type"] == "Approved"
+
+
+def test_no_system_masters_through_the_client_signer(http: Http) -> None:
+    body = _csr_body("masters", cn="root", orgs=("system:masters",),
+                     signerName="kubernetes.io/kube-apiserver-client")
+    code, status = http.json("POST", CSRS, body)
+    assert code == 403
+    assert status["message"] == (
+        'certificatesigningrequests.certificates.k8s.io "masters" is forbidden: use of '
+        'kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed')

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from kubesvc import errors
 from kubesvc.api.rbac.attributes import Attributes
-from kubesvc.apiserver.http import discovery, health, openapi, paths, reviews
+from kubesvc.apiserver.http import csradmission, discovery, health, openapi, paths, reviews
 from kubesvc.apiserver.http.audit import AuditLog
 from kubesvc.apiserver.http.auth import (
     BootstrapTokenAuthenticator,
@@ -212,6 +212,9 @@ class ApiApp:
             if target is not None:
                 if self.authz is not None and attrs is not None:
                     await self.authz.check_rbac_write(request, target, attrs)
+                    if target.subresource == "approval":
+                        await csradmission.check(request, target, user, authz=self.authz,
+                                                 backend=self.backend)
                 return await self._resource(request, target, user)
             return self._discovery(request, path)
         method = request.method

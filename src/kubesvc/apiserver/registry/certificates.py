@@ -20,7 +20,7 @@ from kubesvc.api import certificates as certs
 from kubesvc.api.objects import Obj
 from kubesvc.api.timefmt import rfc3339
 from kubesvc.api.validation.certificates import validate_csr_approval_update
-from kubesvc.apiserver.registry.strategies import Strategy
+from kubesvc.apiserver.registry.strategies import NOOP_TXN, Strategy, Txn
 
 CSR_KEY = certs.KEY
 
@@ -49,6 +49,22 @@ def set_requester(obj: Obj, *, user: str, uid: str, groups: Sequence[str],
 class CsrStrategy(Strategy):
     def prepare_create(self, obj: Obj) -> None:
         obj.pop("status", None)
+
+    async def admit_create(self, obj: Obj, *, dry_run: bool) -> Txn:
+        """Upstream's CertificateSubjectRestriction admission: no ``system:masters``
+        certificate through the kube-apiserver-client signer."""
+        if (obj.get("spec") or {}).get("signerName") == certs.KUBE_APISERVER_CLIENT:
+            try:
+                req = certs.parse_csr_object(obj)
+            except certs.CsrError:
+                return NOOP_TXN  # validation answers that
+            if "system:masters" in certs.organizations(req):
+                name = str((obj.get("metadata") or {}).get("name") or "")
+                raise errors.Forbidden(
+                    f'{CSR_KEY} "{name}" is forbidden: use of '
+                    f"{certs.KUBE_APISERVER_CLIENT} signer with system:masters group is not "
+                    "allowed", name=name, group=certs.GROUP, kind=certs.RESOURCE)
+        return NOOP_TXN
 
     def prepare_update(self, new: Obj, old: Obj) -> None:
         for part in ("spec", "status"):
