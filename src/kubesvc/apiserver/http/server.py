@@ -136,9 +136,13 @@ class ApiServer:
         audit_log_path: Path | None = None,
         audit_policy_file: Path | None = None,
         client_ca_file: Path | None = None,
+        unix_socket_tls: bool = False,
     ) -> None:
         """``client_ca_file``: the CA client certificates must chain to (upstream's
-        ``--client-ca-file``); the cluster CA when None."""
+        ``--client-ca-file``); the cluster CA when None. ``unix_socket_tls``: the unix
+        socket speaks TLS too (relayed to netns node agents, who authenticate with client
+        certificates), instead of plain HTTP."""
+        self.unix_socket_tls = unix_socket_tls
         self.client_ca_file = client_ca_file
         self.registry = registry
         self.limits = limits if limits is not None else Limits()
@@ -148,8 +152,9 @@ class ApiServer:
         self.audit_log_path = audit_log_path
         self.audit_policy_file = audit_policy_file
         self._audit: AuditLog | None = None
-        # Optional plain-HTTP listener on a unix socket (same token auth): in netns mode
-        # in-cluster components reach the server through it, as sockets cross namespaces.
+        # Optional listener on a unix socket (same auth; plain HTTP unless unix_socket_tls):
+        # in netns mode the node agents reach the server through it, as sockets cross
+        # namespaces.
         self.unix_socket = unix_socket
         self.data_dir = Path(data_dir)
         self.host = host
@@ -248,7 +253,8 @@ class ApiServer:
         await site.start()
         if self.unix_socket is not None:
             self.unix_socket.unlink(missing_ok=True)
-            await web.UnixSite(runner, str(self.unix_socket)).start()
+            await web.UnixSite(runner, str(self.unix_socket),
+                               ssl_context=ssl_ctx if self.unix_socket_tls else None).start()
         self._runner = runner
         if self.port == 0:
             self.port = int(runner.addresses[0][1])
