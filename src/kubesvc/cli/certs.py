@@ -12,6 +12,7 @@ from typing import Any
 
 from kubesvc.api import pki
 from kubesvc.apiserver.http.server import ApiServer
+from kubesvc.cli.serving import Serving
 
 
 def signing_authority(data_dir: Path) -> pki.Authority:
@@ -19,6 +20,8 @@ def signing_authority(data_dir: Path) -> pki.Authority:
     return pki.Authority.from_pem((d / "ca.crt").read_bytes(), (d / "ca.key").read_bytes())
 
 
-def controller_options(api: ApiServer) -> dict[str, Any]:
-    """``csr_authorize`` and ``signing_ca`` for :class:`ControllerOptions`."""
-    return {"csr_authorize": api.authorize, "signing_ca": signing_authority(api.data_dir)}
+def controller_options(api: ApiServer, serving: Serving) -> dict[str, Any]:
+    """``csr_authorize``, ``signing_ca`` and ``cluster_signing_duration`` for
+    :class:`ControllerOptions`."""
+    return {"csr_authorize": api.authorize, "signing_ca": signing_authority(api.data_dir),
+            "cluster_signing_duration": serving.cluster_signing_duration}

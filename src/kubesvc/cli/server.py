@@ -222,7 +222,7 @@ class Server:
         shared = {res: Informer(self._registry(), res) for res in ("pods", "nodes")}
         cm = ControllerManager(self._registry(), informers=shared, options=ControllerOptions(
             lb_pools=list(o.lb_pools), node_grace_period=o.node_monitor_grace_period,
-            event_host=self.identity, **certs.controller_options(self._api())))
+            event_host=self.identity, **certs.controller_options(self._api(), o.serving)))
         scheduler = Scheduler(self._registry(), pods=shared["pods"], nodes=shared["nodes"])
         self.controllers = cm
         try:

@@ -1,6 +1,8 @@
 """The API server's load flags, shared by ``kubesvc up`` and ``kubesvc server`` under
 upstream's names: ``--max-requests-inflight``, ``--max-mutating-requests-inflight``,
-``--request-timeout`` and ``--min-request-timeout``. Called by :mod:`.commands` (flags),
+``--request-timeout`` and ``--min-request-timeout``; and the certificate ones,
+``--client-ca-file`` (the API server's) and ``--cluster-signing-duration`` (the CSR
+signer's). Called by :mod:`.commands` (flags),
 :mod:`.up` and :mod:`.server` (their options); builds :class:`~kubesvc.apiserver.http.Limits`.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # upstream's defaults (also :mod:`kubesvc.apiserver.http.limits`'s; not imported from
@@ -16,6 +19,7 @@ from typing import Any
 MAX_REQUESTS_INFLIGHT = 400
 MAX_MUTATING_REQUESTS_INFLIGHT = 200
 REQUEST_TIMEOUT = 60.0
+CLUSTER_SIGNING_DURATION = 8760 * 3600.0  # kube-controller-manager's 8760h0m0s
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -44,6 +48,8 @@ class Serving:
     max_mutating_requests_inflight: int = MAX_MUTATING_REQUESTS_INFLIGHT
     request_timeout: float = REQUEST_TIMEOUT
     min_request_timeout: int = 1800
+    client_ca_file: Path | None = None
+    cluster_signing_duration: float = CLUSTER_SIGNING_DURATION
 
     @classmethod
     def from_args(cls, a: argparse.Namespace) -> Serving:
@@ -54,6 +60,9 @@ class Serving:
                 a, "max_mutating_requests_inflight", d.max_mutating_requests_inflight),
             request_timeout=getattr(a, "request_timeout", d.request_timeout),
             min_request_timeout=getattr(a, "min_request_timeout", d.min_request_timeout),
+            client_ca_file=getattr(a, "client_ca_file", d.client_ca_file),
+            cluster_signing_duration=getattr(a, "cluster_signing_duration",
+                                             d.cluster_signing_duration),
         )
 
     def api_server_kwargs(self) -> dict[str, Any]:
@@ -67,6 +76,7 @@ class Serving:
                 request_timeout=self.request_timeout,
             ),
             "min_request_timeout": self.min_request_timeout,
+            "client_ca_file": self.client_ca_file,
         }
 
 
@@ -82,3 +92,10 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-request-timeout", type=int, default=1800,
                    help="a watch without timeoutSeconds lasts a random span of this many "
                         "seconds to twice that")
+    p.add_argument("--client-ca-file", type=Path, default=None,
+                   help="client certificates must chain to this CA (default: the cluster "
+                        "CA, DATA_DIR/pki/ca.crt)")
+    p.add_argument("--cluster-signing-duration", type=duration,
+                   default=CLUSTER_SIGNING_DURATION,
+                   help="longest validity of a certificate the CSR signer issues "
+                        "(default 8760h0m0s)")

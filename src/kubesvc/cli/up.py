@@ -212,7 +212,7 @@ class Cluster:
             controllers = ControllerManager(
                 registry, informers=shared, options=ControllerOptions(
                     lb_pools=list(o.lb_pools), node_grace_period=o.node_monitor_grace_period,
-                    external_informers=True, **certs.controller_options(api)))
+                    external_informers=True, **certs.controller_options(api, o.serving)))
             self._checks["controllers"] = controllers.synced
 
             stack = components.DnsStack.build(

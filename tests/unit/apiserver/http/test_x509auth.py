@@ -1,20 +1,27 @@
 """X.509 user mapping (upstream's CommonNameUserConversion), the admin client certificate
 (issued by the cluster CA, reused, re-issued for a new CA) and the kubeconfig that carries
-it."""
+it; ``--client-ca-file`` and ``--cluster-signing-duration``."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import ssl
 from pathlib import Path
 
+import aiohttp
 import yaml
 from cryptography import x509
 
 from kubesvc.api import pki
+from kubesvc.apiserver.http.server import ApiServer
 from kubesvc.apiserver.http.tls import ensure_admin_cert, ensure_tls
 from kubesvc.apiserver.http.x509auth import user_from_certificate
+from kubesvc.apiserver.registry.core import Registry
+from kubesvc.cli.commands import build_parser
+from kubesvc.cli.serving import Serving
 from kubesvc.client.kubeconfig import load_kubeconfig, write_kubeconfig
+from kubesvc.storage.memory import MemoryStore
 
 
 def _cert(tmp_path: Path, cn: str, orgs: list[str], usages: list[str]) -> x509.Certificate:
@@ -62,3 +69,50 @@ def test_kubeconfig_with_client_certificate(tmp_path: Path) -> None:
     assert base64.b64decode(user["client-certificate-data"]) == cert
     cfg = load_kubeconfig(path)
     assert (cfg.client_cert_data, cfg.client_key_data, cfg.token) == (cert, key, "")
+
+
+async def test_client_ca_file_replaces_the_cluster_ca(tmp_path: Path) -> None:
+    other = ensure_tls(tmp_path / "other")
+    reg = Registry(MemoryStore(), compact_interval=0)
+    await reg.start()
+    api = ApiServer(reg, data_dir=tmp_path / "d", port=0, client_ca_file=other.ca_cert)
+    await api.start()
+    try:
+        ca = pki.Authority.from_pem(other.ca_cert.read_bytes(), other.ca_key.read_bytes())
+        key = pki.new_key()
+        cert = ca.sign(key.public_key(), pki.subject("ext-user", ["system:masters"]),
+                       usages=["client auth"], duration=dt.timedelta(hours=1),
+                       now=dt.datetime.now(dt.UTC))
+        (tmp_path / "c.pem").write_bytes(pki.cert_pem(cert) + pki.key_pem(key))
+        admin_cert, admin_key = api.admin_cert()  # signed by the cluster CA: not trusted
+        (tmp_path / "a.pem").write_bytes(admin_cert + admin_key)
+
+        async def whoami(pem: Path) -> str:
+            ctx = ssl.create_default_context(cadata=api.ca_pem.decode())
+            ctx.load_cert_chain(str(pem))
+            async with aiohttp.ClientSession() as s, s.post(
+                    api.url + "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                    json={"apiVersion": "authentication.k8s.io/v1",
+                          "kind": "SelfSubjectReview"}, ssl=ctx) as r:
+                body = await r.json()
+                return str(body["status"]["userInfo"]["username"])
+
+        assert await whoami(tmp_path / "c.pem") == "ext-user"
+        try:
+            await whoami(tmp_path / "a.pem")
+        except aiohttp.ClientError:
+            pass
+        else:
+            raise AssertionError("a certificate of the cluster CA was accepted")
+    finally:
+        await api.stop()
+        await reg.stop()
+
+
+def test_flags() -> None:
+    a = build_parser().parse_args(["server", "--client-ca-file", "/x/ca.crt",
+                                   "--cluster-signing-duration", "2h"])
+    s = Serving.from_args(a)
+    assert s.client_ca_file == Path("/x/ca.crt") and s.cluster_signing_duration == 7200
+    assert s.api_server_kwargs()["client_ca_file"] == Path("/x/ca.crt")
+    assert Serving().cluster_signing_duration == 365 * 86400
