@@ -172,7 +172,8 @@ class Server:
             if store_healthy is not None:  # "[-]etcd failed" while store writes fail
                 self.readiness.add("etcd", store_healthy)
             await api.start()
-            cert, key = api.admin_cert()
+            # The admin certificate (kubeadm's admin.conf), unless another CA is the client CA.
+            cert, key = api.admin_cert() if o.serving.client_ca_file is None else (None, None)
             write_kubeconfig(self.kubeconfig, server=f"https://{_url_host(o.advertise)}:"
                              f"{api.port}", ca_pem=api.ca_pem, token=api.token,
                              client_cert=cert, client_key=key)

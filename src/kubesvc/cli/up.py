@@ -198,7 +198,8 @@ class Cluster:
             )
             self.api = api
             await api.start()
-            cert, key = api.admin_cert()
+            # The admin certificate (kubeadm's admin.conf), unless another CA is the client CA.
+            cert, key = api.admin_cert() if o.serving.client_ca_file is None else (None, None)
             write_kubeconfig(self.kubeconfig, server=api.url, ca_pem=api.ca_pem,
                              token=api.token, client_cert=cert, client_key=key)
 
