@@ -6,8 +6,8 @@ with ``--token-file`` (a bootstrap token from ``kubesvc token create``) and ``--
 (the cluster CA, ``DATA_DIR/pki/ca.crt`` of the servers). A bootstrap token over HTTPS is
 used only to join (TLS bootstrapping, :mod:`.nodecert`): the agent gets a client
 certificate for ``system:node:<name>`` through a CertificateSigningRequest, keeps it in
-``<data dir>/pki/kubelet-client-current.pem`` (reused on restart while valid) and makes
-every other API call with it. With several servers the agent
+``<data dir>/pki/kubelet-client-current.pem`` (reused on restart while valid), makes
+every other API call with it and renews it before it expires. With several servers the agent
 uses one at a time and moves to the next when a request cannot reach it
 (:class:`FailoverClient`), so a dead server replica does not take its nodes with it.
 
@@ -203,11 +203,12 @@ def bootstrap_token(o: AgentOptions) -> str | None:
     return token if bt.parse_token(token) is not None else None
 
 
-async def agent_client(o: AgentOptions) -> FailoverClient:
+async def agent_client(o: AgentOptions) -> tuple[FailoverClient, ssl.SSLContext | None]:
     """The agent's client: with a bootstrap token, its node client certificate (obtained
-    first if it has no valid one); otherwise :func:`make_client`."""
+    first if it has no valid one) and the TLS context holding it (for rotation); otherwise
+    :func:`make_client` and None."""
     if bootstrap_token(o) is None:
-        return make_client(o)
+        return make_client(o), None
     pki_dir = o.data_dir / "pki"
     ca_pem = o.ca_file.read_bytes() if o.ca_file else None
     path = nodecert.load_client_cert(pki_dir, o.node_name, ca_pem=ca_pem)
@@ -224,7 +225,7 @@ async def agent_client(o: AgentOptions) -> FailoverClient:
     ctx.load_cert_chain(str(path))
     agent = f"kubesvc-agent/{o.node_name}"
     return FailoverClient([HttpClient(s, ssl_context=ctx, user_agent=agent)
-                           for s in o.servers])
+                           for s in o.servers]), ctx
 
 
 def make_client(o: AgentOptions) -> FailoverClient:
@@ -269,7 +270,7 @@ class Agent:
         o = self.opts
         ADDRESS_POLICY.allow_loopback = o.network == "host"
         o.data_dir.mkdir(parents=True, exist_ok=True)
-        client = await agent_client(o)
+        client, cert_ctx = await agent_client(o)
         logs: LogSocketServer | None = None
         try:
             dns_ip = await _cluster_dns(client, o.cluster_dns)
@@ -319,6 +320,10 @@ class Agent:
                 if announcer is not None:
                     tg.create_task(announcer.run(self.stop), name="lb-announcer")
                 tg.create_task(agent.run(self.stop), name="node-agent")
+                if cert_ctx is not None:
+                    tg.create_task(nodecert.rotate(client, o.data_dir / "pki", o.node_name,
+                                                   cert_ctx, self.stop),
+                                   name="certificate-rotation")
                 tg.create_task(self.readiness.wait(
                     self.stop, (lambda: on_ready(self)) if on_ready else None),
                     name="readiness")

@@ -9,16 +9,26 @@ key (kept in ``kubelet-client.key.tmp`` until the certificate comes, so a restar
 same request), posts a CSR named ``node-csr-<digest of key and subject>`` for the
 ``kubernetes.io/kube-apiserver-client-kubelet`` signer with the bootstrap credential, waits
 for the approver and signer (:mod:`kubesvc.controllers.certificates`) and writes the file.
-Called by :mod:`.agent`; calls :mod:`kubesvc.client.csr` and :mod:`kubesvc.api.pki`.
+
+:func:`rotate` renews it as the kubelet's certificate manager does: at a jittered 70-84% of
+its lifetime it asks again the same way, now as the node itself (the approver's
+``selfnodeclient`` case), writes the new file and loads it into the agent's live TLS context,
+so new connections present it. Called by :mod:`.agent`; calls :mod:`kubesvc.client.csr`
+and :mod:`kubesvc.api.pki`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import logging
 import os
+import random
+import ssl
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography import x509
@@ -128,3 +138,39 @@ async def bootstrap_client_cert(client: Client, pki_dir: Path, node_name: str, *
     (pki_dir / PENDING_KEY).unlink(missing_ok=True)
     log.info("wrote the client certificate of %s to %s", node_user(node_name), path)
     return path
+
+
+def rotation_deadline(cert: x509.Certificate, jitter: float) -> dt.datetime:
+    """When to renew: 70% of the lifetime plus up to 20% of that (``jitter`` in [0, 1)),
+    as upstream's ``nextRotationDeadline``."""
+    total = cert.not_valid_after_utc - cert.not_valid_before_utc
+    return cert.not_valid_before_utc + total * 0.7 * (1 + 0.2 * jitter)
+
+
+async def rotate(client: Client, pki_dir: Path, node_name: str, ctx: ssl.SSLContext,
+                 stop: asyncio.Event, *,
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+                 jitter: Callable[[], float] = random.random, retry: float = 30.0,
+                 timeout: float = 900.0) -> None:
+    """Renew the client certificate before it expires, until ``stop``."""
+    while not stop.is_set():
+        try:
+            cert = x509.load_pem_x509_certificate((pki_dir / CURRENT).read_bytes())
+        except (OSError, ValueError):
+            log.exception("reading %s", pki_dir / CURRENT)
+            delay = retry
+        else:
+            delay = (rotation_deadline(cert, jitter()) - clock()).total_seconds()
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), min(delay, 86400.0))
+            continue
+        try:
+            path = await bootstrap_client_cert(client, pki_dir, node_name, timeout=timeout)
+            ctx.load_cert_chain(str(path))
+            log.info("rotated the client certificate of %s", node_user(node_name))
+        except (errors.KubeError, OSError, ssl.SSLError) as exc:
+            log.warning("renewing the client certificate of %s: %s; retrying in %.0f s",
+                        node_user(node_name), exc, retry)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), retry)
