@@ -19,6 +19,7 @@ import pytest
 from cryptography import x509
 
 from kubesvc.api import pki
+from kubesvc.api.rbac.attributes import Attributes
 from kubesvc.client.kubeconfig import write_kubeconfig
 from tests.integration.apiserver.harness import Http, Kubectl, ServerThread
 
@@ -279,3 +280,28 @@ def test_no_system_masters_through_the_client_signer(http: Http) -> None:
     assert status["message"] == (
         'certificatesigningrequests.certificates.k8s.io "masters" is forbidden: use of '
         'kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed')
+
+
+@pytest.mark.parametrize(("user", "groups", "sub", "allowed"), [
+    ("system:node:n1", ("system:nodes",), "selfnodeclient", True),
+    ("system:node:n1", ("system:nodes",), "nodeclient", False),
+    ("system:bootstrap:abcdef", ("system:bootstrappers",
+                                 "system:bootstrappers:kubesvc:default-node-token"),
+     "nodeclient", True),
+    ("system:bootstrap:abcdef", ("system:bootstrappers",
+                                 "system:bootstrappers:kubesvc:default-node-token"),
+     "selfnodeclient", False),
+    ("mallory", (), "nodeclient", False),
+])
+def test_bootstrap_policy_for_the_approver(server: ServerThread, user: str,
+                                           groups: tuple[str, ...], sub: str,
+                                           allowed: bool) -> None:
+    attrs = Attributes(user, (*groups, "system:authenticated"), "create",
+                       api_group="certificates.k8s.io", api_version="*",
+                       resource="certificatesigningrequests", subresource=sub)
+    assert server.server.authorize(attrs) is allowed
+    # Bootstrappers and nodes may create and read CSRs (the node-bootstrapper role).
+    create = Attributes(user, (*groups, "system:authenticated"), "create",
+                        api_group="certificates.k8s.io", api_version="v1",
+                        resource="certificatesigningrequests")
+    assert server.server.authorize(create) is (user != "mallory")
