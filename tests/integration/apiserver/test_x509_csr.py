@@ -305,3 +305,18 @@ def test_bootstrap_policy_for_the_approver(server: ServerThread, user: str,
                         api_group="certificates.k8s.io", api_version="v1",
                         resource="certificatesigningrequests")
     assert server.server.authorize(create) is (user != "mallory")
+
+
+def test_field_selector_on_signer_name(http: Http) -> None:
+    assert http.json("POST", CSRS, _csr_body(
+        "sel-client", cn="x", orgs=(), signerName="kubernetes.io/kube-apiserver-client"))[0] \
+        == 201
+    code, lst = http.json(
+        "GET", f"{CSRS}?fieldSelector=spec.signerName%3Dkubernetes.io/kube-apiserver-client")
+    assert code == 200
+    names = {i["metadata"]["name"] for i in lst["items"]}
+    assert "sel-client" in names
+    assert all(i["spec"]["signerName"] == "kubernetes.io/kube-apiserver-client"
+               for i in lst["items"])
+    code, status = http.json("GET", f"{CSRS}?fieldSelector=spec.usages%3Dx")
+    assert code == 400 and status["message"] == "field label not supported: spec.usages"
