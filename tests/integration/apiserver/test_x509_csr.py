@@ -207,6 +207,11 @@ def test_kubectl_get_approve_deny(kubectl: Kubectl, http: Http) -> None:
     _, csr = http.json("GET", f"{CSRS}/csr-a")
     cond = csr["status"]["conditions"][0]
     assert cond["reason"] == "KubectlApprove" and cond["status"] == "True"
+    described = kubectl("describe", "csr", "csr-a").stdout
+    assert "Requesting User:     kubernetes-admin" in described
+    assert "Signer:              kubernetes.io/kube-apiserver-client-kubelet" in described
+    assert "Status:              Approved" in described
+    assert "Common Name:    system:node:n1" in described
     # Approving a denied one is refused by kubectl itself (it reads the conditions).
     proc = kubectl("certificate", "approve", "csr-d", check=False)
     assert proc.returncode != 0
