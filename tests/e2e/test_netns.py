@@ -231,6 +231,24 @@ def test_three_nodes_ready_and_app_deployed(nc: Cluster) -> None:
         assert p["status"]["podIP"].startswith(node.pod_cidr.rsplit(".", 2)[0] + ".")
 
 
+def test_nodes_joined_by_tls_bootstrapping(nc: Cluster) -> None:
+    """Each node agent got its own client certificate through a CSR made with the join
+    token; no static node token was written."""
+    csrs = nc.kubectl_json("get", "csr")["items"]
+    by_cn: dict[str, dict[str, Any]] = {}
+    for c in csrs:
+        if c["spec"]["signerName"] == "kubernetes.io/kube-apiserver-client-kubelet":
+            assert c["spec"]["username"].startswith("system:bootstrap:")
+            types = {x["type"] for x in c["status"]["conditions"]}
+            assert types == {"Approved"} and c["status"].get("certificate")
+            by_cn[c["metadata"]["name"]] = c
+    assert len(by_cn) == 3
+    for n in topo(nc).nodes:
+        pem = nc.data_dir / "nodes" / n.name / "pki" / "kubelet-client-current.pem"
+        assert pem.stat().st_mode & 0o777 == 0o600
+    assert "system:node:" not in (nc.data_dir / "tokens.csv").read_text()
+
+
 def test_dns_through_search_path_and_curl_from_a_pod(nc: Cluster) -> None:
     pod = app_pods(nc)[0]
     cluster_ip = nc.kubectl_json("get", "svc", "my-app-service")["spec"]["clusterIP"]

@@ -321,6 +321,10 @@ FIELD_SPECS: dict[str, FieldSpec] = {
     ),
     # ReplicaSets: upstream's registry computes status.replicas but apps/v1 registers no
     # conversion func, so the API only accepts metadata.* (kubernetes#135136).
+    "certificatesigningrequests.certificates.k8s.io": FieldSpec(
+        fields={**_META_FIELDS, "spec.signerName": _s("spec", "signerName")},
+        allowed=frozenset({"metadata.name", "spec.signerName"}),
+    ),
 }
 
 

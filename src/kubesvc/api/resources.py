@@ -118,6 +118,9 @@ RESOURCES: tuple[ResourceInfo, ...] = (
        False),
     _R("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", "rolebinding", True),
     _R("rbac.authorization.k8s.io", "v1", "Role", "roles", "role", True),
+    # certificates.k8s.io (TLS bootstrapping)
+    _R("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests",
+       "certificatesigningrequest", False, ("csr",), subresources=("status", "approval")),
 )
 
 BY_KEY: dict[str, ResourceInfo] = {r.key: r for r in RESOURCES}

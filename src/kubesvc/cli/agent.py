@@ -3,7 +3,11 @@ and the Service proxy — talking to ``kubesvc server`` replicas over HTTPS.
 
 Credentials: ``--kubeconfig``, or ``--server URL`` (repeatable: one per server replica)
 with ``--token-file`` (a bootstrap token from ``kubesvc token create``) and ``--ca-file``
-(the cluster CA, ``DATA_DIR/pki/ca.crt`` of the servers). With several servers the agent
+(the cluster CA, ``DATA_DIR/pki/ca.crt`` of the servers). A bootstrap token over HTTPS is
+used only to join (TLS bootstrapping, :mod:`.nodecert`): the agent gets a client
+certificate for ``system:node:<name>`` through a CertificateSigningRequest, keeps it in
+``<data dir>/pki/kubelet-client-current.pem`` (reused on restart while valid), makes
+every other API call with it and renews it before it expires. With several servers the agent
 uses one at a time and moves to the next when a request cannot reach it
 (:class:`FailoverClient`), so a dead server replica does not take its nodes with it.
 
@@ -38,9 +42,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kubesvc import errors
+from kubesvc.api import bootstraptoken as bt
 from kubesvc.api.objects import Obj
 from kubesvc.api.validation.formats import ADDRESS_POLICY
-from kubesvc.cli import components, defaults
+from kubesvc.cli import components, defaults, nodecert
 from kubesvc.cli.podlogs import LogSocketServer
 from kubesvc.client.http import HttpClient, ssl_context_for
 from kubesvc.client.kubeconfig import load_kubeconfig
@@ -159,6 +164,7 @@ class AgentOptions:
     log_socket: Path | None = None
     lb_announce_interface: str = ""
     exit_with_parent: bool = False
+    bootstrap_timeout: float = 3600.0  # how long to wait for the node's certificate
 
     @classmethod
     def from_args(cls, a: argparse.Namespace) -> AgentOptions:
@@ -187,6 +193,42 @@ class AgentOptions:
             lb_announce_interface=a.lb_announce_interface,
             exit_with_parent=a.exit_with_parent,
         )
+
+
+def bootstrap_token(o: AgentOptions) -> str | None:
+    """The bootstrap token to exchange for a client certificate, if this agent has one
+    (over HTTPS: a plain-HTTP server cannot see client certificates)."""
+    if o.kubeconfig is not None or o.token_file is None or not o.servers:
+        return None
+    if any(s.startswith(("http:", "unix:")) for s in o.servers):
+        return None
+    token = o.token_file.read_text().strip()
+    return token if bt.parse_token(token) is not None else None
+
+
+async def agent_client(o: AgentOptions) -> tuple[FailoverClient, ssl.SSLContext | None]:
+    """The agent's client: with a bootstrap token, its node client certificate (obtained
+    first if it has no valid one) and the TLS context holding it (for rotation); otherwise
+    :func:`make_client` and None."""
+    if bootstrap_token(o) is None:
+        return make_client(o), None
+    pki_dir = o.data_dir / "pki"
+    ca_pem = o.ca_file.read_bytes() if o.ca_file else None
+    path = nodecert.load_client_cert(pki_dir, o.node_name, ca_pem=ca_pem)
+    if path is None:
+        boot = make_client(o)
+        try:
+            path = await nodecert.bootstrap_client_cert(boot, pki_dir, o.node_name,
+                                                        timeout=o.bootstrap_timeout)
+        finally:
+            await boot.close()
+    else:
+        log.info("using the client certificate in %s", path)
+    ctx = ssl.create_default_context(cafile=str(o.ca_file) if o.ca_file else None)
+    ctx.load_cert_chain(str(path))
+    agent = f"kubesvc-agent/{o.node_name}"
+    return FailoverClient([HttpClient(s, ssl_context=ctx, user_agent=agent)
+                           for s in o.servers]), ctx
 
 
 def make_client(o: AgentOptions) -> FailoverClient:
@@ -231,7 +273,7 @@ class Agent:
         o = self.opts
         ADDRESS_POLICY.allow_loopback = o.network == "host"
         o.data_dir.mkdir(parents=True, exist_ok=True)
-        client = make_client(o)
+        client, cert_ctx = await agent_client(o)
         logs: LogSocketServer | None = None
         metrics: MetricsServer | None = None
         try:
@@ -285,6 +327,10 @@ class Agent:
                 if announcer is not None:
                     tg.create_task(announcer.run(self.stop), name="lb-announcer")
                 tg.create_task(agent.run(self.stop), name="node-agent")
+                if cert_ctx is not None:
+                    tg.create_task(nodecert.rotate(client, o.data_dir / "pki", o.node_name,
+                                                   cert_ctx, self.stop),
+                                   name="certificate-rotation")
                 tg.create_task(self.readiness.wait(
                     self.stop, (lambda: on_ready(self)) if on_ready else None),
                     name="readiness")

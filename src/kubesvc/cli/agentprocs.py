@@ -2,12 +2,15 @@
 agent`` process per node, inside the node's network namespace, as a kubelet + kube-proxy
 run on each node of a real cluster.
 
-Each agent reaches the API server over the cluster network (``http://172.20.0.1:6443``,
-relayed to the ApiServer's unix socket by :mod:`.apirelay`) with its own token
-(``system:node:<name>`` in ``system:nodes``, kept in ``DATA_DIR/nodes/<node>/token``),
-keeps its pods, their logs and its records under ``DATA_DIR/nodes/<node>/``, serves pod
-logs on ``DATA_DIR/nodes/<node>/logs.sock`` (:mod:`.podlogs`), programs nftables in its
-namespace and announces the LoadBalancer IPs it is elected for on ``eth0``.
+Each agent reaches the API server over the cluster network (``https://172.20.0.1:6443``,
+relayed to the ApiServer's TLS unix socket by :mod:`.apirelay`) and joins as a node does
+with kubeadm: with a bootstrap token (``DATA_DIR/nodes/bootstrap-token``, made by
+:mod:`.up` at each start) it gets its own client certificate for ``system:node:<name>``
+through a CertificateSigningRequest (TLS bootstrapping, :mod:`.nodecert`), kept in
+``DATA_DIR/nodes/<node>/pki`` and reused on the next start. It keeps its pods, their
+logs and its records under ``DATA_DIR/nodes/<node>/``, serves pod logs on
+``DATA_DIR/nodes/<node>/logs.sock`` (:mod:`.podlogs`), programs nftables in its namespace
+and announces the LoadBalancer IPs it is elected for on ``eth0``.
 
 An agent's output is relayed to this process's stderr, prefixed with the node name; its
 "ready" line marks it ready. An agent that dies is reported and not restarted (as a dead
@@ -30,7 +33,6 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from kubesvc.apiserver.http.auth import TokenFile
 from kubesvc.cli import netns as topology
 from kubesvc.runtime.process import die_with_parent
 
@@ -55,18 +57,12 @@ class AgentProcess:
         return self.data_dir / "logs.sock"
 
 
-def node_token(tokens: TokenFile, node: str, path: Path) -> Path:
-    """The node's API token file: reused while the server still accepts it."""
-    with contextlib.suppress(OSError):
-        tok = path.read_text().strip()
-        if tok and tok in tokens.tokens():
-            return path
-    tok = tokens.issue(f"system:node:{node}", uid=f"system:node:{node}",
-                       groups=("system:nodes",))
+def write_bootstrap_token(token: str, path: Path) -> Path:
+    """The agents' join token, in a 0600 file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(tok + "\n")
+        f.write(token + "\n")
     return path
 
 
@@ -77,7 +73,8 @@ class NetnsAgents:
         *,
         data_dir: Path,
         server: str,
-        tokens: TokenFile,
+        bootstrap_token: Path,
+        ca_file: Path,
         dns_cluster_ip: str,
         cluster_domain: str,
         runtime: str,
@@ -90,10 +87,10 @@ class NetnsAgents:
         self._stopping = False
         for node in topo.nodes:
             d = data_dir / node.name
-            token = node_token(tokens, node.name, d / "token")
             argv = [
                 sys.executable, "-m", "kubesvc.cli.main", "--log-level", log_level, "agent",
-                "--server", server, "--token-file", str(token),
+                "--server", server, "--token-file", str(bootstrap_token),
+                "--ca-file", str(ca_file),
                 "--node-name", node.name, "--node-ip", node.ip, "--pod-cidr", node.pod_cidr,
                 "--network", "netns", "--netns", node.netns,
                 "--pod-netns-prefix", topology.pod_netns_prefix(topo, node),

@@ -2,7 +2,7 @@
 
 ``kubesvc up --network netns`` puts the control plane on the cluster network this way: it
 listens on ``172.20.0.1:6443`` in the bridge namespace and splices each connection to the
-ApiServer's plain-HTTP unix socket, so node agents reach the API server over their own
+ApiServer's unix socket (TLS end to end), so node agents reach the API server over their own
 link (cut the link and the node stops heartbeating, as a real node would). The listening
 socket is created inside the namespace (:func:`kubesvc.runtime.netns.socket_in_netns`);
 nothing is configured in the root namespace. Called by :mod:`.up`.
@@ -34,7 +34,11 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 class ApiRelay:
-    def __init__(self, *, netns: str, host: str, port: int, unix_socket: Path) -> None:
+    def __init__(self, *, netns: str, host: str, port: int, unix_socket: Path,
+                 scheme: str = "http") -> None:
+        """``scheme``: what the socket speaks (the relay passes bytes through: TLS ends
+        in the API server, so client certificates reach it)."""
+        self.scheme = scheme
         self.netns = netns
         self.host = host
         self.port = port
@@ -44,7 +48,7 @@ class ApiRelay:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()

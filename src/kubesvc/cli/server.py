@@ -35,9 +35,9 @@ from kubesvc.api.validation.formats import ADDRESS_POLICY
 from kubesvc.apiserver.endpointlease import EndpointLeaseReconciler
 from kubesvc.apiserver.http.auth import TokenFile
 from kubesvc.apiserver.http.server import ApiServer
-from kubesvc.apiserver.http.tls import ensure_tls
+from kubesvc.apiserver.http.tls import ensure_admin_cert, ensure_tls
 from kubesvc.apiserver.registry.core import Registry
-from kubesvc.cli import components, defaults
+from kubesvc.cli import certs, components, defaults
 from kubesvc.cli.datadir import secure_data_dir
 from kubesvc.cli.serving import Serving
 from kubesvc.client.kubeconfig import write_kubeconfig
@@ -141,7 +141,7 @@ class Server:
         """TLS material and the token file, created once even when replicas sharing the
         data dir start together (ApiServer.start then finds and reuses them)."""
         with components.file_lock(self.opts.data_dir / components.INIT_LOCK):
-            ensure_tls(self.opts.data_dir, extra_sans=sans)
+            ensure_admin_cert(ensure_tls(self.opts.data_dir, extra_sans=sans))
             TokenFile.load_or_create(self.opts.data_dir / "tokens.csv")
 
     async def run(self, *, on_ready: Callable[[Server], None] | None = None
@@ -177,8 +177,11 @@ class Server:
             if store_healthy is not None:  # "[-]etcd failed" while store writes fail
                 self.readiness.add("etcd", store_healthy)
             await api.start()
+            # The admin certificate (kubeadm's admin.conf), unless another CA is the client CA.
+            cert, key = api.admin_cert() if o.serving.client_ca_file is None else (None, None)
             write_kubeconfig(self.kubeconfig, server=f"https://{_url_host(o.advertise)}:"
-                             f"{api.port}", ca_pem=api.ca_pem, token=api.token)
+                             f"{api.port}", ca_pem=api.ca_pem, token=api.token,
+                             client_cert=cert, client_key=key)
             stack = components.DnsStack.build(
                 registry, zone=o.cluster_domain, ttl=o.dns_ttl,
                 dns_ip=components.dns_cluster_ip(o.service_cidr), host=o.dns_addr[0],
@@ -230,7 +233,8 @@ class Server:
         shared = {res: Informer(self._registry(), res) for res in ("pods", "nodes")}
         cm = ControllerManager(self._registry(), informers=shared, options=ControllerOptions(
             lb_pools=list(o.lb_pools), node_grace_period=o.node_monitor_grace_period,
-            event_host=self.identity, root_ca=self._ca_pem()))
+            event_host=self.identity, root_ca=self._ca_pem(),
+            **certs.controller_options(self._api(), o.serving)))
         scheduler = Scheduler(self._registry(), pods=shared["pods"], nodes=shared["nodes"])
         self.controllers = cm
         try:
@@ -244,6 +248,10 @@ class Server:
     def _ca_pem(self) -> bytes:
         assert self.api is not None
         return self.api.ca_pem
+
+    def _api(self) -> ApiServer:
+        assert self.api is not None
+        return self.api
 
     def _registry(self) -> Registry:
         assert self.api is not None and isinstance(self.api.registry, Registry)

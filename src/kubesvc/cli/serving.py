@@ -1,7 +1,9 @@
 """The API server's load flags, shared by ``kubesvc up`` and ``kubesvc server`` under
 upstream's names: ``--max-requests-inflight``, ``--max-mutating-requests-inflight``,
-``--request-timeout`` and ``--min-request-timeout``; and its authentication flags
-``--anonymous-auth`` and ``--service-account-issuer``. Called by :mod:`.commands` (flags),
+``--request-timeout`` and ``--min-request-timeout``; its authentication flags
+``--anonymous-auth`` and ``--service-account-issuer``; and the certificate ones,
+``--client-ca-file`` (the API server's) and ``--cluster-signing-duration`` (the CSR
+signer's). Called by :mod:`.commands` (flags),
 :mod:`.up` and :mod:`.server` (their options); builds :class:`~kubesvc.apiserver.http.Limits`.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # upstream's defaults (also :mod:`kubesvc.apiserver.http.limits`'s; not imported from
@@ -18,6 +21,7 @@ MAX_REQUESTS_INFLIGHT = 400
 MAX_MUTATING_REQUESTS_INFLIGHT = 200
 REQUEST_TIMEOUT = 60.0
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+CLUSTER_SIGNING_DURATION = 8760 * 3600.0  # kube-controller-manager's 8760h0m0s
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -48,6 +52,8 @@ class Serving:
     min_request_timeout: int = 1800
     anonymous_auth: bool = True
     service_account_issuer: str = SERVICE_ACCOUNT_ISSUER
+    client_ca_file: Path | None = None
+    cluster_signing_duration: float = CLUSTER_SIGNING_DURATION
 
     @classmethod
     def from_args(cls, a: argparse.Namespace) -> Serving:
@@ -61,6 +67,9 @@ class Serving:
             anonymous_auth=getattr(a, "anonymous_auth", d.anonymous_auth),
             service_account_issuer=getattr(a, "service_account_issuer",
                                            d.service_account_issuer),
+            client_ca_file=getattr(a, "client_ca_file", d.client_ca_file),
+            cluster_signing_duration=getattr(a, "cluster_signing_duration",
+                                             d.cluster_signing_duration),
         )
 
     def api_server_kwargs(self) -> dict[str, Any]:
@@ -76,6 +85,7 @@ class Serving:
             "min_request_timeout": self.min_request_timeout,
             "anonymous_auth": self.anonymous_auth,
             "service_account_issuer": self.service_account_issuer,
+            "client_ca_file": self.client_ca_file,
         }
 
 
@@ -98,6 +108,13 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--service-account-issuer", default=SERVICE_ACCOUNT_ISSUER,
                    help="the iss of ServiceAccount tokens (default "
                         "https://kubernetes.default.svc.cluster.local)")
+    p.add_argument("--client-ca-file", type=Path, default=None,
+                   help="client certificates must chain to this CA (default: the cluster "
+                        "CA, DATA_DIR/pki/ca.crt)")
+    p.add_argument("--cluster-signing-duration", type=duration,
+                   default=CLUSTER_SIGNING_DURATION,
+                   help="longest validity of a certificate the CSR signer issues "
+                        "(default 8760h0m0s)")
 
 
 def _bool(text: str) -> bool:

@@ -9,7 +9,8 @@ named task under one TaskGroup; SIGINT/SIGTERM set one stop event. ``/readyz`` i
 only when every component has synced.
 
 ``--network netns`` builds the cluster network first (:mod:`.netns`), serves the API also
-on a unix socket relayed to ``172.20.0.1:6443`` on the cluster bridge (:mod:`.apirelay`),
+on a (TLS) unix socket relayed to ``172.20.0.1:6443`` on the cluster bridge
+(:mod:`.apirelay`), makes a bootstrap token the nodes join with (TLS bootstrapping),
 answers DNS on every node IP, and runs the nodes as ``kubesvc agent`` processes, one in
 each node namespace (:mod:`.agentprocs`); ``kubectl logs`` reaches them through their log
 sockets (:mod:`.podlogs`). LoadBalancer IPs come from ``172.20.0.64/27`` unless
@@ -34,13 +35,14 @@ from kubesvc.apiserver.http.proxy import direct_dial
 from kubesvc.apiserver.http.server import ApiServer
 from kubesvc.apiserver.http.ui import http_source
 from kubesvc.apiserver.registry.core import Registry
-from kubesvc.cli import components, defaults, netns, nodes
-from kubesvc.cli.agentprocs import PROXY_METRICS_PORT, NetnsAgents
+from kubesvc.cli import certs, components, defaults, netns, nodes
+from kubesvc.cli.agentprocs import PROXY_METRICS_PORT, NetnsAgents, write_bootstrap_token
 from kubesvc.cli.apirelay import ApiRelay
 from kubesvc.cli.datadir import secure_data_dir
 from kubesvc.cli.nodes import NodeLogs
 from kubesvc.cli.podlogs import LogSocketSource
 from kubesvc.cli.serving import Serving
+from kubesvc.cli.token import create_token
 from kubesvc.client.kubeconfig import write_kubeconfig
 from kubesvc.controllers.manager import ControllerManager, ControllerOptions
 from kubesvc.dns.server import DnsServer
@@ -53,6 +55,7 @@ from kubesvc.storage.encryption import load_encryption_config
 log = logging.getLogger("kubesvc.up")
 
 SLICES = "endpointslices.discovery.k8s.io"
+JOIN_TOKEN_TTL = 3600.0  # the netns agents' bootstrap token: enough to join, then unused
 
 
 @dataclass(slots=True)
@@ -196,14 +199,18 @@ class Cluster:
                 registry, data_dir=o.data_dir, host=o.api_host, port=o.api_port,
                 readiness=self.readiness, log_source=logs,
                 unix_socket=o.data_dir / "api.sock" if topo is not None else None,
+                unix_socket_tls=topo is not None,
+                extra_sans=[netns.CONTROL_PLANE_IP] if topo is not None else [],
                 dial=netns.bridge_dialer(topo) if topo is not None else direct_dial,
                 **o.serving.api_server_kwargs(),
                 audit_log_path=o.audit_log_path, audit_policy_file=o.audit_policy_file,
             )
             self.api = api
             await api.start()
+            # The admin certificate (kubeadm's admin.conf), unless another CA is the client CA.
+            cert, key = api.admin_cert() if o.serving.client_ca_file is None else (None, None)
             write_kubeconfig(self.kubeconfig, server=api.url, ca_pem=api.ca_pem,
-                             token=api.token)
+                             token=api.token, client_cert=cert, client_key=key)
 
             # One informer per resource for every component of this process (controllers,
             # scheduler, node agent, proxy, DNS): each change is handled once, not once
@@ -215,7 +222,8 @@ class Cluster:
             controllers = ControllerManager(
                 registry, informers=shared, options=ControllerOptions(
                     lb_pools=list(o.lb_pools), node_grace_period=o.node_monitor_grace_period,
-                    external_informers=True, root_ca=api.ca_pem))
+                    external_informers=True, root_ca=api.ca_pem,
+                    **certs.controller_options(api, o.serving)))
             self._checks["controllers"] = controllers.synced
 
             stack = components.DnsStack.build(
@@ -252,9 +260,15 @@ class Cluster:
                 dns_port = 53
                 relay = ApiRelay(netns=topo.bridge_netns, host=netns.CONTROL_PLANE_IP,
                                  port=netns.CONTROL_PLANE_PORT,
-                                 unix_socket=o.data_dir / "api.sock")
+                                 unix_socket=o.data_dir / "api.sock", scheme="https")
+                # Nodes join with a bootstrap token (TLS bootstrapping), as kubeadm's: one
+                # made at each start, needed only by a node without a valid certificate.
+                join = write_bootstrap_token(
+                    await create_token(registry, ttl=JOIN_TOKEN_TTL),
+                    o.data_dir / "nodes" / "bootstrap-token")
                 agents = NetnsAgents(
-                    topo, data_dir=o.data_dir / "nodes", server=relay.url, tokens=api.tokens,
+                    topo, data_dir=o.data_dir / "nodes", server=relay.url,
+                    bootstrap_token=join, ca_file=o.data_dir / "pki" / "ca.crt",
                     dns_cluster_ip=o.dns_cluster_ip, cluster_domain=o.cluster_domain,
                     runtime=o.runtime, proxy=o.proxy, image_map=o.image_map,
                     lease_duration=max(1, min(40, int(o.node_monitor_grace_period))),

@@ -93,11 +93,19 @@ def load_kubeconfig(path: str | os.PathLike[str], *, context: str = "") -> KubeC
 
 
 def kubeconfig_dict(
-    *, server: str, ca_pem: bytes, token: str, cluster_name: str = "kubesvc",
-    namespace: str = "",
+    *, server: str, ca_pem: bytes, token: str = "", cluster_name: str = "kubesvc",
+    namespace: str = "", client_cert: bytes | None = None, client_key: bytes | None = None,
 ) -> dict[str, Any]:
-    """A standard ``kind: Config`` document with one cluster, user and context."""
+    """A standard ``kind: Config`` document with one cluster, user and context; the user
+    carries the bearer token and/or the client certificate and key (inline, as kubeadm's
+    admin.conf)."""
     user = f"{cluster_name}-admin"
+    creds: dict[str, Any] = {}
+    if client_cert and client_key:
+        creds["client-certificate-data"] = base64.b64encode(client_cert).decode()
+        creds["client-key-data"] = base64.b64encode(client_key).decode()
+    if token:
+        creds["token"] = token
     ctx: dict[str, Any] = {"cluster": cluster_name, "user": user}
     if namespace:
         ctx["namespace"] = namespace
@@ -111,7 +119,7 @@ def kubeconfig_dict(
                 "certificate-authority-data": base64.b64encode(ca_pem).decode(),
             },
         }],
-        "users": [{"name": user, "user": {"token": token}}],
+        "users": [{"name": user, "user": creds}],
         "contexts": [{"name": cluster_name, "context": ctx}],
         "current-context": cluster_name,
         "preferences": {},
@@ -119,15 +127,17 @@ def kubeconfig_dict(
 
 
 def write_kubeconfig(
-    path: str | os.PathLike[str], *, server: str, ca_pem: bytes, token: str,
-    cluster_name: str = "kubesvc",
+    path: str | os.PathLike[str], *, server: str, ca_pem: bytes, token: str = "",
+    cluster_name: str = "kubesvc", client_cert: bytes | None = None,
+    client_key: bytes | None = None,
 ) -> None:
     """Write a kubeconfig ``kubectl`` accepts. It holds a credential, so the file is
     created mode 0600, and replaced atomically (readers never see half a file)."""
     p = Path(path).expanduser()
     p.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(
-        kubeconfig_dict(server=server, ca_pem=ca_pem, token=token, cluster_name=cluster_name),
+        kubeconfig_dict(server=server, ca_pem=ca_pem, token=token, cluster_name=cluster_name,
+                        client_cert=client_cert, client_key=client_key),
         sort_keys=False,
     )
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.")

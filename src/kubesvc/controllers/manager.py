@@ -10,12 +10,16 @@ Registry or an HttpClient as ``client``; calls every controller module of this p
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kubesvc.api import bootstraptoken as bt
+from kubesvc.api import certificates as certs
+from kubesvc.api import pki
 from kubesvc.client.protocol import Client
+from kubesvc.controllers.certificates import Authorize, CsrApprover, CsrCleaner, CsrSigner
 from kubesvc.controllers.deployment import DeploymentController
 from kubesvc.controllers.endpoints import EndpointsController
 from kubesvc.controllers.endpointslice import EndpointSliceController
@@ -39,7 +43,7 @@ from kubesvc.informers import Informer
 ALL_CONTROLLERS: frozenset[str] = frozenset({
     "endpointslice", "endpoints", "endpointslice-mirroring", "replicaset", "deployment",
     "lb-ipam", "node-lifecycle", "garbage-collector", "tokencleaner", "serviceaccount",
-    "root-ca-cert-publisher",
+    "root-ca-cert-publisher", "csrapproving", "csrsigning", "csrcleaner",
 })
 
 SLICES = "endpointslices.discovery.k8s.io"
@@ -71,6 +75,12 @@ class ControllerOptions:
     # True: informers passed in are already run by the caller; the manager runs only the
     # ones it creates. False: it runs every informer it uses.
     external_informers: bool = False
+    # certificates.k8s.io: the approver's SubjectAccessReview (the API server's authorizer)
+    # and the signer's CA (--cluster-signing-cert/key-file); each controller runs only
+    # when given what it needs.
+    csr_authorize: Authorize | None = None
+    signing_ca: pki.Authority | None = None
+    cluster_signing_duration: float = 365 * 86400.0  # --cluster-signing-duration
 
 
 class _Runnable(Protocol):
@@ -160,6 +170,19 @@ class ControllerManager:
                 configmaps=self._own_inf(ROOT_CA_INFORMER, "configmaps",
                                          field_selector=f"metadata.name={ROOT_CA_CONFIGMAP}"),
                 root_ca=opts.root_ca)
+        self._certificates(on)
+
+    def _certificates(self, on: frozenset[str]) -> None:
+        opts = self.options
+        if "csrapproving" in on and opts.csr_authorize is not None:
+            self.controllers["csrapproving"] = CsrApprover(
+                self.client, csrs=self._inf(certs.KEY), authorize=opts.csr_authorize)
+        if "csrsigning" in on and opts.signing_ca is not None:
+            self.controllers["csrsigning"] = CsrSigner(
+                self.client, csrs=self._inf(certs.KEY), ca=opts.signing_ca,
+                max_duration=dt.timedelta(seconds=opts.cluster_signing_duration))
+        if "csrcleaner" in on:
+            self.controllers["csrcleaner"] = CsrCleaner(self.client, csrs=self._inf(certs.KEY))
 
     def _inf(self, resource: str, **kw: Any) -> Informer:
         inf = self.informers.get(resource)

@@ -1,23 +1,26 @@
 """NetnsAgents: the command line it starts each node's agent with is one ``kubesvc agent``
-accepts (and says what the node needs), and node tokens are issued once and reused while
-the server still accepts them."""
+accepts (and says what the node needs), and the nodes join with the bootstrap token over
+HTTPS with the cluster CA (TLS bootstrapping), not with static node tokens."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from kubesvc.apiserver.http.auth import TokenFile
-from kubesvc.cli.agent import AgentOptions
-from kubesvc.cli.agentprocs import NetnsAgents, node_token
+from kubesvc.cli.agent import AgentOptions, bootstrap_token
+from kubesvc.cli.agentprocs import NetnsAgents, write_bootstrap_token
 from kubesvc.cli.commands import build_parser
 from kubesvc.cli.netns import CLUSTER_POD_CIDR, Topology, pod_netns_prefix
+
+TOKEN = "abcdef.0123456789abcdef"
 
 
 def test_agent_command_lines_parse(tmp_path: Path) -> None:
     topo = Topology.plan(tmp_path, 2)
-    tokens = TokenFile.load_or_create(tmp_path / "tokens.csv")
-    agents = NetnsAgents(topo, data_dir=tmp_path / "nodes", server="http://172.20.0.1:6443",
-                         tokens=tokens, dns_cluster_ip="10.96.0.10",
+    join = write_bootstrap_token(TOKEN, tmp_path / "nodes" / "bootstrap-token")
+    assert oct(join.stat().st_mode & 0o777) == "0o600"
+    agents = NetnsAgents(topo, data_dir=tmp_path / "nodes", server="https://172.20.0.1:6443",
+                         bootstrap_token=join, ca_file=tmp_path / "pki" / "ca.crt",
+                         dns_cluster_ip="10.96.0.10",
                          cluster_domain="cluster.local", runtime="process", proxy="nftables",
                          lease_duration=3)
     for a, node in zip(agents.agents, topo.nodes, strict=True):
@@ -29,17 +32,17 @@ def test_agent_command_lines_parse(tmp_path: Path) -> None:
         assert o.cluster_cidr == CLUSTER_POD_CIDR and o.cluster_dns == "10.96.0.10"
         assert o.node_lease_duration == 3 and o.exit_with_parent
         assert o.log_socket == a.log_socket and o.lb_announce_interface == "eth0"
-        assert o.token_file is not None
-        assert o.token_file.read_text().strip() in tokens.tokens()
+        assert o.ca_file == tmp_path / "pki" / "ca.crt"
+        assert bootstrap_token(o) == TOKEN  # so the agent TLS-bootstraps
 
 
-def test_node_token_reused_while_accepted(tmp_path: Path) -> None:
-    tokens = TokenFile.load_or_create(tmp_path / "tokens.csv")
-    path = node_token(tokens, "node-1", tmp_path / "n1" / "token")
-    first = path.read_text().strip()
-    user = tokens.tokens()[first]
-    assert user.name == "system:node:node-1" and "system:nodes" in user.groups
-    assert oct(path.stat().st_mode & 0o777) == "0o600"
-    assert node_token(tokens, "node-1", path).read_text().strip() == first
-    fresh = TokenFile.load_or_create(tmp_path / "other.csv")  # a server that forgot it
-    assert node_token(fresh, "node-1", path).read_text().strip() != first
+def test_plain_http_or_static_tokens_do_not_bootstrap(tmp_path: Path) -> None:
+    tok = tmp_path / "t"
+    tok.write_text("not-a-bootstrap-token\n")
+    o = AgentOptions(node_name="n", data_dir=tmp_path, servers=("https://127.0.0.1:1",),
+                     token_file=tok)
+    assert bootstrap_token(o) is None
+    tok.write_text(TOKEN + "\n")
+    assert bootstrap_token(o) == TOKEN
+    o.servers = ("http://127.0.0.1:1",)  # no TLS: no client certificates
+    assert bootstrap_token(o) is None

@@ -54,7 +54,8 @@ async def test_manager_runs_everything() -> None:
     # (no root-ca-cert-publisher: it was given no CA)
     assert set(mgr.controllers) == {
         "endpointslice", "endpoints", "endpointslice-mirroring", "replicaset", "deployment",
-        "lb-ipam", "node-lifecycle", "garbage-collector", "tokencleaner", "serviceaccount"}
+        "lb-ipam", "node-lifecycle", "garbage-collector", "tokencleaner", "serviceaccount",
+        "csrcleaner"}  # (the CSR approver and signer need an authorizer and a CA)
     assert mgr.informers["services"] is shared["services"]
     stop = asyncio.Event()
     task = asyncio.create_task(mgr.run(stop))

@@ -145,7 +145,8 @@ NODE_AGENT_ROLE = "kubesvc:node-agent"
 
 
 def cluster_roles() -> list[Obj]:
-    """The bootstrap ClusterRoles (fresh copies)."""
+    """The bootstrap ClusterRoles (fresh copies), those of :mod:`.certificates` included."""
+    from kubesvc.api.rbac import certificates  # it builds on this module
     return copy.deepcopy([
         cluster_role("cluster-admin", [rule(["*"], ["*"], ["*"]), url_rule(["*"], ["*"])]),
         cluster_role("system:discovery", [url_rule(["get"], _DISCOVERY_URLS)]),
@@ -170,11 +171,13 @@ def cluster_roles() -> list[Obj]:
         ]),
         cluster_role(SA_ISSUER_DISCOVERY, [url_rule(["get"], _OIDC_URLS)]),
         cluster_role(NODE_AGENT_ROLE, _AGENT),
+        *certificates.cluster_roles(),
     ])
 
 
 def cluster_role_bindings() -> list[Obj]:
     """The bootstrap ClusterRoleBindings (fresh copies)."""
+    from kubesvc.api.rbac import certificates
     return [
         cluster_role_binding("cluster-admin", "cluster-admin", [group("system:masters")]),
         cluster_role_binding("system:discovery", "system:discovery",
@@ -191,6 +194,7 @@ def cluster_role_bindings() -> list[Obj]:
                              [group("system:serviceaccounts")]),
         cluster_role_binding(NODE_AGENT_ROLE, NODE_AGENT_ROLE,
                              [group("system:nodes"), group("system:bootstrappers")]),
+        *certificates.cluster_role_bindings(),
     ]
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from kubesvc.api import resources
 from kubesvc.api.schema import (  # noqa: F401  (imported for their registrations)
     apps,
+    certificates,
     container,
     coordination,
     core,
@@ -94,6 +95,7 @@ GROUP_PREFIX: dict[str, str] = {
     "authentication.k8s.io": AUTHN,
     "authorization.k8s.io": AUTHZ,
     "rbac.authorization.k8s.io": rbac.RBAC,
+    "certificates.k8s.io": certificates.CERT,
 }
 
 
@@ -145,6 +147,9 @@ KIND_DESCRIPTIONS: dict[tuple[str, str], str] = {
     "not contain it.",
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): "ClusterRoleBinding references a "
     "ClusterRole, but not contain it.",
+    ("certificates.k8s.io", "CertificateSigningRequest"): "CertificateSigningRequest objects "
+    "provide a mechanism to obtain x509 certificates by submitting a certificate signing "
+    "request, and having it asynchronously approved and issued.",
 }
 
 

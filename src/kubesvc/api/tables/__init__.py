@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kubesvc.api import resources
-from kubesvc.api.tables import apps, core, network, pods, rbac
+from kubesvc.api.tables import apps, certificates, core, network, pods, rbac
 from kubesvc.api.tables import descriptions as _d
 from kubesvc.api.tables.columns import Column, Printer
 from kubesvc.api.tables.common import Obj, human_duration
@@ -49,6 +49,7 @@ PRINTERS: dict[str, Printer] = {
     "replicasets.apps": apps.REPLICASET,
     "rolebindings.rbac.authorization.k8s.io": rbac.ROLE_BINDING,
     "clusterrolebindings.rbac.authorization.k8s.io": rbac.CLUSTER_ROLE_BINDING,
+    "certificatesigningrequests.certificates.k8s.io": certificates.CSR,
 }
 
 INCLUDE_OBJECT_VALUES = ("Metadata", "Object", "None", "")

@@ -42,6 +42,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
     from kubesvc.api.defaults.service import normalize_cluster_ips
     from kubesvc.api.validation import (
         apps,
+        certificates,
         endpoints,
         misc,
         pod,
@@ -79,6 +80,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "clusterroles.rbac.authorization.k8s.io": rbac.validate_cluster_role,
         "rolebindings.rbac.authorization.k8s.io": rbac.validate_role_binding,
         "clusterrolebindings.rbac.authorization.k8s.io": rbac.validate_cluster_role_binding,
+        "certificatesigningrequests.certificates.k8s.io": certificates.validate_csr,
     }
     update: dict[str, Update] = {
         "services": service_update.validate_service_update,
@@ -100,6 +102,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "rolebindings.rbac.authorization.k8s.io": rbac.validate_role_binding_update,
         "clusterrolebindings.rbac.authorization.k8s.io":
             rbac.validate_cluster_role_binding_update,
+        "certificatesigningrequests.certificates.k8s.io": certificates.validate_csr_update,
     }
     status: dict[str, Update] = {
         "services": service_update.validate_service_status_update,
@@ -108,6 +111,8 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "replicasets.apps": apps.validate_workload_status_update,
         "namespaces": misc.validate_namespace_status_update,
         "nodes": misc.validate_node_update,
+        "certificatesigningrequests.certificates.k8s.io":
+            certificates.validate_csr_status_update,
     }
     return create, update, status
 

@@ -29,7 +29,7 @@ from aiohttp import web
 
 from kubesvc import errors
 from kubesvc.api.rbac.attributes import Attributes
-from kubesvc.apiserver.http import discovery, health, openapi, paths, reviews, ui
+from kubesvc.apiserver.http import csradmission, discovery, health, openapi, paths, reviews, ui
 from kubesvc.apiserver.http.audit import AuditLog
 from kubesvc.apiserver.http.auth import (
     ANONYMOUS,
@@ -49,6 +49,7 @@ from kubesvc.apiserver.http.params import truthy
 from kubesvc.apiserver.http.proxy import Dialer, direct_dial, serve_proxy
 from kubesvc.apiserver.http.tokens import OIDC_PATHS, TokenIssuer
 from kubesvc.apiserver.http.watch import Watcher
+from kubesvc.apiserver.http.x509auth import CSR_KEY, X509Authenticator, csr_requester
 from kubesvc.metrics.exposition import metrics_response, registry_source
 
 log = logging.getLogger(__name__)
@@ -129,11 +130,14 @@ class ApiApp:
         authz: Authz | None = None,
         service_accounts: TokenIssuer | None = None,
         anonymous: bool = True,
+        x509: X509Authenticator | None = None,
     ) -> None:
         self.backend = backend
         # ServiceAccount tokens (None: no TokenRequest/TokenReview/OIDC, no SA JWTs)
         self.service_accounts = service_accounts
         self.anonymous = anonymous  # --anonymous-auth
+        # Client certificates, tried before the bearer tokens (upstream's union order).
+        self.x509 = x509
         self.limits = limits if limits is not None else Limits()
         # RBAC (None: every authenticated caller may do everything, as AlwaysAllow).
         self.authz = authz
@@ -215,7 +219,8 @@ class ApiApp:
             attrs: Attributes | None = None
             if self.tokens is not None:
                 user = await self.authenticate(
-                    request.headers.get("Authorization") or websocket_bearer(request))
+                    request.headers.get("Authorization") or websocket_bearer(request),
+                    request)
                 if seen is not None:
                     seen.append(user)
                 if self.authz is not None:
@@ -242,10 +247,16 @@ class ApiApp:
             return status_response(errors.InternalError("an error on the server has prevented "
                                                         "the request from succeeding"))
 
-    async def authenticate(self, authorization: str | None) -> User:
+    async def authenticate(self, authorization: str | None,
+                           request: web.Request | None = None) -> User:
         """The caller of a request with this Authorization header, through upstream's
-        chain; no bearer token at all is anonymous (when allowed), a bearer token no
+        chain: a verified client certificate of ``request`` first, then the bearer token;
+        no bearer token at all is anonymous (when allowed), a bearer token no
         authenticator accepts is 401."""
+        if request is not None and self.x509 is not None:
+            cert_user = self.x509.authenticate(request)
+            if cert_user is not None:
+                return cert_user
         token = bearer_token(authorization)
         if not token:
             if self.anonymous:
@@ -268,6 +279,9 @@ class ApiApp:
             if target is not None:
                 if self.authz is not None and attrs is not None:
                     await self.authz.check_rbac_write(request, target, attrs)
+                    if target.subresource == "approval":
+                        await csradmission.check(request, target, user, authz=self.authz,
+                                                 backend=self.backend)
                 return await self._resource(request, target, user)
             return self._discovery(request, path)
         method = request.method
@@ -381,7 +395,9 @@ class ApiApp:
             if target.name or (info.namespaced and target.namespace is None):
                 raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
             _need(verbs, "create")
-            return await self.crud.create(request, target)
+            return await self.crud.create(
+                request, target,
+                prepare=csr_requester(info, user) if info.key == CSR_KEY else None)
         if not target.name:
             if method == "DELETE" and not (info.namespaced and target.namespace is None):
                 _need(verbs, "deletecollection")

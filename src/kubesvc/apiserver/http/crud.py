@@ -11,7 +11,7 @@ them into Status responses. Watch lives in :mod:`.watch`, pods/log in :mod:`.log
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
@@ -193,7 +193,10 @@ class Crud:
         )
         return respond(render_list(target.info, lst, neg, include_object=include), neg)
 
-    async def create(self, request: web.Request, target: Target) -> web.Response:
+    async def create(self, request: web.Request, target: Target, *,
+                     prepare: Callable[[dict[str, Any]], None] | None = None
+                     ) -> web.Response:
+        """POST; ``prepare`` sees the decoded object first (the CSR requester stamp)."""
         neg = for_write(negotiate(request.headers.get("Accept", "")))
         q = request.rel_url.query
         body = await read_body(request)
@@ -201,6 +204,8 @@ class Crud:
         info = target.info
         obj = decode_body_object(info, body, request.headers.get("Content-Type", ""))
         check_namespace(obj, target)
+        if prepare is not None:
+            prepare(obj)
         warnings: list[str] = []
         out = await shielded(self.backend.create(
             info.key, obj, namespace=target.namespace, opts=opts, warnings=warnings,

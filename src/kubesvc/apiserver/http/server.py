@@ -32,6 +32,7 @@ from aiohttp.http_exceptions import LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
 from kubesvc import errors
+from kubesvc.api.rbac.attributes import Attributes
 from kubesvc.apiserver.http.app import ApiApp, status_response
 from kubesvc.apiserver.http.audit import AuditLog, load_policy
 from kubesvc.apiserver.http.auth import BootstrapTokenAuthenticator, TokenFile
@@ -46,8 +47,9 @@ from kubesvc.apiserver.http.satoken import (
     ServiceAccountAuthenticator,
     SigningKey,
 )
-from kubesvc.apiserver.http.tls import ensure_tls
+from kubesvc.apiserver.http.tls import TlsFiles, ensure_admin_cert, ensure_tls
 from kubesvc.apiserver.http.tokens import JWKS_PATH, TokenIssuer
+from kubesvc.apiserver.http.x509auth import X509Authenticator
 from kubesvc.apiserver.registry.core import Registry
 from kubesvc.metrics.exposition import MetricsSource
 
@@ -145,7 +147,15 @@ class ApiServer:
         audit_policy_file: Path | None = None,
         service_account_issuer: str = DEFAULT_ISSUER,
         anonymous_auth: bool = True,
+        client_ca_file: Path | None = None,
+        unix_socket_tls: bool = False,
     ) -> None:
+        """``client_ca_file``: the CA client certificates must chain to (upstream's
+        ``--client-ca-file``); the cluster CA when None. ``unix_socket_tls``: the unix
+        socket speaks TLS too (relayed to netns node agents, who authenticate with client
+        certificates), instead of plain HTTP."""
+        self.unix_socket_tls = unix_socket_tls
+        self.client_ca_file = client_ca_file
         self.registry = registry
         self.service_account_issuer = service_account_issuer  # --service-account-issuer
         self.anonymous_auth = anonymous_auth  # --anonymous-auth
@@ -156,8 +166,9 @@ class ApiServer:
         self.audit_log_path = audit_log_path
         self.audit_policy_file = audit_policy_file
         self._audit: AuditLog | None = None
-        # Optional plain-HTTP listener on a unix socket (same token auth): in netns mode
-        # in-cluster components reach the server through it, as sockets cross namespaces.
+        # Optional listener on a unix socket (same auth; plain HTTP unless unix_socket_tls):
+        # in netns mode the node agents reach the server through it, as sockets cross
+        # namespaces.
         self.unix_socket = unix_socket
         self.data_dir = Path(data_dir)
         self.host = host
@@ -173,6 +184,7 @@ class ApiServer:
         self._rbac_stop = asyncio.Event()
         self._rbac_task: asyncio.Task[None] | None = None
         self.policy: PolicyCache | None = None
+        self.tls: TlsFiles | None = None
 
     @property
     def url(self) -> str:
@@ -193,6 +205,20 @@ class ApiServer:
         if self._tokens is None:
             raise RuntimeError("ApiServer.start() has not run")
         return self._tokens
+
+    def admin_cert(self) -> tuple[bytes, bytes]:
+        """``(cert PEM, key PEM)`` of ``kubernetes-admin`` in ``system:masters`` (the
+        client certificate kubeadm puts in admin.conf), issued by the cluster CA."""
+        if self.tls is None:
+            raise RuntimeError("ApiServer.start() has not run")
+        return ensure_admin_cert(self.tls)
+
+    def authorize(self, attrs: Attributes) -> bool:
+        """One SubjectAccessReview against this server's authorizer (for in-process
+        controllers, which cannot POST reviews)."""
+        if self._api is None or self._api.authz is None:
+            raise RuntimeError("ApiServer.start() has not run")
+        return self._api.authz.decide(attrs).allowed
 
     @property
     def token(self) -> str:
@@ -217,7 +243,8 @@ class ApiServer:
         if self.audit_log_path is not None:
             rules = load_policy(self.audit_policy_file) if self.audit_policy_file else None
             self._audit = AuditLog(self.audit_log_path, rules)
-        ssl_ctx = tls.server_context()
+        ssl_ctx = tls.server_context(client_ca_file=self.client_ca_file)
+        self.tls = tls
         # RBAC: the bootstrap policy first, then serve only once the caches hold it (as
         # upstream waits for its RBAC informers), so no request is judged on empty ones.
         await ensure_bootstrap_policy(self.registry)
@@ -232,7 +259,7 @@ class ApiServer:
             limits=self.limits,
             bootstrap=BootstrapTokenAuthenticator(self._get_secret), audit=self._audit,
             authz=Authz(self.policy, self.registry), service_accounts=sa_tokens,
-            anonymous=self.anonymous_auth,
+            anonymous=self.anonymous_auth, x509=X509Authenticator(),
         )
         self._api.watcher.min_request_timeout = self.min_request_timeout
         # handler_cancellation: a watch ends when its client disconnects; writes are
@@ -248,7 +275,8 @@ class ApiServer:
         await site.start()
         if self.unix_socket is not None:
             self.unix_socket.unlink(missing_ok=True)
-            await web.UnixSite(runner, str(self.unix_socket)).start()
+            await web.UnixSite(runner, str(self.unix_socket),
+                               ssl_context=ssl_ctx if self.unix_socket_tls else None).start()
         self._runner = runner
         if self.port == 0:
             self.port = int(runner.addresses[0][1])

@@ -4,6 +4,12 @@ Generated with ``cryptography`` on first start under ``<data_dir>/pki/`` and reu
 (the CA is kept forever; the serving certificate is re-issued when it lacks a requested
 subject alternative name or is close to expiry). Called by :mod:`.server`; the CA PEM ends
 up in the kubeconfig that ``kubesvc up`` writes.
+
+The server context asks every client for a certificate (optional, as kube-apiserver's
+``RequestClientCert``) and verifies one that is sent against the client CA
+(``--client-ca-file``; the cluster CA unless told otherwise); :mod:`.x509auth` turns it
+into a user. :func:`ensure_admin_cert` keeps ``pki/admin.{crt,key}``, the client
+certificate of ``kubernetes-admin`` in ``system:masters`` that kubeadm puts in admin.conf.
 """
 
 from __future__ import annotations
@@ -17,9 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from kubesvc.api import pki
 
 DEFAULT_SANS = ("127.0.0.1", "localhost", "::1", "kubernetes", "kubernetes.default",
                 "kubernetes.default.svc", "kubernetes.default.svc.cluster.local")
@@ -39,9 +48,13 @@ class TlsFiles:
     def ca_pem(self) -> bytes:
         return self.ca_cert.read_bytes()
 
-    def server_context(self) -> ssl.SSLContext:
+    def server_context(self, *, client_ca_file: Path | None = None) -> ssl.SSLContext:
+        """Serving context; a client certificate is optional and, when sent, must chain to
+        ``client_ca_file`` (default: the cluster CA)."""
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(str(self.cert), str(self.key))
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        ctx.load_verify_locations(cafile=str(client_ca_file or self.ca_cert))
         # kubectl speaks HTTP/1.1 over TLS (aiohttp has no HTTP/2).
         ctx.set_alpn_protocols(["http/1.1"])
         return ctx
@@ -171,3 +184,35 @@ def ensure_tls(data_dir: Path, *, extra_sans: Iterable[str] = ()) -> TlsFiles:
         _write_private(files.key, _key_pem(key))
         _write_private(files.cert, cert.public_bytes(serialization.Encoding.PEM))
     return files
+
+
+ADMIN_USER = "kubernetes-admin"
+ADMIN_GROUP = "system:masters"
+_CLIENT_DAYS = 365  # kubeadm's certificate validity
+
+
+def ensure_admin_cert(files: TlsFiles) -> tuple[bytes, bytes]:
+    """``(cert PEM, key PEM)`` of ``kubernetes-admin`` (O=system:masters), signed by the
+    cluster CA; kept under ``pki/admin.{crt,key}`` (0600) and re-issued near expiry or when
+    the CA changed."""
+    cert_path = files.ca_cert.parent / "admin.crt"
+    key_path = files.ca_cert.parent / "admin.key"
+    now = dt.datetime.now(dt.UTC)
+    ca = pki.Authority.from_pem(files.ca_cert.read_bytes(), files.ca_key.read_bytes())
+    if cert_path.exists() and key_path.exists():
+        try:
+            have = x509.load_pem_x509_certificate(cert_path.read_bytes())
+            if have.issuer == ca.cert.subject and have.not_valid_after_utc - now > \
+                    _RENEW_BEFORE:
+                have.verify_directly_issued_by(ca.cert)
+                return cert_path.read_bytes(), key_path.read_bytes()
+        except (ValueError, TypeError, InvalidSignature):
+            pass  # unreadable, or signed by a different CA of the same name
+    key = pki.new_key()
+    cert = ca.sign(key.public_key(), pki.subject(ADMIN_USER, [ADMIN_GROUP]),
+                   usages=["digital signature", "key encipherment", "client auth"],
+                   duration=dt.timedelta(days=_CLIENT_DAYS), now=now)
+    key_bytes, cert_bytes = pki.key_pem(key), pki.cert_pem(cert)
+    _write_private(key_path, key_bytes)
+    _write_private(cert_path, cert_bytes)
+    return cert_bytes, key_bytes

@@ -65,6 +65,7 @@ from kubesvc.apiserver.registry import (
     subresources,
     watch,
 )
+from kubesvc.apiserver.registry.certificates import CSR_KEY, CsrStrategy
 from kubesvc.apiserver.registry.codec import (
     already_exists,
     conflict,
@@ -148,6 +149,8 @@ class Registry:
                 strategy = PodStrategy(info, self)
             elif info.key == "namespaces":
                 strategy = namespaces.NamespaceStrategy(info, self)
+            elif info.key == CSR_KEY:
+                strategy = CsrStrategy(info, self)
             else:
                 strategy = Strategy(info, self)
             self._strategies[info.key] = strategy
@@ -388,7 +391,7 @@ class Registry:
         ns = self.namespace_for(info, namespace, obj)
         if subresource == "scale":
             return await subresources.update_scale(self, info, obj, ns, dry_run=opts.dry_run)
-        self._check_subresource(info, subresource, ("", "status", "finalize"))
+        self._check_subresource(info, subresource, ("", "status", "finalize", "approval"))
         return await self.update_object(
             info, obj, ns, subresource=subresource, dry_run=opts.dry_run,
             field_validation=opts.field_validation, warnings=warnings,
@@ -435,6 +438,8 @@ class Registry:
                 apply_defaults(info.key, new)  # decode-time defaults cover status too
             elif subresource == "finalize":
                 new = namespaces.prepare_finalize(body, old)
+            elif subresource:  # a kind's own subresource (CSR approval)
+                new = strategy.prepare_subresource_update(subresource, body, old)
             else:
                 new = body if owned and attempt == 0 else deep_copy(body)
                 apply_defaults(info.key, new)
@@ -454,6 +459,8 @@ class Registry:
                     causes = validate_status_update(info.key, new, old)
                 elif subresource == "finalize":
                     causes = validate_namespace_finalize(new, old)
+                elif subresource:
+                    causes = strategy.validate_subresource_update(subresource, new, old)
                 else:
                     causes = validate_update(info.key, new, old)
                 if causes:
@@ -499,7 +506,7 @@ class Registry:
             return await subresources.patch_scale(
                 self, info, name, ns, patch, patch_type=patch_type, dry_run=opts.dry_run
             )
-        self._check_subresource(info, subresource, ("", "status"))
+        self._check_subresource(info, subresource, ("", "status", "approval"))
         return await patching.patch_object(
             self, info, name, ns, patch, patch_type=patch_type, subresource=subresource,
             dry_run=opts.dry_run, field_validation=opts.field_validation, warnings=warnings,

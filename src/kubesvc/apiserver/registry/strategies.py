@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kubesvc import errors
 from kubesvc.api import meta as apimeta
 from kubesvc.api.defaults import pod_qos_class
 from kubesvc.api.objects import Obj, ensure_meta
@@ -96,6 +97,15 @@ class Strategy:
             else:
                 nmeta.pop(fld, None)
         return new
+
+    def prepare_subresource_update(self, subresource: str, body: Obj, old: Obj) -> Obj:
+        """An update of a kind's own subresource (``certificatesigningrequests/approval``);
+        kinds without one never get here (the registry checks ``info.subresources``)."""
+        raise NotImplementedError(subresource)
+
+    def validate_subresource_update(self, subresource: str, new: Obj, old: Obj
+                                    ) -> list[errors.Cause]:
+        raise NotImplementedError(subresource)
 
     def bump_generation(self, new: Obj, old: Obj) -> None:
         if self.uses_generation and apimeta.spec_changed(self.info.key, old, new):

@@ -21,7 +21,12 @@ from typing import Any
 import orjson
 
 from kubesvc import errors
-from kubesvc.apiserver.http.protobuf.schema import MESSAGES, ROOTS
+from kubesvc.apiserver.http.protobuf import certificates as _certificates
+from kubesvc.apiserver.http.protobuf import schema as _generated
+
+# The generated tables plus the hand-written ones of kinds added since.
+MESSAGES = {**_generated.MESSAGES, **_certificates.MESSAGES}
+ROOTS = {**_generated.ROOTS, **_certificates.ROOTS}
 
 MAGIC = b"k8s\x00"
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
