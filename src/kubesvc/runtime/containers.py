@@ -32,6 +32,7 @@ from kubesvc.runtime.envvars import EnvError, container_env, expand
 from kubesvc.runtime.events import EventRecorder
 from kubesvc.runtime.images import ImageMap, ImageNotRunnable
 from kubesvc.runtime.network import PodNetwork, Sandbox
+from kubesvc.runtime.poddns import host_network, pod_hostname
 from kubesvc.runtime.podstatus import (
     ContainerRecord,
     pod_status,
@@ -39,6 +40,9 @@ from kubesvc.runtime.podstatus import (
     status_digest,
 )
 from kubesvc.runtime.probes import ContainerProbes, run_probe
+from kubesvc.runtime.sandbox.manager import PodSandbox, SandboxManager, SandboxUnavailable
+from kubesvc.runtime.sandbox.security import SecurityError
+from kubesvc.runtime.sandbox.volumes import VolumeError
 from kubesvc.runtime.types import ContainerInfo, ContainerLaunch, PodRunner
 
 log = logging.getLogger(__name__)
@@ -54,6 +58,7 @@ class PodState:
     records: dict[str, ContainerRecord]  # init containers first, in spec order
     start_time: str
     sandbox: Sandbox | None = None
+    fs: PodSandbox | None = None  # its sandbox directory and volumes (process runtime)
     probes: dict[str, ContainerProbes] = field(default_factory=dict)
     envs: dict[str, dict[str, str]] = field(default_factory=dict)  # for preStop exec hooks
     specs: dict[str, Obj] = field(default_factory=dict)  # container specs, by name
@@ -94,7 +99,7 @@ class PodSyncer:
                  images: ImageMap, backoff: Backoff, node_name: str, node_ip: str,
                  services: Indexer, enqueue: Callable[[str], None],
                  enqueue_after: Callable[[str, float], None], events: EventRecorder,
-                 probe_scale: float = 1.0) -> None:
+                 probe_scale: float = 1.0, sandboxes: SandboxManager | None = None) -> None:
         self.client = client
         self.runner = runner
         self.network = network
@@ -107,6 +112,7 @@ class PodSyncer:
         self.enqueue_after = enqueue_after
         self.probe_scale = probe_scale
         self.events = events
+        self.sandboxes = sandboxes
         self.by_key: dict[str, PodState] = {}
         self._bg: set[asyncio.Task[None]] = set()
 
@@ -276,8 +282,29 @@ class PodSyncer:
                 st.sandbox = await self.network.setup(st.uid, namespace=st.namespace,
                                                       name=st.name, ip=ip or None, pod=pod,
                                                       host_ip=self.node_ip)
-            await self._run_containers(pod, st)
+            if await self._prepare_fs(pod, st):
+                await self._run_containers(pod, st)
         await self._write_status(pod, st)
+
+    async def _prepare_fs(self, pod: Obj, st: PodState) -> bool:
+        """The pod's sandbox directory and volumes; False (after a FailedMount event, to
+        be tried again) while they cannot be set up."""
+        if self.sandboxes is None or st.fs is not None:
+            return True
+        assert st.sandbox is not None
+        try:
+            st.fs = await self.sandboxes.prepare(
+                pod, ip=st.sandbox.ip, hostname=st.sandbox.hostname or pod_hostname(pod),
+                host_hosts=host_network(pod) and st.sandbox.netns is not None)
+        except VolumeError as exc:
+            self._event(st, "Warning", "FailedMount", exc.event_message)
+            self.enqueue_after(st.key, min(self.backoff.base, 2.0))
+            return False
+        except SandboxUnavailable as exc:
+            self._event(st, "Warning", "FailedCreatePodSandBox", str(exc))
+            self.enqueue_after(st.key, self.backoff.base)
+            return False
+        return True
 
     async def _run_containers(self, pod: Obj, st: PodState) -> None:
         specs = _container_specs(pod)
@@ -359,6 +386,17 @@ class PodSyncer:
                 self.enqueue_after(st.key, self.backoff.base)
                 return
             argv = [expand(a, env) for a in argv]
+        plan = ""
+        if self.sandboxes is not None and st.fs is not None:
+            try:
+                plan = self.sandboxes.plan(pod, st.fs, spec, argv, env)
+            except (SecurityError, SandboxUnavailable, VolumeError) as exc:
+                msg = exc.event_message if isinstance(exc, VolumeError) else str(exc)
+                if rec.waiting is None or rec.waiting[1] != msg:
+                    self._event(st, "Warning", "Failed", f"Error: {msg}", rec.name)
+                rec.waiting = ("CreateContainerConfigError", msg)
+                self.enqueue_after(st.key, self.backoff.base)
+                return
         if restart and rec.current is not None:
             rec.last = rec.current
             rec.restart_count += 1
@@ -366,7 +404,7 @@ class PodSyncer:
             namespace=st.namespace, pod=st.name, pod_uid=st.uid, container=rec.name,
             attempt=rec.restart_count, argv=argv, env=env, netns=st.sandbox.netns,
             workdir=spec.get("workingDir") or None, image=rec.image,
-            hostname=st.sandbox.hostname)
+            hostname=st.sandbox.hostname, sandbox_plan=plan)
         info = await self.runner.start(launch, on_exit=partial(self._on_exit, st.key, st.uid))
         rec.current = info
         rec.waiting = None
@@ -426,6 +464,7 @@ class PodSyncer:
             with contextlib.suppress(errors.NotFound, errors.Conflict):
                 await self._write_status(pod, st, terminal=True)
             await self.runner.remove_pod(st.uid)
+            await self._remove_fs(st)
             await self.network.teardown(st.uid)
             self.backoff.forget_prefix(st.uid + "/")
             with contextlib.suppress(errors.NotFound, errors.Conflict):
@@ -477,8 +516,30 @@ class PodSyncer:
                    if r.current is not None and r.current.running]
         await asyncio.gather(*(self.runner.stop(c, grace_period=MIN_GRACE) for c in running))
         await self.runner.remove_pod(st.uid)
+        await self._remove_fs(st)
         await self.network.teardown(st.uid)
         self.backoff.forget_prefix(st.uid + "/")
+
+    async def _remove_fs(self, st: PodState) -> None:
+        if self.sandboxes is not None:
+            st.fs = None
+            await self.sandboxes.remove(st.uid)
+
+    async def refresh_volumes(self, pod: Obj) -> None:
+        """Re-write the pod's configMap/secret/downwardAPI/projected volume files from their
+        current sources (the agent's periodic volume sync)."""
+        st = self.by_key.get(object_key_of(pod))
+        if self.sandboxes is None or st is None or st.fs is None or st.terminal:
+            return
+        try:
+            await self.sandboxes.refresh(pod)
+        except VolumeError as exc:
+            self._event(st, "Warning", "FailedMount", exc.event_message)
+
+
+def object_key_of(pod: Obj) -> str:
+    md = pod["metadata"]
+    return f"{md.get('namespace', 'default')}/{md['name']}"
 
 
 def _with_ips(pod: Obj, pod_ip: str, host_ip: str) -> Obj:
