@@ -187,6 +187,8 @@ class NodeAgent:
         finally:
             self.queue.shutdown()
             await self.syncer.close(stop_pods=self._stop_pods_on_exit)
+            if self.sandboxes is not None and self._stop_pods_on_exit:
+                self.sandboxes.close()
             close = getattr(self.runner, "close", None)
             if close is not None:
                 await close()

@@ -162,6 +162,12 @@ class SandboxManager:
                     _umount(str(p))
             await asyncio.to_thread(shutil.rmtree, d, True)
 
+    def close(self) -> None:
+        """The agent stops its pods: unmount their tmpfs emptyDirs (a next agent on the same
+        data dir mounts them again for the pods it starts)."""
+        for psb in self.pods.values():
+            self._undo_mounts(psb)
+
     # -- containers
     def plan(self, pod: Obj, psb: PodSandbox, container: Obj, argv: list[str],
              env: dict[str, str]) -> str:
