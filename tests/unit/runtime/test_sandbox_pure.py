@@ -174,3 +174,18 @@ def test_security_identity() -> None:
             agent_uid=0)
     with pytest.raises(security.SecurityError, match="unprivileged"):
         security.identity(pod, {"name": "c"}, agent_uid=1000)
+
+
+async def test_env_resource_field_ref_uses_the_divisor() -> None:
+    from kubesvc.runtime.envvars import container_env
+
+    async def getter(resource: str, ns: str, name: str) -> dict[str, object]:
+        raise AssertionError("not called")
+
+    pod = {"metadata": {"name": "p", "namespace": "d"}, "spec": {}, "status": {}}
+    c = {"name": "c", "resources": {"limits": {"memory": "64Mi", "cpu": "500m"}}, "env": [
+        {"name": "MEM", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory",
+                                                           "divisor": "1Mi"}}},
+        {"name": "CPU", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}}]}
+    env = await container_env(pod, c, services=[], getter=getter, bind_address="0.0.0.0")
+    assert env["MEM"] == "64" and env["CPU"] == "1"  # 0.5 cpu rounds up to 1
