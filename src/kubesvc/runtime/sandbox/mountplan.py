@@ -112,6 +112,8 @@ def expose(path: str, bound: list[str]) -> list[Mount]:
     if any(under(os.path.realpath(path), p) for p in PRIVATE):
         return []
     links, real = symlink_chain(path)
+    if not os.access(real, os.R_OK):
+        return []  # an unprivileged agent cannot show what it cannot read itself
     out = [Mount("symlink", link, text) for link, text in links if not _covered(link, bound)]
     if not _covered(real, bound):
         out.append(Mount("bind", real, real, read_only=True))
