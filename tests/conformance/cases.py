@@ -371,8 +371,7 @@ STORAGE_CASES: tuple[Case, ...] = (
     _st("EmptyDir volumes", "empty_dir.go", "pod should support shared volumes between "
         "containers", ("Conformance",), "emptydir_volumes_pod_should_support_shared_volumes_"
         "between_containers",
-        note="mounted at /srv/volumeshare (upstream: /usr/share/volumeshare, under a "
-             "read-only system bind here) and read by the second container's own command "
-             "instead of kubectl exec"),
+        note="the second container reads the file with its own command instead of kubectl "
+             "exec"),
 )
 CASES = CASES + STORAGE_CASES

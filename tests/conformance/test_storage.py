@@ -391,7 +391,7 @@ def test_emptydir_volumes_should_support_non_root_0644_tmpfs(api: Api, ns: str) 
 def test_emptydir_volumes_pod_should_support_shared_volumes_between_containers(
         api: Api, ns: str) -> None:
     """[sig-storage] EmptyDir volumes pod should support shared volumes between containers"""
-    share = "/srv/volumeshare"
+    share = "/usr/share/volumeshare"
     pod = _pod(unique("pod-sharedvolume"), "echo Hello from the busy-box sub-container > "
                f"{share}/shareddata.txt; sleep 3600",
                [{"name": "shared-data", "emptyDir": {}}],

@@ -189,3 +189,23 @@ async def test_env_resource_field_ref_uses_the_divisor() -> None:
         {"name": "CPU", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}}]}
     env = await container_env(pod, c, services=[], getter=getter, bind_address="0.0.0.0")
     assert env["MEM"] == "64" and env["CPU"] == "1"  # 0.5 cpu rounds up to 1
+
+
+def test_mount_plan_makes_room_under_a_read_only_system_dir(tmp_path: Path) -> None:
+    plan = mountplan.build_plan(
+        root=str(tmp_path / "root"), argv=["sh"], env={"PATH": "/usr/bin"},
+        volumes=[mountplan.VolumeBind(str(tmp_path), "/usr/share/no-such-dir/html", False)],
+        etc_files={}, protected=[])
+    targets = {m.target: m for m in plan.mounts}
+    assert targets["/usr"].kind == "tmpfs" and targets["/usr/share"].kind == "tmpfs"
+    assert targets["/usr/bin"] == mountplan.Mount("bind", "/usr/bin", "/usr/bin",
+                                                  read_only=True)
+    order = [m.target for m in plan.mounts]
+    assert order.index("/usr") < order.index("/usr/share") < order.index(
+        "/usr/share/no-such-dir/html")
+    # An existing path needs nothing of the kind.
+    plan = mountplan.build_plan(root=str(tmp_path / "root"), argv=["sh"], env={},
+                                volumes=[mountplan.VolumeBind(str(tmp_path), "/usr/share",
+                                                              False)],
+                                etc_files={}, protected=[])
+    assert {m.target: m for m in plan.mounts}["/usr"].kind == "bind"

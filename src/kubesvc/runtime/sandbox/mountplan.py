@@ -232,6 +232,53 @@ def masks(mounts: list[Mount], protected: list[str]) -> list[Mount]:
     return out
 
 
+def _entries(host_dir: str, target_dir: str, skip: str) -> list[Mount]:
+    out: list[Mount] = []
+    try:
+        names = sorted(os.listdir(host_dir))
+    except OSError:
+        return out
+    for name in names:
+        if name == skip:
+            continue
+        src, dst = os.path.join(host_dir, name), os.path.join(target_dir, name)
+        if os.path.islink(src):
+            out.append(Mount("symlink", dst, os.readlink(src)))
+        elif os.path.isdir(src) or os.path.isfile(src):
+            out.append(Mount("bind", dst, src, read_only=True))
+    return out
+
+
+def make_room(mounts: list[Mount], target: str) -> list[Mount]:
+    """Let ``target`` (a volume's mountPath) be mounted where a read-only system bind has
+    no such path, e.g. ``/usr/share/nginx/html``: from that bind down to the deepest
+    directory that exists, each level becomes a tmpfs holding read-only binds of the host
+    directory's entries, so the missing directories can be made on it (as a container's
+    writable root layer allows)."""
+    binds = [m for m in mounts if m.kind == "bind" and m.read_only and m.source == m.target
+             and under(target, m.target) and target != m.target and m.target != "/"]
+    if not binds:
+        return mounts
+    top = max(binds, key=lambda m: len(m.target))
+    if os.path.lexists(target):
+        return mounts
+    levels = [top.target]
+    rest = os.path.relpath(target, top.target).split("/")
+    for part in rest[:-1]:
+        nxt = os.path.join(levels[-1], part)
+        if not os.path.isdir(nxt) or os.path.islink(nxt):
+            break
+        levels.append(nxt)
+    out: list[Mount] = []
+    for i, level in enumerate(levels):
+        skip = levels[i + 1].rsplit("/", 1)[1] if i + 1 < len(levels) else ""
+        mode = oct(os.stat(level).st_mode & 0o7777)[2:]
+        out.append(Mount("tmpfs", level, options=f"mode={mode}"))
+        out += _entries(level, level, skip)
+    at = mounts.index(top)
+    return [*mounts[:at], *out, *mounts[at + 1:]]
+
+
 def build_plan(*, root: str, argv: list[str], env: dict[str, str],
                volumes: list[VolumeBind], etc_files: dict[str, str], protected: list[str],
                workdir: str = "/", uid: int | None = None, gid: int | None = None,
@@ -246,6 +293,7 @@ def build_plan(*, root: str, argv: list[str], env: dict[str, str],
     for p in [*python_paths(), *command_paths(argv, env), *(extra_paths or [])]:
         mounts += expose(p, bound)
     for v in sorted(volumes, key=lambda v: v.target.rstrip("/").count("/")):
+        mounts = make_room(mounts, v.target)
         mounts.append(Mount("bind", v.target, v.source, read_only=v.read_only))
     for target, src in etc_files.items():
         mounts.append(Mount("bind", target, src, read_only=True))
