@@ -19,6 +19,7 @@ from kubesvc.api import meta as apimeta
 from kubesvc.api.defaults import pod_qos_class
 from kubesvc.api.objects import Obj
 from kubesvc.api.resources import ResourceInfo
+from kubesvc.apiserver.registry.podtolerations import add_default_tolerations
 
 if TYPE_CHECKING:
     from kubesvc.apiserver.registry.core import Registry
@@ -121,6 +122,9 @@ class PodStrategy(Strategy):
 
     def prepare_create(self, obj: Obj) -> None:
         obj["status"] = {"phase": "Pending", "qosClass": pod_qos_class(obj)}
+
+    def finish_create(self, obj: Obj) -> None:
+        add_default_tolerations(obj)  # the DefaultTolerationSeconds admission plugin
 
     def prepare_status_update(self, body: Obj, old: Obj) -> Obj:
         new = super().prepare_status_update(body, old)
