@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,3 +93,49 @@ def test_unprivileged_user_namespace(public_dir: Path) -> None:
                        capture_output=True, text=True, preexec_fn=nobody, timeout=20)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["65534", "hello", "masked", "ro"]
+
+
+def test_a_container_run_as_another_user_still_dies_with_its_agent(tmp_path: Path) -> None:
+    """Changing uid clears the parent-death signal; the launcher sets it again."""
+    (tmp_path / "root").mkdir()
+    plan = build_plan(root=str(tmp_path / "root"), argv=["sleep"],
+                      env={"PATH": "/usr/bin:/bin"}, volumes=[], etc_files={},
+                      protected=[], uid=4321, gid=4321)
+    (tmp_path / "plan.json").write_text(json.dumps(plan.to_json()))
+    agent = (
+        "import os, subprocess, sys, time\n"
+        "from functools import partial\n"
+        "from kubesvc.runtime.process import die_with_parent\n"
+        f"p = subprocess.Popen([sys.executable, '-I', '-S', {LAUNCHER!r}, "
+        f"{str(tmp_path / 'plan.json')!r}, '--', 'sleep', '60'], "
+        "preexec_fn=partial(die_with_parent, os.getpid()), start_new_session=True)\n"
+        "print(p.pid, flush=True)\n"
+        "time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", agent], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ})
+    assert proc.stdout is not None
+    child = int(proc.stdout.readline())
+
+    def uid_of(pid: int) -> int | None:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("Uid:"):
+                    return int(line.split()[1])
+        except OSError:
+            return None
+        return None
+
+    deadline = time.monotonic() + 10
+    while uid_of(child) != 4321 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert uid_of(child) == 4321, "the container never ran as uid 4321"
+    proc.kill()
+    proc.wait()
+    proc.stdout.close()
+    deadline = time.monotonic() + 5
+    while uid_of(child) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    gone = uid_of(child) is None
+    if not gone:
+        os.kill(child, 9)
+    assert gone, "the container outlived its agent"

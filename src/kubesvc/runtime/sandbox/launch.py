@@ -33,6 +33,8 @@ MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
+PR_SET_PDEATHSIG = 1
+PR_GET_PDEATHSIG = 2
 PR_CAPBSET_DROP = 24
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203,
                   "s390x": 217}
@@ -200,13 +202,23 @@ def become(plan: dict[str, object]) -> None:
         drop_caps([int(c) for c in keep])  # type: ignore[attr-defined]
     groups = [int(g) for g in plan.get("groups") or []]  # type: ignore[attr-defined]
     gid, uid = plan.get("gid"), plan.get("uid")
-    if not userns:
-        if gid is not None or groups or uid is not None:
-            os.setgroups(sorted({*groups, *([int(str(gid))] if gid is not None else [])}))
-        if gid is not None:
-            os.setgid(int(str(gid)))
-        if uid is not None:
-            os.setuid(int(str(uid)))
+    if userns or (gid is None and not groups and uid is None):
+        return
+    # A new uid/gid clears the parent-death signal the runner set (the container must still
+    # die with its agent): read it first, set it again after, and end at once if the agent
+    # died in between.
+    sig = ctypes.c_int(0)
+    libc.prctl(PR_GET_PDEATHSIG, ctypes.byref(sig), 0, 0, 0)
+    parent = os.getppid()
+    os.setgroups(sorted({*groups, *([int(str(gid))] if gid is not None else [])}))
+    if gid is not None:
+        os.setgid(int(str(gid)))
+    if uid is not None:
+        os.setuid(int(str(uid)))
+    if sig.value:
+        libc.prctl(PR_SET_PDEATHSIG, sig.value, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(137)
 
 
 def main(args: list[str]) -> int:
