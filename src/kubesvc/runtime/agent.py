@@ -35,7 +35,11 @@ from kubesvc.runtime.network import HostNetwork, PodNetwork
 from kubesvc.runtime.node import NodeHeart, node_object
 from kubesvc.runtime.podstatus import ContainerRecord
 from kubesvc.runtime.process import ProcessRunner
-from kubesvc.runtime.sandbox.manager import SandboxManager, TokenRequester
+from kubesvc.runtime.sandbox.manager import (
+    SandboxManager,
+    TokenRequester,
+    client_token_requester,
+)
 from kubesvc.runtime.types import PodRunner
 
 log = logging.getLogger(__name__)
@@ -90,7 +94,9 @@ class NodeAgent:
         give one: :mod:`kubesvc.runtime.sandbox`) or "off"; ``protect_paths``: host paths
         (besides the data dir and cluster state above it) no pod may see;
         ``token_requester``: how serviceAccountToken volume sources get their tokens
-        (TokenRequest); ``volume_sync_period``: how often configMap/secret/downwardAPI/
+        (TokenRequest; default: through ``client``, see
+        :func:`~kubesvc.runtime.sandbox.manager.client_token_requester`);
+        ``volume_sync_period``: how often configMap/secret/downwardAPI/
         projected volume files are brought up to date."""
         self.client = client
         self.node_name = node_name
@@ -129,7 +135,8 @@ class NodeAgent:
         self.sandboxes: SandboxManager | None = None
         if not self.runner.simulated and sandbox != "off":
             self.sandboxes = SandboxManager(
-                self.data_dir, getter=self._get, token_requester=token_requester,
+                self.data_dir, getter=self._get,
+                token_requester=token_requester or client_token_requester(client),
                 dns_ip=dns_ip, cluster_domain=cluster_domain, protect=protect_paths)
         self.syncer = PodSyncer(
             client=client, runner=self.runner, network=self.network, images=image_map,

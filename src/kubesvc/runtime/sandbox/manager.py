@@ -46,6 +46,22 @@ LAUNCHER = str(Path(__file__).with_name("launch.py"))
 STATE_FILES = ("tokens.csv", "state.db", "pki", "kubeconfig")
 
 
+def client_token_requester(client: Any) -> TokenRequester:
+    """TokenRequest through the agent's client: ``create("serviceaccounts", body,
+    subresource="token", name=SA)``, as the in-process registry takes subresource POSTs. A
+    client without subresource creates (TypeError) counts as a server without the API."""
+    async def request(namespace: str, sa: str, body: Obj) -> Obj:
+        try:
+            out = await client.create("serviceaccounts", body, namespace=namespace,
+                                      subresource="token", name=sa)
+        except TypeError as exc:
+            raise errors.MethodNotAllowed(f"this client cannot POST serviceaccounts/token: "
+                                          f"{exc}") from exc
+        return dict(out)
+
+    return request
+
+
 class SandboxUnavailable(Exception):
     """What the pod needs cannot be provided on this node (the event's message)."""
 
