@@ -55,9 +55,10 @@ async def test_volumes_identity_and_no_data_dir(tmp_path: Path) -> None:
     script = ("id -u; id -G; cat /cfg/a.txt; echo; cat /cfg/..data/b.txt; echo; "
               "cat /sec/pw; echo; cat /dw/name; echo; cat /dw/labels; echo; "
               "ls -lL /sec/pw | cut -c1-10; pwd; "
+              "awk '$2==\"/sec\"{print \"secret-fs=\" $3}' /proc/mounts; "
               f"cat {tmp_path}/tokens.csv || echo NO-TOKENS; "
               f"ls {tmp_path / 'node'} || echo NO-DATA-DIR; "
-              "grep -c ' /mem tmpfs' /proc/mounts; cat /etc/hostname; "
+              "grep -c ' /mem tmpfs' /proc/mounts; cat /etc/hostname; hostname; "
               "touch /usr/x 2>/dev/null || echo RO-USR; "
               "while ! grep -q gamma /cfg/a.txt; do sleep 0.1; done; echo UPDATED; sleep 30")
     p = pod("box", command=["sh", "-c", script], volumes=[
@@ -82,10 +83,12 @@ async def test_volumes_identity_and_no_data_dir(tmp_path: Path) -> None:
         assert out[6] == 'app="box"'
         assert out[7] == "-r--r-----"  # defaultMode 0400 + fsGroup's group read
         assert out[8] == "/work/here"
+        assert out[9] == "secret-fs=tmpfs"  # secrets never reach the node's disk
         assert "secret-token" not in _log(agent, "box")
         assert "NO-TOKENS" in out and "NO-DATA-DIR" in out
         assert "1" in out  # /mem is a tmpfs
-        assert "box" in out  # /etc/hostname
+        assert out.count("box") >= 3  # metadata.name, /etc/hostname, the UTS hostname
+        assert "1" in out[out.index("NO-DATA-DIR") + 1:][:1]  # /mem is a tmpfs
         # The configMap changes: the running pod sees it after a volume sync.
         await client.patch("configmaps", "cfg", {"data": {"a.txt": "gamma"}},
                            namespace="default")

@@ -85,6 +85,7 @@ async def test_token_left_out_while_not_served_and_missing_service_account(
     await m.prepare(POD, ip="10.0.0.5", hostname="p")
     assert sorted(os.listdir(_vol(tmp_path)))[-2:] == ["ca.crt", "namespace"]
     assert not (_vol(tmp_path) / "token").exists()
+    await m.remove("uid-1")  # as root its projected volume is a tmpfs: unmounted here
 
     async def no_sa(ns: str, sa: str, body: Obj) -> Obj:
         raise errors.NotFound(f'serviceaccounts "{sa}" not found')

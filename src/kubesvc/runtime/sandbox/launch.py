@@ -24,6 +24,7 @@ import sys
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
+CLONE_NEWUTS = 0x04000000
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
@@ -163,6 +164,11 @@ def setup(plan: dict[str, object]) -> None:
     root = str(plan["root"])
     userns = bool(plan.get("userns"))
     unshare(userns)
+    hostname = str(plan.get("hostname") or "")
+    if hostname:
+        _check(libc.unshare(CLONE_NEWUTS), "unshare(CLONE_NEWUTS)")
+        name = hostname.encode()
+        _check(libc.sethostname(name, len(name)), "sethostname")
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
     for m in plan.get("mounts") or []:  # type: ignore[attr-defined]

@@ -102,6 +102,7 @@ class PodSandbox:
     tokens: dict[str, tuple[bytes, float]] = field(default_factory=dict)  # path -> (token,
     # refresh at)
     mounted: list[str] = field(default_factory=list)  # host tmpfs mounts to undo
+    hostname: str = ""
 
 
 class SandboxManager:
@@ -135,7 +136,7 @@ class SandboxManager:
                 f"volumes {sorted(vols)} cannot be mounted: {self.why}")
         d.mkdir(parents=True, exist_ok=True)
         (d / "root").mkdir(exist_ok=True)
-        psb = PodSandbox(uid, d, vols)
+        psb = PodSandbox(uid, d, vols, hostname=hostname)
         try:
             for v in vols.values():
                 await self._set_up(pod, psb, v)
@@ -172,8 +173,8 @@ class SandboxManager:
             self._undo_mounts(psb)
         d = self.root / pod_uid
         if d.exists():
-            # tmpfs emptyDirs left by a previous agent: unmount before deleting.
-            for p in (d / "volumes" / "kubernetes.io~empty-dir").glob("*"):
+            # tmpfs volumes left by a previous agent: unmount before deleting.
+            for p in (d / "volumes").glob("*/*"):
                 if os.path.ismount(p):
                     _umount(str(p))
             await asyncio.to_thread(shutil.rmtree, d, True)
@@ -206,10 +207,12 @@ class SandboxManager:
         etc = {t: s for t, s in psb.etc_files.items()
                if not any(b.target.rstrip("/") == t for b in binds)}
         workdir = str(container.get("workingDir") or "/")
+        hostname = "" if poddns.host_network(pod) else psb.hostname
         plan = build_plan(root=str(psb.dir / "root"), argv=argv, env=env, volumes=binds,
                           etc_files=etc, protected=self.protected, workdir=workdir,
                           uid=ident.uid, gid=ident.gid, groups=ident.groups,
-                          keep_caps=ident.keep_caps, userns=self.mode == "userns")
+                          keep_caps=ident.keep_caps, userns=self.mode == "userns",
+                          hostname=hostname)
         path = psb.dir / f"{container.get('name')}.plan.json"
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(plan.to_json()))
@@ -233,8 +236,12 @@ class SandboxManager:
                 psb.mounted.append(str(d))
             os.chmod(d, 0o777)  # as the kubelet's emptyDir
             return
-        if v.medium not in ("", "Memory"):
-            raise VolumeError(v.name, f"unknown storage medium {v.medium!r}")
+        if v.kind in ("secret", "projected") and self.agent_uid == 0:
+            # As the kubelet: secret material lives in memory only, never on the node's disk.
+            d.mkdir(parents=True, exist_ok=True)
+            if not os.path.ismount(d):
+                await asyncio.to_thread(_mount_tmpfs, str(d), "mode=0755")
+                psb.mounted.append(str(d))
         await self._write_files(pod, psb, v)
 
     async def _get(self, resource: str, ns: str, name: str) -> Obj | None:

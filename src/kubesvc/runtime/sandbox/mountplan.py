@@ -56,6 +56,7 @@ class LaunchPlan:
     groups: list[int] = field(default_factory=list)
     keep_caps: list[int] | None = None  # bounding set to keep (root only); None = all
     userns: bool = False  # unprivileged: a user namespace mapping our own uid/gid
+    hostname: str = ""  # set in a UTS namespace of its own ("" = the node's)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -283,7 +284,8 @@ def build_plan(*, root: str, argv: list[str], env: dict[str, str],
                volumes: list[VolumeBind], etc_files: dict[str, str], protected: list[str],
                workdir: str = "/", uid: int | None = None, gid: int | None = None,
                groups: list[int] | None = None, keep_caps: list[int] | None = None,
-               userns: bool = False, extra_paths: list[str] | None = None) -> LaunchPlan:
+               userns: bool = False, extra_paths: list[str] | None = None,
+               hostname: str = "") -> LaunchPlan:
     """The whole plan of one container. ``etc_files``: target (``/etc/hosts``...) -> host
     file; ``protected``: host paths that must never show inside."""
     mounts = base_mounts(userns=userns)
@@ -301,4 +303,5 @@ def build_plan(*, root: str, argv: list[str], env: dict[str, str],
                if os.path.isdir(m)]
     mounts += masks(mounts, protected)
     return LaunchPlan(root=root, mounts=mounts, workdir=workdir or "/", uid=uid, gid=gid,
-                      groups=list(groups or []), keep_caps=keep_caps, userns=userns)
+                      groups=list(groups or []), keep_caps=keep_caps, userns=userns,
+                      hostname=hostname)
