@@ -59,6 +59,8 @@ def _missing_command(argv: list[str], env: dict[str, str]) -> str:
     (checked on the host before the launcher hides the failure behind its exit code)."""
     if not argv:
         return "no command"
+    if "/" in argv[0] and not os.path.exists(argv[0]):
+        return ""  # maybe inside one of its volumes: the launcher's exec will tell
     exe = argv[0] if "/" in argv[0] else shutil.which(argv[0], path=env.get("PATH", ""))
     if exe is None or not os.path.exists(exe):
         return f'exec {argv[0]!r}: executable file not found in $PATH'

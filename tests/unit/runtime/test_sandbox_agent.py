@@ -112,9 +112,20 @@ async def test_missing_configmap_then_created_and_run_as_non_root(tmp_path: Path
             volumes=[{"name": "c", "configMap": {"name": "later"}}])
     p["spec"]["containers"][0]["volumeMounts"] = [{"name": "c", "mountPath": "/c"}]
     nonroot = pod("nonroot", command=["sleep", "30"], securityContext={"runAsNonRoot": True})
+    # A command that exists only inside the pod: a script from a configMap volume.
+    script = pod("script", command=["/scripts/run.sh"],
+                 volumes=[{"name": "s", "configMap": {"name": "scripts", "defaultMode": 0o755}}])
+    script["spec"]["containers"][0]["volumeMounts"] = [{"name": "s", "mountPath": "/scripts"}]
     async with running(agent):
+        await client.create("configmaps", {"metadata": {"name": "scripts",
+                                                        "namespace": "default"},
+                                           "data": {"run.sh": "#!/bin/sh\necho from-script\n"
+                                                              "sleep 30\n"}})
         await client.create("pods", p)
         await client.create("pods", nonroot)
+        await client.create("pods", script)
+        await wait_for(lambda: "from-script" in _log(agent, "script"), timeout=10,
+                       what="the configMap script to run")
         await wait_for(lambda: any('MountVolume.SetUp failed for volume "c" : configmap '
                                    '"later" not found' in e for e in _events(client)),
                        timeout=10, what="FailedMount event")
