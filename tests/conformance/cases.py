@@ -373,5 +373,48 @@ STORAGE_CASES: tuple[Case, ...] = (
         "between_containers",
         note="the second container reads the file with its own command instead of kubectl "
              "exec"),
+    _st("ConfigMap", "configmap_volume.go", "should be consumable from pods in volume with "
+        "mappings as non-root", NC,
+        "configmap_should_be_consumable_from_pods_in_volume_with_mappings_as_non_root"),
+    _st("Secrets", "secrets_volume.go", "should be consumable from pods in volume with "
+        "mappings and Item Mode set", LNC,
+        "secrets_should_be_consumable_from_pods_in_volume_with_mappings_and_item_mode_set"),
+    _st("Secrets", "secrets_volume.go", "should be consumable in multiple volumes in a pod",
+        NC, "secrets_should_be_consumable_in_multiple_volumes_in_a_pod"),
+    _st("Downward API volume", "downwardapi_volume.go", "should update annotations on "
+        "modification", NC, "downward_api_volume_should_update_annotations_on_modification"),
+    _st("Downward API volume", "downwardapi_volume.go", "should provide node allocatable "
+        "(memory) as default memory limit if the limit is not set", NC,
+        "downward_api_volume_should_provide_node_allocatable_memory_as_default_memory_"
+        "limit_if_the_limit_is_not_set"),
+    _st("Projected downwardAPI", "projected_downwardapi.go", "should provide podname only",
+        NC, "projected_downwardapi_should_provide_podname_only"),
+    _st("Projected secret", "projected_secret.go", "should be consumable from pods in volume",
+        NC, "projected_secret_should_be_consumable_from_pods_in_volume"),
+    _st("Projected configMap", "projected_configmap.go", "updates should be reflected in "
+        "volume", NC, "projected_configmap_updates_should_be_reflected_in_volume",
+        note="the agent's volume sync runs every 5 s (the kubelet's sync period is 1 min)"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (root,0644,tmpfs)",
+        LNC, "emptydir_volumes_should_support_root_0644_tmpfs"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (root,0666,tmpfs)",
+        LNC, "emptydir_volumes_should_support_root_0666_tmpfs"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (root,0777,tmpfs)",
+        LNC, "emptydir_volumes_should_support_root_0777_tmpfs"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (root,0644,default)",
+        LNC, "emptydir_volumes_should_support_root_0644_default"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (root,0666,default)",
+        LNC, "emptydir_volumes_should_support_root_0666_default"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (root,0777,default)",
+        LNC, "emptydir_volumes_should_support_root_0777_default"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (non-root,0666,tmpfs)",
+        LNC, "emptydir_volumes_should_support_non_root_0666_tmpfs"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (non-root,0777,tmpfs)",
+        LNC, "emptydir_volumes_should_support_non_root_0777_tmpfs"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (non-root,0644,default)",
+        LNC, "emptydir_volumes_should_support_non_root_0644_default"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (non-root,0666,default)",
+        LNC, "emptydir_volumes_should_support_non_root_0666_default"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (non-root,0777,default)",
+        LNC, "emptydir_volumes_should_support_non_root_0777_default"),
 )
 CASES = CASES + STORAGE_CASES

@@ -415,3 +415,166 @@ def test_emptydir_volumes_pod_should_support_shared_volumes_between_containers(
 
     poll(lambda: "Hello from the busy-box sub-container" in reader_log(), timeout=30,
          what="the reader container to see the writer's file")
+
+
+def _emptydir_case(api: Api, ns: str, *, root: bool, mode: str, tmpfs: bool) -> None:
+    """Upstream's ``doTest0644``/``0666``/``0777``: a new file made with ``mode`` in the
+    volume by root or uid 1001, its permissions and content read back."""
+    want = {"0644": "-rw-r--r--", "0666": "-rw-rw-rw-", "0777": "-rwxrwxrwx"}[mode]
+    vol: dict[str, Any] = {"name": "v", "emptyDir": {"medium": "Memory"} if tmpfs else {}}
+    script = (f"umask 0; echo mount-tester new file > {MOUNT}/new_file; chmod {mode} "
+              f"{MOUNT}/new_file; stat -c %A {MOUNT}/new_file; cat {MOUNT}/new_file; id -u")
+    extra = {} if root else {"securityContext": {"runAsUser": 1001}}
+    out = _run(api, ns, _pod(unique("pod"), script, [vol], **extra))
+    assert out.split() == [want, "mount-tester", "new", "file", "0" if root else "1001"]
+
+
+def test_emptydir_volumes_should_support_root_0644_tmpfs(api: Api, ns: str) -> None:
+    """[sig-storage] EmptyDir volumes should support (root,0644,tmpfs)"""
+    _emptydir_case(api, ns, root=True, mode="0644", tmpfs=True)
+
+
+def test_emptydir_volumes_should_support_root_0666_tmpfs(api: Api, ns: str) -> None:
+    """[sig-storage] EmptyDir volumes should support (root,0666,tmpfs)"""
+    _emptydir_case(api, ns, root=True, mode="0666", tmpfs=True)
+
+
+def test_emptydir_volumes_should_support_root_0777_tmpfs(api: Api, ns: str) -> None:
+    """[sig-storage] EmptyDir volumes should support (root,0777,tmpfs)"""
+    _emptydir_case(api, ns, root=True, mode="0777", tmpfs=True)
+
+
+def test_emptydir_volumes_should_support_non_root_0666_tmpfs(api: Api, ns: str) -> None:
+    """[sig-storage] EmptyDir volumes should support (non-root,0666,tmpfs)"""
+    _emptydir_case(api, ns, root=False, mode="0666", tmpfs=True)
+
+
+def test_emptydir_volumes_should_support_non_root_0777_tmpfs(api: Api, ns: str) -> None:
+    """[sig-storage] EmptyDir volumes should support (non-root,0777,tmpfs)"""
+    _emptydir_case(api, ns, root=False, mode="0777", tmpfs=True)
+
+
+def test_emptydir_volumes_should_support_root_0644_default(api: Api, ns: str) -> None:
+    """[sig-storage] EmptyDir volumes should support (root,0644,default)"""
+    _emptydir_case(api, ns, root=True, mode="0644", tmpfs=False)
+
+
+def test_emptydir_volumes_should_support_root_0666_default(api: Api, ns: str) -> None:
+    """[sig-storage] EmptyDir volumes should support (root,0666,default)"""
+    _emptydir_case(api, ns, root=True, mode="0666", tmpfs=False)
+
+
+def test_emptydir_volumes_should_support_root_0777_default(api: Api, ns: str) -> None:
+    """[sig-storage] EmptyDir volumes should support (root,0777,default)"""
+    _emptydir_case(api, ns, root=True, mode="0777", tmpfs=False)
+
+
+def test_emptydir_volumes_should_support_non_root_0644_default(api: Api, ns: str) -> None:
+    """[sig-storage] EmptyDir volumes should support (non-root,0644,default)"""
+    _emptydir_case(api, ns, root=False, mode="0644", tmpfs=False)
+
+
+def test_emptydir_volumes_should_support_non_root_0666_default(api: Api, ns: str) -> None:
+    """[sig-storage] EmptyDir volumes should support (non-root,0666,default)"""
+    _emptydir_case(api, ns, root=False, mode="0666", tmpfs=False)
+
+
+def test_emptydir_volumes_should_support_non_root_0777_default(api: Api, ns: str) -> None:
+    """[sig-storage] EmptyDir volumes should support (non-root,0777,default)"""
+    _emptydir_case(api, ns, root=False, mode="0777", tmpfs=False)
+
+
+def test_configmap_should_be_consumable_from_pods_in_volume_with_mappings_as_non_root(
+        api: Api, ns: str) -> None:
+    """[sig-storage] ConfigMap should be consumable from pods in volume with mappings as
+    non-root"""
+    name = unique("configmap-test-volume-map")
+    _cm(api, ns, name, {"data-2": "value-2"})
+    vol = {"name": "v", "configMap": {"name": name, "items": [
+        {"key": "data-2", "path": "path/to/data-2"}]}}
+    out = _run(api, ns, _pod(unique("pod-configmaps"), "id -u; " +
+                             _cat_mode(f"{MOUNT}/path/to/data-2"), [vol],
+                             securityContext={"runAsUser": 1000}))
+    assert out.split() == ["1000", "value-2", "-rw-r--r--"]
+
+
+def test_secrets_should_be_consumable_from_pods_in_volume_with_mappings_and_item_mode_set(
+        api: Api, ns: str) -> None:
+    """[sig-storage] Secrets should be consumable from pods in volume with mappings and Item
+    Mode set"""
+    name = unique("secret-test-map")
+    _secret(api, ns, name, {"data-1": "value-1"})
+    vol = {"name": "v", "secret": {"secretName": name, "items": [
+        {"key": "data-1", "path": "new-path-data-1", "mode": 0o400}]}}
+    out = _run(api, ns, _pod(unique("pod-secrets"), _cat_mode(f"{MOUNT}/new-path-data-1"),
+                             [vol]))
+    assert out.split() == ["value-1", "-r--------"]
+
+
+def test_secrets_should_be_consumable_in_multiple_volumes_in_a_pod(api: Api, ns: str) -> None:
+    """[sig-storage] Secrets should be consumable in multiple volumes in a pod"""
+    name = unique("secret-test")
+    _secret(api, ns, name, {"data-1": "value-1"})
+    vols = [{"name": "v1", "secret": {"secretName": name}},
+            {"name": "v2", "secret": {"secretName": name}}]
+    mounts = [{"name": "v1", "mountPath": "/etc/secret-volume-1"},
+              {"name": "v2", "mountPath": "/etc/secret-volume-2"}]
+    out = _run(api, ns, _pod(unique("pod-secrets"), "cat /etc/secret-volume-1/data-1; echo; "
+                             "cat /etc/secret-volume-2/data-1", vols, mounts=mounts))
+    assert out.split() == ["value-1", "value-1"]
+
+
+def test_downward_api_volume_should_update_annotations_on_modification(api: Api,
+                                                                       ns: str) -> None:
+    """[sig-storage] Downward API volume should update annotations on modification"""
+    pod = _pod(unique("annotationupdate"), f"while true; do cat {MOUNT}/annotations; echo; "
+               "sleep 0.5; done", _downward([{"path": "annotations", "fieldRef": {
+                   "fieldPath": "metadata.annotations"}}]))
+    pod["metadata"]["annotations"] = {"builder": "bar"}
+    pod["spec"]["restartPolicy"] = "Always"
+    name = pod["metadata"]["name"]
+    api.create(core(ns, "pods"), pod)
+    poll(lambda: 'builder="bar"' in _logs(api, ns, name), timeout=30, what="builder=bar")
+    api.patch(core(ns, "pods", name), {"metadata": {"annotations": {"builder": "foo"}}})
+    poll(lambda: 'builder="foo"' in _logs(api, ns, name), timeout=60, what="builder=foo")
+
+
+def test_downward_api_volume_should_provide_node_allocatable_memory_as_default_memory_limit_if_the_limit_is_not_set(  # noqa: E501
+        api: Api, ns: str) -> None:
+    """[sig-storage] Downward API volume should provide node allocatable (memory) as default
+    memory limit if the limit is not set"""
+    out = int(_run(api, ns, _resource_pod("limits.memory", limits=False)).strip())
+    assert out > 0  # MiB of the node's memory
+
+
+def test_projected_downwardapi_should_provide_podname_only(api: Api, ns: str) -> None:
+    """[sig-storage] Projected downwardAPI should provide podname only"""
+    name = unique("downwardapi-volume")
+    vol = {"name": "podinfo", "projected": {"sources": [{"downwardAPI": {"items": [
+        {"path": "podname", "fieldRef": {"fieldPath": "metadata.name"}}]}}]}}
+    assert _run(api, ns, _pod(name, f"cat {MOUNT}/podname", [vol])).strip() == name
+
+
+def test_projected_secret_should_be_consumable_from_pods_in_volume(api: Api, ns: str) -> None:
+    """[sig-storage] Projected secret should be consumable from pods in volume"""
+    name = unique("projected-secret-test")
+    _secret(api, ns, name, {"data-1": "value-1"})
+    vol = {"name": "v", "projected": {"sources": [{"secret": {"name": name}}]}}
+    out = _run(api, ns, _pod(unique("pod-projected-secrets"), _cat_mode(f"{MOUNT}/data-1"),
+                             [vol]))
+    assert out.split() == ["value-1", "-rw-r--r--"]
+
+
+def test_projected_configmap_updates_should_be_reflected_in_volume(api: Api, ns: str) -> None:
+    """[sig-storage] Projected configMap updates should be reflected in volume"""
+    name = unique("projected-configmap-test-upd")
+    _cm(api, ns, name, {"data-1": "value-1"})
+    pod = _pod(unique("pod-projected-configmaps"),
+               f"while true; do cat {MOUNT}/data-1; echo; sleep 0.5; done",
+               [{"name": "v", "projected": {"sources": [{"configMap": {"name": name}}]}}])
+    pod["spec"]["restartPolicy"] = "Always"
+    api.create(core(ns, "pods"), pod)
+    pname = pod["metadata"]["name"]
+    poll(lambda: "value-1" in _logs(api, ns, pname), timeout=30, what="value-1 in the log")
+    api.patch(core(ns, "configmaps", name), {"data": {"data-1": "value-2"}})
+    poll(lambda: "value-2" in _logs(api, ns, pname), timeout=60, what="value-2 in the log")
