@@ -277,6 +277,12 @@ class NodeAgent:
                       if self._mine(p)]
             if owners and self.syncer.adopt(owners[0], info):
                 keep.add(info.id)
+        if self.sandboxes is not None:
+            uids = {str(p["metadata"].get("uid") or "") for p in pods}
+            n = await self.sandboxes.gc(uids)
+            if n:
+                log.info("node %s: removed %d sandboxes of pods that are gone",
+                         self.node_name, n)
         kill = getattr(self.runner, "kill_orphans", None)
         if kill is not None:
             n = await kill(keep)

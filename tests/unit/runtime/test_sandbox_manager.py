@@ -85,7 +85,7 @@ async def test_token_left_out_while_not_served_and_missing_service_account(
     await m.prepare(POD, ip="10.0.0.5", hostname="p")
     assert sorted(os.listdir(_vol(tmp_path)))[-2:] == ["ca.crt", "namespace"]
     assert not (_vol(tmp_path) / "token").exists()
-    await m.remove("uid-1")  # as root its projected volume is a tmpfs: unmounted here
+    await m.remove("uid-1")
 
     async def no_sa(ns: str, sa: str, body: Obj) -> Obj:
         raise errors.NotFound(f'serviceaccounts "{sa}" not found')
@@ -109,3 +109,12 @@ async def test_no_isolation_fails_pods_with_volumes(tmp_path: Path) -> None:
     assert m.plan(bare, psb, {"name": "c"}, ["sh"], {}) == ""  # runs unisolated
     with pytest.raises(SandboxUnavailable, match="user and groups cannot be set"):
         m.plan(bare, psb, {"name": "c", "securityContext": {"runAsUser": 5}}, ["sh"], {})
+
+
+async def test_gc_removes_the_sandboxes_of_pods_that_are_gone(tmp_path: Path) -> None:
+    objs = Objects()
+    m = SandboxManager(tmp_path, getter=objs.get, token_requester=objs.token)
+    await m.prepare(POD, ip="10.0.0.5", hostname="p")
+    (tmp_path / "sandboxes" / "gone-uid" / "volumes").mkdir(parents=True)
+    assert await m.gc({"uid-1"}) == 1
+    assert sorted(os.listdir(tmp_path / "sandboxes")) == ["uid-1"]

@@ -179,6 +179,19 @@ class SandboxManager:
                     _umount(str(p))
             await asyncio.to_thread(shutil.rmtree, d, True)
 
+    async def gc(self, keep: set[str]) -> int:
+        """After a (re)start: remove the sandboxes of pods that are gone (their tmpfs
+        emptyDirs unmounted first); returns how many."""
+        n = 0
+        if not self.root.is_dir():
+            return 0
+        for d in self.root.iterdir():
+            if d.name in keep or not d.is_dir():
+                continue
+            await self.remove(d.name)
+            n += 1
+        return n
+
     def close(self) -> None:
         """The agent stops its pods: unmount their tmpfs emptyDirs (a next agent on the same
         data dir mounts them again for the pods it starts)."""
@@ -236,12 +249,8 @@ class SandboxManager:
                 psb.mounted.append(str(d))
             os.chmod(d, 0o777)  # as the kubelet's emptyDir
             return
-        if v.kind in ("secret", "projected") and self.agent_uid == 0:
-            # As the kubelet: secret material lives in memory only, never on the node's disk.
-            d.mkdir(parents=True, exist_ok=True)
-            if not os.path.ismount(d):
-                await asyncio.to_thread(_mount_tmpfs, str(d), "mode=0755")
-                psb.mounted.append(str(d))
+        # Unlike the kubelet, secrets stay on disk (under the 0700 data dir): a host tmpfs
+        # per pod would outlive a kill -9 of the agent as a mount on the node.
         await self._write_files(pod, psb, v)
 
     async def _get(self, resource: str, ns: str, name: str) -> Obj | None:
