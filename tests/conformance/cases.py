@@ -416,5 +416,15 @@ STORAGE_CASES: tuple[Case, ...] = (
         LNC, "emptydir_volumes_should_support_non_root_0666_default"),
     _st("EmptyDir volumes", "empty_dir.go", "should support (non-root,0777,default)",
         LNC, "emptydir_volumes_should_support_non_root_0777_default"),
+    _st("ConfigMap", "configmap_volume.go", "optional updates should be reflected in volume",
+        NC, "configmap_optional_updates_should_be_reflected_in_volume",
+        note=MOUNTTEST_NOTE + "; the agent's volume sync runs every 5 s"),
+    _st("Secrets", "secrets_volume.go", "optional updates should be reflected in volume", NC,
+        "secrets_optional_updates_should_be_reflected_in_volume",
+        note=MOUNTTEST_NOTE + "; the agent's volume sync runs every 5 s"),
+    _st("Projected configMap", "projected_configmap.go", "optional updates should be "
+        "reflected in volume", NC,
+        "projected_configmap_optional_updates_should_be_reflected_in_volume",
+        note=MOUNTTEST_NOTE + "; the agent's volume sync runs every 5 s"),
 )
 CASES = CASES + STORAGE_CASES

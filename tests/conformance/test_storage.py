@@ -578,3 +578,76 @@ def test_projected_configmap_updates_should_be_reflected_in_volume(api: Api, ns:
     poll(lambda: "value-1" in _logs(api, ns, pname), timeout=30, what="value-1 in the log")
     api.patch(core(ns, "configmaps", name), {"data": {"data-1": "value-2"}})
     poll(lambda: "value-2" in _logs(api, ns, pname), timeout=60, what="value-2 in the log")
+
+
+def _optional_updates(api: Api, ns: str, *, secret: bool) -> None:
+    """Upstream's "optional updates should be reflected in volume": three optional volumes;
+    one source deleted, one updated, one created after the pod started."""
+    kind = "secret" if secret else "configmap"
+    names = {k: unique(f"{kind}-test-{k}") for k in ("del", "upd", "create")}
+
+    def make(name: str, data: dict[str, str]) -> None:
+        (_secret if secret else _cm)(api, ns, name, data)
+
+    make(names["del"], {"data-1": "value-1"})
+    make(names["upd"], {"data-1": "value-1"})
+    vols = [({"name": k, "secret": {"secretName": n, "optional": True}} if secret else
+             {"name": k, "configMap": {"name": n, "optional": True}})
+            for k, n in names.items()]
+    mounts = [{"name": k, "mountPath": f"/etc/vols/{k}"} for k in names]
+    loop = ("while true; do "
+            "echo del=$(cat /etc/vols/del/data-1 2>/dev/null || echo missing) "
+            "upd=$(cat /etc/vols/upd/data-3 2>/dev/null || echo missing) "
+            "create=$(cat /etc/vols/create/data-1 2>/dev/null || echo missing); "
+            "sleep 0.5; done")
+    pod = _pod(unique(f"pod-{kind}s"), loop, vols, mounts=mounts)
+    pod["spec"]["restartPolicy"] = "Always"
+    pname = pod["metadata"]["name"]
+    api.create(core(ns, "pods"), pod)
+    first = "del=value-1 upd=missing create=missing"
+    poll(lambda: first in _logs(api, ns, pname), timeout=30, what=first)
+    res = "secrets" if secret else "configmaps"
+    api.delete(core(ns, res, names["del"]))
+    data3 = base64.b64encode(b"value-3").decode() if secret else "value-3"
+    api.patch(core(ns, res, names["upd"]), {"data": {"data-3": data3}})
+    make(names["create"], {"data-1": "value-1"})
+    want = "del=missing upd=value-3 create=value-1"
+    poll(lambda: want in _logs(api, ns, pname), timeout=60, what=want)
+
+
+def test_configmap_optional_updates_should_be_reflected_in_volume(api: Api, ns: str) -> None:
+    """[sig-storage] ConfigMap optional updates should be reflected in volume"""
+    _optional_updates(api, ns, secret=False)
+
+
+def test_secrets_optional_updates_should_be_reflected_in_volume(api: Api, ns: str) -> None:
+    """[sig-storage] Secrets optional updates should be reflected in volume"""
+    _optional_updates(api, ns, secret=True)
+
+
+def test_projected_configmap_optional_updates_should_be_reflected_in_volume(
+        api: Api, ns: str) -> None:
+    """[sig-storage] Projected configMap optional updates should be reflected in volume"""
+    names = {k: unique(f"cm-{k}") for k in ("del", "upd", "create")}
+    _cm(api, ns, names["del"], {"data-1": "value-1"})
+    _cm(api, ns, names["upd"], {"data-1": "value-1"})
+    vols = [{"name": k, "projected": {"sources": [{"configMap": {"name": n,
+                                                                 "optional": True}}]}}
+            for k, n in names.items()]
+    mounts = [{"name": k, "mountPath": f"/etc/vols/{k}"} for k in names]
+    loop = ("while true; do "
+            "echo del=$(cat /etc/vols/del/data-1 2>/dev/null || echo missing) "
+            "upd=$(cat /etc/vols/upd/data-3 2>/dev/null || echo missing) "
+            "create=$(cat /etc/vols/create/data-1 2>/dev/null || echo missing); "
+            "sleep 0.5; done")
+    pod = _pod(unique("pod-projected-configmaps"), loop, vols, mounts=mounts)
+    pod["spec"]["restartPolicy"] = "Always"
+    pname = pod["metadata"]["name"]
+    api.create(core(ns, "pods"), pod)
+    poll(lambda: "del=value-1 upd=missing create=missing" in _logs(api, ns, pname),
+         timeout=30, what="the first contents")
+    api.delete(core(ns, "configmaps", names["del"]))
+    api.patch(core(ns, "configmaps", names["upd"]), {"data": {"data-3": "value-3"}})
+    _cm(api, ns, names["create"], {"data-1": "value-1"})
+    want = "del=missing upd=value-3 create=value-1"
+    poll(lambda: want in _logs(api, ns, pname), timeout=60, what=want)
