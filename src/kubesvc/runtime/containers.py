@@ -1,7 +1,9 @@
 """PodSyncer: the per-pod decisions of the node agent (upstream kubelet ``SyncPod`` /
 ``SyncTerminatingPod``), one idempotent :meth:`PodSyncer.sync` per pod key.
 
-It sets up the pod's network sandbox, runs init containers in order then the app
+It sets up the pod's network sandbox and (process runtime) its filesystem sandbox and
+volumes (:mod:`kubesvc.runtime.sandbox`; a volume that cannot be set up is a FailedMount
+event and the pod waits in ContainerCreating), runs init containers in order then the app
 containers, restarts exited ones per ``restartPolicy`` with crash-loop back-off
 (``CrashLoopBackOff``), attaches probes, kills containers whose liveness/startup probe
 fails, terminates gracefully on ``deletionTimestamp`` (then deletes the pod with grace
@@ -33,6 +35,12 @@ from kubesvc.runtime.events import EventRecorder
 from kubesvc.runtime.images import ImageMap, ImageNotRunnable
 from kubesvc.runtime.network import PodNetwork, Sandbox
 from kubesvc.runtime.poddns import host_network, pod_hostname
+from kubesvc.runtime.podspecs import (
+    container_specs,
+    initial_records,
+    object_key_of,
+    with_ips,
+)
 from kubesvc.runtime.podstatus import (
     ContainerRecord,
     pod_status,
@@ -68,30 +76,6 @@ class PodState:
     # lags behind our own write; a digest, not the dict, to keep 100k pods small.
     last_status: bytes = b""
     grace: float = 30.0
-
-
-def _records(pod: Obj) -> dict[str, ContainerRecord]:
-    spec = pod.get("spec") or {}
-    old = {s["name"]: s for s in (pod.get("status") or {}).get("containerStatuses") or []}
-    old.update({s["name"]: s for s in
-                (pod.get("status") or {}).get("initContainerStatuses") or []})
-    out: dict[str, ContainerRecord] = {}
-    for init, lst in ((True, spec.get("initContainers") or []), (False, spec.get("containers")
-                                                                   or [])):
-        for c in lst:
-            rec = ContainerRecord(c["name"], str(c.get("image") or ""), init=init,
-                                  waiting=("PodInitializing" if not init and
-                                           spec.get("initContainers") else
-                                           "ContainerCreating", ""))
-            rec.restart_count = int((old.get(c["name"]) or {}).get("restartCount") or 0)
-            out[c["name"]] = rec
-    return out
-
-
-def _container_specs(pod: Obj) -> dict[str, Obj]:
-    spec = pod.get("spec") or {}
-    return {c["name"]: c for c in [*(spec.get("initContainers") or []),
-                                   *(spec.get("containers") or [])]}
 
 
 class PodSyncer:
@@ -139,7 +123,7 @@ class PodSyncer:
         st = self.by_key.get(key)
         if st is None:
             st = PodState(key=key, uid=str(md.get("uid") or ""), name=md["name"],
-                          namespace=md.get("namespace", "default"), records=_records(pod),
+                          namespace=md.get("namespace", "default"), records=initial_records(pod),
                           start_time=str((pod.get("status") or {}).get("startTime")
                                          or rfc3339_epoch()))
             self.by_key[key] = st
@@ -226,7 +210,7 @@ class PodSyncer:
 
     def _attach_probes(self, pod: Obj, st: PodState, rec: ContainerRecord,
                        env: dict[str, str]) -> None:
-        spec = _container_specs(pod).get(rec.name) or {}
+        spec = container_specs(pod).get(rec.name) or {}
         cur = rec.current
         assert cur is not None
         has = any(spec.get(f"{k}Probe") for k in ("startup", "liveness", "readiness"))
@@ -253,7 +237,7 @@ class PodSyncer:
         if (pod.get("spec") or {}).get("nodeName") != self.node_name:
             return
         st = self._state_for(pod)
-        st.specs = _container_specs(pod)
+        st.specs = container_specs(pod)
         md = pod["metadata"]
         spec = pod.get("spec") or {}
         if md.get("deletionTimestamp"):
@@ -307,7 +291,7 @@ class PodSyncer:
         return True
 
     async def _run_containers(self, pod: Obj, st: PodState) -> None:
-        specs = _container_specs(pod)
+        specs = container_specs(pod)
         policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
         inits = [r for r in st.records.values() if r.init]
         for rec in inits:
@@ -373,7 +357,7 @@ class PodSyncer:
                 # Look again later: the image map file may gain a mapping.
                 self.enqueue_after(st.key, self.backoff.base)
                 return
-        view = _with_ips(pod, st.sandbox.ip, self.node_ip)
+        view = with_ips(pod, st.sandbox.ip, self.node_ip)
         env: dict[str, str] = {}
         if not self.runner.simulated:
             try:
@@ -452,7 +436,7 @@ class PodSyncer:
             for p in st.probes.values():
                 await p.stop_restart_probes()
             deadline = asyncio.get_running_loop().time() + st.grace
-            specs = _container_specs(pod)
+            specs = container_specs(pod)
             await asyncio.gather(*(self._kill(st, r, specs.get(r.name) or {}, deadline)
                                    for r in st.records.values() if r.running))
             for p in st.probes.values():
@@ -535,16 +519,3 @@ class PodSyncer:
             await self.sandboxes.refresh(pod)
         except VolumeError as exc:
             self._event(st, "Warning", "FailedMount", exc.event_message)
-
-
-def object_key_of(pod: Obj) -> str:
-    md = pod["metadata"]
-    return f"{md.get('namespace', 'default')}/{md['name']}"
-
-
-def _with_ips(pod: Obj, pod_ip: str, host_ip: str) -> Obj:
-    """The pod as the downward API sees it at container start (status IPs filled in)."""
-    status = dict(pod.get("status") or {})
-    status.update(podIP=pod_ip, podIPs=[{"ip": pod_ip}], hostIP=host_ip,
-                  hostIPs=[{"ip": host_ip}])
-    return {**pod, "status": status}
