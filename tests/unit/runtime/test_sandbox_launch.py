@@ -1,7 +1,7 @@
 """The sandbox launcher run directly: as root (a mount namespace; the capability bounding set
 cut to the plan's, so a root container cannot reach the agent's root through /proc), and as
 an unprivileged user in a user namespace (volumes, read-only system dirs, protected paths
-masked)."""
+masked, its own hostname); a container run as another uid still dies with its agent."""
 
 from __future__ import annotations
 
@@ -76,7 +76,8 @@ def test_unprivileged_user_namespace(public_dir: Path) -> None:
     plan = build_plan(root=str(tmp_path / "root"), argv=["sh"], env={"PATH": "/usr/bin:/bin"},
                       volumes=[VolumeBind(str(tmp_path / "vol"), "/data", True),
                                VolumeBind(str(tmp_path), "/all", True)],
-                      etc_files={}, protected=[str(tmp_path / "secret")], userns=True)
+                      etc_files={}, protected=[str(tmp_path / "secret")], userns=True,
+                      hostname="pod-x")
     doc = plan.to_json()
     # What nobody cannot read (root's Python and checkout) is not in an unprivileged plan.
     doc["mounts"] = [m for m in doc["mounts"] if not m["source"].startswith(("/root", "/work"))]
@@ -89,10 +90,10 @@ def test_unprivileged_user_namespace(public_dir: Path) -> None:
 
     r = subprocess.run([SYSTEM_PYTHON, "-I", "-S", str(launcher), str(tmp_path / "plan.json"),
                         "--", "sh", "-c", "id -u; cat /data/f; cat /all/secret/token || "
-                        "echo masked; touch /usr/x 2>/dev/null || echo ro"],
+                        "echo masked; touch /usr/x 2>/dev/null || echo ro; hostname"],
                        capture_output=True, text=True, preexec_fn=nobody, timeout=20)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["65534", "hello", "masked", "ro"]
+    assert r.stdout.split() == ["65534", "hello", "masked", "ro", "pod-x"]
 
 
 def test_a_container_run_as_another_user_still_dies_with_its_agent(tmp_path: Path) -> None:
