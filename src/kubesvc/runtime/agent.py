@@ -213,14 +213,16 @@ class NodeAgent:
                 await asyncio.wait_for(stop.wait(), self.volume_sync_period)
             if stop.is_set():
                 return
-            for st in list(self.syncer.by_key.values()):
-                pod = self._pod(st.key)
-                if pod is None:
-                    continue
-                try:
-                    await self.syncer.refresh_volumes(pod)
-                except Exception:
-                    log.exception("pod %s: volume sync failed", st.key)
+            assert self.sandboxes is not None
+            with self.sandboxes.sweep():
+                for st in list(self.syncer.by_key.values()):
+                    pod = self._pod(st.key)
+                    if pod is None:
+                        continue
+                    try:
+                        await self.syncer.refresh_volumes(pod)
+                    except Exception:
+                        log.exception("pod %s: volume sync failed", st.key)
 
     def _mine(self, pod: Obj | None) -> bool:
         return pod is not None and (pod.get("spec") or {}).get("nodeName") == self.node_name

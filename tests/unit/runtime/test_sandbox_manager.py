@@ -118,3 +118,24 @@ async def test_gc_removes_the_sandboxes_of_pods_that_are_gone(tmp_path: Path) ->
     (tmp_path / "sandboxes" / "gone-uid" / "volumes").mkdir(parents=True)
     assert await m.gc({"uid-1"}) == 1
     assert sorted(os.listdir(tmp_path / "sandboxes")) == ["uid-1"]
+
+
+async def test_a_sweep_reads_each_source_once(tmp_path: Path) -> None:
+    objs = Objects()
+    reads: list[str] = []
+
+    async def counting(resource: str, ns: str, name: str) -> Obj:
+        reads.append(name)
+        return await objs.get(resource, ns, name)
+
+    m = SandboxManager(tmp_path, getter=counting, token_requester=objs.token)
+    other = {**POD, "metadata": {**POD["metadata"], "name": "q", "uid": "uid-2"}}
+    await m.prepare(POD, ip="10.0.0.5", hostname="p")
+    await m.prepare(other, ip="10.0.0.6", hostname="q")
+    reads.clear()
+    with m.sweep():
+        await m.refresh(POD)
+        await m.refresh(other)
+    assert reads == ["kube-root-ca.crt"]
+    await m.refresh(POD)  # outside a sweep: read again
+    assert reads == ["kube-root-ca.crt", "kube-root-ca.crt"]

@@ -24,7 +24,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +119,18 @@ class SandboxManager:
         self.agent_uid = os.geteuid()
         self.pods: dict[str, PodSandbox] = {}
         self._warned_tokens = False
+        # During one volume sync sweep: each ConfigMap/Secret fetched once for every pod.
+        self._sweep: dict[tuple[str, str, str], Obj | None] | None = None
+
+    @contextlib.contextmanager
+    def sweep(self) -> Iterator[None]:
+        """Around one refresh of every pod: sources shared by many pods (kube-root-ca.crt)
+        are read once."""
+        self._sweep = {}
+        try:
+            yield
+        finally:
+            self._sweep = None
 
     # -- pods
     async def prepare(self, pod: Obj, *, ip: str, hostname: str, host_hosts: bool = False
@@ -254,10 +266,16 @@ class SandboxManager:
         await self._write_files(pod, psb, v)
 
     async def _get(self, resource: str, ns: str, name: str) -> Obj | None:
+        key = (resource, ns, name)
+        if self._sweep is not None and key in self._sweep:
+            return self._sweep[key]
         try:
-            return await self.getter(resource, ns, name)
+            obj: Obj | None = await self.getter(resource, ns, name)
         except errors.NotFound:
-            return None
+            obj = None
+        if self._sweep is not None:
+            self._sweep[key] = obj
+        return obj
 
     async def _payload(self, pod: Obj, psb: PodSandbox, v: PodVolume
                        ) -> dict[str, atomic.FileProjection]:
