@@ -290,3 +290,148 @@ CASES: tuple[Case, ...] = (
 from tests.conformance.cases_auth import AUTH_CASES  # noqa: E402
 
 CASES = CASES + AUTH_CASES
+
+
+# -- test/e2e/common/storage (the node agent's pod sandbox) ------------------------------
+ST = "test_storage.py::test_"
+NC = ("NodeConformance", "Conformance")
+LNC = ("LinuxOnly", "NodeConformance", "Conformance")
+MOUNTTEST_NOTE = "sh with cat/stat/od in a busybox-mapped pod instead of agnhost mounttest"
+
+
+def _st(describe: str, file: str, it: str, tags: tuple[str, ...], test: str,
+        note: str = MOUNTTEST_NOTE) -> Case:
+    return Case(f"[sig-storage] {describe} {it}", f"test/e2e/common/storage/{file}", tags,
+                test=ST + test, note=note)
+
+
+STORAGE_CASES: tuple[Case, ...] = (
+    _st("ConfigMap", "configmap_volume.go", "should be consumable from pods in volume", NC,
+        "configmap_should_be_consumable_from_pods_in_volume"),
+    _st("ConfigMap", "configmap_volume.go",
+        "should be consumable from pods in volume with defaultMode set", LNC,
+        "configmap_should_be_consumable_from_pods_in_volume_with_defaultmode_set"),
+    _st("ConfigMap", "configmap_volume.go", "should be consumable from pods in volume as "
+        "non-root", NC, "configmap_should_be_consumable_from_pods_in_volume_as_non_root"),
+    _st("ConfigMap", "configmap_volume.go", "should be consumable from pods in volume with "
+        "mappings", NC, "configmap_should_be_consumable_from_pods_in_volume_with_mappings"),
+    _st("ConfigMap", "configmap_volume.go", "should be consumable from pods in volume with "
+        "mappings and Item mode set", LNC,
+        "configmap_should_be_consumable_from_pods_in_volume_with_mappings_and_item_mode_set"),
+    _st("ConfigMap", "configmap_volume.go", "binary data should be reflected in volume", NC,
+        "configmap_binary_data_should_be_reflected_in_volume"),
+    _st("ConfigMap", "configmap_volume.go", "should be consumable in multiple volumes in the "
+        "same pod", NC, "configmap_should_be_consumable_in_multiple_volumes_in_the_same_pod"),
+    _st("ConfigMap", "configmap_volume.go", "updates should be reflected in volume", NC,
+        "configmap_updates_should_be_reflected_in_volume",
+        note="the agent's volume sync runs every 5 s (the kubelet's sync period is 1 min)"),
+    _st("Secrets", "secrets_volume.go", "should be consumable from pods in volume", NC,
+        "secrets_should_be_consumable_from_pods_in_volume"),
+    _st("Secrets", "secrets_volume.go", "should be consumable from pods in volume with "
+        "defaultMode set", LNC,
+        "secrets_should_be_consumable_from_pods_in_volume_with_defaultmode_set"),
+    _st("Secrets", "secrets_volume.go", "should be consumable from pods in volume as non-root "
+        "with defaultMode and fsGroup set", LNC,
+        "secrets_should_be_consumable_from_pods_in_volume_as_non_root_with_defaultmode_and_"
+        "fsgroup_set"),
+    _st("Secrets", "secrets_volume.go", "should be consumable from pods in volume with "
+        "mappings", NC, "secrets_should_be_consumable_from_pods_in_volume_with_mappings"),
+    _st("Secrets", "secrets_volume.go", "should be able to mount in a volume regardless of a "
+        "different secret existing with same name in different namespace", NC,
+        "secrets_should_be_able_to_mount_in_a_volume_regardless_of_a_different_secret_"
+        "existing_with_same_name_in_different_namespace"),
+    _st("Downward API volume", "downwardapi_volume.go", "should provide podname only", NC,
+        "downward_api_volume_should_provide_podname_only"),
+    _st("Downward API volume", "downwardapi_volume.go", "should set DefaultMode on files",
+        LNC, "downward_api_volume_should_set_defaultmode_on_files"),
+    _st("Downward API volume", "downwardapi_volume.go", "should set mode on item file", LNC,
+        "downward_api_volume_should_set_mode_on_item_file"),
+    _st("Downward API volume", "downwardapi_volume.go", "should provide container's cpu "
+        "limit", NC, "downward_api_volume_should_provide_containers_cpu_limit"),
+    _st("Downward API volume", "downwardapi_volume.go", "should provide container's memory "
+        "limit", NC, "downward_api_volume_should_provide_containers_memory_limit"),
+    _st("Downward API volume", "downwardapi_volume.go", "should provide container's cpu "
+        "request", NC, "downward_api_volume_should_provide_containers_cpu_request"),
+    _st("Downward API volume", "downwardapi_volume.go", "should provide container's memory "
+        "request", NC, "downward_api_volume_should_provide_containers_memory_request"),
+    _st("Downward API volume", "downwardapi_volume.go", "should provide node allocatable "
+        "(cpu) as default cpu limit if the limit is not set", NC,
+        "downward_api_volume_should_provide_node_allocatable_cpu_as_default_cpu_limit_if_"
+        "the_limit_is_not_set"),
+    _st("Downward API volume", "downwardapi_volume.go", "should update labels on "
+        "modification", NC, "downward_api_volume_should_update_labels_on_modification"),
+    _st("Projected combined", "projected_combined.go", "should project all components that "
+        "make up the projection API", ("Projection", "NodeConformance", "Conformance"),
+        "projected_combined_should_project_all_components_that_make_up_the_projection_api"),
+    _st("Projected configMap", "projected_configmap.go", "should be consumable from pods in "
+        "volume", NC, "projected_configmap_should_be_consumable_from_pods_in_volume"),
+    _st("Projected secret", "projected_secret.go", "should be consumable from pods in volume "
+        "with defaultMode set", LNC,
+        "projected_secret_should_be_consumable_from_pods_in_volume_with_defaultmode_set"),
+    _st("EmptyDir volumes", "empty_dir.go", "volume on tmpfs should have the correct mode",
+        LNC, "emptydir_volumes_volume_on_tmpfs_should_have_the_correct_mode"),
+    _st("EmptyDir volumes", "empty_dir.go", "volume on default medium should have the "
+        "correct mode", LNC,
+        "emptydir_volumes_volume_on_default_medium_should_have_the_correct_mode"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (non-root,0644,tmpfs)", LNC,
+        "emptydir_volumes_should_support_non_root_0644_tmpfs"),
+    _st("EmptyDir volumes", "empty_dir.go", "pod should support shared volumes between "
+        "containers", ("Conformance",), "emptydir_volumes_pod_should_support_shared_volumes_"
+        "between_containers",
+        note="the second container reads the file with its own command instead of kubectl "
+             "exec"),
+    _st("ConfigMap", "configmap_volume.go", "should be consumable from pods in volume with "
+        "mappings as non-root", NC,
+        "configmap_should_be_consumable_from_pods_in_volume_with_mappings_as_non_root"),
+    _st("Secrets", "secrets_volume.go", "should be consumable from pods in volume with "
+        "mappings and Item Mode set", LNC,
+        "secrets_should_be_consumable_from_pods_in_volume_with_mappings_and_item_mode_set"),
+    _st("Secrets", "secrets_volume.go", "should be consumable in multiple volumes in a pod",
+        NC, "secrets_should_be_consumable_in_multiple_volumes_in_a_pod"),
+    _st("Downward API volume", "downwardapi_volume.go", "should update annotations on "
+        "modification", NC, "downward_api_volume_should_update_annotations_on_modification"),
+    _st("Downward API volume", "downwardapi_volume.go", "should provide node allocatable "
+        "(memory) as default memory limit if the limit is not set", NC,
+        "downward_api_volume_should_provide_node_allocatable_memory_as_default_memory_"
+        "limit_if_the_limit_is_not_set"),
+    _st("Projected downwardAPI", "projected_downwardapi.go", "should provide podname only",
+        NC, "projected_downwardapi_should_provide_podname_only"),
+    _st("Projected secret", "projected_secret.go", "should be consumable from pods in volume",
+        NC, "projected_secret_should_be_consumable_from_pods_in_volume"),
+    _st("Projected configMap", "projected_configmap.go", "updates should be reflected in "
+        "volume", NC, "projected_configmap_updates_should_be_reflected_in_volume",
+        note="the agent's volume sync runs every 5 s (the kubelet's sync period is 1 min)"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (root,0644,tmpfs)",
+        LNC, "emptydir_volumes_should_support_root_0644_tmpfs"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (root,0666,tmpfs)",
+        LNC, "emptydir_volumes_should_support_root_0666_tmpfs"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (root,0777,tmpfs)",
+        LNC, "emptydir_volumes_should_support_root_0777_tmpfs"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (root,0644,default)",
+        LNC, "emptydir_volumes_should_support_root_0644_default"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (root,0666,default)",
+        LNC, "emptydir_volumes_should_support_root_0666_default"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (root,0777,default)",
+        LNC, "emptydir_volumes_should_support_root_0777_default"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (non-root,0666,tmpfs)",
+        LNC, "emptydir_volumes_should_support_non_root_0666_tmpfs"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (non-root,0777,tmpfs)",
+        LNC, "emptydir_volumes_should_support_non_root_0777_tmpfs"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (non-root,0644,default)",
+        LNC, "emptydir_volumes_should_support_non_root_0644_default"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (non-root,0666,default)",
+        LNC, "emptydir_volumes_should_support_non_root_0666_default"),
+    _st("EmptyDir volumes", "empty_dir.go", "should support (non-root,0777,default)",
+        LNC, "emptydir_volumes_should_support_non_root_0777_default"),
+    _st("ConfigMap", "configmap_volume.go", "optional updates should be reflected in volume",
+        NC, "configmap_optional_updates_should_be_reflected_in_volume",
+        note=MOUNTTEST_NOTE + "; the agent's volume sync runs every 5 s"),
+    _st("Secrets", "secrets_volume.go", "optional updates should be reflected in volume", NC,
+        "secrets_optional_updates_should_be_reflected_in_volume",
+        note=MOUNTTEST_NOTE + "; the agent's volume sync runs every 5 s"),
+    _st("Projected configMap", "projected_configmap.go", "optional updates should be "
+        "reflected in volume", NC,
+        "projected_configmap_optional_updates_should_be_reflected_in_volume",
+        note=MOUNTTEST_NOTE + "; the agent's volume sync runs every 5 s"),
+)
+CASES = CASES + STORAGE_CASES

@@ -291,6 +291,33 @@ def test_kubectl_logs_reach_the_agents(nc: Cluster) -> None:
     assert r.returncode != 0 and 'previous terminated container "app"' in r.stderr
 
 
+def test_pod_sandbox_in_netns_mode(nc: Cluster) -> None:
+    """Issue 19 in netns mode: a pod's volumes (configMap, secret, emptyDir) inside its own
+    mount namespace, runAsUser (binding port 80), and no way to the cluster's data dir."""
+    nc.kubectl("create", "configmap", "sbx-cfg", "--from-literal=k=netns-value")
+    nc.kubectl("create", "secret", "generic", "sbx-sec", "--from-literal=p=netns-secret")
+    script = (f"id -u; cat /c/k; echo; cat /s/p; echo; touch /e/x && echo wrote; "
+              f"cat {nc.data_dir.resolve()}/tokens.csv 2>/dev/null || echo hidden; "
+              "python3 -c 'import socket; socket.socket().bind((\"0.0.0.0\", 80)); "
+              "print(\"bound-80\")'; echo DONE; sleep 3600")
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "sbx"}, "spec": {
+        "securityContext": {"runAsUser": 2000},
+        "containers": [{"name": "main", "image": "busybox", "command": ["sh", "-c", script],
+                        "volumeMounts": [{"name": "c", "mountPath": "/c"},
+                                         {"name": "s", "mountPath": "/s"},
+                                         {"name": "e", "mountPath": "/e"}]}],
+        "volumes": [{"name": "c", "configMap": {"name": "sbx-cfg"}},
+                    {"name": "s", "secret": {"secretName": "sbx-sec"}},
+                    {"name": "e", "emptyDir": {}}]}}
+    nc.kubectl("apply", "-f", "-", input=json.dumps(pod))
+    out = nc.wait_for(lambda: (lambda o: o if "DONE" in o else "")(
+        nc.kubectl("logs", "sbx", check=False).stdout), timeout=40, what="the pod's report")
+    # ... and binds port 80 as uid 2000 (ip_unprivileged_port_start=0 in the pod's netns).
+    assert out.split()[:7] == ["2000", "netns-value", "netns-secret", "wrote", "hidden",
+                               "bound-80", "DONE"]
+    nc.kubectl("delete", "pod", "sbx", "--grace-period=1", "--wait=false")
+
+
 def test_api_server_proxy_reaches_pods_on_every_node(nc: Cluster) -> None:
     # The API server connects from the bridge namespace, which routes every pod CIDR.
     names = {p["metadata"]["name"] for p in app_pods(nc)}

@@ -17,6 +17,7 @@ Called by ``kubesvc up``/``kubesvc agent``; tests drive it with the FakeClient.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
@@ -34,6 +35,11 @@ from kubesvc.runtime.network import HostNetwork, PodNetwork
 from kubesvc.runtime.node import NodeHeart, node_object
 from kubesvc.runtime.podstatus import ContainerRecord
 from kubesvc.runtime.process import ProcessRunner
+from kubesvc.runtime.sandbox.manager import (
+    SandboxManager,
+    TokenRequester,
+    client_token_requester,
+)
 from kubesvc.runtime.types import PodRunner
 
 log = logging.getLogger(__name__)
@@ -79,7 +85,19 @@ class NodeAgent:
         stop_pods_on_exit: bool = True,
         pods: Informer | None = None,
         services: Informer | None = None,
+        sandbox: str = "auto",
+        protect_paths: list[Path] | None = None,
+        token_requester: TokenRequester | None = None,
+        volume_sync_period: float = 5.0,
     ) -> None:
+        """``sandbox``: "auto" (each pod in its own filesystem sandbox where this node can
+        give one: :mod:`kubesvc.runtime.sandbox`) or "off"; ``protect_paths``: host paths
+        (besides the data dir and cluster state above it) no pod may see;
+        ``token_requester``: how serviceAccountToken volume sources get their tokens
+        (TokenRequest; default: through ``client``, see
+        :func:`~kubesvc.runtime.sandbox.manager.client_token_requester`);
+        ``volume_sync_period``: how often configMap/secret/downwardAPI/
+        projected volume files are brought up to date."""
         self.client = client
         self.node_name = node_name
         self.node_ip = node_ip
@@ -113,11 +131,19 @@ class NodeAgent:
             status_interval=node_status_interval)
         self.events = EventRecorder(client, component="kubelet", host=node_name)
         self.events.enabled = not self.runner.simulated
+        self.volume_sync_period = volume_sync_period
+        self.sandboxes: SandboxManager | None = None
+        if not self.runner.simulated and sandbox != "off":
+            self.sandboxes = SandboxManager(
+                self.data_dir, getter=self._get,
+                token_requester=token_requester or client_token_requester(client),
+                dns_ip=dns_ip, cluster_domain=cluster_domain, protect=protect_paths)
         self.syncer = PodSyncer(
             client=client, runner=self.runner, network=self.network, images=image_map,
             backoff=Backoff(backoff_base, backoff_max), node_name=node_name, node_ip=node_ip,
             services=self.services_informer.indexer, enqueue=self.queue.add,
-            enqueue_after=self.queue.add_after, events=self.events, probe_scale=probe_scale)
+            enqueue_after=self.queue.add_after, events=self.events, probe_scale=probe_scale,
+            sandboxes=self.sandboxes)
         self._workers = workers
         self._stop_pods_on_exit = stop_pods_on_exit
         self._ready = False
@@ -160,17 +186,44 @@ class NodeAgent:
                     tg.create_task(inf.run(stop), name=f"{self.node_name}-{inf.resource}")
                 tg.create_task(self._main(stop), name=f"{self.node_name}-sync")
                 tg.create_task(self.events.run(stop), name=f"{self.node_name}-events")
+                if self.sandboxes is not None:
+                    tg.create_task(self._sync_volumes(stop), name=f"{self.node_name}-volumes")
                 maintain = getattr(self.runner, "maintain", None)
                 if maintain is not None:
                     tg.create_task(maintain(stop), name=f"{self.node_name}-log-rotation")
         finally:
             self.queue.shutdown()
             await self.syncer.close(stop_pods=self._stop_pods_on_exit)
+            if self.sandboxes is not None and self._stop_pods_on_exit:
+                self.sandboxes.close()
             close = getattr(self.runner, "close", None)
             if close is not None:
                 await close()
 
     # -- internals
+    async def _get(self, resource: str, namespace: str, name: str) -> Obj:
+        return await self.client.get(resource, name, namespace=namespace)
+
+    async def _sync_volumes(self, stop: asyncio.Event) -> None:
+        """Every ``volume_sync_period``: bring each running pod's configMap, secret,
+        downwardAPI and projected volumes up to date (the kubelet's periodic sync does it;
+        the files change by an atomic ``..data`` swap)."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.volume_sync_period)
+            if stop.is_set():
+                return
+            assert self.sandboxes is not None
+            with self.sandboxes.sweep():
+                for st in list(self.syncer.by_key.values()):
+                    pod = self._pod(st.key)
+                    if pod is None:
+                        continue
+                    try:
+                        await self.syncer.refresh_volumes(pod)
+                    except Exception:
+                        log.exception("pod %s: volume sync failed", st.key)
+
     def _mine(self, pod: Obj | None) -> bool:
         return pod is not None and (pod.get("spec") or {}).get("nodeName") == self.node_name
 
@@ -226,6 +279,12 @@ class NodeAgent:
                       if self._mine(p)]
             if owners and self.syncer.adopt(owners[0], info):
                 keep.add(info.id)
+        if self.sandboxes is not None:
+            uids = {str(p["metadata"].get("uid") or "") for p in pods}
+            n = await self.sandboxes.gc(uids)
+            if n:
+                log.info("node %s: removed %d sandboxes of pods that are gone",
+                         self.node_name, n)
         kill = getattr(self.runner, "kill_orphans", None)
         if kill is not None:
             n = await kill(keep)

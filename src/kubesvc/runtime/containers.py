@@ -1,7 +1,9 @@
 """PodSyncer: the per-pod decisions of the node agent (upstream kubelet ``SyncPod`` /
 ``SyncTerminatingPod``), one idempotent :meth:`PodSyncer.sync` per pod key.
 
-It sets up the pod's network sandbox, runs init containers in order then the app
+It sets up the pod's network sandbox and (process runtime) its filesystem sandbox and
+volumes (:mod:`kubesvc.runtime.sandbox`; a volume that cannot be set up is a FailedMount
+event and the pod waits in ContainerCreating), runs init containers in order then the app
 containers, restarts exited ones per ``restartPolicy`` with crash-loop back-off
 (``CrashLoopBackOff``), attaches probes, kills containers whose liveness/startup probe
 fails, terminates gracefully on ``deletionTimestamp`` (then deletes the pod with grace
@@ -32,6 +34,13 @@ from kubesvc.runtime.envvars import EnvError, container_env, expand
 from kubesvc.runtime.events import EventRecorder
 from kubesvc.runtime.images import ImageMap, ImageNotRunnable
 from kubesvc.runtime.network import PodNetwork, Sandbox
+from kubesvc.runtime.poddns import host_network, pod_hostname
+from kubesvc.runtime.podspecs import (
+    container_specs,
+    initial_records,
+    object_key_of,
+    with_ips,
+)
 from kubesvc.runtime.podstatus import (
     ContainerRecord,
     pod_status,
@@ -39,6 +48,9 @@ from kubesvc.runtime.podstatus import (
     status_digest,
 )
 from kubesvc.runtime.probes import ContainerProbes, run_probe
+from kubesvc.runtime.sandbox.manager import PodSandbox, SandboxManager, SandboxUnavailable
+from kubesvc.runtime.sandbox.security import SecurityError
+from kubesvc.runtime.sandbox.volumes import VolumeError
 from kubesvc.runtime.types import ContainerInfo, ContainerLaunch, PodRunner
 
 log = logging.getLogger(__name__)
@@ -54,6 +66,7 @@ class PodState:
     records: dict[str, ContainerRecord]  # init containers first, in spec order
     start_time: str
     sandbox: Sandbox | None = None
+    fs: PodSandbox | None = None  # its sandbox directory and volumes (process runtime)
     probes: dict[str, ContainerProbes] = field(default_factory=dict)
     envs: dict[str, dict[str, str]] = field(default_factory=dict)  # for preStop exec hooks
     specs: dict[str, Obj] = field(default_factory=dict)  # container specs, by name
@@ -65,36 +78,12 @@ class PodState:
     grace: float = 30.0
 
 
-def _records(pod: Obj) -> dict[str, ContainerRecord]:
-    spec = pod.get("spec") or {}
-    old = {s["name"]: s for s in (pod.get("status") or {}).get("containerStatuses") or []}
-    old.update({s["name"]: s for s in
-                (pod.get("status") or {}).get("initContainerStatuses") or []})
-    out: dict[str, ContainerRecord] = {}
-    for init, lst in ((True, spec.get("initContainers") or []), (False, spec.get("containers")
-                                                                   or [])):
-        for c in lst:
-            rec = ContainerRecord(c["name"], str(c.get("image") or ""), init=init,
-                                  waiting=("PodInitializing" if not init and
-                                           spec.get("initContainers") else
-                                           "ContainerCreating", ""))
-            rec.restart_count = int((old.get(c["name"]) or {}).get("restartCount") or 0)
-            out[c["name"]] = rec
-    return out
-
-
-def _container_specs(pod: Obj) -> dict[str, Obj]:
-    spec = pod.get("spec") or {}
-    return {c["name"]: c for c in [*(spec.get("initContainers") or []),
-                                   *(spec.get("containers") or [])]}
-
-
 class PodSyncer:
     def __init__(self, *, client: Client, runner: PodRunner, network: PodNetwork,
                  images: ImageMap, backoff: Backoff, node_name: str, node_ip: str,
                  services: Indexer, enqueue: Callable[[str], None],
                  enqueue_after: Callable[[str, float], None], events: EventRecorder,
-                 probe_scale: float = 1.0) -> None:
+                 probe_scale: float = 1.0, sandboxes: SandboxManager | None = None) -> None:
         self.client = client
         self.runner = runner
         self.network = network
@@ -107,6 +96,7 @@ class PodSyncer:
         self.enqueue_after = enqueue_after
         self.probe_scale = probe_scale
         self.events = events
+        self.sandboxes = sandboxes
         self.by_key: dict[str, PodState] = {}
         self._bg: set[asyncio.Task[None]] = set()
 
@@ -133,7 +123,7 @@ class PodSyncer:
         st = self.by_key.get(key)
         if st is None:
             st = PodState(key=key, uid=str(md.get("uid") or ""), name=md["name"],
-                          namespace=md.get("namespace", "default"), records=_records(pod),
+                          namespace=md.get("namespace", "default"), records=initial_records(pod),
                           start_time=str((pod.get("status") or {}).get("startTime")
                                          or rfc3339_epoch()))
             self.by_key[key] = st
@@ -220,7 +210,7 @@ class PodSyncer:
 
     def _attach_probes(self, pod: Obj, st: PodState, rec: ContainerRecord,
                        env: dict[str, str]) -> None:
-        spec = _container_specs(pod).get(rec.name) or {}
+        spec = container_specs(pod).get(rec.name) or {}
         cur = rec.current
         assert cur is not None
         has = any(spec.get(f"{k}Probe") for k in ("startup", "liveness", "readiness"))
@@ -247,7 +237,7 @@ class PodSyncer:
         if (pod.get("spec") or {}).get("nodeName") != self.node_name:
             return
         st = self._state_for(pod)
-        st.specs = _container_specs(pod)
+        st.specs = container_specs(pod)
         md = pod["metadata"]
         spec = pod.get("spec") or {}
         if md.get("deletionTimestamp"):
@@ -276,11 +266,32 @@ class PodSyncer:
                 st.sandbox = await self.network.setup(st.uid, namespace=st.namespace,
                                                       name=st.name, ip=ip or None, pod=pod,
                                                       host_ip=self.node_ip)
-            await self._run_containers(pod, st)
+            if await self._prepare_fs(pod, st):
+                await self._run_containers(pod, st)
         await self._write_status(pod, st)
 
+    async def _prepare_fs(self, pod: Obj, st: PodState) -> bool:
+        """The pod's sandbox directory and volumes; False (after a FailedMount event, to
+        be tried again) while they cannot be set up."""
+        if self.sandboxes is None or st.fs is not None:
+            return True
+        assert st.sandbox is not None
+        try:
+            st.fs = await self.sandboxes.prepare(
+                pod, ip=st.sandbox.ip, hostname=st.sandbox.hostname or pod_hostname(pod),
+                host_hosts=host_network(pod) and st.sandbox.netns is not None)
+        except VolumeError as exc:
+            self._event(st, "Warning", "FailedMount", exc.event_message)
+            self.enqueue_after(st.key, min(self.backoff.base, 2.0))
+            return False
+        except SandboxUnavailable as exc:
+            self._event(st, "Warning", "FailedCreatePodSandBox", str(exc))
+            self.enqueue_after(st.key, self.backoff.base)
+            return False
+        return True
+
     async def _run_containers(self, pod: Obj, st: PodState) -> None:
-        specs = _container_specs(pod)
+        specs = container_specs(pod)
         policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
         inits = [r for r in st.records.values() if r.init]
         for rec in inits:
@@ -346,7 +357,7 @@ class PodSyncer:
                 # Look again later: the image map file may gain a mapping.
                 self.enqueue_after(st.key, self.backoff.base)
                 return
-        view = _with_ips(pod, st.sandbox.ip, self.node_ip)
+        view = with_ips(pod, st.sandbox.ip, self.node_ip)
         env: dict[str, str] = {}
         if not self.runner.simulated:
             try:
@@ -359,6 +370,17 @@ class PodSyncer:
                 self.enqueue_after(st.key, self.backoff.base)
                 return
             argv = [expand(a, env) for a in argv]
+        plan = ""
+        if self.sandboxes is not None and st.fs is not None:
+            try:
+                plan = self.sandboxes.plan(pod, st.fs, spec, argv, env)
+            except (SecurityError, SandboxUnavailable, VolumeError) as exc:
+                msg = exc.event_message if isinstance(exc, VolumeError) else str(exc)
+                if rec.waiting is None or rec.waiting[1] != msg:
+                    self._event(st, "Warning", "Failed", f"Error: {msg}", rec.name)
+                rec.waiting = ("CreateContainerConfigError", msg)
+                self.enqueue_after(st.key, self.backoff.base)
+                return
         if restart and rec.current is not None:
             rec.last = rec.current
             rec.restart_count += 1
@@ -366,7 +388,7 @@ class PodSyncer:
             namespace=st.namespace, pod=st.name, pod_uid=st.uid, container=rec.name,
             attempt=rec.restart_count, argv=argv, env=env, netns=st.sandbox.netns,
             workdir=spec.get("workingDir") or None, image=rec.image,
-            hostname=st.sandbox.hostname)
+            hostname=st.sandbox.hostname, sandbox_plan=plan)
         info = await self.runner.start(launch, on_exit=partial(self._on_exit, st.key, st.uid))
         rec.current = info
         rec.waiting = None
@@ -414,7 +436,7 @@ class PodSyncer:
             for p in st.probes.values():
                 await p.stop_restart_probes()
             deadline = asyncio.get_running_loop().time() + st.grace
-            specs = _container_specs(pod)
+            specs = container_specs(pod)
             await asyncio.gather(*(self._kill(st, r, specs.get(r.name) or {}, deadline)
                                    for r in st.records.values() if r.running))
             for p in st.probes.values():
@@ -426,6 +448,7 @@ class PodSyncer:
             with contextlib.suppress(errors.NotFound, errors.Conflict):
                 await self._write_status(pod, st, terminal=True)
             await self.runner.remove_pod(st.uid)
+            await self._remove_fs(st)
             await self.network.teardown(st.uid)
             self.backoff.forget_prefix(st.uid + "/")
             with contextlib.suppress(errors.NotFound, errors.Conflict):
@@ -477,13 +500,22 @@ class PodSyncer:
                    if r.current is not None and r.current.running]
         await asyncio.gather(*(self.runner.stop(c, grace_period=MIN_GRACE) for c in running))
         await self.runner.remove_pod(st.uid)
+        await self._remove_fs(st)
         await self.network.teardown(st.uid)
         self.backoff.forget_prefix(st.uid + "/")
 
+    async def _remove_fs(self, st: PodState) -> None:
+        if self.sandboxes is not None:
+            st.fs = None
+            await self.sandboxes.remove(st.uid)
 
-def _with_ips(pod: Obj, pod_ip: str, host_ip: str) -> Obj:
-    """The pod as the downward API sees it at container start (status IPs filled in)."""
-    status = dict(pod.get("status") or {})
-    status.update(podIP=pod_ip, podIPs=[{"ip": pod_ip}], hostIP=host_ip,
-                  hostIPs=[{"ip": host_ip}])
-    return {**pod, "status": status}
+    async def refresh_volumes(self, pod: Obj) -> None:
+        """Re-write the pod's configMap/secret/downwardAPI/projected volume files from their
+        current sources (the agent's periodic volume sync)."""
+        st = self.by_key.get(object_key_of(pod))
+        if self.sandboxes is None or st is None or st.fs is None or st.terminal:
+            return
+        try:
+            await self.sandboxes.refresh(pod)
+        except VolumeError as exc:
+            self._event(st, "Warning", "FailedMount", exc.event_message)

@@ -1,10 +1,11 @@
 """A container's environment, as the kubelet builds it (pkg/kubelet/envvars and
 kubelet_pods.go makeEnvironmentVariables): Service link variables first, then ``envFrom``,
 then ``env`` (``value`` with ``$(VAR)`` expansion, ``valueFrom`` fieldRef / configMapKeyRef /
-secretKeyRef / resourceFieldRef), plus what a container runtime adds (``HOSTNAME``: the
-sandbox's hostname when the network mode gives one - the node's for a hostNetwork pod in
-netns mode -, else ``spec.hostname`` or the pod name; ``PATH``) and kubesvc's ``POD_IP`` /
-``KUBESVC_BIND_ADDRESS``.
+secretKeyRef / resourceFieldRef - divided by its ``divisor`` and rounded up as the kubelet
+does, an unset limit being the node's allocatable), plus what a container runtime adds
+(``HOSTNAME``: the sandbox's hostname when the network mode gives one - the node's for a
+hostNetwork pod in netns mode -, else ``spec.hostname`` or the pod name; ``PATH``) and
+kubesvc's ``POD_IP`` / ``KUBESVC_BIND_ADDRESS``.
 
 Called by the agent before each start; :func:`service_env` and :func:`expand` are pure.
 ConfigMaps and Secrets are read through an async ``getter`` (the agent passes its client).
@@ -21,6 +22,7 @@ from typing import Any
 from kubesvc import errors
 from kubesvc.api.objects import Obj
 from kubesvc.runtime.poddns import pod_hostname
+from kubesvc.runtime.sandbox.quantity import resource_value
 
 Getter = Callable[[str, str, str], Awaitable[Obj]]  # (resource, namespace, name) -> object
 
@@ -160,15 +162,6 @@ async def _ref_value(getter: Getter, ns: str, ref: Obj, *, secret: bool) -> str 
     raise EnvError(f"couldn't find key {key} in {kind.capitalize()} {ns}/{name}")
 
 
-def _resource_ref(container: Obj, ref: Obj) -> str:
-    res = str(ref.get("resource") or "")
-    kind, _, name = res.partition(".")
-    val = ((container.get("resources") or {}).get(kind) or {}).get(name)
-    if val is None:
-        val = {"cpu": str(os.cpu_count() or 1), "memory": "0"}.get(name, "0")
-    return str(val)
-
-
 async def container_env(
     pod: Obj,
     container: Obj,
@@ -212,7 +205,10 @@ async def container_env(
         elif "secretKeyRef" in vf:
             val = await _ref_value(getter, ns, vf["secretKeyRef"], secret=True)
         elif "resourceFieldRef" in vf:
-            val = _resource_ref(container, vf["resourceFieldRef"])
+            try:
+                val = resource_value(container, vf["resourceFieldRef"])
+            except ValueError as exc:
+                raise EnvError(str(exc)) from exc
         else:
             val = ""
         if val is not None:

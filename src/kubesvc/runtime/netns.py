@@ -10,7 +10,8 @@ of its own: its pod-named namespace is the node's namespace under a second name 
 attach``), so its processes share the node's network (its IP is the node's, its ports are
 node ports) while ``ip netns exec`` still gives them the pod's own ``resolv.conf`` and
 ``hosts`` (the node's, plus hostAliases); its hostname is the node's (the node name).
-Each pod also gets ``/etc/netns/<ns>/hostname``. Only ``ip`` (iproute2) is run, and
+Each pod also gets ``/etc/netns/<ns>/hostname``, and ``ip_unprivileged_port_start=0`` in its
+namespace. Only ``ip`` (iproute2) is run, and
 ``nsenter`` to name the node namespace when it is not the current one. Probes connect from
 the node side: a socket is created inside ``node_netns`` by a thread that ``setns``-es in and
 back out, then used from the event loop. Implements :class:`kubesvc.runtime.network.
@@ -50,6 +51,21 @@ async def ip(*args: str, check: bool = True) -> str:
     if check and proc.returncode != 0:
         raise NetnsError(f"ip {' '.join(args)}: {err.decode().strip()}")
     return out.decode()
+
+
+async def unprivileged_ports(nsname: str) -> None:
+    """Any port may be bound inside the pod's network namespace, by any user (containerd's
+    ``enable_unprivileged_ports``: ``net.ipv4.ip_unprivileged_port_start=0``), so a pod
+    run as non-root can serve on port 80 as in a real cluster."""
+    proc = await asyncio.create_subprocess_exec(
+        "ip", "netns", "exec", nsname, "sh", "-c",
+        "echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE)
+    _, err = await proc.communicate()
+    if proc.returncode != 0:
+        log.warning("%s: ip_unprivileged_port_start not set: %s", nsname,
+                    err.decode().strip())
 
 
 def netns_available() -> tuple[bool, str]:
@@ -176,6 +192,7 @@ class NetnsNetwork(PodSandboxes):
         await ip("-n", nsname, "link", "set", "eth0", "up")
         await ip("-n", nsname, "link", "set", "lo", "up")
         await ip("-n", nsname, "route", "add", "default", "via", self.gateway)
+        await unprivileged_ports(nsname)
         self._write_etc(nsname, pod, hosts=poddns.hosts_file(
             pod, addr, cluster_domain=self.cluster_domain), hostname=poddns.pod_hostname(pod))
 

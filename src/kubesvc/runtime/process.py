@@ -21,6 +21,7 @@ import os
 import secrets
 import shutil
 import signal
+import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -29,6 +30,7 @@ from kubesvc.runtime.logfile import MAX_FILES, MAX_SIZE, LogPump
 from kubesvc.runtime.types import ContainerInfo, ContainerLaunch, ExitCallback
 
 log = logging.getLogger(__name__)
+LAUNCHER = str(Path(__file__).with_name("sandbox") / "launch.py")
 
 PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -45,6 +47,26 @@ def die_with_parent(parent: int) -> None:
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
         os._exit(137)
+
+
+def _extra(rec: dict[str, object]) -> dict[str, str]:
+    extra = rec.get("extra")
+    return {str(k): str(v) for k, v in extra.items()} if isinstance(extra, dict) else {}
+
+
+def _missing_command(argv: list[str], env: dict[str, str]) -> str:
+    """Why ``argv[0]`` cannot be executed, as the exec error a direct start would give
+    (checked on the host before the launcher hides the failure behind its exit code)."""
+    if not argv:
+        return "no command"
+    if "/" in argv[0] and not os.path.exists(argv[0]):
+        return ""  # maybe inside one of its volumes: the launcher's exec will tell
+    exe = argv[0] if "/" in argv[0] else shutil.which(argv[0], path=env.get("PATH", ""))
+    if exe is None or not os.path.exists(exe):
+        return f'exec {argv[0]!r}: executable file not found in $PATH'
+    if not os.access(exe, os.X_OK):
+        return f"exec {argv[0]!r}: permission denied"
+    return ""
 
 
 def proc_start_ticks(pid: int) -> int | None:
@@ -139,7 +161,7 @@ class ProcessRunner:
         i = a.info
         rec = {"id": i.id, "pod_uid": i.pod_uid, "container": i.container,
                "attempt": i.attempt, "pid": i.pid, "ticks": a.ticks,
-               "started_at": i.started_at, "log_path": i.log_path}
+               "started_at": i.started_at, "log_path": i.log_path, "extra": i.extra}
         tmp = self.records_dir / f".{i.id}.tmp"
         tmp.write_text(json.dumps(rec))
         tmp.replace(self.records_dir / f"{i.id}.json")
@@ -161,7 +183,8 @@ class ProcessRunner:
             out.append(ContainerInfo(
                 id=cid, pod_uid=str(rec["pod_uid"]), container=str(rec["container"]),
                 attempt=int(str(rec["attempt"])), started_at=float(str(rec["started_at"])),
-                pid=pid, log_path=str(rec.get("log_path") or "")))
+                pid=pid, log_path=str(rec.get("log_path") or ""),
+                extra=_extra(rec)))
         return out
 
     def adopt(self, container_id: str, *, on_exit: ExitCallback) -> ContainerInfo | None:
@@ -175,7 +198,7 @@ class ProcessRunner:
         info = ContainerInfo(
             id=container_id, pod_uid=str(rec["pod_uid"]), container=str(rec["container"]),
             attempt=int(str(rec["attempt"])), started_at=float(str(rec["started_at"])),
-            pid=pid, log_path=str(rec.get("log_path") or ""))
+            pid=pid, log_path=str(rec.get("log_path") or ""), extra=_extra(rec))
         a = _Attempt(info, on_exit)
         a.ticks = proc_start_ticks(pid)
         self._attempts[container_id] = a
@@ -238,6 +261,19 @@ class ProcessRunner:
         a = _Attempt(info, on_exit)
         self._attempts[cid] = a
         argv = list(launch.argv)
+        cwd = launch.workdir
+        if launch.sandbox_plan:
+            missing = _missing_command(argv, launch.env)
+            if missing:
+                msg = f"failed to start container {launch.container!r}: {missing}"
+                with contextlib.suppress(OSError), open(path, "ab") as f:
+                    f.write((msg + "\n").encode())
+                self._finish(a, 128, None, reason="StartError", message=msg)
+                return info
+            # The launcher builds the root in a new mount namespace, then execs in place.
+            argv = [sys.executable, "-I", "-S", LAUNCHER, launch.sandbox_plan, "--", *argv]
+            cwd = None
+            info.extra.update(sandbox_plan=launch.sandbox_plan, launcher=LAUNCHER)
         if launch.netns:
             if launch.hostname and shutil.which("unshare"):
                 # The pod's own hostname in a new UTS namespace; exec keeps the PID.
@@ -248,7 +284,7 @@ class ProcessRunner:
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.DEVNULL, stdout=wfd, stderr=wfd,
-                env=launch.env, cwd=launch.workdir, start_new_session=True,
+                env=launch.env, cwd=cwd, start_new_session=True,
                 preexec_fn=(partial(die_with_parent, os.getpid()) if self.die_with_agent
                             else None))
         except OSError as exc:

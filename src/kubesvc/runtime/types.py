@@ -30,6 +30,28 @@ class ContainerLaunch:
     workdir: str | None = None
     image: str = ""
     hostname: str = ""  # netns mode: the pod's hostname, set in a UTS namespace of its own
+    sandbox_plan: str = ""  # the launch plan (JSON) of its pod sandbox; "" = unisolated
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxJoin:
+    """How to run another process inside a running container's sandbox (``kubectl exec``):
+    its main process ``pid`` (``/proc/<pid>/ns/mnt`` is the sandbox's mount namespace,
+    ``/proc/<pid>/ns/net`` its network, ``/proc/<pid>/ns/uts`` its hostname) and its launch
+    plan, which :meth:`argv` hands to the launcher's ``--join`` mode: it enters the user (when
+    unprivileged), mount, network and UTS namespaces of ``pid``, changes to the container's
+    working directory, drops to the container's capabilities, groups, gid and uid, and
+    execs the command."""
+
+    pid: int
+    plan: str
+    launcher: str
+
+    def argv(self, command: list[str]) -> list[str]:
+        import sys
+
+        return [sys.executable, "-I", "-S", self.launcher, "--join", str(self.pid), self.plan,
+                "--", *command]
 
 
 @dataclass(slots=True)
@@ -53,6 +75,14 @@ class ContainerInfo:
     @property
     def running(self) -> bool:
         return self.finished_at is None
+
+    def sandbox_join(self) -> SandboxJoin | None:
+        """How to enter this (running) container's sandbox; None when it has none (an
+        unisolated or simulated container: run the command as the node would)."""
+        plan = self.extra.get("sandbox_plan", "")
+        if not plan or not self.pid or not self.running:
+            return None
+        return SandboxJoin(self.pid, plan, self.extra.get("launcher", ""))
 
 
 ExitCallback = Callable[[ContainerInfo], None]

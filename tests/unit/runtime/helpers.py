@@ -155,6 +155,9 @@ def make_agent(client: FakeClient, tmp: Path, **kw: Any) -> NodeAgent:
     kw.setdefault("node_name", "node-1")
     kw.setdefault("backoff_base", 0.2)
     kw.setdefault("lease_renew_interval", 0.05)
+    # These tests watch their pods' processes through host files (marks under tmp), which a
+    # pod sandbox hides; the sandbox's own tests (test_sandbox_*.py) pass sandbox="auto".
+    kw.setdefault("sandbox", "off")
     return NodeAgent(client, data_dir=tmp, **kw)
 
 

@@ -20,6 +20,7 @@ from kubesvc.api import meta as apimeta
 from kubesvc.api.defaults import pod_qos_class
 from kubesvc.api.objects import Obj, ensure_meta
 from kubesvc.api.resources import ResourceInfo
+from kubesvc.apiserver.registry.podtolerations import add_default_tolerations
 from kubesvc.apiserver.registry.serviceaccounts import mirror_service_account
 
 if TYPE_CHECKING:
@@ -154,6 +155,9 @@ class PodStrategy(Strategy):
                 name = ""  # upstream admits before the name is generated
             await admission.admit(obj, str(md.get("namespace") or ""), name=name)
         return NOOP_TXN
+
+    def finish_create(self, obj: Obj) -> None:
+        add_default_tolerations(obj)  # the DefaultTolerationSeconds admission plugin
 
     def prepare_status_update(self, body: Obj, old: Obj) -> Obj:
         new = super().prepare_status_update(body, old)
