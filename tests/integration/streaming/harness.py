@@ -5,6 +5,7 @@ serves just enough for ``kubectl port-forward`` and the official Python client (
 
 - ``echo``: sends back what it reads, closes on EOF;
 - ``source``: reads a decimal byte count and a newline, sends that many bytes, closes;
+- ``sink``: reads until EOF, then answers the byte count and a newline;
 - ``refused``: a port nothing listens on.
 
 Runs its own event loop in a thread so blocking clients (kubectl, the Python client) can
@@ -66,6 +67,19 @@ async def _source(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
         writer.close()
 
 
+async def _sink(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    got = 0
+    try:
+        while data := await reader.read(1 << 20):
+            got += len(data)
+        writer.write(b"%d\n" % got)
+        await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
+
+
 def pod_object() -> dict[str, Any]:
     return {"kind": "Pod", "apiVersion": "v1",
             "metadata": {"name": POD, "namespace": NS, "uid": UID, "resourceVersion": "1"},
@@ -97,12 +111,17 @@ async def _discovery(request: web.Request) -> web.Response:
 class FakeApiServer:
     """Start with :meth:`start`, stop with :meth:`stop`; ``url`` and the three ports."""
 
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+    def __init__(self, *, loop: str = "asyncio") -> None:
+        if loop == "uvloop":
+            import uvloop
+
+            self.loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+        else:
+            self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="fake-apiserver",
                                        daemon=True)
         self.refused = free_port()
-        self.echo = self.source = self.port = 0
+        self.echo = self.source = self.sink = self.port = 0
         self.requests: list[dict[str, str]] = []
         self.stream_creation_timeout = 30.0
         self._servers: list[asyncio.Server] = []
@@ -121,7 +140,7 @@ class FakeApiServer:
         return self
 
     async def _start(self) -> None:
-        for handler, attr in ((_echo, "echo"), (_source, "source")):
+        for handler, attr in ((_echo, "echo"), (_source, "source"), (_sink, "sink")):
             srv = await asyncio.start_server(handler, "127.0.0.1", 0)
             self._servers.append(srv)
             setattr(self, attr, srv.sockets[0].getsockname()[1])
@@ -129,8 +148,7 @@ class FakeApiServer:
         app.router.add_get("/api", _discovery)
         app.router.add_get("/apis", _discovery)
         app.router.add_get("/api/v1", _discovery)
-        app.router.add_get(f"/api/v1/namespaces/{NS}/pods/{POD}",
-                           _pod)
+        app.router.add_get(f"/api/v1/namespaces/{NS}/pods/{POD}", _pod)
         app.router.add_route("*", "/api/v1/namespaces/{ns}/pods/{pod}/portforward",
                              self._portforward)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
@@ -138,8 +156,8 @@ class FakeApiServer:
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         server = site._server
-        assert isinstance(server, asyncio.Server)
-        self.port = server.sockets[0].getsockname()[1]
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
     async def _portforward(self, request: web.Request) -> web.StreamResponse:
         self.requests.append({"method": request.method,

@@ -100,8 +100,8 @@ class _TcpSink(asyncio.Protocol):
 def upgrade_to_spdy(request: web.Request, headers: Mapping[str, str],
                     on_stream: Callable[[SpdyStream], None]) -> SpdySession:
     """Answer 101 with ``headers`` and start a server session on the connection."""
-    transport = request.transport
-    if not isinstance(transport, asyncio.Transport):
+    transport = request.transport  # (uvloop's transports are not asyncio.Transport subclasses)
+    if transport is None:
         raise ConnectionResetError("the client went away before the upgrade")
     sink = _TcpSink(transport, transport.get_protocol())
     session = SpdySession(sink, on_stream)
