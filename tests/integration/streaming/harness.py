@@ -190,3 +190,22 @@ class FakeApiServer:
             "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake",
                                                        "namespace": NS}}]}))
         return path
+
+
+def main() -> None:
+    """``python -m tests.integration.streaming.harness [--uvloop]``: serve until killed,
+    after printing one JSON line with the URL and the ports (used by
+    benchmarks/portforward.py, so the load generator runs in another process)."""
+    import signal
+    import sys
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})  # before threads
+    server = FakeApiServer(loop="uvloop" if "--uvloop" in sys.argv else "asyncio").start()
+    print(json.dumps({"url": server.url, "echo": server.echo, "source": server.source,
+                      "sink": server.sink, "refused": server.refused}), flush=True)
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()
