@@ -8,6 +8,8 @@ serves just enough for ``kubectl port-forward`` and the official Python client (
 - ``sink``: reads until EOF, then answers the byte count and a newline;
 - ``refused``: a port nothing listens on.
 
+``pods/web/exec`` goes to :func:`serve_spdy_exec` with a local-subprocess session.
+
 Runs its own event loop in a thread so blocking clients (kubectl, the Python client) can
 be driven from the test.
 """
@@ -28,6 +30,8 @@ from aiohttp import web
 
 from kubesvc.runtime.streaming.dial import dial_pod
 from kubesvc.runtime.streaming.portforward import serve_portforward
+from kubesvc.runtime.streaming.spdyexec import serve_spdy_exec
+from tests.fakes.exec import SubprocessSession
 
 KUBECTL = shutil.which("kubectl")
 NS, POD, UID = "default", "web", "0b0c7c1e-1111-4a4a-9b9b-000000000001"
@@ -124,6 +128,7 @@ class FakeApiServer:
         self.echo = self.source = self.sink = self.port = 0
         self.requests: list[dict[str, str]] = []
         self.stream_creation_timeout = 30.0
+        self.exec_session = SubprocessSession()
         self._servers: list[asyncio.Server] = []
         self._runner: web.AppRunner | None = None
 
@@ -151,6 +156,7 @@ class FakeApiServer:
         app.router.add_get(f"/api/v1/namespaces/{NS}/pods/{POD}", _pod)
         app.router.add_route("*", "/api/v1/namespaces/{ns}/pods/{pod}/portforward",
                              self._portforward)
+        app.router.add_route("*", "/api/v1/namespaces/{ns}/pods/{pod}/exec", self._exec)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -167,6 +173,14 @@ class FakeApiServer:
         connect = partial(dial_pod, sandbox=UID, pod_ip="127.0.0.1")
         return await serve_portforward(request, connect, pod=UID,
                                        stream_creation_timeout=self.stream_creation_timeout)
+
+    async def _exec(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append({"method": request.method,
+                              "upgrade": request.headers.get("Upgrade", ""),
+                              "protocols": request.headers.get("Sec-WebSocket-Protocol", "")
+                              or request.headers.get("X-Stream-Protocol-Version", "")})
+        return await serve_spdy_exec(request, self.exec_session,
+                                     stream_creation_timeout=self.stream_creation_timeout)
 
     def stop(self) -> None:
         async def _stop() -> None:
