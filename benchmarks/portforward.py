@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import PYTHON, ratio, started, summarize
+from benchmarks.common import PYTHON, cpu_seconds, ratio, started, summarize
 
 MODES = {"kubectl (WebSocket tunnel)": {},
          "kubectl (SPDY, KUBECTL_PORT_FORWARD_WEBSOCKETS=false)":
@@ -113,7 +113,7 @@ def measure(ports: dict[str, int], quick: bool) -> dict[str, float]:
 
 @contextlib.contextmanager
 def kubectl_forward(info: dict[str, Any], env_extra: dict[str, str], tmp: Path
-                    ) -> Iterator[dict[str, int]]:
+                    ) -> Iterator[tuple[dict[str, int], int]]:
     kubectl = shutil.which("kubectl")
     assert kubectl is not None, "kubectl is not installed"
     kc = tmp / "kubeconfig"
@@ -138,7 +138,7 @@ def kubectl_forward(info: dict[str, Any], env_extra: dict[str, str], tmp: Path
                 raise RuntimeError("kubectl port-forward exited")
             if m := re.match(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)", line):
                 local[int(m[2])] = int(m[1])
-        yield {name: local[p] for name, p in remote.items()}
+        yield {name: local[p] for name, p in remote.items()}, proc.pid
     finally:
         proc.terminate()
         proc.wait(10)
@@ -153,20 +153,24 @@ def run(quick: bool) -> dict[str, Any]:
         info = json.loads(api.wait_line('"url"'))
         results["direct"] = measure({k: info[k] for k in ("echo", "source", "sink")}, quick)
         for label, env in MODES.items():
-            with kubectl_forward(info, env, Path(tmp)) as ports:
+            with kubectl_forward(info, env, Path(tmp)) as (ports, kpid):
+                s0, k0 = cpu_seconds(api.pid) or 0.0, cpu_seconds(kpid) or 0.0
                 results[label] = measure(ports, quick)
+                results[label]["server_cpu_s"] = (cpu_seconds(api.pid) or 0.0) - s0
+                results[label]["kubectl_cpu_s"] = (cpu_seconds(kpid) or 0.0) - k0
     base = results["direct"]
     for label, r in results.items():
         rows.append([label, round(r["download_MBps"]), round(r["upload_MBps"]),
                      round(r["new_conn_rps"]), round(r["round_trip_rps"]),
                      round(r["round_trip_p50_ms"], 3),
                      ratio(r["download_MBps"], base["download_MBps"]),
-                     ratio(r["new_conn_rps"], base["new_conn_rps"])])
+                     ratio(r["new_conn_rps"], base["new_conn_rps"]),
+                     round(r.get("server_cpu_s", 0), 1), round(r.get("kubectl_cpu_s", 0), 1)])
     return {
         "results": results,
         "head": ["path", "download MB/s", "upload MB/s", "new connection req/s",
                  "keep-alive round trips/s", "round trip p50 ms", "download vs direct",
-                 "new conn vs direct"],
+                 "new conn vs direct", "server CPU s", "kubectl CPU s"],
         "rows": rows,
         "notes": [
             "`kubectl port-forward pod/web :echo :source :sink` against the streaming tests' "
@@ -176,6 +180,9 @@ def run(quick: bool) -> dict[str, Any]:
             f"{64 if quick else 256} MiB (best of {1 if quick else 3}); new connections: "
             f"{200 if quick else 1000} requests of 64 bytes, each its own connection, 8 at a "
             f"time; round trips: {1000 if quick else 5000} 64-byte echoes on one connection.",
+            "CPU columns: seconds the stand-in server process (serve_portforward plus the "
+            "backends, which the direct row also loads) and kubectl spent over each row's "
+            "whole measurement (not measured for the direct row).",
             "Not included: the API server's relay hop (`kubesvc server` + agent), which adds "
             "one more byte copy each way."],
         "commands": [" ".join(argv), "kubectl port-forward pod/web --address 127.0.0.1 "
