@@ -46,7 +46,11 @@ def free_port() -> int:
         return port
 
 
+OPEN = {"echo": 0}  # echo connections open now (a dropped client must not leave any)
+
+
 async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    OPEN["echo"] += 1
     try:
         while data := await reader.read(1 << 16):
             writer.write(data)
@@ -54,6 +58,7 @@ async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
     except ConnectionError:
         pass
     finally:
+        OPEN["echo"] -= 1
         writer.close()
 
 

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from tests.integration.streaming.harness import NS, POD, UID, FakeApiServer
+from tests.integration.streaming.harness import NS, OPEN, POD, UID, FakeApiServer
 from tests.integration.streaming.spdyclient import (
     SpdyClient,
     connect_spdy,
@@ -152,3 +152,20 @@ async def test_client_reset_of_the_data_stream_ends_the_forward(api: FakeApiServ
         assert await error.read_all() == b""  # the server closes the error stream
     finally:
         await client.close()
+
+
+@pytest.mark.parametrize("mode", ["plain", "tunneled"])
+async def test_a_dropped_client_closes_its_pod_connections(api: FakeApiServer, mode: str) -> None:
+    before = OPEN["echo"]
+    client = await _client(api, mode)
+    pairs = [await forward(client, api.echo, i) for i in range(5)]
+    for _, data in pairs:
+        data.write(b"hi")
+        assert await data.read_exactly(2) == b"hi"
+    assert OPEN["echo"] == before + 5
+    await client.close()  # no FIN or RST on any stream: the connection just goes
+    for _ in range(200):
+        if OPEN["echo"] == before:
+            break
+        await asyncio.sleep(0.02)
+    assert OPEN["echo"] == before
