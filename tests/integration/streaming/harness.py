@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from kubesvc.apiserver.http.tls import ensure_tls
 from kubesvc.runtime.streaming.dial import dial_pod
 from kubesvc.runtime.streaming.portforward import serve_portforward
 from kubesvc.runtime.streaming.spdyexec import serve_spdy_exec
@@ -120,7 +121,8 @@ async def _discovery(request: web.Request) -> web.Response:
 class FakeApiServer:
     """Start with :meth:`start`, stop with :meth:`stop`; ``url`` and the three ports."""
 
-    def __init__(self, *, loop: str = "asyncio") -> None:
+    def __init__(self, *, loop: str = "asyncio", tls_dir: Path | None = None) -> None:
+        self.tls_dir = tls_dir
         if loop == "uvloop":
             import uvloop
 
@@ -139,7 +141,7 @@ class FakeApiServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls_dir else 'http'}://127.0.0.1:{self.port}"
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -164,7 +166,8 @@ class FakeApiServer:
         app.router.add_route("*", "/api/v1/namespaces/{ns}/pods/{pod}/exec", self._exec)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        ctx = ensure_tls(self.tls_dir).server_context() if self.tls_dir else None
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=ctx)
         await site.start()
         server = site._server
         assert server is not None
@@ -204,7 +207,9 @@ class FakeApiServer:
     def kubeconfig(self, path: Path) -> Path:
         path.write_text(json.dumps({
             "apiVersion": "v1", "kind": "Config", "current-context": "fake",
-            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
+            "clusters": [{"name": "fake", "cluster": {
+                "server": self.url, **({"insecure-skip-tls-verify": True} if self.tls_dir
+                                       else {})}}],
             "users": [{"name": "fake", "user": {"token": "t"}}],
             "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake",
                                                        "namespace": NS}}]}))

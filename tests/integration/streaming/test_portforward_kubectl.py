@@ -101,3 +101,18 @@ def test_kubectl_refused_port_shows_the_upstream_error(api: FakeApiServer, tmp_p
     assert f"IPv4: dial tcp4 127.0.0.1:{p}: connect: connection refused" in err
     assert "error: lost connection to pod" in err  # kubectl 1.32 closes on any error
     assert proc.returncode == 1
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+@pytest.mark.parametrize("mode", list(MODES))
+def test_kubectl_over_tls(tmp_path: Path, mode: str, loop: str) -> None:
+    """The agent's endpoint is HTTPS: the SPDY hijack and the tunnel work on TLS transports
+    of both loops."""
+    api = FakeApiServer(loop=loop, tls_dir=tmp_path / "tls").start()
+    try:
+        with port_forward(api, tmp_path, mode, api.echo, api.source) as (_, local):
+            payload = os.urandom(3 << 20)
+            assert echo_once(local[api.echo], payload) == payload
+            assert download(local[api.source], 5 << 20) == 5 << 20
+    finally:
+        api.stop()
