@@ -135,6 +135,7 @@ class FakeApiServer:
         self.echo = self.source = self.sink = self.port = 0
         self.requests: list[dict[str, str]] = []
         self.stream_creation_timeout = 30.0
+        self.idle_timeout: float | None = 4 * 3600.0
         self.exec_session = SubprocessSession()
         self._servers: list[asyncio.Server] = []
         self._runner: web.AppRunner | None = None
@@ -180,7 +181,8 @@ class FakeApiServer:
                               or request.headers.get("X-Stream-Protocol-Version", "")})
         connect = partial(dial_pod, sandbox=UID, pod_ip="127.0.0.1")
         return await serve_portforward(request, connect, pod=UID,
-                                       stream_creation_timeout=self.stream_creation_timeout)
+                                       stream_creation_timeout=self.stream_creation_timeout,
+                                       idle_timeout=self.idle_timeout)
 
     async def _exec(self, request: web.Request) -> web.StreamResponse:
         self.requests.append({"method": request.method,

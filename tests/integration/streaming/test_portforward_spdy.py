@@ -169,3 +169,22 @@ async def test_a_dropped_client_closes_its_pod_connections(api: FakeApiServer, m
             break
         await asyncio.sleep(0.02)
     assert OPEN["echo"] == before
+
+
+@pytest.mark.parametrize("mode", ["plain", "tunneled"])
+async def test_an_idle_connection_is_closed(api: FakeApiServer, mode: str) -> None:
+    api.idle_timeout = 0.5
+    try:
+        client = await _client(api, mode)
+        try:
+            for _ in range(6):  # traffic keeps it open past the timeout
+                await asyncio.sleep(0.15)
+                await client.ping()
+            assert not client.goaway
+            async with asyncio.timeout(5):
+                while not client.goaway:
+                    await asyncio.sleep(0.05)
+        finally:
+            await client.close()
+    finally:
+        api.idle_timeout = 4 * 3600.0

@@ -44,7 +44,8 @@ SPDY_PROTOCOLS = (PORTFORWARD_PROTOCOL,)
 TUNNEL_PREFIX = "SPDY/3.1+"
 WS_BINARY = "v4.channel.k8s.io"
 WS_BASE64 = "v4.base64.channel.k8s.io"
-STREAM_CREATION_TIMEOUT = 30.0  # kubelet's --streaming-connection... default for pairing
+STREAM_CREATION_TIMEOUT = 30.0  # kubelet's streamCreationTimeout (pairing a stream's twin)
+IDLE_TIMEOUT = 4 * 3600.0  # kubelet's --streaming-connection-idle-timeout default
 CLOSE_GRACE = 1.0  # containerd: after one direction ends, the other gets a second
 READ_SIZE = 1 << 16
 
@@ -83,12 +84,14 @@ def negotiate(request: web.Request, server: tuple[str, ...]) -> str | web.Respon
 async def serve_portforward(request: web.Request, connect: Connect, *,
                             pod: str | None = None, uid: str = "",
                             stream_creation_timeout: float = STREAM_CREATION_TIMEOUT,
+                            idle_timeout: float | None = IDLE_TIMEOUT,
                             ) -> web.StreamResponse:
     """Serve one port-forward request; returns when the client's connection ends.
 
     ``connect(port)`` opens the pod's port; whatever it raises becomes the error text.
     ``pod``/``uid`` name the pod in error messages (default: the ``pod`` route variable;
-    containerd names the sandbox ID and an empty uid)."""
+    containerd names the sandbox ID and an empty uid). A SPDY connection with no frame
+    either way for ``idle_timeout`` seconds is closed, as kubelet's."""
     name = pod if pod is not None else request.match_info.get("pod", "")
     fwd = Forwarder(connect, name, uid)
     if is_websocket(request):
@@ -96,9 +99,12 @@ async def serve_portforward(request: web.Request, connect: Connect, *,
         tunnel = [p.removeprefix(TUNNEL_PREFIX) for p in offered
                   if p.startswith(TUNNEL_PREFIX) and p.endswith(".k8s.io")]
         if tunnel:
-            return await _serve_tunneled(request, fwd, tunnel, stream_creation_timeout)
+            return await _serve_tunneled(request, tunnel,
+                                         SpdyPortForward(fwd, stream_creation_timeout,
+                                                         idle_timeout))
         return await _serve_channels(request, fwd, offered)
-    return await _serve_spdy(request, fwd, stream_creation_timeout)
+    return await _serve_spdy(request, SpdyPortForward(fwd, stream_creation_timeout,
+                                                      idle_timeout))
 
 
 @dataclass
@@ -161,8 +167,8 @@ class _Pair:
 class SpdyPortForward:
     """httpStreamHandler: pairs the streams a client opens and forwards each pair."""
 
-    def __init__(self, fwd: Forwarder, timeout: float) -> None:
-        self.fwd, self.timeout = fwd, timeout
+    def __init__(self, fwd: Forwarder, timeout: float, idle_timeout: float | None) -> None:
+        self.fwd, self.timeout, self.idle_timeout = fwd, timeout, idle_timeout
         self.pairs: dict[str, _Pair] = {}
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -232,14 +238,14 @@ class SpdyPortForward:
 
     async def run(self, session: SpdySession) -> None:
         try:
-            await session.wait_closed()
+            await session.wait_closed(self.idle_timeout)
         finally:
             for task in list(self.tasks):
                 task.cancel()
             await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-async def _serve_spdy(request: web.Request, fwd: Forwarder, timeout: float) -> web.StreamResponse:
+async def _serve_spdy(request: web.Request, handler: SpdyPortForward) -> web.StreamResponse:
     connection = request.headers.get("Connection", "").lower()
     upgrade = request.headers.get("Upgrade", "").lower()
     if "upgrade" not in connection or "spdy/3.1" not in upgrade:
@@ -248,15 +254,14 @@ async def _serve_spdy(request: web.Request, fwd: Forwarder, timeout: float) -> w
     proto = negotiate(request, SPDY_PROTOCOLS)
     if isinstance(proto, web.Response):
         return proto
-    handler = SpdyPortForward(fwd, timeout)
     session = upgrade_to_spdy(request, {"Connection": "Upgrade", "Upgrade": "SPDY/3.1",
                                         "X-Stream-Protocol-Version": proto}, handler.on_stream)
     await handler.run(session)
     return HijackedResponse()
 
 
-async def _serve_tunneled(request: web.Request, fwd: Forwarder, offered: list[str],
-                          timeout: float) -> web.StreamResponse:
+async def _serve_tunneled(request: web.Request, offered: list[str],
+                          handler: SpdyPortForward) -> web.StreamResponse:
     proto = next((p for p in offered if p in SPDY_PROTOCOLS), None)
     if proto is None:
         return web.Response(status=403, text=(
@@ -264,7 +269,6 @@ async def _serve_tunneled(request: web.Request, fwd: Forwarder, offered: list[st
             f"{go_list(offered)}, server accepts {go_list(SPDY_PROTOCOLS)}\n"))
     ws = web.WebSocketResponse(protocols=[TUNNEL_PREFIX + proto], max_msg_size=0)
     await ws.prepare(request)
-    handler = SpdyPortForward(fwd, timeout)
     await run_tunneled(ws, handler.on_stream, handler.run)
     return ws
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import struct
 import zlib
 from collections.abc import Callable, Iterable, Mapping
@@ -338,12 +339,15 @@ class SpdySession:
         self.closed = self.gone_away = False
         self.error: str | None = None
         self._pauses = 0
-        self._closed = asyncio.get_running_loop().create_future()
+        self._loop = asyncio.get_running_loop()
+        self._closed = self._loop.create_future()
+        self.last_active = self._loop.time()
 
     # transport side
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
+        self.last_active = self._loop.time()
         try:
             self.parser.feed(data)
         except SpdyProtocolError as exc:
@@ -361,7 +365,16 @@ class SpdySession:
         if not self._closed.done():
             self._closed.set_result(None)
 
-    async def wait_closed(self) -> None:
+    async def wait_closed(self, idle_timeout: float | None = None) -> None:
+        """Until the transport is gone; with ``idle_timeout``, close the connection after
+        that long without a frame either way (kubelet's streaming idle timeout)."""
+        while idle_timeout is not None and not self.closed:
+            left = self.last_active + idle_timeout - self._loop.time()
+            if left <= 0:
+                self.close()
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._closed), left)
         await asyncio.shield(self._closed)
 
     def close(self) -> None:
@@ -427,6 +440,7 @@ class SpdySession:
     # bookkeeping
     def _send(self, frame: bytes) -> None:
         if not self.closed:
+            self.last_active = self._loop.time()
             self.sink.write(frame)
 
     def _maybe_forget(self, stream: SpdyStream) -> None:
