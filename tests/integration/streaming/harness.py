@@ -32,6 +32,7 @@ from kubesvc.apiserver.http.tls import ensure_tls
 from kubesvc.runtime.streaming.dial import dial_pod
 from kubesvc.runtime.streaming.portforward import serve_portforward
 from kubesvc.runtime.streaming.spdyexec import serve_spdy_exec
+from kubesvc.runtime.streaming.transport import close_streams
 from tests.fakes.exec import SubprocessSession
 
 KUBECTL = shutil.which("kubectl")
@@ -158,6 +159,7 @@ class FakeApiServer:
             self._servers.append(srv)
             setattr(self, attr, srv.sockets[0].getsockname()[1])
         app = web.Application()
+        app.on_shutdown.append(close_streams)
         app.router.add_get("/api", _discovery)
         app.router.add_get("/apis", _discovery)
         app.router.add_get("/api/v1", _discovery)

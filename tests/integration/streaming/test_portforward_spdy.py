@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
+import aiohttp
 import pytest
 
 from tests.integration.streaming.harness import NS, OPEN, POD, UID, FakeApiServer
@@ -188,3 +190,26 @@ async def test_an_idle_connection_is_closed(api: FakeApiServer, mode: str) -> No
             await client.close()
     finally:
         api.idle_timeout = 4 * 3600.0
+
+
+@pytest.mark.parametrize("mode", ["plain", "tunneled", "channels"])
+async def test_server_shutdown_ends_live_streams(mode: str) -> None:
+    """close_streams on app.on_shutdown: aiohttp would otherwise wait for the handlers."""
+    server = FakeApiServer().start()
+    try:
+        if mode == "channels":
+            session = aiohttp.ClientSession()
+            ws = await session.ws_connect(f"{server.url}{PATH}?ports={server.echo}",
+                                          protocols=("v4.channel.k8s.io",))
+            await ws.receive_bytes()
+        else:
+            client = await _client(server, mode)
+            await forward(client, server.echo, 1)
+        t0 = time.monotonic()
+        await asyncio.to_thread(server.stop)
+        assert time.monotonic() - t0 < 5
+    finally:
+        if mode == "channels":
+            await session.close()
+        else:
+            await client.close()

@@ -33,7 +33,12 @@ from dataclasses import dataclass, field
 from aiohttp import WSMsgType, web
 
 from kubesvc.runtime.streaming.spdy import SpdySession, SpdyStream
-from kubesvc.runtime.streaming.transport import HijackedResponse, run_tunneled, upgrade_to_spdy
+from kubesvc.runtime.streaming.transport import (
+    HijackedResponse,
+    live_stream,
+    run_tunneled,
+    upgrade_to_spdy,
+)
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +261,8 @@ async def _serve_spdy(request: web.Request, handler: SpdyPortForward) -> web.Str
         return proto
     session = upgrade_to_spdy(request, {"Connection": "Upgrade", "Upgrade": "SPDY/3.1",
                                         "X-Stream-Protocol-Version": proto}, handler.on_stream)
-    await handler.run(session)
+    with live_stream(session.close):
+        await handler.run(session)
     return HijackedResponse()
 
 
@@ -269,7 +275,8 @@ async def _serve_tunneled(request: web.Request, offered: list[str],
             f"{go_list(offered)}, server accepts {go_list(SPDY_PROTOCOLS)}\n"))
     ws = web.WebSocketResponse(protocols=[TUNNEL_PREFIX + proto], max_msg_size=0)
     await ws.prepare(request)
-    await run_tunneled(ws, handler.on_stream, handler.run)
+    with live_stream(ws.close):
+        await run_tunneled(ws, handler.on_stream, handler.run)
     return ws
 
 
@@ -382,9 +389,10 @@ async def _serve_channels(request: web.Request, fwd: Forwarder,
 
     read_task = asyncio.create_task(reader(), name="portforward-ws-reader")
     try:
-        async with asyncio.TaskGroup() as tg:
-            for i, port in enumerate(ports):
-                tg.create_task(pair(i, port), name=f"portforward-ws-{port}")
+        with live_stream(ws.close):
+            async with asyncio.TaskGroup() as tg:
+                for i, port in enumerate(ports):
+                    tg.create_task(pair(i, port), name=f"portforward-ws-{port}")
     except* (ConnectionError, RuntimeError):
         pass  # the client went away mid-write
     finally:

@@ -30,7 +30,7 @@ from aiohttp import web
 
 from kubesvc.runtime.streaming.portforward import negotiate
 from kubesvc.runtime.streaming.spdy import SpdySession, SpdyStream
-from kubesvc.runtime.streaming.transport import HijackedResponse, upgrade_to_spdy
+from kubesvc.runtime.streaming.transport import HijackedResponse, live_stream, upgrade_to_spdy
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +147,10 @@ async def serve_spdy_exec(request: web.Request, session: ExecSession, *,
     spdy = upgrade_to_spdy(request, {"Connection": "Upgrade", "Upgrade": "SPDY/3.1",
                                      "X-Stream-Protocol-Version": proto}, streams.on_stream)
     try:
-        await _run(spdy, streams, session, request.query.getall("command", []), proto,
-                   tty=tty, stdin=stdin, stdout=stdout, stderr=stderr,
-                   timeout=stream_creation_timeout)
+        with live_stream(spdy.close):
+            await _run(spdy, streams, session, request.query.getall("command", []), proto,
+                       tty=tty, stdin=stdin, stdout=stdout, stderr=stderr,
+                       timeout=stream_creation_timeout)
     finally:
         spdy.close()
     return HijackedResponse()

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Mapping
+import inspect
+import itertools
+import weakref
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -21,6 +24,34 @@ from aiohttp import WSMsgType, web
 from kubesvc.runtime.streaming.spdy import SpdySession, SpdyStream
 
 WRITE_HIGH = 1 << 20
+
+# Live streaming connections per event loop, so the server's shutdown can end them
+# (aiohttp waits for running handlers, and these run as long as the client stays).
+_LIVE: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, Callable[[], Any]]] = \
+    weakref.WeakKeyDictionary()
+_ids = itertools.count()
+
+
+@contextlib.contextmanager
+def live_stream(close: Callable[[], Any]) -> Iterator[None]:
+    """Register ``close`` (sync or async) for :func:`close_streams` while the block runs."""
+    table = _LIVE.setdefault(asyncio.get_running_loop(), {})
+    key = next(_ids)
+    table[key] = close
+    try:
+        yield
+    finally:
+        table.pop(key, None)
+
+
+async def close_streams(_app: web.Application | None = None) -> None:
+    """End every live exec/attach/port-forward connection on this loop. The streaming
+    server adds it to ``app.on_shutdown``."""
+    for close in list(_LIVE.get(asyncio.get_running_loop(), {}).values()):
+        with contextlib.suppress(Exception):
+            result = close()
+            if inspect.isawaitable(result):
+                await result
 
 
 class HijackedResponse(web.StreamResponse):
