@@ -4,6 +4,7 @@ raw aiohttp clients for the base64 variant, no subprotocol, and the ``?ports=`` 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import struct
@@ -118,3 +119,20 @@ async def test_bad_ports_query(api: FakeApiServer, query: str, message: str) -> 
                 "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode()}) as resp:
             assert resp.status == 400
             assert (await resp.text()).strip() == message
+
+
+async def test_an_idle_websocket_is_closed(api: FakeApiServer) -> None:
+    api.idle_timeout = 0.5
+    try:
+        async with aiohttp.ClientSession() as session, session.ws_connect(
+                f"{api.url}{PATH}?ports={api.echo}", protocols=("v4.channel.k8s.io",)) as ws:
+            await ws.receive_bytes(timeout=5)
+            await ws.receive_bytes(timeout=5)
+            for _ in range(6):  # traffic keeps it open past the timeout
+                await asyncio.sleep(0.15)
+                await ws.send_bytes(b"\x00tick")
+                assert await ws.receive_bytes(timeout=5) == b"\x00tick"
+            msg = await ws.receive(timeout=5)
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    finally:
+        api.idle_timeout = 4 * 3600.0

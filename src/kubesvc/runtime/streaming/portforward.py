@@ -25,11 +25,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import contextlib
 import logging
 import struct
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 
+import aiohttp
 from aiohttp import WSMsgType, web
 
 from kubesvc.runtime.streaming.spdy import SpdySession, SpdyStream
@@ -107,7 +109,7 @@ async def serve_portforward(request: web.Request, connect: Connect, *,
             return await _serve_tunneled(request, tunnel,
                                          SpdyPortForward(fwd, stream_creation_timeout,
                                                          idle_timeout))
-        return await _serve_channels(request, fwd, offered)
+        return await _serve_channels(request, fwd, offered, idle_timeout)
     return await _serve_spdy(request, SpdyPortForward(fwd, stream_creation_timeout,
                                                       idle_timeout))
 
@@ -335,8 +337,8 @@ class _Inbox:
         return chunk
 
 
-async def _serve_channels(request: web.Request, fwd: Forwarder,
-                          offered: list[str]) -> web.StreamResponse:
+async def _serve_channels(request: web.Request, fwd: Forwarder, offered: list[str],
+                          idle_timeout: float | None) -> web.StreamResponse:
     ports = parse_ports(request)
     if isinstance(ports, str):
         return web.Response(status=400, text=ports + "\n")
@@ -348,8 +350,11 @@ async def _serve_channels(request: web.Request, fwd: Forwarder,
     ws = web.WebSocketResponse(protocols=supported, max_msg_size=0)
     await ws.prepare(request)
     b64 = ws.ws_protocol == WS_BASE64
+    loop = asyncio.get_running_loop()
+    last = [loop.time()]  # the last message either way (wsstream's idle deadline)
 
     async def send(channel: int, data: bytes) -> None:
+        last[0] = loop.time()
         if b64:
             await ws.send_str(chr(ord("0") + channel) + base64.b64encode(data).decode())
         else:
@@ -361,9 +366,22 @@ async def _serve_channels(request: web.Request, fwd: Forwarder,
         await send(2 * i, prefix)
         await send(2 * i + 1, prefix)
 
+    async def receive() -> aiohttp.WSMessage | None:
+        while idle_timeout is not None:
+            left = last[0] + idle_timeout - loop.time()
+            if left <= 0:
+                return None
+            with contextlib.suppress(TimeoutError):
+                return await ws.receive(timeout=left)
+        return await ws.receive()
+
     async def reader() -> None:
         try:
-            async for msg in ws:
+            while (msg := await receive()) is not None:
+                if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
+                                WSMsgType.ERROR):
+                    break
+                last[0] = loop.time()
                 if msg.type == WSMsgType.BINARY and msg.data:
                     channel, payload = msg.data[0], msg.data[1:]
                 elif msg.type == WSMsgType.TEXT and b64 and msg.data:
