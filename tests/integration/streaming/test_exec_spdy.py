@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -139,3 +140,21 @@ async def test_option_and_stream_errors(api: FakeApiServer) -> None:
             await client.close()
     finally:
         api.stream_creation_timeout = 30.0
+
+
+@needs_kubectl
+@pytest.mark.skipif(shutil.which("script") is None, reason="script(1) is not installed")
+def test_kubectl_exec_tty_sends_the_terminal_size(api: FakeApiServer, tmp_path: Path) -> None:
+    """kubectl -it in a terminal (script(1) gives it one): the TTY flag and the resize
+    stream arrive; the exit code comes back."""
+    assert KUBECTL is not None
+    api.exec_session.resizes.clear()
+    env = dict(os.environ, KUBECONFIG=str(api.kubeconfig(tmp_path / "kubeconfig")),
+               HOME=str(tmp_path), **MODES["spdy"])
+    cmd = f"stty cols 91 rows 33; {KUBECTL} exec -it {POD} -- sh -c 'echo hi; exit 4'"
+    r = subprocess.run(["script", "-qec", cmd, "/dev/null"], env=env, capture_output=True,
+                       text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 4, r
+    assert r.stdout.replace("\r", "") == "hi\ncommand terminated with exit code 4\n"
+    assert api.exec_session.started[-1] == (["sh", "-c", "echo hi; exit 4"], True)
+    assert api.exec_session.resizes[0] == (91, 33)
