@@ -1,5 +1,6 @@
-"""Port-forward throughput: the real ``kubectl port-forward`` (v1.32, both its default
-WebSocket-tunneled SPDY and ``KUBECTL_PORT_FORWARD_WEBSOCKETS=false`` plain SPDY) through
+"""Port-forward throughput (and SPDY exec latency): the real ``kubectl port-forward``
+(v1.32, both its default WebSocket-tunneled SPDY and
+``KUBECTL_PORT_FORWARD_WEBSOCKETS=false`` plain SPDY) through
 :func:`kubesvc.runtime.streaming.portforward.serve_portforward`, against a direct
 connection to the same backend in the same run.
 
@@ -9,6 +10,8 @@ agent uses): it routes ``pods/web/portforward`` straight to ``serve_portforward`
 ``connect`` dials local backends: ``source`` (sends N bytes), ``sink`` (counts bytes) and
 ``echo``. So the figures are kubectl + the SPDY/WebSocket session + the pod-side copy,
 without the API server relay in between. Load: blocking sockets from this process.
+Also ``kubectl exec web -- true`` over SPDY against ``kubectl get pod web`` (kubectl's own
+start-up and one GET), the exec route running the command as a local process.
 """
 
 from __future__ import annotations
@@ -144,6 +147,20 @@ def kubectl_forward(info: dict[str, Any], env_extra: dict[str, str], tmp: Path
         proc.wait(10)
 
 
+def _kubectl_ms(info: dict[str, Any], tmp: Path, args: list[str], env_extra: dict[str, str],
+                runs: int) -> dict[str, float]:
+    kubectl = shutil.which("kubectl")
+    assert kubectl is not None, "kubectl is not installed"
+    kc = tmp / "kubeconfig"  # written by kubectl_forward before
+    env = {**os.environ, "KUBECONFIG": str(kc), "HOME": str(tmp), **env_extra}
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([kubectl, *args], env=env, check=True, capture_output=True, timeout=60)
+        times.append((time.perf_counter() - t0) * 1000)
+    return summarize(times)
+
+
 def run(quick: bool) -> dict[str, Any]:
     argv = [PYTHON, "-m", "tests.integration.streaming.harness", "--uvloop"]
     rows: list[list[Any]] = []
@@ -158,6 +175,13 @@ def run(quick: bool) -> dict[str, Any]:
                 results[label] = measure(ports, quick)
                 results[label]["server_cpu_s"] = (cpu_seconds(api.pid) or 0.0) - s0
                 results[label]["kubectl_cpu_s"] = (cpu_seconds(kpid) or 0.0) - k0
+        runs = 5 if quick else 20
+        latency = {
+            "kubectl get pod web": _kubectl_ms(info, Path(tmp), ["get", "pod", "web"], {}, runs),
+            "kubectl exec web -- true (SPDY)": _kubectl_ms(
+                info, Path(tmp), ["exec", "web", "--", "true"],
+                {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"}, runs),
+        }
     base = results["direct"]
     for label, r in results.items():
         rows.append([label, round(r["download_MBps"]), round(r["upload_MBps"]),
@@ -166,8 +190,15 @@ def run(quick: bool) -> dict[str, Any]:
                      ratio(r["download_MBps"], base["download_MBps"]),
                      ratio(r["new_conn_rps"], base["new_conn_rps"]),
                      round(r.get("server_cpu_s", 0), 1), round(r.get("kubectl_cpu_s", 0), 1)])
+    get_p50 = latency["kubectl get pod web"]["p50"]
     return {
         "results": results,
+        "latency": latency,
+        "tables": [{"title": f"exec over SPDY vs kubectl's own start-up ({runs} runs each; "
+                             "the exec route runs `true` as a local process)",
+                    "head": ["command", "p50 ms", "p90 ms", "max ms", "p50 minus get"],
+                    "rows": [[k, round(v["p50"], 1), round(v["p90"], 1), round(v["max"], 1),
+                              round(v["p50"] - get_p50, 1)] for k, v in latency.items()]}],
         "head": ["path", "download MB/s", "upload MB/s", "new connection req/s",
                  "keep-alive round trips/s", "round trip p50 ms", "download vs direct",
                  "new conn vs direct", "server CPU s", "kubectl CPU s"],
