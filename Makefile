@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA_DIR ?= .kubesvc
 
 
-.PHONY: install system-deps up test test-fast bench conformance lint clean
+.PHONY: install system-deps js-deps up test test-fast bench conformance lint clean
 
 install: $(VENV)/.installed
 
@@ -20,13 +20,19 @@ $(VENV)/.installed: pyproject.toml
 system-deps:
 	@bash scripts/system-deps.sh
 
+# The official JavaScript client, a test peer (tests/js, pinned by its package-lock.json);
+# without npm its tests skip.
+js-deps:
+	@if command -v npm >/dev/null; then cd tests/js && npm ci --no-audit --no-fund --silent; \
+	else echo "npm not found: the JavaScript client tests will skip"; fi
+
 up: install
 	$(BIN)/kubesvc up --data-dir $(DATA_DIR)
 
-test: install system-deps
+test: install system-deps js-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-test-fast: install
+test-fast: install js-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/integration
 
 bench: install system-deps

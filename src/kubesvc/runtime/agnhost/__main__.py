@@ -13,6 +13,7 @@ Usage:
 Available Commands:
   netexec        Creates HTTP(S), UDP, and (optionally) SCTP servers with various endpoints
   pause          Pauses the execution
+  port-forward-tester Creates a TCP server that sends chunks of data
   serve-hostname Serves the hostname
 """
 
@@ -44,6 +45,10 @@ def main(argv: list[str]) -> int:
         from kubesvc.runtime.agnhost import serve_hostname
 
         serve_hostname.main(rest)
+    elif cmd == "port-forward-tester":
+        from kubesvc.runtime.agnhost import port_forward_tester
+
+        port_forward_tester.main(rest)
     elif cmd == "pause":
         pause()
     else:

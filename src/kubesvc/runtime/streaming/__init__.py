@@ -1,0 +1,1 @@
+"""Streaming between clients and pods: exec, attach and port-forward, as kubelet serves them."""
