@@ -44,6 +44,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         apps,
         endpoints,
         misc,
+        networking,
         pod,
         rbac,
         service,
@@ -79,6 +80,8 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "clusterroles.rbac.authorization.k8s.io": rbac.validate_cluster_role,
         "rolebindings.rbac.authorization.k8s.io": rbac.validate_role_binding,
         "clusterrolebindings.rbac.authorization.k8s.io": rbac.validate_cluster_role_binding,
+        "ingresses.networking.k8s.io": networking.validate_ingress,
+        "ingressclasses.networking.k8s.io": networking.validate_ingress_class,
     }
     update: dict[str, Update] = {
         "services": service_update.validate_service_update,
@@ -100,6 +103,8 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "rolebindings.rbac.authorization.k8s.io": rbac.validate_role_binding_update,
         "clusterrolebindings.rbac.authorization.k8s.io":
             rbac.validate_cluster_role_binding_update,
+        "ingresses.networking.k8s.io": networking.validate_ingress_update,
+        "ingressclasses.networking.k8s.io": networking.validate_ingress_class_update,
     }
     status: dict[str, Update] = {
         "services": service_update.validate_service_status_update,
@@ -108,6 +113,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "replicasets.apps": apps.validate_workload_status_update,
         "namespaces": misc.validate_namespace_status_update,
         "nodes": misc.validate_node_update,
+        "ingresses.networking.k8s.io": networking.validate_ingress_status_update,
     }
     return create, update, status
 

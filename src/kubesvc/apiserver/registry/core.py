@@ -76,6 +76,7 @@ from kubesvc.apiserver.registry.codec import (
     same_content,
     uid_precondition,
 )
+from kubesvc.apiserver.registry.ingress import IngressStrategy
 from kubesvc.apiserver.registry.services import ServiceStrategy
 from kubesvc.apiserver.registry.strategies import PodStrategy, Strategy
 from kubesvc.client.options import DeleteOptions, ListOptions, WatchOptions, WriteOptions
@@ -129,6 +130,8 @@ class Registry:
                 strategy = PodStrategy(info, self)
             elif info.key == "namespaces":
                 strategy = namespaces.NamespaceStrategy(info, self)
+            elif info.key == "ingresses.networking.k8s.io":
+                strategy = IngressStrategy(info, self)
             else:
                 strategy = Strategy(info, self)
             self._strategies[info.key] = strategy

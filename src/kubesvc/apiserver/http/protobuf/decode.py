@@ -21,7 +21,12 @@ from typing import Any
 import orjson
 
 from kubesvc import errors
-from kubesvc.apiserver.http.protobuf.schema import MESSAGES, ROOTS
+from kubesvc.apiserver.http.protobuf import networking as _networking
+from kubesvc.apiserver.http.protobuf import schema as _generated
+
+# The generated tables plus the hand-written ones of kinds added since.
+MESSAGES = {**_generated.MESSAGES, **_networking.MESSAGES}
+ROOTS = {**_generated.ROOTS, **_networking.ROOTS}
 
 MAGIC = b"k8s\x00"
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
@@ -194,6 +199,10 @@ def _message(name: str, data: bytes) -> dict[str, Any]:
             out.setdefault(jname, []).extend(_packed(typ, raw))
             continue
         value = _value(typ, wire, raw)
+        if not jname:  # an embedded message JSON inlines
+            if isinstance(value, dict):
+                out.update(value)
+            continue
         if flags == 1:
             out.setdefault(jname, []).append(value)
         elif not _empty(value) or (jname in _KEEP_ZERO and value is not None):
