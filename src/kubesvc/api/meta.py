@@ -359,6 +359,8 @@ _GENERATION_KINDS = frozenset(
         "deployments.apps",
         "replicasets.apps",
         "endpointslices.discovery.k8s.io",
+        "ingresses.networking.k8s.io",
+        "ingressclasses.networking.k8s.io",
     }
 )
 

@@ -30,6 +30,7 @@ from kubesvc.api.schema import (  # noqa: F401  (imported for their registration
     discovery,
     events,
     meta,
+    networking,
     pod,
     pod_status,
     rbac,
@@ -96,6 +97,7 @@ GROUP_PREFIX: dict[str, str] = {
     "authorization.k8s.io": AUTHZ,
     "rbac.authorization.k8s.io": rbac.RBAC,
     "certificates.k8s.io": certificates.CERT,
+    "networking.k8s.io": networking.NET,
 }
 
 
@@ -138,6 +140,13 @@ KIND_DESCRIPTIONS: dict[tuple[str, str], str] = {
     "not a user or group can perform an action.",
     ("authorization.k8s.io", "LocalSubjectAccessReview"): "LocalSubjectAccessReview checks "
     "whether or not a user or group can perform an action in a given namespace.",
+    ("networking.k8s.io", "Ingress"): "Ingress is a collection of rules that allow inbound "
+    "connections to reach the endpoints defined by a backend. An Ingress can be configured to "
+    "give services externally-reachable urls, load balance traffic, terminate SSL, offer name "
+    "based virtual hosting etc.",
+    ("networking.k8s.io", "IngressClass"): "IngressClass represents the class of the Ingress, "
+    "referenced by the Ingress Spec. The `ingressclass.kubernetes.io/is-default-class` "
+    "annotation can be used to indicate that an IngressClass should be considered default.",
     ("rbac.authorization.k8s.io", "Role"): "Role is a namespaced, logical grouping of "
     "PolicyRules that can be referenced as a unit by a RoleBinding.",
     ("rbac.authorization.k8s.io", "ClusterRole"): "ClusterRole is a cluster level, logical "

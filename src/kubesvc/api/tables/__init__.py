@@ -37,6 +37,8 @@ PRINTERS: dict[str, Printer] = {
     "services": network.SERVICE,
     "endpoints": network.ENDPOINTS,
     "endpointslices.discovery.k8s.io": network.ENDPOINT_SLICE,
+    "ingresses.networking.k8s.io": network.INGRESS,
+    "ingressclasses.networking.k8s.io": network.INGRESS_CLASS,
     "nodes": core.NODE,
     "namespaces": core.NAMESPACE,
     "events": core.EVENT,

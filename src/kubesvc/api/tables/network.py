@@ -1,4 +1,5 @@
-"""Table printers for the Service system: Services, Endpoints and EndpointSlices.
+"""Table printers for the Service system: Services, Endpoints, EndpointSlices, Ingresses
+and IngressClasses.
 
 Role: the rows of ``kubectl get services`` / ``get endpoints`` / ``get endpointslices`` —
 ``80:30080/TCP`` ports, ``<pending>`` LoadBalancers, ``None`` for headless Services, the
@@ -171,3 +172,66 @@ def slice_cells(es: Obj, now: float, wide: bool = True) -> list[Any]:
 SERVICE = Printer(SERVICE_COLUMNS, service_cells)
 ENDPOINTS = Printer(ENDPOINTS_COLUMNS, endpoints_cells)
 ENDPOINT_SLICE = Printer(SLICE_COLUMNS, slice_cells)
+
+
+# -- networking.k8s.io/v1 Ingress and IngressClass (printIngress, printIngressClass) -----
+
+INGRESS_COLUMNS = (
+    NAME,
+    Column("Class", description="The name of the IngressClass resource that should be used "
+           "for ingress."),
+    Column("Hosts", description="Hosts that incoming requests are matched against before the "
+           "ingress rule"),
+    Column("Address", description="Address is a list containing ingress points for the "
+           "load-balancer"),
+    Column("Ports", description="Ports of TLS configurations that open"),
+    AGE,
+)
+
+
+def ingress_hosts(rules: Sequence[Mapping[str, Any]] | None) -> str:
+    """formatHosts: up to three hosts (``*`` for a rule without one), then ``+ N more...``."""
+    hosts = [str(r.get("host") or "*") for r in rules or []]
+    if not hosts:
+        return "*"
+    if len(hosts) > 3:
+        return ",".join(hosts[:3]) + f" + {len(hosts) - 3} more..."
+    return ",".join(hosts)
+
+
+def ingress_cells(ing: Obj, now: float, wide: bool = True) -> list[Any]:
+    spec: Mapping[str, Any] = ing.get("spec") or {}
+    lb = (ing.get("status") or {}).get("loadBalancer")
+    return [
+        name(ing),
+        str(spec.get("ingressClassName") or "<none>"),
+        ingress_hosts(spec.get("rules")),
+        load_balancer_status(lb, wide=wide),
+        "80, 443" if spec.get("tls") else "80",
+        age(ing, now),
+    ]
+
+
+INGRESS_CLASS_COLUMNS = (
+    NAME,
+    Column("Controller", description="Controller that is responsible for handling this "
+           "class"),
+    Column("Parameters", description="A reference to a resource with additional parameters"),
+    AGE,
+)
+
+
+def ingress_class_cells(ic: Obj, now: float, wide: bool = True) -> list[Any]:
+    spec: Mapping[str, Any] = ic.get("spec") or {}
+    params = spec.get("parameters")
+    shown = "<none>"
+    if params:
+        shown = str(params.get("kind") or "")
+        if params.get("apiGroup"):
+            shown += "." + str(params["apiGroup"])
+        shown += "/" + str(params.get("name") or "")
+    return [name(ic), str(spec.get("controller") or ""), shown, age(ic, now)]
+
+
+INGRESS = Printer(INGRESS_COLUMNS, ingress_cells)
+INGRESS_CLASS = Printer(INGRESS_CLASS_COLUMNS, ingress_class_cells)

@@ -45,6 +45,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         certificates,
         endpoints,
         misc,
+        networking,
         pod,
         rbac,
         service,
@@ -81,6 +82,8 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "rolebindings.rbac.authorization.k8s.io": rbac.validate_role_binding,
         "clusterrolebindings.rbac.authorization.k8s.io": rbac.validate_cluster_role_binding,
         "certificatesigningrequests.certificates.k8s.io": certificates.validate_csr,
+        "ingresses.networking.k8s.io": networking.validate_ingress,
+        "ingressclasses.networking.k8s.io": networking.validate_ingress_class,
     }
     update: dict[str, Update] = {
         "services": service_update.validate_service_update,
@@ -103,6 +106,8 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "clusterrolebindings.rbac.authorization.k8s.io":
             rbac.validate_cluster_role_binding_update,
         "certificatesigningrequests.certificates.k8s.io": certificates.validate_csr_update,
+        "ingresses.networking.k8s.io": networking.validate_ingress_update,
+        "ingressclasses.networking.k8s.io": networking.validate_ingress_class_update,
     }
     status: dict[str, Update] = {
         "services": service_update.validate_service_status_update,
@@ -113,6 +118,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "nodes": misc.validate_node_update,
         "certificatesigningrequests.certificates.k8s.io":
             certificates.validate_csr_status_update,
+        "ingresses.networking.k8s.io": networking.validate_ingress_status_update,
     }
     return create, update, status
 

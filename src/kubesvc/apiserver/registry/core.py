@@ -78,6 +78,7 @@ from kubesvc.apiserver.registry.codec import (
     same_content,
     uid_precondition,
 )
+from kubesvc.apiserver.registry.ingress import IngressStrategy
 from kubesvc.apiserver.registry.serviceaccounts import ServiceAccountAdmission
 from kubesvc.apiserver.registry.services import ServiceStrategy
 from kubesvc.apiserver.registry.strategies import PodStrategy, Strategy
@@ -151,6 +152,8 @@ class Registry:
                 strategy = namespaces.NamespaceStrategy(info, self)
             elif info.key == CSR_KEY:
                 strategy = CsrStrategy(info, self)
+            elif info.key == "ingresses.networking.k8s.io":
+                strategy = IngressStrategy(info, self)
             else:
                 strategy = Strategy(info, self)
             self._strategies[info.key] = strategy

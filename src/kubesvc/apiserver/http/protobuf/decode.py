@@ -22,11 +22,12 @@ import orjson
 
 from kubesvc import errors
 from kubesvc.apiserver.http.protobuf import certificates as _certificates
+from kubesvc.apiserver.http.protobuf import networking as _networking
 from kubesvc.apiserver.http.protobuf import schema as _generated
 
 # The generated tables plus the hand-written ones of kinds added since.
-MESSAGES = {**_generated.MESSAGES, **_certificates.MESSAGES}
-ROOTS = {**_generated.ROOTS, **_certificates.ROOTS}
+MESSAGES = {**_generated.MESSAGES, **_certificates.MESSAGES, **_networking.MESSAGES}
+ROOTS = {**_generated.ROOTS, **_certificates.ROOTS, **_networking.ROOTS}
 
 MAGIC = b"k8s\x00"
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
@@ -199,6 +200,10 @@ def _message(name: str, data: bytes) -> dict[str, Any]:
             out.setdefault(jname, []).extend(_packed(typ, raw))
             continue
         value = _value(typ, wire, raw)
+        if not jname:  # an embedded message JSON inlines
+            if isinstance(value, dict):
+                out.update(value)
+            continue
         if flags == 1:
             out.setdefault(jname, []).append(value)
         elif not _empty(value) or (jname in _KEEP_ZERO and value is not None):
