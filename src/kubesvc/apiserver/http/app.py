@@ -206,6 +206,7 @@ class ApiApp:
             if target is not None:
                 if self.authz is not None and attrs is not None:
                     await self.authz.check_rbac_write(request, target, attrs)
+                    await self.authz.admit_node(request, target, attrs)
                 return await self._resource(request, target, user)
             return self._discovery(request, path)
         method = request.method

@@ -37,6 +37,7 @@ from kubesvc.apiserver.http.authz import Authz
 from kubesvc.apiserver.http.backend import Backend
 from kubesvc.apiserver.http.limits import Limits
 from kubesvc.apiserver.http.logs import LogSource
+from kubesvc.apiserver.http.nodeauthz import NodeAuthorizer
 from kubesvc.apiserver.http.proxy import Dialer, direct_dial
 from kubesvc.apiserver.http.rbacpolicy import PolicyCache, ensure_bootstrap_policy
 from kubesvc.apiserver.http.tls import ensure_tls
@@ -159,6 +160,8 @@ class ApiServer:
         self._rbac_stop = asyncio.Event()
         self._rbac_task: asyncio.Task[None] | None = None
         self.policy: PolicyCache | None = None
+        self.node_authorizer: NodeAuthorizer | None = None
+        self._node_task: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
@@ -179,6 +182,13 @@ class ApiServer:
         if self._tokens is None:
             raise RuntimeError("ApiServer.start() has not run")
         return self._tokens
+
+    @property
+    def authz(self) -> Authz:
+        """The authorizer every request (and every in-process identity) is judged by."""
+        if self._api is None or self._api.authz is None:
+            raise RuntimeError("ApiServer.start() has not run")
+        return self._api.authz
 
     @property
     def token(self) -> str:
@@ -203,14 +213,18 @@ class ApiServer:
         self.policy = PolicyCache(self.registry)
         self._rbac_task = asyncio.get_running_loop().create_task(
             self.policy.run(self._rbac_stop), name="apiserver-rbac")
+        self.node_authorizer = NodeAuthorizer(self.registry)
+        self._node_task = asyncio.get_running_loop().create_task(
+            self.node_authorizer.run(self._rbac_stop), name="apiserver-node-authorizer")
         await asyncio.wait_for(self.policy.wait_synced(), timeout=30)
+        await asyncio.wait_for(self.node_authorizer.wait_synced(), timeout=30)
         self._api = ApiApp(
             self.registry, tokens=self._tokens,
             server_address=self.url.removeprefix("https://"),
             readiness=self.readiness, log_source=self.log_source, dial=self.dial,
             limits=self.limits,
             bootstrap=BootstrapTokenAuthenticator(self._get_secret), audit=self._audit,
-            authz=Authz(self.policy, self.registry),
+            authz=Authz(self.policy, self.registry, node=self.node_authorizer),
         )
         self._api.watcher.min_request_timeout = self.min_request_timeout
         # handler_cancellation: a watch ends when its client disconnects; writes are
@@ -246,6 +260,9 @@ class ApiServer:
         if self._rbac_task is not None:
             await self._rbac_task
             self._rbac_task = None
+        if self._node_task is not None:
+            await self._node_task
+            self._node_task = None
         if self.unix_socket is not None:
             self.unix_socket.unlink(missing_ok=True)
         if self._audit is not None:
