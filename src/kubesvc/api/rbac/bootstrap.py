@@ -147,11 +147,33 @@ def _component_roles() -> list[Obj]:
         cluster_role("system:kube-controller-manager", cr.CONTROLLER_MANAGER_RULES),
         cluster_role(cr.COREDNS_ROLE, cr.COREDNS_RULES),
         cluster_role(cr.LB_IPAM_ROLE, cr.LB_IPAM_RULES),
-        cluster_role(cr.NODE_EXTRAS_ROLE, cr.NODE_EXTRAS_RULES),
         cluster_role(cr.BOOTSTRAP_AGENT_ROLE, cr.BOOTSTRAP_AGENT_RULES),
     ]
     out += [cluster_role(f"system:controller:{sa}", rules)
             for sa, rules in cr.CONTROLLER_RULES.items()]
+    return out
+
+
+def _namespaced(obj: Obj, kind: str) -> Obj:
+    obj["kind"] = kind
+    obj["metadata"]["namespace"] = cr.SYSTEM_NS
+    return obj
+
+
+def namespace_roles() -> list[Obj]:
+    """The bootstrap Roles (in kube-system, as upstream's ``NamespaceRoles``)."""
+    return [_namespaced(cluster_role(name, rules), "Role")
+            for name, rules in ((cr.NODE_EXTRAS_ROLE, cr.NODE_EXTRAS_RULES),
+                                ("system:controller:token-cleaner", cr.TOKEN_CLEANER_RULES))]
+
+
+def namespace_role_bindings() -> list[Obj]:
+    out = []
+    for name, subject in ((cr.NODE_EXTRAS_ROLE, group("system:nodes")),
+                          ("system:controller:token-cleaner", _sa("token-cleaner"))):
+        b = _namespaced(cluster_role_binding(name, name, [subject]), "RoleBinding")
+        b["roleRef"]["kind"] = "Role"
+        out.append(b)
     return out
 
 
@@ -167,8 +189,6 @@ def _component_bindings() -> list[Obj]:
         cluster_role_binding(cr.COREDNS_ROLE, cr.COREDNS_ROLE, [_sa("coredns")]),
         cluster_role_binding(cr.LB_IPAM_ROLE, cr.LB_IPAM_ROLE,
                              [_sa(cr.CONTROLLER_ACCOUNTS["lb-ipam"])]),
-        cluster_role_binding(cr.NODE_EXTRAS_ROLE, cr.NODE_EXTRAS_ROLE,
-                             [group("system:nodes")]),
         # agents joined with a bootstrap token are no node identity (yet)
         cluster_role_binding(cr.BOOTSTRAP_AGENT_ROLE, cr.BOOTSTRAP_AGENT_ROLE,
                              [group("system:bootstrappers")]),

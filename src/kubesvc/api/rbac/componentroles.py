@@ -5,8 +5,9 @@ upstream's), ``system:kube-scheduler``, ``system:kube-controller-manager``, one
 ``system:controller:<name>`` per controller (bound to the ServiceAccount
 ``kube-system:<name>`` that the controller acts as, as ``--use-service-account-credentials``),
 ``system:coredns`` (kubeadm's) and kubesvc's own ``kubesvc:controller:lb-ipam`` and
-``kubesvc:node-extras`` (the LoadBalancer announcer's Leases, which upstream has no
-equivalent of). Where a kubesvc controller writes by PATCH what upstream's writes by
+``kubesvc:node-extras`` (the LoadBalancer announcer's Leases in kube-system, which upstream
+has no equivalent of). ``system:controller:token-cleaner`` and ``kubesvc:node-extras`` are
+Roles in kube-system. Where a kubesvc controller writes by PATCH what upstream's writes by
 UPDATE, the rule names both verbs.
 
 Pure data; :mod:`.bootstrap` turns these into ClusterRoles and bindings.
@@ -145,11 +146,13 @@ CONTROLLER_RULES: dict[str, list[Obj]] = {
         r(["get", "list", "watch", "patch", "update", "delete"], ["*"], ["*"]),
         _events(),
     ],
-    "token-cleaner": [  # upstream: a Role in kube-system; here cluster-wide on secrets
-        r(["delete", "get", "list", "watch"], [""], ["secrets"]),
-        _events(),
-    ],
 }
+
+# a Role in kube-system, as upstream's
+TOKEN_CLEANER_RULES: list[Obj] = [
+    r(["delete", "get", "list", "watch"], [""], ["secrets"]),
+    _events(),
+]
 
 # kubesvc's controller manager names -> the ServiceAccount each acts as
 CONTROLLER_ACCOUNTS: dict[str, str] = {
@@ -178,7 +181,8 @@ COREDNS_RULES: list[Obj] = [
 ]
 
 # what `kubesvc agent` does beyond upstream's kubelet and kube-proxy: the LoadBalancer
-# announcer records the holder of each announced IP in a Lease in kube-system
+# announcer records the holder of each announced IP in a Lease in kube-system (a Role
+# there, bound to system:nodes)
 NODE_EXTRAS_ROLE = "kubesvc:node-extras"
 NODE_EXTRAS_RULES: list[Obj] = [
     r(["get", "create", "update"], ["coordination.k8s.io"], ["leases"]),

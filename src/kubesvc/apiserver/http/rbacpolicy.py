@@ -111,26 +111,30 @@ class PolicyCache:
 
 
 async def ensure_bootstrap_policy(backend: Backend) -> None:
-    """Create the bootstrap ClusterRoles/ClusterRoleBindings that are missing and
+    """Create the bootstrap ClusterRoles/ClusterRoleBindings (and kube-system Roles and
+    RoleBindings) that are missing and
     reconcile those that allow auto-update (upstream's ``rbac/bootstrap-roles`` hook)."""
     for key, objs, reconcile in (
         (CLUSTER_ROLES, bootstrap.cluster_roles(), bootstrap.reconcile_role),
         (CLUSTER_ROLE_BINDINGS, bootstrap.cluster_role_bindings(), bootstrap.reconcile_binding),
+        (ROLES, bootstrap.namespace_roles(), bootstrap.reconcile_role),
+        (ROLE_BINDINGS, bootstrap.namespace_role_bindings(), bootstrap.reconcile_binding),
     ):
         for want in objs:
             name = want["metadata"]["name"]
+            ns = want["metadata"].get("namespace")
             try:
-                have = await backend.get(key, name)
+                have = await backend.get(key, name, namespace=ns)
             except errors.NotFound:
                 try:
-                    await backend.create(key, want)
+                    await backend.create(key, want, namespace=ns)
                 except errors.AlreadyExists:
                     pass  # another server replica made it
                 continue
             new = reconcile(have, want)
             if new is not None:
                 try:
-                    await backend.update(key, new)
+                    await backend.update(key, new, namespace=ns)
                     log.info("reconciled bootstrap %s %s", key, name)
                 except errors.Conflict:
                     log.info("bootstrap %s %s changed meanwhile; left as is", key, name)
