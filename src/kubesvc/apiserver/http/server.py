@@ -134,7 +134,13 @@ class ApiServer:
         tls_handshake_timeout: float = TLS_HANDSHAKE_TIMEOUT,
         audit_log_path: Path | None = None,
         audit_policy_file: Path | None = None,
+        authorization_mode: str = "Node,RBAC",
     ) -> None:
+        if authorization_mode not in ("Node,RBAC", "AlwaysAllow"):
+            raise ValueError(f"authorization mode {authorization_mode!r}: Node,RBAC or "
+                             "AlwaysAllow")
+        # AlwaysAllow (upstream's --authorization-mode=AlwaysAllow): benchmarks compare it
+        self.authorization_mode = authorization_mode
         self.registry = registry
         self.limits = limits if limits is not None else Limits()
         self.min_request_timeout = min_request_timeout
@@ -224,7 +230,8 @@ class ApiServer:
             readiness=self.readiness, log_source=self.log_source, dial=self.dial,
             limits=self.limits,
             bootstrap=BootstrapTokenAuthenticator(self._get_secret), audit=self._audit,
-            authz=Authz(self.policy, self.registry, node=self.node_authorizer),
+            authz=(Authz(self.policy, self.registry, node=self.node_authorizer)
+                   if self.authorization_mode != "AlwaysAllow" else None),
         )
         self._api.watcher.min_request_timeout = self.min_request_timeout
         # handler_cancellation: a watch ends when its client disconnects; writes are

@@ -41,10 +41,10 @@ class Policy:
     def role(self, namespace: str, name: str) -> Obj | None:
         return None
 
-    def cluster_role_bindings(self) -> Iterable[Obj]:
+    def cluster_role_bindings(self, keys: object = None) -> Iterable[Obj]:
         return self.bindings
 
-    def role_bindings(self, namespace: str) -> Iterable[Obj]:
+    def role_bindings(self, namespace: str, keys: object = None) -> Iterable[Obj]:
         return ()
 
 
