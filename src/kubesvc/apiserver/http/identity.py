@@ -58,6 +58,10 @@ class AuthorizedRegistry:
         self._groups = groups_of(user)
         self._is_node = user.name.startswith(NODE_USER_PREFIX)
         self._denied: set[tuple[str, str, str]] = set()
+        # (verb, group, resource, subresource, namespace) allowed for every name, valid
+        # while the policy's generation holds (see _check)
+        self._allowed: set[tuple[str, str, str, str, str]] = set()
+        self._generation: int | None = None
 
     def __repr__(self) -> str:
         return f"AuthorizedRegistry({self.user.name!r})"
@@ -75,13 +79,30 @@ class AuthorizedRegistry:
                           subresource=subresource, namespace=ns, name=name, uid=self.user.uid)
 
     def _check(self, attrs: Attributes) -> None:
+        # A decision allowed without a name is allowed for every name (a rule without
+        # resourceNames matches all; the Node authorizer never allows a nameless read of
+        # what its graph guards), so it is cached per policy generation: components repeat
+        # the same verbs on many names.
+        gen = getattr(self.authz.source, "generation", None)
+        if gen is not None:
+            if gen != self._generation or len(self._allowed) > 4096:
+                self._allowed.clear()
+                self._generation = gen
+            key = (attrs.verb, attrs.api_group, attrs.resource, attrs.subresource,
+                   attrs.namespace)
+            if key in self._allowed:
+                return
+            nameless = attrs if not attrs.name else dataclasses.replace(attrs, name="")
+            if self.authz.decide(nameless).allowed:
+                self._allowed.add(key)
+                return
         decision = self.authz.decide(attrs)
         if decision.allowed:
             return
         err = forbidden(attrs, decision.reason)
-        key = (attrs.verb, attrs.resource, attrs.subresource)
-        if key not in self._denied:  # a component missing a permission is a bug: say so once
-            self._denied.add(key)
+        denied = (attrs.verb, attrs.resource, attrs.subresource)
+        if denied not in self._denied:  # a component missing a permission is a bug: say so
+            self._denied.add(denied)
             log.warning("in-process %s: %s", self.user.name, err.message)
         raise err
 

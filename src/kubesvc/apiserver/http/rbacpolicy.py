@@ -70,11 +70,19 @@ class PolicyCache:
         for key in (ROLE_BINDINGS, CLUSTER_ROLE_BINDINGS):
             self.informers[key].indexer.add_index(SUBJECT_INDEX, _subject_index)
         self._aggregate = asyncio.Event()
+        # bumped on every change of a role or binding: caches of decisions compare it
+        self.generation = 0
+        for inf in self.informers.values():
+            inf.add_handler(on_add=self._bump, on_update=lambda _o, _n: self._bump(),
+                            on_delete=self._bump)
         self.informers[CLUSTER_ROLES].add_handler(
             on_add=lambda _o: self._aggregate.set(),
             on_update=lambda _o, _n: self._aggregate.set(),
             on_delete=lambda _o: self._aggregate.set(),
         )
+
+    def _bump(self, _obj: object = None) -> None:
+        self.generation += 1
 
     # -- PolicySource
     def cluster_role(self, name: str) -> Obj | None:

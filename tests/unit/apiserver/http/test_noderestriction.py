@@ -191,3 +191,22 @@ async def test_component_identities_hold_what_they_need(env: Env) -> None:
         require_reads(dns, ["secrets"])
     require_reads(who(system_user("system:kube-proxy")),
                   ["services", "endpointslices.discovery.k8s.io"])
+
+
+async def test_cached_decisions_follow_policy_changes(env: Env) -> None:
+    policy = env.authz.source
+    assert isinstance(policy, Policy)
+    policy.generation = 0  # type: ignore[attr-defined]  # as PolicyCache counts changes
+    slices = AuthorizedRegistry(env.reg, env.authz,
+                                controller_identity("endpointslice-controller"))
+    body = {"metadata": {"name": "a", "namespace": "default"}, "addressType": "IPv4",
+            "endpoints": []}
+    await slices.create("endpointslices.discovery.k8s.io", body)
+    await slices.get("endpointslices.discovery.k8s.io", "a", namespace="default")
+    policy.bindings = [b for b in policy.bindings
+                       if b["metadata"]["name"] != "system:controller:endpointslice-controller"]
+    # the cached "allowed" holds until the generation moves, as the informers make it
+    await slices.get("endpointslices.discovery.k8s.io", "a", namespace="default")
+    policy.generation = 1  # type: ignore[attr-defined]
+    with pytest.raises(errors.Forbidden):
+        await slices.get("endpointslices.discovery.k8s.io", "a", namespace="default")
