@@ -184,6 +184,9 @@ COREDNS_RULES: list[Obj] = [
 # announcer records the holder of each announced IP in a Lease in kube-system (a Role
 # there, bound to system:nodes)
 NODE_EXTRAS_ROLE = "kubesvc:node-extras"
+# the announcer's Lease names (kubesvc.proxy.announce.LEASE_PREFIX): NodeRestriction lets a
+# node write these in kube-system, and no other Lease outside kube-node-lease
+LB_ANNOUNCE_LEASE_PREFIX = "kubesvc-l2announce-"
 NODE_EXTRAS_RULES: list[Obj] = [
     r(["get", "create", "update"], ["coordination.k8s.io"], ["leases"]),
 ]

@@ -4,7 +4,9 @@ Node — not its taints, not a configSource, no ``node-restriction.kubernetes.io
 nor kubernetes.io/k8s.io labels outside the kubelet's own set —, only its own Lease in
 ``kube-node-lease``, the status of pods bound to it (not their labels), delete and evict
 only pods bound to it, create only mirror pods bound to itself, and ServiceAccount tokens
-only bound to a pod on it. Messages as upstream's (``admission.NewForbidden``).
+only bound to a pod on it. Messages as upstream's (``admission.NewForbidden``). One kubesvc
+addition: the LoadBalancer announcer of ``kubesvc agent`` records its IPs in
+``kube-system/kubesvc-l2announce-*`` Leases, which a node may write.
 
 :func:`admit` takes the request's authorization attributes, the operation (``CREATE``,
 ``UPDATE``, ``DELETE``) and the object the write would store, and reads what it must
@@ -19,6 +21,7 @@ from typing import Any
 
 from kubesvc import errors
 from kubesvc.api.rbac.attributes import Attributes
+from kubesvc.api.rbac.componentroles import LB_ANNOUNCE_LEASE_PREFIX, SYSTEM_NS
 from kubesvc.api.rbac.nodegraph import NODE_LEASE_NAMESPACE, node_identity, pod_references
 from kubesvc.api.validation.field import go_quote as _q
 from kubesvc.apiserver.http.backend import Backend
@@ -126,10 +129,12 @@ async def admit(backend: Backend, attrs: Attributes, op: str,
     elif group == "" and res == "serviceaccounts":
         await _admit_token(backend, attrs, node, op, obj)
     elif group == "coordination.k8s.io" and res == "leases":
+        name = str(_meta(obj).get("name") or "") if op == "CREATE" else attrs.name
+        if attrs.namespace == SYSTEM_NS and name.startswith(LB_ANNOUNCE_LEASE_PREFIX):
+            return  # kubesvc's LoadBalancer announcer (no upstream kubelet has one)
         if attrs.namespace != NODE_LEASE_NAMESPACE:
             raise _forbidden(attrs, obj, f"can only access leases in the "
                                          f"{_q(NODE_LEASE_NAMESPACE)} system namespace")
-        name = str(_meta(obj).get("name") or "") if op == "CREATE" else attrs.name
         if name != node:
             raise _forbidden(attrs, obj, "can only access node lease with the same name as "
                                          "the requesting node")

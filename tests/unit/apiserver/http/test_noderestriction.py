@@ -210,3 +210,29 @@ async def test_cached_decisions_follow_policy_changes(env: Env) -> None:
     policy.generation = 1  # type: ignore[attr-defined]
     with pytest.raises(errors.Forbidden):
         await slices.get("endpointslices.discovery.k8s.io", "a", namespace="default")
+
+
+async def test_announcer_leases_in_kube_system_only_by_prefix(env: Env) -> None:
+    from kubesvc.api.rbac.componentroles import LB_ANNOUNCE_LEASE_PREFIX
+    from kubesvc.proxy.announce import LEASE_PREFIX
+
+    assert LB_ANNOUNCE_LEASE_PREFIX == LEASE_PREFIX
+    policy = env.authz.source
+    assert isinstance(policy, Policy)
+    n1 = env.as_node("n1")
+    lease = {"metadata": {"name": f"{LEASE_PREFIX}default-web", "namespace": "kube-system"},
+             "spec": {"holderIdentity": "n1"}}
+    # RBAC decides (the kube-system Role is not in this fake policy: refused by RBAC)
+    msg = await forbidden(n1.create(LEASES, lease, namespace="kube-system"))
+    assert 'cannot create resource "leases"' in msg
+    # NodeRestriction refuses any other Lease there even where RBAC would allow it
+    policy.bindings.append(bootstrap.cluster_role_binding("all-leases", "system:node-extras",
+                                                          [bootstrap.group("system:nodes")]))
+    policy.roles["system:node-extras"] = bootstrap.cluster_role(
+        "system:node-extras", [{"verbs": ["create"], "apiGroups": ["coordination.k8s.io"],
+                                "resources": ["leases"]}])
+    await n1.create(LEASES, lease, namespace="kube-system")
+    assert await forbidden(n1.create(LEASES, {**lease, "metadata": {
+        "name": "kube-scheduler", "namespace": "kube-system"}}, namespace="kube-system")) == (
+        'leases.coordination.k8s.io "kube-scheduler" is forbidden: can only access leases in '
+        'the "kube-node-lease" system namespace')
