@@ -30,7 +30,7 @@ from kubesvc.api.rbac.authorizer import (
     rules_for,
 )
 from kubesvc.api.rbac.escalation import FULL_AUTHORITY, escalation_message, missing_rules
-from kubesvc.api.rbac.nodegraph import NODE_USER_PREFIX
+from kubesvc.api.rbac.nodegraph import NODE_USER_PREFIX, node_identity
 from kubesvc.api.rbac.rules import Rule
 from kubesvc.api.validation.field import go_quote as _q
 from kubesvc.apiserver.http import noderestriction, params
@@ -92,7 +92,11 @@ class Authz:
 
     def rules(self, user: str, groups: Sequence[str], namespace: str) -> tuple[
             list[Rule], list[str]]:
-        return rules_for(self.source, user, groups, namespace)
+        rules, errs = rules_for(self.source, user, groups, namespace)
+        if self.node is not None and node_identity(user, groups)[0]:
+            # upstream's NodeAuthorizer.RulesFor: a node's rules are not enumerable
+            errs = ["node authorizer does not support user rule resolution", *errs]
+        return rules, errs
 
     # -- the request filter
     def authorize_request(self, request: web.Request, user: User) -> Attributes:

@@ -236,3 +236,10 @@ async def test_announcer_leases_in_kube_system_only_by_prefix(env: Env) -> None:
         "name": "kube-scheduler", "namespace": "kube-system"}}, namespace="kube-system")) == (
         'leases.coordination.k8s.io "kube-scheduler" is forbidden: can only access leases in '
         'the "kube-node-lease" system namespace')
+
+
+def test_a_nodes_rules_are_not_enumerable(env: Env) -> None:
+    _, errs = env.authz.rules("system:node:n1", ("system:nodes", "system:authenticated"),
+                              "default")
+    assert errs == ["node authorizer does not support user rule resolution"]
+    assert env.authz.rules("alice", ("system:authenticated",), "default")[1] == []
