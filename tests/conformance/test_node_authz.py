@@ -318,3 +318,31 @@ def test_nodes_cannot_delete_services(api: Api, cluster: Cluster, node_name: str
     msg = forbidden(AsNode(api, node_name).delete, "/api/v1/namespaces/default/services/kubernetes")
     assert msg == (f'services "kubernetes" is forbidden: User "system:node:{node_name}" cannot '
                    'delete resource "services" in API group "" in the namespace "default"')
+
+
+# -- test/e2e/common/node/secrets.go: the node reads its pod's Secret ----------------------
+
+def test_secrets_should_be_consumable_from_pods_in_env_vars(api: Api, ns: str) -> None:
+    """[sig-node] Secrets should be consumable from pods in env vars [NodeConformance]
+    [Conformance] — the node agent, acting as system:node:<name>, reads the Secret through
+    the Node authorizer once the pod is bound to it"""
+    name = unique("secret-test")
+    api.create(core(ns, "secrets"), {"apiVersion": "v1", "kind": "Secret",
+                                     "metadata": {"name": name},
+                                     "data": {"data-1": "dmFsdWUtMQ=="}})
+    pod = unique("pod-secrets")
+    api.create(core(ns, "pods"), {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod},
+        "spec": {"restartPolicy": "Never", "containers": [{
+            "name": "secret-env-test", "image": "busybox", "command": ["sh", "-c", "env"],
+            "env": [{"name": "SECRET_DATA", "valueFrom": {"secretKeyRef": {
+                "name": name, "key": "data-1"}}}]}]}})
+
+    def succeeded() -> bool:
+        phase = api.get(core(ns, "pods", pod)).get("status", {}).get("phase")
+        assert phase != "Failed", api.get(core(ns, "pods", pod))["status"]
+        return phase == "Succeeded"
+
+    poll(succeeded, timeout=30)
+    out = api.request("GET", core(ns, "pods", pod, "log"))
+    assert "SECRET_DATA=value-1" in str(out.get("message", out)), out
