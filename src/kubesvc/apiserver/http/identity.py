@@ -161,9 +161,14 @@ class AuthorizedRegistry:
                             subresource=subresource)
         self._check(attrs)
         if self._is_node:  # NodeRestriction judges the patched object: a dry run first
-            new = await self.backend.patch(
-                resource, name, patch, namespace=namespace, patch_type=patch_type,
-                subresource=subresource, opts=dataclasses.replace(opts, dry_run=True))
+            new: Mapping[str, Any] | None = None
+            if not (patch_type in ("merge", "strategic") and isinstance(patch, Mapping)
+                    and "metadata" not in patch and "spec" not in patch):
+                new = await self.backend.patch(
+                    resource, name, patch, namespace=namespace, patch_type=patch_type,
+                    subresource=subresource, opts=dataclasses.replace(opts, dry_run=True))
+            # else: a status-only patch leaves labels, taints and spec as they are, which is
+            # all NodeRestriction compares (the agent's frequent pod status writes)
             await self._admit(attrs, "UPDATE", new)
         return await self.backend.patch(resource, name, patch, namespace=namespace,
                                         patch_type=patch_type, subresource=subresource,
