@@ -215,6 +215,7 @@ SECTIONS: dict[str, tuple[str, Section]] = {
     "proxy_programming": ("Proxy programming latency (1,000 Services)", sec_proxy_programming),
     "up_ready": ("`kubesvc up` time to ready", sec_generic),
     "api_latency": ("API latency and throughput", sec_generic),
+    "rbac": ("Authorization cost: RBAC vs allow-all on mutating requests", sec_generic),
     "control_plane_scale": ("Control-plane scale (simulated pods)", sec_generic),
     "soak": ("Soak: churn with 200 watchers, memory per idle watcher", sec_generic),
     "portforward": ("kubectl port-forward vs direct", sec_generic),

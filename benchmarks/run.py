@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, str] = {
     "proxy_programming": "benchmarks.proxy_programming",
     "up_ready": "benchmarks.up_ready",
     "api_latency": "benchmarks.api_latency",
+    "rbac": "benchmarks.rbac",
     "control_plane_scale": "benchmarks.control_plane_scale",
     "soak": "benchmarks.soak",
     "portforward": "benchmarks.portforward",

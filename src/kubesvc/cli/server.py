@@ -39,6 +39,7 @@ from kubesvc.apiserver.http.tls import ensure_admin_cert, ensure_tls
 from kubesvc.apiserver.registry.core import Registry
 from kubesvc.cli import certs, components, defaults
 from kubesvc.cli.datadir import secure_data_dir
+from kubesvc.cli.identities import Identities
 from kubesvc.cli.serving import Serving
 from kubesvc.client.kubeconfig import write_kubeconfig
 from kubesvc.client.leaderelection import LeaderElector
@@ -182,8 +183,8 @@ class Server:
             write_kubeconfig(self.kubeconfig, server=f"https://{_url_host(o.advertise)}:"
                              f"{api.port}", ca_pem=api.ca_pem, token=api.token,
                              client_cert=cert, client_key=key)
-            stack = components.DnsStack.build(
-                registry, zone=o.cluster_domain, ttl=o.dns_ttl,
+            stack = components.DnsStack.build(  # DNS reads as kube-system:coredns
+                Identities(registry, api.authz).dns, zone=o.cluster_domain, ttl=o.dns_ttl,
                 dns_ip=components.dns_cluster_ip(o.service_cidr), host=o.dns_addr[0],
                 port=o.dns_addr[1], upstreams=o.dns_upstreams)
             dns = stack.server
@@ -230,12 +231,20 @@ class Server:
         log.info("%s: starting controllers", self.identity)
         # The scheduler reads the controllers' pods and nodes informers (run by the
         # manager): each pod change is handled once.
-        shared = {res: Informer(self._registry(), res) for res in ("pods", "nodes")}
-        cm = ControllerManager(self._registry(), informers=shared, options=ControllerOptions(
-            lb_pools=list(o.lb_pools), node_grace_period=o.node_monitor_grace_period,
-            event_host=self.identity, root_ca=self._ca_pem(),
-            **certs.controller_options(self._api(), o.serving)))
-        scheduler = Scheduler(self._registry(), pods=shared["pods"], nodes=shared["nodes"])
+        # Each runs with its own identity (.identities); the scheduler's informers are the
+        # controller manager's.
+        assert self.api is not None
+        who = Identities(self._registry(), self.api.authz)
+        who.shared_reads(who.scheduler, ("pods", "nodes"))
+        shared = {res: Informer(who.controller_manager, res) for res in ("pods", "nodes")}
+        cm = ControllerManager(who.controller_manager, informers=shared,
+                               options=ControllerOptions(
+                                   lb_pools=list(o.lb_pools),
+                                   node_grace_period=o.node_monitor_grace_period,
+                                   event_host=self.identity, root_ca=self._ca_pem(),
+                                   **certs.controller_options(self._api(), o.serving)),
+                               clients=who.controller)
+        scheduler = Scheduler(who.scheduler, pods=shared["pods"], nodes=shared["nodes"])
         self.controllers = cm
         try:
             async with asyncio.TaskGroup() as tg:

@@ -4,7 +4,8 @@ Composes, in start order: the store, the API server's Registry and HTTPS server 
 ``DATA_DIR/kubeconfig``), the controllers, cluster DNS (with a real ``kube-dns`` Service in
 ``kube-system`` whose endpoint is the DNS server), the proxy, and one node agent with the
 scheduler. Everything after the API server reaches it through the in-process Registry,
-which implements the same Client protocol as the HTTP client. Each long-running loop is a
+which implements the same Client protocol as the HTTP client, each component with its own
+identity and permissions (:mod:`.identities`). Each long-running loop is a
 named task under one TaskGroup; SIGINT/SIGTERM set one stop event. ``/readyz`` is ``ok``
 only when every component has synced.
 
@@ -39,6 +40,7 @@ from kubesvc.cli import certs, components, defaults, netns, nodes
 from kubesvc.cli.agentprocs import PROXY_METRICS_PORT, NetnsAgents, write_bootstrap_token
 from kubesvc.cli.apirelay import ApiRelay
 from kubesvc.cli.datadir import secure_data_dir
+from kubesvc.cli.identities import Identities
 from kubesvc.cli.nodes import NodeLogs
 from kubesvc.cli.podlogs import LogSocketSource
 from kubesvc.cli.serving import Serving
@@ -218,16 +220,22 @@ class Cluster:
             shared = {res: Informer(registry, res)
                       for res in ("pods", "services", SLICES, "namespaces", "nodes")}
             informers = [shared["services"], shared[SLICES], shared["namespaces"]]
+            # Each component acts with its own identity, judged by the API server's
+            # authorizer; the shared informers read for them once each may (see .identities).
+            who = Identities(registry, api.authz)
+            who.shared_reads(who.controller_manager, shared)
+            who.shared_reads(who.scheduler, ("pods", "nodes"))
+            who.shared_reads(who.dns, ("services", SLICES, "namespaces"))
 
             controllers = ControllerManager(
-                registry, informers=shared, options=ControllerOptions(
+                who.controller_manager, informers=shared, options=ControllerOptions(
                     lb_pools=list(o.lb_pools), node_grace_period=o.node_monitor_grace_period,
                     external_informers=True, root_ca=api.ca_pem,
-                    **certs.controller_options(api, o.serving)))
+                    **certs.controller_options(api, o.serving)), clients=who.controller)
             self._checks["controllers"] = controllers.synced
 
             stack = components.DnsStack.build(
-                registry, zone=o.cluster_domain, ttl=o.dns_ttl, dns_ip=o.dns_cluster_ip,
+                who.dns, zone=o.cluster_domain, ttl=o.dns_ttl, dns_ip=o.dns_cluster_ip,
                 host=o.dns_addr[0], port=o.dns_addr[1], upstreams=o.dns_upstreams,
                 informers=informers)
             dns = stack.server
@@ -245,8 +253,12 @@ class Cluster:
             agents: NetnsAgents | None = None
             relay: ApiRelay | None = None
             if topo is None:
+                agent_client = who.node(o.node_name)
+                who.shared_reads(agent_client, ("pods", "services"))
+                if o.proxy != "none":
+                    who.shared_reads(who.proxy, ("services", SLICES))
                 parts = [nodes.host_node(
-                    registry, name=o.node_name, node_ip=o.node_ip, data_dir=o.data_dir / "node",
+                    agent_client, name=o.node_name, node_ip=o.node_ip, data_dir=o.data_dir / "node",
                     runner=runner() if runner else None, proxy=o.proxy,
                     nodeport_addresses=o.nodeport_addresses, dns_ip=o.dns_cluster_ip,
                     dns_addr=(components.reachable(o.dns_addr[0], o.node_ip), dns.port),
@@ -307,7 +319,7 @@ class Cluster:
                 o.metrics_bind_address, "proxy")
             if served is not None:
                 metrics_servers.append(served)
-            scheduler = Scheduler(registry, pods=shared["pods"], nodes=shared["nodes"])
+            scheduler = Scheduler(who.scheduler, pods=shared["pods"], nodes=shared["nodes"])
 
             try:
                 async with asyncio.TaskGroup() as tg:

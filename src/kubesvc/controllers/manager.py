@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -94,8 +94,13 @@ class ControllerManager:
         *,
         informers: dict[str, Informer] | None = None,
         options: ControllerOptions | None = None,
+        clients: Callable[[str], Client] | None = None,
     ) -> None:
+        """``client`` reads (the informers) and records events; ``clients(name)``, when
+        given, is the client controller ``name`` writes with (its own identity, as
+        upstream's ``--use-service-account-credentials``)."""
         self.client = client
+        own = clients or (lambda _name: client)
         self.options = opts = options or ControllerOptions()
         self.informers: dict[str, Informer] = dict(informers or {})
         self._own: set[str] = set()
@@ -110,32 +115,34 @@ class ControllerManager:
             index = ServicePodIndex(self._inf("services"), self._inf("pods"))
             if "endpointslice" in on:
                 self.controllers["endpointslice"] = EndpointSliceController(
-                    client, index, slices=self._inf(SLICES), nodes=self._inf("nodes"),
+                    own("endpointslice"), index, slices=self._inf(SLICES), nodes=self._inf("nodes"),
                     max_endpoints=opts.max_endpoints_per_slice,
                     workers=opts.endpointslice_workers)
             if "endpoints" in on:
                 self.controllers["endpoints"] = EndpointsController(
-                    client, index, endpoints=self._inf("endpoints"),
+                    own("endpoints"), index, endpoints=self._inf("endpoints"),
                     workers=opts.endpoints_workers)
         if "endpointslice-mirroring" in on:
             self.controllers["endpointslice-mirroring"] = EndpointSliceMirroringController(
-                client, services=self._inf("services"), endpoints=self._inf("endpoints"),
+                own("endpointslice-mirroring"), services=self._inf("services"),
+                endpoints=self._inf("endpoints"),
                 slices=self._inf(SLICES), max_endpoints=opts.max_endpoints_per_slice,
                 workers=opts.mirroring_workers)
         if "replicaset" in on:
             self.controllers["replicaset"] = ReplicaSetController(
-                client, replicasets=self._inf("replicasets.apps"), pods=self._inf("pods"),
+                own("replicaset"), replicasets=self._inf("replicasets.apps"),
+                pods=self._inf("pods"),
                 recorder=self._recorder("replicaset-controller"),
                 workers=opts.replicaset_workers)
         if "deployment" in on:
             self.controllers["deployment"] = DeploymentController(
-                client, deployments=self._inf("deployments.apps"),
+                own("deployment"), deployments=self._inf("deployments.apps"),
                 replicasets=self._inf("replicasets.apps"),
                 recorder=self._recorder("deployment-controller"),
                 workers=opts.deployment_workers)
         if "lb-ipam" in on:
             self.controllers["lb-ipam"] = LBIPAMController(
-                client, services=self._inf("services"),
+                own("lb-ipam"), services=self._inf("services"),
                 configmaps=self._inf(
                     "configmaps", namespace=POOL_CONFIGMAP[0],
                     field_selector=f"metadata.name={POOL_CONFIGMAP[1]}"),
@@ -143,7 +150,7 @@ class ControllerManager:
                 lb_class=opts.lb_class)
         if "node-lifecycle" in on:
             self.controllers["node-lifecycle"] = NodeLifecycleController(
-                client, nodes=self._inf("nodes"),
+                own("node-lifecycle"), nodes=self._inf("nodes"),
                 leases=self._inf(LEASES, namespace=LEASE_NAMESPACE), pods=self._inf("pods"),
                 grace_period=opts.node_grace_period,
                 recorder=self._recorder("node-controller"))
@@ -152,37 +159,38 @@ class ControllerManager:
             for res in ("deployments.apps", "replicasets.apps", "pods", "services", SLICES):
                 self._inf(res)
             self.controllers["garbage-collector"] = GarbageCollector(
-                client, dict(self.informers), workers=opts.gc_workers)
+                own("garbage-collector"), dict(self.informers), workers=opts.gc_workers)
         if "tokencleaner" in on:  # after the GC: it takes every informer above as a resource
             tokens = Informer(client, "secrets", namespace=bt.NAMESPACE,
                               field_selector=TOKEN_SECRETS)
             self.informers[TOKEN_INFORMER] = tokens
             self._own.add(TOKEN_INFORMER)
-            self.controllers["tokencleaner"] = TokenCleaner(client, secrets=tokens)
+            self.controllers["tokencleaner"] = TokenCleaner(own("tokencleaner"), secrets=tokens)
         if "serviceaccount" in on:
             self.controllers["serviceaccount"] = ServiceAccountsController(
-                client, namespaces=self._inf("namespaces"),
+                own("serviceaccount"), namespaces=self._inf("namespaces"),
                 objects=self._own_inf(SA_INFORMER, "serviceaccounts",
                                       field_selector=f"metadata.name={DEFAULT_SERVICE_ACCOUNT}"))
         if "root-ca-cert-publisher" in on and opts.root_ca:
             self.controllers["root-ca-cert-publisher"] = RootCAPublisher(
-                client, namespaces=self._inf("namespaces"),
+                own("root-ca-cert-publisher"), namespaces=self._inf("namespaces"),
                 configmaps=self._own_inf(ROOT_CA_INFORMER, "configmaps",
                                          field_selector=f"metadata.name={ROOT_CA_CONFIGMAP}"),
                 root_ca=opts.root_ca)
-        self._certificates(on)
+        self._certificates(on, own)
 
-    def _certificates(self, on: frozenset[str]) -> None:
+    def _certificates(self, on: frozenset[str], own: Callable[[str], Client]) -> None:
         opts = self.options
         if "csrapproving" in on and opts.csr_authorize is not None:
             self.controllers["csrapproving"] = CsrApprover(
-                self.client, csrs=self._inf(certs.KEY), authorize=opts.csr_authorize)
+                own("csrapproving"), csrs=self._inf(certs.KEY), authorize=opts.csr_authorize)
         if "csrsigning" in on and opts.signing_ca is not None:
             self.controllers["csrsigning"] = CsrSigner(
-                self.client, csrs=self._inf(certs.KEY), ca=opts.signing_ca,
+                own("csrsigning"), csrs=self._inf(certs.KEY), ca=opts.signing_ca,
                 max_duration=dt.timedelta(seconds=opts.cluster_signing_duration))
         if "csrcleaner" in on:
-            self.controllers["csrcleaner"] = CsrCleaner(self.client, csrs=self._inf(certs.KEY))
+            self.controllers["csrcleaner"] = CsrCleaner(own("csrcleaner"),
+                                                        csrs=self._inf(certs.KEY))
 
     def _inf(self, resource: str, **kw: Any) -> Informer:
         inf = self.informers.get(resource)

@@ -152,6 +152,9 @@ async def _ref_value(getter: Getter, ns: str, ref: Obj, *, secret: bool) -> str 
         if optional:
             return None
         raise EnvError(f'{kind} "{name}" not found') from None
+    except errors.Forbidden as exc:
+        # the Node authorizer has not seen this pod bound yet (or never will): retry later
+        raise EnvError(exc.message) from None
     if secret and key in (obj.get("data") or {}):
         return base64.b64decode(obj["data"][key]).decode("utf-8", "replace")
     for section in ("data", "stringData") if secret else ("data", "binaryData"):
@@ -189,6 +192,8 @@ async def container_env(
                 continue
             kind = "secret" if secret else "configmap"
             raise EnvError(f'{kind} "{ref.get("name")}" not found') from None
+        except errors.Forbidden as exc:
+            raise EnvError(exc.message) from None
         for k, v in (obj.get("data") or {}).items():
             env[prefix + k] = base64.b64decode(v).decode("utf-8", "replace") if secret else str(v)
     for item in container.get("env") or []:

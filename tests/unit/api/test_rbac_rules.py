@@ -109,10 +109,10 @@ class Source:
         return next((o for o in self._of("Role") if o["metadata"] == {
             "name": name, "namespace": namespace}), None)
 
-    def cluster_role_bindings(self) -> list[Obj]:
+    def cluster_role_bindings(self, keys: object = None) -> list[Obj]:
         return self._of("ClusterRoleBinding")
 
-    def role_bindings(self, namespace: str) -> list[Obj]:
+    def role_bindings(self, namespace: str, keys: object = None) -> list[Obj]:
         return [o for o in self._of("RoleBinding") if o["metadata"]["namespace"] == namespace]
 
 

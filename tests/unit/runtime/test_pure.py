@@ -98,6 +98,23 @@ async def test_container_env_order_and_refs() -> None:
         await container_env(p, c, services=[], getter=getter, bind_address="")
 
 
+async def test_container_env_forbidden_is_a_config_error_even_when_optional() -> None:
+    """The Node authorizer may not have seen the pod bound yet: the container waits (and
+    is retried) instead of starting without the optional Secret's values."""
+    p = {"metadata": {"name": "n", "namespace": "ns"}, "spec": {},
+         "status": {"podIP": "127.1.0.3", "hostIP": "127.0.0.1"}}
+    msg = 'secrets "s" is forbidden: no relationship found'
+
+    async def getter(resource: str, ns: str, name: str) -> dict[str, Any]:
+        raise errors.Forbidden(msg)
+
+    for c in ({"envFrom": [{"secretRef": {"name": "s", "optional": True}}]},
+              {"env": [{"name": "X", "valueFrom": {"secretKeyRef": {
+                  "name": "s", "key": "k", "optional": True}}}]}):
+        with pytest.raises(EnvError, match="forbidden: no relationship"):
+            await container_env(p, c, services=[], getter=getter, bind_address="")
+
+
 def test_image_resolution(tmp_path: Path) -> None:
     m = ImageMap()
     ag = "registry.k8s.io/e2e-test-images/agnhost:2.53"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kubesvc.api.rbac.attributes import Attributes
-from kubesvc.api.rbac.rules import Rule, applies_to, rule_allows
+from kubesvc.api.rbac.rules import Rule, applies_to, rule_allows, user_keys
 from kubesvc.api.validation.field import go_quote
 
 Obj = Mapping[str, Any]
@@ -29,9 +29,13 @@ class PolicySource(Protocol):
 
     def role(self, namespace: str, name: str) -> Obj | None: ...
 
-    def cluster_role_bindings(self) -> Iterable[Obj]: ...
+    def cluster_role_bindings(self, keys: Sequence[str] | None = None) -> Iterable[Obj]:
+        """Every ClusterRoleBinding, or (``keys`` from :func:`~.rules.user_keys`) at least
+        those with a subject under one of the keys (a superset is fine)."""
+        ...
 
-    def role_bindings(self, namespace: str) -> Iterable[Obj]: ...
+    def role_bindings(self, namespace: str, keys: Sequence[str] | None = None
+                      ) -> Iterable[Obj]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +44,9 @@ class Decision:
     reason: str = ""
 
 
-# (source description, rule or None, error or "") -> keep going?
-Visitor = Callable[[str, Rule | None, str], bool]
+# (source description (made on demand: most are never shown), rule or None, error or "")
+# -> keep going?
+Visitor = Callable[[Callable[[], str], Rule | None, str], bool]
 
 
 def _rules_of(source: PolicySource, ref: Obj, namespace: str) -> tuple[Sequence[Rule], str]:
@@ -85,17 +90,22 @@ def visit_rules(source: PolicySource, user: str, groups: Sequence[str], namespac
                 visitor: Visitor) -> None:
     """Call ``visitor`` with every rule the user holds in ``namespace`` (cluster-wide ones
     first; ``namespace=""``: cluster-wide only), and with each error resolving a role."""
+    keys = user_keys(user, groups)
     scopes: list[tuple[str, Iterable[Obj], str]] = [
-        ("ClusterRoleBinding", source.cluster_role_bindings(), "")]
+        ("ClusterRoleBinding", source.cluster_role_bindings(keys), "")]
     if namespace:
-        scopes.append(("RoleBinding", source.role_bindings(namespace), namespace))
+        scopes.append(("RoleBinding", source.role_bindings(namespace, keys), namespace))
     for kind, bindings, ns in scopes:
         for b in bindings:
             subject = next((s for s in _subjects(b) if applies_to(s, user, groups, ns)), None)
             if subject is None:
                 continue
             rules, err = _rules_of(source, b.get("roleRef") or {}, ns)
-            desc = _describe(kind, b, subject, ns)
+
+            def desc(kind: str = kind, b: Obj = b, subject: Mapping[str, Any] = subject,
+                     ns: str = ns) -> str:
+                return _describe(kind, b, subject, ns)
+
             if err and not visitor(desc, None, err):
                 return
             for r in rules:
@@ -113,12 +123,12 @@ def authorize(source: PolicySource, attrs: Attributes) -> Decision:
     allowed_by = ""
     errs: list[str] = []
 
-    def visit(desc: str, rule: Rule | None, err: str) -> bool:
+    def visit(desc: Callable[[], str], rule: Rule | None, err: str) -> bool:
         nonlocal allowed_by
         if err:
             errs.append(err)
         if rule is not None and rule_allows(attrs, rule):
-            allowed_by = desc
+            allowed_by = desc()
             return False
         return True
 
@@ -134,7 +144,7 @@ def rules_for(source: PolicySource, user: str, groups: Sequence[str],
     rules: list[Rule] = []
     errs: list[str] = []
 
-    def visit(desc: str, rule: Rule | None, err: str) -> bool:
+    def visit(desc: Callable[[], str], rule: Rule | None, err: str) -> bool:
         if err:
             errs.append(err)
         if rule is not None:

@@ -7,16 +7,21 @@ carries ``kubernetes.io/bootstrapping: rbac-defaults`` and
 ``rbac.authorization.kubernetes.io/autoupdate: "true"``, so the API server reconciles
 it at each start (:func:`reconcile_role`, :func:`reconcile_binding`).
 
-kubesvc adds one role of its own, ``kubesvc:node-agent``, bound to ``system:nodes`` and
-``system:bootstrappers``: what ``kubesvc agent`` (node agent, proxy, LoadBalancer
-announcer) reads and writes — there is no node authorizer restricting a node to its own
-objects. Pure data and functions; used by ``kubesvc.apiserver.authz``.
+The roles of the control-plane identities (``system:node``, ``system:kube-scheduler``,
+``system:kube-controller-manager``, ``system:controller:*``, ``system:coredns``) and
+kubesvc's own are in :mod:`.componentroles`; nodes (``system:nodes``) get the Node
+authorizer, ``system:node-proxier`` (``kubesvc agent`` runs its proxy with the node's
+credential) and ``kubesvc:node-extras``; ``kubesvc:node-agent`` is left only to agents that
+joined with a bootstrap token. Pure data and functions; used by
+``kubesvc.apiserver.authz``.
 """
 
 from __future__ import annotations
 
 import copy
 from typing import Any
+
+from kubesvc.api.rbac import componentroles as cr
 
 Obj = dict[str, Any]
 GROUP = "rbac.authorization.k8s.io"
@@ -130,18 +135,73 @@ _OIDC_URLS = ["/.well-known/openid-configuration", "/.well-known/openid-configur
               "/openid/v1/jwks", "/openid/v1/jwks/"]
 SA_ISSUER_DISCOVERY = "system:service-account-issuer-discovery"
 
-_AGENT = [
-    rule(READ, ["", "discovery.k8s.io", "coordination.k8s.io", "events.k8s.io", "apps"],
-         ["*"]),
-    rule(READ_WRITE, [""], ["nodes", "nodes/status", "pods", "pods/status", "events"]),
-    rule(["get", "update", "patch"], [""], ["services/status"]),
-    rule(READ_WRITE, ["coordination.k8s.io"], ["leases"]),
-    rule(READ_WRITE, ["events.k8s.io"], ["events"]),
-    rule(READ_WRITE, ["discovery.k8s.io"], ["endpointslices"]),
-    rule(["create"], [""], ["serviceaccounts/token"]),  # projected tokens, as system:node
-]
+NODE_AGENT_ROLE = cr.BOOTSTRAP_AGENT_ROLE
+# kubesvc's own roles and bindings: reconciled to exactly what is written here (upstream's
+# reconciliation keeps extra rules and subjects; these kubesvc replaces, so that a data dir
+# from before the Node authorizer loses the old node grants)
+KUBESVC_OWNED = frozenset({cr.BOOTSTRAP_AGENT_ROLE, cr.NODE_EXTRAS_ROLE, cr.LB_IPAM_ROLE})
 
-NODE_AGENT_ROLE = "kubesvc:node-agent"
+
+def _sa(name: str) -> Obj:
+    return {"kind": "ServiceAccount", "name": name, "namespace": cr.SYSTEM_NS}
+
+
+def _component_roles() -> list[Obj]:
+    out = [
+        cluster_role("system:node", cr.NODE_RULES),
+        cluster_role("system:kube-scheduler", cr.SCHEDULER_RULES),
+        cluster_role("system:kube-controller-manager", cr.CONTROLLER_MANAGER_RULES),
+        cluster_role(cr.COREDNS_ROLE, cr.COREDNS_RULES),
+        cluster_role(cr.LB_IPAM_ROLE, cr.LB_IPAM_RULES),
+        cluster_role(cr.BOOTSTRAP_AGENT_ROLE, cr.BOOTSTRAP_AGENT_RULES),
+    ]
+    out += [cluster_role(f"system:controller:{sa}", rules)
+            for sa, rules in cr.CONTROLLER_RULES.items()]
+    return out
+
+
+def _namespaced(obj: Obj, kind: str) -> Obj:
+    obj["kind"] = kind
+    obj["metadata"]["namespace"] = cr.SYSTEM_NS
+    return obj
+
+
+def namespace_roles() -> list[Obj]:
+    """The bootstrap Roles (in kube-system, as upstream's ``NamespaceRoles``)."""
+    return [_namespaced(cluster_role(name, rules), "Role")
+            for name, rules in ((cr.NODE_EXTRAS_ROLE, cr.NODE_EXTRAS_RULES),
+                                ("system:controller:token-cleaner", cr.TOKEN_CLEANER_RULES))]
+
+
+def namespace_role_bindings() -> list[Obj]:
+    out = []
+    for name, subject in ((cr.NODE_EXTRAS_ROLE, group("system:nodes")),
+                          ("system:controller:token-cleaner", _sa("token-cleaner"))):
+        b = _namespaced(cluster_role_binding(name, name, [subject]), "RoleBinding")
+        b["roleRef"]["kind"] = "Role"
+        out.append(b)
+    return out
+
+
+def _component_bindings() -> list[Obj]:
+    out = [
+        # upstream binds system:node to no one: the Node authorizer grants it
+        cluster_role_binding("system:node", "system:node", []),
+        cluster_role_binding("system:kube-scheduler", "system:kube-scheduler",
+                             [user("system:kube-scheduler")]),
+        cluster_role_binding("system:kube-controller-manager",
+                             "system:kube-controller-manager",
+                             [user("system:kube-controller-manager")]),
+        cluster_role_binding(cr.COREDNS_ROLE, cr.COREDNS_ROLE, [_sa("coredns")]),
+        cluster_role_binding(cr.LB_IPAM_ROLE, cr.LB_IPAM_ROLE,
+                             [_sa(cr.CONTROLLER_ACCOUNTS["lb-ipam"])]),
+        # agents joined with a bootstrap token are no node identity (yet)
+        cluster_role_binding(cr.BOOTSTRAP_AGENT_ROLE, cr.BOOTSTRAP_AGENT_ROLE,
+                             [group("system:bootstrappers")]),
+    ]
+    out += [cluster_role_binding(f"system:controller:{sa}", f"system:controller:{sa}",
+                                 [_sa(sa)]) for sa in cr.CONTROLLER_RULES]
+    return out
 
 
 def cluster_roles() -> list[Obj]:
@@ -170,7 +230,7 @@ def cluster_roles() -> list[Obj]:
             rule(["list", "watch"], ["discovery.k8s.io"], ["endpointslices"]),
         ]),
         cluster_role(SA_ISSUER_DISCOVERY, [url_rule(["get"], _OIDC_URLS)]),
-        cluster_role(NODE_AGENT_ROLE, _AGENT),
+        *_component_roles(),
         *certificates.cluster_roles(),
     ])
 
@@ -188,12 +248,12 @@ def cluster_role_bindings() -> list[Obj]:
                              [group("system:monitoring")]),
         cluster_role_binding("system:public-info-viewer", "system:public-info-viewer",
                              [group("system:authenticated"), group("system:unauthenticated")]),
+        # kubesvc agent runs its proxy with the node's credential
         cluster_role_binding("system:node-proxier", "system:node-proxier",
-                             [user("system:kube-proxy")]),
+                             [user("system:kube-proxy"), group("system:nodes")]),
         cluster_role_binding(SA_ISSUER_DISCOVERY, SA_ISSUER_DISCOVERY,
                              [group("system:serviceaccounts")]),
-        cluster_role_binding(NODE_AGENT_ROLE, NODE_AGENT_ROLE,
-                             [group("system:nodes"), group("system:bootstrappers")]),
+        *_component_bindings(),
         *certificates.cluster_role_bindings(),
     ]
 
@@ -220,7 +280,9 @@ def reconcile_role(existing: Obj, want: Obj) -> Obj | None:
         return None
     out = copy.deepcopy(existing)
     _merge_meta(out, want)
-    if "aggregationRule" in want:
+    if want["metadata"]["name"] in KUBESVC_OWNED:
+        out["rules"] = want["rules"]
+    elif "aggregationRule" in want:
         have = (out.get("aggregationRule") or {}).get("clusterRoleSelectors") or []
         for sel in want["aggregationRule"]["clusterRoleSelectors"]:
             if sel not in have:
@@ -242,6 +304,8 @@ def reconcile_binding(existing: Obj, want: Obj) -> Obj | None:
     out = copy.deepcopy(existing)
     _merge_meta(out, want)
     subjects = list(out.get("subjects") or [])
+    if want["metadata"]["name"] in KUBESVC_OWNED:
+        subjects = []
     for s in want["subjects"]:
         if s not in subjects:
             subjects.append(s)

@@ -79,3 +79,23 @@ def applies_to(subject: Mapping[str, Any], user: str, groups: Sequence[str],
         ns = str(subject.get("namespace") or "") or namespace
         return service_account_username(ns, name) == user
     return False
+
+
+def subject_key(subject: Mapping[str, Any], namespace: str) -> str:
+    """The index key of a binding subject (a ServiceAccount as the user name it matches),
+    so that a binding is found from :func:`user_keys`; "" for an unknown kind."""
+    kind = subject.get("kind")
+    name = str(subject.get("name") or "")
+    if kind == "User":
+        return f"User:{name}"
+    if kind == "Group":
+        return f"Group:{name}"
+    if kind == "ServiceAccount":
+        ns = str(subject.get("namespace") or "") or namespace
+        return f"User:{service_account_username(ns, name)}"
+    return ""
+
+
+def user_keys(user: str, groups: Sequence[str]) -> list[str]:
+    """The subject keys under which a binding naming this user is indexed."""
+    return [f"User:{user}", *(f"Group:{g}" for g in groups)]

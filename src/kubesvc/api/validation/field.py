@@ -49,6 +49,8 @@ _ESCAPES = {
 
 def go_quote(s: str) -> str:
     """Go's ``strconv.Quote``: double-quoted, printable runes kept, the rest escaped."""
+    if s.isprintable() and '"' not in s and "\\" not in s:
+        return f'"{s}"'  # the common case, on every authorization decision
     out = ['"']
     for ch in s:
         if ch in _ESCAPES:

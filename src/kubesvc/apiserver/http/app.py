@@ -282,6 +282,7 @@ class ApiApp:
                     if target.subresource == "approval":
                         await csradmission.check(request, target, user, authz=self.authz,
                                                  backend=self.backend)
+                    await self.authz.admit_node(request, target, attrs)
                 return await self._resource(request, target, user)
             return self._discovery(request, path)
         method = request.method

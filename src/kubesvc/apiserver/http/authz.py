@@ -3,7 +3,9 @@
 needing the ``impersonate`` verb), then the RBAC decision over the request's attributes
 (``WithAuthorization``: upstream's ``Forbidden`` Status when denied), then — for writes of
 Roles, ClusterRoles and their bindings — upstream's escalation prevention (the caller must
-hold every permission granted, or the ``escalate``/``bind`` verb).
+hold every permission granted, or the ``escalate``/``bind`` verb). With a Node authorizer
+(:mod:`.nodeauthz`) it decides first, as ``--authorization-mode=Node,RBAC``; the
+NodeRestriction admission of node writes is :mod:`.noderestriction`.
 
 Called by :mod:`.app` for every request; reads the
 :class:`~.rbacpolicy.PolicyCache` through :mod:`kubesvc.api.rbac` (no store reads, except
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -28,9 +30,10 @@ from kubesvc.api.rbac.authorizer import (
     rules_for,
 )
 from kubesvc.api.rbac.escalation import FULL_AUTHORITY, escalation_message, missing_rules
+from kubesvc.api.rbac.nodegraph import NODE_USER_PREFIX, node_identity
 from kubesvc.api.rbac.rules import Rule
 from kubesvc.api.validation.field import go_quote as _q
-from kubesvc.apiserver.http import params
+from kubesvc.apiserver.http import noderestriction, params
 from kubesvc.apiserver.http.auth import User
 from kubesvc.apiserver.http.backend import Backend
 from kubesvc.apiserver.http.crud import decode_body_object, read_body
@@ -44,6 +47,7 @@ SA_PREFIX = "system:serviceaccount:"
 RBAC_GROUP = "rbac.authorization.k8s.io"
 _ROLE_KINDS = frozenset({"roles", "clusterroles"})
 _BINDING_KINDS = frozenset({"rolebindings", "clusterrolebindings"})
+_OPERATIONS = {"POST": "CREATE", "PUT": "UPDATE", "PATCH": "UPDATE", "DELETE": "DELETE"}
 
 
 def groups_of(user: User) -> tuple[str, ...]:
@@ -59,19 +63,40 @@ def forbidden(attrs: Attributes, reason: str = "") -> errors.Forbidden:
                             group=attrs.api_group, kind=attrs.resource)
 
 
-class Authz:
-    """RBAC authorization over one PolicySource."""
+class NodeDecider(Protocol):
+    def decide(self, attrs: Attributes) -> Decision: ...
 
-    def __init__(self, source: PolicySource, backend: Backend) -> None:
+
+class Authz:
+    """``--authorization-mode=Node,RBAC``: the Node authorizer (when given), then RBAC over
+    one PolicySource."""
+
+    def __init__(self, source: PolicySource, backend: Backend, *,
+                 node: NodeDecider | None = None) -> None:
         self.source = source
         self.backend = backend
+        self.node = node
 
     def decide(self, attrs: Attributes) -> Decision:
-        return authorize(self.source, attrs)
+        if self.node is None:
+            return authorize(self.source, attrs)
+        first = self.node.decide(attrs)
+        if first.allowed:
+            return first
+        second = authorize(self.source, attrs)
+        if second.allowed or not first.reason:
+            return second
+        # upstream's union authorizer joins the reasons of its "no opinion"s
+        reason = first.reason + (f"\n{second.reason}" if second.reason else "")
+        return Decision(False, reason)
 
     def rules(self, user: str, groups: Sequence[str], namespace: str) -> tuple[
             list[Rule], list[str]]:
-        return rules_for(self.source, user, groups, namespace)
+        rules, errs = rules_for(self.source, user, groups, namespace)
+        if self.node is not None and node_identity(user, groups)[0]:
+            # upstream's NodeAuthorizer.RulesFor: a node's rules are not enumerable
+            errs = ["node authorizer does not support user rule resolution", *errs]
+        return rules, errs
 
     # -- the request filter
     def authorize_request(self, request: web.Request, user: User) -> Attributes:
@@ -200,6 +225,17 @@ class Authz:
                     + escalation_message(attrs.user, attrs.groups, missing, errs),
                     name=name, group=info.group, kind=info.plural)
 
+    # -- NodeRestriction admission
+    async def admit_node(self, request: web.Request, target: Target,
+                         attrs: Attributes) -> None:
+        """Run NodeRestriction over a node's write (nodes only: it costs a body decode and,
+        for PATCH, a dry run)."""
+        op = _OPERATIONS.get(request.method)
+        if op is None or not attrs.user.startswith(NODE_USER_PREFIX) or target.legacy_watch:
+            return
+        obj = None if op == "DELETE" else await self._new_object(request, target)
+        await noderestriction.admit(self.backend, attrs, op, obj)
+
     async def _new_object(self, request: web.Request, target: Target) -> Mapping[str, Any]:
         """What the write would store: the body (POST/PUT) or a dry run of the patch."""
         body = await read_body(request)
@@ -210,7 +246,7 @@ class Authz:
         ptype, doc = decode_patch(body, request.headers.get("Content-Type", ""))
         return await self.backend.patch(
             target.info.key, target.name, doc, namespace=target.namespace, patch_type=ptype,
-            opts=dataclasses.replace(opts, dry_run=True))
+            subresource=target.subresource, opts=dataclasses.replace(opts, dry_run=True))
 
 
 def _ref(kind: str, name: str, *, field_path: str = "") -> str:

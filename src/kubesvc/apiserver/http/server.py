@@ -40,6 +40,7 @@ from kubesvc.apiserver.http.authz import Authz
 from kubesvc.apiserver.http.backend import Backend
 from kubesvc.apiserver.http.limits import Limits
 from kubesvc.apiserver.http.logs import LogSource
+from kubesvc.apiserver.http.nodeauthz import NodeAuthorizer
 from kubesvc.apiserver.http.proxy import Dialer, direct_dial
 from kubesvc.apiserver.http.rbacpolicy import PolicyCache, ensure_bootstrap_policy
 from kubesvc.apiserver.http.satoken import (
@@ -149,6 +150,7 @@ class ApiServer:
         anonymous_auth: bool = True,
         client_ca_file: Path | None = None,
         unix_socket_tls: bool = False,
+        authorization_mode: str = "Node,RBAC",
     ) -> None:
         """``client_ca_file``: the CA client certificates must chain to (upstream's
         ``--client-ca-file``); the cluster CA when None. ``unix_socket_tls``: the unix
@@ -156,6 +158,11 @@ class ApiServer:
         certificates), instead of plain HTTP."""
         self.unix_socket_tls = unix_socket_tls
         self.client_ca_file = client_ca_file
+        if authorization_mode not in ("Node,RBAC", "AlwaysAllow"):
+            raise ValueError(f"authorization mode {authorization_mode!r}: Node,RBAC or "
+                             "AlwaysAllow")
+        # AlwaysAllow (upstream's --authorization-mode=AlwaysAllow): benchmarks compare it
+        self.authorization_mode = authorization_mode
         self.registry = registry
         self.service_account_issuer = service_account_issuer  # --service-account-issuer
         self.anonymous_auth = anonymous_auth  # --anonymous-auth
@@ -185,6 +192,8 @@ class ApiServer:
         self._rbac_task: asyncio.Task[None] | None = None
         self.policy: PolicyCache | None = None
         self.tls: TlsFiles | None = None
+        self.node_authorizer: NodeAuthorizer | None = None
+        self._node_task: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
@@ -221,6 +230,13 @@ class ApiServer:
         return self._api.authz.decide(attrs).allowed
 
     @property
+    def authz(self) -> Authz:
+        """The authorizer every request (and every in-process identity) is judged by."""
+        if self._api is None or self._api.authz is None:
+            raise RuntimeError("ApiServer.start() has not run")
+        return self._api.authz
+
+    @property
     def token(self) -> str:
         """The admin bearer token (user ``kubernetes-admin``, group ``system:masters``)."""
         return self.tokens.admin_token
@@ -251,15 +267,20 @@ class ApiServer:
         self.policy = PolicyCache(self.registry)
         self._rbac_task = asyncio.get_running_loop().create_task(
             self.policy.run(self._rbac_stop), name="apiserver-rbac")
+        self.node_authorizer = NodeAuthorizer(self.registry)
+        self._node_task = asyncio.get_running_loop().create_task(
+            self.node_authorizer.run(self._rbac_stop), name="apiserver-node-authorizer")
         await asyncio.wait_for(self.policy.wait_synced(), timeout=30)
+        await asyncio.wait_for(self.node_authorizer.wait_synced(), timeout=30)
         self._api = ApiApp(
             self.registry, tokens=self._tokens,
             server_address=self.url.removeprefix("https://"),
             readiness=self.readiness, log_source=self.log_source, dial=self.dial,
             limits=self.limits,
             bootstrap=BootstrapTokenAuthenticator(self._get_secret), audit=self._audit,
-            authz=Authz(self.policy, self.registry), service_accounts=sa_tokens,
-            anonymous=self.anonymous_auth, x509=X509Authenticator(),
+            authz=(Authz(self.policy, self.registry, node=self.node_authorizer)
+                   if self.authorization_mode != "AlwaysAllow" else None),
+            service_accounts=sa_tokens, anonymous=self.anonymous_auth, x509=X509Authenticator(),
         )
         self._api.watcher.min_request_timeout = self.min_request_timeout
         # handler_cancellation: a watch ends when its client disconnects; writes are
@@ -305,6 +326,9 @@ class ApiServer:
         if self._rbac_task is not None:
             await self._rbac_task
             self._rbac_task = None
+        if self._node_task is not None:
+            await self._node_task
+            self._node_task = None
         if self.unix_socket is not None:
             self.unix_socket.unlink(missing_ok=True)
         if self._audit is not None:

@@ -1,0 +1,235 @@
+"""The bootstrap roles of the control-plane identities (upstream's bootstrappolicy
+``policy.go`` and ``controller_policy.go``, v1.32, for the resources this server serves):
+``system:node`` (the Node authorizer's static rules; its binding has no subjects, as
+upstream's), ``system:kube-scheduler``, ``system:kube-controller-manager``, one
+``system:controller:<name>`` per controller (bound to the ServiceAccount
+``kube-system:<name>`` that the controller acts as, as ``--use-service-account-credentials``),
+``system:coredns`` (kubeadm's) and kubesvc's own ``kubesvc:controller:lb-ipam`` and
+``kubesvc:node-extras`` (the LoadBalancer announcer's Leases in kube-system, which upstream
+has no equivalent of). ``system:controller:token-cleaner`` and ``kubesvc:node-extras`` are
+Roles in kube-system. Where a kubesvc controller writes by PATCH what upstream's writes by
+UPDATE, the rule names both verbs.
+
+Pure data; :mod:`.bootstrap` turns these into ClusterRoles and bindings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Obj = dict[str, Any]
+READ = ["get", "list", "watch"]
+EVENTS = ["create", "update", "patch"]
+SYSTEM_NS = "kube-system"
+
+
+def r(verbs: list[str], groups: list[str], resources: list[str],
+      names: list[str] | None = None) -> Obj:
+    out: Obj = {"verbs": verbs, "apiGroups": groups, "resources": resources}
+    if names:
+        out["resourceNames"] = names
+    return out
+
+
+def _events() -> Obj:
+    return r(EVENTS, ["", "events.k8s.io"], ["events"])
+
+
+NODE_RULES: list[Obj] = [
+    r(["create"], ["authentication.k8s.io"], ["tokenreviews"]),
+    r(["create"], ["authorization.k8s.io"],
+      ["subjectaccessreviews", "localsubjectaccessreviews"]),
+    r(READ, [""], ["services"]),
+    r(["create", "get", "list", "watch"], [""], ["nodes"]),
+    r(["update", "patch"], [""], ["nodes/status"]),
+    r(["update", "patch"], [""], ["nodes"]),
+    r(EVENTS, [""], ["events"]),
+    r(READ, [""], ["pods"]),
+    r(["create", "delete"], [""], ["pods"]),
+    r(["update", "patch"], [""], ["pods/status"]),
+    r(["create"], [""], ["pods/eviction"]),
+    r(READ, [""], ["configmaps", "secrets"]),
+    r(["get"], [""], ["persistentvolumeclaims", "persistentvolumes"]),
+    r(["get"], [""], ["endpoints"]),
+    r(["create", "get", "list", "watch"], ["certificates.k8s.io"],
+      ["certificatesigningrequests"]),
+    r(["get", "create", "update", "patch", "delete"], ["coordination.k8s.io"], ["leases"]),
+    r(["create"], [""], ["serviceaccounts/token"]),
+    r(["update", "patch"], [""], ["persistentvolumeclaims/status"]),
+]
+
+SCHEDULER_RULES: list[Obj] = [
+    _events(),
+    r(["create"], ["coordination.k8s.io"], ["leases"]),
+    r(["get", "update"], ["coordination.k8s.io"], ["leases"], ["kube-scheduler"]),
+    r(["create"], [""], ["endpoints"]),
+    r(["get", "update"], [""], ["endpoints"], ["kube-scheduler"]),
+    r(READ, [""], ["nodes"]),
+    r(["delete", "get", "list", "watch"], [""], ["pods"]),
+    r(["create"], [""], ["bindings", "pods/binding"]),
+    r(["patch", "update"], [""], ["pods/status"]),
+    r(READ, [""], ["replicationcontrollers", "services"]),
+    r(READ, ["apps", "extensions"], ["replicasets"]),
+    r(READ, ["apps"], ["statefulsets"]),
+    r(READ, ["policy"], ["poddisruptionbudgets"]),
+    r(READ, [""], ["persistentvolumeclaims", "persistentvolumes"]),
+    r(["create"], ["authentication.k8s.io"], ["tokenreviews"]),
+    r(["create"], ["authorization.k8s.io"], ["subjectaccessreviews"]),
+    r(READ, ["storage.k8s.io"], ["csinodes"]),
+    r(READ, [""], ["namespaces"]),
+    r(READ, ["storage.k8s.io"], ["csidrivers", "csistoragecapacities"]),
+]
+
+CONTROLLER_MANAGER_RULES: list[Obj] = [
+    _events(),
+    r(["create"], ["coordination.k8s.io"], ["leases"]),
+    r(["get", "update"], ["coordination.k8s.io"], ["leases"], ["kube-controller-manager"]),
+    r(["create"], [""], ["endpoints"]),
+    r(["get", "update"], [""], ["endpoints"], ["kube-controller-manager"]),
+    r(["create"], [""], ["secrets", "serviceaccounts"]),
+    r(["delete"], [""], ["secrets"]),
+    r(["get"], [""], ["namespaces", "secrets", "serviceaccounts"]),
+    r(["update"], [""], ["secrets", "serviceaccounts"]),
+    r(["create"], ["authentication.k8s.io"], ["tokenreviews"]),
+    r(["create"], ["authorization.k8s.io"], ["subjectaccessreviews"]),
+    r(["list", "watch"], ["*"], ["*"]),
+    r(["create"], [""], ["serviceaccounts/token"]),
+]
+
+# controller ServiceAccount name -> its rules (upstream's controller_policy.go)
+CONTROLLER_RULES: dict[str, list[Obj]] = {
+    "endpoint-controller": [
+        r(READ, [""], ["pods", "services"]),
+        r(["get", "list", "create", "update", "delete"], [""], ["endpoints"]),
+        r(["create"], [""], ["endpoints/restricted"]),
+        _events(),
+    ],
+    "endpointslice-controller": [
+        r(READ, [""], ["nodes", "pods", "services"]),
+        r(["update"], [""], ["services/finalizers"]),
+        r(["get", "list", "create", "update", "delete"], ["discovery.k8s.io"],
+          ["endpointslices"]),
+        _events(),
+    ],
+    "endpointslicemirroring-controller": [
+        r(READ, [""], ["endpoints", "services"]),
+        r(["update"], [""], ["endpoints/finalizers", "services/finalizers"]),
+        r(["get", "list", "create", "update", "delete"], ["discovery.k8s.io"],
+          ["endpointslices"]),
+        _events(),
+    ],
+    "replicaset-controller": [
+        r(["get", "list", "watch", "update"], ["apps", "extensions"], ["replicasets"]),
+        r(["update", "patch"], ["apps", "extensions"], ["replicasets/status"]),
+        r(["update"], ["apps", "extensions"], ["replicasets/finalizers"]),
+        r(["list", "watch", "patch", "create", "delete"], [""], ["pods"]),
+        _events(),
+    ],
+    "deployment-controller": [
+        r(["get", "list", "watch", "update", "patch"], ["apps", "extensions"],
+          ["deployments"]),
+        r(["update", "patch"], ["apps", "extensions"], ["deployments/status"]),
+        r(["update"], ["apps", "extensions"], ["deployments/finalizers"]),
+        r(["get", "list", "watch", "create", "update", "patch", "delete"],
+          ["apps", "extensions"], ["replicasets"]),
+        r(["get", "list", "watch", "update"], [""], ["pods"]),
+        _events(),
+    ],
+    "node-controller": [
+        r(["get", "list", "update", "delete", "patch"], [""], ["nodes"]),
+        r(["patch", "update"], [""], ["nodes/status"]),
+        r(["patch", "update"], [""], ["pods/status"]),
+        r(["list", "delete"], [""], ["pods"]),
+        _events(),
+    ],
+    "generic-garbage-collector": [
+        r(["get", "list", "watch", "patch", "update", "delete"], ["*"], ["*"]),
+        _events(),
+    ],
+    "service-account-controller": [
+        r(["create"], [""], ["serviceaccounts"]),
+        _events(),
+    ],
+    "root-ca-cert-publisher": [
+        r(["create", "update"], [""], ["configmaps"]),
+        _events(),
+    ],
+    "certificate-controller": [
+        r(["delete", "get", "list", "watch"], ["certificates.k8s.io"],
+          ["certificatesigningrequests"]),
+        r(["update"], ["certificates.k8s.io"], ["certificatesigningrequests/approval",
+                                                "certificatesigningrequests/status"]),
+        r(["approve"], ["certificates.k8s.io"], ["signers"],
+          ["kubernetes.io/kube-apiserver-client-kubelet"]),
+        r(["sign"], ["certificates.k8s.io"], ["signers"],
+          ["kubernetes.io/kube-apiserver-client", "kubernetes.io/kube-apiserver-client-kubelet"]),
+        r(["create"], ["authorization.k8s.io"], ["subjectaccessreviews"]),
+        _events(),
+    ],
+}
+
+# a Role in kube-system, as upstream's
+TOKEN_CLEANER_RULES: list[Obj] = [
+    r(["delete", "get", "list", "watch"], [""], ["secrets"]),
+    _events(),
+]
+
+# kubesvc's controller manager names -> the ServiceAccount each acts as
+CONTROLLER_ACCOUNTS: dict[str, str] = {
+    "endpoints": "endpoint-controller",
+    "endpointslice": "endpointslice-controller",
+    "endpointslice-mirroring": "endpointslicemirroring-controller",
+    "replicaset": "replicaset-controller",
+    "deployment": "deployment-controller",
+    "node-lifecycle": "node-controller",
+    "garbage-collector": "generic-garbage-collector",
+    "tokencleaner": "token-cleaner",
+    "lb-ipam": "service-lb-ipam-controller",
+    "serviceaccount": "service-account-controller",
+    "root-ca-cert-publisher": "root-ca-cert-publisher",
+    "csrapproving": "certificate-controller",
+    "csrsigning": "certificate-controller",
+    "csrcleaner": "certificate-controller",
+}
+
+LB_IPAM_ROLE = "kubesvc:controller:lb-ipam"
+LB_IPAM_RULES: list[Obj] = [
+    r(READ, [""], ["services", "configmaps"]),
+    r(["get", "update", "patch"], [""], ["services/status"]),
+    _events(),
+]
+
+COREDNS_ROLE = "system:coredns"
+COREDNS_RULES: list[Obj] = [
+    r(["list", "watch"], [""], ["endpoints", "services", "pods", "namespaces"]),
+    r(["list", "watch"], ["discovery.k8s.io"], ["endpointslices"]),
+]
+
+# what `kubesvc agent` does beyond upstream's kubelet and kube-proxy: the LoadBalancer
+# announcer records the holder of each announced IP in a Lease in kube-system (a Role
+# there, bound to system:nodes)
+NODE_EXTRAS_ROLE = "kubesvc:node-extras"
+# the announcer's Lease names (kubesvc.proxy.announce.LEASE_PREFIX): NodeRestriction lets a
+# node write these in kube-system, and no other Lease outside kube-node-lease
+LB_ANNOUNCE_LEASE_PREFIX = "kubesvc-l2announce-"
+NODE_EXTRAS_RULES: list[Obj] = [
+    r(["get", "create", "update"], ["coordination.k8s.io"], ["leases"]),
+]
+
+# upstream's pre-1.8 node role for agents that join with a bootstrap token (and are no
+# node identity until they exchange it): what the agent, its proxy and its announcer
+# read and write, never Secrets or ConfigMaps
+BOOTSTRAP_AGENT_ROLE = "kubesvc:node-agent"
+BOOTSTRAP_AGENT_RULES: list[Obj] = [
+    r(READ, [""], ["nodes", "pods", "services", "endpoints", "namespaces", "events"]),
+    r(READ, ["discovery.k8s.io"], ["endpointslices"]),
+    r(READ, ["coordination.k8s.io"], ["leases"]),
+    r(["get", "list", "watch", "create", "update", "patch", "delete"], [""],
+      ["nodes", "nodes/status", "pods", "pods/status", "events"]),
+    r(["get", "create", "update", "patch", "delete"], ["coordination.k8s.io"], ["leases"]),
+    r(["get", "create", "update", "patch"], ["events.k8s.io"], ["events"]),
+]
+
+
+def controller_user(account: str) -> str:
+    return f"system:serviceaccount:{SYSTEM_NS}:{account}"
