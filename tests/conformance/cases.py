@@ -287,9 +287,9 @@ CASES: tuple[Case, ...] = (
 )
 
 # test/e2e/auth/service_accounts.go, kept in its own module (it needs Case and C above)
-from tests.conformance.cases_auth import AUTH_CASES  # noqa: E402
+from tests.conformance.cases_auth import AUTH_CASES, NODE_AUTHZ_CASES  # noqa: E402
 
-CASES = CASES + AUTH_CASES
+CASES = CASES + AUTH_CASES + NODE_AUTHZ_CASES
 
 
 # -- test/e2e/common/storage (the node agent's pod sandbox) ------------------------------

@@ -45,3 +45,54 @@ AUTH_CASES: tuple[Case, ...] = (
     _sa("should create a serviceAccountToken and ensure a successful TokenReview", C,
         test=_T + "should_create_a_serviceaccounttoken_and_ensure_a_successful_tokenreview"),
 )
+
+# test/e2e/auth/node_authz.go (every It), and the Node authorizer / RBAC scenarios of
+# test/integration/auth (node_test.go, rbac_test.go) ported as cases of their own
+NODE_AUTHZ = "test/e2e/auth/node_authz.go"
+_N = "test_node_authz.py::test_"
+_NA = ("Feature:NodeAuthorizer",)
+_IMPERSONATE = "the test acts as the node by impersonation, as upstream's e2e does"
+
+
+def _na(it: str, test: str, file: str = NODE_AUTHZ, tags: tuple[str, ...] = _NA,
+        note: str = _IMPERSONATE) -> Case:
+    prefix = "[sig-auth] [Feature:NodeAuthorizer] " if file == NODE_AUTHZ else "[sig-auth] "
+    return Case(prefix + it, file, tags, test=_N + test, note=note)
+
+
+NODE_AUTHZ_CASES: tuple[Case, ...] = (
+    _na("Getting a non-existent secret should exit with the Forbidden error, not a NotFound "
+        "error", "getting_a_non_existent_secret_should_exit_with_the_forbidden_error"),
+    _na("Getting an existing secret should exit with the Forbidden error",
+        "getting_an_existing_secret_should_exit_with_the_forbidden_error"),
+    _na("Getting a non-existent configmap should exit with the Forbidden error, not a "
+        "NotFound error", "getting_a_non_existent_configmap_should_exit_with_the_forbidden_error"),
+    _na("Getting an existing configmap should exit with the Forbidden error",
+        "getting_an_existing_configmap_should_exit_with_the_forbidden_error"),
+    _na("Getting a secret for a workload the node has access to should succeed",
+        "getting_a_secret_for_a_workload_the_node_has_access_to_should_succeed"),
+    _na("A node shouldn't be able to create another node",
+        "a_node_shouldnt_be_able_to_create_another_node"),
+    _na("A node shouldn't be able to delete another node",
+        "a_node_shouldnt_be_able_to_delete_another_node"),
+    _na("Node authorizer: an unidentifiable node is forbidden",
+        "node_authorizer_unidentifiable_node_is_forbidden",
+        file="test/integration/auth/node_test.go", tags=()),
+    _na("Node authorizer: access follows pods between nodes",
+        "node_authorizer_access_follows_pods_between_nodes",
+        file="test/integration/auth/node_test.go", tags=()),
+    _na("Node authorizer: mirror pods and the node's own lifecycle (NodeRestriction)",
+        "node_authorizer_mirror_pod_and_self_node_lifecycle",
+        file="test/integration/auth/node_test.go", tags=()),
+    _na("Node authorizer: only its own Lease in kube-node-lease",
+        "node_authorizer_leases_only_own_in_kube_node_lease",
+        file="test/integration/auth/node_test.go", tags=()),
+    _na("RBAC bootstrap policy: system:node is bound to no one",
+        "bootstrap_policy_binds_system_node_to_no_one",
+        file="test/integration/auth/rbac_test.go", tags=(), note=""),
+    _na("Nodes cannot delete Services", "nodes_cannot_delete_services",
+        file="test/integration/auth/node_test.go", tags=()),
+    Case("[sig-node] Secrets should be consumable from pods in env vars",
+         "test/e2e/common/node/secrets.go", ("NodeConformance", "Conformance"),
+         test=_N + "secrets_should_be_consumable_from_pods_in_env_vars"),
+)
