@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
-_PRIVATE = ("tokens.csv", "token-expiry.json", "kubeconfig", "state.db", "state.db-wal",
-            "state.db-shm", "state.db-journal")
+_PRIVATE = ("tokens.csv", "token-expiry.json", "kubeconfig", "admin.conf", "state.db",
+            "state.db-wal", "state.db-shm", "state.db-journal")
 
 
 def secure_data_dir(data_dir: Path) -> None:

@@ -178,11 +178,14 @@ class Server:
             if store_healthy is not None:  # "[-]etcd failed" while store writes fail
                 self.readiness.add("etcd", store_healthy)
             await api.start()
-            # The admin certificate (kubeadm's admin.conf), unless another CA is the client CA.
-            cert, key = api.admin_cert() if o.serving.client_ca_file is None else (None, None)
-            write_kubeconfig(self.kubeconfig, server=f"https://{_url_host(o.advertise)}:"
-                             f"{api.port}", ca_pem=api.ca_pem, token=api.token,
-                             client_cert=cert, client_key=key)
+            # The admin token in the kubeconfig, the admin certificate in admin.conf (see
+            # kubesvc up), unless another CA is the client CA.
+            url = f"https://{_url_host(o.advertise)}:{api.port}"
+            write_kubeconfig(self.kubeconfig, server=url, ca_pem=api.ca_pem, token=api.token)
+            if o.serving.client_ca_file is None:
+                cert, key = api.admin_cert()
+                write_kubeconfig(o.data_dir / "admin.conf", server=url, ca_pem=api.ca_pem,
+                                 client_cert=cert, client_key=key)
             stack = components.DnsStack.build(  # DNS reads as kube-system:coredns
                 Identities(registry, api.authz).dns, zone=o.cluster_domain, ttl=o.dns_ttl,
                 dns_ip=components.dns_cluster_ip(o.service_cidr), host=o.dns_addr[0],

@@ -209,10 +209,16 @@ class Cluster:
             )
             self.api = api
             await api.start()
-            # The admin certificate (kubeadm's admin.conf), unless another CA is the client CA.
-            cert, key = api.admin_cert() if o.serving.client_ca_file is None else (None, None)
+            # The admin token in `kubeconfig` (so `kubectl --token` acts as that token: a
+            # client certificate beside it would win, as upstream's x509 authenticator comes
+            # first); the admin certificate in `admin.conf` (kubeadm's), unless another CA is
+            # the client CA.
             write_kubeconfig(self.kubeconfig, server=api.url, ca_pem=api.ca_pem,
-                             token=api.token, client_cert=cert, client_key=key)
+                             token=api.token)
+            if o.serving.client_ca_file is None:
+                cert, key = api.admin_cert()
+                write_kubeconfig(o.data_dir / "admin.conf", server=api.url, ca_pem=api.ca_pem,
+                                 client_cert=cert, client_key=key)
 
             # One informer per resource for every component of this process (controllers,
             # scheduler, node agent, proxy, DNS): each change is handled once, not once
