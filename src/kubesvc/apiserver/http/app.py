@@ -4,7 +4,8 @@ method, and turns every error into a ``metav1.Status``.
 Routing is done here by hand (a path split, no regex table) to keep per-request overhead
 low: non-resource paths (``/version``, health, discovery, OpenAPI) first, then resource
 paths parsed by :mod:`.paths` and dispatched to :class:`.crud.Crud`, :class:`.watch.Watcher`,
-:func:`.logs.serve_log`, :func:`.proxy.serve_proxy` or, for the create-only reviews,
+:func:`.logs.serve_log`, :func:`.proxy.serve_proxy`,
+:func:`.streamrelay.serve_connect` (exec, attach, portforward) or, for the create-only reviews,
 :func:`.reviews.serve`. Tokens the static file does not know go to the bootstrap token
 authenticator; every request then passes :class:`.limits.Limits` (max in-flight, request
 timeout); with an :class:`.audit.AuditLog` each mutating request is written to it once
@@ -39,6 +40,12 @@ from kubesvc.apiserver.http.logs import LogSource, serve_log
 from kubesvc.apiserver.http.negotiation import MAX_BODY_BYTES, encode
 from kubesvc.apiserver.http.params import truthy
 from kubesvc.apiserver.http.proxy import Dialer, direct_dial, serve_proxy
+from kubesvc.apiserver.http.streamrelay import (
+    CONNECT_SUBRESOURCES,
+    KubeletClient,
+    KubeletLogs,
+    serve_connect,
+)
 from kubesvc.apiserver.http.watch import Watcher
 
 log = logging.getLogger(__name__)
@@ -46,9 +53,8 @@ log = logging.getLogger(__name__)
 _NOT_FOUND = "the server could not find the requested resource"
 _METHOD_NOT_ALLOWED = "the server does not allow this method on the requested resource"
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# upstream's long-running check: watches and these subresources (exec, attach and
-# portforward are not served here)
-_LONG_RUNNING_SUBRESOURCES = frozenset({"log", "proxy"})
+# upstream's long-running check: watches and these subresources
+_LONG_RUNNING_SUBRESOURCES = frozenset({"log", "proxy", "exec", "attach", "portforward"})
 
 
 def status_response(err: errors.KubeError) -> web.Response:
@@ -117,8 +123,12 @@ class ApiApp:
         bootstrap: BootstrapTokenAuthenticator | None = None,
         audit: AuditLog | None = None,
         authz: Authz | None = None,
+        kubelet: KubeletClient | None = None,
     ) -> None:
         self.backend = backend
+        # How pods/exec, attach, portforward (and logs without a log_source) reach the
+        # pod's node agent.
+        self.kubelet = kubelet
         self.limits = limits if limits is not None else Limits()
         # RBAC (None: every authenticated caller may do everything, as AlwaysAllow).
         self.authz = authz
@@ -275,12 +285,24 @@ class ApiApp:
         if sub == "proxy":
             return await serve_proxy(request, target, backend=self.backend, dial=self.dial,
                                      proxy_path=target.proxy_path)
+        if sub in CONNECT_SUBRESOURCES and info.key == "pods":
+            if method not in ("GET", "POST"):
+                raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
+            if self.kubelet is None:
+                raise errors.ServiceUnavailable(f"{sub} is not served: the API server has no "
+                                                "connection to node agents")
+            with self.watcher.track():
+                return await serve_connect(request, target, backend=self.backend,
+                                           kubelet=self.kubelet)
         if method in ("GET", "HEAD"):
             watching = target.legacy_watch or truthy(request.rel_url.query.get("watch"))
             if sub == "log":
                 with self.watcher.track():
+                    source = self.log_source
+                    if source is None and self.kubelet is not None:
+                        source = KubeletLogs(self.backend, self.kubelet)
                     return await serve_log(request, target, backend=self.backend,
-                                           source=self.log_source)
+                                           source=source)
             if sub and not watching:
                 return await self.crud.get(request, target)
             if watching:

@@ -3,13 +3,15 @@ them later), streamed as ``text/plain`` like kube-apiserver's proxy to the kubel
 
 Checks the pod and container the way upstream does (a container name is required when the
 pod has several) and maps the query parameters ``container``, ``follow``, ``tailLines``,
-``previous``. Called by :mod:`.app`.
+``previous``, ``sinceSeconds``, ``sinceTime``, ``timestamps``, ``limitBytes`` (validated as
+upstream, :class:`~kubesvc.api.podlogs.LogOptions`). Called by :mod:`.app`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from typing import Protocol, runtime_checkable
@@ -17,7 +19,7 @@ from typing import Protocol, runtime_checkable
 from aiohttp import web
 
 from kubesvc import errors
-from kubesvc.apiserver.http import params
+from kubesvc.api.podlogs import LogOptions
 from kubesvc.apiserver.http.backend import Backend
 from kubesvc.apiserver.http.paths import Target
 
@@ -37,6 +39,7 @@ class LogSource(Protocol):
         follow: bool,
         tail_lines: int | None,
         previous: bool,
+        options: LogOptions | None = None,
     ) -> AsyncIterator[bytes]:
         """Chunks of the container's log. Raises kubesvc.errors (NotFound, BadRequest)
         when the log cannot be read."""
@@ -55,6 +58,7 @@ async def serve_log(
 ) -> web.StreamResponse:
     q = request.rel_url.query
     ns = target.namespace or "default"
+    opts = LogOptions.from_query(q, name=target.name)
     pod = await backend.get(target.info.key, target.name, namespace=ns)
     names = _containers(pod)
     container = q.get("container", "")
@@ -67,23 +71,14 @@ async def serve_log(
         container = names[0]
     elif container not in names:
         raise errors.BadRequest(f"container {container} is not valid for pod {target.name}")
-    tail: int | None = None
-    if "tailLines" in q:
-        tail = params.int_param(q, "tailLines")
-        if tail < 0:
-            raise errors.BadRequest(
-                f'Pod "{target.name}" is invalid: tailLines: Invalid value: {tail}: must be '
-                "greater than or equal to 0"
-            )
     if source is None:
         raise errors.ServiceUnavailable(
             f"no node agent serves logs for pod {target.name}: the log source is not "
             "configured"
         )
-    chunks = source.stream(
-        ns, target.name, container=container, follow=params.truthy(q.get("follow")),
-        tail_lines=tail, previous=params.truthy(q.get("previous")),
-    )
+    opts = dataclasses.replace(opts, container=container)
+    chunks = source.stream(ns, target.name, container=container, follow=opts.follow,
+                           tail_lines=opts.tail_lines, previous=opts.previous, options=opts)
     resp = web.StreamResponse(status=200)
     resp.content_type = "text/plain"
     resp.enable_chunked_encoding()

@@ -39,7 +39,8 @@ from kubesvc.apiserver.http.limits import Limits
 from kubesvc.apiserver.http.logs import LogSource
 from kubesvc.apiserver.http.proxy import Dialer, direct_dial
 from kubesvc.apiserver.http.rbacpolicy import PolicyCache, ensure_bootstrap_policy
-from kubesvc.apiserver.http.tls import ensure_tls
+from kubesvc.apiserver.http.streamrelay import KubeletClient, client_context
+from kubesvc.apiserver.http.tls import ensure_kubelet_client, ensure_tls
 
 __all__ = ["ApiServer", "Limits", "LogSource"]
 
@@ -192,6 +193,7 @@ class ApiServer:
             *self.extra_sans, socket.gethostname()]
         tls = await asyncio.to_thread(ensure_tls, self.data_dir, extra_sans=sans)
         self._ca_pem = tls.ca_pem
+        kcert, kkey = await asyncio.to_thread(ensure_kubelet_client, self.data_dir)
         self._tokens = TokenFile.load_or_create(self.data_dir / "tokens.csv")
         if self.audit_log_path is not None:
             rules = load_policy(self.audit_policy_file) if self.audit_policy_file else None
@@ -211,6 +213,7 @@ class ApiServer:
             limits=self.limits,
             bootstrap=BootstrapTokenAuthenticator(self._get_secret), audit=self._audit,
             authz=Authz(self.policy, self.registry),
+            kubelet=KubeletClient(self.dial, client_context(str(kcert), str(kkey))),
         )
         self._api.watcher.min_request_timeout = self.min_request_timeout
         # handler_cancellation: a watch ends when its client disconnects; writes are

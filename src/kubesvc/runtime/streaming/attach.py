@@ -1,0 +1,130 @@
+"""``kubectl attach`` (and ``kubectl run -i/-it``): a :class:`~.exec.StreamSession` over the
+stdio of a container's main process, which the runner keeps for containers with ``stdin``
+or ``tty`` (:class:`ProcessAttach`: a stdin pipe or a PTY whose output also goes to the
+container log).
+
+Output is what the process writes from the moment of attaching (as upstream; stdout and
+stderr share one pipe here, so both arrive on stdout). A client that goes away detaches and
+leaves the container running; with ``stdinOnce`` the first detach closes its stdin. The
+attach ends when the main process exits and reports Success, as the kubelet's does: the
+exit code is in the pod status. Used by :mod:`.server` and
+:class:`kubesvc.runtime.process.ProcessRunner`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+
+from kubesvc.runtime.streaming.exec import AttachPoint, _set_winsize, write_all
+
+
+class ProcessAttach:
+    """The runner's side: ``stdin_fd`` (a pipe's write end or the PTY master) and the
+    output fan-out fed by the log pump (:meth:`feed`). Implements :class:`AttachPoint`."""
+
+    def __init__(self, stdin_fd: int | None, *, tty: bool, stdin_once: bool) -> None:
+        self.tty = tty
+        self.stdin_once = stdin_once
+        self._stdin = stdin_fd
+        if stdin_fd is not None:
+            os.set_blocking(stdin_fd, False)
+        self._subscribers: list[asyncio.Queue[bytes]] = []
+        self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._attached_once = False
+
+    def feed(self, data: bytes) -> None:
+        """Output of the process (``b""``: its output ended)."""
+        for q in self._subscribers:
+            q.put_nowait(data)
+
+    def exited(self, code: int) -> None:
+        if not self._exited.done():
+            self._exited.set_result(code)
+        self.feed(b"")
+        self.close_stdin(force=True)
+
+    def subscribe(self) -> asyncio.Queue[bytes]:
+        q: asyncio.Queue[bytes] = asyncio.Queue()
+        if self._exited.done():
+            q.put_nowait(b"")
+        self._subscribers.append(q)
+        self._attached_once = True
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue[bytes]) -> None:
+        with contextlib.suppress(ValueError):
+            self._subscribers.remove(q)
+        if self.stdin_once and self._attached_once:
+            self.close_stdin()
+
+    async def write(self, data: bytes) -> None:
+        if self._stdin is None:
+            return
+        try:
+            await write_all(self._stdin, data)
+        except OSError:
+            self.close_stdin(force=True)
+
+    def close_stdin(self, *, force: bool = False) -> None:
+        if self._stdin is None:
+            return
+        if self.tty and not force:
+            with contextlib.suppress(OSError):
+                os.write(self._stdin, b"\x04")
+            return
+        with contextlib.suppress(OSError):
+            os.close(self._stdin)
+        self._stdin = None
+
+    def resize(self, width: int, height: int) -> None:
+        if self.tty and self._stdin is not None:
+            _set_winsize(self._stdin, width, height)
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exited)
+
+
+class AttachSession:
+    """One attached client (see the module docstring)."""
+
+    def __init__(self, point: AttachPoint, *, stdin: bool, tty: bool) -> None:
+        self.point = point
+        self.tty = point.tty
+        self._stdin = stdin
+        self._q = point.subscribe()
+        self._detached = False
+
+    async def write_stdin(self, data: bytes) -> None:
+        if self._stdin:
+            await self.point.write(data)
+
+    def close_stdin(self) -> None:
+        if self._stdin:
+            self.point.close_stdin()
+
+    def resize(self, width: int, height: int) -> None:
+        self.point.resize(width, height)
+
+    async def read_stdout(self) -> bytes:
+        data = await self._q.get()
+        if not data:
+            self._q.put_nowait(b"")
+        return data
+
+    async def read_stderr(self) -> bytes:
+        return b""  # one pipe carries both (module docstring)
+
+    async def wait(self) -> int:
+        await self.point.wait()
+        return 0  # attach reports Success; the exit code is the pod status's
+
+    def kill(self) -> None:
+        """Detach (the container keeps running)."""
+        self.close()
+
+    def close(self) -> None:
+        if not self._detached:
+            self._detached = True
+            self.point.unsubscribe(self._q)
