@@ -16,8 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from typing import TYPE_CHECKING
 
-from kubesvc.runtime.streaming.exec import AttachPoint, _set_winsize, write_all
+from kubesvc.runtime.streaming.fdio import set_winsize, write_all
+
+if TYPE_CHECKING:
+    from kubesvc.runtime.streaming.exec import AttachPoint
 
 
 class ProcessAttach:
@@ -80,7 +84,7 @@ class ProcessAttach:
 
     def resize(self, width: int, height: int) -> None:
         if self.tty and self._stdin is not None:
-            _set_winsize(self._stdin, width, height)
+            set_winsize(self._stdin, width, height)
 
     async def wait(self) -> int:
         return await asyncio.shield(self._exited)

@@ -31,18 +31,17 @@ import os
 import pty
 import shutil
 import signal
-import struct
 import subprocess
 import termios
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
 
-from kubesvc.runtime import process as _process  # (process imports attach, which imports us)
+from kubesvc.runtime.process import die_with_parent
+from kubesvc.runtime.streaming.fdio import FdReader, set_winsize, write_all
 
 log = logging.getLogger(__name__)
 
-READ_SIZE = 64 * 1024
 _NAMESPACES = (("net", "--net"), ("uts", "--uts"), ("mnt", "--mount"), ("ipc", "--ipc"))
 
 
@@ -137,16 +136,11 @@ def namespace_prefix(target: ContainerTarget) -> list[str]:
     return ["nsenter", f"--target={target.pid}", *flags, "--"]
 
 
-def _set_winsize(fd: int, width: int, height: int) -> None:
-    with contextlib.suppress(OSError):
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
-
-
 def _child_setup(parent: int, tty: int | None, uid: int | None, gid: int | None) -> None:
     """``preexec_fn``: die with the agent; with a tty, make it the controlling terminal of
     the new session; then become the container's user. ``tty`` is the PTY slave's fd
     number (uvloop runs this before it moves the slave onto fd 0)."""
-    _process.die_with_parent(parent)
+    die_with_parent(parent)
     if tty is not None:
         # (uvloop's start_new_session may run after preexec_fn: be a session leader now)
         with contextlib.suppress(OSError):
@@ -157,81 +151,6 @@ def _child_setup(parent: int, tty: int | None, uid: int | None, gid: int | None)
         os.setgid(gid)
     if uid is not None:
         os.setuid(uid)
-
-
-class FdReader:
-    """Reads a non-blocking fd on the event loop into a bounded queue (reading pauses
-    while the consumer lags); ``b""`` marks the end (EOF, or EIO of a PTY master)."""
-
-    def __init__(self, fd: int, *, limit: int = 16) -> None:
-        self.fd = fd
-        os.set_blocking(fd, False)
-        self._loop = asyncio.get_running_loop()
-        self._q: asyncio.Queue[bytes] = asyncio.Queue()
-        self._limit = limit
-        self._reading = True
-        self.done = False
-        self._loop.add_reader(fd, self._readable)
-
-    def _readable(self) -> None:
-        try:
-            data = os.read(self.fd, READ_SIZE)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self._finish()
-            return
-        self._q.put_nowait(data)
-        if self._q.qsize() >= self._limit and self._reading:
-            self._loop.remove_reader(self.fd)
-            self._reading = False
-
-    def _finish(self) -> None:
-        if self.done:
-            return
-        self.done = True
-        if self._reading:
-            self._loop.remove_reader(self.fd)
-            self._reading = False
-        self._q.put_nowait(b"")
-
-    async def read(self) -> bytes:
-        data = await self._q.get()
-        if not data:
-            self._q.put_nowait(b"")  # stay at the end for later readers
-        elif not self._reading and not self.done and self._q.qsize() < self._limit:
-            self._reading = True
-            self._loop.add_reader(self.fd, self._readable)
-        return data
-
-    def close(self) -> None:
-        self._finish()
-        with contextlib.suppress(OSError):
-            os.close(self.fd)
-
-
-def _set_done(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
-
-
-async def write_all(fd: int, data: bytes) -> None:
-    """Write everything to a non-blocking fd, waiting for it to drain as needed."""
-    loop = asyncio.get_running_loop()
-    view = memoryview(data)
-    while view:
-        try:
-            n = os.write(fd, view)
-            view = view[n:]
-        except BlockingIOError:
-            ready: asyncio.Future[None] = loop.create_future()
-            loop.add_writer(fd, _set_done, ready)
-            try:
-                await ready
-            finally:
-                loop.remove_writer(fd)
 
 
 class ExecSession:
@@ -261,7 +180,7 @@ class ExecSession:
                 master, slave = pty.openpty()
                 os.set_inheritable(master, False)
                 if size:
-                    _set_winsize(master, *size)
+                    set_winsize(master, *size)
                 child.append(slave)
                 mine.append(master)
                 fds = {"stdin": slave, "stdout": slave, "stderr": slave}
@@ -333,7 +252,7 @@ class ExecSession:
 
     def resize(self, width: int, height: int) -> None:
         if self._master is not None:
-            _set_winsize(self._master, width, height)
+            set_winsize(self._master, width, height)
 
     async def read_stdout(self) -> bytes:
         return await self._stdout.read() if self._stdout is not None else b""
@@ -343,17 +262,13 @@ class ExecSession:
 
     async def wait(self) -> int:
         rc = await self.proc.wait()
-        if self.tty and self._stdout is not None:
-            # Background children may hold the terminal open: the output ends with the
-            # process (after what is already buffered).
-            loop = asyncio.get_running_loop()
-            loop.call_later(0.2, self._stdout._finish)
         return 128 - rc if rc < 0 else rc
 
     def kill(self) -> None:
-        if self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
+        """SIGKILL the process group: the command and whatever it started (also after the
+        command itself has exited: its children may still hold the output open)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
 
     def close(self) -> None:
         """Release the fds (after the protocol is done)."""
