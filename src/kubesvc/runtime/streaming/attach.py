@@ -105,7 +105,9 @@ class AttachSession:
             await self.point.write(data)
 
     def close_stdin(self) -> None:
-        if self._stdin:
+        """The client's stdin ended: the container's stdin closes only with ``stdinOnce``
+        (as the kubelet's; otherwise another attach may go on writing to it)."""
+        if self._stdin and getattr(self.point, "stdin_once", False):
             self.point.close_stdin()
 
     def resize(self, width: int, height: int) -> None:
