@@ -284,3 +284,8 @@ CASES: tuple[Case, ...] = (
          test=M + "should_mirror_a_custom_endpoint_with_multiple_subsets_and_same_ip_"
                   "address"),
 )
+
+# exec, attach, run -i, cp and logs (their own module; see its docstring)
+from tests.conformance.cases_exec import EXEC_CASES  # noqa: E402
+
+CASES = (*CASES, *EXEC_CASES)

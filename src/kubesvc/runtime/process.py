@@ -300,9 +300,10 @@ class ProcessRunner:
         # it ends when the container's last process closes the pipe.
         a.pump = LogPump(rfd, str(path), max_size=self.log_max_size,
                          max_files=self.log_max_files)
-        if keep_stdin is not None:
-            a.attach = ProcessAttach(keep_stdin, tty=launch.tty, stdin_once=launch.stdin_once)
-            a.pump.on_data = a.attach.feed
+        # Every container can be attached to (its output from then on); stdin only with
+        # ``stdin``/``tty``.
+        a.attach = ProcessAttach(keep_stdin, tty=launch.tty, stdin_once=launch.stdin_once)
+        a.pump.on_data = a.attach.feed
         self._forget_old_attempts(launch)
         a.proc = proc
         info.pid = proc.pid
@@ -371,7 +372,8 @@ class ProcessRunner:
                 await asyncio.wait({waiter}, timeout=5)
 
     def attach_point(self, container_id: str) -> ProcessAttach | None:
-        """The kept stdio of a running container with ``stdin``/``tty`` (kubectl attach)."""
+        """The kept stdio of a running container (kubectl attach): its output, and its
+        stdin with ``stdin``/``tty``. None for a finished or adopted one."""
         a = self._attempts.get(container_id)
         return a.attach if a is not None and a.info.finished_at is None else None
 

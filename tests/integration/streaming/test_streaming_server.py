@@ -219,7 +219,7 @@ async def test_refusals_before_the_upgrade(env: Env) -> None:
             ("/exec/ns1/gone/c1", _q(["true"], stdout=True), 404,
              'container not found ("c1")'),
             ("/attach/ns1/p1/c1", [("stdout", "true")], 400,
-             "container c1 does not have stdin or a tty allocated"),
+             "container c1 cannot be attached to"),
         ]:
             async with s.get(env.url + path, params=params, ssl=env.ctx,
                              headers={"Connection": "Upgrade", "Upgrade": "websocket"}) as r:

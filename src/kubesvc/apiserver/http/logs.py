@@ -4,12 +4,14 @@ them later), streamed as ``text/plain`` like kube-apiserver's proxy to the kubel
 Checks the pod and container the way upstream does (a container name is required when the
 pod has several) and maps the query parameters ``container``, ``follow``, ``tailLines``,
 ``previous``, ``sinceSeconds``, ``sinceTime``, ``timestamps``, ``limitBytes`` (validated as
-upstream, :class:`~kubesvc.api.podlogs.LogOptions`). Called by :mod:`.app`.
+upstream, :class:`~kubesvc.api.podlogs.LogOptions`); a client that asks for a WebSocket
+upgrade gets the log as ``binary.k8s.io`` messages. Called by :mod:`.app`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import logging
@@ -79,11 +81,13 @@ async def serve_log(
     opts = dataclasses.replace(opts, container=container)
     chunks = source.stream(ns, target.name, container=container, follow=opts.follow,
                            tail_lines=opts.tail_lines, previous=opts.previous, options=opts)
+    iterator = aiter(chunks)
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        return await _serve_websocket(request, iterator)
     resp = web.StreamResponse(status=200)
     resp.content_type = "text/plain"
     resp.enable_chunked_encoding()
     first: bytes | None = None
-    iterator = aiter(chunks)
     # Read the first chunk before committing to 200 so that a source error is a Status.
     with contextlib.suppress(StopAsyncIteration):
         first = await anext(iterator)
@@ -108,3 +112,42 @@ async def serve_log(
             with contextlib.suppress(Exception):
                 await close()
     return resp
+
+
+# upstream's wsstream.Reader protocols for streamed reads: binary messages, or base64 text
+WS_PROTOCOLS = ("binary.k8s.io", "base64.binary.k8s.io")
+
+
+async def _serve_websocket(request: web.Request,
+                           chunks: AsyncIterator[bytes]) -> web.WebSocketResponse:
+    """The log as WebSocket messages (one per chunk), as kube-apiserver serves a streamed
+    read to a client that upgrades: ``binary.k8s.io`` (or no protocol) sends binary
+    messages, ``base64.binary.k8s.io`` base64 text; the socket closes at the end."""
+    ws = web.WebSocketResponse(protocols=WS_PROTOCOLS)
+    # Read the first chunk before upgrading so that a source error is still a Status.
+    first = b""
+    with contextlib.suppress(StopAsyncIteration):
+        first = await anext(chunks)
+    await ws.prepare(request)
+    b64 = ws.ws_protocol == "base64.binary.k8s.io"
+    try:
+        data = first
+        while True:
+            if data:
+                if b64:
+                    await ws.send_str(base64.b64encode(data).decode())
+                else:
+                    await ws.send_bytes(data)
+            try:
+                data = await anext(chunks)
+            except StopAsyncIteration:
+                break
+        await ws.close()
+    except ConnectionError:
+        pass
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                await close()
+    return ws

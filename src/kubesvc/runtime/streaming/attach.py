@@ -1,7 +1,7 @@
 """``kubectl attach`` (and ``kubectl run -i/-it``): a :class:`~.exec.StreamSession` over the
-stdio of a container's main process, which the runner keeps for containers with ``stdin``
-or ``tty`` (:class:`ProcessAttach`: a stdin pipe or a PTY whose output also goes to the
-container log).
+stdio of a container's main process, which the runner keeps (:class:`ProcessAttach`: the
+output the log pump reads, fanned out to attached clients; with ``stdin`` a stdin pipe,
+with ``tty`` a PTY whose master is both).
 
 Output is what the process writes from the moment of attaching (as upstream; stdout and
 stderr share one pipe here, so both arrive on stdout). A client that goes away detaches and
@@ -99,16 +99,23 @@ class AttachSession:
         self._stdin = stdin
         self._q = point.subscribe()
         self._detached = False
+        self._ended = asyncio.Event()
 
     async def write_stdin(self, data: bytes) -> None:
-        if self._stdin:
+        if self._stdin and not self._ended.is_set():
             await self.point.write(data)
 
     def close_stdin(self) -> None:
-        """The client's stdin ended: the container's stdin closes only with ``stdinOnce``
-        (as the kubelet's; otherwise another attach may go on writing to it)."""
-        if self._stdin and getattr(self.point, "stdin_once", False):
+        """The client's stdin ended. With ``stdinOnce`` the container's stdin closes and the
+        output goes on until it exits; otherwise the client detaches here and the container
+        keeps its stdin for the next attach (as containerd's CRI attach)."""
+        if not self._stdin:
+            return
+        if getattr(self.point, "stdin_once", False):
             self.point.close_stdin()
+        else:
+            self._ended.set()
+            self._q.put_nowait(b"")
 
     def resize(self, width: int, height: int) -> None:
         self.point.resize(width, height)
@@ -123,7 +130,13 @@ class AttachSession:
         return b""  # one pipe carries both (module docstring)
 
     async def wait(self) -> int:
-        await self.point.wait()
+        exited = asyncio.ensure_future(self.point.wait())
+        ended = asyncio.ensure_future(self._ended.wait())
+        try:
+            await asyncio.wait({exited, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            exited.cancel()
+            ended.cancel()
         return 0  # attach reports Success; the exit code is the pod status's
 
     def kill(self) -> None:

@@ -51,6 +51,7 @@ DEFAULT_PORT = 10250
 APISERVER_CLIENT_CN = "kube-apiserver-kubelet-client"
 ALLOWED_USERS = frozenset({APISERVER_CLIENT_CN})
 _CHUNK = 64 * 1024
+MAX_REQUEST_LINE = 1 << 20
 
 Connect = Callable[[int], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
@@ -185,8 +186,11 @@ class StreamingServer:
             log.warning("streaming server on %s: no client CA, every request is refused",
                         self.host)
             ctx = await asyncio.to_thread(self._no_client_ca_context)
+        # The request line carries the whole command (a 20 000-character argument is an
+        # upstream e2e case): Go's 1 MiB header limit, as the kubelet and API server have.
         runner = web.AppRunner(self.make_app(), access_log=None, handler_cancellation=True,
-                               shutdown_timeout=0.5)
+                               shutdown_timeout=0.5, max_line_size=MAX_REQUEST_LINE,
+                               max_field_size=64 << 10)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, ssl_context=ctx)
         await site.start()
@@ -235,8 +239,9 @@ class StreamingServer:
         if verb == "attach":
             point = target.attach
             if point is None:
-                return _plain(400, f"container {m['container']} does not have stdin or a "
-                                   "tty allocated: attach needs stdin: true or tty: true")
+                return _plain(400, f"container {m['container']} cannot be attached to: its "
+                                   "stdio is not held by this agent (a container adopted "
+                                   "after an agent restart)")
 
             async def start() -> StreamSession:
                 assert point is not None
