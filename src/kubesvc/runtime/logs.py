@@ -194,6 +194,10 @@ class ArrivalTimes:
     def _load(self) -> None:
         try:
             with open(self.path, "rb") as f:
+                if os.fstat(f.fileno()).st_size < self._pos:  # truncated by a rotation
+                    self._pos = 0
+                    self.offsets.clear()
+                    self.times.clear()
                 f.seek(self._pos)
                 data = f.read()
         except OSError:
