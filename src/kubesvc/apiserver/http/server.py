@@ -242,6 +242,8 @@ class ApiServer:
         """End open watches and log streams, then close the listener."""
         if self._api is not None:
             await self._api.watcher.close_all()
+            if self._api.kubelet is not None:
+                self._api.kubelet.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
