@@ -129,6 +129,26 @@ def test_exec_unknown_container(hc: Cluster) -> None:
     assert f"container nope is not valid for pod {BOX}" in r.stderr
 
 
+def test_exec_into_a_completed_or_waiting_container(hc: Cluster) -> None:
+    hc.kubectl("apply", "-f", "-", input=_pod("done", ["true"]))
+    hc.wait_for(lambda: hc.kubectl_json("get", "pod", "done")["status"].get("phase")
+                == "Succeeded", what="pod done completed")
+    r = hc.kubectl("exec", "done", "--", "true", check=False)
+    assert r.returncode != 0
+    assert ("cannot exec into a container in a completed pod; current phase is Succeeded"
+            in r.stderr)
+    # an image that cannot run: the pod is Pending, the agent has no such container
+    hc.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "waiting"},
+        "spec": {"containers": [{"name": "w", "image": "example.com/not-mapped:1"}]}}))
+    hc.wait_for(lambda: hc.kubectl_json("get", "pod", "waiting")["spec"].get("nodeName"),
+                what="pod waiting scheduled")
+    r = hc.kubectl("exec", "waiting", "--", "true", check=False)
+    assert r.returncode != 0
+    assert 'unable to upgrade connection: container not found ("w")' in r.stderr
+    hc.kubectl("delete", "pod", "done", "waiting", "--wait=false")
+
+
 def test_exec_needs_rbac(hc: Cluster) -> None:
     """``kubectl exec`` is a create of pods/exec (POST): a user who may read pods (the
     ``view`` role) but not that is Forbidden."""
