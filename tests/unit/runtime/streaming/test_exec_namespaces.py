@@ -58,3 +58,17 @@ async def test_exec_enters_the_mount_and_uts_namespace_of_the_main_process(
     finally:
         main.kill()
         await main.wait()
+
+
+async def test_exec_runs_as_the_containers_user() -> None:
+    """securityContext.runAsUser/runAsGroup (the agent is root here)."""
+    target = ContainerTarget("ns", "p", "c", pid=None, uid=65534, gid=65534,
+                             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    session = await ExecSession.start(target, ["sh", "-c", "id -u; id -g"], stdin=False,
+                                      stdout=True, stderr=True, tty=False)
+    out = b""
+    while chunk := await session.read_stdout():
+        out += chunk
+    assert await session.wait() == 0
+    session.close()
+    assert out == b"65534\n65534\n"
