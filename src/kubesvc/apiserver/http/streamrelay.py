@@ -69,8 +69,12 @@ class KubeletClient:
                                                              asyncio.StreamWriter]:
         try:
             reader, writer = await asyncio.wait_for(self.dial(host, port), CONNECT_TIMEOUT)
-            if self.tls is not None:
-                await asyncio.wait_for(writer.start_tls(self.tls), CONNECT_TIMEOUT)
+            try:
+                if self.tls is not None:
+                    await asyncio.wait_for(writer.start_tls(self.tls), CONNECT_TIMEOUT)
+            except BaseException:
+                writer.close()  # (also when cancelled: a spare dropped at shutdown)
+                raise
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             why = ("i/o timeout" if isinstance(exc, TimeoutError) else str(exc))
             raise errors.ServiceUnavailable(

@@ -61,7 +61,11 @@ class FakeAgent:
         self.server: asyncio.AbstractServer | None = None
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:  # the API server's unused spare connection
+            writer.close()
+            return
         self.heads.append(head)
         if b" /portforward/" in head.split(b"\r\n", 1)[0]:
             writer.write(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
@@ -113,6 +117,7 @@ async def test_relay_after_an_upgrade_and_a_refused_upgrade() -> None:
             got += await asyncio.wait_for(reader.read(100), 5)
         assert got == b"HELLO SPDY"
         writer.close()
+        await writer.wait_closed()
         sent = agent.heads[0].decode()
         assert sent.startswith("POST /portforward/default/p?ports=80 HTTP/1.1\r\n")
         assert "Upgrade: SPDY/3.1" in sent and "Authorization" not in sent
@@ -128,8 +133,11 @@ async def test_relay_after_an_upgrade_and_a_refused_upgrade() -> None:
         assert answer.endswith(b'container not found ("c")')
         assert agent.heads[1].startswith(b"POST /exec/default/p/c?command=true&stdout=1 ")
         writer.close()
+        await writer.wait_closed()
     finally:
+        api.kubelet.close()  # type: ignore[union-attr]
         await server.close()
         assert agent.server is not None
         agent.server.close()
-        api.kubelet.close()  # type: ignore[union-attr]
+        await asyncio.sleep(0.1)  # the agent's handlers see their connections close
+        await agent.server.wait_closed()
