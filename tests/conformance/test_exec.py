@@ -256,6 +256,8 @@ async def _ws_read(api: Api, path: str, protocols: list[str]) -> list[bytes]:
                 msgs.append(msg.data)
             elif msg.type == aiohttp.WSMsgType.TEXT:
                 msgs.append(msg.data.encode())
+    # (aiohttp's advice: let the TLS transport finish closing before the loop ends)
+    await asyncio.sleep(0.25)
     return msgs
 
 
