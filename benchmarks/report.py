@@ -219,6 +219,7 @@ SECTIONS: dict[str, tuple[str, Section]] = {
     "control_plane_scale": ("Control-plane scale (simulated pods)", sec_generic),
     "soak": ("Soak: churn with 200 watchers, memory per idle watcher", sec_generic),
     "portforward": ("kubectl port-forward vs direct", sec_generic),
+    "exec_latency": ("`kubectl exec` latency vs `kubectl get`", sec_generic),
 }
 
 

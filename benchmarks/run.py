@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, str] = {
     "control_plane_scale": "benchmarks.control_plane_scale",
     "soak": "benchmarks.soak",
     "portforward": "benchmarks.portforward",
+    "exec_latency": "benchmarks.exec_latency",
 }
 
 DOCS = ROOT / "docs"

@@ -435,3 +435,8 @@ STORAGE_CASES: tuple[Case, ...] = (
         note=MOUNTTEST_NOTE + "; the agent's volume sync runs every 5 s"),
 )
 CASES = CASES + STORAGE_CASES
+
+# exec, attach, run -i, cp and logs (their own module; see its docstring)
+from tests.conformance.cases_exec import EXEC_CASES  # noqa: E402
+
+CASES = (*CASES, *EXEC_CASES)

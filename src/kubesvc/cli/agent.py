@@ -11,6 +11,11 @@ every other API call with it and renews it before it expires. With several serve
 uses one at a time and moves to the next when a request cannot reach it
 (:class:`FailoverClient`), so a dead server replica does not take its nodes with it.
 
+Every agent serves exec, attach, port-forward and logs to the API server on
+``--node-ip:--streaming-port`` (HTTPS; client certificates of ``--client-ca-file``, by
+default the cluster CA of ``--ca-file``; :mod:`kubesvc.runtime.streaming.server`), and
+publishes the port in its Node's ``status.daemonEndpoints.kubeletEndpoint.Port``.
+
 In host network mode several agents can share a machine: give each its own ``--node-ip``
 (any 127.x address; NodePorts listen there) and ``--pod-cidr`` inside 127.0.0.0/8.
 
@@ -59,6 +64,7 @@ from kubesvc.runtime.agent import NodeAgent
 from kubesvc.runtime.netns import NetnsNetwork
 from kubesvc.runtime.network import PodNetwork
 from kubesvc.runtime.process import ProcessRunner
+from kubesvc.runtime.streaming.server import StreamingServer
 
 log = logging.getLogger("kubesvc.agent")
 T = TypeVar("T")
@@ -165,6 +171,8 @@ class AgentOptions:
     lb_announce_interface: str = ""
     exit_with_parent: bool = False
     bootstrap_timeout: float = 3600.0  # how long to wait for the node's certificate
+    streaming_port: int = 10250
+    client_ca_file: Path | None = None
 
     @classmethod
     def from_args(cls, a: argparse.Namespace) -> AgentOptions:
@@ -192,6 +200,8 @@ class AgentOptions:
             log_socket=a.log_socket,
             lb_announce_interface=a.lb_announce_interface,
             exit_with_parent=a.exit_with_parent,
+            streaming_port=a.streaming_port,
+            client_ca_file=a.client_ca_file or a.ca_file,
         )
 
 
@@ -276,6 +286,7 @@ class Agent:
         client, cert_ctx = await agent_client(o)
         logs: LogSocketServer | None = None
         metrics: MetricsServer | None = None
+        streams: StreamingServer | None = None
         try:
             dns_ip = await _cluster_dns(client, o.cluster_dns)
             network: str | PodNetwork = o.network
@@ -319,6 +330,9 @@ class Agent:
             if proxier is not None:
                 metrics = await components.start_metrics(
                     [proxier.metrics.scrape], o.metrics_bind_address, "proxy")
+            streams = StreamingServer(agent, host=o.node_ip, port=o.streaming_port,
+                                      cert_dir=o.data_dir / "pki", client_ca=o.client_ca_file)
+            agent.set_kubelet_port(await streams.start())
             async with asyncio.TaskGroup() as tg:
                 for inf in informers:
                     tg.create_task(inf.run(self.stop), name=f"informer/{inf.resource}")
@@ -337,6 +351,8 @@ class Agent:
         finally:
             if metrics is not None:
                 await metrics.stop()
+            if streams is not None:
+                await streams.stop()
             if logs is not None:
                 await logs.stop()
             await client.close()

@@ -82,7 +82,11 @@ class NetnsAgents:
         lease_duration: int,
         image_map: Path | None = None,
         log_level: str = "info",
+        client_ca: Path | None = None,
     ) -> None:
+        """``client_ca``: the cluster CA (the API server's ``pki/ca.crt``), whose
+        ``kube-apiserver-kubelet-client`` certificate the agents' streaming servers
+        accept."""
         self.agents: list[AgentProcess] = []
         self._stopping = False
         for node in topo.nodes:
@@ -99,12 +103,15 @@ class NetnsAgents:
                 "--runtime", runtime, "--data-dir", str(d),
                 "--node-lease-duration-seconds", str(lease_duration),
                 "--log-socket", str(d / "logs.sock"),
+                "--streaming-port", "10250",
                 "--lb-announce-interface", "eth0", "--exit-with-parent",
                 # on the node's address, so that `kubesvc up` can scrape it for the UI
                 "--metrics-bind-address", f"{node.ip}:{PROXY_METRICS_PORT}",
             ]
             if image_map is not None:
                 argv += ["--image-map", str(image_map)]
+            if client_ca is not None:
+                argv += ["--client-ca-file", str(client_ca)]
             self.agents.append(AgentProcess(node, d, argv))
 
     def synced(self) -> bool:

@@ -218,6 +218,13 @@ def _add_agent(sub: Any) -> None:
                         "from outside it)")
     a.add_argument("--log-socket", type=Path, default=None,
                    help="serve pod logs on this unix socket (the kubelet's containerLogs)")
+    a.add_argument("--streaming-port", type=int, default=10250,
+                   help="port of the HTTPS streaming server on the node IP (exec, attach, "
+                        "port-forward, logs for the API server; 0: any free port), "
+                        "published in the Node's status.daemonEndpoints")
+    a.add_argument("--client-ca-file", type=Path, default=None,
+                   help="CA whose client certificates the streaming server accepts (the "
+                        "API server's kube-apiserver-kubelet-client; default --ca-file)")
     a.add_argument("--lb-announce-interface", default="",
                    help="announce LoadBalancer IPs this node is elected for on this "
                         "interface (address + gratuitous ARP)")

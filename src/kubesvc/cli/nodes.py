@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.podlogs import LogOptions
 from kubesvc.apiserver.http.logs import LogSource
 from kubesvc.cli import components
 from kubesvc.cli import netns as topology
@@ -50,7 +51,7 @@ class NodeLogs:
 
     async def stream(
         self, namespace: str, pod: str, *, container: str, follow: bool,
-        tail_lines: int | None, previous: bool,
+        tail_lines: int | None, previous: bool, options: LogOptions | None = None,
     ) -> AsyncIterator[bytes]:
         obj = await self.client.get("pods", pod, namespace=namespace)
         node = str((obj.get("spec") or {}).get("nodeName") or "")
@@ -59,7 +60,8 @@ class NodeLogs:
             raise errors.BadRequest(
                 f'pod "{pod}" is not running on a node of this cluster (node "{node}")')
         async for chunk in source.stream(namespace, pod, container=container, follow=follow,
-                                         tail_lines=tail_lines, previous=previous):
+                                         tail_lines=tail_lines, previous=previous,
+                                         options=options):
             yield chunk
 
 

@@ -19,13 +19,10 @@ import aiohttp
 from aiohttp import web
 
 from kubesvc import errors
+from kubesvc.api.podlogs import LogOptions
 from kubesvc.runtime.types import LogSource
 
 _CHUNK = 64 * 1024
-
-
-def _flag(value: str | None) -> bool:
-    return (value or "").lower() in ("1", "true", "yes")
 
 
 class LogSocketServer:
@@ -53,13 +50,11 @@ class LogSocketServer:
 
     async def _logs(self, request: web.Request) -> web.StreamResponse:
         m = request.match_info
-        q = request.rel_url.query
-        tail = int(q["tailLines"]) if q.get("tailLines", "").lstrip("-").isdigit() else None
         try:
+            opts = LogOptions.from_query(request.rel_url.query, name=m["pod"])
             chunks = aiter(self.source.stream(
-                m["namespace"], m["pod"], container=m["container"],
-                follow=_flag(q.get("follow")), tail_lines=tail,
-                previous=_flag(q.get("previous"))))
+                m["namespace"], m["pod"], container=m["container"], follow=opts.follow,
+                tail_lines=opts.tail_lines, previous=opts.previous, options=opts))
             first = b""
             with contextlib.suppress(StopAsyncIteration):
                 first = await anext(chunks)
@@ -94,11 +89,13 @@ class LogSocketSource:
 
     async def stream(
         self, namespace: str, pod: str, *, container: str, follow: bool,
-        tail_lines: int | None, previous: bool,
+        tail_lines: int | None, previous: bool, options: LogOptions | None = None,
     ) -> AsyncIterator[bytes]:
         query = {"follow": str(follow).lower(), "previous": str(previous).lower()}
         if tail_lines is not None:
             query["tailLines"] = str(tail_lines)
+        if options is not None:
+            query.update(options.query())
         timeout = aiohttp.ClientTimeout(total=None, connect=5, sock_connect=5)
         try:
             session = aiohttp.ClientSession(

@@ -51,6 +51,7 @@ from kubesvc.dns.server import DnsServer
 from kubesvc.informers import Informer
 from kubesvc.metrics.exposition import MetricsServer, registry_source
 from kubesvc.runtime.scheduler import Scheduler
+from kubesvc.runtime.streaming.server import StreamingServer
 from kubesvc.storage import open_store
 from kubesvc.storage.encryption import load_encryption_config
 
@@ -258,6 +259,7 @@ class Cluster:
             parts: list[nodes.NodeParts] = []
             agents: NetnsAgents | None = None
             relay: ApiRelay | None = None
+            streams: list[StreamingServer] = []
             if topo is None:
                 agent_client = who.node(o.node_name)
                 who.shared_reads(agent_client, ("pods", "services"))
@@ -290,7 +292,7 @@ class Cluster:
                     dns_cluster_ip=o.dns_cluster_ip, cluster_domain=o.cluster_domain,
                     runtime=o.runtime, proxy=o.proxy, image_map=o.image_map,
                     lease_duration=max(1, min(40, int(o.node_monitor_grace_period))),
-                    log_level=o.log_level)
+                    log_level=o.log_level, client_ca=o.data_dir / "pki" / "ca.crt")
                 try:
                     await relay.start()
                     await agents.start()
@@ -309,6 +311,13 @@ class Cluster:
                 registry, sysendpoints.kube_dns(managed_by="kubesvc.io-up"),
                 [sysendpoints.Backend(ip, dns_port, node) for ip, node in dns_endpoints])
             for p in parts:
+                # The node's streaming server (exec, attach, port-forward), reached by the
+                # API server as any agent's: on the node IP, a free port.
+                srv = StreamingServer(p.agent, host=o.node_ip, port=0,
+                                      cert_dir=o.data_dir / "node" / "pki",
+                                      client_ca=o.data_dir / "pki" / "ca.crt")
+                p.agent.set_kubelet_port(await srv.start())
+                streams.append(srv)
                 logs.add(p.name, p.agent.log_source)
                 self._checks[f"node/{p.name}"] = p.agent.synced
                 if p.proxier is not None:
@@ -341,6 +350,8 @@ class Cluster:
                         tg.create_task(agents.run(self.stop), name="node-agents")
                     tg.create_task(self._watch_ready(on_ready), name="readiness")
             finally:
+                for srv in streams:
+                    await srv.stop()
                 if agents is not None:
                     await agents.terminate()
                 if relay is not None:

@@ -40,6 +40,8 @@ from kubesvc.runtime.sandbox.manager import (
     TokenRequester,
     client_token_requester,
 )
+from kubesvc.runtime.streaming.exec import ContainerTarget
+from kubesvc.runtime.streaming.node import Connect, streaming_connector, streaming_target
 from kubesvc.runtime.types import PodRunner
 
 log = logging.getLogger(__name__)
@@ -169,6 +171,19 @@ class NodeAgent:
     @property
     def log_source(self) -> PodLogs:
         return self.logs
+
+    def container_target(self, namespace: str, pod: str, container: str) -> ContainerTarget:
+        """A running container for exec/attach (the streaming server's :class:`Node`)."""
+        return streaming_target(self, namespace, pod, container)
+
+    def pod_connector(self, namespace: str, pod: str) -> Connect:
+        """Connections to the pod's ports, for port-forward."""
+        return streaming_connector(self, namespace, pod)
+
+    def set_kubelet_port(self, port: int) -> None:
+        """The streaming server's port, published as the Node's
+        ``status.daemonEndpoints.kubeletEndpoint.Port`` (set before :meth:`run`)."""
+        self.heart.node["status"]["daemonEndpoints"] = {"kubeletEndpoint": {"Port": port}}
 
     def pod_state(self, namespace: str, name: str) -> PodState | None:
         return self.syncer.by_key.get(f"{namespace}/{name}")

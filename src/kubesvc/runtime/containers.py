@@ -388,7 +388,8 @@ class PodSyncer:
             namespace=st.namespace, pod=st.name, pod_uid=st.uid, container=rec.name,
             attempt=rec.restart_count, argv=argv, env=env, netns=st.sandbox.netns,
             workdir=spec.get("workingDir") or None, image=rec.image,
-            hostname=st.sandbox.hostname, sandbox_plan=plan)
+            hostname=st.sandbox.hostname, sandbox_plan=plan, stdin=bool(spec.get("stdin")),
+            stdin_once=bool(spec.get("stdinOnce")), tty=bool(spec.get("tty")))
         info = await self.runner.start(launch, on_exit=partial(self._on_exit, st.key, st.uid))
         rec.current = info
         rec.waiting = None

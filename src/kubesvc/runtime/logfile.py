@@ -23,12 +23,18 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
 MAX_SIZE = 10 * 1024 * 1024  # kubelet containerLogMaxSize
 MAX_FILES = 5  # kubelet containerLogMaxFiles
 READ_SIZE = 256 * 1024
+
+
+def times_path(path: str) -> str:
+    """The arrival-time index of a live log file (lines ``<offset> <unix ns>``)."""
+    return path + "-times"
 
 
 def rotated_logs(path: str) -> list[str]:
@@ -77,7 +83,19 @@ class LogPump:
         self._failed = False
         self._paused = False
         self.closed = asyncio.Event()
+        # Where each chunk of the live file begins and when it arrived (``times_path``):
+        # what ``kubectl logs --timestamps/--since`` read, as a CRI log line's timestamp.
+        self._tfd = self._open_times(truncate=self._size == 0)
+        self.on_data: Callable[[bytes], None] | None = None  # attach's output fan-out
         self._loop.add_reader(read_fd, self._readable)
+
+    @property
+    def times_path(self) -> str:
+        return times_path(self.path)
+
+    def _open_times(self, *, truncate: bool) -> int:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        return os.open(self.times_path, flags | (os.O_TRUNC if truncate else 0), 0o644)
 
     def _open(self) -> int:
         return os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
@@ -98,7 +116,11 @@ class LogPump:
             self._rotate()
 
     def _write(self, data: bytes) -> None:
+        if self.on_data is not None:
+            self.on_data(data)
         view = memoryview(data)
+        with contextlib.suppress(OSError):
+            os.write(self._tfd, f"{self._size} {time.time_ns()}\n".encode())
         try:
             while view:
                 n = os.write(self._wfd, view)
@@ -129,6 +151,8 @@ class LogPump:
         os.close(self._wfd)
         self._wfd = new
         self._size = 0
+        os.close(self._tfd)
+        self._tfd = self._open_times(truncate=True)
         self._tidying = asyncio.ensure_future(asyncio.to_thread(self._tidy))
 
     def _tidy(self) -> None:
@@ -163,4 +187,7 @@ class LogPump:
         self._loop.remove_reader(self._rfd)
         os.close(self._rfd)
         os.close(self._wfd)
+        os.close(self._tfd)
         self.closed.set()
+        if self.on_data is not None:
+            self.on_data(b"")

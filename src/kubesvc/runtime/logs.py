@@ -1,6 +1,8 @@
 """PodLogs: the node agent's :class:`kubesvc.runtime.types.LogSource` — ``kubectl logs``
 (``pods/log``) for the pods on this node, with ``container``, ``follow``, ``tailLines`` and
-``previous``, and upstream's error messages.
+``previous``, ``sinceSeconds``/``sinceTime``, ``timestamps`` and ``limitBytes`` (a
+:class:`~kubesvc.api.podlogs.LogOptions`; the times are the arrival times the log pump
+records per chunk, as a CRI runtime stamps each read), and upstream's error messages.
 
 The API server's HTTP layer calls :meth:`PodLogs.stream`; it reads the log files the
 runner writes (one per container attempt) and the agent's records of which attempt is
@@ -12,11 +14,15 @@ on in the new one. As the kubelet's, a plain read shows the live file only.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 
 from kubesvc import errors
 from kubesvc.api.objects import Obj
+from kubesvc.api.podlogs import LogOptions, format_timestamp
+from kubesvc.runtime.logfile import times_path
 from kubesvc.runtime.podstatus import ContainerRecord
 from kubesvc.runtime.types import ContainerInfo, PodRunner
 
@@ -120,10 +126,23 @@ class PodLogs:
         follow: bool = False,
         tail_lines: int | None = None,
         previous: bool = False,
+        options: LogOptions | None = None,
     ) -> AsyncIterator[bytes]:
+        """``options`` adds since/timestamps/limitBytes (its follow/tail/previous win)."""
+        if options is not None:
+            follow, tail_lines, previous = options.follow, options.tail_lines, options.previous
         # Validate eagerly so the HTTP layer can answer 400/404 before streaming.
         info, _ = self._select(namespace, pod, container, previous)
-        return self._gen(info, follow=follow and not previous, tail_lines=tail_lines)
+        gen = self._gen(info, follow=follow and not previous, tail_lines=tail_lines)
+        if options is None or not (options.timestamps or options.since_seconds is not None
+                                   or options.since_time is not None
+                                   or options.limit_bytes is not None):
+            return gen
+        path = info.log_path or self._runner.log_path(info.pod_uid, info.container,
+                                                      info.attempt) or ""
+        start = tail_offset(path, tail_lines) if tail_lines is not None and path and \
+            os.path.exists(path) else 0
+        return filter_lines(gen, ArrivalTimes(times_path(path)), options, start=start)
 
     async def _gen(self, info: ContainerInfo, *, follow: bool,
                    tail_lines: int | None) -> AsyncIterator[bytes]:
@@ -160,3 +179,95 @@ class PodLogs:
                 await asyncio.sleep(self._poll)
         finally:
             f.close()
+
+
+class ArrivalTimes:
+    """The live file's arrival-time index (:func:`~.logfile.times_path`), read as it
+    grows: :meth:`at` is the arrival time (unix ns) of the chunk holding a byte offset."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.offsets: list[int] = []
+        self.times: list[int] = []
+        self._pos = 0
+
+    def _load(self) -> None:
+        try:
+            with open(self.path, "rb") as f:
+                if os.fstat(f.fileno()).st_size < self._pos:  # truncated by a rotation
+                    self._pos = 0
+                    self.offsets.clear()
+                    self.times.clear()
+                f.seek(self._pos)
+                data = f.read()
+        except OSError:
+            return
+        end = data.rfind(b"\n") + 1
+        self._pos += end
+        for line in data[:end].splitlines():
+            off, _, ns = line.partition(b" ")
+            if off.isdigit() and ns.isdigit():
+                if self.offsets and int(off) < self.offsets[-1]:  # rotated: a new file
+                    self.offsets.clear()
+                    self.times.clear()
+                self.offsets.append(int(off))
+                self.times.append(int(ns))
+
+    def at(self, offset: int) -> int:
+        if not self.offsets or offset > self.offsets[-1]:
+            self._load()
+        i = bisect.bisect_right(self.offsets, offset) - 1
+        if i < 0:
+            return self.times[0] if self.times else time.time_ns()
+        return self.times[i]
+
+
+async def filter_lines(chunks: AsyncIterator[bytes], times: ArrivalTimes, opts: LogOptions,
+                       *, start: int) -> AsyncIterator[bytes]:
+    """The byte stream (from file offset ``start``) as lines with ``--since`` applied, each
+    prefixed with its arrival time for ``--timestamps``, cut at ``--limit-bytes``."""
+    since = opts.since(time.time())
+    since_ns = int(since * 10**9) if since is not None else None
+    left = opts.limit_bytes
+    pos = start
+    buf = b""
+    bytewise = since_ns is None and not opts.timestamps  # limitBytes alone
+    try:
+        async for chunk in chunks:
+            if bytewise and left is not None:
+                yield chunk[:left]
+                left -= len(chunk[:left])
+                if left <= 0:
+                    return
+                continue
+            buf += chunk
+            out: list[bytes] = []
+            while True:
+                nl = buf.find(b"\n")
+                if nl < 0:
+                    break
+                line, buf = buf[:nl + 1], buf[nl + 1:]
+                ns = times.at(pos) if (since_ns is not None or opts.timestamps) else 0
+                pos += len(line)
+                if since_ns is not None and ns < since_ns:
+                    continue
+                out.append(format_timestamp(ns).encode() + b" " + line if opts.timestamps
+                           else line)
+            if not out:
+                continue
+            data = b"".join(out)
+            if left is not None:
+                data = data[:left]
+                left -= len(data)
+            yield data
+            if left is not None and left <= 0:
+                return
+        if buf:  # a last line without a newline
+            ns = times.at(pos)
+            if since_ns is None or ns >= since_ns:
+                data = (format_timestamp(ns).encode() + b" " + buf if opts.timestamps else buf)
+                yield data[:left] if left is not None else data
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()

@@ -15,18 +15,22 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import fcntl
 import json
 import logging
 import os
+import pty
 import secrets
 import shutil
 import signal
 import sys
+import termios
 import time
 from functools import partial
 from pathlib import Path
 
 from kubesvc.runtime.logfile import MAX_FILES, MAX_SIZE, LogPump
+from kubesvc.runtime.streaming.attach import ProcessAttach
 from kubesvc.runtime.types import ContainerInfo, ContainerLaunch, ExitCallback
 
 log = logging.getLogger(__name__)
@@ -114,8 +118,21 @@ def kill_leftovers(pid: int, ticks: object) -> int:
     return n
 
 
+def _container_setup(parent: int, tty: int | None) -> None:
+    """``preexec_fn`` of a container: die with the agent (``parent`` > 0), and with a tty
+    make the PTY (``tty``: the slave's fd number; uvloop runs this before it moves the
+    slave onto fd 0) the controlling terminal of a new session."""
+    if parent:
+        die_with_parent(parent)
+    if tty is not None:
+        # (uvloop's start_new_session may run after preexec_fn: be a session leader now)
+        with contextlib.suppress(OSError):
+            os.setsid()
+        fcntl.ioctl(tty, termios.TIOCSCTTY, 0)
+
+
 class _Attempt:
-    __slots__ = ("info", "on_exit", "proc", "pump", "ticks", "waiter")
+    __slots__ = ("attach", "info", "on_exit", "proc", "pump", "ticks", "waiter")
 
     def __init__(self, info: ContainerInfo, on_exit: ExitCallback | None) -> None:
         self.info = info
@@ -124,6 +141,7 @@ class _Attempt:
         self.waiter: asyncio.Future[None] | None = None
         self.ticks: int | None = None
         self.pump: LogPump | None = None
+        self.attach: ProcessAttach | None = None
 
 
 class ProcessRunner:
@@ -280,26 +298,48 @@ class ProcessRunner:
                 argv = ["unshare", "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"',
                         launch.hostname, *argv]
             argv = ["ip", "netns", "exec", launch.netns, *argv]
-        rfd, wfd = os.pipe2(os.O_CLOEXEC)
+        # stdout+stderr: a pipe, or with ``tty`` a PTY (the agent keeps the master: the log
+        # pump reads a copy of it, attach writes to it); ``stdin``: a pipe kept for attach.
+        stdin: int = asyncio.subprocess.DEVNULL
+        keep_stdin: int | None = None
+        if launch.tty:
+            keep_stdin, wfd = pty.openpty()
+            rfd = os.dup(keep_stdin)
+            stdin = wfd
+        else:
+            rfd, wfd = os.pipe2(os.O_CLOEXEC)
+            if launch.stdin:
+                stdin, keep_stdin = os.pipe2(os.O_CLOEXEC)
+        setup = partial(_container_setup, os.getpid() if self.die_with_agent else 0,
+                        wfd if launch.tty else None)
         try:
             proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=wfd, stderr=wfd,
+                *argv, stdin=stdin, stdout=wfd, stderr=wfd,
                 env=launch.env, cwd=cwd, start_new_session=True,
-                preexec_fn=(partial(die_with_parent, os.getpid()) if self.die_with_agent
-                            else None))
+                preexec_fn=setup if self.die_with_agent or launch.tty else None)
         except OSError as exc:
             os.close(rfd)
             os.close(wfd)
+            if keep_stdin is not None:
+                os.close(keep_stdin)
+            if stdin >= 0 and stdin != wfd:
+                os.close(stdin)
             msg = f"failed to start container {launch.container!r}: exec {argv[0]!r}: {exc}"
             with contextlib.suppress(OSError), open(path, "ab") as f:
                 f.write((msg + "\n").encode())
             self._finish(a, 128, None, reason="StartError", message=msg)
             return info
         os.close(wfd)
+        if stdin >= 0 and stdin != wfd:
+            os.close(stdin)
         # The pump outlives this runner (close() leaves running processes to be adopted);
         # it ends when the container's last process closes the pipe.
         a.pump = LogPump(rfd, str(path), max_size=self.log_max_size,
                          max_files=self.log_max_files)
+        # Every container can be attached to (its output from then on); stdin only with
+        # ``stdin``/``tty``.
+        a.attach = ProcessAttach(keep_stdin, tty=launch.tty, stdin_once=launch.stdin_once)
+        a.pump.on_data = a.attach.feed
         self._forget_old_attempts(launch)
         a.proc = proc
         info.pid = proc.pid
@@ -343,6 +383,8 @@ class ProcessRunner:
         i.reason = reason
         i.message = message
         self._unrecord(i.id)
+        if a.attach is not None:
+            a.attach.exited(code)
         if a.on_exit is not None:
             cb = a.on_exit
             asyncio.get_running_loop().call_soon(cb, i)
@@ -364,6 +406,12 @@ class ProcessRunner:
                 os.killpg(pid, signal.SIGKILL)
             if waiter is not None:
                 await asyncio.wait({waiter}, timeout=5)
+
+    def attach_point(self, container_id: str) -> ProcessAttach | None:
+        """The kept stdio of a running container (kubectl attach): its output, and its
+        stdin with ``stdin``/``tty``. None for a finished or adopted one."""
+        a = self._attempts.get(container_id)
+        return a.attach if a is not None and a.info.finished_at is None else None
 
     def status(self, container_id: str) -> ContainerInfo | None:
         a = self._attempts.get(container_id)

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from kubesvc.api.podlogs import LogOptions
 
 
 @dataclass(slots=True)
@@ -31,6 +34,9 @@ class ContainerLaunch:
     image: str = ""
     hostname: str = ""  # netns mode: the pod's hostname, set in a UTS namespace of its own
     sandbox_plan: str = ""  # the launch plan (JSON) of its pod sandbox; "" = unisolated
+    stdin: bool = False  # keep stdin open for ``kubectl attach`` (container ``stdin``)
+    stdin_once: bool = False
+    tty: bool = False  # run on a PTY (container ``tty``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,4 +145,8 @@ class LogSource(Protocol):
         follow: bool = False,
         tail_lines: int | None = None,
         previous: bool = False,
-    ) -> AsyncIterator[bytes]: ...
+        options: LogOptions | None = None,
+    ) -> AsyncIterator[bytes]:
+        """``options``: the full query (since, timestamps, limitBytes); its follow,
+        tailLines and previous agree with the keyword arguments."""
+        ...

@@ -31,7 +31,7 @@ class FakeLogs:
 
     async def stream(
         self, namespace: str, pod: str, *, container: str, follow: bool,
-        tail_lines: int | None, previous: bool,
+        tail_lines: int | None, previous: bool, options: object = None,
     ) -> AsyncIterator[bytes]:
         lines = [f"{namespace}/{pod}/{container} line {i}\n".encode() for i in range(3)]
         if tail_lines is not None:

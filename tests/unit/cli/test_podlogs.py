@@ -20,7 +20,7 @@ class FakeLogs:
 
     def stream(self, namespace: str, pod: str, *, container: str | None = None,
                follow: bool = False, tail_lines: int | None = None,
-               previous: bool = False) -> AsyncIterator[bytes]:
+               previous: bool = False, options: object = None) -> AsyncIterator[bytes]:
         self.calls.append((namespace, pod, container, follow, tail_lines, previous))
         if pod == "missing":
             raise errors.NotFound(f'pods "{pod}" not found', name=pod, kind="pods")

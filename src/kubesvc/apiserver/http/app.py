@@ -4,7 +4,8 @@ method, and turns every error into a ``metav1.Status``.
 Routing is done here by hand (a path split, no regex table) to keep per-request overhead
 low: non-resource paths (``/version``, health, discovery, OpenAPI) first, then resource
 paths parsed by :mod:`.paths` and dispatched to :class:`.crud.Crud`, :class:`.watch.Watcher`,
-:func:`.logs.serve_log`, :func:`.proxy.serve_proxy`, the ServiceAccount token endpoints of
+:func:`.logs.serve_log`, :func:`.proxy.serve_proxy`, :func:`.streamrelay.serve_connect`
+(exec, attach, portforward to the pod's node agent), the ServiceAccount token endpoints of
 :mod:`.tokens` (TokenRequest, TokenReview, OIDC discovery) or, for the other create-only
 reviews, :func:`.reviews.serve`. Authentication is upstream's chain: the token file, then
 bootstrap tokens, then ServiceAccount JWTs; a request without a bearer token is
@@ -47,6 +48,12 @@ from kubesvc.apiserver.http.metrics import ApiMetrics
 from kubesvc.apiserver.http.negotiation import MAX_BODY_BYTES, encode
 from kubesvc.apiserver.http.params import truthy
 from kubesvc.apiserver.http.proxy import Dialer, direct_dial, serve_proxy
+from kubesvc.apiserver.http.streamrelay import (
+    CONNECT_SUBRESOURCES,
+    KubeletClient,
+    KubeletLogs,
+    serve_connect,
+)
 from kubesvc.apiserver.http.tokens import OIDC_PATHS, TokenIssuer
 from kubesvc.apiserver.http.watch import Watcher
 from kubesvc.apiserver.http.x509auth import CSR_KEY, X509Authenticator, csr_requester
@@ -57,9 +64,8 @@ log = logging.getLogger(__name__)
 _NOT_FOUND = "the server could not find the requested resource"
 _METHOD_NOT_ALLOWED = "the server does not allow this method on the requested resource"
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# upstream's long-running check: watches and these subresources (exec, attach and
-# portforward are not served here)
-_LONG_RUNNING_SUBRESOURCES = frozenset({"log", "proxy"})
+# upstream's long-running check: watches and these subresources
+_LONG_RUNNING_SUBRESOURCES = frozenset({"log", "proxy", "exec", "attach", "portforward"})
 
 
 def status_response(err: errors.KubeError) -> web.Response:
@@ -131,6 +137,7 @@ class ApiApp:
         service_accounts: TokenIssuer | None = None,
         anonymous: bool = True,
         x509: X509Authenticator | None = None,
+        kubelet: KubeletClient | None = None,
     ) -> None:
         self.backend = backend
         # ServiceAccount tokens (None: no TokenRequest/TokenReview/OIDC, no SA JWTs)
@@ -138,6 +145,9 @@ class ApiApp:
         self.anonymous = anonymous  # --anonymous-auth
         # Client certificates, tried before the bearer tokens (upstream's union order).
         self.x509 = x509
+        # How pods/exec, attach, portforward (and logs without a log_source) reach the
+        # pod's node agent.
+        self.kubelet = kubelet
         self.limits = limits if limits is not None else Limits()
         # RBAC (None: every authenticated caller may do everything, as AlwaysAllow).
         self.authz = authz
@@ -363,12 +373,24 @@ class ApiApp:
         if sub == "proxy":
             return await serve_proxy(request, target, backend=self.backend, dial=self.dial,
                                      proxy_path=target.proxy_path)
+        if sub in CONNECT_SUBRESOURCES and info.key == "pods":
+            if method not in ("GET", "POST"):
+                raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
+            if self.kubelet is None:
+                raise errors.ServiceUnavailable(f"{sub} is not served: the API server has no "
+                                                "connection to node agents")
+            with self.watcher.track():
+                return await serve_connect(request, target, backend=self.backend,
+                                           kubelet=self.kubelet)
         if method in ("GET", "HEAD"):
             watching = target.legacy_watch or truthy(request.rel_url.query.get("watch"))
             if sub == "log":
                 with self.watcher.track():
+                    source = self.log_source
+                    if source is None and self.kubelet is not None:
+                        source = KubeletLogs(self.backend, self.kubelet)
                     return await serve_log(request, target, backend=self.backend,
-                                           source=self.log_source)
+                                           source=source)
             if sub and not watching:
                 return await self.crud.get(request, target)
             if watching:

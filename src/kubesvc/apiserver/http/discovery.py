@@ -25,6 +25,10 @@ _SUBRESOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     "token": ("authentication.k8s.io", "v1", "TokenRequest", ("create",)),
     # kind: <Parent>ProxyOptions (PodProxyOptions, ServiceProxyOptions)
     "proxy": ("", "v1", "ProxyOptions", ("create", "delete", "get", "patch", "update")),
+    # the connect subresources of pods (served by the node agent, through the API server)
+    "attach": ("", "v1", "PodAttachOptions", ("create", "get")),
+    "exec": ("", "v1", "PodExecOptions", ("create", "get")),
+    "portforward": ("", "v1", "PodPortForwardOptions", ("create", "get")),
 }
 
 

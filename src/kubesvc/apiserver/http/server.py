@@ -48,7 +48,13 @@ from kubesvc.apiserver.http.satoken import (
     ServiceAccountAuthenticator,
     SigningKey,
 )
-from kubesvc.apiserver.http.tls import TlsFiles, ensure_admin_cert, ensure_tls
+from kubesvc.apiserver.http.streamrelay import KubeletClient, client_context
+from kubesvc.apiserver.http.tls import (
+    TlsFiles,
+    ensure_admin_cert,
+    ensure_kubelet_client,
+    ensure_tls,
+)
 from kubesvc.apiserver.http.tokens import JWKS_PATH, TokenIssuer
 from kubesvc.apiserver.http.x509auth import X509Authenticator
 from kubesvc.apiserver.registry.core import Registry
@@ -248,6 +254,7 @@ class ApiServer:
             *self.extra_sans, socket.gethostname()]
         tls = await asyncio.to_thread(ensure_tls, self.data_dir, extra_sans=sans)
         self._ca_pem = tls.ca_pem
+        kcert, kkey = await asyncio.to_thread(ensure_kubelet_client, self.data_dir)
         self._tokens = TokenFile.load_or_create(self.data_dir / "tokens.csv")
         sa_key = await asyncio.to_thread(SigningKey.load_or_create,
                                          self.data_dir / "pki" / "sa.key")
@@ -281,6 +288,7 @@ class ApiServer:
             authz=(Authz(self.policy, self.registry, node=self.node_authorizer)
                    if self.authorization_mode != "AlwaysAllow" else None),
             service_accounts=sa_tokens, anonymous=self.anonymous_auth, x509=X509Authenticator(),
+            kubelet=KubeletClient(self.dial, client_context(str(kcert), str(kkey))),
         )
         self._api.watcher.min_request_timeout = self.min_request_timeout
         # handler_cancellation: a watch ends when its client disconnects; writes are
@@ -319,6 +327,8 @@ class ApiServer:
         """End open watches and log streams, then close the listener."""
         if self._api is not None:
             await self._api.watcher.close_all()
+            if self._api.kubelet is not None:
+                self._api.kubelet.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -14,6 +14,7 @@ certificate of ``kubernetes-admin`` in ``system:masters`` that kubeadm puts in a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import os
@@ -216,3 +217,46 @@ def ensure_admin_cert(files: TlsFiles) -> tuple[bytes, bytes]:
     _write_private(key_path, key_bytes)
     _write_private(cert_path, cert_bytes)
     return cert_bytes, key_bytes
+
+
+KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client"
+
+
+def ensure_kubelet_client(data_dir: Path) -> tuple[Path, Path]:
+    """The API server's client certificate towards node agents (kubeadm's
+    ``apiserver-kubelet-client.crt``: CN ``kube-apiserver-kubelet-client``, signed by the
+    cluster CA, client auth), made under ``<data_dir>/pki/`` after :func:`ensure_tls`."""
+    pki = data_dir / "pki"
+    cert_path = pki / "apiserver-kubelet-client.crt"
+    key_path = pki / "apiserver-kubelet-client.key"
+    now = dt.datetime.now(dt.UTC)
+    if cert_path.exists() and key_path.exists():
+        with contextlib.suppress(ValueError):
+            cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+            if cert.not_valid_after_utc - now > _RENEW_BEFORE:
+                return cert_path, key_path
+    ca_cert = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{pki / 'ca.key'}: expected an EC private key")
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "kubeadm:cluster-admins"),
+        x509.NameAttribute(NameOID.COMMON_NAME, KUBELET_CLIENT_CN)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=_SERVING_DAYS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write_private(key_path, _key_pem(key))
+    _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+    return cert_path, key_path

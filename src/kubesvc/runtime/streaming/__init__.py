@@ -1,1 +1,3 @@
-"""Streaming between clients and pods: exec, attach and port-forward, as kubelet serves them."""
+"""Streaming into pods on the node: the agent's kubelet-style HTTPS server (:mod:`.server`)
+for exec (:mod:`.exec`), attach (:mod:`.attach`), port-forward and container logs, and the
+WebSocket channel protocols they speak (:mod:`.wsexec`)."""
