@@ -56,7 +56,14 @@ _IMPERSONATE = "the test acts as the node by impersonation, as upstream's e2e do
 
 def _na(it: str, test: str, file: str = NODE_AUTHZ, tags: tuple[str, ...] = _NA,
         note: str = _IMPERSONATE) -> Case:
-    prefix = "[sig-auth] [Feature:NodeAuthorizer] " if file == NODE_AUTHZ else "[sig-auth] "
+    if file == NODE_AUTHZ:
+        prefix = "[sig-auth] [Feature:NodeAuthorizer] "
+    elif file.endswith("rbac_test.go"):
+        prefix = "TestBootstrapping: "
+    elif it.startswith("("):
+        prefix = "TestNodeAuthorizer "
+    else:
+        prefix = "TestNodeAuthorizer: "
     return Case(prefix + it, file, tags, test=_N + test, note=note)
 
 
@@ -75,22 +82,23 @@ NODE_AUTHZ_CASES: tuple[Case, ...] = (
         "a_node_shouldnt_be_able_to_create_another_node"),
     _na("A node shouldn't be able to delete another node",
         "a_node_shouldnt_be_able_to_delete_another_node"),
-    _na("Node authorizer: an unidentifiable node is forbidden",
+    _na("an unidentifiable node (\"system:node:\" in system:nodes) and a user of "
+        "system:nodes without the node prefix get nothing",
         "node_authorizer_unidentifiable_node_is_forbidden",
         file="test/integration/auth/node_test.go", tags=()),
-    _na("Node authorizer: access follows pods between nodes",
+    _na("node1 cannot read what node2's pod references, node2 can",
         "node_authorizer_access_follows_pods_between_nodes",
         file="test/integration/auth/node_test.go", tags=()),
-    _na("Node authorizer: mirror pods and the node's own lifecycle (NodeRestriction)",
+    _na("node2 creates itself and updates its status",
         "node_authorizer_mirror_pod_and_self_node_lifecycle",
         file="test/integration/auth/node_test.go", tags=()),
-    _na("Node authorizer: only its own Lease in kube-node-lease",
+    _na("(node leases): a node may create and renew its own Lease in kube-node-lease",
         "node_authorizer_leases_only_own_in_kube_node_lease",
         file="test/integration/auth/node_test.go", tags=()),
-    _na("RBAC bootstrap policy: system:node is bound to no one",
+    _na("the system:node ClusterRole exists with the node rules",
         "bootstrap_policy_binds_system_node_to_no_one",
         file="test/integration/auth/rbac_test.go", tags=(), note=""),
-    _na("Nodes cannot delete Services", "nodes_cannot_delete_services",
+    _na("a node cannot delete a Service", "nodes_cannot_delete_services",
         file="test/integration/auth/node_test.go", tags=()),
     Case("[sig-node] Secrets should be consumable from pods in env vars",
          "test/e2e/common/node/secrets.go", ("NodeConformance", "Conformance"),

@@ -312,8 +312,8 @@ def test_bootstrap_policy_binds_system_node_to_no_one(api: Api) -> None:
 
 
 def test_nodes_cannot_delete_services(api: Api, cluster: Cluster, node_name: str) -> None:
-    """The issue's must-show, as upstream's NodeRules have no write on Services: a node's
-    delete of a Service is refused with RBAC's message"""
+    """TestNodeAuthorizer: a node cannot delete a Service (the issue's must-show; upstream's
+    NodeRules have no write on Services): the delete is refused with RBAC's message"""
     del cluster
     msg = forbidden(AsNode(api, node_name).delete, "/api/v1/namespaces/default/services/kubernetes")
     assert msg == (f'services "kubernetes" is forbidden: User "system:node:{node_name}" cannot '

@@ -31,6 +31,7 @@ import os
 import pty
 import shutil
 import signal
+import struct
 import subprocess
 import termios
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from typing import Protocol
 
 from kubesvc.runtime.process import die_with_parent
 from kubesvc.runtime.streaming.fdio import FdReader, set_winsize, write_all
+from kubesvc.runtime.types import SandboxJoin
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,9 @@ class ContainerTarget:
     gid: int | None = None
     fallback_prefix: list[str] = field(default_factory=list)  # the network's exec prefix
     attach: AttachPoint | None = None  # the main process's stdio, when kept (stdin/tty)
+    # the pod sandbox to join (its launcher enters the namespaces, changes to the working
+    # dir and drops to the container's user); None: unisolated, nsenter as below
+    sandbox: SandboxJoin | None = None
 
 
 class AttachPoint(Protocol):
@@ -136,6 +141,45 @@ def namespace_prefix(target: ContainerTarget) -> list[str]:
     return ["nsenter", f"--target={target.pid}", *flags, "--"]
 
 
+_TIOCGPTN = 0x80045430
+_TIOCSPTLCK = 0x40045431
+
+
+def _sandbox_pty(pid: int) -> tuple[int, int]:
+    """A PTY pair from the container's own devpts (the sandbox mounts a new instance, so a
+    host PTY would not be a terminal name inside it): its ``/dev/ptmx`` through
+    ``/proc/PID/root``, unlocked, and the slave it names."""
+    root = f"/proc/{pid}/root/dev"
+    master = os.open(f"{root}/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
+        n = struct.unpack("I", fcntl.ioctl(master, _TIOCGPTN, struct.pack("I", 0)))[0]
+        slave = os.open(f"{root}/pts/{n}", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        os.close(master)
+        raise
+    return master, slave
+
+
+def _check_in_sandbox(pid: int, command: list[str], target: ContainerTarget) -> None:
+    """Upstream's errors for a command or working dir the container's root lacks (the
+    launcher would only see them after joining)."""
+    root = f"/proc/{pid}/root"
+    if target.workdir and not os.path.isdir(root + target.workdir):
+        raise ExecError(f"chdir to cwd ({target.workdir!r}) set in config.json failed: "
+                        "no such file or directory")
+    name = command[0]
+    if "/" in name:
+        found = os.path.exists(root + (name if name.startswith("/") else
+                                       f"{target.workdir or '/'}/{name}"))
+    else:
+        path = (target.env or {}).get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                                              "/usr/bin:/sbin:/bin")
+        found = any(os.access(f"{root}{d}/{name}", os.X_OK) for d in path.split(":") if d)
+    if not found:
+        raise ExecError(f'exec: "{name}": executable file not found in $PATH')
+
+
 def _child_setup(parent: int, tty: int | None, uid: int | None, gid: int | None) -> None:
     """``preexec_fn``: die with the agent; with a tty, make it the controlling terminal of
     the new session; then become the container's user. ``tty`` is the PTY slave's fd
@@ -172,12 +216,18 @@ class ExecSession:
         """Start ``command`` in the container. Raises :class:`ExecError`."""
         if not command:
             raise ExecError("you must specify at least one command for the container")
-        argv = [*namespace_prefix(target), *command]
+        join = target.sandbox
+        if join is not None:
+            _check_in_sandbox(join.pid, command, target)
+            argv = join.argv(command)
+        else:
+            argv = [*namespace_prefix(target), *command]
         child: list[int] = []  # the child's ends, closed here once it runs
         mine: list[int] = []
         try:
             if tty:
-                master, slave = pty.openpty()
+                master, slave = (_sandbox_pty(join.pid) if join is not None
+                                 else pty.openpty())
                 os.set_inheritable(master, False)
                 if size:
                     set_winsize(master, *size)
@@ -197,10 +247,13 @@ class ExecSession:
                     fds[name] = theirs
             # runAsUser/runAsGroup: applied in the child (uvloop takes no user/group
             # arguments), when the agent may switch users.
-            run_as = (target.uid, target.gid) if os.geteuid() == 0 else (None, None)
+            # In a sandbox the launcher does both (and the working directory) after joining.
+            run_as = ((target.uid, target.gid) if os.geteuid() == 0 and join is None
+                      else (None, None))
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=fds["stdin"], stdout=fds["stdout"], stderr=fds["stderr"],
-                env=target.env or None, cwd=target.workdir or None, start_new_session=True,
+                env=target.env or None,
+                cwd=(target.workdir or None) if join is None else None, start_new_session=True,
                 preexec_fn=partial(_child_setup, os.getpid(), child[0] if tty else None,
                                    *run_as))
         except FileNotFoundError as exc:

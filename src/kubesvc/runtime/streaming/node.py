@@ -51,7 +51,8 @@ def streaming_target(agent: NodeAgent, namespace: str, pod: str,
         namespace=namespace, pod=pod, container=container, pid=cur.pid,
         env=dict(st.envs.get(container) or {}), workdir=spec.get("workingDir") or None,
         uid=uid, gid=gid, fallback_prefix=agent.network.exec_prefix(st.sandbox),
-        attach=attach_point(cur.id) if attach_point is not None else None)
+        attach=attach_point(cur.id) if attach_point is not None else None,
+        sandbox=cur.sandbox_join())
 
 
 def streaming_connector(agent: NodeAgent, namespace: str, pod: str) -> Connect:
