@@ -359,6 +359,7 @@ _GENERATION_KINDS = frozenset(
         "deployments.apps",
         "replicasets.apps",
         "endpointslices.discovery.k8s.io",
+        "statefulsets.apps",  # issue 21
     }
 )
 

@@ -206,7 +206,7 @@ class Cluster:
             controllers = ControllerManager(
                 registry, informers=shared, options=ControllerOptions(
                     lb_pools=list(o.lb_pools), node_grace_period=o.node_monitor_grace_period,
-                    external_informers=True))
+                    storage_root=o.data_dir / "storage", external_informers=True))
             self._checks["controllers"] = controllers.synced
 
             stack = components.DnsStack.build(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from kubesvc.api import bootstraptoken as bt
@@ -26,6 +27,8 @@ from kubesvc.controllers.mirroring import EndpointSliceMirroringController
 from kubesvc.controllers.nodelifecycle import LEASE_NAMESPACE, NodeLifecycleController
 from kubesvc.controllers.replicaset import ReplicaSetController
 from kubesvc.controllers.servicepods import ServicePodIndex
+from kubesvc.controllers.statefulset import StatefulSetController
+from kubesvc.controllers.storage import PersistentVolumeController
 from kubesvc.controllers.tokencleaner import FIELD_SELECTOR as TOKEN_SECRETS
 from kubesvc.controllers.tokencleaner import TokenCleaner
 from kubesvc.informers import Informer
@@ -33,6 +36,7 @@ from kubesvc.informers import Informer
 ALL_CONTROLLERS: frozenset[str] = frozenset({
     "endpointslice", "endpoints", "endpointslice-mirroring", "replicaset", "deployment",
     "lb-ipam", "node-lifecycle", "garbage-collector", "tokencleaner",
+    "statefulset", "persistentvolume-binder",  # issue 21
 })
 
 SLICES = "endpointslices.discovery.k8s.io"
@@ -56,6 +60,10 @@ class ControllerOptions:
     lb_class: str = LB_CLASS
     node_grace_period: float = 40.0  # --node-monitor-grace-period, seconds
     event_host: str = ""  # Event source.host
+    statefulset_workers: int = 5  # --concurrent-statefulset-syncs
+    # Where the local-path provisioner makes volume directories (<data dir>/storage);
+    # None: the binder binds but does not provision.
+    storage_root: Path | None = None
     # True: informers passed in are already run by the caller; the manager runs only the
     # ones it creates. False: it runs every informer it uses.
     external_informers: bool = False
@@ -125,6 +133,21 @@ class ControllerManager:
                 leases=self._inf(LEASES, namespace=LEASE_NAMESPACE), pods=self._inf("pods"),
                 grace_period=opts.node_grace_period,
                 recorder=self._recorder("node-controller"))
+        # -- issue 21: StatefulSet and the PV binder (before the GC: it takes their informers)
+        if "statefulset" in on:
+            self.controllers["statefulset"] = StatefulSetController(
+                client, statefulsets=self._inf("statefulsets.apps"), pods=self._inf("pods"),
+                revisions=self._inf("controllerrevisions.apps"),
+                recorder=self._recorder("statefulset-controller"),
+                workers=opts.statefulset_workers)
+        if "persistentvolume-binder" in on:
+            self.controllers["persistentvolume-binder"] = PersistentVolumeController(
+                client, claims=self._inf("persistentvolumeclaims"),
+                volumes=self._inf("persistentvolumes"),
+                classes=self._inf("storageclasses.storage.k8s.io"), pods=self._inf("pods"),
+                storage_root=opts.storage_root,
+                recorder=self._recorder("persistentvolume-controller"))
+        # --
         if "garbage-collector" in on:
             # Every resource informed so far, plus the usual owners/dependents.
             for res in ("deployments.apps", "replicasets.apps", "pods", "services", SLICES):

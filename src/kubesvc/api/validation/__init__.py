@@ -49,6 +49,8 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         service,
         service_update,
     )
+    from kubesvc.api.validation import statefulset as sts  # issue 21
+    from kubesvc.api.validation import storage as stor
 
     def service_create(obj: Mapping[str, Any]) -> list[Cause]:
         # Upstream normalises clusterIP/clusterIPs before validating; do it on a copy so a
@@ -79,6 +81,12 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "clusterroles.rbac.authorization.k8s.io": rbac.validate_cluster_role,
         "rolebindings.rbac.authorization.k8s.io": rbac.validate_role_binding,
         "clusterrolebindings.rbac.authorization.k8s.io": rbac.validate_cluster_role_binding,
+        # -- issue 21: StatefulSet, ControllerRevision, PVC/PV/StorageClass
+        "statefulsets.apps": sts.validate_statefulset,
+        "controllerrevisions.apps": sts.validate_controller_revision,
+        "persistentvolumeclaims": stor.validate_pvc,
+        "persistentvolumes": stor.validate_pv,
+        "storageclasses.storage.k8s.io": stor.validate_storage_class,
     }
     update: dict[str, Update] = {
         "services": service_update.validate_service_update,
@@ -100,6 +108,12 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "rolebindings.rbac.authorization.k8s.io": rbac.validate_role_binding_update,
         "clusterrolebindings.rbac.authorization.k8s.io":
             rbac.validate_cluster_role_binding_update,
+        # -- issue 21
+        "statefulsets.apps": sts.validate_statefulset_update,
+        "controllerrevisions.apps": sts.validate_controller_revision_update,
+        "persistentvolumeclaims": stor.validate_pvc_update,
+        "persistentvolumes": stor.validate_pv_update,
+        "storageclasses.storage.k8s.io": stor.validate_storage_class_update,
     }
     status: dict[str, Update] = {
         "services": service_update.validate_service_status_update,
@@ -108,6 +122,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "replicasets.apps": apps.validate_workload_status_update,
         "namespaces": misc.validate_namespace_status_update,
         "nodes": misc.validate_node_update,
+        "statefulsets.apps": sts.validate_statefulset_status_update,  # issue 21
     }
     return create, update, status
 

@@ -78,6 +78,8 @@ from kubesvc.apiserver.registry.codec import (
 )
 from kubesvc.apiserver.registry.services import ServiceStrategy
 from kubesvc.apiserver.registry.strategies import PodStrategy, Strategy
+from kubesvc.apiserver.registry.volumes import KEYS as VOLUME_KEYS
+from kubesvc.apiserver.registry.volumes import ClaimStrategy, PendingPhaseStrategy
 from kubesvc.client.options import DeleteOptions, ListOptions, WatchOptions, WriteOptions
 from kubesvc.client.protocol import PatchType, WatchEventDict
 from kubesvc.storage.store import KeyValue, Store
@@ -129,6 +131,10 @@ class Registry:
                 strategy = PodStrategy(info, self)
             elif info.key == "namespaces":
                 strategy = namespaces.NamespaceStrategy(info, self)
+            elif info.key == "persistentvolumeclaims":
+                strategy = ClaimStrategy(info, self)
+            elif info.key in VOLUME_KEYS:
+                strategy = PendingPhaseStrategy(info, self)
             else:
                 strategy = Strategy(info, self)
             self._strategies[info.key] = strategy
