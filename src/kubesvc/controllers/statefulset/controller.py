@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from kubesvc import errors
@@ -24,7 +25,7 @@ from kubesvc.controllers.events import NORMAL, WARNING, EventRecorder
 from kubesvc.controllers.replicaset import OWNER_INDEX, controller_uid_index
 from kubesvc.controllers.statefulset import history as h
 from kubesvc.controllers.statefulset import plan as p
-from kubesvc.controllers.workloads import Expectations, available_in, owned_by_kind
+from kubesvc.controllers.workloads import available_in, owned_by_kind
 from kubesvc.informers import Informer, object_key
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 STS = "statefulsets.apps"
 REVISIONS = "controllerrevisions.apps"
 PVCS = "persistentvolumeclaims"
+# How long a pod this controller deleted counts as terminating while the informer has not
+# shown it so yet (a stale cache must not make a rolling update delete a second pod).
+DELETED_TTL = 30.0
 
 
 class StatefulSetController(QueueController):
@@ -46,7 +50,10 @@ class StatefulSetController(QueueController):
         self.pods = pods
         self.revisions = revisions
         self.recorder = recorder
-        self.expect = Expectations()
+        # Upstream's StatefulSet controller keeps no expectations: creates are by fixed name
+        # (AlreadyExists is harmless). Deletes this controller made are remembered by uid
+        # until the informer shows the pod terminating or gone.
+        self._deleted: dict[str, float] = {}
         ensure_index(pods.indexer, OWNER_INDEX, func=controller_uid_index)
         ensure_index(revisions.indexer, OWNER_INDEX, func=controller_uid_index)
         statefulsets.add_handler(on_add=self._enqueue, on_update=lambda _o, n: self._enqueue(n),
@@ -65,7 +72,6 @@ class StatefulSetController(QueueController):
         self.queue.add(object_key(sts))
 
     def _on_set_delete(self, sts: Obj) -> None:
-        self.expect.delete(object_key(sts))
         self._enqueue(sts)
 
     def _owner_key(self, obj: Obj) -> str | None:
@@ -82,7 +88,6 @@ class StatefulSetController(QueueController):
     def _on_pod_add(self, pod: Obj) -> None:
         key = self._owner_key(pod)
         if key is not None:
-            self.expect.lower_adds(key)
             self.queue.add(key)
 
     def _on_pod_update(self, old: Obj, new: Obj) -> None:
@@ -90,14 +95,26 @@ class StatefulSetController(QueueController):
         if key is None:
             return
         if meta(new).get("deletionTimestamp"):
-            self.expect.observed_delete(key, object_key(new))
+            self._deleted.pop(str(meta(new).get("uid")), None)
         self.queue.add(key)
 
     def _on_pod_delete(self, pod: Obj) -> None:
+        self._deleted.pop(str(meta(pod).get("uid")), None)
         key = self._owner_key(pod)
         if key is not None:
-            self.expect.observed_delete(key, object_key(pod))
             self.queue.add(key)
+
+    def _as_seen(self, pod: Obj) -> Obj:
+        """The pod, marked terminating if this controller deleted it and the cache has not
+        caught up (a copy: cached objects are never mutated)."""
+        uid = str(meta(pod).get("uid"))
+        at = self._deleted.get(uid)
+        if at is None or meta(pod).get("deletionTimestamp"):
+            return pod
+        if time.monotonic() - at > DELETED_TTL:
+            del self._deleted[uid]
+            return pod
+        return {**pod, "metadata": {**meta(pod), "deletionTimestamp": "pending"}}
 
     def _event(self, sts: Obj, type_: str, reason: str, message: str) -> None:
         if self.recorder is not None:
@@ -109,10 +126,8 @@ class StatefulSetController(QueueController):
         sts = self.sets.indexer.get(key)
         if sts is None or meta(sts).get("deletionTimestamp"):
             return
-        if not self.expect.satisfied(key):
-            return
         uid = str(meta(sts).get("uid") or "")
-        pods = [pod for pod in self.pods.indexer.by_index(OWNER_INDEX, uid)
+        pods = [self._as_seen(pod) for pod in self.pods.indexer.by_index(OWNER_INDEX, uid)
                 if (owned_by_kind(pod, "StatefulSet") or {}).get("uid") == uid
                 and p.is_member(sts, pod)]
         revs = [r for r in self.revisions.indexer.by_index(OWNER_INDEX, uid)
@@ -127,9 +142,6 @@ class StatefulSetController(QueueController):
             log.debug("statefulset %s: %s", key, plan.waiting)
         ns, _ = split_key(key)
         by_name = {str(meta(pod).get("name")): pod for pod in pods}
-        if plan.create or plan.delete:
-            self.expect.expect(key, adds=len(plan.create),
-                               dels={f"{ns}/{n}" for n in plan.delete})
         for n in plan.delete:
             await self._delete_pod(sts, by_name.get(n), n)
         for o in plan.create:
@@ -208,7 +220,6 @@ class StatefulSetController(QueueController):
                 self._event(sts, WARNING, "FailedCreate",
                             f"create Claim {claim['metadata']['name']} for Pod {pname} in "
                             f"StatefulSet {set_name} failed error: {exc}")
-                self.expect.lower_adds(object_key(sts))
                 raise
             self._event(sts, NORMAL, "SuccessfulCreate",
                         f"create Claim {claim['metadata']['name']} Pod {pname} in "
@@ -216,10 +227,8 @@ class StatefulSetController(QueueController):
         try:
             await self.client.create("pods", pod, namespace=ns)
         except errors.AlreadyExists:
-            self.expect.lower_adds(object_key(sts))
             return
         except errors.KubeError as exc:
-            self.expect.lower_adds(object_key(sts))
             self._event(sts, WARNING, "FailedCreate",
                         f"create Pod {pname} in StatefulSet {set_name} failed error: {exc}")
             raise
@@ -228,10 +237,11 @@ class StatefulSetController(QueueController):
 
     async def _delete_pod(self, sts: Obj, pod: Obj | None, pname: str) -> None:
         ns, set_name = split_key(object_key(sts))
+        if pod is not None:
+            self._deleted[str(meta(pod).get("uid"))] = time.monotonic()
         try:
             await self.client.delete("pods", pname, namespace=ns)
         except errors.NotFound:
-            self.expect.observed_delete(object_key(sts), f"{ns}/{pname}")
             return
         self._event(sts, NORMAL, "SuccessfulDelete",
                     f"delete Pod {pname} in StatefulSet {set_name} successful")
