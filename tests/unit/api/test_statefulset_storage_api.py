@@ -10,6 +10,7 @@ from typing import Any
 
 from kubesvc.api.defaults import apply_defaults
 from kubesvc.api.objects import Obj
+from kubesvc.api.storage import claim_host_path
 from kubesvc.api.tables import to_table
 from kubesvc.api.validation import validate_create, validate_update
 from kubesvc.apiserver.registry.volumes import default_class
@@ -148,6 +149,9 @@ def test_tables_as_kubectl_prints_them() -> None:
         {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web", "controller": True}]},
         "revision": 2}
     assert cells("controllerrevisions.apps", cr)[:3] == ["web-abc", "statefulset.apps/web", 2]
+
+
+def test_ingress_table() -> None:
     ing = {"metadata": {"name": "i"}, "spec": {"rules": [{"host": "a.example"}]}}
     assert cells("ingresses.networking.k8s.io", ing)[:5] == ["i", "<none>", "a.example", "",
                                                              "80"]
@@ -190,6 +194,10 @@ def test_local_path_layout(tmp_path: Path) -> None:
     pv = localpath.new_volume(claim, localpath.default_storage_class(), node="node-1", path=d)
     assert pv["metadata"]["name"] == "pvc-abc"
     assert localpath.host_path_for(pv) == d and localpath.node_of(pv) == "node-1"
+    bound = {**claim, "spec": {**claim["spec"], "volumeName": "pvc-abc"},
+             "status": {"phase": "Bound"}}
+    assert claim_host_path(bound, pv) == d
+    assert claim_host_path(claim, pv) is None and claim_host_path(bound, None) is None
     assert validate_create("persistentvolumes", pv) == []
     localpath.make_dir(d)
     assert d.is_dir()

@@ -5,7 +5,9 @@ and a PersistentVolume with that ``hostPath`` and a node affinity to that node. 
 ``Delete`` removes the directory with the volume.
 
 Pure path and object builders plus two small filesystem calls; used by :mod:`.binder`.
-The node agent mounts a claim by resolving its bound volume with :func:`host_path_for`.
+The node agent mounts a claim by resolving its bound volume with
+:func:`kubesvc.api.storage.host_path_for` (re-exported here; the runtime imports it from
+``kubesvc.api``, below both layers).
 """
 
 from __future__ import annotations
@@ -16,12 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from kubesvc.api.objects import Obj, meta
+from kubesvc.api.storage import HOSTNAME_LABEL, claim_host_path, host_path_for, node_of
+
+__all__ = [
+    "CLASS_NAME", "HOSTNAME_LABEL", "PROVISIONED_BY", "PROVISIONER", "claim_host_path",
+    "default_storage_class", "host_path_for", "make_dir", "new_volume", "node_of",
+    "remove_dir", "volume_dir", "volume_name",
+]
 
 log = logging.getLogger(__name__)
 
 PROVISIONER = "kubesvc.io/local-path"
 CLASS_NAME = "local-path"
-HOSTNAME_LABEL = "kubernetes.io/hostname"
 PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 
@@ -47,30 +55,6 @@ def volume_name(claim: Obj) -> str:
 def volume_dir(root: Path, node: str, claim: Obj) -> Path:
     m = meta(claim)
     return root / node / f"{volume_name(claim)}_{m.get('namespace', '')}_{m.get('name', '')}"
-
-
-def host_path_for(pv: Obj) -> Path | None:
-    """The directory on the node that backs ``pv`` (``spec.hostPath.path`` or
-    ``spec.local.path``); None for a volume of another type."""
-    spec = pv.get("spec") or {}
-    for src in ("hostPath", "local"):
-        path = (spec.get(src) or {}).get("path")
-        if path:
-            return Path(str(path))
-    return None
-
-
-def node_of(pv: Obj) -> str:
-    """The node a local volume is pinned to (its required node affinity), or ""."""
-    terms = ((((pv.get("spec") or {}).get("nodeAffinity") or {}).get("required") or {})
-             .get("nodeSelectorTerms") or [])
-    for term in terms:
-        for expr in term.get("matchExpressions") or ():
-            if expr.get("key") == HOSTNAME_LABEL and expr.get("operator") == "In":
-                values = expr.get("values") or []
-                if values:
-                    return str(values[0])
-    return ""
 
 
 def new_volume(claim: Obj, sc: Obj, *, node: str, path: Path) -> Obj:
