@@ -208,10 +208,22 @@ class PersistentVolumeController(QueueController):
             await self._bind(claim, pv)
             return
         sc = self.classes.indexer.get(claim_class(claim)) if claim_class(claim) else None
-        if sc is None or sc.get("provisioner") != lp.PROVISIONER or self.root is None:
+        if sc is None:
+            if not claim_class(claim):
+                self._event(claim, "FailedBinding", "no persistent volumes available for this "
+                            "claim and no storage class is set", kind="PersistentVolumeClaim")
+            return
+        if sc.get("provisioner") != lp.PROVISIONER or self.root is None:
+            self._event(claim, "ExternalProvisioning", "Waiting for a volume to be created "
+                        f"either by the external provisioner '{sc.get('provisioner')}' or "
+                        "manually by the system administrator. If volume creation is "
+                        "delayed, please verify that the provisioner is running and "
+                        "correctly registered.", kind="PersistentVolumeClaim")
             return
         node = self._node_for(claim, sc)
         if not node:
+            self._event(claim, "WaitForFirstConsumer", "waiting for first consumer to be "
+                        "created before binding", kind="PersistentVolumeClaim")
             return
         await self._provision(claim, sc, node)
 
@@ -256,7 +268,9 @@ class PersistentVolumeController(QueueController):
                 "kind": "PersistentVolumeClaim", "apiVersion": "v1", "namespace": ns,
                 "name": name, "uid": cm.get("uid", ""),
                 "resourceVersion": cm.get("resourceVersion", "")}},
-                "metadata": {"annotations": {BOUND_BY_CONTROLLER: "yes"}}})
+                # guarded by the volume's version: two claims racing for one volume, one wins
+                "metadata": {"annotations": {BOUND_BY_CONTROLLER: "yes"},
+                             "resourceVersion": meta(pv).get("resourceVersion")}})
         await self.client.patch(PVCS, name, {
             "metadata": {"annotations": {BIND_COMPLETED: "yes", BOUND_BY_CONTROLLER: "yes"}},
             "spec": {"volumeName": pv_name}}, namespace=ns)
