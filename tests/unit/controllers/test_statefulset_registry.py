@@ -297,3 +297,33 @@ async def test_rollout_undo_reuses_the_replicaset() -> None:
 
 async def _rs_count(reg: Registry, n: int) -> bool:
     return len((await reg.list("replicasets.apps", namespace="default"))["items"]) == n
+
+
+async def test_a_claim_in_use_is_kept_until_its_pod_is_gone() -> None:
+    async with cluster() as (reg, kubelet):
+        kubelet.hold.add("user")
+        await reg.create("persistentvolumeclaims", {
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "c"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "manual",
+                     "resources": {"requests": {"storage": "1Gi"}}}}, namespace="default")
+        claim = await reg.get("persistentvolumeclaims", "c", namespace="default")
+        assert claim["metadata"]["finalizers"] == ["kubernetes.io/pvc-protection"]
+        await reg.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": "user"}, "spec": {"containers": [{"name": "c", "image": "i"}], "volumes": [
+                {"name": "v", "persistentVolumeClaim": {"claimName": "c"}}]}},
+            namespace="default")
+        await reg.delete("persistentvolumeclaims", "c", namespace="default")
+        await asyncio.sleep(0.3)
+        kept = await reg.get("persistentvolumeclaims", "c", namespace="default")
+        assert kept["metadata"].get("deletionTimestamp")  # Terminating while used
+        await reg.delete("pods", "user", namespace="default",
+                         opts=DeleteOptions(grace_period_seconds=0))
+        await poll(lambda: _gone_ns(reg, "persistentvolumeclaims", "c"), "claim gone")
+
+
+async def _gone_ns(reg: Registry, res: str, name: str) -> bool:
+    try:
+        await reg.get(res, name, namespace="default")
+    except Exception:
+        return True
+    return False

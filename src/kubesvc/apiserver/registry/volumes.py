@@ -2,7 +2,8 @@
 ``pkg/registry/core/persistentvolume[claim]/strategy.go``): a client may not set status
 on create, and the new object starts in phase ``Pending`` (upstream resets the status, and
 its decode-time defaulting fills the phase back in on every read). Claims also get the
-default StorageClass on create (the DefaultStorageClass admission plugin).
+default StorageClass on create (the DefaultStorageClass admission plugin), and both get the
+in-use protection finalizer (StorageObjectInUseProtection).
 
 Called by :class:`~kubesvc.apiserver.registry.core.Registry`; calls :mod:`.strategies`.
 """
@@ -15,9 +16,23 @@ from kubesvc.apiserver.registry.strategies import NOOP_TXN, Strategy, Txn
 KEYS = frozenset({"persistentvolumeclaims", "persistentvolumes"})
 
 
+# The StorageObjectInUseProtection admission plugin's finalizers (removed by the
+# controller manager's PV binder once nothing uses the object).
+PROTECTION = {"persistentvolumeclaims": "kubernetes.io/pvc-protection",
+              "persistentvolumes": "kubernetes.io/pv-protection"}
+
+
 class PendingPhaseStrategy(Strategy):
     def prepare_create(self, obj: Obj) -> None:
         obj["status"] = {"phase": "Pending"}
+
+    async def admit_create(self, obj: Obj, *, dry_run: bool) -> Txn:
+        md = obj.setdefault("metadata", {})
+        fin = PROTECTION[self.info.key]
+        have = md.get("finalizers") if isinstance(md.get("finalizers"), list) else []
+        if fin not in have:
+            md["finalizers"] = [*have, fin]
+        return NOOP_TXN
 
 
 DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
@@ -49,4 +64,4 @@ class ClaimStrategy(PendingPhaseStrategy):
             name = default_class(list(classes.get("items") or []))
             if name is not None:
                 spec["storageClassName"] = name
-        return NOOP_TXN
+        return await super().admit_create(obj, dry_run=dry_run)

@@ -10,6 +10,10 @@ volume of the claim's class that fits is bound; else a class whose provisioner i
 whose claim is bound is Bound, one whose claim is gone is Released and then reclaimed
 (``Delete``: the directory and the volume go; ``Retain``: it stays Released).
 
+In-use protection (:mod:`.protection`): a claim being deleted loses its
+``kubernetes.io/pvc-protection`` finalizer once no unfinished pod uses it, a volume being
+deleted its ``kubernetes.io/pv-protection`` once it is not Bound.
+
 Reads the ``persistentvolumeclaims``, ``persistentvolumes``, ``storageclasses`` and
 ``pods`` informers; writes claims and volumes (+ status) through the Client; makes the
 default ``local-path`` class on start. Created by the controller manager with the storage
@@ -29,6 +33,7 @@ from kubesvc.client.protocol import Client
 from kubesvc.controllers.base import QueueController, ensure_index, split_key
 from kubesvc.controllers.events import NORMAL, EventRecorder
 from kubesvc.controllers.storage import localpath as lp
+from kubesvc.controllers.storage import protection as prot
 from kubesvc.informers import Informer, object_key
 
 log = logging.getLogger(__name__)
@@ -129,7 +134,7 @@ class PersistentVolumeController(QueueController):
         classes.add_handler(on_add=lambda _c: self._all_claims(),
                             on_update=lambda _o, _n: None, on_delete=lambda _c: None)
         pods.add_handler(on_add=self._pod, on_update=lambda _o, n: self._pod(n),
-                         on_delete=lambda _p: None)
+                         on_delete=self._pod_gone)
 
     async def wait_synced(self) -> None:
         await asyncio.gather(self.claims.wait_synced(), self.volumes.wait_synced(),
@@ -176,9 +181,14 @@ class PersistentVolumeController(QueueController):
                 self._claim(c)
 
     def _pod(self, pod: Obj) -> None:
-        if (pod.get("spec") or {}).get("nodeName"):
+        if (pod.get("spec") or {}).get("nodeName") or (pod.get("status") or {}).get(
+                "phase") in ("Succeeded", "Failed"):
             for key in claim_index(pod):
                 self.queue.add(f"claim:{key}")
+
+    def _pod_gone(self, pod: Obj) -> None:
+        for key in claim_index(pod):  # a claim being deleted may be free now
+            self.queue.add(f"claim:{key}")
 
     def _event(self, obj: Obj, reason: str, message: str, *, kind: str) -> None:
         if self.recorder is not None:
@@ -193,9 +203,25 @@ class PersistentVolumeController(QueueController):
             await self._sync_volume(rest)
 
     # -- claims
+    async def _drop_finalizer(self, resource: str, obj: Obj, finalizer: str) -> None:
+        left = prot.finalizers_without(obj, finalizer)
+        if left is None:
+            return
+        ns, name = split_key(object_key(obj))
+        try:
+            await self.client.patch(resource, name, {"metadata": {
+                "finalizers": left, "resourceVersion": meta(obj).get("resourceVersion")}},
+                namespace=ns or None)
+        except errors.NotFound:
+            pass
+
     async def _sync_claim(self, key: str) -> None:
         claim = self.claims.indexer.get(key)
-        if claim is None or meta(claim).get("deletionTimestamp"):
+        if claim is None:
+            return
+        if meta(claim).get("deletionTimestamp"):
+            if not prot.claim_in_use(claim, self.pods.indexer.by_index(CLAIM_INDEX, key)):
+                await self._drop_finalizer(PVCS, claim, prot.PVC_PROTECTION)
             return
         vname = (claim.get("spec") or {}).get("volumeName")
         if vname:
@@ -303,7 +329,11 @@ class PersistentVolumeController(QueueController):
     # -- volumes
     async def _sync_volume(self, name: str) -> None:
         pv = self.volumes.indexer.get(name)
-        if pv is None or meta(pv).get("deletionTimestamp"):
+        if pv is None:
+            return
+        if meta(pv).get("deletionTimestamp"):
+            if not prot.volume_in_use(pv):
+                await self._drop_finalizer(PVS, pv, prot.PV_PROTECTION)
             return
         ps = pv.get("spec") or {}
         phase = (pv.get("status") or {}).get("phase")
