@@ -327,3 +327,25 @@ async def _gone_ns(reg: Registry, res: str, name: str) -> bool:
     except Exception:
         return True
     return False
+
+
+async def test_orphans_are_adopted_and_non_matching_pods_released() -> None:
+    async with cluster() as (reg, _):
+        await reg.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": "web-0", "labels": {"app": "nginx"}},
+            "spec": {"containers": [{"name": "c", "image": "img:1"}]}}, namespace="default")
+        uid = (await reg.get("pods", "web-0", namespace="default"))["metadata"]["uid"]
+        await reg.create(STS, statefulset(1), namespace="default")
+
+        async def owner_kind() -> str:
+            pod = await reg.get("pods", "web-0", namespace="default")
+            refs = pod["metadata"].get("ownerReferences") or []
+            return str(refs[0]["kind"]) if refs and pod["metadata"]["uid"] == uid else ""
+        assert await poll(owner_kind, "adopted") == "StatefulSet"
+        await reg.patch("pods", "web-0", {"metadata": {"labels": {"app": "other"}}},
+                        namespace="default")
+
+        async def released() -> bool:
+            pod = await reg.get("pods", "web-0", namespace="default")
+            return not pod["metadata"].get("ownerReferences")
+        await poll(released, "released")

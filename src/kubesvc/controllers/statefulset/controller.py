@@ -5,6 +5,9 @@ hash collisions), asks :func:`.plan.plan_sync` what to do, creates the pods' cla
 the pods, deletes pods (and, with ``whenScaled: Delete``, the claims of condemned
 ordinals), writes the status and trims the revision history.
 
+Pods are claimed as upstream's ControllerRefManager does: orphans named ``<set>-<n>`` that
+match the selector are adopted, owned pods that stopped matching are released.
+
 Reads ``statefulsets.apps``, ``pods`` and ``controllerrevisions.apps`` informers; writes
 those and ``persistentvolumeclaims`` through the Client; records SuccessfulCreate /
 SuccessfulDelete Events as upstream words them. Created by the controller manager.
@@ -20,9 +23,22 @@ from typing import Any
 from kubesvc import errors
 from kubesvc.api.objects import Obj, meta
 from kubesvc.client.protocol import Client
-from kubesvc.controllers.base import QueueController, ensure_index, split_key
+from kubesvc.controllers.base import (
+    QueueController,
+    controller_ref,
+    ensure_index,
+    labels_of,
+    owner_ref,
+    split_key,
+)
 from kubesvc.controllers.events import NORMAL, WARNING, EventRecorder
-from kubesvc.controllers.replicaset import OWNER_INDEX, controller_uid_index
+from kubesvc.controllers.labels import matches_label_selector
+from kubesvc.controllers.replicaset import (
+    ORPHAN_INDEX,
+    OWNER_INDEX,
+    controller_uid_index,
+    orphan_namespace_index,
+)
 from kubesvc.controllers.statefulset import history as h
 from kubesvc.controllers.statefulset import plan as p
 from kubesvc.controllers.workloads import available_in, owned_by_kind
@@ -55,6 +71,7 @@ class StatefulSetController(QueueController):
         # until the informer shows the pod terminating or gone.
         self._deleted: dict[str, float] = {}
         ensure_index(pods.indexer, OWNER_INDEX, func=controller_uid_index)
+        ensure_index(pods.indexer, ORPHAN_INDEX, func=orphan_namespace_index)
         ensure_index(revisions.indexer, OWNER_INDEX, func=controller_uid_index)
         statefulsets.add_handler(on_add=self._enqueue, on_update=lambda _o, n: self._enqueue(n),
                                  on_delete=self._on_set_delete)
@@ -89,10 +106,26 @@ class StatefulSetController(QueueController):
         key = self._owner_key(pod)
         if key is not None:
             self.queue.add(key)
+        elif controller_ref(pod) is None:
+            self._enqueue_adopters(pod)
+
+    def _enqueue_adopters(self, pod: Obj) -> None:
+        """An orphan pod: the sets of its namespace that would adopt it."""
+        ns = meta(pod).get("namespace")
+        for sts in self.sets.indexer.list():
+            if meta(sts).get("namespace") == ns and p.is_member(sts, pod) and \
+                    matches_label_selector((sts.get("spec") or {}).get("selector"),
+                                           labels_of(pod)):
+                self._enqueue(sts)
 
     def _on_pod_update(self, old: Obj, new: Obj) -> None:
         key = self._owner_key(new)
+        old_key = self._owner_key(old)
+        if old_key is not None and old_key != key:
+            self.queue.add(old_key)  # released
         if key is None:
+            if controller_ref(new) is None:
+                self._enqueue_adopters(new)
             return
         if meta(new).get("deletionTimestamp"):
             self._deleted.pop(str(meta(new).get("uid")), None)
@@ -127,9 +160,9 @@ class StatefulSetController(QueueController):
         if sts is None or meta(sts).get("deletionTimestamp"):
             return
         uid = str(meta(sts).get("uid") or "")
-        pods = [self._as_seen(pod) for pod in self.pods.indexer.by_index(OWNER_INDEX, uid)
-                if (owned_by_kind(pod, "StatefulSet") or {}).get("uid") == uid
-                and p.is_member(sts, pod)]
+        owned = [pod for pod in self.pods.indexer.by_index(OWNER_INDEX, uid)
+                 if (owned_by_kind(pod, "StatefulSet") or {}).get("uid") == uid]
+        pods = [self._as_seen(pod) for pod in await self._claim_pods(sts, owned)]
         revs = [r for r in self.revisions.indexer.by_index(OWNER_INDEX, uid)
                 if (owned_by_kind(r, "StatefulSet") or {}).get("uid") == uid]
         current, update, collisions, revs = await self._revisions(sts, revs)
@@ -160,6 +193,40 @@ class StatefulSetController(QueueController):
             except errors.NotFound:
                 pass
         self._requeue_for_availability(key, sts, pods)
+
+    async def _claim_pods(self, sts: Obj, owned: list[Obj]) -> list[Obj]:
+        """Upstream ``ClaimPods`` with ``isMemberOf``: keep owned pods that match the
+        selector and are named after the set, release the others, adopt orphans that
+        match both."""
+        ns = str(meta(sts).get("namespace", ""))
+        selector = (sts.get("spec") or {}).get("selector")
+        out: list[Obj] = []
+        for pod in owned:
+            if matches_label_selector(selector, labels_of(pod)) and p.is_member(sts, pod):
+                out.append(pod)
+                continue
+            refs = [r for r in meta(pod).get("ownerReferences") or ()
+                    if r.get("uid") != meta(sts).get("uid")]
+            try:
+                await self.client.patch("pods", str(meta(pod)["name"]), {"metadata": {
+                    "ownerReferences": refs or None,
+                    "resourceVersion": meta(pod).get("resourceVersion")}}, namespace=ns)
+            except (errors.NotFound, errors.Conflict):
+                pass
+        for pod in self.pods.indexer.by_index(ORPHAN_INDEX, ns):
+            if meta(pod).get("deletionTimestamp") or not p.is_member(sts, pod) or \
+                    not matches_label_selector(selector, labels_of(pod)):
+                continue
+            refs = [*(meta(pod).get("ownerReferences") or ()),
+                    owner_ref(sts, api_version="apps/v1", kind="StatefulSet")]
+            try:
+                out.append(await self.client.patch("pods", str(meta(pod)["name"]), {
+                    "metadata": {"ownerReferences": refs,
+                                 "resourceVersion": meta(pod).get("resourceVersion")}},
+                    namespace=ns))
+            except (errors.NotFound, errors.Conflict):
+                continue
+        return out
 
     def _requeue_for_availability(self, key: str, sts: Obj, pods: list[Obj]) -> None:
         mrs = p.min_ready_seconds(sts)
