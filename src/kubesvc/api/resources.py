@@ -105,8 +105,6 @@ RESOURCES: tuple[ResourceInfo, ...] = (
        subresources=("status",)),
     _R("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", False,
        ("sc",)),
-    _R("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", True, ("ing",),
-       subresources=("status",)),
     # --
     _R("coordination.k8s.io", "v1", "Lease", "leases", "lease", True),
     _R("events.k8s.io", "v1", "Event", "events", "event", True, ("ev",),

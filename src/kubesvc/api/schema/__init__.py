@@ -29,7 +29,6 @@ from kubesvc.api.schema import (  # noqa: F401  (imported for their registration
     discovery,
     events,
     meta,
-    networking,  # Ingress (issue 21: kubectl apply --prune's allowlist)
     pod,
     pod_status,
     rbac,
@@ -97,7 +96,6 @@ GROUP_PREFIX: dict[str, str] = {
     "authorization.k8s.io": AUTHZ,
     "rbac.authorization.k8s.io": rbac.RBAC,
     "storage.k8s.io": storage.ST,
-    "networking.k8s.io": networking.N,
 }
 
 
@@ -137,10 +135,6 @@ KIND_DESCRIPTIONS: dict[tuple[str, str], str] = {
     "administrator. It is analogous to a node.",
     ("storage.k8s.io", "StorageClass"): "StorageClass describes the parameters for a class "
     "of storage for which PersistentVolumes can be dynamically provisioned.",
-    ("networking.k8s.io", "Ingress"): "Ingress is a collection of rules that allow inbound "
-    "connections to reach the endpoints defined by a backend. An Ingress can be configured "
-    "to give services externally-reachable urls, load balance traffic, terminate SSL, offer "
-    "name based virtual hosting etc.",
     # --
     ("coordination.k8s.io", "Lease"): "Lease defines a lease concept (node heartbeats, leader "
     "election).",

@@ -27,7 +27,6 @@ from typing import Any
 from kubesvc.api import resources
 from kubesvc.api.tables import apps, core, network, pods, rbac
 from kubesvc.api.tables import descriptions as _d
-from kubesvc.api.tables import ingress as _ingress  # issue 21
 from kubesvc.api.tables import statefulset as _sts  # issue 21
 from kubesvc.api.tables import storage as _storage
 from kubesvc.api.tables.columns import Column, Printer
@@ -58,7 +57,6 @@ PRINTERS: dict[str, Printer] = {
     "persistentvolumeclaims": _storage.PVC,
     "persistentvolumes": _storage.PV,
     "storageclasses.storage.k8s.io": _storage.STORAGE_CLASS,
-    "ingresses.networking.k8s.io": _ingress.INGRESS,
 }
 
 INCLUDE_OBJECT_VALUES = ("Metadata", "Object", "None", "")

@@ -87,7 +87,6 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "persistentvolumeclaims": stor.validate_pvc,
         "persistentvolumes": stor.validate_pv,
         "storageclasses.storage.k8s.io": stor.validate_storage_class,
-        "ingresses.networking.k8s.io": stor.validate_ingress,
     }
     update: dict[str, Update] = {
         "services": service_update.validate_service_update,
@@ -115,7 +114,6 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "persistentvolumeclaims": stor.validate_pvc_update,
         "persistentvolumes": stor.validate_pv_update,
         "storageclasses.storage.k8s.io": stor.validate_storage_class_update,
-        "ingresses.networking.k8s.io": stor.validate_ingress_update,
     }
     status: dict[str, Update] = {
         "services": service_update.validate_service_status_update,

@@ -4,8 +4,7 @@ pkg/apis/storage/validation ValidateStorageClass[Update], v1.32): access modes, 
 request/capacity, volume mode, one volume source per PV, reclaim policy and binding mode
 values; a claim's spec is immutable once created except ``resources.requests`` (and
 ``volumeName`` while unset, which the binder fills); a class's parameters, provisioner,
-reclaimPolicy and volumeBindingMode are immutable. Also networking.k8s.io/v1 Ingress
-(backends, path types), served for ``kubectl apply --prune``'s allowlist. Called through
+reclaimPolicy and volumeBindingMode are immutable. Called through
 :mod:`kubesvc.api.validation` (and by :mod:`.statefulset` for volumeClaimTemplates).
 """
 
@@ -155,61 +154,3 @@ def validate_storage_class_update(new: Mapping[str, Any], old: Mapping[str, Any]
     out.extend(fm.validate_immutable("volumeBindingMode", new.get("volumeBindingMode"),
                                      old.get("volumeBindingMode")))
     return out
-
-
-# -- networking.k8s.io/v1 Ingress (kept here, beside the other kinds issue 21 added)
-_PATH_TYPES = ("Exact", "ImplementationSpecific", "Prefix")
-
-
-def _backend(b: Mapping[str, Any], path: str) -> list[Cause]:
-    svc, res = b.get("service"), b.get("resource")
-    if svc is None and res is None:
-        return [f.invalid(path, f.GoRaw("networking.IngressBackend{}"),
-                          "one backend must be specified")]
-    if svc is not None and res is not None:
-        return [f.invalid(path, f.GoRaw("networking.IngressBackend{...}"),
-                          "cannot set both resource and service backends")]
-    out: list[Cause] = []
-    if svc is not None:
-        s = _m(svc)
-        if not s.get("name"):
-            out.append(f.required(f.child(path, "service", "name")))
-        port = _m(s.get("port"))
-        if port.get("name") and port.get("number"):
-            out.append(f.invalid(f.child(path, "service", "port"), f.GoRaw("..."),
-                                 "cannot set both port name & port number"))
-        elif not port.get("name") and not port.get("number"):
-            out.append(f.required(f.child(path, "service", "port"),
-                                  "port name or number is required"))
-    return out
-
-
-def validate_ingress(obj: Mapping[str, Any]) -> list[Cause]:
-    out = meta.validate_object_meta(obj, True, meta.name_is_dns_subdomain)
-    return out + _ingress_spec(_m(obj.get("spec")))
-
-
-def _ingress_spec(spec: Mapping[str, Any]) -> list[Cause]:
-    out: list[Cause] = []
-    if spec.get("defaultBackend") is not None:
-        out.extend(_backend(_m(spec["defaultBackend"]), "spec.defaultBackend"))
-    rules = spec.get("rules")
-    for i, rule in enumerate(rules if isinstance(rules, list) else []):
-        rp = f.index("spec.rules", i)
-        paths = _m(_m(rule).get("http")).get("paths")
-        for j, hp in enumerate(paths if isinstance(paths, list) else []):
-            pp = f.index(f.child(rp, "http", "paths"), j)
-            pt = _m(hp).get("pathType")
-            if not pt:
-                out.append(f.required(f.child(pp, "pathType"), "pathType must be specified"))
-            elif pt not in _PATH_TYPES:
-                out.append(f.not_supported(f.child(pp, "pathType"), pt, _PATH_TYPES))
-            out.extend(_backend(_m(_m(hp).get("backend")), f.child(pp, "backend")))
-    if not rules and spec.get("defaultBackend") is None:
-        out.append(f.invalid("spec", f.GoRaw("networking.IngressSpec{}"),
-                             "either `defaultBackend` or `rules` must be specified"))
-    return out
-
-
-def validate_ingress_update(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[Cause]:
-    return meta.validate_object_meta_update(new, old) + _ingress_spec(_m(new.get("spec")))
