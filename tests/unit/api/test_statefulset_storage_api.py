@@ -151,12 +151,6 @@ def test_tables_as_kubectl_prints_them() -> None:
     assert cells("controllerrevisions.apps", cr)[:3] == ["web-abc", "statefulset.apps/web", 2]
 
 
-def test_ingress_table() -> None:
-    ing = {"metadata": {"name": "i"}, "spec": {"rules": [{"host": "a.example"}]}}
-    assert cells("ingresses.networking.k8s.io", ing)[:5] == ["i", "<none>", "a.example", "",
-                                                             "80"]
-
-
 def test_default_class_picks_the_newest_annotated() -> None:
     def sc(name: str, ts: str, default: bool) -> Obj:
         ann = {"storageclass.kubernetes.io/is-default-class": "true"} if default else {}
