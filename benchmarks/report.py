@@ -220,6 +220,8 @@ SECTIONS: dict[str, tuple[str, Section]] = {
     "soak": ("Soak: churn with 200 watchers, memory per idle watcher", sec_generic),
     "portforward": ("kubectl port-forward vs direct", sec_generic),
     "exec_latency": ("`kubectl exec` latency vs `kubectl get`", sec_generic),
+    "statefulset": ("Workloads: 100-replica Parallel StatefulSet vs Deployment (simulated)",
+                    sec_generic),
 }
 
 

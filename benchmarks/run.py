@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, str] = {
     "soak": "benchmarks.soak",
     "portforward": "benchmarks.portforward",
     "exec_latency": "benchmarks.exec_latency",
+    "statefulset": "benchmarks.statefulset_bench",  # issue 21
 }
 
 DOCS = ROOT / "docs"

@@ -361,6 +361,7 @@ _GENERATION_KINDS = frozenset(
         "endpointslices.discovery.k8s.io",
         "ingresses.networking.k8s.io",
         "ingressclasses.networking.k8s.io",
+        "statefulsets.apps",  # issue 21
     }
 )
 

@@ -97,6 +97,17 @@ RESOURCES: tuple[ResourceInfo, ...] = (
        subresources=("status", "scale")),
     _R("apps", "v1", "ReplicaSet", "replicasets", "replicaset", True, ("rs",), ("all",),
        subresources=("status", "scale")),
+    # -- StatefulSet, ControllerRevision, PVC/PV/StorageClass (issue 21)
+    _R("apps", "v1", "StatefulSet", "statefulsets", "statefulset", True, ("sts",), ("all",),
+       subresources=("status", "scale")),
+    _R("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", True),
+    _R("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim",
+       True, ("pvc",), subresources=("status",)),
+    _R("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", False, ("pv",),
+       subresources=("status",)),
+    _R("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", False,
+       ("sc",)),
+    # --
     _R("coordination.k8s.io", "v1", "Lease", "leases", "lease", True),
     _R("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", True, ("ing",),
        subresources=("status",)),

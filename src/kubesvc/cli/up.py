@@ -237,8 +237,9 @@ class Cluster:
             controllers = ControllerManager(
                 who.controller_manager, informers=shared, options=ControllerOptions(
                     lb_pools=list(o.lb_pools), node_grace_period=o.node_monitor_grace_period,
-                    external_informers=True, root_ca=api.ca_pem,
-                    **certs.controller_options(api, o.serving)), clients=who.controller)
+                    storage_root=o.data_dir / "storage", external_informers=True,
+                    root_ca=api.ca_pem, **certs.controller_options(api, o.serving)),
+                clients=who.controller)
             self._checks["controllers"] = controllers.synced
 
             stack = components.DnsStack.build(

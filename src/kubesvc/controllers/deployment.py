@@ -40,6 +40,20 @@ DEPLOY = "deployments.apps"
 ANN_REVISION = "deployment.kubernetes.io/revision"
 ANN_DESIRED = "deployment.kubernetes.io/desired-replicas"
 ANN_MAX = "deployment.kubernetes.io/max-replicas"
+ANN_HISTORY = "deployment.kubernetes.io/revision-history"
+# Upstream ``annotationsToSkip``: never copied from the Deployment to its ReplicaSets.
+_SKIP_ANNOTATIONS = frozenset({
+    "kubectl.kubernetes.io/last-applied-configuration", ANN_REVISION, ANN_HISTORY,
+    ANN_DESIRED, ANN_MAX, "deprecated.deployment.rollback.to",
+})
+
+
+def copied_annotations(d: Obj) -> dict[str, str]:
+    """The Deployment's annotations a ReplicaSet carries (``kubernetes.io/change-cause``,
+    user ones), as upstream ``copyDeploymentAnnotationsToReplicaSet``: ``kubectl rollout
+    history`` reads CHANGE-CAUSE from the ReplicaSet and ``rollout undo`` puts them back."""
+    ann = meta(d).get("annotations") or {}
+    return {k: str(v) for k, v in ann.items() if k not in _SKIP_ANNOTATIONS}
 
 
 def _replicas(obj: Obj) -> int:
@@ -187,14 +201,24 @@ class DeploymentController(QueueController):
         await self._cleanup(d, old_rs)
 
     async def _sync_revision(self, d: Obj, new_rs: Obj, *, old_rs: list[Obj]) -> Obj:
-        """Keep the new ReplicaSet's revision the highest (a rollback re-uses an old one)."""
+        """Keep the new ReplicaSet's revision the highest (a rollback re-uses an old one,
+        whose earlier numbers go to ``revision-history`` as upstream records them) and its
+        copied annotations current."""
         max_old = max((_revision(rs) for rs in old_rs), default=0)
         rev = _revision(new_rs)
         want = rev if rev > max_old else max_old + 1
+        have = meta(new_rs).get("annotations") or {}
+        changes: dict[str, str] = {k: v for k, v in copied_annotations(d).items()
+                                   if have.get(k) != v}
         if want != rev:
+            changes[ANN_REVISION] = str(want)
+            if rev > 0:
+                old = [h for h in str(have.get(ANN_HISTORY) or "").split(",") if h]
+                changes[ANN_HISTORY] = ",".join([*old, str(rev)])
+        if changes:
             ns, name = split_key(object_key(new_rs))
-            new_rs = await self.client.patch(RS, name, {"metadata": {"annotations": {
-                ANN_REVISION: str(want)}}}, namespace=ns)
+            new_rs = await self.client.patch(RS, name, {"metadata": {"annotations": changes}},
+                                             namespace=ns)
         await self._set_deploy_revision(d, str(want))
         return new_rs
 
@@ -225,6 +249,7 @@ class DeploymentController(QueueController):
                 "namespace": ns,
                 "labels": dict(tmd["labels"]),
                 "annotations": {
+                    **copied_annotations(d),
                     ANN_REVISION: str(rev),
                     ANN_DESIRED: str(_replicas(d)),
                     ANN_MAX: str(_replicas(d) + surge),

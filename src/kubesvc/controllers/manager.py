@@ -13,6 +13,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from kubesvc.api import bootstraptoken as bt
@@ -36,6 +37,8 @@ from kubesvc.controllers.serviceaccounts import (
     ServiceAccountsController,
 )
 from kubesvc.controllers.servicepods import ServicePodIndex
+from kubesvc.controllers.statefulset import StatefulSetController
+from kubesvc.controllers.storage import PersistentVolumeController
 from kubesvc.controllers.tokencleaner import FIELD_SELECTOR as TOKEN_SECRETS
 from kubesvc.controllers.tokencleaner import TokenCleaner
 from kubesvc.informers import Informer
@@ -44,6 +47,7 @@ ALL_CONTROLLERS: frozenset[str] = frozenset({
     "endpointslice", "endpoints", "endpointslice-mirroring", "replicaset", "deployment",
     "lb-ipam", "node-lifecycle", "garbage-collector", "tokencleaner", "serviceaccount",
     "root-ca-cert-publisher", "csrapproving", "csrsigning", "csrcleaner",
+    "statefulset", "persistentvolume-binder",  # issue 21
 })
 
 SLICES = "endpointslices.discovery.k8s.io"
@@ -72,6 +76,10 @@ class ControllerOptions:
     # the cluster CA (PEM) the root-ca-cert-publisher puts in every namespace's
     # kube-root-ca.crt ConfigMap; without one that controller does not run
     root_ca: bytes = b""
+    statefulset_workers: int = 5  # --concurrent-statefulset-syncs
+    # Where the local-path provisioner makes volume directories (<data dir>/storage);
+    # None: the binder binds but does not provision.
+    storage_root: Path | None = None
     # True: informers passed in are already run by the caller; the manager runs only the
     # ones it creates. False: it runs every informer it uses.
     external_informers: bool = False
@@ -154,6 +162,22 @@ class ControllerManager:
                 leases=self._inf(LEASES, namespace=LEASE_NAMESPACE), pods=self._inf("pods"),
                 grace_period=opts.node_grace_period,
                 recorder=self._recorder("node-controller"))
+        # -- issue 21: StatefulSet and the PV binder (before the GC: it takes their informers)
+        if "statefulset" in on:
+            self.controllers["statefulset"] = StatefulSetController(
+                own("statefulset"), statefulsets=self._inf("statefulsets.apps"),
+                pods=self._inf("pods"),
+                revisions=self._inf("controllerrevisions.apps"),
+                recorder=self._recorder("statefulset-controller"),
+                workers=opts.statefulset_workers)
+        if "persistentvolume-binder" in on:
+            self.controllers["persistentvolume-binder"] = PersistentVolumeController(
+                own("persistentvolume-binder"), claims=self._inf("persistentvolumeclaims"),
+                volumes=self._inf("persistentvolumes"),
+                classes=self._inf("storageclasses.storage.k8s.io"), pods=self._inf("pods"),
+                storage_root=opts.storage_root,
+                recorder=self._recorder("persistentvolume-controller"))
+        # --
         if "garbage-collector" in on:
             # Every resource informed so far, plus the usual owners/dependents.
             for res in ("deployments.apps", "replicasets.apps", "pods", "services", SLICES):

@@ -125,8 +125,22 @@ def template_hash(template: Obj, collision_count: int | None = None) -> str:
     return safe_encode(str(fnv32a(data)))
 
 
+def drop_nulls(value: Any) -> Any:
+    """``value`` without null map entries, recursively: a Go client writes an unset
+    pointer or zero time as ``null`` (``kubectl rollout undo`` sends the ReplicaSet's template
+    back with ``metadata.creationTimestamp: null``) and upstream, decoding into structs,
+    cannot tell that from absent — so neither may the template comparison or hash."""
+    if isinstance(value, dict):
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [drop_nulls(v) for v in value]
+    return value
+
+
 def template_without_hash(template: Obj) -> Obj:
-    t = copy.deepcopy(template or {})
+    """The template as compared and hashed: no ``pod-template-hash`` label, no nulls
+    (upstream ``EqualIgnoreHash`` over decoded structs)."""
+    t: Obj = drop_nulls(copy.deepcopy(template or {}))
     labels = (t.get("metadata") or {}).get("labels")
     if isinstance(labels, dict):
         labels.pop(POD_TEMPLATE_HASH, None)

@@ -1,6 +1,7 @@
 """A trivial scheduler: binds each unscheduled pod (``spec.nodeName`` empty, schedulerName
 ``default-scheduler``) to a Ready, schedulable node whose labels match its nodeSelector and
-whose NoSchedule/NoExecute taints it tolerates, with room left (``allocatable.pods``),
+whose NoSchedule/NoExecute taints it tolerates, with room left (``allocatable.pods``), and
+that its bound local volumes are pinned to (a PV's ``kubernetes.io/hostname`` affinity),
 spreading replicas: fewest pods of the same controller owner, then fewest pods, then name.
 
 Binding goes through the ``pods/binding`` subresource when the client supports
@@ -20,6 +21,7 @@ from typing import Any
 
 from kubesvc import errors
 from kubesvc.api.objects import Obj
+from kubesvc.api.storage import node_of
 from kubesvc.api.timefmt import rfc3339_epoch
 from kubesvc.client.protocol import Client
 from kubesvc.informers import Informer, WorkQueue, object_key
@@ -159,8 +161,32 @@ class Scheduler:
         await run_workers(self.queue, self.schedule, stop, name="scheduler",
                           workers=self._workers, logger=log)
 
-    def choose(self, pod: Obj) -> tuple[str | None, str]:
-        """The node for ``pod`` (or None) and, when None, upstream's failure message."""
+    async def volume_nodes(self, pod: Obj) -> set[str] | None:
+        """The nodes the pod's bound local volumes are pinned to (upstream VolumeBinding's
+        node-affinity check); None when no volume restricts it. Lookup failures restrict
+        nothing (the binder may not have bound the claim yet)."""
+        allowed: set[str] | None = None
+        ns = (pod.get("metadata") or {}).get("namespace", "default")
+        for vol in (pod.get("spec") or {}).get("volumes") or ():
+            claim_name = ((vol or {}).get("persistentVolumeClaim") or {}).get("claimName")
+            if not claim_name:
+                continue
+            try:
+                claim = await self.client.get("persistentvolumeclaims", str(claim_name),
+                                              namespace=ns)
+                volume = (claim.get("spec") or {}).get("volumeName")
+                if not volume:
+                    continue
+                node = node_of(await self.client.get("persistentvolumes", str(volume)))
+            except errors.KubeError:
+                continue
+            if node:
+                allowed = {node} if allowed is None else allowed & {node}
+        return allowed
+
+    def choose(self, pod: Obj, *, allowed: set[str] | None = None) -> tuple[str | None, str]:
+        """The node for ``pod`` (or None) and, when None, upstream's failure message.
+        ``allowed``: the only nodes its volumes permit (:meth:`volume_nodes`)."""
         nodes = self.nodes.indexer.list()
         idx = self.pods.indexer
         per_node: Counter[str] = Counter()
@@ -197,6 +223,8 @@ class Scheduler:
                         f"{t.get('value', '')}}}"] += 1
             elif any(labels.get(k) != v for k, v in selector.items()):
                 reasons["node(s) didn't match Pod's node affinity/selector"] += 1
+            elif allowed is not None and name not in allowed:
+                reasons["node(s) had volume node affinity conflict"] += 1
             elif per_node[name] >= cap:
                 reasons["Too many pods"] += 1
             else:
@@ -220,7 +248,7 @@ class Scheduler:
         uid = str(pod["metadata"].get("uid"))
         if uid in self._assumed:
             return False
-        node, msg = self.choose(pod)
+        node, msg = self.choose(pod, allowed=await self.volume_nodes(pod))
         ns, name = pod["metadata"].get("namespace", "default"), pod["metadata"]["name"]
         if node is None:
             cond = {"type": "PodScheduled", "status": "False", "lastProbeTime": None,

@@ -298,6 +298,7 @@ NEWER_THAN_1_32 = {
     ("VolumeMountStatus", "volumeStatus"),
     ("VolumeProjection", "podCertificate"),
     ("VolumeMount", "bindMountOptions"),
+    ("PersistentVolumeClaimStatus", "healthStatus"),
 }
 
 
@@ -352,7 +353,8 @@ def test_int_or_string_fields() -> None:
 def test_names_follow_upstream_prefixes() -> None:
     pattern = re.compile(
         r"^io\.k8s\.(api\.(core|apps|discovery|events|coordination|autoscaling"
-        r"|authentication|authorization|rbac|certificates)\.v1"
+        r"|authentication|authorization|rbac|certificates"
+        r"|storage)\.v1"
         r"|apimachinery\.pkg\.(apis\.meta\.v1|api\.resource|util\.intstr))\.[A-Z]\w+$"
     )
     bad = [n for n in sch.COMPONENTS if not pattern.match(n)]

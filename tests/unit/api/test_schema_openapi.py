@@ -149,6 +149,7 @@ def test_index_and_hashes() -> None:
         "apis/rbac.authorization.k8s.io/v1",
         "apis/certificates.k8s.io/v1",
         "apis/networking.k8s.io/v1",
+        "apis/storage.k8s.io/v1",
     }
     url = index["paths"]["apis/apps/v1"]["serverRelativeURL"]
     body = openapi.openapi_v3_json("apps", "v1")

@@ -55,7 +55,8 @@ async def test_manager_runs_everything() -> None:
     assert set(mgr.controllers) == {
         "endpointslice", "endpoints", "endpointslice-mirroring", "replicaset", "deployment",
         "lb-ipam", "node-lifecycle", "garbage-collector", "tokencleaner", "serviceaccount",
-        "csrcleaner"}  # (the CSR approver and signer need an authorizer and a CA)
+        "csrcleaner", "statefulset", "persistentvolume-binder"}
+        # (the CSR approver and signer need an authorizer and a CA)
     assert mgr.informers["services"] is shared["services"]
     stop = asyncio.Event()
     task = asyncio.create_task(mgr.run(stop))

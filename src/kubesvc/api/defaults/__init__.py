@@ -30,6 +30,12 @@ from kubesvc.api.defaults.service import (
     normalize_cluster_ips,
     prepare_service_update,
 )
+from kubesvc.api.defaults.statefulset import (  # StatefulSet, PVC/PV/StorageClass (issue 21)
+    apply_pv_defaults,
+    apply_pvc_defaults,
+    apply_statefulset_defaults,
+    apply_storageclass_defaults,
+)
 
 __all__ = [
     "apply_defaults",
@@ -53,6 +59,11 @@ _DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
     "replicasets.apps": apply_replicaset_defaults,
     "rolebindings.rbac.authorization.k8s.io": apply_binding_defaults,
     "clusterrolebindings.rbac.authorization.k8s.io": apply_binding_defaults,
+    # -- issue 21: StatefulSet, PVC/PV/StorageClass
+    "statefulsets.apps": apply_statefulset_defaults,
+    "persistentvolumeclaims": apply_pvc_defaults,
+    "persistentvolumes": apply_pv_defaults,
+    "storageclasses.storage.k8s.io": apply_storageclass_defaults,
 }
 
 

@@ -35,6 +35,8 @@ from kubesvc.api.schema import (  # noqa: F401  (imported for their registration
     pod_status,
     rbac,
     reviews,
+    statefulset,  # StatefulSet, ControllerRevision (issue 21)
+    storage,  # PVC, PV, StorageClass (issue 21)
     tokens,
     volumes,
 )
@@ -98,6 +100,7 @@ GROUP_PREFIX: dict[str, str] = {
     "rbac.authorization.k8s.io": rbac.RBAC,
     "certificates.k8s.io": certificates.CERT,
     "networking.k8s.io": networking.NET,
+    "storage.k8s.io": storage.ST,
 }
 
 
@@ -125,6 +128,19 @@ KIND_DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("apps", "Deployment"): "Deployment enables declarative updates for Pods and ReplicaSets.",
     ("apps", "ReplicaSet"): "ReplicaSet ensures that a specified number of pod replicas are "
     "running at any given time.",
+    # -- StatefulSet, ControllerRevision, PVC/PV/StorageClass (issue 21)
+    ("apps", "StatefulSet"): "StatefulSet represents a set of pods with consistent "
+    "identities. Identities are defined as: - Network: A single stable DNS and hostname. - "
+    "Storage: As many VolumeClaims as requested.",
+    ("apps", "ControllerRevision"): "ControllerRevision implements an immutable snapshot of "
+    "state data.",
+    ("", "PersistentVolumeClaim"): "PersistentVolumeClaim is a user's request for and claim "
+    "to a persistent volume",
+    ("", "PersistentVolume"): "PersistentVolume (PV) is a storage resource provisioned by an "
+    "administrator. It is analogous to a node.",
+    ("storage.k8s.io", "StorageClass"): "StorageClass describes the parameters for a class "
+    "of storage for which PersistentVolumes can be dynamically provisioned.",
+    # --
     ("coordination.k8s.io", "Lease"): "Lease defines a lease concept (node heartbeats, leader "
     "election).",
     ("events.k8s.io", "Event"): "Event is a report of an event somewhere in the cluster.",

@@ -27,6 +27,8 @@ from typing import Any
 from kubesvc.api import resources
 from kubesvc.api.tables import apps, certificates, core, network, pods, rbac
 from kubesvc.api.tables import descriptions as _d
+from kubesvc.api.tables import statefulset as _sts  # issue 21
+from kubesvc.api.tables import storage as _storage
 from kubesvc.api.tables.columns import Column, Printer
 from kubesvc.api.tables.common import Obj, human_duration
 from kubesvc.api.timefmt import ZERO_TIME, parse_time, rfc3339
@@ -52,6 +54,12 @@ PRINTERS: dict[str, Printer] = {
     "rolebindings.rbac.authorization.k8s.io": rbac.ROLE_BINDING,
     "clusterrolebindings.rbac.authorization.k8s.io": rbac.CLUSTER_ROLE_BINDING,
     "certificatesigningrequests.certificates.k8s.io": certificates.CSR,
+    # -- issue 21: StatefulSet, ControllerRevision, PVC/PV/StorageClass
+    "statefulsets.apps": _sts.STATEFULSET,
+    "controllerrevisions.apps": _sts.CONTROLLER_REVISION,
+    "persistentvolumeclaims": _storage.PVC,
+    "persistentvolumes": _storage.PV,
+    "storageclasses.storage.k8s.io": _storage.STORAGE_CLASS,
 }
 
 INCLUDE_OBJECT_VALUES = ("Metadata", "Object", "None", "")

@@ -51,6 +51,8 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         service,
         service_update,
     )
+    from kubesvc.api.validation import statefulset as sts  # issue 21
+    from kubesvc.api.validation import storage as stor
 
     def service_create(obj: Mapping[str, Any]) -> list[Cause]:
         # Upstream normalises clusterIP/clusterIPs before validating; do it on a copy so a
@@ -84,6 +86,12 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "certificatesigningrequests.certificates.k8s.io": certificates.validate_csr,
         "ingresses.networking.k8s.io": networking.validate_ingress,
         "ingressclasses.networking.k8s.io": networking.validate_ingress_class,
+        # -- issue 21: StatefulSet, ControllerRevision, PVC/PV/StorageClass
+        "statefulsets.apps": sts.validate_statefulset,
+        "controllerrevisions.apps": sts.validate_controller_revision,
+        "persistentvolumeclaims": stor.validate_pvc,
+        "persistentvolumes": stor.validate_pv,
+        "storageclasses.storage.k8s.io": stor.validate_storage_class,
     }
     update: dict[str, Update] = {
         "services": service_update.validate_service_update,
@@ -108,6 +116,12 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "certificatesigningrequests.certificates.k8s.io": certificates.validate_csr_update,
         "ingresses.networking.k8s.io": networking.validate_ingress_update,
         "ingressclasses.networking.k8s.io": networking.validate_ingress_class_update,
+        # -- issue 21
+        "statefulsets.apps": sts.validate_statefulset_update,
+        "controllerrevisions.apps": sts.validate_controller_revision_update,
+        "persistentvolumeclaims": stor.validate_pvc_update,
+        "persistentvolumes": stor.validate_pv_update,
+        "storageclasses.storage.k8s.io": stor.validate_storage_class_update,
     }
     status: dict[str, Update] = {
         "services": service_update.validate_service_status_update,
@@ -119,6 +133,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "certificatesigningrequests.certificates.k8s.io":
             certificates.validate_csr_status_update,
         "ingresses.networking.k8s.io": networking.validate_ingress_status_update,
+        "statefulsets.apps": sts.validate_statefulset_status_update,  # issue 21
     }
     return create, update, status
 

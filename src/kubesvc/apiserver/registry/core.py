@@ -82,6 +82,8 @@ from kubesvc.apiserver.registry.ingress import IngressStrategy
 from kubesvc.apiserver.registry.serviceaccounts import ServiceAccountAdmission
 from kubesvc.apiserver.registry.services import ServiceStrategy
 from kubesvc.apiserver.registry.strategies import PodStrategy, Strategy
+from kubesvc.apiserver.registry.volumes import KEYS as VOLUME_KEYS
+from kubesvc.apiserver.registry.volumes import ClaimStrategy, PendingPhaseStrategy
 from kubesvc.client.options import DeleteOptions, ListOptions, WatchOptions, WriteOptions
 from kubesvc.client.protocol import PatchType, WatchEventDict
 from kubesvc.storage.store import KeyValue, Store
@@ -154,6 +156,10 @@ class Registry:
                 strategy = CsrStrategy(info, self)
             elif info.key == "ingresses.networking.k8s.io":
                 strategy = IngressStrategy(info, self)
+            elif info.key == "persistentvolumeclaims":
+                strategy = ClaimStrategy(info, self)
+            elif info.key in VOLUME_KEYS:
+                strategy = PendingPhaseStrategy(info, self)
             else:
                 strategy = Strategy(info, self)
             self._strategies[info.key] = strategy
