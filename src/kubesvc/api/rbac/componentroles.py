@@ -158,7 +158,7 @@ CONTROLLER_RULES: dict[str, list[Obj]] = {
         r(["list", "watch"], [""], ["pods"]),
         r(["get", "create", "delete", "update", "patch"], [""], ["pods"]),
         r(["list", "watch"], ["apps"], ["statefulsets"]),
-        r(["update"], ["apps"], ["statefulsets/status"]),
+        r(["update", "patch"], ["apps"], ["statefulsets/status"]),
         r(["update"], ["apps"], ["statefulsets/finalizers"]),
         r(["get", "create", "delete", "update", "patch"], [""], ["persistentvolumeclaims"]),
         r(["get", "create", "delete", "update", "patch", "list", "watch"], ["apps"],
@@ -174,6 +174,8 @@ CONTROLLER_RULES: dict[str, list[Obj]] = {
         r(["list", "watch", "get", "create", "delete"], [""], ["pods"]),
         r(["get", "list", "watch"], [""], ["nodes"]),
         r(["get", "list", "watch"], ["storage.k8s.io"], ["storageclasses"]),
+        # kubesvc's own: the binder creates the default local-path StorageClass
+        r(["create"], ["storage.k8s.io"], ["storageclasses"]),
         _events(),
     ],
     "certificate-controller": [

@@ -110,11 +110,35 @@ def pod_references(pod: Mapping[str, Any]) -> set[Ref]:
 class NodeGraph:
     """Which objects the pods bound to each node reference (edges counted per node)."""
 
-    __slots__ = ("_edges", "_pods")
+    __slots__ = ("_claims", "_edges", "_pods")
 
     def __init__(self) -> None:
         self._pods: dict[tuple[str, str], tuple[str, frozenset[Ref]]] = {}
         self._edges: dict[str, Counter[Ref]] = {}
+        # PV name -> the claims (namespace, name) bound to it (upstream's pvc -> pv edge)
+        self._claims: dict[str, set[tuple[str, str]]] = {}
+
+    def set_claim(self, pvc: Mapping[str, Any]) -> None:
+        """A PersistentVolumeClaim and the volume it is bound to (``spec.volumeName``)."""
+        self.delete_claim(pvc)
+        volume = str((pvc.get("spec") or {}).get("volumeName") or "")
+        if volume:
+            md = pvc.get("metadata") or {}
+            self._claims.setdefault(volume, set()).add(
+                (str(md.get("namespace") or ""), str(md.get("name") or "")))
+
+    def delete_claim(self, pvc: Mapping[str, Any]) -> None:
+        md = pvc.get("metadata") or {}
+        key = (str(md.get("namespace") or ""), str(md.get("name") or ""))
+        for volume, claims in list(self._claims.items()):
+            claims.discard(key)
+            if not claims:
+                del self._claims[volume]
+
+    def has_volume(self, node: str, volume: str) -> bool:
+        """Whether a pod on ``node`` references a claim bound to PV ``volume``."""
+        return any(self.has_path(node, PVC, ns, name)
+                   for ns, name in self._claims.get(volume, ()))
 
     def set_pod(self, pod: Mapping[str, Any]) -> None:
         """Add or update a pod (a pod not bound to a node contributes nothing)."""
@@ -217,6 +241,16 @@ def authorize_node(graph: NodeGraph, attrs: Attributes, node_rules: Sequence[Rul
                 if attrs.subresource:
                     return Decision(False, "cannot get subresource")
                 return _related(graph, node, PVC, attrs)
+            if res == "persistentvolumes":
+                if attrs.verb != "get":
+                    return Decision(False, "can only get individual resources of this type")
+                if attrs.subresource:
+                    return Decision(False, "cannot get subresource")
+                if not attrs.name:
+                    return Decision(False, "No Object name found")
+                if graph.has_volume(node, attrs.name):
+                    return Decision(True)
+                return Decision(False, _NO_REL.format(node=node))
             if res == "serviceaccounts":
                 if attrs.verb != "create" or not attrs.name:
                     return Decision(False, "can only create tokens for individual service "

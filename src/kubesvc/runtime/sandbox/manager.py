@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.storage import claim_host_path, host_path_for
 from kubesvc.runtime import poddns
 from kubesvc.runtime.sandbox import atomic, volumes
 from kubesvc.runtime.sandbox.mountplan import VolumeBind, build_plan
@@ -150,7 +152,10 @@ class SandboxManager:
         (d / "root").mkdir(exist_ok=True)
         psb = PodSandbox(uid, d, vols, hostname=hostname)
         try:
-            for v in vols.values():
+            for name, v in list(vols.items()):
+                if v.kind == "persistentVolumeClaim":  # bind its volume's directory
+                    vols[name] = v = dataclasses.replace(
+                        v, host_path=await self._claim_path(pod, v))
                 await self._set_up(pod, psb, v)
         except BaseException:
             self._undo_mounts(psb)
@@ -249,6 +254,8 @@ class SandboxManager:
         if v.kind == "hostPath":
             volumes.check_host_path(v.name, v.source)
             return
+        if v.kind == "persistentVolumeClaim":
+            return  # its directory was found by prepare()
         d = Path(v.host_path)
         if v.kind == "emptyDir":
             d.mkdir(parents=True, exist_ok=True)
@@ -264,6 +271,25 @@ class SandboxManager:
         # Unlike the kubelet, secrets stay on disk (under the 0700 data dir): a host tmpfs
         # per pod would outlive a kill -9 of the agent as a mount on the node.
         await self._write_files(pod, psb, v)
+
+    async def _claim_path(self, pod: Obj, v: PodVolume) -> str:
+        """The directory of the local volume the claim is bound to (a hostPath or local PV,
+        as the local-path provisioner makes them); FailedMount until it is bound."""
+        ns = str(pod["metadata"].get("namespace") or "default")
+        claim_name = str(v.source.get("claimName") or "")
+        claim = await self._get("persistentvolumeclaims", ns, claim_name)
+        if claim is None:
+            raise VolumeError(v.name, f'persistentvolumeclaim "{claim_name}" not found')
+        volume = str((claim.get("spec") or {}).get("volumeName") or "")
+        pv = await self._get("persistentvolumes", "", volume) if volume else None
+        path = claim_host_path(claim, pv)
+        if path is None:
+            if pv is not None and host_path_for(pv) is None:
+                raise VolumeError(v.name, f'persistentvolume "{volume}" is not a local volume '
+                                  "(kubesvc's node agent mounts hostPath and local volumes)")
+            raise VolumeError(v.name, f'persistentvolumeclaim "{claim_name}" is not bound')
+        path.mkdir(parents=True, exist_ok=True)
+        return str(path)
 
     async def _get(self, resource: str, ns: str, name: str) -> Obj | None:
         key = (resource, ns, name)

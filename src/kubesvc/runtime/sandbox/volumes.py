@@ -24,7 +24,8 @@ from kubesvc.runtime.sandbox.quantity import parse_quantity, resource_value
 
 Obj = dict[str, Any]
 PLUGINS = {"emptyDir": "empty-dir", "configMap": "configmap", "secret": "secret",
-           "downwardAPI": "downward-api", "projected": "projected", "hostPath": "host-path"}
+           "downwardAPI": "downward-api", "projected": "projected", "hostPath": "host-path",
+           "persistentVolumeClaim": "local-volume"}
 # These are always mounted read-only into containers, as upstream's plugins do.
 READ_ONLY_KINDS = frozenset({"configMap", "secret", "downwardAPI", "projected"})
 DEFAULT_MODE = 0o644
@@ -79,10 +80,13 @@ def plan_volumes(pod: Obj, sandbox_dir: Path) -> list[PodVolume]:
         if kind not in PLUGINS:
             raise VolumeError(name, f"volume type {kind!r} is not supported by kubesvc's node "
                               "agent (emptyDir, configMap, secret, downwardAPI, projected, "
-                              "hostPath are)")
+                              "hostPath, persistentVolumeClaim of a local volume are)")
         src = vol.get(kind) or {}
         if kind == "hostPath":
             out.append(PodVolume(name, kind, str(src.get("path") or ""), src))
+            continue
+        if kind == "persistentVolumeClaim":  # its volume's directory, found at set-up
+            out.append(PodVolume(name, kind, "", src))
             continue
         d = sandbox_dir / "volumes" / f"kubernetes.io~{PLUGINS[kind]}" / name
         medium, limit = "", None
