@@ -354,7 +354,7 @@ def test_names_follow_upstream_prefixes() -> None:
     pattern = re.compile(
         r"^io\.k8s\.(api\.(core|apps|discovery|events|coordination|autoscaling"
         r"|authentication|authorization|rbac|certificates"
-        r"|storage)\.v1"
+        r"|storage|networking)\.v1"
         r"|apimachinery\.pkg\.(apis\.meta\.v1|api\.resource|util\.intstr))\.[A-Z]\w+$"
     )
     bad = [n for n in sch.COMPONENTS if not pattern.match(n)]
