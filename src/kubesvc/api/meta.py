@@ -359,6 +359,12 @@ _GENERATION_KINDS = frozenset(
         "deployments.apps",
         "replicasets.apps",
         "endpointslices.discovery.k8s.io",
+        # issue 21 kinds
+        "jobs.batch",
+        "cronjobs.batch",
+        "daemonsets.apps",
+        "replicationcontrollers",
+        "poddisruptionbudgets.policy",
     }
 )
 

@@ -80,7 +80,7 @@ RESOURCES: tuple[ResourceInfo, ...] = (
        subresources=("status", "finalize")),
     _R("", "v1", "Node", "nodes", "node", False, ("no",), subresources=("status",)),
     _R("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",),
-       subresources=("status", "log", "binding", "proxy")),
+       subresources=("status", "log", "binding", "proxy", "eviction")),
     _R("", "v1", "Service", "services", "service", True, ("svc",), ("all",),
        verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update",
               "watch"),
@@ -115,6 +115,16 @@ RESOURCES: tuple[ResourceInfo, ...] = (
        False),
     _R("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", "rolebinding", True),
     _R("rbac.authorization.k8s.io", "v1", "Role", "roles", "role", True),
+    # -- batch workloads, DaemonSet, ReplicationController, PodDisruptionBudget (issue 21)
+    _R("batch", "v1", "Job", "jobs", "job", True, (), ("all",), subresources=("status",)),
+    _R("batch", "v1", "CronJob", "cronjobs", "cronjob", True, ("cj",), ("all",),
+       subresources=("status",)),
+    _R("apps", "v1", "DaemonSet", "daemonsets", "daemonset", True, ("ds",), ("all",),
+       subresources=("status",)),
+    _R("", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller",
+       True, ("rc",), ("all",), subresources=("status", "scale"), storage_name="controllers"),
+    _R("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget",
+       True, ("pdb",), subresources=("status",)),
 )
 
 BY_KEY: dict[str, ResourceInfo] = {r.key: r for r in RESOURCES}

@@ -23,14 +23,17 @@ from typing import Any
 from kubesvc.api import resources
 from kubesvc.api.schema import (  # noqa: F401  (imported for their registrations)
     apps,
+    batch,
     container,
     coordination,
     core,
+    daemonset,
     discovery,
     events,
     meta,
     pod,
     pod_status,
+    policy,
     rbac,
     reviews,
     volumes,
@@ -93,6 +96,8 @@ GROUP_PREFIX: dict[str, str] = {
     "authentication.k8s.io": AUTHN,
     "authorization.k8s.io": AUTHZ,
     "rbac.authorization.k8s.io": rbac.RBAC,
+    "batch": batch.BATCH,
+    "policy": policy.POLICY,
 }
 
 
@@ -142,6 +147,14 @@ KIND_DESCRIPTIONS: dict[tuple[str, str], str] = {
     "not contain it.",
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): "ClusterRoleBinding references a "
     "ClusterRole, but not contain it.",
+    # -- issue 21 kinds
+    ("batch", "Job"): "Job represents the configuration of a single job.",
+    ("batch", "CronJob"): "CronJob represents the configuration of a single cron job.",
+    ("apps", "DaemonSet"): "DaemonSet represents the configuration of a daemon set.",
+    ("", "ReplicationController"): "ReplicationController represents the configuration of a "
+    "replication controller.",
+    ("policy", "PodDisruptionBudget"): "PodDisruptionBudget is an object to define the max "
+    "disruption that can be caused to a collection of pods",
 }
 
 
@@ -169,6 +182,7 @@ def _install_kinds() -> None:
     COMPONENTS[AS + "Scale"][GVK] = [_gvk("autoscaling", "v1", "Scale")]
     COMPONENTS[M + "Status"][GVK] = [_gvk("", "v1", "Status")]
     COMPONENTS[C + "Binding"][GVK] = [_gvk("", "v1", "Binding")]
+    COMPONENTS[policy.POLICY + "Eviction"][GVK] = [_gvk("policy", "v1", "Eviction")]
     served = sorted({(r.group, r.version) for r in resources.RESOURCES} | {("autoscaling", "v1")})
     for kind in ("DeleteOptions", "WatchEvent"):
         COMPONENTS[M + kind][GVK] = [_gvk(g, v, kind) for g, v in served]
@@ -180,6 +194,7 @@ _EXTRA_KINDS: dict[tuple[str, str], str] = {
     ("autoscaling/v1", "Scale"): AS + "Scale",
     ("v1", "Status"): M + "Status",
     ("v1", "Binding"): C + "Binding",
+    ("policy/v1", "Eviction"): policy.POLICY + "Eviction",
 }
 
 

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kubesvc.api import resources
-from kubesvc.api.tables import apps, core, network, pods, rbac
+from kubesvc.api.tables import apps, batch, core, network, pods, rbac
 from kubesvc.api.tables import descriptions as _d
 from kubesvc.api.tables.columns import Column, Printer
 from kubesvc.api.tables.common import Obj, human_duration
@@ -49,6 +49,12 @@ PRINTERS: dict[str, Printer] = {
     "replicasets.apps": apps.REPLICASET,
     "rolebindings.rbac.authorization.k8s.io": rbac.ROLE_BINDING,
     "clusterrolebindings.rbac.authorization.k8s.io": rbac.CLUSTER_ROLE_BINDING,
+    # -- issue 21 kinds
+    "jobs.batch": batch.JOB,
+    "cronjobs.batch": batch.CRONJOB,
+    "daemonsets.apps": batch.DAEMONSET,
+    "replicationcontrollers": batch.REPLICATION_CONTROLLER,
+    "poddisruptionbudgets.policy": batch.PDB,
 }
 
 INCLUDE_OBJECT_VALUES = ("Metadata", "Object", "None", "")

@@ -42,6 +42,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
     from kubesvc.api.defaults.service import normalize_cluster_ips
     from kubesvc.api.validation import (
         apps,
+        batch,
         endpoints,
         misc,
         pod,
@@ -79,6 +80,12 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "clusterroles.rbac.authorization.k8s.io": rbac.validate_cluster_role,
         "rolebindings.rbac.authorization.k8s.io": rbac.validate_role_binding,
         "clusterrolebindings.rbac.authorization.k8s.io": rbac.validate_cluster_role_binding,
+        # -- issue 21 kinds
+        "jobs.batch": batch.validate_job,
+        "cronjobs.batch": batch.validate_cronjob,
+        "daemonsets.apps": batch.validate_daemonset,
+        "replicationcontrollers": batch.validate_rc,
+        "poddisruptionbudgets.policy": batch.validate_pdb,
     }
     update: dict[str, Update] = {
         "services": service_update.validate_service_update,
@@ -100,6 +107,12 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "rolebindings.rbac.authorization.k8s.io": rbac.validate_role_binding_update,
         "clusterrolebindings.rbac.authorization.k8s.io":
             rbac.validate_cluster_role_binding_update,
+        # -- issue 21 kinds
+        "jobs.batch": batch.validate_job_update,
+        "cronjobs.batch": batch.validate_cronjob_update,
+        "daemonsets.apps": batch.validate_daemonset_update,
+        "replicationcontrollers": batch.validate_rc_update,
+        "poddisruptionbudgets.policy": batch.validate_pdb_update,
     }
     status: dict[str, Update] = {
         "services": service_update.validate_service_status_update,
@@ -108,6 +121,11 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "replicasets.apps": apps.validate_workload_status_update,
         "namespaces": misc.validate_namespace_status_update,
         "nodes": misc.validate_node_update,
+        # -- issue 21 kinds
+        "jobs.batch": batch.validate_job_status_update,
+        "daemonsets.apps": batch.validate_daemonset_status_update,
+        "replicationcontrollers": apps.validate_workload_status_update,
+        "poddisruptionbudgets.policy": batch.validate_pdb_status_update,
     }
     return create, update, status
 
