@@ -16,27 +16,37 @@ from typing import Any, Protocol
 
 from kubesvc.api import bootstraptoken as bt
 from kubesvc.client.protocol import Client
+from kubesvc.controllers.cordon import UnschedulableTaintController
+from kubesvc.controllers.cronjob import CronJobController
+from kubesvc.controllers.daemonset import DaemonSetController
 from kubesvc.controllers.deployment import DeploymentController
+from kubesvc.controllers.disruption import DisruptionController
 from kubesvc.controllers.endpoints import EndpointsController
 from kubesvc.controllers.endpointslice import EndpointSliceController
 from kubesvc.controllers.events import EventRecorder
 from kubesvc.controllers.gc import GarbageCollector
+from kubesvc.controllers.job import JobController
 from kubesvc.controllers.lbipam import LB_CLASS, POOL_CONFIGMAP, LBIPAMController
 from kubesvc.controllers.mirroring import EndpointSliceMirroringController
 from kubesvc.controllers.nodelifecycle import LEASE_NAMESPACE, NodeLifecycleController
 from kubesvc.controllers.replicaset import ReplicaSetController
+from kubesvc.controllers.replication import ReplicationManager
 from kubesvc.controllers.servicepods import ServicePodIndex
 from kubesvc.controllers.tokencleaner import FIELD_SELECTOR as TOKEN_SECRETS
 from kubesvc.controllers.tokencleaner import TokenCleaner
+from kubesvc.controllers.ttlafterfinished import TTLAfterFinishedController
 from kubesvc.informers import Informer
 
 ALL_CONTROLLERS: frozenset[str] = frozenset({
     "endpointslice", "endpoints", "endpointslice-mirroring", "replicaset", "deployment",
     "lb-ipam", "node-lifecycle", "garbage-collector", "tokencleaner",
+    # issue 21
+    "job", "cronjob", "ttl-after-finished", "daemonset", "replicationcontroller", "disruption",
 })
 
 SLICES = "endpointslices.discovery.k8s.io"
 LEASES = "leases.coordination.k8s.io"
+BATCH_OWNERS = ("jobs.batch", "cronjobs.batch", "daemonsets.apps", "replicationcontrollers")
 TOKEN_INFORMER = "secrets:bootstrap-tokens"  # not a resource name: no one else shares it
 
 
@@ -59,6 +69,9 @@ class ControllerOptions:
     # True: informers passed in are already run by the caller; the manager runs only the
     # ones it creates. False: it runs every informer it uses.
     external_informers: bool = False
+    # -- issue 21
+    job_workers: int = 5  # --concurrent-job-syncs
+    job_backoff_base: float = 10.0  # seconds; upstream DefaultJobPodFailureBackOff
 
 
 class _Runnable(Protocol):
@@ -125,9 +138,11 @@ class ControllerManager:
                 leases=self._inf(LEASES, namespace=LEASE_NAMESPACE), pods=self._inf("pods"),
                 grace_period=opts.node_grace_period,
                 recorder=self._recorder("node-controller"))
+        self._batch_controllers(client, on, opts)
         if "garbage-collector" in on:
             # Every resource informed so far, plus the usual owners/dependents.
-            for res in ("deployments.apps", "replicasets.apps", "pods", "services", SLICES):
+            for res in ("deployments.apps", "replicasets.apps", "pods", "services", SLICES,
+                        *BATCH_OWNERS):
                 self._inf(res)
             self.controllers["garbage-collector"] = GarbageCollector(
                 client, dict(self.informers), workers=opts.gc_workers)
@@ -137,6 +152,39 @@ class ControllerManager:
             self.informers[TOKEN_INFORMER] = tokens
             self._own.add(TOKEN_INFORMER)
             self.controllers["tokencleaner"] = TokenCleaner(client, secrets=tokens)
+
+    def _batch_controllers(self, client: Client, on: frozenset[str],
+                           opts: ControllerOptions) -> None:
+        """Issue 21: Job, CronJob, TTL-after-finished, DaemonSet, ReplicationController,
+        disruption; the cordon taint runs with node-lifecycle."""
+        if "job" in on:
+            self.controllers["job"] = JobController(
+                client, jobs=self._inf("jobs.batch"), pods=self._inf("pods"),
+                recorder=self._recorder("job-controller"), workers=opts.job_workers,
+                backoff_base=opts.job_backoff_base)
+        if "cronjob" in on:
+            self.controllers["cronjob"] = CronJobController(
+                client, cronjobs=self._inf("cronjobs.batch"), jobs=self._inf("jobs.batch"),
+                recorder=self._recorder("cronjob-controller"))
+        if "ttl-after-finished" in on:
+            self.controllers["ttl-after-finished"] = TTLAfterFinishedController(
+                client, jobs=self._inf("jobs.batch"))
+        if "daemonset" in on:
+            self.controllers["daemonset"] = DaemonSetController(
+                client, daemonsets=self._inf("daemonsets.apps"), pods=self._inf("pods"),
+                nodes=self._inf("nodes"), recorder=self._recorder("daemonset-controller"))
+        if "replicationcontroller" in on:
+            self.controllers["replicationcontroller"] = ReplicationManager(
+                client, replicasets=self._inf("replicationcontrollers"),
+                pods=self._inf("pods"),
+                recorder=self._recorder("replication-controller"),
+                workers=opts.replicaset_workers)
+        if "disruption" in on:
+            self.controllers["disruption"] = DisruptionController(
+                client, pdbs=self._inf("poddisruptionbudgets.policy"), pods=self._inf("pods"))
+        if "node-lifecycle" in on:
+            self.controllers["node-unschedulable-taint"] = UnschedulableTaintController(
+                client, nodes=self._inf("nodes"))
 
     def _inf(self, resource: str, **kw: Any) -> Informer:
         inf = self.informers.get(resource)

@@ -53,7 +53,10 @@ async def test_manager_runs_everything() -> None:
         lb_pools=("127.0.100.0/24",), node_grace_period=30))
     assert set(mgr.controllers) == {
         "endpointslice", "endpoints", "endpointslice-mirroring", "replicaset", "deployment",
-        "lb-ipam", "node-lifecycle", "garbage-collector", "tokencleaner"}
+        "lb-ipam", "node-lifecycle", "garbage-collector", "tokencleaner",
+        # issue 21
+        "job", "cronjob", "ttl-after-finished", "daemonset", "replicationcontroller",
+        "disruption", "node-unschedulable-taint"}
     assert mgr.informers["services"] is shared["services"]
     stop = asyncio.Event()
     task = asyncio.create_task(mgr.run(stop))
