@@ -366,7 +366,10 @@ class PodSyncer:
             namespace=st.namespace, pod=st.name, pod_uid=st.uid, container=rec.name,
             attempt=rec.restart_count, argv=argv, env=env, netns=st.sandbox.netns,
             workdir=spec.get("workingDir") or None, image=rec.image,
-            hostname=st.sandbox.hostname)
+            hostname=st.sandbox.hostname,
+            completes=self.runner.simulated and any(
+                r.get("kind") == "Job" and r.get("controller")
+                for r in (pod.get("metadata") or {}).get("ownerReferences") or ()))
         info = await self.runner.start(launch, on_exit=partial(self._on_exit, st.key, st.uid))
         rec.current = info
         rec.waiting = None

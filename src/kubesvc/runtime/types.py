@@ -30,6 +30,9 @@ class ContainerLaunch:
     workdir: str | None = None
     image: str = ""
     hostname: str = ""  # netns mode: the pod's hostname, set in a UTS namespace of its own
+    # Simulated runtime only: the container exits 0 at once instead of running forever
+    # (a Job's pod, as kwok's pod-complete stage does).
+    completes: bool = False
 
 
 @dataclass(slots=True)
