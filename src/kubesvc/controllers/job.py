@@ -4,7 +4,9 @@
 pods count against ``backoffLimit`` (container restarts too, for restartPolicy OnFailure)
 unless the ``podFailurePolicy`` ignores them or fails the Job at once; replacements wait an
 exponential back-off (10 s doubling to 6 min); ``activeDeadlineSeconds`` bounds the run;
-``suspend`` deletes the active pods and records the Suspended condition.
+``suspend`` deletes the active pods and records the Suspended condition. Indexed Jobs with
+``backoffLimitPerIndex`` fail an index (``status.failedIndexes``) instead of the Job, up to
+``maxFailedIndexes``.
 
 Terminal conditions are written as v1.32 does: first ``SuccessCriteriaMet`` or
 ``FailureTarget`` (remaining pods are deleted), then ``Complete`` or ``Failed`` once no pod
@@ -150,12 +152,15 @@ class JobController(QueueController):
         failed_pods = [p for p in pods if ju.pod_phase(p) == "Failed"]
         fail_job: str | None = None
         counted_failures: list[Obj] = []
+        verdicts: list[tuple[Obj, str]] = []
         for p in failed_pods:
             verdict = ju.match_pod_failure_policy(job, p)
             if verdict.action == "FailJob" and fail_job is None:
                 fail_job = verdict.message
             if verdict.action != "Ignore":
                 counted_failures.append(p)
+                verdicts.append((p, verdict.action))
+        failed_idx = ju.failed_indexes(job, verdicts)
         indexed = ju.is_indexed(job)
         completions = spec.get("completions")
         done_idx: set[int] = set()
@@ -174,10 +179,13 @@ class JobController(QueueController):
                        "failed": failed, "uncountedTerminatedPods": {}}
         if indexed:
             status["completedIndexes"] = ju.format_indexes(done_idx)
+            if spec.get("backoffLimitPerIndex") is not None:
+                status["failedIndexes"] = ju.format_indexes(failed_idx - done_idx)
         wake: float | None = None
 
         target = self._finishing(job, conds, fail_job=fail_job, failed=failed,
-                                 succeeded=succeeded, active=active, start=start, now=now)
+                                 succeeded=succeeded, active=active, start=start, now=now,
+                                 failed_idx=failed_idx - done_idx)
         if target is not None:
             typ, reason, message = target
             pre = "SuccessCriteriaMet" if typ == "Complete" else "FailureTarget"
@@ -209,7 +217,7 @@ class JobController(QueueController):
                 start = now
             wake = await self._manage(key, job, active=active, failed_pods=counted_failures,
                                       failed=failed, succeeded=succeeded, done_idx=done_idx,
-                                      now=now)
+                                      failed_idx=failed_idx, now=now)
             ads = spec.get("activeDeadlineSeconds")
             if ads is not None:
                 left = start + int(ads) - now
@@ -225,7 +233,7 @@ class JobController(QueueController):
 
     def _finishing(self, job: Obj, conds: list[Obj], *, fail_job: str | None, failed: int,
                    succeeded: int, active: list[Obj], start: float | None,
-                   now: float) -> tuple[str, str, str] | None:
+                   now: float, failed_idx: set[int]) -> tuple[str, str, str] | None:
         """(final condition type, reason, message) once the Job has met its end."""
         for c in conds:
             if c.get("status") == "True" and c.get("type") in ("FailureTarget",
@@ -238,6 +246,11 @@ class JobController(QueueController):
         if failed > int(spec.get("backoffLimit") or 0) or ju.past_backoff_limit_on_failure(
                 job, active):
             return ("Failed", *ju.BACKOFF_LIMIT)
+        mfi = spec.get("maxFailedIndexes")
+        if mfi is not None and len(failed_idx) > int(mfi):
+            return ("Failed", *ju.MAX_FAILED_INDEXES)
+        if failed_idx and succeeded + len(failed_idx) >= int(spec.get("completions") or 0):
+            return ("Failed", *ju.FAILED_INDEXES)  # every index finished, some failed
         ads = spec.get("activeDeadlineSeconds")
         if ads is not None and start is not None and now - start >= int(ads) and not spec.get(
                 "suspend"):
@@ -251,8 +264,8 @@ class JobController(QueueController):
         return None
 
     async def _manage(self, key: str, job: Obj, *, active: list[Obj], failed_pods: list[Obj],
-                      failed: int, succeeded: int, done_idx: set[int], now: float
-                      ) -> float | None:
+                      failed: int, succeeded: int, done_idx: set[int],
+                      failed_idx: set[int], now: float) -> float | None:
         """Create or delete pods; returns seconds until the next look (back-off)."""
         if not self.expectations.satisfied(key):
             return None
@@ -269,7 +282,8 @@ class JobController(QueueController):
             if extra:
                 await self._delete_pods(key, job, extra)
             running = {i for i in by_index if i >= 0 and i not in done_idx}
-            want = ju.missing_indexes(completions, succeeded=done_idx, active=running)
+            want = ju.missing_indexes(completions, succeeded=done_idx, active=running,
+                                      failed=failed_idx)
             room = max(0, parallelism - len(running))
             to_create: list[int | None] = list(want[:min(room, BURST)])
         else:

@@ -201,6 +201,28 @@ def match_pod_failure_policy(job: Obj, pod: Obj) -> PolicyVerdict:
     return PolicyVerdict("Count")
 
 
+def failed_indexes(job: Obj, failed_pods: Sequence[tuple[Obj, str]]) -> set[int]:
+    """Indexes that are failed for good (``backoffLimitPerIndex``): more failed pods than
+    the per-index limit, or a pod failure policy ``FailIndex`` verdict; plus the ones
+    already in ``status.failedIndexes``. ``failed_pods``: (pod, policy action) pairs of
+    counted failures. Empty when the Job has no per-index limit."""
+    spec = spec_of(job)
+    limit = spec.get("backoffLimitPerIndex")
+    if limit is None or not is_indexed(job):
+        return set()
+    completions = int(spec.get("completions") or 0)
+    out = parse_indexes((job.get("status") or {}).get("failedIndexes"), completions)
+    counts: dict[int, int] = {}
+    for pod, action in failed_pods:
+        i = pod_index(pod)
+        if i is None or not 0 <= i < completions:
+            continue
+        counts[i] = counts.get(i, 0) + 1
+        if action == "FailIndex" or counts[i] > int(limit):
+            out.add(i)
+    return out
+
+
 def condition(typ: str, reason: str, message: str, now: str, status: str = "True") -> Obj:
     return {"type": typ, "status": status, "reason": reason, "message": message,
             "lastProbeTime": now, "lastTransitionTime": now}

@@ -72,6 +72,18 @@ def test_pod_failure_policy() -> None:
     assert ju.match_pod_failure_policy(job(), failed_pod(42)).action == "Count"
 
 
+def test_failed_indexes() -> None:
+    def at(i: int) -> Obj:
+        return {"metadata": {"annotations": {ju.INDEX_ANNOTATION: str(i)}}}
+
+    j = job(completionMode="Indexed", backoffLimitPerIndex=1)
+    j["status"] = {"failedIndexes": "4"}
+    got = ju.failed_indexes(j, [(at(0), "Count"), (at(1), "Count"), (at(1), "Count"),
+                                (at(2), "FailIndex"), (at(9), "Count")])
+    assert got == {1, 2, 4}  # 0 has one failure left; 9 is out of range
+    assert ju.failed_indexes(job(completionMode="Indexed"), [(at(1), "Count")]) == set()
+
+
 def test_indexed_pod_template() -> None:
     pod, prefix = ju.pod_template(job(completionMode="Indexed"), 3)
     assert prefix == "j-3-"

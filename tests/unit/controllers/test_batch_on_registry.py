@@ -341,3 +341,39 @@ async def test_cronjob_with_injected_clock_creates_and_cleans_up() -> None:
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 5)
         await reg.stop()
+
+
+async def test_backoff_limit_per_index_fails_indexes_not_the_job_at_once() -> None:
+    async with cluster() as reg:
+        body = job("pi", completions=3, parallelism=3, completionMode="Indexed",
+                   backoffLimitPerIndex=0)
+        # Every pod fails (the fake kubelet's exit code is per template): each index fails
+        # after its first pod, and the Job once no index is left to run.
+        body["spec"]["template"]["metadata"]["labels"]["exit"] = "1"
+        await reg.create(JOBS, body, namespace="default")
+
+        async def failed() -> bool:
+            return "Failed" in cond_types(await job_status(reg, "pi"))
+
+        await poll(failed, "job failed by its indexes")
+        st = await job_status(reg, "pi")
+        assert st["failedIndexes"] == "0-2" and st["failed"] == 3
+        reason = next(c for c in st["conditions"] if c["type"] == "Failed")["reason"]
+        assert reason == "FailedIndexes"
+        # backoffLimitPerIndex 0: one pod per index, no retries.
+        assert len((await reg.list("pods", namespace="default"))["items"]) == 3
+
+
+async def test_active_deadline_fails_the_job() -> None:
+    async with cluster() as reg:
+        body = job("slow", activeDeadlineSeconds=1)
+        del body["spec"]["template"]["metadata"]["labels"]["exit"]  # runs forever
+        await reg.create(JOBS, body, namespace="default")
+
+        async def failed() -> bool:
+            return "Failed" in cond_types(await job_status(reg, "slow"))
+
+        await poll(failed, "deadline exceeded")
+        st = await job_status(reg, "slow")
+        assert {c["reason"] for c in st["conditions"]} == {"DeadlineExceeded"}
+        assert st["active"] == 0
