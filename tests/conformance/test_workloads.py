@@ -409,3 +409,27 @@ def test_disruption_should_block_an_eviction_until_the_pdb_allows_it(api: Api, n
     poll(lambda: pod not in {p["metadata"]["name"] for p in pods_with(api, ns, "foo=bar")
                              if not p["metadata"].get("deletionTimestamp")},
          what="the pod evicted")
+
+
+def test_job_should_adopt_matching_orphans_and_release_non_matching_pods(api: Api, ns: str
+                                                                         ) -> None:
+    """[sig-apps] Job should adopt matching orphans and release non-matching pods
+    [Conformance]"""
+    api.create(jobs(ns), job_body("adopt-release", command="sleep 60", parallelism=2,
+                                  completions=None))
+    sel = "batch.kubernetes.io/job-name=adopt-release"
+    poll(lambda: len([p for p in pods_with(api, ns, sel) if p["status"]["phase"] == "Running"])
+         == 2, timeout=30, what="2 running pods")
+    pod = pods_with(api, ns, sel)[0]
+    name = pod["metadata"]["name"]
+    api.patch(core(ns, "pods", name), {"metadata": {"ownerReferences": None}})
+
+    def owned_by_job() -> bool:
+        refs = api.get(core(ns, "pods", name))["metadata"].get("ownerReferences") or []
+        return any(r["kind"] == "Job" and r.get("controller") for r in refs)
+
+    poll(owned_by_job, timeout=20, what="the orphan re-adopted")
+    labels = dict(api.get(core(ns, "pods", name))["metadata"]["labels"])
+    api.patch(core(ns, "pods", name), {"metadata": {"labels": {
+        k: None for k in labels if "controller-uid" in k}}})
+    poll(lambda: not owned_by_job(), timeout=20, what="the pod released")

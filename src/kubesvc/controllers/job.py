@@ -25,6 +25,7 @@ The clock (``clock``, epoch seconds) and the back-off base are injectable for te
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -36,9 +37,23 @@ from kubesvc.api.objects import Obj, meta
 from kubesvc.api.timefmt import parse_time_epoch, rfc3339_epoch
 from kubesvc.client.protocol import Client
 from kubesvc.controllers import jobutil as ju
-from kubesvc.controllers.base import QueueController, ensure_index, pod_ready, split_key
+from kubesvc.controllers.base import (
+    QueueController,
+    ensure_index,
+    labels_of,
+    pod_ready,
+    split_key,
+)
 from kubesvc.controllers.events import NORMAL, WARNING, EventRecorder
-from kubesvc.controllers.replicaset import BURST, OWNER_INDEX, controller_uid_index, slow_start
+from kubesvc.controllers.labels import label_selector
+from kubesvc.controllers.replicaset import (
+    BURST,
+    ORPHAN_INDEX,
+    OWNER_INDEX,
+    controller_uid_index,
+    orphan_namespace_index,
+    slow_start,
+)
 from kubesvc.controllers.workloads import Expectations, deletion_rank, is_active, owned_by_kind
 from kubesvc.informers import Informer, object_key
 
@@ -83,6 +98,7 @@ class JobController(QueueController):
         self.backoff_base = backoff_base
         self.expectations = Expectations()
         ensure_index(pods.indexer, OWNER_INDEX, func=controller_uid_index)
+        ensure_index(pods.indexer, ORPHAN_INDEX, func=orphan_namespace_index)
         jobs.add_handler(on_add=self._enqueue, on_update=lambda _o, n: self._enqueue(n),
                          on_delete=self._on_job_delete)
         pods.add_handler(on_add=self._on_pod_add, on_update=lambda o, n: self._on_pod(n, o),
@@ -108,9 +124,26 @@ class JobController(QueueController):
         if key is not None:
             self.expectations.lower_adds(key)
             self.queue.add(key)
+        else:
+            self._wake_matching(pod)
+
+    def _wake_matching(self, pod: Obj) -> None:
+        """An orphan: wake the Jobs of its namespace whose selector matches (adoption)."""
+        if any(r.get("controller") for r in meta(pod).get("ownerReferences") or ()):
+            return
+        for job in self.jobs.indexer.by_index("namespace", meta(pod).get("namespace", "")):
+            sel = ju.spec_of(job).get("selector")
+            if isinstance(sel, dict) and not ju.is_finished(job) and label_selector(
+                    sel).matches(labels_of(pod)):
+                self._enqueue(job)
 
     def _on_pod(self, pod: Obj, old: Obj) -> None:
         key = self._owner_key(pod)
+        old_key = self._owner_key(old)
+        if old_key is not None and old_key != key:
+            self.queue.add(old_key)
+        if key is None:
+            self._wake_matching(pod)
         if key is not None:
             if meta(pod).get("deletionTimestamp") and not meta(old).get("deletionTimestamp"):
                 self.expectations.observed_delete(key, object_key(pod))
@@ -138,7 +171,40 @@ class JobController(QueueController):
         uid = meta(job).get("uid")
         pods = [p for p in self.pods.indexer.by_index(OWNER_INDEX, str(uid))
                 if (owned_by_kind(p, "Job") or {}).get("uid") == uid]
+        pods = await self._claim(job, pods)
         await self._sync(key, job, pods)
+
+    async def _claim(self, job: Obj, owned: list[Obj]) -> list[Obj]:
+        """Upstream ``ClaimPods``: adopt orphans the selector matches, release owned pods
+        whose labels stopped matching (the pod keeps running, unowned)."""
+        sel = ju.spec_of(job).get("selector")
+        matcher = label_selector(sel if isinstance(sel, dict) else None)
+        ns = str(meta(job).get("namespace") or "")
+        uid = meta(job).get("uid")
+        out: list[Obj] = []
+        for p in owned:
+            if matcher.matches(labels_of(p)):
+                out.append(p)
+                continue
+            refs = [r for r in meta(p).get("ownerReferences") or () if r.get("uid") != uid]
+            with contextlib.suppress(errors.NotFound):
+                await self.client.patch("pods", str(meta(p)["name"]),
+                                        {"metadata": {"ownerReferences": refs or None}},
+                                        namespace=ns)
+        if not sel or not (sel.get("matchLabels") or sel.get("matchExpressions")):
+            return out
+        for p in self.pods.indexer.by_index(ORPHAN_INDEX, ns):
+            if not matcher.matches(labels_of(p)) or meta(p).get("deletionTimestamp"):
+                continue
+            refs = [*(meta(p).get("ownerReferences") or ()), ju.pod_template(job, None)[0][
+                "metadata"]["ownerReferences"][0]]
+            try:
+                out.append(await self.client.patch(
+                    "pods", str(meta(p)["name"]), {"metadata": {"ownerReferences": refs}},
+                    namespace=ns))
+            except errors.NotFound:
+                continue
+        return out
 
     async def _sync(self, key: str, job: Obj, pods: list[Obj]) -> None:
         now = self.clock()
