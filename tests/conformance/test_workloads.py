@@ -353,9 +353,8 @@ def test_disruption_should_list_and_delete_a_collection(api: Api, ns: str) -> No
 
 
 def test_disruption_should_observe_status_and_update_patch(api: Api, ns: str) -> None:
-    """[sig-apps] DisruptionController should create a PodDisruptionBudget /
-    should observe PodDisruptionBudget status updated / should update/patch
-    PodDisruptionBudget status [Conformance]"""
+    """[sig-apps] DisruptionController should update/patch PodDisruptionBudget status
+    [Conformance] (with the create and observe-status steps of its neighbours)"""
     api.create(pdbs(ns), pdb_body("foo", minAvailable="50%"))
     poll(lambda: (api.get(pdbs(ns, "foo")).get("status") or {}).get(
         "observedGeneration") == 1, what="pdb processed")
@@ -433,3 +432,43 @@ def test_job_should_adopt_matching_orphans_and_release_non_matching_pods(api: Ap
     api.patch(core(ns, "pods", name), {"metadata": {"labels": {
         k: None for k in labels if "controller-uid" in k}}})
     poll(lambda: not owned_by_job(), timeout=20, what="the pod released")
+
+
+def test_disruption_should_create_a_pdb(api: Api, ns: str) -> None:
+    """[sig-apps] DisruptionController should create a PodDisruptionBudget [Conformance]"""
+    api.create(pdbs(ns), pdb_body("foo", minAvailable=1))
+    poll(lambda: (api.get(pdbs(ns, "foo")).get("status") or {}).get(
+        "observedGeneration") == 1, what="pdb processed")
+    cur = api.get(pdbs(ns, "foo"))
+    cur["spec"]["selector"] = {"matchLabels": {"foo": "bar", "x": "y"}}
+    api.update(pdbs(ns, "foo"), cur)
+    got = api.patch(pdbs(ns, "foo"), {"spec": {"minAvailable": 2}})
+    assert got["spec"]["minAvailable"] == 2 and got["metadata"]["generation"] == 3
+    poll(lambda: api.get(pdbs(ns, "foo")).get("status", {}).get("observedGeneration") == 3,
+         what="pdb reprocessed")
+    api.delete(pdbs(ns, "foo"))
+
+    def gone() -> bool:
+        try:
+            api.get(pdbs(ns, "foo"))
+        except ApiError as exc:
+            return exc.status == 404
+        return False
+
+    poll(gone, what="pdb deleted")
+
+
+def test_disruption_should_observe_pdb_status_updated(api: Api, ns: str) -> None:
+    """[sig-apps] DisruptionController should observe PodDisruptionBudget status updated
+    [Conformance]"""
+    api.create(pdbs(ns), pdb_body("foo", minAvailable=1))
+    body = rc_body("rs", 3)
+    body["spec"]["selector"] = {"foo": "bar"}
+    body["spec"]["template"]["metadata"]["labels"] = {"foo": "bar"}
+    api.create(core(ns, "replicationcontrollers"), body)
+    poll(lambda: api.get(pdbs(ns, "foo")).get("status", {}).get("disruptionsAllowed") == 2,
+         timeout=40, what="2 disruptions allowed")
+    st = api.get(pdbs(ns, "foo"))["status"]
+    assert (st["currentHealthy"], st["desiredHealthy"], st["expectedPods"]) == (3, 1, 3)
+    assert st["conditions"][0]["type"] == "DisruptionAllowed"
+    assert st["conditions"][0]["status"] == "True"
