@@ -340,4 +340,10 @@ CASES: tuple[Case, ...] = (
     _apps('DisruptionController', 'should block an eviction until the PDB is updated to allow '
           'it',
           DISRUPTION, 'disruption_should_block_an_eviction_until_the_pdb_allows_it'),
+    _apps('ReplicationController', 'should serve a basic image on each replica with a public '
+          'image', RC, 'rc_should_serve_a_basic_image_on_each_replica'),
+    _apps('ReplicationController', 'should test the lifecycle of a ReplicationController',
+          RC, 'rc_should_test_the_lifecycle_of_a_replication_controller'),
+    _apps('Daemon set [Serial]', 'should run and stop complex daemon',
+          DAEMON, 'daemonset_should_run_and_stop_complex_daemon'),
 )

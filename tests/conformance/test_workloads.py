@@ -7,6 +7,7 @@ commands (the process runtime runs a given command for any image); long-running 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -472,3 +473,79 @@ def test_disruption_should_observe_pdb_status_updated(api: Api, ns: str) -> None
     assert (st["currentHealthy"], st["desiredHealthy"], st["expectedPods"]) == (3, 1, 3)
     assert st["conditions"][0]["type"] == "DisruptionAllowed"
     assert st["conditions"][0]["status"] == "True"
+
+
+def test_rc_should_serve_a_basic_image_on_each_replica(api: Api, ns: str) -> None:
+    """[sig-apps] ReplicationController should serve a basic image on each replica with a
+    public image [Conformance]"""
+    name = unique("my-hostname-basic")
+    body = rc_body(name, 1)
+    body["spec"]["template"]["spec"]["containers"] = [{
+        "name": name, "image": "registry.k8s.io/e2e-test-images/agnhost:2.53",
+        "args": ["serve-hostname"], "ports": [{"containerPort": 9376}]}]
+    api.create(core(ns, "replicationcontrollers"), body)
+    poll(lambda: len([p for p in pods_with(api, ns, f"name={name}") if is_ready(p)]) == 1,
+         timeout=30, what="the replica running")
+    for p in pods_with(api, ns, f"name={name}"):
+        pod = p["metadata"]["name"]
+
+        def answers(pod: str = pod) -> bool:
+            got = api.get(core(ns, "pods", f"{pod}:9376", "proxy/"))
+            return bool(got.get("message", "").strip() == pod)
+
+        poll(answers, timeout=20, what=f"{pod} answers with its name through the proxy")
+
+
+def test_rc_should_test_the_lifecycle_of_a_replication_controller(api: Api, ns: str) -> None:
+    """[sig-apps] ReplicationController should test the lifecycle of a
+    ReplicationController [Conformance]"""
+    name = "rc-test"
+    body = rc_body(name, 1)
+    body["metadata"]["labels"] = {"test-rc-static": "true"}
+    api.create(core(ns, "replicationcontrollers"), body)
+    path = core(ns, "replicationcontrollers", name)
+    poll(lambda: api.get(path).get("status", {}).get("readyReplicas") == 1, timeout=30,
+         what="rc available")
+    api.patch(path, {"metadata": {"labels": {"test-rc": "patched"}}, "spec": {
+        "replicas": 2, "template": {"metadata": {"labels": {"name": name}}}}}, kind="strategic")
+    poll(lambda: api.get(path).get("status", {}).get("readyReplicas") == 2, timeout=30,
+         what="rc patched to 2")
+    st = api.patch(core(ns, "replicationcontrollers", name, "status"),
+                   {"status": {"readyReplicas": 0, "availableReplicas": 0}})
+    assert st["status"]["readyReplicas"] == 0
+    scale = api.get(core(ns, "replicationcontrollers", name, "scale"))
+    api.patch(core(ns, "replicationcontrollers", name, "scale"),
+              {"spec": {"replicas": 3}, "metadata": {"resourceVersion": None}})
+    assert scale["status"]["replicas"] >= 1
+    poll(lambda: api.get(path).get("status", {}).get("readyReplicas") == 3, timeout=30,
+         what="rc scaled to 3")
+    found = api.list(core(None, "replicationcontrollers"), labelSelector="test-rc-static=true")
+    assert [r["metadata"]["name"] for r in found] == [name]
+    api.delete(core(ns, "replicationcontrollers"), labelSelector="test-rc-static=true")
+    poll(lambda: not api.list(core(ns, "replicationcontrollers")), what="rc deleted")
+
+
+def test_daemonset_should_run_and_stop_complex_daemon(api: Api, ns: str) -> None:
+    """[sig-apps] Daemon set [Serial] should run and stop complex daemon [Conformance]"""
+    node = node_names(api)[0]
+    label = f"daemonset-color-{ns[-5:]}"
+    api.create(daemonsets(ns), ds_body("daemon-set", nodeSelector={label: "blue"}))
+    try:
+        time.sleep(1)
+        assert not pods_with(api, ns, "daemonset-name=daemon-set")  # no node is blue
+        api.patch(core(None, "nodes", node), {"metadata": {"labels": {label: "blue"}}})
+        poll(lambda: [p["spec"].get("nodeName") for p in pods_with(
+            api, ns, "daemonset-name=daemon-set") if is_ready(p)] == [node], timeout=40,
+            what="a daemon pod on the blue node")
+        api.patch(core(None, "nodes", node), {"metadata": {"labels": {label: "green"}}})
+        poll(lambda: not [p for p in pods_with(api, ns, "daemonset-name=daemon-set")
+                          if not p["metadata"].get("deletionTimestamp")], timeout=40,
+             what="the daemon pod unscheduled from the no longer blue node")
+        api.patch(daemonsets(ns, "daemon-set"), {"spec": {
+            "template": {"spec": {"nodeSelector": {label: "green"}}},
+            "updateStrategy": {"type": "RollingUpdate"}}}, kind="strategic")
+        poll(lambda: [p["spec"].get("nodeName") for p in pods_with(
+            api, ns, "daemonset-name=daemon-set") if is_ready(p)] == [node], timeout=40,
+            what="a daemon pod on the green node")
+    finally:
+        api.patch(core(None, "nodes", node), {"metadata": {"labels": {label: None}}})
