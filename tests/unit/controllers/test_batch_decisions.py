@@ -208,3 +208,23 @@ def test_budget_status_counts_healthy_pods_and_disrupted_ones() -> None:
     st = budget_status(pdb, [pod("a"), pod("b")], expected_scale=None, now=t + 300)
     assert st["disruptionsAllowed"] == 1 and st["disruptedPods"] is None  # entry expired
     assert st["observedGeneration"] == 3
+
+
+def test_most_recent_schedule_counts_missed_times() -> None:
+    from datetime import UTC
+
+    from kubesvc.api import cron
+    from kubesvc.controllers.cronjob import MAX_MISSED, most_recent_schedule
+
+    every_minute = cron.parse("* * * * *")
+    t0 = 1767225600.0  # 2026-01-01T00:00:00Z
+    latest, missed, nxt = most_recent_schedule(every_minute, UTC, earliest=t0, now=t0 + 30)
+    assert (latest, missed, nxt) == (None, 0, t0 + 60)
+    latest, missed, nxt = most_recent_schedule(every_minute, UTC, earliest=t0,
+                                               now=t0 + 185)
+    assert (latest, missed, nxt) == (t0 + 180, 3, t0 + 240)
+    # A long outage: more than MAX_MISSED start times; the latest one is still found.
+    latest, missed, nxt = most_recent_schedule(every_minute, UTC, earliest=t0,
+                                               now=t0 + 3 * 3600 + 5)
+    assert missed > MAX_MISSED
+    assert (latest, nxt) == (t0 + 3 * 3600, t0 + 3 * 3600 + 60)

@@ -377,3 +377,52 @@ async def test_active_deadline_fails_the_job() -> None:
         st = await job_status(reg, "slow")
         assert {c["reason"] for c in st["conditions"]} == {"DeadlineExceeded"}
         assert st["active"] == 0
+
+
+async def test_cronjob_replace_and_starting_deadline() -> None:
+    t0 = (time.time() // 60) * 60 + 1  # just past a minute boundary
+    clock = [t0]
+    reg = Registry(MemoryStore(), compact_interval=0, repair_interval=0)
+    await reg.start()
+    from kubesvc.controllers.cronjob import CronJobController
+    from kubesvc.informers import Informer
+
+    cjs, jobs = Informer(reg, "cronjobs.batch"), Informer(reg, JOBS)
+    ctl = CronJobController(reg, cronjobs=cjs, jobs=jobs, clock=lambda: clock[0])
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(x.run(stop)) for x in (cjs, jobs, ctl)]
+
+    async def names() -> list[str]:
+        return sorted(j["metadata"]["name"] for j in (await reg.list(JOBS,
+                                                                      namespace="default"))[
+            "items"] if not j["metadata"].get("deletionTimestamp"))
+
+    try:
+        await reg.create("cronjobs.batch", {
+            "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "r"},
+            "spec": {"schedule": "* * * * *", "concurrencyPolicy": "Replace",
+                     "startingDeadlineSeconds": 10, "jobTemplate": job("x")}},
+            namespace="default")
+        clock[0] = t0 + 60
+        ctl.queue.add("default/r")
+        first = f"r-{int((t0 + 59) // 60)}"
+        await poll(lambda: asyncio.sleep(0, jobs.indexer.get(f"default/{first}") is not None),
+                   "first job")
+        # Replace: at the next minute the running job is deleted and a new one made.
+        clock[0] = t0 + 120
+        ctl.queue.add("default/r")
+        second = f"r-{int((t0 + 119) // 60)}"
+
+        async def replaced() -> bool:
+            return await names() == [second]
+
+        await poll(replaced, "replaced")
+        # Missed by more than startingDeadlineSeconds: nothing is started for it.
+        clock[0] = t0 + 180 + 30
+        ctl.queue.add("default/r")
+        await asyncio.sleep(0.3)
+        assert await names() == [second]
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 5)
+        await reg.stop()
