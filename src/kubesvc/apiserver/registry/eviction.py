@@ -11,7 +11,9 @@ status is older than its generation, or with ``disruptionsAllowed`` 0, answers 4
 recorded in ``status.disruptedPods`` (compare-and-swap on the budget) before the delete, so
 two concurrent evictions cannot both spend the last disruption. A not-ready pod is deleted
 without spending a disruption when the budget is healthy (``IfHealthyBudget``, the default)
-or when ``unhealthyPodEvictionPolicy: AlwaysAllow``. The answer is a Success Status, 201.
+or when ``unhealthyPodEvictionPolicy: AlwaysAllow``. A running pod gets the
+``DisruptionTarget`` condition (``EvictionByEvictionAPI``) before its delete. The answer is a
+Success Status, 201.
 
 Called by :class:`~.core.Registry` (``create(..., subresource="eviction")``); calls the
 registry's list/delete paths and the ``Store``.
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
 PDBS = "poddisruptionbudgets.policy"
 MAX_DISRUPTED_PODS = 2000
+DISRUPTION = "DisruptionTarget"
 VIOLATION = "Cannot evict pod as it would violate the pod's disruption budget."
 _RETRIES = 16
 
@@ -135,9 +138,38 @@ async def evict(reg: Registry, eviction: Obj, ns: str, *, name: str,
     opts = _delete_options(eviction, dry_run)
     if not can_ignore_pdb(pod):
         await _consult_budgets(reg, pod, ns, name, dry_run=opts.dry_run)
+    phase = (pod.get("status") or {}).get("phase")
+    if phase not in ("Succeeded", "Failed") and not opts.dry_run:
+        await _mark_disruption_target(reg, ns, name)
     await reg.delete("pods", name, namespace=ns, opts=opts)
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
             "code": 201}
+
+
+async def _mark_disruption_target(reg: Registry, ns: str, name: str) -> None:
+    """Upstream ``addConditionAndDeletePod``: the ``DisruptionTarget`` condition (reason
+    ``EvictionByEvictionAPI``) goes on the pod before it is deleted, so a Job's pod failure
+    policy can tell an eviction from a crash."""
+    info = BY_KEY["pods"]
+    key = reg.key(info, name, ns)
+    for _ in range(_RETRIES):
+        kv = await reg.store.get(key)
+        if kv is None:
+            return
+        pod = decode(kv)
+        status = pod.setdefault("status", {})
+        conds = [c for c in status.get("conditions") or () if c.get("type") != DISRUPTION]
+        conds.append({"type": DISRUPTION, "status": "True", "reason": "EvictionByEvictionAPI",
+                      "message": "Eviction API: evicting", "lastProbeTime": None,
+                      "lastTransitionTime": rfc3339(reg.now())})
+        status["conditions"] = conds
+        try:
+            await reg.store.update(key, encode(pod), expected_mod_revision=kv.mod_revision)
+        except errors.Conflict:
+            continue
+        except errors.NotFound:
+            return
+        return
 
 
 async def _consult_budgets(reg: Registry, pod: Obj, ns: str, name: str, *,
