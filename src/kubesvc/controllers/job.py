@@ -6,7 +6,8 @@ unless the ``podFailurePolicy`` ignores them or fails the Job at once; replaceme
 exponential back-off (10 s doubling to 6 min); ``activeDeadlineSeconds`` bounds the run;
 ``suspend`` deletes the active pods and records the Suspended condition. Indexed Jobs with
 ``backoffLimitPerIndex`` fail an index (``status.failedIndexes``) instead of the Job, up to
-``maxFailedIndexes``.
+``maxFailedIndexes``. ``podReplacementPolicy: Failed`` (the default with a pod failure
+policy) waits for a terminating pod to be gone before replacing it.
 
 Terminal conditions are written as v1.32 does: first ``SuccessCriteriaMet`` or
 ``FailureTarget`` (remaining pods are deleted), then ``Complete`` or ``Failed`` once no pod
@@ -283,7 +284,8 @@ class JobController(QueueController):
                 start = now
             wake = await self._manage(key, job, active=active, failed_pods=counted_failures,
                                       failed=failed, succeeded=succeeded, done_idx=done_idx,
-                                      failed_idx=failed_idx, now=now)
+                                      failed_idx=failed_idx, terminating=terminating,
+                                      now=now)
             ads = spec.get("activeDeadlineSeconds")
             if ads is not None:
                 left = start + int(ads) - now
@@ -331,8 +333,13 @@ class JobController(QueueController):
 
     async def _manage(self, key: str, job: Obj, *, active: list[Obj], failed_pods: list[Obj],
                       failed: int, succeeded: int, done_idx: set[int],
-                      failed_idx: set[int], now: float) -> float | None:
-        """Create or delete pods; returns seconds until the next look (back-off)."""
+                      failed_idx: set[int], terminating: list[Obj], now: float
+                      ) -> float | None:
+        """Create or delete pods; returns seconds until the next look (back-off). With
+        ``podReplacementPolicy: Failed`` a terminating pod is replaced only once it is gone
+        or failed (it still holds its place, and its index)."""
+        spec0 = ju.spec_of(job)
+        held = terminating if spec0.get("podReplacementPolicy") == "Failed" else []
         if not self.expectations.satisfied(key):
             return None
         spec = ju.spec_of(job)
@@ -348,12 +355,14 @@ class JobController(QueueController):
             if extra:
                 await self._delete_pods(key, job, extra)
             running = {i for i in by_index if i >= 0 and i not in done_idx}
+            running |= {i for p in held if (i := ju.pod_index(p)) is not None}
             want = ju.missing_indexes(completions, succeeded=done_idx, active=running,
                                       failed=failed_idx)
             room = max(0, parallelism - len(running))
             to_create: list[int | None] = list(want[:min(room, BURST)])
         else:
-            diff = ju.wanted_active(job, succeeded=succeeded, active=len(active)) - len(active)
+            diff = (ju.wanted_active(job, succeeded=succeeded, active=len(active))
+                    - len(active) - len(held))
             if diff < 0:
                 await self._delete_pods(key, job, sorted(active, key=deletion_rank)[:-diff])
                 return None

@@ -31,11 +31,14 @@ def _terminated(code: int) -> dict[str, Any]:
                                      else "Error", "startedAt": NOW, "finishedAt": NOW}}}
 
 
-async def kubelet(reg: Registry, stop: asyncio.Event) -> None:
+async def kubelet(reg: Registry, stop: asyncio.Event, hold: set[str] | None = None) -> None:
+    """``hold``: names of pods whose graceful deletion is not finished (still terminating)."""
     while not stop.is_set():
         for p in (await reg.list("pods"))["items"]:
             md = p["metadata"]
             st = p.get("status") or {}
+            if md.get("deletionTimestamp") and md["name"] in (hold or set()):
+                continue
             if md.get("deletionTimestamp"):
                 with contextlib.suppress(errors.KubeError):
                     await reg.delete("pods", md["name"], namespace=md["namespace"],
@@ -58,12 +61,13 @@ async def kubelet(reg: Registry, stop: asyncio.Event) -> None:
 
 
 @contextlib.asynccontextmanager
-async def cluster(**opts: Any) -> AsyncIterator[Registry]:
+async def cluster(hold: set[str] | None = None, **opts: Any) -> AsyncIterator[Registry]:
     reg = Registry(MemoryStore(), compact_interval=0, repair_interval=0)
     await reg.start()
     mgr = ControllerManager(reg, options=ControllerOptions(job_backoff_base=0.05, **opts))
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(mgr.run(stop)), asyncio.create_task(kubelet(reg, stop))]
+    tasks = [asyncio.create_task(mgr.run(stop)),
+             asyncio.create_task(kubelet(reg, stop, hold))]
     try:
         await poll(lambda: asyncio.sleep(0, mgr.synced()), "synced")
         yield reg
@@ -426,3 +430,43 @@ async def test_cronjob_replace_and_starting_deadline() -> None:
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 5)
         await reg.stop()
+
+
+@pytest.mark.parametrize("policy", ["Failed", "TerminatingOrFailed"])
+async def test_pod_replacement_policy(policy: str) -> None:
+    hold: set[str] = set()
+    async with cluster(hold=hold) as reg:
+        body = job("rp", podReplacementPolicy=policy)
+        del body["spec"]["template"]["metadata"]["labels"]["exit"]  # runs until deleted
+        body["spec"]["template"]["spec"]["nodeName"] = "n1"  # bound: deletes are graceful
+        await reg.create(JOBS, body, namespace="default")
+
+        async def pods() -> list[Obj]:
+            return list((await reg.list("pods", namespace="default"))["items"])
+
+        async def one_running() -> bool:
+            ps = await pods()
+            return len(ps) == 1 and ps[0]["status"].get("phase") == "Running"
+
+        await poll(one_running, "first pod running")
+        first = (await pods())[0]["metadata"]["name"]
+        hold.add(first)
+        await reg.delete("pods", first, namespace="default")
+
+        async def terminating_seen() -> bool:
+            return (await job_status(reg, "rp")).get("terminating") == 1
+
+        await poll(terminating_seen, "terminating counted")
+        await asyncio.sleep(0.3)
+        names = {p["metadata"]["name"] for p in await pods()}
+        if policy == "Failed":
+            assert names == {first}  # no replacement while the old pod terminates
+            hold.clear()
+
+            async def replaced() -> bool:
+                ps = await pods()
+                return len(ps) == 1 and ps[0]["metadata"]["name"] != first
+
+            await poll(replaced, "replaced once gone")
+        else:
+            assert len(names) == 2  # replaced at once
