@@ -222,6 +222,8 @@ SECTIONS: dict[str, tuple[str, Section]] = {
     "exec_latency": ("`kubectl exec` latency vs `kubectl get`", sec_generic),
     "statefulset": ("Workloads: 100-replica Parallel StatefulSet vs Deployment (simulated)",
                     sec_generic),
+    "batch_scale": ("Batch: a 1,000-completion Job against a 100-replica Deployment",
+                    sec_generic),
 }
 
 

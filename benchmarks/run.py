@@ -36,6 +36,7 @@ BENCHMARKS: dict[str, str] = {
     "portforward": "benchmarks.portforward",
     "exec_latency": "benchmarks.exec_latency",
     "statefulset": "benchmarks.statefulset_bench",  # issue 21
+    "batch_scale": "benchmarks.batch_scale",  # issue 21
 }
 
 DOCS = ROOT / "docs"

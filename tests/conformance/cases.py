@@ -1,6 +1,8 @@
 """Every upstream case (ginkgo ``It``) in Kubernetes v1.32's ``test/e2e/network/service.go``,
 ``dns.go``, ``endpointslice.go`` and ``endpointslicemirroring.go`` (and, from
-:mod:`.cases_auth`, ``test/e2e/auth/service_accounts.go``): its full name, file and
+:mod:`.cases_auth`, ``test/e2e/auth/service_accounts.go`` and the node authorizer's; the
+[Conformance] cases of ``test/e2e/apps`` job.go, cronjob.go, daemon_set.go, rc.go and
+disruption.go that are ported; storage, StatefulSet and exec cases): its full name, file and
 tags, the kubesvc test that ports it (``module::function`` under tests/conformance), or why
 it cannot apply to kubesvc, or that it is not ported yet.
 
@@ -17,6 +19,17 @@ SERVICE = "test/e2e/network/service.go"
 DNS = "test/e2e/network/dns.go"
 SLICE = "test/e2e/network/endpointslice.go"
 MIRROR = "test/e2e/network/endpointslicemirroring.go"
+# issue 21: the [Conformance] cases of test/e2e/apps that kubesvc ports (only those)
+JOB = "test/e2e/apps/job.go"
+CRONJOB = "test/e2e/apps/cronjob.go"
+DAEMON = "test/e2e/apps/daemon_set.go"
+RC = "test/e2e/apps/rc.go"
+DISRUPTION = "test/e2e/apps/disruption.go"
+W = "test_workloads.py::test_"
+
+
+def _apps(describe: str, it: str, file: str, test: str) -> Case:
+    return Case(f"[sig-apps] {describe} {it}", file, C, test=W + test)
 
 NOT_PORTED = "not [Conformance]-tagged; not ported to this suite yet"
 
@@ -284,6 +297,56 @@ CASES: tuple[Case, ...] = (
          "multiple subsets and same IP address", MIRROR,
          test=M + "should_mirror_a_custom_endpoint_with_multiple_subsets_and_same_ip_"
                   "address"),
+    # -- test/e2e/apps (issue 21): ported [Conformance] cases ---------------------
+    _apps('Job', 'should run a job to completion with CPU requests',
+          JOB, 'job_should_run_a_job_to_completion_with_cpu_requests'),
+    _apps('Job', 'should delete a job',
+          JOB, 'job_should_delete_a_job'),
+    _apps('Job', 'should create pods for an Indexed job with completion '
+          'indexes and specified hostname',
+          JOB, 'job_should_create_pods_for_an_indexed_job'),
+    _apps('Job', 'should apply changes to a job status',
+          JOB, 'job_should_apply_changes_to_a_job_status'),
+    _apps('Job', 'should manage the lifecycle of a job',
+          JOB, 'job_should_manage_the_lifecycle_of_a_job'),
+    _apps('Job', 'should adopt matching orphans and release non-matching pods',
+          JOB, 'job_should_adopt_matching_orphans_and_release_non_matching_pods'),
+    _apps('CronJob', 'should support CronJob API operations',
+          CRONJOB, 'cronjob_should_support_cronjob_api_operations'),
+    _apps('Daemon set [Serial]', 'should run and stop simple daemon',
+          DAEMON, 'daemonset_should_run_and_stop_simple_daemon'),
+    _apps('Daemon set [Serial]', 'should retry creating failed daemon pods',
+          DAEMON, 'daemonset_should_retry_creating_failed_daemon_pods'),
+    _apps('Daemon set [Serial]', 'should update pod when spec was updated and update strategy '
+          'is RollingUpdate',
+          DAEMON, 'daemonset_rolling_update'),
+    _apps('Daemon set [Serial]', 'should list and delete a collection of DaemonSets',
+          DAEMON, 'daemonset_should_list_and_delete_a_collection'),
+    _apps('Daemon set [Serial]', 'should verify changes to a daemon set status',
+          DAEMON, 'daemonset_should_verify_changes_to_a_daemon_set_status'),
+    _apps('ReplicationController', 'should get and update a ReplicationController scale',
+          RC, 'rc_should_get_and_update_a_replication_controller_scale'),
+    _apps('ReplicationController', 'should adopt matching pods on creation',
+          RC, 'rc_should_adopt_matching_pods_on_creation'),
+    _apps('ReplicationController', 'should release no longer matching pods',
+          RC, 'rc_should_release_no_longer_matching_pods'),
+    _apps('DisruptionController', 'should list and delete a collection of PodDisruptionBudgets',
+          DISRUPTION, 'disruption_should_list_and_delete_a_collection'),
+    _apps('DisruptionController', 'should create a PodDisruptionBudget',
+          DISRUPTION, 'disruption_should_create_a_pdb'),
+    _apps('DisruptionController', 'should observe PodDisruptionBudget status updated',
+          DISRUPTION, 'disruption_should_observe_pdb_status_updated'),
+    _apps('DisruptionController', 'should update/patch PodDisruptionBudget status',
+          DISRUPTION, 'disruption_should_observe_status_and_update_patch'),
+    _apps('DisruptionController', 'should block an eviction until the PDB is updated to allow '
+          'it',
+          DISRUPTION, 'disruption_should_block_an_eviction_until_the_pdb_allows_it'),
+    _apps('ReplicationController', 'should serve a basic image on each replica with a public '
+          'image', RC, 'rc_should_serve_a_basic_image_on_each_replica'),
+    _apps('ReplicationController', 'should test the lifecycle of a ReplicationController',
+          RC, 'rc_should_test_the_lifecycle_of_a_replication_controller'),
+    _apps('Daemon set [Serial]', 'should run and stop complex daemon',
+          DAEMON, 'daemonset_should_run_and_stop_complex_daemon'),
 )
 
 # test/e2e/auth/service_accounts.go, kept in its own module (it needs Case and C above)

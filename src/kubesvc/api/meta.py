@@ -362,6 +362,12 @@ _GENERATION_KINDS = frozenset(
         "ingresses.networking.k8s.io",
         "ingressclasses.networking.k8s.io",
         "statefulsets.apps",  # issue 21
+        # issue 21 kinds
+        "jobs.batch",
+        "cronjobs.batch",
+        "daemonsets.apps",
+        "replicationcontrollers",
+        "poddisruptionbudgets.policy",
     }
 )
 

@@ -81,7 +81,7 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     _R("", "v1", "Node", "nodes", "node", False, ("no",), subresources=("status",)),
     _R("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",),
        subresources=("status", "log", "binding", "proxy", "attach", "exec",
-                     "portforward")),
+                     "portforward", "eviction")),
     _R("", "v1", "Service", "services", "service", True, ("svc",), ("all",),
        verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update",
               "watch"),
@@ -136,6 +136,16 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     # certificates.k8s.io (TLS bootstrapping)
     _R("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests",
        "certificatesigningrequest", False, ("csr",), subresources=("status", "approval")),
+    # -- batch workloads, DaemonSet, ReplicationController, PodDisruptionBudget (issue 21)
+    _R("batch", "v1", "Job", "jobs", "job", True, (), ("all",), subresources=("status",)),
+    _R("batch", "v1", "CronJob", "cronjobs", "cronjob", True, ("cj",), ("all",),
+       subresources=("status",)),
+    _R("apps", "v1", "DaemonSet", "daemonsets", "daemonset", True, ("ds",), ("all",),
+       subresources=("status",)),
+    _R("", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller",
+       True, ("rc",), ("all",), subresources=("status", "scale"), storage_name="controllers"),
+    _R("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget",
+       True, ("pdb",), subresources=("status",)),
 )
 
 BY_KEY: dict[str, ResourceInfo] = {r.key: r for r in RESOURCES}

@@ -21,15 +21,21 @@ from kubesvc.api import certificates as certs
 from kubesvc.api import pki
 from kubesvc.client.protocol import Client
 from kubesvc.controllers.certificates import Authorize, CsrApprover, CsrCleaner, CsrSigner
+from kubesvc.controllers.cordon import UnschedulableTaintController
+from kubesvc.controllers.cronjob import CronJobController
+from kubesvc.controllers.daemonset import DaemonSetController
 from kubesvc.controllers.deployment import DeploymentController
+from kubesvc.controllers.disruption import DisruptionController
 from kubesvc.controllers.endpoints import EndpointsController
 from kubesvc.controllers.endpointslice import EndpointSliceController
 from kubesvc.controllers.events import EventRecorder
 from kubesvc.controllers.gc import GarbageCollector
+from kubesvc.controllers.job import JobController
 from kubesvc.controllers.lbipam import LB_CLASS, POOL_CONFIGMAP, LBIPAMController
 from kubesvc.controllers.mirroring import EndpointSliceMirroringController
 from kubesvc.controllers.nodelifecycle import LEASE_NAMESPACE, NodeLifecycleController
 from kubesvc.controllers.replicaset import ReplicaSetController
+from kubesvc.controllers.replication import ReplicationManager
 from kubesvc.controllers.serviceaccounts import (
     DEFAULT_SERVICE_ACCOUNT,
     ROOT_CA_CONFIGMAP,
@@ -41,17 +47,21 @@ from kubesvc.controllers.statefulset import StatefulSetController
 from kubesvc.controllers.storage import PersistentVolumeController
 from kubesvc.controllers.tokencleaner import FIELD_SELECTOR as TOKEN_SECRETS
 from kubesvc.controllers.tokencleaner import TokenCleaner
+from kubesvc.controllers.ttlafterfinished import TTLAfterFinishedController
 from kubesvc.informers import Informer
 
 ALL_CONTROLLERS: frozenset[str] = frozenset({
     "endpointslice", "endpoints", "endpointslice-mirroring", "replicaset", "deployment",
     "lb-ipam", "node-lifecycle", "garbage-collector", "tokencleaner", "serviceaccount",
     "root-ca-cert-publisher", "csrapproving", "csrsigning", "csrcleaner",
-    "statefulset", "persistentvolume-binder",  # issue 21
+    # issue 21
+    "statefulset", "persistentvolume-binder",
+    "job", "cronjob", "ttl-after-finished", "daemonset", "replicationcontroller", "disruption",
 })
 
 SLICES = "endpointslices.discovery.k8s.io"
 LEASES = "leases.coordination.k8s.io"
+BATCH_OWNERS = ("jobs.batch", "cronjobs.batch", "daemonsets.apps", "replicationcontrollers")
 TOKEN_INFORMER = "secrets:bootstrap-tokens"  # not a resource name: no one else shares it
 SA_INFORMER = "serviceaccounts:default"  # only the ``default`` ones
 ROOT_CA_INFORMER = "configmaps:kube-root-ca.crt"
@@ -89,6 +99,9 @@ class ControllerOptions:
     csr_authorize: Authorize | None = None
     signing_ca: pki.Authority | None = None
     cluster_signing_duration: float = 365 * 86400.0  # --cluster-signing-duration
+    # -- issue 21
+    job_workers: int = 5  # --concurrent-job-syncs
+    job_backoff_base: float = 10.0  # seconds; upstream DefaultJobPodFailureBackOff
 
 
 class _Runnable(Protocol):
@@ -178,9 +191,11 @@ class ControllerManager:
                 storage_root=opts.storage_root,
                 recorder=self._recorder("persistentvolume-controller"))
         # --
+        self._batch_controllers(client, on, opts, own)
         if "garbage-collector" in on:
             # Every resource informed so far, plus the usual owners/dependents.
-            for res in ("deployments.apps", "replicasets.apps", "pods", "services", SLICES):
+            for res in ("deployments.apps", "replicasets.apps", "pods", "services", SLICES,
+                        *BATCH_OWNERS):
                 self._inf(res)
             self.controllers["garbage-collector"] = GarbageCollector(
                 own("garbage-collector"), dict(self.informers), workers=opts.gc_workers)
@@ -215,6 +230,40 @@ class ControllerManager:
         if "csrcleaner" in on:
             self.controllers["csrcleaner"] = CsrCleaner(own("csrcleaner"),
                                                         csrs=self._inf(certs.KEY))
+
+    def _batch_controllers(self, client: Client, on: frozenset[str],
+                           opts: ControllerOptions, own: Callable[[str], Client]) -> None:
+        """Issue 21: Job, CronJob, TTL-after-finished, DaemonSet, ReplicationController,
+        disruption; the cordon taint runs with node-lifecycle."""
+        if "job" in on:
+            self.controllers["job"] = JobController(
+                own("job"), jobs=self._inf("jobs.batch"), pods=self._inf("pods"),
+                recorder=self._recorder("job-controller"), workers=opts.job_workers,
+                backoff_base=opts.job_backoff_base)
+        if "cronjob" in on:
+            self.controllers["cronjob"] = CronJobController(
+                own("job"), cronjobs=self._inf("cronjobs.batch"), jobs=self._inf("jobs.batch"),
+                recorder=self._recorder("cronjob-controller"))
+        if "ttl-after-finished" in on:
+            self.controllers["ttl-after-finished"] = TTLAfterFinishedController(
+                own("ttl-after-finished"), jobs=self._inf("jobs.batch"))
+        if "daemonset" in on:
+            self.controllers["daemonset"] = DaemonSetController(
+                own("daemonset"), daemonsets=self._inf("daemonsets.apps"), pods=self._inf("pods"),
+                nodes=self._inf("nodes"), recorder=self._recorder("daemonset-controller"))
+        if "replicationcontroller" in on:
+            self.controllers["replicationcontroller"] = ReplicationManager(
+                own("replicationcontroller"), replicasets=self._inf("replicationcontrollers"),
+                pods=self._inf("pods"),
+                recorder=self._recorder("replication-controller"),
+                workers=opts.replicaset_workers)
+        if "disruption" in on:
+            self.controllers["disruption"] = DisruptionController(
+                own("disruption"), pdbs=self._inf("poddisruptionbudgets.policy"),
+                pods=self._inf("pods"))
+        if "node-lifecycle" in on:
+            self.controllers["node-unschedulable-taint"] = UnschedulableTaintController(
+                own("node-lifecycle"), nodes=self._inf("nodes"))
 
     def _inf(self, resource: str, **kw: Any) -> Informer:
         inf = self.informers.get(resource)

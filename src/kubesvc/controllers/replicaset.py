@@ -97,6 +97,15 @@ def controller_uid_index(obj: Obj) -> list[str]:
 
 class ReplicaSetController(QueueController):
     name = "replicaset"
+    # What it manages; the ReplicationController subclass (``.replication``) changes these.
+    resource = RS
+    kind = "ReplicaSet"
+    api_version = "apps/v1"
+
+    def selector_of(self, rs: Obj) -> dict[str, Any] | None:
+        """The owner's selector as a metav1.LabelSelector dict."""
+        sel = (rs.get("spec") or {}).get("selector")
+        return sel if isinstance(sel, dict) else None
 
     def __init__(
         self,
@@ -134,7 +143,7 @@ class ReplicaSetController(QueueController):
         self.queue.add(object_key(rs))
 
     def _owner_key(self, pod: Obj) -> str | None:
-        ref = owned_by_kind(pod, "ReplicaSet")
+        ref = owned_by_kind(pod, self.kind)
         if ref is None:
             return None
         return f"{meta(pod).get('namespace', '')}/{ref.get('name', '')}"
@@ -143,7 +152,7 @@ class ReplicaSetController(QueueController):
         """An orphan: wake the ReplicaSets whose selector matches (they may adopt it)."""
         ns = meta(pod).get("namespace", "")
         for rs in self.replicasets.indexer.by_index("namespace", ns):
-            if matches_label_selector((rs.get("spec") or {}).get("selector"), labels_of(pod)):
+            if matches_label_selector(self.selector_of(rs), labels_of(pod)):
                 self._enqueue(rs)
 
     def _on_pod_add(self, pod: Obj) -> None:
@@ -179,7 +188,7 @@ class ReplicaSetController(QueueController):
             return
         uid = meta(rs).get("uid")
         owned = [p for p in self.pods.indexer.by_index(OWNER_INDEX, str(uid))
-                 if (owned_by_kind(p, "ReplicaSet") or {}).get("uid") == uid]
+                 if (owned_by_kind(p, self.kind) or {}).get("uid") == uid]
         owned = await self._claim(rs, owned)
         active = [p for p in owned if is_active(p)]
 
@@ -195,7 +204,7 @@ class ReplicaSetController(QueueController):
 
     async def _claim(self, rs: Obj, owned: list[Obj]) -> list[Obj]:
         """Adopt matching orphans, release owned pods whose labels stopped matching."""
-        selector = (rs.get("spec") or {}).get("selector")
+        selector = self.selector_of(rs)
         ns = meta(rs).get("namespace", "")
         out: list[Obj] = []
         for p in owned:
@@ -221,7 +230,7 @@ class ReplicaSetController(QueueController):
                 and matcher.matches(labels_of(p))
             ):
                 refs = [*(meta(p).get("ownerReferences") or ()),
-                        owner_ref(rs, api_version="apps/v1", kind="ReplicaSet")]
+                        owner_ref(rs, api_version=self.api_version, kind=self.kind)]
                 try:
                     adopted = await self.client.patch(
                         "pods", meta(p)["name"], {"metadata": {"ownerReferences": refs}},
@@ -243,14 +252,14 @@ class ReplicaSetController(QueueController):
                 if self.recorder is not None:
                     self.recorder.event(rs, NORMAL, reason="SuccessfulCreate",
                                         message=f"Created pod: {name}",
-                                        kind="ReplicaSet", api_version="apps/v1")
+                                        kind=self.kind, api_version=self.api_version)
             if failure is not None:
                 # The informer will never see the pods that failed or were not tried.
                 self.expectations.lower_adds(key, n - len(created))
                 if self.recorder is not None:
                     self.recorder.event(rs, WARNING, reason="FailedCreate",
                                         message=f"Error creating: {failure}",
-                                        kind="ReplicaSet", api_version="apps/v1")
+                                        kind=self.kind, api_version=self.api_version)
                 raise failure
         elif diff > 0:
             victims = sorted(active, key=deletion_rank)[: min(diff, BURST)]
@@ -265,7 +274,7 @@ class ReplicaSetController(QueueController):
                 if self.recorder is not None:
                     self.recorder.event(rs, NORMAL, reason="SuccessfulDelete",
                                         message=f"Deleted pod: {name}",
-                                        kind="ReplicaSet", api_version="apps/v1")
+                                        kind=self.kind, api_version=self.api_version)
 
     async def _create_pod(self, rs: Obj, ns: str) -> str:
         tpl = (rs.get("spec") or {}).get("template") or {}
@@ -275,7 +284,7 @@ class ReplicaSetController(QueueController):
             "generateName": prefix,
             "namespace": ns,
             "labels": dict(tmd.get("labels") or {}),
-            "ownerReferences": [owner_ref(rs, api_version="apps/v1", kind="ReplicaSet")],
+            "ownerReferences": [owner_ref(rs, api_version=self.api_version, kind=self.kind)],
         }
         if tmd.get("annotations"):
             md["annotations"] = dict(tmd["annotations"])
@@ -320,7 +329,7 @@ class ReplicaSetController(QueueController):
         if any(cur.get(k, 0) != v for k, v in status.items()):
             ns, name = split_key(key)
             try:
-                await self.client.patch(RS, name, {"status": status}, namespace=ns,
+                await self.client.patch(self.resource, name, {"status": status}, namespace=ns,
                                         patch_type="merge", subresource="status")
             except errors.NotFound:
                 return

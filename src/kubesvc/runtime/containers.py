@@ -389,7 +389,10 @@ class PodSyncer:
             attempt=rec.restart_count, argv=argv, env=env, netns=st.sandbox.netns,
             workdir=spec.get("workingDir") or None, image=rec.image,
             hostname=st.sandbox.hostname, sandbox_plan=plan, stdin=bool(spec.get("stdin")),
-            stdin_once=bool(spec.get("stdinOnce")), tty=bool(spec.get("tty")))
+            stdin_once=bool(spec.get("stdinOnce")), tty=bool(spec.get("tty")),
+            completes=self.runner.simulated and any(
+                r.get("kind") == "Job" and r.get("controller")
+                for r in (pod.get("metadata") or {}).get("ownerReferences") or ()))
         info = await self.runner.start(launch, on_exit=partial(self._on_exit, st.key, st.uid))
         rec.current = info
         rec.waiting = None

@@ -1,6 +1,8 @@
 """A trivial scheduler: binds each unscheduled pod (``spec.nodeName`` empty, schedulerName
-``default-scheduler``) to a Ready, schedulable node whose labels match its nodeSelector and
-whose NoSchedule/NoExecute taints it tolerates, with room left (``allocatable.pods``), and
+``default-scheduler``) to a Ready, schedulable node (a cordoned one only for pods that
+tolerate ``node.kubernetes.io/unschedulable``) whose labels match its nodeSelector and
+required node affinity (DaemonSet pods name their node there) and whose NoSchedule/NoExecute
+taints it tolerates, with room left (``allocatable.pods``), and
 that its bound local volumes are pinned to (a PV's ``kubernetes.io/hostname`` affinity),
 spreading replicas: fewest pods of the same controller owner, then fewest pods, then name.
 
@@ -20,6 +22,7 @@ from collections import Counter
 from typing import Any
 
 from kubesvc import errors
+from kubesvc.api.nodeaffinity import node_affinity_matches
 from kubesvc.api.objects import Obj
 from kubesvc.api.storage import node_of
 from kubesvc.api.timefmt import rfc3339_epoch
@@ -30,6 +33,9 @@ from kubesvc.runtime.events import EventRecorder
 
 log = logging.getLogger(__name__)
 DEFAULT_SCHEDULER = "default-scheduler"
+# spec.unschedulable (kubectl cordon) is this taint upstream; pods tolerating it (daemon
+# pods) may still land on a cordoned node.
+_UNSCHEDULABLE_TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
 
 
 def _node_ready(node: Obj) -> bool:
@@ -209,11 +215,13 @@ class Scheduler:
             name = str(node["metadata"]["name"])
             labels = node["metadata"].get("labels") or {}
             taints = [t for t in (node.get("spec") or {}).get("taints") or []
-                      if t.get("effect") in ("NoSchedule", "NoExecute")]
+                      if t.get("effect") in ("NoSchedule", "NoExecute")
+                      and t.get("key") != _UNSCHEDULABLE_TAINT["key"]]
             untolerated = [t for t in taints if not _tolerates(pod, t)]
             cap = int(str(((node.get("status") or {}).get("allocatable") or {})
                           .get("pods") or 110))
-            if (node.get("spec") or {}).get("unschedulable"):
+            if (node.get("spec") or {}).get("unschedulable") and not _tolerates(
+                    pod, _UNSCHEDULABLE_TAINT):
                 reasons["node(s) were unschedulable"] += 1
             elif not _node_ready(node):
                 reasons["node(s) had untolerated taint {node.kubernetes.io/not-ready: }"] += 1
@@ -221,7 +229,8 @@ class Scheduler:
                 t = untolerated[0]
                 reasons[f"node(s) had untolerated taint {{{t.get('key')}: "
                         f"{t.get('value', '')}}}"] += 1
-            elif any(labels.get(k) != v for k, v in selector.items()):
+            elif any(labels.get(k) != v for k, v in selector.items()) or not (
+                    node_affinity_matches(pod.get("spec") or {}, node)):
                 reasons["node(s) didn't match Pod's node affinity/selector"] += 1
             elif allowed is not None and name not in allowed:
                 reasons["node(s) had volume node affinity conflict"] += 1

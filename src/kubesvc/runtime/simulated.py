@@ -1,5 +1,6 @@
 """SimulatedRunner (like kwok): every container "starts" at once and runs forever without a
-process, so pods go Running/Ready with an IP for scale work. Holds one small record per
+process, so pods go Running/Ready with an IP for scale work; the containers of a Job's pods
+exit 0 at once instead (kwok's pod-complete stage), so Jobs finish. Holds one small record per
 container and no tasks; ``stop`` marks it exited (143, as after SIGTERM).
 
 Called by the agent through the :class:`kubesvc.runtime.types.PodRunner` protocol.
@@ -29,7 +30,20 @@ class SimulatedRunner:
         self._infos[info.id] = info
         self._by_pod.setdefault(launch.pod_uid, set()).add(info.id)
         self._callbacks[info.id] = on_exit
+        if launch.completes:
+            asyncio.get_running_loop().call_soon(self._complete, info.id)
         return info
+
+    def _complete(self, container_id: str) -> None:
+        """A Job's pod: the container "succeeds" right after it starts."""
+        info = self._infos.get(container_id)
+        if info is None or info.finished_at is not None:
+            return
+        info.finished_at = time.time()
+        info.exit_code = 0
+        cb = self._callbacks.pop(container_id, None)
+        if cb is not None:
+            cb(info)
 
     async def stop(self, container_id: str, *, grace_period: float) -> None:
         info = self._infos.get(container_id)

@@ -57,7 +57,7 @@ def test_schema_name_and_unknown_kind() -> None:
     with pytest.raises(KeyError):
         sch.schema_name("v1", "Widget")
     with pytest.raises(KeyError):
-        sch.schema_name("batch/v1", "Job")
+        sch.schema_name("batch/v1", "Widget")
 
 
 def test_schema_for_returns_a_copy() -> None:
@@ -271,6 +271,7 @@ def test_sub_schema_paths() -> None:
 # Fields the kubernetes client models know but Kubernetes v1.32 does not serve (added later).
 NEWER_THAN_1_32 = {
     ("TokenRequestSpec", "attestations"),
+    ("JobSpec", "scheduling"),
     ("PodSpec", "hostnameOverride"),
     ("PodSpec", "schedulingGroup"),
     ("PodSpec", "evictionResponders"),
@@ -353,7 +354,7 @@ def test_int_or_string_fields() -> None:
 def test_names_follow_upstream_prefixes() -> None:
     pattern = re.compile(
         r"^io\.k8s\.(api\.(core|apps|discovery|events|coordination|autoscaling"
-        r"|authentication|authorization|rbac|certificates"
+        r"|authentication|authorization|rbac|certificates|batch|policy"
         r"|storage|networking)\.v1"
         r"|apimachinery\.pkg\.(apis\.meta\.v1|api\.resource|util\.intstr))\.[A-Z]\w+$"
     )

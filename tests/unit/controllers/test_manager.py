@@ -55,7 +55,10 @@ async def test_manager_runs_everything() -> None:
     assert set(mgr.controllers) == {
         "endpointslice", "endpoints", "endpointslice-mirroring", "replicaset", "deployment",
         "lb-ipam", "node-lifecycle", "garbage-collector", "tokencleaner", "serviceaccount",
-        "csrcleaner", "statefulset", "persistentvolume-binder"}
+        "csrcleaner", "statefulset", "persistentvolume-binder",
+        # issue 21
+        "job", "cronjob", "ttl-after-finished", "daemonset", "replicationcontroller",
+        "disruption", "node-unschedulable-taint"}
         # (the CSR approver and signer need an authorizer and a CA)
     assert mgr.informers["services"] is shared["services"]
     stop = asyncio.Event()

@@ -13,6 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 from kubesvc.api.defaults.apps import apply_deployment_defaults, apply_replicaset_defaults
+from kubesvc.api.defaults.batch import (
+    apply_cronjob_defaults,
+    apply_daemonset_defaults,
+    apply_job_defaults,
+    apply_rc_defaults,
+)
 from kubesvc.api.defaults.core import (
     apply_configmap_defaults,
     apply_endpoints_defaults,
@@ -64,6 +70,11 @@ _DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
     "persistentvolumeclaims": apply_pvc_defaults,
     "persistentvolumes": apply_pv_defaults,
     "storageclasses.storage.k8s.io": apply_storageclass_defaults,
+    # -- issue 21 kinds
+    "jobs.batch": apply_job_defaults,
+    "cronjobs.batch": apply_cronjob_defaults,
+    "daemonsets.apps": apply_daemonset_defaults,
+    "replicationcontrollers": apply_rc_defaults,
 }
 
 

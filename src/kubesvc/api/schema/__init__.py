@@ -23,16 +23,19 @@ from typing import Any
 from kubesvc.api import resources
 from kubesvc.api.schema import (  # noqa: F401  (imported for their registrations)
     apps,
+    batch,
     certificates,
     container,
     coordination,
     core,
+    daemonset,
     discovery,
     events,
     meta,
     networking,
     pod,
     pod_status,
+    policy,
     rbac,
     reviews,
     statefulset,  # StatefulSet, ControllerRevision (issue 21)
@@ -101,6 +104,8 @@ GROUP_PREFIX: dict[str, str] = {
     "certificates.k8s.io": certificates.CERT,
     "networking.k8s.io": networking.NET,
     "storage.k8s.io": storage.ST,
+    "batch": batch.BATCH,
+    "policy": policy.POLICY,
 }
 
 
@@ -175,6 +180,14 @@ KIND_DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("certificates.k8s.io", "CertificateSigningRequest"): "CertificateSigningRequest objects "
     "provide a mechanism to obtain x509 certificates by submitting a certificate signing "
     "request, and having it asynchronously approved and issued.",
+    # -- issue 21 kinds
+    ("batch", "Job"): "Job represents the configuration of a single job.",
+    ("batch", "CronJob"): "CronJob represents the configuration of a single cron job.",
+    ("apps", "DaemonSet"): "DaemonSet represents the configuration of a daemon set.",
+    ("", "ReplicationController"): "ReplicationController represents the configuration of a "
+    "replication controller.",
+    ("policy", "PodDisruptionBudget"): "PodDisruptionBudget is an object to define the max "
+    "disruption that can be caused to a collection of pods",
 }
 
 
@@ -202,6 +215,7 @@ def _install_kinds() -> None:
     COMPONENTS[AS + "Scale"][GVK] = [_gvk("autoscaling", "v1", "Scale")]
     COMPONENTS[M + "Status"][GVK] = [_gvk("", "v1", "Status")]
     COMPONENTS[C + "Binding"][GVK] = [_gvk("", "v1", "Binding")]
+    COMPONENTS[policy.POLICY + "Eviction"][GVK] = [_gvk("policy", "v1", "Eviction")]
     served = sorted({(r.group, r.version) for r in resources.RESOURCES} | {("autoscaling", "v1")})
     for kind in ("DeleteOptions", "WatchEvent"):
         COMPONENTS[M + kind][GVK] = [_gvk(g, v, kind) for g, v in served]
@@ -214,6 +228,7 @@ _EXTRA_KINDS: dict[tuple[str, str], str] = {
     ("v1", "Status"): M + "Status",
     ("v1", "Binding"): C + "Binding",
     ("authentication.k8s.io/v1", "TokenRequest"): AUTHN + "TokenRequest",
+    ("policy/v1", "Eviction"): policy.POLICY + "Eviction",
 }
 
 

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kubesvc.api import resources
-from kubesvc.api.tables import apps, certificates, core, network, pods, rbac
+from kubesvc.api.tables import apps, batch, certificates, core, network, pods, rbac
 from kubesvc.api.tables import descriptions as _d
 from kubesvc.api.tables import statefulset as _sts  # issue 21
 from kubesvc.api.tables import storage as _storage
@@ -60,6 +60,12 @@ PRINTERS: dict[str, Printer] = {
     "persistentvolumeclaims": _storage.PVC,
     "persistentvolumes": _storage.PV,
     "storageclasses.storage.k8s.io": _storage.STORAGE_CLASS,
+    # -- issue 21 kinds
+    "jobs.batch": batch.JOB,
+    "cronjobs.batch": batch.CRONJOB,
+    "daemonsets.apps": batch.DAEMONSET,
+    "replicationcontrollers": batch.REPLICATION_CONTROLLER,
+    "poddisruptionbudgets.policy": batch.PDB,
 }
 
 INCLUDE_OBJECT_VALUES = ("Metadata", "Object", "None", "")

@@ -42,6 +42,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
     from kubesvc.api.defaults.service import normalize_cluster_ips
     from kubesvc.api.validation import (
         apps,
+        batch,
         certificates,
         endpoints,
         misc,
@@ -92,6 +93,12 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "persistentvolumeclaims": stor.validate_pvc,
         "persistentvolumes": stor.validate_pv,
         "storageclasses.storage.k8s.io": stor.validate_storage_class,
+        # -- issue 21 kinds
+        "jobs.batch": batch.validate_job,
+        "cronjobs.batch": batch.validate_cronjob,
+        "daemonsets.apps": batch.validate_daemonset,
+        "replicationcontrollers": batch.validate_rc,
+        "poddisruptionbudgets.policy": batch.validate_pdb,
     }
     update: dict[str, Update] = {
         "services": service_update.validate_service_update,
@@ -122,6 +129,12 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "persistentvolumeclaims": stor.validate_pvc_update,
         "persistentvolumes": stor.validate_pv_update,
         "storageclasses.storage.k8s.io": stor.validate_storage_class_update,
+        # -- issue 21 kinds
+        "jobs.batch": batch.validate_job_update,
+        "cronjobs.batch": batch.validate_cronjob_update,
+        "daemonsets.apps": batch.validate_daemonset_update,
+        "replicationcontrollers": batch.validate_rc_update,
+        "poddisruptionbudgets.policy": batch.validate_pdb_update,
     }
     status: dict[str, Update] = {
         "services": service_update.validate_service_status_update,
@@ -134,6 +147,11 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
             certificates.validate_csr_status_update,
         "ingresses.networking.k8s.io": networking.validate_ingress_status_update,
         "statefulsets.apps": sts.validate_statefulset_status_update,  # issue 21
+        # -- issue 21 kinds
+        "jobs.batch": batch.validate_job_status_update,
+        "daemonsets.apps": batch.validate_daemonset_status_update,
+        "replicationcontrollers": apps.validate_workload_status_update,
+        "poddisruptionbudgets.policy": batch.validate_pdb_status_update,
     }
     return create, update, status
 

@@ -415,6 +415,8 @@ class ApiApp:
                                            namespace=target.namespace)
             if sub == "binding":
                 return await self.crud.binding(request, target)
+            if sub == "eviction":
+                return await self.crud.eviction(request, target)
             if target.name or (info.namespaced and target.namespace is None):
                 raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
             _need(verbs, "create")
@@ -426,7 +428,7 @@ class ApiApp:
                 _need(verbs, "deletecollection")
                 return await self.crud.delete_collection(request, target)
             raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
-        if sub in ("log", "binding"):
+        if sub in ("log", "binding", "eviction"):
             raise errors.MethodNotAllowed(_METHOD_NOT_ALLOWED)
         if method == "PUT":
             if not sub:

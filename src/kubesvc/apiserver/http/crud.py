@@ -316,6 +316,31 @@ class Crud:
                             content_type="application/json")
 
 
+    async def eviction(self, request: web.Request, target: Target) -> web.Response:
+        """POST pods/{name}/eviction (policy/v1 Eviction): the Registry consults the pod's
+        PodDisruptionBudget and deletes the pod; a Success Status with code 201."""
+        body = await read_body(request)
+        try:
+            obj = decode_object(body, request.headers.get("Content-Type", ""))
+        except errors.BadRequest as exc:
+            raise errors.BadRequest(
+                "the object provided is unrecognized (must be of type Eviction): "
+                f"{exc.message} ({_summary(body)})"
+            ) from exc
+        if obj.get("kind") not in (None, "", "Eviction"):
+            raise errors.BadRequest(
+                f'{obj.get("kind")} in version "v1" cannot be handled as a Eviction'
+            )
+        if not isinstance(obj.get("metadata"), dict):
+            obj["metadata"] = {}
+        check_namespace(obj, target)
+        out = await shielded(self.backend.create(
+            target.info.key, obj, namespace=target.namespace, subresource="eviction",
+            name=target.name, opts=WriteOptions(dry_run=params.dry_run(request.rel_url.query)),
+        ))
+        return web.Response(body=orjson.dumps(out), status=201,
+                            content_type="application/json")
+
 def _decode_scale(body: bytes, content_type: str) -> dict[str, Any]:
     try:
         obj = decode_object(body, content_type)

@@ -6,7 +6,9 @@ Modules: :mod:`.core` (the Registry: get/list/watch/create/update/patch/delete p
 :mod:`.namespaces` (namespace lifecycle), :mod:`.deletion` (graceful deletion, finalizers,
 propagation), :mod:`.listing` (selectors, pagination), :mod:`.watch` (event translation),
 :mod:`.patching` (PATCH), :mod:`.fieldvalidation` (fieldValidation, unknown fields),
-:mod:`.subresources` (scale, binding), :mod:`.bootstrap` (system namespaces and the
+:mod:`.subresources` (scale, binding), :mod:`.eviction` (pods/eviction against
+PodDisruptionBudgets), :mod:`.batchstrategy` (Job selector generation), :mod:`.bootstrap`
+(system namespaces and the
 ``kubernetes`` Service), :mod:`.codec` (storage encoding, upstream-worded errors).
 """
 

@@ -58,6 +58,7 @@ from kubesvc.apiserver.allocators import ClusterIPAllocator, NodePortAllocator, 
 from kubesvc.apiserver.registry import (
     bootstrap,
     deletion,
+    eviction,
     fieldvalidation,
     listing,
     namespaces,
@@ -65,6 +66,7 @@ from kubesvc.apiserver.registry import (
     subresources,
     watch,
 )
+from kubesvc.apiserver.registry.batchstrategy import JobStrategy
 from kubesvc.apiserver.registry.certificates import CSR_KEY, CsrStrategy
 from kubesvc.apiserver.registry.codec import (
     already_exists,
@@ -160,6 +162,8 @@ class Registry:
                 strategy = ClaimStrategy(info, self)
             elif info.key in VOLUME_KEYS:
                 strategy = PendingPhaseStrategy(info, self)
+            elif info.key == "jobs.batch":
+                strategy = JobStrategy(info, self)
             else:
                 strategy = Strategy(info, self)
             self._strategies[info.key] = strategy
@@ -341,6 +345,10 @@ class Registry:
                     self, obj, self.namespace_for(info, namespace, obj), name=name,
                     dry_run=opts.dry_run,
                 )
+            if info.key == "pods" and subresource == "eviction":
+                return await eviction.evict(
+                    self, obj, self.namespace_for(info, namespace, obj), name=name,
+                    dry_run=opts.dry_run)
             self._check_subresource(info, subresource, ())
         return await self.create_object(
             info, obj, self.namespace_for(info, namespace, obj), dry_run=opts.dry_run,

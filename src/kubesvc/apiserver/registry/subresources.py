@@ -41,7 +41,10 @@ def to_scale(obj: Obj) -> Obj:
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
     sel = spec.get("selector")
-    selector = str(selectors.from_label_selector_dict(sel)) if isinstance(sel, dict) else ""
+    if obj.get("kind") == "ReplicationController":  # a plain equality map
+        selector = str(selectors.from_set(sel)) if isinstance(sel, dict) else ""
+    else:
+        selector = str(selectors.from_label_selector_dict(sel)) if isinstance(sel, dict) else ""
     smeta: dict[str, Any] = {
         k: m[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
         if k in m

@@ -3,9 +3,9 @@
 Developer tool, not used at run time:
 ``python -m kubesvc.apiserver.http.protobuf.generate DIR > .../protobuf/schema.py`` where
 DIR holds ``generated.proto`` of k8s.io/api (core, apps, autoscaling, coordination,
-discovery, events, authentication, authorization, rbac — v1) and k8s.io/apimachinery (meta/v1,
-util/intstr, api/resource, runtime). Only the messages reachable from the kinds this
-server serves are kept.
+discovery, events, authentication, authorization, rbac, batch, policy — v1) and
+k8s.io/apimachinery (meta/v1, util/intstr, api/resource, runtime). Only the messages
+reachable from the kinds this server serves are kept.
 """
 
 from __future__ import annotations
@@ -54,6 +54,13 @@ ROOTS = {
 } | {
     ("v1", "DeleteOptions"): "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
     ("meta.k8s.io/v1", "DeleteOptions"): "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
+} | {  # issue 21
+    ("batch/v1", "Job"): "k8s.io.api.batch.v1.Job",
+    ("batch/v1", "CronJob"): "k8s.io.api.batch.v1.CronJob",
+    ("apps/v1", "DaemonSet"): "k8s.io.api.apps.v1.DaemonSet",
+    ("v1", "ReplicationController"): "k8s.io.api.core.v1.ReplicationController",
+    ("policy/v1", "PodDisruptionBudget"): "k8s.io.api.policy.v1.PodDisruptionBudget",
+    ("policy/v1", "Eviction"): "k8s.io.api.policy.v1.Eviction",
 }
 
 Field = tuple[str, str, int]  # json name, type, flags (1 repeated, 2 map with "K,V" type)

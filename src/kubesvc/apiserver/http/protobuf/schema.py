@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 ROOTS: dict[tuple[str, str], str] = {
+    ('apps/v1', 'DaemonSet'): 'k8s.io.api.apps.v1.DaemonSet',
     ('apps/v1', 'Deployment'): 'k8s.io.api.apps.v1.Deployment',
     ('apps/v1', 'ReplicaSet'): 'k8s.io.api.apps.v1.ReplicaSet',
     ('authentication.k8s.io/v1', 'SelfSubjectReview'): 'k8s.io.api.authentication.v1.SelfSubjectReview',
@@ -16,10 +17,14 @@ ROOTS: dict[tuple[str, str], str] = {
     ('authorization.k8s.io/v1', 'SelfSubjectRulesReview'): 'k8s.io.api.authorization.v1.SelfSubjectRulesReview',
     ('authorization.k8s.io/v1', 'SubjectAccessReview'): 'k8s.io.api.authorization.v1.SubjectAccessReview',
     ('autoscaling/v1', 'Scale'): 'k8s.io.api.autoscaling.v1.Scale',
+    ('batch/v1', 'CronJob'): 'k8s.io.api.batch.v1.CronJob',
+    ('batch/v1', 'Job'): 'k8s.io.api.batch.v1.Job',
     ('coordination.k8s.io/v1', 'Lease'): 'k8s.io.api.coordination.v1.Lease',
     ('discovery.k8s.io/v1', 'EndpointSlice'): 'k8s.io.api.discovery.v1.EndpointSlice',
     ('events.k8s.io/v1', 'Event'): 'k8s.io.api.events.v1.Event',
     ('meta.k8s.io/v1', 'DeleteOptions'): 'k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions',
+    ('policy/v1', 'Eviction'): 'k8s.io.api.policy.v1.Eviction',
+    ('policy/v1', 'PodDisruptionBudget'): 'k8s.io.api.policy.v1.PodDisruptionBudget',
     ('rbac.authorization.k8s.io/v1', 'ClusterRole'): 'k8s.io.api.rbac.v1.ClusterRole',
     ('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding'): 'k8s.io.api.rbac.v1.ClusterRoleBinding',
     ('rbac.authorization.k8s.io/v1', 'Role'): 'k8s.io.api.rbac.v1.Role',
@@ -32,6 +37,7 @@ ROOTS: dict[tuple[str, str], str] = {
     ('v1', 'Namespace'): 'k8s.io.api.core.v1.Namespace',
     ('v1', 'Node'): 'k8s.io.api.core.v1.Node',
     ('v1', 'Pod'): 'k8s.io.api.core.v1.Pod',
+    ('v1', 'ReplicationController'): 'k8s.io.api.core.v1.ReplicationController',
     ('v1', 'Secret'): 'k8s.io.api.core.v1.Secret',
     ('v1', 'Service'): 'k8s.io.api.core.v1.Service',
     ('v1', 'ServiceAccount'): 'k8s.io.api.core.v1.ServiceAccount',
@@ -67,6 +73,41 @@ _CONTAINER_FIELDS: dict[int, tuple[str, str, int]] = {
 }
 
 MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
+    'k8s.io.api.apps.v1.DaemonSet': {
+        1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', 0),
+        2: ('spec', 'k8s.io.api.apps.v1.DaemonSetSpec', 0),
+        3: ('status', 'k8s.io.api.apps.v1.DaemonSetStatus', 0),
+    },
+    'k8s.io.api.apps.v1.DaemonSetCondition': {
+        1: ('type', 'string', 0),
+        2: ('status', 'string', 0),
+        3: ('lastTransitionTime', 'k8s.io.apimachinery.pkg.apis.meta.v1.Time', 0),
+        4: ('reason', 'string', 0),
+        5: ('message', 'string', 0),
+    },
+    'k8s.io.api.apps.v1.DaemonSetSpec': {
+        1: ('selector', 'k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector', 0),
+        2: ('template', 'k8s.io.api.core.v1.PodTemplateSpec', 0),
+        3: ('updateStrategy', 'k8s.io.api.apps.v1.DaemonSetUpdateStrategy', 0),
+        4: ('minReadySeconds', 'int32', 0),
+        6: ('revisionHistoryLimit', 'int32', 0),
+    },
+    'k8s.io.api.apps.v1.DaemonSetStatus': {
+        1: ('currentNumberScheduled', 'int32', 0),
+        2: ('numberMisscheduled', 'int32', 0),
+        3: ('desiredNumberScheduled', 'int32', 0),
+        4: ('numberReady', 'int32', 0),
+        5: ('observedGeneration', 'int64', 0),
+        6: ('updatedNumberScheduled', 'int32', 0),
+        7: ('numberAvailable', 'int32', 0),
+        8: ('numberUnavailable', 'int32', 0),
+        9: ('collisionCount', 'int32', 0),
+        10: ('conditions', 'k8s.io.api.apps.v1.DaemonSetCondition', 1),
+    },
+    'k8s.io.api.apps.v1.DaemonSetUpdateStrategy': {
+        1: ('type', 'string', 0),
+        2: ('rollingUpdate', 'k8s.io.api.apps.v1.RollingUpdateDaemonSet', 0),
+    },
     'k8s.io.api.apps.v1.Deployment': {
         1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', 0),
         2: ('spec', 'k8s.io.api.apps.v1.DeploymentSpec', 0),
@@ -131,6 +172,10 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
         5: ('availableReplicas', 'int32', 0),
         6: ('conditions', 'k8s.io.api.apps.v1.ReplicaSetCondition', 1),
         7: ('terminatingReplicas', 'int32', 0),
+    },
+    'k8s.io.api.apps.v1.RollingUpdateDaemonSet': {
+        1: ('maxUnavailable', 'k8s.io.apimachinery.pkg.util.intstr.IntOrString', 0),
+        2: ('maxSurge', 'k8s.io.apimachinery.pkg.util.intstr.IntOrString', 0),
     },
     'k8s.io.api.apps.v1.RollingUpdateDeployment': {
         1: ('maxUnavailable', 'k8s.io.apimachinery.pkg.util.intstr.IntOrString', 0),
@@ -281,6 +326,109 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
     'k8s.io.api.autoscaling.v1.ScaleStatus': {
         1: ('replicas', 'int32', 0),
         2: ('selector', 'string', 0),
+    },
+    'k8s.io.api.batch.v1.CronJob': {
+        1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', 0),
+        2: ('spec', 'k8s.io.api.batch.v1.CronJobSpec', 0),
+        3: ('status', 'k8s.io.api.batch.v1.CronJobStatus', 0),
+    },
+    'k8s.io.api.batch.v1.CronJobSpec': {
+        1: ('schedule', 'string', 0),
+        2: ('startingDeadlineSeconds', 'int64', 0),
+        3: ('concurrencyPolicy', 'string', 0),
+        4: ('suspend', 'bool', 0),
+        5: ('jobTemplate', 'k8s.io.api.batch.v1.JobTemplateSpec', 0),
+        6: ('successfulJobsHistoryLimit', 'int32', 0),
+        7: ('failedJobsHistoryLimit', 'int32', 0),
+        8: ('timeZone', 'string', 0),
+    },
+    'k8s.io.api.batch.v1.CronJobStatus': {
+        1: ('active', 'k8s.io.api.core.v1.ObjectReference', 1),
+        4: ('lastScheduleTime', 'k8s.io.apimachinery.pkg.apis.meta.v1.Time', 0),
+        5: ('lastSuccessfulTime', 'k8s.io.apimachinery.pkg.apis.meta.v1.Time', 0),
+    },
+    'k8s.io.api.batch.v1.Job': {
+        1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', 0),
+        2: ('spec', 'k8s.io.api.batch.v1.JobSpec', 0),
+        3: ('status', 'k8s.io.api.batch.v1.JobStatus', 0),
+    },
+    'k8s.io.api.batch.v1.JobCondition': {
+        1: ('type', 'string', 0),
+        2: ('status', 'string', 0),
+        3: ('lastProbeTime', 'k8s.io.apimachinery.pkg.apis.meta.v1.Time', 0),
+        4: ('lastTransitionTime', 'k8s.io.apimachinery.pkg.apis.meta.v1.Time', 0),
+        5: ('reason', 'string', 0),
+        6: ('message', 'string', 0),
+    },
+    'k8s.io.api.batch.v1.JobSchedulingConfiguration': {
+        1: ('schedulingPolicy', 'k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupSchedulingPolicy', 0),
+        2: ('schedulingConstraints', 'k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupSchedulingConstraints', 0),
+        3: ('disruptionMode', 'k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupDisruptionMode', 0),
+        4: ('resourceClaims', 'k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupResourceClaim', 1),
+    },
+    'k8s.io.api.batch.v1.JobSpec': {
+        1: ('parallelism', 'int32', 0),
+        2: ('completions', 'int32', 0),
+        3: ('activeDeadlineSeconds', 'int64', 0),
+        4: ('selector', 'k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector', 0),
+        5: ('manualSelector', 'bool', 0),
+        6: ('template', 'k8s.io.api.core.v1.PodTemplateSpec', 0),
+        7: ('backoffLimit', 'int32', 0),
+        8: ('ttlSecondsAfterFinished', 'int32', 0),
+        9: ('completionMode', 'string', 0),
+        10: ('suspend', 'bool', 0),
+        11: ('podFailurePolicy', 'k8s.io.api.batch.v1.PodFailurePolicy', 0),
+        12: ('backoffLimitPerIndex', 'int32', 0),
+        13: ('maxFailedIndexes', 'int32', 0),
+        14: ('podReplacementPolicy', 'string', 0),
+        15: ('managedBy', 'string', 0),
+        16: ('successPolicy', 'k8s.io.api.batch.v1.SuccessPolicy', 0),
+        17: ('scheduling', 'k8s.io.api.batch.v1.JobSchedulingConfiguration', 0),
+    },
+    'k8s.io.api.batch.v1.JobStatus': {
+        1: ('conditions', 'k8s.io.api.batch.v1.JobCondition', 1),
+        2: ('startTime', 'k8s.io.apimachinery.pkg.apis.meta.v1.Time', 0),
+        3: ('completionTime', 'k8s.io.apimachinery.pkg.apis.meta.v1.Time', 0),
+        4: ('active', 'int32', 0),
+        5: ('succeeded', 'int32', 0),
+        6: ('failed', 'int32', 0),
+        7: ('completedIndexes', 'string', 0),
+        8: ('uncountedTerminatedPods', 'k8s.io.api.batch.v1.UncountedTerminatedPods', 0),
+        9: ('ready', 'int32', 0),
+        10: ('failedIndexes', 'string', 0),
+        11: ('terminating', 'int32', 0),
+    },
+    'k8s.io.api.batch.v1.JobTemplateSpec': {
+        1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', 0),
+        2: ('spec', 'k8s.io.api.batch.v1.JobSpec', 0),
+    },
+    'k8s.io.api.batch.v1.PodFailurePolicy': {
+        1: ('rules', 'k8s.io.api.batch.v1.PodFailurePolicyRule', 1),
+    },
+    'k8s.io.api.batch.v1.PodFailurePolicyOnExitCodesRequirement': {
+        1: ('containerName', 'string', 0),
+        2: ('operator', 'string', 0),
+        3: ('values', 'int32', 1),
+    },
+    'k8s.io.api.batch.v1.PodFailurePolicyOnPodConditionsPattern': {
+        1: ('type', 'string', 0),
+        2: ('status', 'string', 0),
+    },
+    'k8s.io.api.batch.v1.PodFailurePolicyRule': {
+        1: ('action', 'string', 0),
+        2: ('onExitCodes', 'k8s.io.api.batch.v1.PodFailurePolicyOnExitCodesRequirement', 0),
+        3: ('onPodConditions', 'k8s.io.api.batch.v1.PodFailurePolicyOnPodConditionsPattern', 1),
+    },
+    'k8s.io.api.batch.v1.SuccessPolicy': {
+        1: ('rules', 'k8s.io.api.batch.v1.SuccessPolicyRule', 1),
+    },
+    'k8s.io.api.batch.v1.SuccessPolicyRule': {
+        1: ('succeededIndexes', 'string', 0),
+        2: ('succeededCount', 'int32', 0),
+    },
+    'k8s.io.api.batch.v1.UncountedTerminatedPods': {
+        1: ('succeeded', 'string', 1),
+        2: ('failed', 'string', 1),
     },
     'k8s.io.api.coordination.v1.Lease': {
         1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', 0),
@@ -1092,6 +1240,32 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
         7: ('secretRef', 'k8s.io.api.core.v1.LocalObjectReference', 0),
         8: ('readOnly', 'bool', 0),
     },
+    'k8s.io.api.core.v1.ReplicationController': {
+        1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', 0),
+        2: ('spec', 'k8s.io.api.core.v1.ReplicationControllerSpec', 0),
+        3: ('status', 'k8s.io.api.core.v1.ReplicationControllerStatus', 0),
+    },
+    'k8s.io.api.core.v1.ReplicationControllerCondition': {
+        1: ('type', 'string', 0),
+        2: ('status', 'string', 0),
+        3: ('lastTransitionTime', 'k8s.io.apimachinery.pkg.apis.meta.v1.Time', 0),
+        4: ('reason', 'string', 0),
+        5: ('message', 'string', 0),
+    },
+    'k8s.io.api.core.v1.ReplicationControllerSpec': {
+        1: ('replicas', 'int32', 0),
+        2: ('selector', 'string,string', 2),
+        3: ('template', 'k8s.io.api.core.v1.PodTemplateSpec', 0),
+        4: ('minReadySeconds', 'int32', 0),
+    },
+    'k8s.io.api.core.v1.ReplicationControllerStatus': {
+        1: ('replicas', 'int32', 0),
+        2: ('fullyLabeledReplicas', 'int32', 0),
+        3: ('observedGeneration', 'int64', 0),
+        4: ('readyReplicas', 'int32', 0),
+        5: ('availableReplicas', 'int32', 0),
+        6: ('conditions', 'k8s.io.api.core.v1.ReplicationControllerCondition', 1),
+    },
     'k8s.io.api.core.v1.ResourceClaim': {
         1: ('name', 'string', 0),
         2: ('request', 'string', 0),
@@ -1435,6 +1609,30 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
     'k8s.io.api.events.v1.EventSeries': {
         1: ('count', 'int32', 0),
         2: ('lastObservedTime', 'k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime', 0),
+    },
+    'k8s.io.api.policy.v1.Eviction': {
+        1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', 0),
+        2: ('deleteOptions', 'k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions', 0),
+    },
+    'k8s.io.api.policy.v1.PodDisruptionBudget': {
+        1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', 0),
+        2: ('spec', 'k8s.io.api.policy.v1.PodDisruptionBudgetSpec', 0),
+        3: ('status', 'k8s.io.api.policy.v1.PodDisruptionBudgetStatus', 0),
+    },
+    'k8s.io.api.policy.v1.PodDisruptionBudgetSpec': {
+        1: ('minAvailable', 'k8s.io.apimachinery.pkg.util.intstr.IntOrString', 0),
+        2: ('selector', 'k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector', 0),
+        3: ('maxUnavailable', 'k8s.io.apimachinery.pkg.util.intstr.IntOrString', 0),
+        4: ('unhealthyPodEvictionPolicy', 'string', 0),
+    },
+    'k8s.io.api.policy.v1.PodDisruptionBudgetStatus': {
+        1: ('observedGeneration', 'int64', 0),
+        2: ('disruptedPods', 'string,k8s.io.apimachinery.pkg.apis.meta.v1.Time', 2),
+        3: ('disruptionsAllowed', 'int32', 0),
+        4: ('currentHealthy', 'int32', 0),
+        5: ('desiredHealthy', 'int32', 0),
+        6: ('expectedPods', 'int32', 0),
+        7: ('conditions', 'k8s.io.apimachinery.pkg.apis.meta.v1.Condition', 1),
     },
     'k8s.io.api.rbac.v1.AggregationRule': {
         1: ('clusterRoleSelectors', 'k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector', 1),
