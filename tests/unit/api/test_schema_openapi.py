@@ -165,9 +165,9 @@ def test_gv_paths() -> None:
     assert openapi.parse_gv_path("apis/discovery.k8s.io/v1") == ("discovery.k8s.io", "v1")
     assert openapi.parse_gv_path("/api/v1") == ("", "v1")
     with pytest.raises(KeyError):
-        openapi.parse_gv_path("apis/networking.k8s.io/v1")
+        openapi.parse_gv_path("apis/flowcontrol.apiserver.k8s.io/v1")
     with pytest.raises(KeyError):
-        openapi.openapi_v3_document("networking.k8s.io", "v1")
+        openapi.openapi_v3_document("flowcontrol.apiserver.k8s.io", "v1")
 
 
 def test_pod_binding_and_log_subresources() -> None:

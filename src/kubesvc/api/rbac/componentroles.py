@@ -183,6 +183,8 @@ CONTROLLER_RULES: dict[str, list[Obj]] = {
         r(["update", "patch"], ["batch"], ["jobs/status"]),
         r(["update", "patch"], ["batch"], ["jobs/finalizers"]),
         r(["list", "watch", "create", "delete", "patch"], [""], ["pods"]),
+        # kubesvc's own: the Job controller keeps its CronJob's status.active current
+        r(["update", "patch"], ["batch"], ["cronjobs/status"]),
         _events(),
     ],
     "cronjob-controller": [
