@@ -1,0 +1,181 @@
+"""Run HAProxy as the ingress data plane, in master-worker mode under one directory.
+
+:class:`HAProxy` writes ``haproxy.cfg`` and the files :func:`kubesvc.ingress.render.render`
+returns (atomically, each through a temporary file and a rename), checks the new
+configuration with ``haproxy -c`` before using it (a bad one is an error and the running
+one stays), starts ``haproxy -W -S DIR/master.sock`` the first time and afterwards asks the
+master for a ``reload``. The reload is hitless: the stats socket is declared with
+``expose-fd listeners``, so the master starts the new worker with ``-x`` and the listening
+sockets pass to it (no connection refused), and the old worker finishes its in-flight
+requests (``hard-stop-after`` bounds it). :meth:`HAProxy.apply` returns once the new worker
+answers on the stats socket, so "applied" means routable.
+
+Every change reloads, endpoint-only ones too (no runtime-API server updates yet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BINARY = "/usr/sbin/haproxy"
+
+
+def find_haproxy() -> str | None:
+    """The haproxy binary, or None when it is not installed."""
+    found = shutil.which("haproxy")
+    if found:
+        return found
+    return DEFAULT_BINARY if os.access(DEFAULT_BINARY, os.X_OK) else None
+
+
+class DataPlane(Protocol):
+    """What the controller needs of its data plane (a fake in tests/fakes/ingress.py)."""
+
+    async def apply(self, config: str, files: dict[str, bytes]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class HAProxyError(RuntimeError):
+    """HAProxy refused a configuration or did not start/reload in time."""
+
+
+async def _unix_command(path: Path, command: str, *, timeout: float = 2.0) -> str:
+    reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(path)), timeout)
+    try:
+        writer.write(command.encode() + b"\n")
+        await writer.drain()
+        data = await asyncio.wait_for(reader.read(), timeout)
+        return data.decode(errors="replace")
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+class HAProxy:
+    """One HAProxy master under ``directory`` (its log: ``directory/haproxy.log``)."""
+
+    def __init__(self, directory: Path, *, binary: str, ready_timeout: float = 10.0) -> None:
+        self.dir = directory
+        self.binary = binary
+        self.ready_timeout = ready_timeout
+        self.config_path = directory / "haproxy.cfg"
+        self.master_socket = directory / "master.sock"
+        self.stats_socket = directory / "haproxy.sock"
+        self._proc: asyncio.subprocess.Process | None = None
+        self._current: tuple[str, dict[str, bytes]] | None = None
+        self.reloads = 0
+
+    async def apply(self, config: str, files: dict[str, bytes]) -> None:
+        if self._current == (config, files) and self._running():
+            return
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        staged = self.dir / "haproxy.cfg.new"
+        self._write_files(files)
+        staged.write_text(config)
+        await self._check(staged)
+        staged.replace(self.config_path)
+        if self._running():
+            await self._reload()
+        else:
+            await self._start()
+        self._current = (config, dict(files))
+
+    def _write_files(self, files: dict[str, bytes]) -> None:
+        for name, data in files.items():
+            path = self.dir / name
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = path.with_name(path.name + ".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            tmp.replace(path)
+        certs = self.dir / "certs"
+        if certs.is_dir():  # certificates of Secrets no longer used
+            for old in certs.iterdir():
+                if f"certs/{old.name}" not in files:
+                    old.unlink(missing_ok=True)
+
+    async def _check(self, path: Path) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            self.binary, "-c", "-q", "-f", str(path),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await proc.communicate()
+        if proc.returncode != 0:
+            raise HAProxyError(f"haproxy rejected the configuration: "
+                               f"{out.decode(errors='replace').strip()[-2000:]}")
+
+    def _running(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
+
+    async def _start(self) -> None:
+        self.master_socket.unlink(missing_ok=True)
+        self.stats_socket.unlink(missing_ok=True)
+        with (self.dir / "haproxy.log").open("ab") as logf:
+            self._proc = await asyncio.create_subprocess_exec(
+                self.binary, "-W", "-S", f"{self.master_socket},mode,600",
+                "-f", str(self.config_path), "-p", str(self.dir / "haproxy.pid"),
+                stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,
+                start_new_session=True)
+        log.info("ingress: haproxy master pid %d started", self._proc.pid)
+        await self._wait_worker(previous=None)
+
+    async def worker_pid(self) -> int | None:
+        try:
+            info = await _unix_command(self.stats_socket, "show info", timeout=0.5)
+        except (OSError, TimeoutError):
+            return None
+        for line in info.splitlines():
+            if line.startswith("Pid:"):
+                return int(line.split(":", 1)[1])
+        return None
+
+    async def _wait_worker(self, previous: int | None) -> None:
+        end = time.monotonic() + self.ready_timeout
+        while time.monotonic() < end:
+            if not self._running():
+                code = self._proc.returncode if self._proc else None
+                raise HAProxyError(f"haproxy exited ({code}): {self._log_tail()}")
+            pid = await self.worker_pid()
+            if pid is not None and pid != previous:
+                return
+            await asyncio.sleep(0.01)
+        raise HAProxyError(f"haproxy worker not ready after {self.ready_timeout:.0f} s: "
+                           f"{self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        try:
+            text = (self.dir / "haproxy.log").read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return " | ".join(text.strip().splitlines()[-5:])
+
+    async def _reload(self) -> None:
+        previous = await self.worker_pid()
+        await _unix_command(self.master_socket, "reload")
+        self.reloads += 1
+        await self._wait_worker(previous)
+
+    async def close(self) -> None:
+        proc = self._proc
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGUSR1)  # soft stop: finish in-flight requests
+        try:
+            await asyncio.wait_for(proc.wait(), 5)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
