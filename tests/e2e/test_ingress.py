@@ -130,7 +130,8 @@ def test_host_rules_exact_and_wildcard_and_status(ing: Ing) -> None:
     ing.routes_to("x.wild.example", "/", "app-b")
     assert ing.curl("a.b.wild.example")[0] == 404  # a wildcard matches one label
     assert ing.curl("wild.example")[0] == 404
-    assert ing.curl("foo.example", host_header="FOO.example:80")[0] == 200  # case and port of Host are ignored
+    # the case and the port of Host are ignored
+    assert ing.curl("foo.example", host_header="FOO.example:80")[0] == 200
 
     def status() -> object:
         obj = ing.c.kubectl_json("get", "ingress", "hosts")

@@ -10,7 +10,11 @@ sockets pass to it (no connection refused), and the old worker finishes its in-f
 requests (``hard-stop-after`` bounds it). :meth:`HAProxy.apply` returns once the new worker
 answers on the stats socket, so "applied" means routable.
 
-Every change reloads, endpoint-only ones too (no runtime-API server updates yet).
+A change that only moves backend servers (the configuration equal but for the address or
+``disabled`` of ``server sN`` slot lines, files unchanged) goes through the runtime API
+instead: ``set server B/sN addr IP port P`` and ``state ready``/``state maint`` on the
+stats socket, no reload; the new file is written for the next reload. Any answer but the
+expected ones falls back to a reload.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import time
@@ -44,6 +49,45 @@ class DataPlane(Protocol):
     async def apply(self, config: str, files: dict[str, bytes]) -> None: ...
 
     async def close(self) -> None: ...
+
+
+_SERVER = re.compile(r"^  server (s\d+) (\S+)( disabled)?$")
+_RUNTIME_OK = ("IP changed", "no need to change", "port changed")
+Servers = dict[tuple[str, str], tuple[str, bool]]  # (backend, slot) -> (address, disabled)
+
+
+def split_servers(config: str) -> tuple[str, Servers]:
+    """The configuration without the servers' addresses, and the servers by slot."""
+    skeleton: list[str] = []
+    servers: Servers = {}
+    backend = ""
+    for line in config.splitlines():
+        if line.startswith("backend "):
+            backend = line.split()[1]
+        m = _SERVER.match(line)
+        if m and backend:
+            servers[(backend, m.group(1))] = (m.group(2), bool(m.group(3)))
+            line = f"  server {m.group(1)}"
+        skeleton.append(line)
+    return "\n".join(skeleton), servers
+
+
+def runtime_commands(old: Servers, new: Servers) -> list[str]:
+    """Runtime API commands turning the servers ``old`` into ``new`` (same slots)."""
+    cmds: list[str] = []
+    for (backend, slot), (addr, disabled) in sorted(new.items()):
+        before = old.get((backend, slot))
+        if before == (addr, disabled):
+            continue
+        name = f"{backend}/{slot}"
+        if disabled:
+            cmds.append(f"set server {name} state maint")
+            continue
+        if before is None or before[0] != addr:
+            host, _, port = addr.rpartition(":")
+            cmds.append(f"set server {name} addr {host.strip('[]')} port {port}")
+        cmds.append(f"set server {name} state ready")
+    return cmds
 
 
 class HAProxyError(RuntimeError):
@@ -76,9 +120,12 @@ class HAProxy:
         self._proc: asyncio.subprocess.Process | None = None
         self._current: tuple[str, dict[str, bytes]] | None = None
         self.reloads = 0
+        self.runtime_updates = 0
 
     async def apply(self, config: str, files: dict[str, bytes]) -> None:
         if self._current == (config, files) and self._running():
+            return
+        if await self._try_runtime(config, files):
             return
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         staged = self.dir / "haproxy.cfg.new"
@@ -91,6 +138,30 @@ class HAProxy:
         else:
             await self._start()
         self._current = (config, dict(files))
+
+    async def _try_runtime(self, config: str, files: dict[str, bytes]) -> bool:
+        if self._current is None or not self._running() or files != self._current[1]:
+            return False
+        old_skeleton, old = split_servers(self._current[0])
+        new_skeleton, new = split_servers(config)
+        if old_skeleton != new_skeleton:
+            return False
+        cmds = runtime_commands(old, new)
+        try:
+            answer = await _unix_command(self.stats_socket, ";".join(cmds)) if cmds else ""
+        except (OSError, TimeoutError) as exc:
+            log.warning("ingress: runtime API unreachable (%s); reloading", exc)
+            return False
+        bad = [ln for ln in answer.splitlines() if ln.strip() and not ln.startswith(_RUNTIME_OK)]
+        if bad:
+            log.warning("ingress: runtime API refused %s; reloading", bad[:3])
+            return False
+        tmp = self.dir / "haproxy.cfg.new"
+        tmp.write_text(config)
+        tmp.replace(self.config_path)
+        self._current = (config, dict(files))
+        self.runtime_updates += 1
+        return True
 
     def _write_files(self, files: dict[str, bytes]) -> None:
         for name, data in files.items():

@@ -18,6 +18,8 @@ problems to report as Events. Semantics, as the Ingress spec and ingress-nginx:
 - a backend's servers are the Service's ready endpoints from its EndpointSlices, the
   Ingress's service port (number or name) resolved to the Service port's name and then to
   the slice port of that name (its targetPort);
+- each backend has :func:`slots` server lines, the unused ones ``disabled``, so that
+  endpoint changes can be applied through HAProxy's runtime API without a reload;
 - TLS: each ``spec.tls`` entry's ``kubernetes.io/tls`` Secret becomes a PEM file served by
   SNI for its hosts (``bind ... ssl crt-list``); a missing or bad Secret is a
   :class:`Problem` and those hosts are served over plain HTTP only, others unaffected.
@@ -43,6 +45,7 @@ DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 DEFAULT_404 = "be_default_404"
 CRT_LIST = "crt-list.txt"
+EMPTY_SLOT = "0.0.0.0:1"  # the address of a disabled server slot
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,8 +353,17 @@ def _config(settings: Settings, routes: dict[tuple[str, bool, str], _Route], def
               "  http-request return status 404 content-type text/plain "
               "string 'default backend - 404'"]
     for ident in sorted(backends.sections):
+        servers = backends.sections[ident]
         lines += ["", f"backend {ident}", "  balance roundrobin"]
         lines += [f"  server s{i} {ip}:{port}" if ":" not in ip else
                   f"  server s{i} [{ip}]:{port}"
-                  for i, (ip, port) in enumerate(backends.sections[ident], 1)]
+                  for i, (ip, port) in enumerate(servers, 1)]
+        lines += [f"  server s{i} {EMPTY_SLOT} disabled"
+                  for i in range(len(servers) + 1, slots(len(servers)) + 1)]
     return "\n".join(lines) + "\n"
+
+
+def slots(n: int) -> int:
+    """Server slots of a backend with ``n`` endpoints: at least 4, a power of two, so
+    endpoints come and go through the runtime API (no reload) until the count crosses one."""
+    return max(4, 1 << max(n - 1, 0).bit_length())

@@ -13,11 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from kubesvc.ingress.haproxy import HAProxy, HAProxyError, find_haproxy
+from kubesvc.ingress.haproxy import (
+    HAProxy,
+    HAProxyError,
+    find_haproxy,
+    runtime_commands,
+    split_servers,
+)
 from kubesvc.ingress.render import Inputs, Settings, render
 
 BINARY = find_haproxy()
-pytestmark = pytest.mark.skipif(BINARY is None, reason="needs haproxy (scripts/system-deps.sh)")
+needs_haproxy = pytest.mark.skipif(BINARY is None,
+                                   reason="needs haproxy (scripts/system-deps.sh)")
 
 
 class _Hello(http.server.BaseHTTPRequestHandler):
@@ -50,14 +57,14 @@ def backend_port() -> Iterator[int]:
     srv.server_close()
 
 
-def inputs(port: int, path: str = "/") -> Inputs:
+def inputs(port: int, path: str = "/", ips: tuple[str, ...] = ("127.0.0.1",)) -> Inputs:
     return Inputs(
         classes=[], services=[{"metadata": {"name": "web", "namespace": "default"},
                                "spec": {"ports": [{"name": "http", "port": 80}]}}],
         slices=[{"metadata": {"name": "web-1", "namespace": "default",
                               "labels": {"kubernetes.io/service-name": "web"}},
                  "ports": [{"name": "http", "port": port}],
-                 "endpoints": [{"addresses": ["127.0.0.1"]}]}],
+                 "endpoints": [{"addresses": [ip]} for ip in ips]}],
         ingresses=[{"metadata": {"name": "i", "namespace": "default"},
                     "spec": {"ingressClassName": "kubesvc", "rules": [{"http": {"paths": [
                         {"path": path, "pathType": "Prefix", "backend": {"service": {
@@ -73,6 +80,7 @@ def fetch(url: str) -> tuple[int, str]:
         return exc.code, ""
 
 
+@needs_haproxy
 async def test_start_refuse_bad_and_reload_without_drops(tmp_path: Path,
                                                          backend_port: int) -> None:
     assert BINARY is not None
@@ -122,5 +130,54 @@ async def test_start_refuse_bad_and_reload_without_drops(tmp_path: Path,
         out = render(inputs(backend_port, "/other"), settings)
         await hp.apply(out.config, out.files)
         assert (await asyncio.to_thread(fetch, url + "/x"))[0] == 404
+    finally:
+        await hp.close()
+
+
+def test_split_servers_and_runtime_commands() -> None:
+    cfg = ("backend a\n  balance roundrobin\n  server s1 127.0.0.1:80\n"
+           "  server s2 0.0.0.0:1 disabled\nbackend b\n  server s1 [::1]:81\n")
+    skeleton, servers = split_servers(cfg)
+    assert "127.0.0.1" not in skeleton and "  server s2" in skeleton
+    assert servers == {("a", "s1"): ("127.0.0.1:80", False), ("a", "s2"): ("0.0.0.0:1", True),
+                       ("b", "s1"): ("[::1]:81", False)}
+    new = {**servers, ("a", "s1"): ("0.0.0.0:1", True), ("a", "s2"): ("127.0.0.2:80", False),
+           ("b", "s1"): ("[::2]:81", False)}
+    assert runtime_commands(servers, new) == [
+        "set server a/s1 state maint",
+        "set server a/s2 addr 127.0.0.2 port 80", "set server a/s2 state ready",
+        "set server b/s1 addr ::2 port 81", "set server b/s1 state ready"]
+
+
+@needs_haproxy
+async def test_endpoint_changes_go_through_the_runtime_api(tmp_path: Path,
+                                                           backend_port: int) -> None:
+    assert BINARY is not None
+    addr = f"127.{random.randint(2, 250)}.{random.randint(0, 250)}.{random.randint(2, 250)}"
+    port = random.randint(20000, 29999)
+    settings = Settings(address=addr, config_dir=str(tmp_path / "ing"), http_port=port)
+    hp = HAProxy(tmp_path / "ing", binary=BINARY)
+    url = f"http://{addr}:{port}/x"
+    try:
+        out = render(inputs(backend_port, ips=()), settings)
+        await hp.apply(out.config, out.files)
+        assert (await asyncio.to_thread(fetch, url))[0] == 503  # no endpoints yet
+        out = render(inputs(backend_port), settings)
+        await hp.apply(out.config, out.files)
+        assert await asyncio.to_thread(fetch, url) == (200, "hello /x")
+        # a second endpoint (nothing listens there: redispatched), then gone again
+        out = render(inputs(backend_port, ips=("127.0.0.1", "127.0.0.2")), settings)
+        await hp.apply(out.config, out.files)
+        assert "127.0.0.2" in hp.config_path.read_text()
+        out = render(inputs(backend_port, ips=("127.0.0.1",)), settings)
+        await hp.apply(out.config, out.files)
+        codes = [(await asyncio.to_thread(fetch, url))[0] for _ in range(6)]
+        assert codes == [200] * 6
+        assert (hp.reloads, hp.runtime_updates) == (0, 3)
+        # crossing the slot count (4) is structural: a reload
+        many = tuple(f"127.0.0.{i}" for i in range(1, 6))
+        out = render(inputs(backend_port, ips=many), settings)
+        await hp.apply(out.config, out.files)
+        assert (hp.reloads, hp.runtime_updates) == (1, 3)
     finally:
         await hp.close()

@@ -27,6 +27,7 @@ from kubesvc.ingress.render import (
     normalize_prefix,
     prefix_matches,
     render,
+    slots,
     wildcard_matches,
 )
 
@@ -218,4 +219,9 @@ def test_unready_endpoints_and_unknown_service_have_no_servers() -> None:
     inputs = Inputs(classes=[OURS], ingresses=[ingress("n", [{"http": {"paths": [
         path("/", "nosuch")]}}])])
     cfg = render(inputs, SETTINGS).config
-    assert cfg.rstrip().endswith("backend be_default_nosuch_80\n  balance roundrobin")
+    assert cfg.rstrip().endswith("backend be_default_nosuch_80\n  balance roundrobin\n" + "\n".join(
+        f"  server s{i} 0.0.0.0:1 disabled" for i in range(1, 5)))
+
+
+def test_slots_are_powers_of_two_of_at_least_four() -> None:
+    assert [slots(n) for n in (0, 1, 4, 5, 8, 9, 17)] == [4, 4, 4, 8, 8, 16, 32]
