@@ -216,6 +216,15 @@ def test_tls_by_sni_and_a_bad_secret_is_an_event(ing: Ing, tmp_path: Path) -> No
     ing.c.wait_for(event, what="InvalidTLSSecret event")
     assert https_ok()  # the other host keeps its TLS
 
+    # a renewed certificate in the Secret is served after the change
+    crt2, key2 = self_signed("secure.example")
+    ing.apply(json.dumps({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tls-ok"},
+                          "type": "kubernetes.io/tls",
+                          "data": {"tls.crt": base64.b64encode(crt2).decode(),
+                                   "tls.key": base64.b64encode(key2).decode()}}))
+    ca.write_bytes(crt2)
+    ing.c.wait_for(https_ok, timeout=20, what="https://secure.example with the new CA")
+
 
 def test_default_backend(ing: Ing) -> None:
     ing.apply(json.dumps({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
@@ -225,7 +234,7 @@ def test_default_backend(ing: Ing) -> None:
     ing.routes_to("paths.example", "/foobar", "app-def")  # a known host, no path matched
 
 
-def test_scaling_under_load_fails_nothing(ing: Ing) -> None:
+def test_scaling_and_ingress_churn_under_load_fail_nothing(ing: Ing) -> None:
     ing.routes_to("foo.example", "/", "app-a")
     failures: list[str] = []
     done = threading.Event()
@@ -242,9 +251,15 @@ def test_scaling_under_load_fails_nothing(ing: Ing) -> None:
     t = threading.Thread(target=load)
     t.start()
     try:
-        for n in (4, 1, 2):
+        for i, n in enumerate((4, 1, 2)):
             ing.c.kubectl("scale", "deployment/app-a", f"--replicas={n}")
+            # Ingresses churn too: each is a structural change, so a reload
+            ing.apply(ingress(f"churn-{i}", rule(f"churn{i}.example",
+                                                 ("/", "Prefix", "app-b"))))
             ing.c.kubectl("rollout", "status", "deployment/app-a", "--timeout=60s")
+            ing.routes_to(f"churn{i}.example", "/", "app-b")
+            if i:
+                ing.c.kubectl("delete", "ingress", f"churn-{i - 1}")
             time.sleep(1)
     finally:
         done.set()

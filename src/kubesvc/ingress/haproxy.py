@@ -190,7 +190,26 @@ class HAProxy:
     def _running(self) -> bool:
         return self._proc is not None and self._proc.returncode is None
 
+    def _kill_stale(self) -> None:
+        """A master left by an earlier run that was killed (its pidfile names it and its
+        command line our configuration) would hold the ports: stop it."""
+        pidfile = self.dir / "haproxy.pid"
+        try:
+            pid = int(pidfile.read_text().split()[0])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            return
+        if str(self.config_path).encode() in cmdline and b"-W" in cmdline:
+            log.warning("ingress: stopping haproxy %d left by an earlier run", pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            for _ in range(100):
+                if not Path(f"/proc/{pid}").exists():
+                    break
+                time.sleep(0.01)
+
     async def _start(self) -> None:
+        self._kill_stale()
         self.master_socket.unlink(missing_ok=True)
         self.stats_socket.unlink(missing_ok=True)
         with (self.dir / "haproxy.log").open("ab") as logf:

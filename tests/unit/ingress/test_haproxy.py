@@ -181,3 +181,23 @@ async def test_endpoint_changes_go_through_the_runtime_api(tmp_path: Path,
         assert (hp.reloads, hp.runtime_updates) == (1, 3)
     finally:
         await hp.close()
+
+
+@needs_haproxy
+async def test_a_master_left_by_a_killed_run_is_stopped(tmp_path: Path,
+                                                         backend_port: int) -> None:
+    assert BINARY is not None
+    addr = f"127.{random.randint(2, 250)}.{random.randint(0, 250)}.{random.randint(2, 250)}"
+    settings = Settings(address=addr, config_dir=str(tmp_path / "ing"),
+                        http_port=random.randint(20000, 29999))
+    out = render(inputs(backend_port), settings)
+    first = HAProxy(tmp_path / "ing", binary=BINARY)
+    await first.apply(out.config, out.files)  # then "forgotten", as by a SIGKILLed parent
+    second = HAProxy(tmp_path / "ing", binary=BINARY)
+    try:
+        await second.apply(out.config, out.files)  # would fail to bind if the first lived
+        assert first._proc is not None
+        assert await asyncio.wait_for(first._proc.wait(), 5) is not None
+    finally:
+        await second.close()
+        await first.close()
