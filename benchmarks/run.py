@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, str] = {
     "api_latency": "benchmarks.api_latency",
     "control_plane_scale": "benchmarks.control_plane_scale",
     "soak": "benchmarks.soak",
+    "ingress": "benchmarks.ingress",
 }
 
 DOCS = ROOT / "docs"
