@@ -217,6 +217,8 @@ SECTIONS: dict[str, tuple[str, Section]] = {
     "api_latency": ("API latency and throughput", sec_generic),
     "control_plane_scale": ("Control-plane scale (simulated pods)", sec_generic),
     "soak": ("Soak: churn with 200 watchers, memory per idle watcher", sec_generic),
+    "ingress": ("Ingress: HAProxy via Ingresses vs by hand vs direct; programming",
+                sec_generic),
 }
 
 
