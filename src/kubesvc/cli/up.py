@@ -338,7 +338,8 @@ def run_up(opts: UpOptions) -> int:
             f"  DNS:        {opts.dns_addr[0]}:{c.dns.port if c.dns else '?'} "
             f"(kube-dns Service {opts.dns_cluster_ip}:53)\n"
             f"  kubeconfig: export KUBECONFIG={c.kubeconfig}\n"
-            + (f"  Ingress:    http://{c.ingress.address} (:443 with TLS)\n"
+            + (f"  Ingress:    http://{c.ingress.address} (:443 with TLS)"
+               f"{'' if c.ingress.controller.plane else ' - NOT SERVED: haproxy is missing'}\n"
                if c.ingress else "") +
             "  then:       kubectl get svc -A",
             flush=True,

@@ -4,9 +4,9 @@ It ensures the IngressClass ``kubesvc`` (controller ``kubesvc.io/ingress-haproxy
 default class) exists, re-renders on any change of Ingresses, IngressClasses, Services,
 EndpointSlices or Secrets (changes within ``min_interval`` batch into one sync), applies
 the result, then writes ``status.loadBalancer.ingress`` = ``[{ip: ADDRESS}]`` on each
-Ingress it serves. Problems (a bad TLS Secret, a configuration HAProxy refused, HAProxy not
-installed) become Warning Events on the Ingresses concerned and log lines; without a data
-plane the status stays empty. The informers are the caller's (shared in ``kubesvc up``).
+Ingress it serves (and removes it from one that left its class). Problems (a bad TLS
+Secret, a configuration HAProxy refused, HAProxy not installed) become Warning Events on
+the Ingresses concerned and log lines; without a data plane the status stays empty. The informers are the caller's (shared in ``kubesvc up``).
 """
 
 from __future__ import annotations
@@ -162,12 +162,20 @@ class IngressController:
                 ing = by_key.get(served)
                 if ing is not None:
                     await self._status(ing)
+        served_set = set(out.served)
+        for key, ing in by_key.items():  # no longer ours (class changed): our address goes
+            if key not in served_set and self._has_our_address(ing):
+                await self._status(ing, clear=True)
         self._synced = True
         log.debug("ingress: synced %d Ingresses in %.0f ms", len(out.served),
                   (time.monotonic() - start) * 1000)
 
-    async def _status(self, ing: Obj) -> None:
-        want = [{"ip": self.settings.address}]
+    def _has_our_address(self, ing: Obj) -> bool:
+        lb = (ing.get("status") or {}).get("loadBalancer") or {}
+        return any(e.get("ip") == self.settings.address for e in lb.get("ingress") or [])
+
+    async def _status(self, ing: Obj, *, clear: bool = False) -> None:
+        want = None if clear else [{"ip": self.settings.address}]
         lb = (ing.get("status") or {}).get("loadBalancer") or {}
         if lb.get("ingress") == want:
             return

@@ -89,6 +89,17 @@ async def test_serves_and_writes_status(env: Any) -> None:
     await until(lambda: len(plane.applied) > n)
     assert not (await client.get(INGRESSES, "b", namespace="default")).get("status")
     assert len(await events(client)) == 1  # the same problem is reported once
+
+    # leaving our class: the address is taken back
+    a = await client.get(INGRESSES, "a", namespace="default")
+    a["spec"]["ingressClassName"] = "other"
+    await client.update(INGRESSES, a, namespace="default")
+    for _ in range(300):
+        st = (await client.get(INGRESSES, "a", namespace="default")).get("status") or {}
+        if not st.get("loadBalancer", {}).get("ingress"):
+            break
+        await asyncio.sleep(0.01)
+    assert not st.get("loadBalancer", {}).get("ingress")
     stop.set()
     await task
     assert plane.closed
