@@ -6,7 +6,8 @@ EndpointSlices or Secrets (changes within ``min_interval`` batch into one sync),
 the result, then writes ``status.loadBalancer.ingress`` = ``[{ip: ADDRESS}]`` on each
 Ingress it serves (and removes it from one that left its class). Problems (a bad TLS
 Secret, a configuration HAProxy refused, HAProxy not installed) become Warning Events on
-the Ingresses concerned and log lines; without a data plane the status stays empty. The informers are the caller's (shared in ``kubesvc up``).
+the Ingresses concerned and log lines; without a data plane the status stays empty. The
+informers are the caller's (shared in ``kubesvc up``).
 """
 
 from __future__ import annotations
