@@ -224,6 +224,8 @@ SECTIONS: dict[str, tuple[str, Section]] = {
                     sec_generic),
     "batch_scale": ("Batch: a 1,000-completion Job against a 100-replica Deployment",
                     sec_generic),
+    "ingress": ("Ingress: HAProxy via Ingresses vs by hand vs direct; programming",
+                sec_generic),
 }
 
 

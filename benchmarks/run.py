@@ -37,6 +37,7 @@ BENCHMARKS: dict[str, str] = {
     "exec_latency": "benchmarks.exec_latency",
     "statefulset": "benchmarks.statefulset_bench",  # issue 21
     "batch_scale": "benchmarks.batch_scale",  # issue 21
+    "ingress": "benchmarks.ingress",
 }
 
 DOCS = ROOT / "docs"

@@ -99,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="addresses NodePorts listen on (default: the node IP)")
     up.add_argument("--image-map", type=Path, default=None,
                     help="YAML file mapping image patterns to host commands")
+    up.add_argument("--ingress", action=argparse.BooleanOptionalAction, default=True,
+                    help="run the ingress controller (class kubesvc, HAProxy; host mode "
+                         "only). Without haproxy installed it only reports, by Events, that "
+                         "Ingresses are not served")
+    up.add_argument("--ingress-address", default="",
+                    help="address HAProxy listens on (:80, :443) and Ingress status reports "
+                         "(default: the address just past the first LB pool, e.g. "
+                         "127.100.1.1)")
     _add_security(up)
     up.add_argument("--node-monitor-grace-period", type=float,
                     default=defaults.NODE_MONITOR_GRACE_PERIOD,

@@ -3,7 +3,8 @@
 Composes, in start order: the store, the API server's Registry and HTTPS server (writing
 ``DATA_DIR/kubeconfig``), the controllers, cluster DNS (with a real ``kube-dns`` Service in
 ``kube-system`` whose endpoint is the DNS server), the proxy, and one node agent with the
-scheduler. Everything after the API server reaches it through the in-process Registry,
+scheduler, and (host mode, ``--ingress``) the ingress controller with HAProxy
+(:mod:`.ingress`). Everything after the API server reaches it through the in-process Registry,
 which implements the same Client protocol as the HTTP client, each component with its own
 identity and permissions (:mod:`.identities`). Each long-running loop is a
 named task under one TaskGroup; SIGINT/SIGTERM set one stop event. ``/readyz`` is ``ok``
@@ -37,6 +38,7 @@ from kubesvc.apiserver.http.server import ApiServer
 from kubesvc.apiserver.http.ui import http_source
 from kubesvc.apiserver.registry.core import Registry
 from kubesvc.cli import certs, components, defaults, netns, nodes
+from kubesvc.cli import ingress as ingress_cli
 from kubesvc.cli.agentprocs import PROXY_METRICS_PORT, NetnsAgents, write_bootstrap_token
 from kubesvc.cli.apirelay import ApiRelay
 from kubesvc.cli.datadir import secure_data_dir
@@ -93,6 +95,8 @@ class UpOptions:
     encryption_provider_config: Path | None = None
     audit_log_path: Path | None = None
     audit_policy_file: Path | None = None
+    ingress: bool = False  # the CLI's default is on (--no-ingress); in-process tests opt in
+    ingress_address: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -129,6 +133,8 @@ class UpOptions:
             encryption_provider_config=a.encryption_provider_config,
             audit_log_path=a.audit_log_path,
             audit_policy_file=a.audit_policy_file,
+            ingress=a.ingress,
+            ingress_address=a.ingress_address,
         )
 
     @property
@@ -152,6 +158,7 @@ class Cluster:
         self.api: ApiServer | None = None
         self.dns: DnsServer | None = None
         self.topology: netns.Topology | None = None
+        self.ingress: ingress_cli.IngressParts | None = None
         self._checks: dict[str, Callable[[], bool]] = {}
         self.kubeconfig = opts.data_dir / "kubeconfig"
 
@@ -336,6 +343,16 @@ class Cluster:
             if served is not None:
                 metrics_servers.append(served)
             scheduler = Scheduler(who.scheduler, pods=shared["pods"], nodes=shared["nodes"])
+            ing: ingress_cli.IngressParts | None = None
+            if o.ingress and topo is None:
+                ing = ingress_cli.build(
+                    who.controller("ingress"), data_dir=o.data_dir, services=shared["services"],
+                    slices=shared[SLICES], address=o.ingress_address
+                    or ingress_cli.default_address(o.lb_pools[0]))
+                self.ingress = ing
+            elif o.ingress:
+                log.warning("ingress: the ingress controller runs in host mode only; "
+                            "not started with --network netns")
 
             try:
                 async with asyncio.TaskGroup() as tg:
@@ -343,6 +360,10 @@ class Cluster:
                         tg.create_task(inf.run(self.stop), name=f"informer/{inf.resource}")
                     tg.create_task(controllers.run(self.stop), name="controllers")
                     tg.create_task(scheduler.run(self.stop), name="scheduler")
+                    if ing is not None:
+                        for inf in ing.own_informers:
+                            tg.create_task(inf.run(self.stop), name=f"informer/{inf.resource}")
+                        tg.create_task(ing.controller.run(self.stop), name="ingress-controller")
                     for p in parts:
                         if p.proxier is not None:
                             tg.create_task(p.proxier.run(self.stop), name=f"proxy/{p.name}")
@@ -391,7 +412,10 @@ def run_up(opts: UpOptions) -> int:
             f"  kubeconfig: export KUBECONFIG={c.kubeconfig}\n"
             f"  service map: {c.api.url if c.api else '?'}/ui/ (sign in with a token, e.g. "
             f"kubectl create token, or the one in the kubeconfig)\n"
-            f"  then:       kubectl get svc -A",
+            + (f"  Ingress:    http://{c.ingress.address} (:443 with TLS)"
+               f"{'' if c.ingress.controller.plane else ' - NOT SERVED: haproxy is missing'}\n"
+               if c.ingress else "") +
+            "  then:       kubectl get svc -A",
             flush=True,
         )
         if c.topology is not None:

@@ -215,3 +215,14 @@ def test_soak_minutes_follow_the_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert soak.minutes(False) == 5.0 and soak.minutes(True) == 0.25
     monkeypatch.setenv("KUBESVC_SOAK_MINUTES", "0.1")
     assert soak.minutes(False) == 0.1
+
+
+def test_ingress_bench_inputs_give_one_route_and_backend_per_rule() -> None:
+    from benchmarks.ingress import inputs
+    from kubesvc.ingress.render import Settings, render
+
+    out = render(inputs(1000, port=9201), Settings(address="127.79.0.1", config_dir="/x"))
+    assert out.config.count("\nbackend be_default_s") == 1000
+    assert out.config.count("  use_backend be_default_s") == 1000
+    assert "server s1 127.79.1.1:9201" in out.config  # h0's endpoint moved
+    assert out.config.count(":9201") == 1

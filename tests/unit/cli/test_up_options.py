@@ -43,3 +43,16 @@ def test_bad_anonymous_auth_value(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["up", "--anonymous-auth=maybe"])
     assert "invalid boolean 'maybe'" in capsys.readouterr().err
+
+
+def test_ingress_flags_and_default_address() -> None:
+    from kubesvc.cli.ingress import default_address
+
+    o = UpOptions.from_args(build_parser().parse_args(["up"]))
+    assert (o.ingress, o.ingress_address) == (True, "")  # on by default from the CLI
+    o = UpOptions.from_args(build_parser().parse_args(
+        ["up", "--no-ingress", "--ingress-address", "127.5.5.5"]))
+    assert (o.ingress, o.ingress_address) == (False, "127.5.5.5")
+    assert UpOptions(data_dir=o.data_dir).ingress is False  # in-process clusters opt in
+    assert default_address("127.100.0.0/24") == "127.100.1.1"  # just past the pool
+    assert default_address("127.180.0.0/24") == "127.180.1.1"

@@ -227,6 +227,15 @@ CONTROLLER_RULES: dict[str, list[Obj]] = {
         r(["patch", "update"], [""], ["pods/status"]),
         _events(),
     ],
+    # kubesvc's ingress controller (ingress-nginx's ClusterRole, reduced to what it uses)
+    "ingress-controller": [
+        r(["get", "list", "watch"], ["networking.k8s.io"], ["ingresses", "ingressclasses"]),
+        r(["update", "patch"], ["networking.k8s.io"], ["ingresses/status"]),
+        r(["create"], ["networking.k8s.io"], ["ingressclasses"]),
+        r(["get", "list", "watch"], [""], ["services", "secrets"]),
+        r(["get", "list", "watch"], ["discovery.k8s.io"], ["endpointslices"]),
+        _events(),
+    ],
     "certificate-controller": [
         r(["delete", "get", "list", "watch"], ["certificates.k8s.io"],
           ["certificatesigningrequests"]),
@@ -267,6 +276,7 @@ CONTROLLER_ACCOUNTS: dict[str, str] = {
     "daemonset": "daemon-set-controller",
     "replicationcontroller": "replication-controller",
     "disruption": "disruption-controller",
+    "ingress": "ingress-controller",
     "root-ca-cert-publisher": "root-ca-cert-publisher",
     "csrapproving": "certificate-controller",
     "csrsigning": "certificate-controller",
