@@ -503,3 +503,23 @@ CASES = CASES + STORAGE_CASES
 from tests.conformance.cases_exec import EXEC_CASES  # noqa: E402
 
 CASES = (*CASES, *EXEC_CASES)
+
+
+# -- test/e2e/apps/statefulset.go ([Conformance] cases ported; the others need kubectl exec
+# to make pods unhealthy, a hostPort conflict, or are not tagged)
+_STS = "test/e2e/apps/statefulset.go"
+_STS_T = "test_statefulset.py::test_"
+_STS_D = "StatefulSet Basic StatefulSet functionality [StatefulSetBasic]"
+STATEFULSET_CASES: tuple[Case, ...] = tuple(
+    Case(f"[sig-apps] {_STS_D} {it}", _STS, C, test=_STS_T + test) for it, test in (
+        ("should perform rolling updates and roll backs of template modifications",
+         "should_perform_rolling_updates_and_roll_backs_of_template_modifications"),
+        ("should perform canary updates and phased rolling updates of template modifications",
+         "should_perform_canary_updates_and_phased_rolling_updates_of_template_modifications"),
+        ("should have a working scale subresource", "should_have_a_working_scale_subresource"),
+        ("should list, patch and delete a collection of StatefulSets",
+         "should_list_patch_and_delete_a_collection_of_statefulsets"),
+        ("should validate Statefulset Status endpoints",
+         "should_validate_statefulset_status_endpoints"),
+    ))
+CASES = (*CASES, *STATEFULSET_CASES)

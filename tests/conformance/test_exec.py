@@ -234,11 +234,13 @@ def test_kubectl_logs_should_be_able_to_retrieve_and_filter_logs(api: Api, clust
 def test_kubectl_copy_should_copy_a_file_from_a_running_pod(api: Api, cluster: Cluster,
                                                             ns: str, tmp_path: Path) -> None:
     """[sig-cli] Kubectl client Kubectl copy should copy a file from a running Pod"""
-    remote = tmp_path / "root" / "foo" / "bar" / "foo.bar"
+    # the pod's own /tmp (its sandbox's), as upstream's /tmp/foo/bar/foo.bar
+    remote = "/tmp/foo/bar/foo.bar"
     create_pod_sync(api, ns, _busybox(unique("busybox"), ["sh", "-c",
-        f"mkdir -p {remote.parent} && echo 'foobar' > {remote} && sleep 3600"]))
+        f"mkdir -p /tmp/foo/bar && echo 'foobar' > {remote} && sleep 3600"]))
     pod = api.list(core(ns, "pods"))[0]["metadata"]["name"]
-    poll(remote.exists, timeout=20, what="the pod's file")
+    poll(lambda: _kubectl(cluster, ns, "exec", pod, "--", "test", "-f", remote).returncode
+         == 0, timeout=20, what="the pod's file")
     dest = tmp_path / "copy-foobar"
     r = _kubectl(cluster, ns, "cp", f"{pod}:{remote}", str(dest))
     assert r.returncode == 0, r.stderr
