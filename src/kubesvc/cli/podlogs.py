@@ -11,7 +11,6 @@ metav1.Status bodies, so ``kubectl`` sees upstream's messages unchanged.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from aiohttp import web
 
 from kubesvc import errors
 from kubesvc.api.podlogs import LogOptions
+from kubesvc.runtime.streaming.server import serve_log_stream
 from kubesvc.runtime.types import LogSource
 
 _CHUNK = 64 * 1024
@@ -49,35 +49,7 @@ class LogSocketServer:
         self.path.unlink(missing_ok=True)
 
     async def _logs(self, request: web.Request) -> web.StreamResponse:
-        m = request.match_info
-        try:
-            opts = LogOptions.from_query(request.rel_url.query, name=m["pod"])
-            chunks = aiter(self.source.stream(
-                m["namespace"], m["pod"], container=m["container"], follow=opts.follow,
-                tail_lines=opts.tail_lines, previous=opts.previous, options=opts))
-            first = b""
-            with contextlib.suppress(StopAsyncIteration):
-                first = await anext(chunks)
-        except errors.KubeError as exc:
-            return web.json_response(exc.status(), status=exc.code)
-        resp = web.StreamResponse(status=200)
-        resp.content_type = "text/plain"
-        resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        try:
-            if first:
-                await resp.write(first)
-            async for chunk in chunks:
-                await resp.write(chunk)
-            await resp.write_eof()
-        except ConnectionError:
-            pass
-        finally:
-            close = getattr(chunks, "aclose", None)
-            if close is not None:
-                with contextlib.suppress(Exception):
-                    await close()
-        return resp
+        return await serve_log_stream(request, self.source, name=request.match_info["pod"])
 
 
 class LogSocketSource:

@@ -259,35 +259,43 @@ class StreamingServer:
         return await portforward.serve_portforward(request, connect, pod=m["pod"])
 
     async def _logs(self, request: web.Request) -> web.StreamResponse:
-        m = request.match_info
-        try:
-            opts = LogOptions.from_query(request.rel_url.query)
-            chunks = aiter(self.node.log_source.stream(
-                m["namespace"], m["pod"], container=m["container"], follow=opts.follow,
-                tail_lines=opts.tail_lines, previous=opts.previous, options=opts))
-            first = b""
-            with contextlib.suppress(StopAsyncIteration):
-                first = await anext(chunks)
-        except errors.KubeError as exc:
-            return web.json_response(exc.status(), status=exc.code)
-        resp = web.StreamResponse(status=200)
-        resp.content_type = "text/plain"
-        resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        try:
-            if first:
-                await resp.write(first)
-            async for chunk in chunks:
-                await resp.write(chunk)
-            await resp.write_eof()
-        except ConnectionError:
-            pass
-        finally:
-            close = getattr(chunks, "aclose", None)
-            if close is not None:
-                with contextlib.suppress(Exception):
-                    await close()
-        return resp
+        return await serve_log_stream(request, self.node.log_source)
+
+
+async def serve_log_stream(request: web.Request, source: LogSource, *,
+                           name: str = "") -> web.StreamResponse:
+    """``GET .../{namespace}/{pod}/{container}?<LogOptions query>`` from ``source``, chunked
+    text (the kubelet's ``/containerLogs``); a Status for bad options or a missing pod.
+    ``name``: the pod name upstream's option errors carry (the agent's log socket too)."""
+    m = request.match_info
+    try:
+        opts = LogOptions.from_query(request.rel_url.query, name=name)
+        chunks = aiter(source.stream(
+            m["namespace"], m["pod"], container=m["container"], follow=opts.follow,
+            tail_lines=opts.tail_lines, previous=opts.previous, options=opts))
+        first = b""
+        with contextlib.suppress(StopAsyncIteration):
+            first = await anext(chunks)
+    except errors.KubeError as exc:
+        return web.json_response(exc.status(), status=exc.code)
+    resp = web.StreamResponse(status=200)
+    resp.content_type = "text/plain"
+    resp.enable_chunked_encoding()
+    await resp.prepare(request)
+    try:
+        if first:
+            await resp.write(first)
+        async for chunk in chunks:
+            await resp.write(chunk)
+        await resp.write_eof()
+    except ConnectionError:
+        pass
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                await close()
+    return resp
 
 
 async def _healthz(_request: web.Request) -> web.Response:
