@@ -49,6 +49,7 @@ from kubesvc.runtime.podstatus import (
 )
 from kubesvc.runtime.probes import ContainerProbes, run_probe
 from kubesvc.runtime.sandbox.manager import PodSandbox, SandboxManager, SandboxUnavailable
+from kubesvc.runtime.sandbox.quantity import parse_quantity
 from kubesvc.runtime.sandbox.security import SecurityError
 from kubesvc.runtime.sandbox.volumes import VolumeError
 from kubesvc.runtime.types import ContainerInfo, ContainerLaunch, PodRunner
@@ -381,6 +382,7 @@ class PodSyncer:
                 rec.waiting = ("CreateContainerConfigError", msg)
                 self.enqueue_after(st.key, self.backoff.base)
                 return
+        memory = None if self.runner.simulated else self._memory_limit(st, rec, spec)
         if restart and rec.current is not None:
             rec.last = rec.current
             rec.restart_count += 1
@@ -390,12 +392,15 @@ class PodSyncer:
             workdir=spec.get("workingDir") or None, image=rec.image,
             hostname=st.sandbox.hostname, sandbox_plan=plan, stdin=bool(spec.get("stdin")),
             stdin_once=bool(spec.get("stdinOnce")), tty=bool(spec.get("tty")),
+            memory_limit=memory,
             completes=self.runner.simulated and any(
                 r.get("kind") == "Job" and r.get("controller")
                 for r in (pod.get("metadata") or {}).get("ownerReferences") or ()))
         info = await self.runner.start(launch, on_exit=partial(self._on_exit, st.key, st.uid))
         rec.current = info
         rec.waiting = None
+        if info.extra.get("cgroup_error"):
+            self._limit_not_enforced(st, rec, spec, info.extra["cgroup_error"])
         rec.resolved = True
         st.envs[rec.name] = env
         if not self.runner.simulated:
@@ -411,6 +416,29 @@ class PodSyncer:
 
     async def _get(self, resource: str, namespace: str, name: str) -> Obj:
         return await self.client.get(resource, name, namespace=namespace)
+
+    def _memory_limit(self, st: PodState, rec: ContainerRecord, spec: Obj) -> int | None:
+        """``resources.limits.memory`` in bytes for the runner's cgroup, or None — with a
+        Warning event when the node cannot enforce it (never silently)."""
+        raw = ((spec.get("resources") or {}).get("limits") or {}).get("memory")
+        if raw is None:
+            return None
+        try:
+            limit = -(-parse_quantity(str(raw)) // 1)  # ceil: whole bytes
+        except ValueError:
+            return None  # validation rejects it first
+        problem = str(getattr(self.runner, "memory_limit_problem", "") or "")
+        if problem:
+            self._limit_not_enforced(st, rec, spec, problem)
+            return None
+        return int(limit) if limit > 0 else None
+
+    def _limit_not_enforced(self, st: PodState, rec: ContainerRecord, spec: Obj,
+                            problem: str) -> None:
+        raw = ((spec.get("resources") or {}).get("limits") or {}).get("memory")
+        self._event(st, "Warning", "MemoryLimitNotEnforced",
+                    f"resources.limits.memory {raw} of container {rec.name} is not enforced "
+                    f"on node {self.node_name}: {problem}", rec.name)
 
     async def _write_status(self, pod: Obj, st: PodState, *, terminal: bool = False) -> None:
         status = pod_status(pod, list(st.records.values()),

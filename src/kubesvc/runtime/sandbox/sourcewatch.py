@@ -95,7 +95,7 @@ class SourceWatcher:
         for ref in refs - set(self._watches):
             inf = self._make(ref)
             changed = self._changed(ref)
-            inf.add_handler(on_add=changed, on_update=lambda _o, n: changed(n),
+            inf.add_handler(on_add=changed, on_update=self._updated(ref),
                             on_delete=changed)
             stop = asyncio.Event()
             task = asyncio.create_task(self._run(ref, inf, stop),
@@ -104,6 +104,9 @@ class SourceWatcher:
 
     def _changed(self, ref: SourceRef) -> Callable[[Obj], None]:
         return lambda _obj: self._on_change(ref)
+
+    def _updated(self, ref: SourceRef) -> Callable[[Obj, Obj], None]:
+        return lambda _old, _new: self._on_change(ref)
 
     async def _run(self, ref: SourceRef, inf: Runnable, stop: asyncio.Event) -> None:
         try:
