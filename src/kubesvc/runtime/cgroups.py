@@ -40,9 +40,10 @@ class MemoryCgroups(Protocol):
 
     problem: str
 
-    def create(self, cid: str, limit: int) -> str:
-        """Make the container's cgroup with a ``limit`` (bytes); returns the file its
-        process writes ``0`` to, to enter it. Raises OSError."""
+    def create(self, cid: str, limit: int | None) -> str:
+        """Make the container's cgroup with a ``limit`` (bytes; None: unlimited, the cgroup
+        still holds every process of the container); returns the file its process writes
+        ``0`` to, to enter it. Raises OSError."""
         ...
 
     def oom_killed(self, cid: str) -> bool:
@@ -87,10 +88,12 @@ class _Tree:
         self.root = Path(root)
         self.problem = ""
 
-    def create(self, cid: str, limit: int) -> str:
+    def create(self, cid: str, limit: int | None) -> str:
         self._ensure_root()
         d = self.root / cid
         d.mkdir(exist_ok=True)
+        if limit is None:
+            return str(d / "cgroup.procs")
         for name in self.limit_files:
             (d / name).write_text(str(limit))
         for name in self.optional_files:  # no swap beyond the limit, where the knob exists
@@ -171,7 +174,7 @@ class Unavailable:
     def __init__(self, problem: str) -> None:
         self.problem = problem
 
-    def create(self, cid: str, limit: int) -> str:
+    def create(self, cid: str, limit: int | None) -> str:
         raise OSError(self.problem)
 
     def oom_killed(self, cid: str) -> bool:

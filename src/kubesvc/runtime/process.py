@@ -388,14 +388,17 @@ class ProcessRunner:
         return info
 
     def _memory_cgroup(self, info: ContainerInfo, launch: ContainerLaunch) -> str:
-        """The container's cgroup (its ``cgroup.procs``), "" without a limit or when none
-        can be made (``extra["cgroup_error"]`` says why; the agent makes it an event)."""
-        if not launch.memory_limit:
+        """The container's cgroup (its ``cgroup.procs``): every container gets one where
+        the node has them, as under a container runtime, so that whatever it started is
+        found again after an agent crash (:meth:`kill_orphans`). "" when none can be made
+        (with a limit, ``extra["cgroup_error"]`` says why; the agent makes it an event)."""
+        if not launch.memory_limit and self.cgroups.problem:
             return ""
         try:
-            procs = self.cgroups.create(info.id, launch.memory_limit)
+            procs = self.cgroups.create(info.id, launch.memory_limit or None)
         except OSError as exc:
-            info.extra["cgroup_error"] = self.cgroups.problem or str(exc)
+            if launch.memory_limit:
+                info.extra["cgroup_error"] = self.cgroups.problem or str(exc)
             return ""
         (self.data_dir / ".cgroups").touch()  # a next agent looks for leftovers
         info.extra["cgroup"] = "memory"

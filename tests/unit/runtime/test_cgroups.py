@@ -61,10 +61,10 @@ class FakeCgroups:
     def __init__(self, tmp: Path, *, oom: bool) -> None:
         self.tmp, self.oom = tmp, oom
         self.problem = ""
-        self.created: dict[str, int] = {}
+        self.created: dict[str, int | None] = {}
         self.removed: list[str] = []
 
-    def create(self, cid: str, limit: int) -> str:
+    def create(self, cid: str, limit: int | None) -> str:
         self.created[cid] = limit
         (self.tmp / f"{cid}.procs").write_text("")
         return str(self.tmp / f"{cid}.procs")
@@ -97,8 +97,8 @@ async def test_runner_puts_the_container_in_its_cgroup_and_reports_oom(tmp_path:
     assert fake.removed == [info.id]
     assert (info.exit_code, info.reason) == (137, "OOMKilled")
     fake.oom = False
-    info = await _run(runner, ["sh", "-c", "exit 3"], None)  # no limit: no cgroup
-    assert info.id not in fake.created and (info.exit_code, info.reason) == (3, "")
+    info = await _run(runner, ["sh", "-c", "exit 3"], None)  # no limit: a cgroup all the same
+    assert fake.created[info.id] is None and (info.exit_code, info.reason) == (3, "")
     await runner.close()
 
 
