@@ -58,6 +58,10 @@ class MemoryCgroups(Protocol):
         """Container ids of the cgroups under this agent's root (after a restart)."""
         ...
 
+    def remove_root(self) -> None:
+        """Remove this agent's root when it holds no container cgroup (no error else)."""
+        ...
+
 
 def _read_int_field(path: Path, key: str) -> int:
     try:
@@ -133,6 +137,10 @@ class _Tree:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
 
+    def remove_root(self) -> None:
+        with contextlib.suppress(OSError):
+            self.root.rmdir()
+
     def leftovers(self) -> list[str]:
         if not self.root.is_dir():
             return []
@@ -185,6 +193,9 @@ class Unavailable:
 
     def leftovers(self) -> list[str]:
         return []
+
+    def remove_root(self) -> None:
+        return None
 
 
 def root_name(data_dir: Path) -> str:

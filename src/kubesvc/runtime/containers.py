@@ -25,7 +25,7 @@ from typing import Any
 
 from kubesvc import errors
 from kubesvc.api.objects import Obj
-from kubesvc.api.timefmt import rfc3339_epoch
+from kubesvc.api.timefmt import parse_time_epoch, rfc3339_epoch
 from kubesvc.client.options import DeleteOptions
 from kubesvc.client.protocol import Client
 from kubesvc.informers import Indexer
@@ -42,6 +42,7 @@ from kubesvc.runtime.podspecs import (
     with_ips,
 )
 from kubesvc.runtime.podstatus import (
+    SCHEME,
     ContainerRecord,
     pod_status,
     same_status,
@@ -77,6 +78,8 @@ class PodState:
     # lags behind our own write; a digest, not the dict, to keep 100k pods small.
     last_status: bytes = b""
     grace: float = 30.0
+    # Finished before this agent started: its stored status stands, never recomputed.
+    restored_terminal: bool = False
 
 
 class PodSyncer:
@@ -131,15 +134,50 @@ class PodSyncer:
         return st
 
     async def restore(self, pod: Obj) -> None:
-        """After an agent restart: take the pod's known IP back before new pods get IPs."""
+        """After an agent restart: take the pod's known IP back before new pods get IPs,
+        and the restart counts of its containers."""
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            self._restore_terminal(pod)
             return
         st = self._state_for(pod)
+        # A container that was running when the previous agent died is gone (or adopted
+        # just after this): its next start is a restart, counted on from its status.
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+            rec = st.records.get(str(cs.get("name") or ""))
+            if rec is not None and rec.current is None and "running" in (cs.get("state")
+                                                                         or {}):
+                rec.restart_count = int(cs.get("restartCount") or 0) + 1
         ip = (pod.get("status") or {}).get("podIP")
         if ip and st.sandbox is None:
             st.sandbox = await self.network.setup(st.uid, namespace=st.namespace,
                                                   name=st.name, ip=str(ip), pod=pod,
                                                   host_ip=self.node_ip)
+
+    def _restore_terminal(self, pod: Obj) -> None:
+        """A pod that finished before this agent started: its stored status is kept as it
+        is, and its containers' last attempts are known again from it, so that their
+        logs (still under the data dir) are served."""
+        st = self._state_for(pod)
+        st.terminal = st.restored_terminal = True
+        status = pod.get("status") or {}
+        log_path = getattr(self.runner, "log_path", None)
+        for cs in [*(status.get("initContainerStatuses") or []),
+                   *(status.get("containerStatuses") or [])]:
+            rec = st.records.get(str(cs.get("name") or ""))
+            term = (cs.get("state") or {}).get("terminated")
+            if rec is None or not term:
+                continue
+            rec.restart_count = int(cs.get("restartCount") or 0)
+            path = log_path(st.uid, rec.name, rec.restart_count) if log_path else None
+            rec.current = ContainerInfo(
+                id=str(cs.get("containerID") or "").removeprefix(SCHEME), pod_uid=st.uid,
+                container=rec.name, attempt=rec.restart_count,
+                started_at=parse_time_epoch(term.get("startedAt")) or 0.0,
+                finished_at=parse_time_epoch(term.get("finishedAt")) or 0.0,
+                exit_code=int(term.get("exitCode") or 0), reason=str(term.get("reason") or ""),
+                message=str(term.get("message") or ""), log_path=path or "")
+            rec.waiting = None
+            rec.resolved = True
 
     def adopt(self, pod: Obj, info: ContainerInfo) -> bool:
         """Take over a still-running process left by a previous agent."""
@@ -151,7 +189,7 @@ class PodSyncer:
         if adopted is None:
             return False
         rec.current = adopted
-        rec.restart_count = max(rec.restart_count, adopted.attempt)
+        rec.restart_count = adopted.attempt  # still the attempt its status counted
         rec.waiting = None
         rec.resolved = True
         self._attach_probes(pod, st, rec, env={})
@@ -261,6 +299,8 @@ class PodSyncer:
         st.grace = float(spec.get("terminationGracePeriodSeconds", 30))
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             st.terminal = True
+            if st.restored_terminal:
+                return  # known from its stored status only (a restarted agent): kept as is
         if not st.terminal:
             if st.sandbox is None:
                 ip = (pod.get("status") or {}).get("podIP")

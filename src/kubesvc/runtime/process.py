@@ -499,7 +499,10 @@ class ProcessRunner:
         shutil.rmtree(self.pods_dir / pod_uid, ignore_errors=True)
 
     async def close(self) -> None:
-        """Stop watching (the processes keep running, to be adopted by the next agent)."""
+        """Stop watching (the processes keep running, to be adopted by the next agent);
+        this agent's cgroup root goes when no container is left in it."""
+        if self._cgroups is not None:
+            self._cgroups.remove_root()
         for a in self._attempts.values():
             if a.waiter is not None and not a.waiter.done():
                 a.waiter.cancel()

@@ -78,6 +78,9 @@ class FakeCgroups:
     def leftovers(self) -> list[str]:
         return []
 
+    def remove_root(self) -> None:
+        pass
+
 
 async def _run(runner: ProcessRunner, argv: list[str], limit: int | None) -> ContainerInfo:
     done: asyncio.Future[ContainerInfo] = asyncio.get_running_loop().create_future()
