@@ -14,6 +14,7 @@ import pytest
 from kubesvc.runtime.cgroups import CgroupV1, CgroupV2, Unavailable, root_name
 from kubesvc.runtime.process import ProcessRunner
 from kubesvc.runtime.types import ContainerInfo, ContainerLaunch
+from tests.unit.runtime.helpers import GracefulClient, make_agent, pod, running, wait_for
 
 
 def test_v2_writes_memory_max_and_no_swap(tmp_path: Path) -> None:
@@ -112,3 +113,21 @@ async def test_unavailable_cgroups_are_reported_not_silent(tmp_path: Path) -> No
     assert info.extra["cgroup_error"] == "no memory controller"
     assert info.exit_code == 0
     await runner.close()
+
+
+async def test_agent_warns_when_a_memory_limit_cannot_be_enforced(tmp_path: Path) -> None:
+    client = GracefulClient()
+    runner = ProcessRunner(tmp_path / "node", cgroups=Unavailable("no memory controller here"))
+    agent = make_agent(client, tmp_path / "node", runner=runner, pod_cidr="127.233.0.0/24")
+    p = pod("limited", command=["sleep", "30"])
+    p["spec"]["containers"][0]["resources"] = {"limits": {"memory": "64Mi"}}
+
+    def warnings() -> list[str]:
+        return [str(e.get("message")) for e in client.objects.get("events", {}).values()
+                if e.get("reason") == "MemoryLimitNotEnforced" and e.get("type") == "Warning"]
+
+    async with running(agent):
+        await client.create("pods", p)
+        await wait_for(lambda: bool(warnings()), timeout=10, what="the Warning event")
+    assert warnings()[0] == ("resources.limits.memory 64Mi of container main is not enforced "
+                             "on node node-1: no memory controller here")
