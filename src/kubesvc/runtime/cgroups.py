@@ -124,6 +124,7 @@ class _Tree:
         for _ in range(50):
             try:
                 d.rmdir()
+                self.remove_root()  # the last one takes the root with it
                 return
             except FileNotFoundError:
                 return
@@ -279,3 +280,15 @@ def detect(data_dir: Path) -> MemoryCgroups:
     if not reasons:
         reasons.append("no cgroup file system with a memory controller is mounted")
     return Unavailable("; ".join(reasons))
+
+
+def purge(data_dir: Path) -> int:
+    """Kill every process in the cgroups of the node agent on ``data_dir`` and remove them
+    (for a caller whose agent died and will not be restarted, e.g. the netns cluster's
+    teardown); returns how many container cgroups there were."""
+    tree = detect(data_dir)
+    left = tree.leftovers()
+    for cid in left:
+        tree.remove(cid)
+    tree.remove_root()
+    return len(left)
