@@ -192,8 +192,12 @@ class Cluster:
             store,
             service_cidr=o.service_cidr,
             node_port_range=o.node_port_range,
-            apiserver_endpoint=(o.api_host if o.api_host not in ("0.0.0.0", "::")
-                                else o.node_ip, o.api_port),
+            # The `kubernetes` endpoints: where pods reach the API server — in netns mode
+            # the relay on the cluster bridge (the host side of every node's network).
+            apiserver_endpoint=(
+                (netns.CONTROL_PLANE_IP, netns.CONTROL_PLANE_PORT) if topo is not None else
+                (o.api_host if o.api_host not in ("0.0.0.0", "::") else o.node_ip,
+                 o.api_port)),
             service_account_admission=True,
         )
         self.registry = registry
