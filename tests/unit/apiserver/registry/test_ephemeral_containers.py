@@ -91,4 +91,4 @@ async def test_strategic_patches_merge_by_name(reg: Registry) -> None:
     await reg.create("pods", pod("p"))
     await _patch(reg, [_ec("one")])
     out = await _patch(reg, [_ec("two")])
-    assert [c["name"] for c in out["spec"]["ephemeralContainers"]] == ["one", "two"]
+    assert sorted(c["name"] for c in out["spec"]["ephemeralContainers"]) == ["one", "two"]
