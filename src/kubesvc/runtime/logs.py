@@ -83,16 +83,19 @@ class PodLogs:
         spec = obj.get("spec") or {}
         names = [c["name"] for c in spec.get("containers") or []]
         inits = [c["name"] for c in spec.get("initContainers") or []]
+        debug = [c["name"] for c in spec.get("ephemeralContainers") or []]
         if not container:
             if len(names) != 1:
                 msg = (f"a container name must be specified for pod {pod}, "
                        f"choose one of: [{' '.join(names)}]")
                 if inits:
                     msg += f" or one of the init containers: [{' '.join(inits)}]"
+                if debug:
+                    msg += f" or one of the ephemeral containers: [{' '.join(debug)}]"
                 raise errors.BadRequest(msg)
             container = names[0]
         rec = records.get(container)
-        if container not in names and container not in inits:
+        if container not in names and container not in inits and container not in debug:
             raise errors.BadRequest(f"container {container} is not valid for pod {pod}")
         if rec is None:
             raise errors.BadRequest(
