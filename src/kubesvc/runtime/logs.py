@@ -90,8 +90,6 @@ class PodLogs:
                        f"choose one of: [{' '.join(names)}]")
                 if inits:
                     msg += f" or one of the init containers: [{' '.join(inits)}]"
-                if debug:
-                    msg += f" or one of the ephemeral containers: [{' '.join(debug)}]"
                 raise errors.BadRequest(msg)
             container = names[0]
         rec = records.get(container)

@@ -681,7 +681,7 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
         5: ('fileKeyRef', 'k8s.io.api.core.v1.FileKeySelector', 0),
     },
     'k8s.io.api.core.v1.EphemeralContainer': {
-        1: ('ephemeralContainerCommon', 'k8s.io.api.core.v1.EphemeralContainerCommon', 0),
+        1: ('', 'k8s.io.api.core.v1.EphemeralContainerCommon', 0),
         2: ('targetContainerName', 'string', 0),
     },
     'k8s.io.api.core.v1.EphemeralContainerCommon': _CONTAINER_FIELDS,
@@ -1203,7 +1203,7 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
         2: ('preference', 'k8s.io.api.core.v1.NodeSelectorTerm', 0),
     },
     'k8s.io.api.core.v1.Probe': {
-        1: ('handler', 'k8s.io.api.core.v1.ProbeHandler', 0),
+        1: ('', 'k8s.io.api.core.v1.ProbeHandler', 0),
         2: ('initialDelaySeconds', 'int32', 0),
         3: ('timeoutSeconds', 'int32', 0),
         4: ('periodSeconds', 'int32', 0),
@@ -1461,7 +1461,7 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
     },
     'k8s.io.api.core.v1.Volume': {
         1: ('name', 'string', 0),
-        2: ('volumeSource', 'k8s.io.api.core.v1.VolumeSource', 0),
+        2: ('', 'k8s.io.api.core.v1.VolumeSource', 0),
     },
     'k8s.io.api.core.v1.VolumeDevice': {
         1: ('name', 'string', 0),
