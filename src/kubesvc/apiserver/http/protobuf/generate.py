@@ -70,6 +70,9 @@ INLINE = frozenset({
     ("k8s.io.api.core.v1.Volume", "volumeSource"),
     ("k8s.io.api.core.v1.Probe", "handler"),
     ("k8s.io.api.core.v1.EphemeralContainer", "ephemeralContainerCommon"),
+    *((f"k8s.io.api.core.v1.{m}", "localObjectReference") for m in (
+        "ConfigMapEnvSource", "ConfigMapKeySelector", "ConfigMapProjection",
+        "ConfigMapVolumeSource", "SecretEnvSource", "SecretKeySelector", "SecretProjection")),
 })
 
 

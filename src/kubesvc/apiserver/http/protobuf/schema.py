@@ -522,11 +522,11 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
         4: ('immutable', 'bool', 0),
     },
     'k8s.io.api.core.v1.ConfigMapEnvSource': {
-        1: ('localObjectReference', 'k8s.io.api.core.v1.LocalObjectReference', 0),
+        1: ('', 'k8s.io.api.core.v1.LocalObjectReference', 0),
         2: ('optional', 'bool', 0),
     },
     'k8s.io.api.core.v1.ConfigMapKeySelector': {
-        1: ('localObjectReference', 'k8s.io.api.core.v1.LocalObjectReference', 0),
+        1: ('', 'k8s.io.api.core.v1.LocalObjectReference', 0),
         2: ('key', 'string', 0),
         3: ('optional', 'bool', 0),
     },
@@ -538,12 +538,12 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
         5: ('kubeletConfigKey', 'string', 0),
     },
     'k8s.io.api.core.v1.ConfigMapProjection': {
-        1: ('localObjectReference', 'k8s.io.api.core.v1.LocalObjectReference', 0),
+        1: ('', 'k8s.io.api.core.v1.LocalObjectReference', 0),
         2: ('items', 'k8s.io.api.core.v1.KeyToPath', 1),
         4: ('optional', 'bool', 0),
     },
     'k8s.io.api.core.v1.ConfigMapVolumeSource': {
-        1: ('localObjectReference', 'k8s.io.api.core.v1.LocalObjectReference', 0),
+        1: ('', 'k8s.io.api.core.v1.LocalObjectReference', 0),
         2: ('items', 'k8s.io.api.core.v1.KeyToPath', 1),
         3: ('defaultMode', 'int32', 0),
         4: ('optional', 'bool', 0),
@@ -1319,16 +1319,16 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
         5: ('immutable', 'bool', 0),
     },
     'k8s.io.api.core.v1.SecretEnvSource': {
-        1: ('localObjectReference', 'k8s.io.api.core.v1.LocalObjectReference', 0),
+        1: ('', 'k8s.io.api.core.v1.LocalObjectReference', 0),
         2: ('optional', 'bool', 0),
     },
     'k8s.io.api.core.v1.SecretKeySelector': {
-        1: ('localObjectReference', 'k8s.io.api.core.v1.LocalObjectReference', 0),
+        1: ('', 'k8s.io.api.core.v1.LocalObjectReference', 0),
         2: ('key', 'string', 0),
         3: ('optional', 'bool', 0),
     },
     'k8s.io.api.core.v1.SecretProjection': {
-        1: ('localObjectReference', 'k8s.io.api.core.v1.LocalObjectReference', 0),
+        1: ('', 'k8s.io.api.core.v1.LocalObjectReference', 0),
         2: ('items', 'k8s.io.api.core.v1.KeyToPath', 1),
         4: ('optional', 'bool', 0),
     },
