@@ -166,7 +166,7 @@ def test_port_forward_pod_several_ports_many_connections(dc: Cluster, transport:
                                                f"/echo?msg=conn-{i}"), range(60)))
         assert got == [f"conn-{i}" for i in range(60)]
         assert _get(local[8080], "/hostname") == pod
-        big = "x" * 200_000
+        big = "x" * 7000  # (a request line under aiohttp's 8190-byte limit)
         assert _get(local[8090], f"/echo?msg={big}") == big
         assert proc.poll() is None
 
