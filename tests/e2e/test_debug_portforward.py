@@ -3,19 +3,22 @@ an ephemeral container attached interactively (``-it --target``), ``--copy-to`` 
 ``debug node/NAME`` (hostPath ``/`` at ``/host``, no unknown-field warning) — and
 ``kubectl port-forward`` to a pod, ``svc/NAME`` and ``deploy/NAME`` with several ports and
 many concurrent connections, a port nothing listens on (upstream's error; the official
-Python client's tunnel stays up for its other port)."""
+Python client's tunnel stays up for its other port); the official JavaScript client's
+Exec and Cp (tests/js/exec.mjs, cp.mjs)."""
 
 from __future__ import annotations
 
 import gc
 import json
 import re
+import shutil
 import subprocess
 import urllib.request
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -224,3 +227,50 @@ def test_python_client_portforward_keeps_the_tunnel(dc: Cluster) -> None:
         warnings.simplefilter("ignore", ResourceWarning)
         gc.collect()
 
+
+
+# -- the official JavaScript client (tests/js, `make js-deps`)
+
+JS = Path(__file__).resolve().parents[1] / "js"
+NODE = shutil.which("node")
+needs_js = pytest.mark.skipif(
+    NODE is None or not (JS / "node_modules" / "@kubernetes" / "client-node").is_dir(),
+    reason="needs node and the tests/js packages (make js-deps)")
+
+
+def _node(c: Cluster, script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    assert NODE is not None
+    return subprocess.run([NODE, str(JS / script), *args], env=c.env, capture_output=True,
+                          text=True, timeout=60)
+
+
+@needs_js
+def test_js_client_exec(dc: Cluster) -> None:
+    r = _node(dc, "exec.mjs", "default", "target", "app", "from-js", "--", "sh", "-c",
+              "cat; echo oops >&2; exit 3")
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert (got["out"], got["err"]) == ("from-js", "oops\n")
+    assert got["status"]["status"] == "Failure"
+    assert got["status"]["reason"] == "NonZeroExitCode"
+    assert got["status"]["details"]["causes"] == [{"reason": "ExitCode", "message": "3"}]
+    r = _node(dc, "exec.mjs", "default", "target", "app", "", "--", "echo", "ok")
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert got["out"] == "ok\n" and got["status"]["status"] == "Success"
+
+
+@needs_js
+def test_js_client_cp_both_ways(dc: Cluster, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "js-file.txt").write_text("copied by the js client\n")
+    r = _node(dc, "cp.mjs", "to", "default", "target", "app", str(src), "/tmp")
+    assert r.returncode == 0, r.stderr
+    assert dc.kubectl("exec", "target", "-c", "app", "--", "cat", "/tmp/js-file.txt"
+                      ).stdout == "copied by the js client\n"
+    dc.kubectl("exec", "target", "-c", "app", "--", "sh", "-c", "echo from-pod > /tmp/back.txt")
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    r = _node(dc, "cp.mjs", "from", "default", "target", "app", "back.txt", str(dst), "/tmp")
+    assert r.returncode == 0, r.stderr
+    assert (dst / "back.txt").read_text() == "from-pod\n"
