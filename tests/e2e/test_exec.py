@@ -2,7 +2,7 @@
 codes), attach, ``run -i/-it --rm``, cp both ways, every ``kubectl logs`` flag, and the
 official Python client's ``stream()`` — against ``kubesvc up`` in host mode (one cluster
 for the module); exec of ``curl http://<svc>/`` from a pod in netns mode (root); and exec +
-logs through ``kubesvc server`` with a separate ``kubesvc agent``."""
+logs and port-forward through ``kubesvc server`` with a separate ``kubesvc agent``."""
 
 from __future__ import annotations
 
@@ -438,3 +438,30 @@ def test_server_and_agent_exec_and_logs(split: Cluster) -> None:
     split.wait_for(lambda: split.kubectl("logs", "sp", "--timestamps").stdout
                    .endswith(" hi\n"), what="logs through the agent")
     assert split.kubectl("logs", "sp", "--limit-bytes=1").stdout == "h"
+
+
+def test_server_and_agent_port_forward(split: Cluster) -> None:
+    """kubectl port-forward through the API server to the agent's streaming port."""
+    import re
+    import urllib.request
+
+    split.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "spf"},
+        "spec": {"terminationGracePeriodSeconds": 0, "containers": [{
+            "name": "web", "image": "registry.k8s.io/e2e-test-images/agnhost:2.53",
+            "args": ["netexec", "--http-port=8080", "--udp-port=-1"]}]}}))
+    _running(split, "spf")
+    proc = subprocess.Popen(["kubectl", "port-forward", "pod/spf", "--address", "127.0.0.1",
+                             ":8080"], env=split.env, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        m = re.match(r"Forwarding from 127\.0\.0\.1:(\d+) -> 8080", proc.stdout.readline())
+        assert m, proc.stderr.read() if proc.stderr else ""
+        for i in range(5):
+            with urllib.request.urlopen(f"http://127.0.0.1:{m[1]}/echo?msg=split-{i}",
+                                        timeout=20) as r:
+                assert r.read() == f"split-{i}".encode()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
