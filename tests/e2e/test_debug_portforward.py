@@ -31,7 +31,9 @@ AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
 
 def _netexec(name: str, port: int) -> dict[str, Any]:
     return {"name": name, "image": AGNHOST, "args": [
-        "netexec", f"--http-port={port}", "--udp-port=-1"], "ports": [{"containerPort": port}]}
+        "netexec", f"--http-port={port}", "--udp-port=-1"], "ports": [{"containerPort": port}],
+        # ready once it listens: kubectl port-forward gives up on a refused connection
+        "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 1}}
 
 
 @pytest.fixture(scope="module")

@@ -449,8 +449,12 @@ def test_server_and_agent_port_forward(split: Cluster) -> None:
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "spf"},
         "spec": {"terminationGracePeriodSeconds": 0, "containers": [{
             "name": "web", "image": "registry.k8s.io/e2e-test-images/agnhost:2.53",
-            "args": ["netexec", "--http-port=8080", "--udp-port=-1"]}]}}))
-    _running(split, "spf")
+            "args": ["netexec", "--http-port=8080", "--udp-port=-1"],
+            "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}]}}))
+    # ready once it listens: kubectl port-forward gives up on a refused connection
+    split.wait_for(lambda: any(c["type"] == "Ready" and c["status"] == "True" for c in
+                               split.kubectl_json("get", "pod", "spf")["status"].get(
+                                   "conditions", [])), what="pod spf ready", timeout=30)
     proc = subprocess.Popen(["kubectl", "port-forward", "pod/spf", "--address", "127.0.0.1",
                              ":8080"], env=split.env, text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
