@@ -89,7 +89,7 @@ def _pf(bind: str, it: str, test: str) -> Case:
                 PORTFORWARD, test=PF + test, note=PF_NOTE)
 
 
-PORTFORWARD_CASES = tuple(
+PORTFORWARD_CASES = (*(
     case for bind, key in (("0.0.0.0", "any"), ("localhost", "localhost")) for case in (
         _pf(bind, "that expects a client request should support a client that connects, "
                   "sends NO DATA, and disconnects", f"pf_{key}_expects_request_sends_no_data"),
@@ -98,8 +98,7 @@ PORTFORWARD_CASES = tuple(
         _pf(bind, "that expects NO client request should support a client that connects, "
                   "sends DATA, and disconnects", f"pf_{key}_expects_no_request_sends_data"),
         _pf(bind, "should support forwarding over websockets", f"pf_{key}_websockets"),
-    )
-) + (
+    )),
     Case("[sig-cli] Kubectl Port forwarding with a pod being removed should stop "
          "port-forwarding", PORTFORWARD,
          not_ported=NOT_PORTED + " (POSTs up to 1 GiB to netexec's /header while the pod "

@@ -77,6 +77,7 @@ def test_debug_ephemeral_container_interactive(dc: Cluster) -> None:
          "--", "sh"], dc.env,
         [(3.0, b"echo in-debug-$((2+3)); ps -e -o args | grep -c '^slee[p] 3600'; "
                b"cat /etc/hostname; exit\r")], timeout=60)
+    assert rc == 0, out  # kubectl debug ends as the session does, not with its exit code
     assert 'Targeting container "app"' in out, out
     assert "in-debug-5" in out and "\n1\r" in out, out  # the target's process is visible
     assert "target" in out.split("in-debug-5", 1)[1]  # the pod's hostname (its UTS)

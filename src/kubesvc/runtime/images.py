@@ -160,7 +160,8 @@ def tool_mappings() -> list[ImageMapping]:
                 ("docker.io/curlimages/curl:*", "docker.io/curlimages/curl")]
     shell = "zsh" if shutil.which("zsh") else "bash" if shutil.which("bash") else ""
     if shell:
-        paths = {} if shell == "zsh" else {"zsh": ("bash",), "/bin/zsh": ("bash",)}
+        paths: dict[str, tuple[str, ...]] = (
+            {} if shell == "zsh" else {"zsh": ("bash",), "/bin/zsh": ("bash",)})
         out += [ImageMapping(p, (), ("zsh",), paths) for p in
                 ("docker.io/nicolaka/netshoot:*", "docker.io/nicolaka/netshoot")]
     return out

@@ -20,9 +20,9 @@ from kubesvc.api import meta as apimeta
 from kubesvc.api.defaults import pod_qos_class
 from kubesvc.api.defaults.pod import container_defaults
 from kubesvc.api.jsonvalue import deep_copy
-from kubesvc.api.validation import ephemeral
 from kubesvc.api.objects import Obj, ensure_meta
 from kubesvc.api.resources import ResourceInfo
+from kubesvc.api.validation import ephemeral
 from kubesvc.apiserver.registry.podtolerations import add_default_tolerations
 from kubesvc.apiserver.registry.serviceaccounts import mirror_service_account
 
@@ -183,7 +183,7 @@ class PodStrategy(Strategy):
         stored pod with only ``spec.ephemeralContainers`` (defaulted) from the body."""
         if subresource != "ephemeralcontainers":
             raise errors.NotFound(message="the server could not find the requested resource")
-        new = deep_copy(old)
+        new: Obj = deep_copy(old)
         spec = new.setdefault("spec", {})
         ecs = (body.get("spec") or {}).get("ephemeralContainers") if isinstance(
             body.get("spec"), dict) else None

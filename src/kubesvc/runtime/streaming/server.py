@@ -38,8 +38,8 @@ from aiohttp import web
 from kubesvc import errors
 from kubesvc.api.podlogs import LogOptions
 from kubesvc.runtime.streaming import portforward, spdysession, wsexec
-from kubesvc.runtime.streaming.dial import PodDialer
 from kubesvc.runtime.streaming.attach import AttachSession
+from kubesvc.runtime.streaming.dial import PodDialer
 from kubesvc.runtime.streaming.exec import ContainerTarget, ExecSession, StreamSession
 from kubesvc.runtime.streaming.transport import close_streams
 from kubesvc.runtime.types import LogSource
