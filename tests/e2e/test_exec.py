@@ -469,3 +469,16 @@ def test_server_and_agent_port_forward(split: Cluster) -> None:
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
+
+
+def test_netns_debug_container_shares_the_pods_network(nc: Cluster) -> None:
+    """An ephemeral container joins its pod's network namespace: the pod's IP, hostname,
+    resolv.conf, and cluster DNS + Service routing from there."""
+    nc.kubectl("apply", "-f", "-", input=_pod("dbgt", ["sleep", "3600"]))
+    _running(nc, "dbgt")
+    ip = nc.kubectl_json("get", "pod", "dbgt")["status"]["podIP"]
+    nc.kubectl("debug", "dbgt", "--image=busybox", "-c", "dbg", "--", "sh", "-c",
+               "hostname; grep -c ndots:5 /etc/resolv.conf; ip -4 -o addr show | grep -c "
+               f"'inet {ip}/'")
+    nc.wait_for(lambda: nc.kubectl("logs", "dbgt", "-c", "dbg", check=False).stdout
+                == "dbgt\n1\n1\n", what="the debug container's view", timeout=30)
