@@ -1,4 +1,5 @@
-"""e2e with the real kubectl against one ``kubesvc up`` (host mode): ``kubectl debug`` —
+"""e2e with the real kubectl against one ``kubesvc up`` (host mode, with an
+``--image-map`` file): ``kubectl debug`` —
 an ephemeral container attached interactively (``-it --target``), ``--copy-to`` and
 ``debug node/NAME`` (hostPath ``/`` at ``/host``, no unknown-field warning) — and
 ``kubectl port-forward`` to a pod, ``svc/NAME`` and ``deploy/NAME`` with several ports and
@@ -23,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Cluster
+from .conftest import MISSING, Cluster, start_cluster
 from .test_exec import run_in_pty
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
@@ -34,6 +35,27 @@ def _netexec(name: str, port: int) -> dict[str, Any]:
         "netexec", f"--http-port={port}", "--udp-port=-1"], "ports": [{"containerPort": port}],
         # ready once it listens: kubectl port-forward gives up on a refused connection
         "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 1}}
+
+
+IMAGE_MAP = """images:
+  - image: "example.com/kubesvc/hello:*"
+    command: ["sh", "-c", "echo mapped-by-file $0"]
+    args: ["default-arg"]
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """This module's cluster, with an ``--image-map`` file (host mode)."""
+    if MISSING:
+        pytest.skip(MISSING)
+    work = tmp_path_factory.mktemp("debug-pf")
+    (work / "images.yaml").write_text(IMAGE_MAP)
+    c = start_cluster(work / "data", "--image-map", str(work / "images.yaml"))
+    try:
+        yield c
+    finally:
+        c.stop()
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +83,12 @@ def dc(cluster: Cluster) -> Cluster:
 def _pf_pod(c: Cluster) -> str:
     pods = c.kubectl_json("get", "pods", "-l", "app=pf")["items"]
     return str(pods[0]["metadata"]["name"])
+
+
+def test_image_map_file_in_host_mode(dc: Cluster) -> None:
+    dc.kubectl("run", "mapped", "--image=example.com/kubesvc/hello:1", "--restart=Never")
+    dc.wait_for(lambda: dc.kubectl("logs", "mapped", check=False).stdout
+                == "mapped-by-file default-arg\n", what="the mapped image's output")
 
 
 # -- kubectl debug
