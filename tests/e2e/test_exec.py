@@ -482,3 +482,17 @@ def test_netns_debug_container_shares_the_pods_network(nc: Cluster) -> None:
                f"'inet {ip}/'")
     nc.wait_for(lambda: nc.kubectl("logs", "dbgt", "-c", "dbg", check=False).stdout
                 == "dbgt\n1\n1\n", what="the debug container's view", timeout=30)
+
+
+def test_server_and_agent_debug(split: Cluster) -> None:
+    """kubectl debug through kubesvc server: the agent runs the ephemeral container and
+    serves its attach."""
+    split.kubectl("apply", "-f", "-", input=_pod("sdbg", ["sleep", "3600"]))
+    _running(split, "sdbg")
+    rc, out = run_in_pty(["kubectl", "debug", "-it", "sdbg", "--image=busybox", "-c", "dbg",
+                          "--", "sh"], split.env,
+                         [(3.0, b"echo split-debug-$((1+1)); exit\r")], timeout=60)
+    assert rc == 0 and "split-debug-2" in out, out
+    split.wait_for(lambda: "terminated" in (split.kubectl_json("get", "pod", "sdbg")["status"]
+                                            .get("ephemeralContainerStatuses") or [{}])[0]
+                   .get("state", {}), what="the debug container done")
