@@ -248,11 +248,11 @@ async def test_ephemeral_container_starts_once_and_reports_its_status(tmp_path: 
         await client.create("pods", pod("dbg", command=["x"]))
         await wait_for(lambda: cstatus(client, "dbg").get("ready"))
         await client.patch("pods", "dbg", {"spec": {"ephemeralContainers": [
-            {"name": "debugger", "image": "busybox", "command": ["sh"], "stdin": True,
+            {"name": "debugger", "image": "busybox", "command": ["/bin/debugger"], "stdin": True,
              "tty": True, "targetContainerName": "main"}]}})
         await wait_for(lambda: runner.running("dbg", "debugger"), what="debugger started")
         launch = next(la for la, _ in runner._pairs() if la.container == "debugger")
-        assert launch.argv == ["sh"] and launch.stdin and launch.tty
+        assert launch.argv == ["/bin/debugger"] and launch.stdin and launch.tty
 
         def ephemeral() -> dict[str, Any]:
             obj = stored(client, "dbg") or {}
