@@ -36,6 +36,7 @@ from kubesvc.runtime.images import ImageMap, ImageNotRunnable
 from kubesvc.runtime.network import PodNetwork, Sandbox
 from kubesvc.runtime.poddns import host_network, pod_hostname
 from kubesvc.runtime.podspecs import (
+    add_ephemeral_records,
     container_specs,
     initial_records,
     object_key_of,
@@ -117,7 +118,9 @@ class PodSyncer:
         path = ""
         if container:
             rec = st.records.get(container)
-            kind = "initContainers" if rec is not None and rec.init else "containers"
+            kind = ("initContainers" if rec is not None and rec.init else
+                    "ephemeralContainers" if rec is not None and rec.ephemeral else
+                    "containers")
             path = f"spec.{kind}{{{container}}}"
         self.events.emit(pod, type_, reason, message, field_path=path)
 
@@ -255,7 +258,7 @@ class PodSyncer:
         has = any(spec.get(f"{k}Probe") for k in ("startup", "liveness", "readiness"))
         if self.runner.simulated or rec.init or not has or st.sandbox is None:
             rec.started = True
-            rec.ready = not rec.init
+            rec.ready = not rec.init and not rec.ephemeral  # probes decide nothing there
             return
         cb = partial(self._on_probe, st.key, st.uid, cur.id, rec.name)
         probes = ContainerProbes(spec, network=self.network, sandbox=st.sandbox, env=env,
@@ -277,6 +280,7 @@ class PodSyncer:
             return
         st = self._state_for(pod)
         st.specs = container_specs(pod)
+        add_ephemeral_records(pod, st.records)
         md = pod["metadata"]
         spec = pod.get("spec") or {}
         if md.get("deletionTimestamp"):
@@ -355,6 +359,12 @@ class PodSyncer:
                 continue
             cur = rec.current
             if cur is not None and cur.running:
+                continue
+            if rec.ephemeral:  # started once the pod runs, never restarted (as upstream)
+                if cur is None:
+                    await self._start(pod, st, rec, specs[rec.name])
+                else:
+                    rec.waiting = None
                 continue
             if cur is None:
                 await self._start(pod, st, rec, specs[rec.name])

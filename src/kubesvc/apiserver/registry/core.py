@@ -301,7 +301,7 @@ class Registry:
         ns = self.namespace_for(info, namespace)
         if subresource == "scale":
             return await subresources.get_scale(self, info, name, ns)
-        self._check_subresource(info, subresource, ("", "status"))
+        self._check_subresource(info, subresource, ("", "status", "ephemeralcontainers"))
         kv = await self.store.get(self.key(info, name, ns))
         if kv is None:
             raise not_found(info, name)
@@ -408,7 +408,8 @@ class Registry:
         ns = self.namespace_for(info, namespace, obj)
         if subresource == "scale":
             return await subresources.update_scale(self, info, obj, ns, dry_run=opts.dry_run)
-        self._check_subresource(info, subresource, ("", "status", "finalize", "approval"))
+        self._check_subresource(info, subresource, ("", "status", "finalize", "approval",
+                                                    "ephemeralcontainers"))
         return await self.update_object(
             info, obj, ns, subresource=subresource, dry_run=opts.dry_run,
             field_validation=opts.field_validation, warnings=warnings,
@@ -523,7 +524,8 @@ class Registry:
             return await subresources.patch_scale(
                 self, info, name, ns, patch, patch_type=patch_type, dry_run=opts.dry_run
             )
-        self._check_subresource(info, subresource, ("", "status", "approval"))
+        self._check_subresource(info, subresource, ("", "status", "approval",
+                                                    "ephemeralcontainers"))
         return await patching.patch_object(
             self, info, name, ns, patch, patch_type=patch_type, subresource=subresource,
             dry_run=opts.dry_run, field_validation=opts.field_validation, warnings=warnings,
