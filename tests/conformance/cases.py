@@ -28,8 +28,8 @@ DISRUPTION = "test/e2e/apps/disruption.go"
 W = "test_workloads.py::test_"
 
 
-def _apps(describe: str, it: str, file: str, test: str) -> Case:
-    return Case(f"[sig-apps] {describe} {it}", file, C, test=W + test)
+def _apps(describe: str, it: str, file: str, test: str, **kw: str) -> Case:
+    return Case(f"[sig-apps] {describe} {it}", file, C, test=W + test, **kw)
 
 NOT_PORTED = "not [Conformance]-tagged; not ported to this suite yet"
 
@@ -298,8 +298,13 @@ CASES: tuple[Case, ...] = (
          test=M + "should_mirror_a_custom_endpoint_with_multiple_subsets_and_same_ip_"
                   "address"),
     # -- test/e2e/apps (issue 21): ported [Conformance] cases ---------------------
-    _apps('Job', 'should run a job to completion with CPU requests',
-          JOB, 'job_should_run_a_job_to_completion_with_cpu_requests'),
+    Case("[sig-apps] Job should run a job to completion with CPU requests", JOB, ("Serial",),
+         test=W + "job_should_run_a_job_to_completion_with_cpu_requests",
+         note="v1.32 tags it [Serial], not [Conformance]"),
+    _apps('Job', 'should run a job to completion when tasks sometimes fail and are locally '
+          'restarted', JOB,
+          'job_should_run_a_job_to_completion_when_tasks_sometimes_fail_and_are_locally_'
+          'restarted'),
     _apps('Job', 'should delete a job',
           JOB, 'job_should_delete_a_job'),
     _apps('Job', 'should create pods for an Indexed job with completion '
@@ -347,6 +352,8 @@ CASES: tuple[Case, ...] = (
           RC, 'rc_should_test_the_lifecycle_of_a_replication_controller'),
     _apps('Daemon set [Serial]', 'should run and stop complex daemon',
           DAEMON, 'daemonset_should_run_and_stop_complex_daemon'),
+    _apps('Daemon set [Serial]', 'should rollback without unnecessary restarts',
+          DAEMON, 'daemonset_should_rollback_without_unnecessary_restarts'),
 )
 
 # test/e2e/auth/service_accounts.go, kept in its own module (it needs Case and C above)

@@ -57,7 +57,7 @@ def job_finished(api: Api, ns: str, name: str, typ: str = "Complete") -> bool:
 # -- job.go
 
 def test_job_should_run_a_job_to_completion_with_cpu_requests(api: Api, ns: str) -> None:
-    """[sig-apps] Job should run a job to completion with CPU requests [Conformance]"""
+    """[sig-apps] Job should run a job to completion with CPU requests [Serial]"""
     body = job_body("all-succeed", parallelism=2, completions=4)
     body["spec"]["template"]["spec"]["containers"][0]["resources"] = {
         "requests": {"cpu": "100m"}, "limits": {"cpu": "100m"}}
@@ -65,6 +65,26 @@ def test_job_should_run_a_job_to_completion_with_cpu_requests(api: Api, ns: str)
     poll(lambda: job_finished(api, ns, "all-succeed"), timeout=60, what="job complete")
     pods = pods_with(api, ns, "batch.kubernetes.io/job-name=all-succeed")
     assert len([p for p in pods if p["status"]["phase"] == "Succeeded"]) == 4
+
+
+def test_job_should_run_a_job_to_completion_when_tasks_sometimes_fail_and_are_locally_restarted(
+        api: Api, ns: str) -> None:
+    """[sig-apps] Job should run a job to completion when tasks sometimes fail and are
+    locally restarted [Conformance]"""
+    # upstream's "failOnce": fail the first run, succeed once restarted in the same pod
+    body = job_body("fail-once-local", parallelism=2, completions=4, backoffLimit=6,
+                    command="if [ -r /data/foo ]; then exit 0; else touch /data/foo; exit 1; "
+                            "fi")
+    tspec = body["spec"]["template"]["spec"]
+    tspec["restartPolicy"] = "OnFailure"
+    tspec["volumes"] = [{"name": "data", "emptyDir": {}}]
+    tspec["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    api.create(jobs(ns), body)
+    poll(lambda: job_finished(api, ns, "fail-once-local"), timeout=60, what="job complete")
+    st = api.get(jobs(ns, "fail-once-local"))["status"]
+    assert st["succeeded"] == 4 and not st.get("failed"), st
+    pods = pods_with(api, ns, "batch.kubernetes.io/job-name=fail-once-local")
+    assert all(p["status"]["containerStatuses"][0]["restartCount"] >= 1 for p in pods)
 
 
 def test_job_should_delete_a_job(api: Api, ns: str) -> None:
@@ -225,6 +245,11 @@ def test_daemonset_rolling_update(api: Api, ns: str) -> None:
     api.create(daemonsets(ns), ds_body("daemon-set"))
     poll(lambda: daemon_pods_on_every_node(api, ns, "daemon-set"), timeout=40,
          what="a daemon pod on every node")
+    first = poll(lambda: ds_histories(api, ns, "daemon-set"), what="the first history")
+    assert [r["revision"] for r in first] == [1]
+    first_hash = first[0]["metadata"]["labels"]["controller-revision-hash"]
+    assert {p["metadata"]["labels"]["controller-revision-hash"] for p in pods_with(
+        api, ns, "daemonset-name=daemon-set")} == {first_hash}
     agnhost = "registry.k8s.io/e2e-test-images/agnhost:2.53"
     api.patch(daemonsets(ns, "daemon-set"), {"spec": {"template": {"spec": {"containers": [
         {"name": "app", "image": agnhost, "args": ["pause"]}]}}}}, kind="strategic")
@@ -239,6 +264,63 @@ def test_daemonset_rolling_update(api: Api, ns: str) -> None:
     poll(updated, timeout=60, what="every daemon pod updated")
     st = api.get(daemonsets(ns, "daemon-set"))["status"]
     assert st["updatedNumberScheduled"] == st["desiredNumberScheduled"]
+    # upstream: two histories, the current one is revision 2 and its hash is on every pod
+    revs = poll(lambda: (r := ds_histories(api, ns, "daemon-set")) and len(r) == 2 and r,
+                what="2 controller revisions")
+    cur = max(revs, key=lambda r: r["revision"])
+    assert cur["revision"] == 2
+    h2 = cur["metadata"]["labels"]["controller-revision-hash"]
+    assert h2 != first_hash and cur["metadata"]["name"] == f"daemon-set-{h2}"
+    assert {p["metadata"]["labels"]["controller-revision-hash"] for p in pods_with(
+        api, ns, "daemonset-name=daemon-set") if not p["metadata"].get(
+        "deletionTimestamp")} == {h2}
+
+
+def ds_histories(api: Api, ns: str, name: str) -> list[dict[str, Any]]:
+    return [r for r in api.list(gpath("apps/v1", ns, "controllerrevisions"),
+                                labelSelector=f"daemonset-name={name}")
+            if any(o.get("kind") == "DaemonSet" and o.get("name") == name
+                   for o in r["metadata"].get("ownerReferences") or ())]
+
+
+def test_daemonset_should_rollback_without_unnecessary_restarts(api: Api, ns: str) -> None:
+    """[sig-apps] Daemon set [Serial] should rollback without unnecessary restarts
+    [Conformance]"""
+    body = ds_body("daemon-set")
+    body["spec"]["updateStrategy"] = {"type": "RollingUpdate"}
+    api.create(daemonsets(ns), body)
+    poll(lambda: daemon_pods_on_every_node(api, ns, "daemon-set"), timeout=40,
+         what="a daemon pod on every node")
+    bad = "foo:non-existent"
+    api.patch(daemonsets(ns, "daemon-set"), {"spec": {"template": {"spec": {"containers": [
+        {"name": "app", "image": bad}]}}}}, kind="strategic")
+
+    def live() -> list[dict[str, Any]]:
+        return [p for p in pods_with(api, ns, "daemonset-name=daemon-set")
+                if not p["metadata"].get("deletionTimestamp")]
+
+    poll(lambda: any(p["spec"]["containers"][0]["image"] == bad for p in live()),
+         timeout=30, what="in the middle of a rollout: a pod with the new image")
+    pods = live()
+    existing = [p for p in pods if p["spec"]["containers"][0]["image"] == PAUSE]
+    new = [p for p in pods if p["spec"]["containers"][0]["image"] == bad]
+    assert len(existing) + len(new) == len(pods), "unexpected pod image"
+    assert new
+    if len(node_names(api)) < 2:
+        assert not existing
+    else:
+        assert existing
+    api.patch(daemonsets(ns, "daemon-set"), {"spec": {"template": {"spec": {"containers": [
+        {"name": "app", "image": PAUSE}]}}}}, kind="strategic")
+    poll(lambda: daemon_pods_on_every_node(api, ns, "daemon-set") and all(
+        p["spec"]["containers"][0]["image"] == PAUSE for p in live()), timeout=40,
+        what="the rollback complete")
+    after = {p["metadata"]["name"] for p in live()}
+    restarted = [p["metadata"]["name"] for p in existing if p["metadata"]["name"] not in after]
+    assert not restarted, f"pods restarted by the rollback: {restarted}"
+    # the rollback went back to revision 1's template: that revision is now number 3
+    revs = ds_histories(api, ns, "daemon-set")
+    assert sorted(r["revision"] for r in revs) == [2, 3]
 
 
 def test_daemonset_should_list_and_delete_a_collection(api: Api, ns: str) -> None:

@@ -149,6 +149,56 @@ def test_replication_controller_scale(cluster: Cluster) -> None:
     cluster.kubectl("delete", "rc", "rc")
 
 
+def test_daemonset_rollout_history_and_undo(cluster: Cluster) -> None:
+    apply(cluster, """
+        apiVersion: apps/v1
+        kind: DaemonSet
+        metadata: {name: hist}
+        spec:
+          selector: {matchLabels: {app: hist}}
+          template:
+            metadata: {labels: {app: hist}}
+            spec:
+              containers: [{name: app, image: "registry.k8s.io/pause:3.9"}]
+        """)
+    cluster.kubectl("rollout", "status", "ds/hist", "--timeout=30s", timeout=40)
+    cluster.kubectl("annotate", "ds/hist", "kubernetes.io/change-cause=to agnhost")
+    cluster.kubectl("set", "image", "ds/hist",
+                    "app=registry.k8s.io/e2e-test-images/agnhost:2.53")
+    cluster.kubectl("rollout", "status", "ds/hist", "--timeout=30s", timeout=40)
+
+    def history() -> list[list[str]]:
+        out = cluster.kubectl("rollout", "history", "ds/hist").stdout.strip().split("\n")
+        assert out[1].split() == ["REVISION", "CHANGE-CAUSE"], out
+        return [ln.split(None, 1) for ln in out[2:] if ln.strip()]
+
+    assert history() == [["1", "<none>"], ["2", "to agnhost"]]
+    one = cluster.kubectl("rollout", "history", "ds/hist", "--revision=1").stdout
+    assert "registry.k8s.io/pause:3.9" in one and "agnhost" not in one
+    revs = {r["revision"]: r for r in cluster.kubectl_json(
+        "get", "controllerrevisions", "-l", "app=hist")["items"]}
+    first_hash = revs[1]["metadata"]["labels"]["controller-revision-hash"]
+    assert revs[1]["metadata"]["name"] == f"hist-{first_hash}"
+    assert "rolled back" in cluster.kubectl("rollout", "undo", "ds/hist").stdout
+    cluster.kubectl("rollout", "status", "ds/hist", "--timeout=30s", timeout=40)
+    # the undo returned to revision 1's template: that revision is re-numbered 3
+    assert [r[0] for r in history()] == ["2", "3"]
+
+    def pods_on(hash_: str) -> bool:
+        pods = [p for p in cluster.kubectl_json("get", "pods", "-l", "app=hist")["items"]
+                if not p["metadata"].get("deletionTimestamp")]
+        return bool(pods) and all(
+            p["metadata"]["labels"]["controller-revision-hash"] == hash_
+            and p["spec"]["containers"][0]["image"] == "registry.k8s.io/pause:3.9"
+            for p in pods)
+
+    cluster.wait_for(lambda: pods_on(first_hash), what="pods back on the first revision")
+    cluster.kubectl("rollout", "undo", "ds/hist", "--to-revision=2")
+    cluster.kubectl("rollout", "status", "ds/hist", "--timeout=30s", timeout=40)
+    assert [r[0] for r in history()] == ["3", "4"]
+    cluster.kubectl("delete", "ds", "hist")
+
+
 def test_drain_blocked_by_pdb_then_allowed(cluster: Cluster) -> None:
     cluster.kubectl("create", "deployment", "guarded", "--image=registry.k8s.io/pause:3.9",
                     "--replicas=2")

@@ -250,7 +250,8 @@ class ControllerManager:
         if "daemonset" in on:
             self.controllers["daemonset"] = DaemonSetController(
                 own("daemonset"), daemonsets=self._inf("daemonsets.apps"), pods=self._inf("pods"),
-                nodes=self._inf("nodes"), recorder=self._recorder("daemonset-controller"))
+                nodes=self._inf("nodes"), revisions=self._inf("controllerrevisions.apps"),
+                recorder=self._recorder("daemonset-controller"))
         if "replicationcontroller" in on:
             self.controllers["replicationcontroller"] = ReplicationManager(
                 own("replicationcontroller"), replicasets=self._inf("replicationcontrollers"),
