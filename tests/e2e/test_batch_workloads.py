@@ -199,6 +199,47 @@ def test_daemonset_rollout_history_and_undo(cluster: Cluster) -> None:
     cluster.kubectl("delete", "ds", "hist")
 
 
+def test_apply_prune_with_the_default_allowlist(cluster: Cluster) -> None:
+    """``kubectl apply --prune -l`` without ``--prune-allowlist``: kubectl lists every kind
+    of its default allowlist (ConfigMap .. Job, CronJob, DaemonSet, StatefulSet, Ingress,
+    PVC/PV), so each must be served; objects left out of the new apply are deleted."""
+    objs = {
+        "configmap": """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: pr-cm, labels: {set: pr}}
+            data: {a: "1"}
+            """,
+        "service": """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: pr-svc, labels: {set: pr}}
+            spec: {selector: {app: pr}, ports: [{port: 80}]}
+            """,
+        "job": """
+            apiVersion: batch/v1
+            kind: Job
+            metadata: {name: pr-job, labels: {set: pr}}
+            spec:
+              suspend: true
+              template:
+                spec:
+                  restartPolicy: Never
+                  containers: [{name: c, image: busybox, command: ["true"]}]
+            """,
+    }
+    both = "---\n".join(textwrap.dedent(m) for m in objs.values())
+    cluster.kubectl("apply", "--prune", "-l", "set=pr", "-f", "-", input=both)
+    r = cluster.kubectl("apply", "--prune", "-l", "set=pr", "-f", "-",
+                        input=textwrap.dedent(objs["configmap"]))
+    assert "configmap/pr-cm unchanged" in r.stdout, r.stdout
+    assert "service/pr-svc pruned" in r.stdout and "job.batch/pr-job pruned" in r.stdout, \
+        r.stdout
+    assert cluster.kubectl("get", "svc", "pr-svc", check=False).returncode != 0
+    assert cluster.kubectl_json("get", "configmap", "pr-cm")["data"] == {"a": "1"}
+    cluster.kubectl("delete", "configmap", "pr-cm")
+
+
 def test_drain_blocked_by_pdb_then_allowed(cluster: Cluster) -> None:
     cluster.kubectl("create", "deployment", "guarded", "--image=registry.k8s.io/pause:3.9",
                     "--replicas=2")
@@ -284,7 +325,7 @@ def test_daemonset_behind_local_nodeport_on_every_node(netns_cluster: Cluster) -
         kind: Service
         metadata: {name: agent}
         spec:
-          type: NodePort
+          type: LoadBalancer
           externalTrafficPolicy: Local
           selector: {app: agent}
           ports: [{port: 80, targetPort: 8080, nodePort: 30090}]
@@ -296,8 +337,37 @@ def test_daemonset_behind_local_nodeport_on_every_node(netns_cluster: Cluster) -
     by_node = {p["spec"]["nodeName"]: p["metadata"]["name"] for p in pods}
     assert len(by_node) == 3  # one per node
     topo = Topology.load(c.data_dir / "netns.json")
+    hc = int(c.kubectl_json("get", "svc", "agent")["spec"]["healthCheckNodePort"])
+
+    def probe(ip: str) -> tuple[list[str], str, dict[str, Any]]:
+        """From the client namespace, in one exec: the NodePort answered 3 times, then
+        the healthCheckNodePort (status and body)."""
+        script = (f"for i in 1 2 3; do curl -s -m 1 http://{ip}:30090/hostname; echo; done; "
+                  f"curl -s -m 2 -w '\\n%{{http_code}}' http://{ip}:{hc}/")
+        lines = _kexec(c, "client", "sh", "-c", script).split("\n")
+        body = json.loads(lines[3]) if len(lines) > 4 and lines[3] else {}
+        return lines[:3], lines[-1], body
+
     for n in topo.nodes:
         want = by_node[n.name]
-        c.wait_for(lambda n=n, want=want: _kexec(c, "client", "curl", "-s", "-m", "2",
-                                                f"http://{n.ip}:30090/hostname") == want,
-                   what=f"NodePort on {n.name} answers from its own daemon pod", timeout=30)
+        # the node's NodePort answers from its own daemon pod, every time, and its
+        # healthCheckNodePort reports that one local endpoint
+        _hosts, _code, body = c.wait_for(
+            lambda n=n, want=want: (r := probe(n.ip))[0] == [want] * 3 and r[1] == "200" and r,
+            what=f"{n.name} answers from its own daemon pod", timeout=30)
+        assert body == {"service": {"namespace": "default", "name": "agent"},
+                        "localEndpoints": 1, "serviceProxyHealthy": True}, body
+    # a NoExecute taint the daemon pods do not tolerate: that node's pod leaves, and with
+    # it the node's health check (503, 0 local endpoints) and its NodePort traffic
+    gone = topo.nodes[-1]
+    c.kubectl("taint", "node", gone.name, "kubesvc-test=away:NoExecute")
+    try:
+        hosts, _code, body = c.wait_for(lambda: (r := probe(gone.ip))[1] == "503" and r,
+                                       timeout=30, what=f"{gone.name}'s health check fails")
+        assert body["localEndpoints"] == 0 and hosts == [""] * 3, (hosts, body)
+        assert probe(topo.nodes[0].ip)[1] == "200"
+        assert c.kubectl_json("get", "ds", "agent")["status"]["desiredNumberScheduled"] == 2
+    finally:
+        c.kubectl("taint", "node", gone.name, "kubesvc-test-")
+    c.wait_for(lambda: probe(gone.ip)[1] == "200", timeout=40,
+               what=f"{gone.name} runs a daemon pod again")
