@@ -8,6 +8,7 @@ commands (the process runtime runs a given command for any image); long-running 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -190,6 +191,116 @@ def test_cronjob_should_support_cronjob_api_operations(api: Api, ns: str) -> Non
     api.delete(cronjobs(ns), labelSelector=f"special-label={name}")
     poll(lambda: not api.list(cronjobs(ns), labelSelector=f"special-label={name}"),
          what="cronjobs deleted")
+
+
+# CronJob cases that wait on minute schedules run on a cluster of their own whose CronJob
+# controller clock runs 60 times faster (kubesvc up --cronjob-clock-rate 60): "*/1 * * * ?"
+# fires every second, upstream's 5-minute waits take 5 s.
+CRON_RATE = 60.0
+
+
+@pytest.fixture(scope="module")
+def fast_cron(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    from tests.e2e.conftest import start_cluster
+
+    c = start_cluster(tmp_path_factory.mktemp("cron60") / "data",
+                      "--cronjob-clock-rate", str(CRON_RATE), "--no-ingress")
+    try:
+        yield Api(c.kubeconfig)
+    finally:
+        c.stop()
+
+
+@pytest.fixture
+def cron_ns(fast_cron: Api, request: pytest.FixtureRequest) -> Iterator[str]:
+    from tests.conformance.conftest import case_namespace
+
+    with case_namespace(fast_cron, request) as name:
+        yield name
+
+
+def cronjob_body(name: str, policy: str, **spec: Any) -> dict[str, Any]:
+    """Upstream ``newTestCronJob`` with ``sleep 300`` pods."""
+    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name},
+            "spec": {"schedule": "*/1 * * * ?", "concurrencyPolicy": policy, **spec,
+                     "jobTemplate": {"spec": {"parallelism": 1, "completions": 1,
+                                              "backoffLimit": 1, "template": {"spec": {
+                                                  "restartPolicy": "OnFailure",
+                                                  "containers": [{
+                                                      "name": "c", "image": "busybox",
+                                                      "command": ["sleep", "300"]}]}}}}}}
+
+
+def active_jobs(api: Api, ns: str) -> list[dict[str, Any]]:
+    """Upstream ``filterActiveJobs``: the Jobs not finished."""
+    return [j for j in api.list(jobs(ns)) if not any(
+        c["type"] in ("Complete", "Failed") and c["status"] == "True"
+        for c in (j.get("status") or {}).get("conditions") or ())]
+
+
+def cron_active(api: Api, ns: str, name: str) -> list[dict[str, Any]]:
+    return list((api.get(cronjobs(ns, name)).get("status") or {}).get("active") or [])
+
+
+def consistently(pred: Any, seconds: float, what: str) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        assert pred(), what
+        time.sleep(0.2)
+
+
+def test_cronjob_should_schedule_multiple_jobs_concurrently(fast_cron: Api,
+                                                            cron_ns: str) -> None:
+    """[sig-apps] CronJob should schedule multiple jobs concurrently [Conformance]"""
+    api, ns = fast_cron, cron_ns
+    api.create(cronjobs(ns), cronjob_body("concurrent", "Allow"))
+    poll(lambda: len(cron_active(api, ns, "concurrent")) >= 2, timeout=30,
+         what="2 active jobs")
+    assert len(active_jobs(api, ns)) >= 2
+    api.delete(cronjobs(ns, "concurrent"))
+
+
+def test_cronjob_should_not_schedule_jobs_when_suspended(fast_cron: Api, cron_ns: str) -> None:
+    """[sig-apps] CronJob should not schedule jobs when suspended [Slow] [Conformance]"""
+    api, ns = fast_cron, cron_ns
+    api.create(cronjobs(ns), cronjob_body("suspended", "Allow", suspend=True))
+    consistently(lambda: not cron_active(api, ns, "suspended"), 300 / CRON_RATE,
+                 "no job scheduled")
+    assert not api.list(jobs(ns))
+    api.delete(cronjobs(ns, "suspended"))
+
+
+def test_cronjob_should_not_schedule_new_jobs_when_forbidconcurrent(fast_cron: Api,
+                                                                    cron_ns: str) -> None:
+    """[sig-apps] CronJob should not schedule new jobs when ForbidConcurrent [Slow]
+    [Conformance]"""
+    api, ns = fast_cron, cron_ns
+    api.create(cronjobs(ns), cronjob_body("forbid", "Forbid"))
+    poll(lambda: len(cron_active(api, ns, "forbid")) == 1, timeout=30, what="a job scheduled")
+    assert len(active_jobs(api, ns)) == 1
+    # several schedules pass (one a second here): still that one job
+    consistently(lambda: len(cron_active(api, ns, "forbid")) < 2
+                 and len(api.list(jobs(ns))) == 1, 180 / CRON_RATE, "no more jobs")
+    api.delete(cronjobs(ns, "forbid"))
+
+
+def test_cronjob_should_replace_jobs_when_replaceconcurrent(fast_cron: Api,
+                                                           cron_ns: str) -> None:
+    """[sig-apps] CronJob should replace jobs when ReplaceConcurrent [Conformance]"""
+    api, ns = fast_cron, cron_ns
+    api.create(cronjobs(ns), cronjob_body("replace", "Replace"))
+    poll(lambda: len(cron_active(api, ns, "replace")) == 1, timeout=30, what="a job scheduled")
+    first = active_jobs(api, ns)
+    assert len(first) == 1
+    old = first[0]["metadata"]["name"]
+
+    def replaced() -> bool:  # upstream ``waitForJobReplaced``
+        names = [j["metadata"]["name"] for j in api.list(jobs(ns))
+                 if not j["metadata"].get("deletionTimestamp")]
+        return len(names) == 1 and names[0] != old
+
+    poll(replaced, timeout=30, what=f"job {old} replaced by a new one")
+    api.delete(cronjobs(ns, "replace"))
 
 
 # -- daemon_set.go

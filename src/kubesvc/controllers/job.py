@@ -215,31 +215,19 @@ class JobController(QueueController):
         await self._remove_finalizers(pod_key, [pod])
 
     async def _remove_finalizers(self, key: str, pods: list[Obj]) -> set[str]:
-        """Drop the tracking finalizer; the UIDs of the pods that no longer hold it."""
+        """Drop the tracking finalizer with upstream's strategic-merge patch
+        (``$deleteFromPrimitiveList``, guarded by the pod's UID); the UIDs of the pods
+        that no longer hold it."""
         ns, _ = split_key(key)
         done: set[str] = set()
         for p in pods:
             md = meta(p)
-            try:
-                await self.client.patch(
-                    "pods", str(md["name"]),
-                    {"metadata": {"finalizers": ju.without_tracking_finalizer(p) or None,
-                                  "resourceVersion": md.get("resourceVersion")}},
-                    namespace=ns)
-            except errors.NotFound:
-                pass
-            except errors.Conflict:
-                # changed since we read it: look again with the newer copy
-                with contextlib.suppress(errors.NotFound):
-                    fresh = await self.client.get("pods", str(md["name"]), namespace=ns)
-                    if meta(fresh).get("uid") == md.get("uid") and \
-                            ju.has_tracking_finalizer(fresh):
-                        await self.client.patch(
-                            "pods", str(md["name"]),
-                            {"metadata": {
-                                "finalizers": ju.without_tracking_finalizer(fresh) or None,
-                                "resourceVersion": meta(fresh).get("resourceVersion")}},
-                            namespace=ns)
+            patch = {"metadata": {"uid": md.get("uid"),
+                                  "$deleteFromPrimitiveList/finalizers": [
+                                      ju.TRACKING_FINALIZER]}}
+            with contextlib.suppress(errors.NotFound, errors.Conflict):
+                await self.client.patch("pods", str(md["name"]), patch, namespace=ns,
+                                        patch_type="strategic")
             done.add(str(md.get("uid")))
         return done
 
