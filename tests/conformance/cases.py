@@ -539,5 +539,16 @@ STATEFULSET_CASES: tuple[Case, ...] = tuple(
          "should_list_patch_and_delete_a_collection_of_statefulsets"),
         ("should validate Statefulset Status endpoints",
          "should_validate_statefulset_status_endpoints"),
+    )) + tuple(
+    Case(f"[sig-apps] {_STS_D} {it}", _STS, ("Slow", "Conformance"), test=_STS_T + test,
+         note="a Python http.server serving the pod's /tmp/htdocs stands in for httpd; "
+              "kubectl exec moves its index.html away and back, as upstream")
+    for it, test in (
+        ("Scaling should happen in predictable order and halt if any stateful pod is "
+         "unhealthy [Slow]",
+         "scaling_should_happen_in_predictable_order_and_halt_if_any_stateful_pod_is_"
+         "unhealthy"),
+        ("Burst scaling should run to completion even with unhealthy pods [Slow]",
+         "burst_scaling_should_run_to_completion_even_with_unhealthy_pods"),
     ))
 CASES = (*CASES, *STATEFULSET_CASES)
