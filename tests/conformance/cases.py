@@ -539,6 +539,7 @@ STATEFULSET_CASES: tuple[Case, ...] = tuple(
          "should_list_patch_and_delete_a_collection_of_statefulsets"),
         ("should validate Statefulset Status endpoints",
          "should_validate_statefulset_status_endpoints"),
+        ("Should recreate evicted statefulset", "should_recreate_evicted_statefulset"),
     )) + tuple(
     Case(f"[sig-apps] {_STS_D} {it}", _STS, ("Slow", "Conformance"), test=_STS_T + test,
          note="a Python http.server serving the pod's /tmp/htdocs stands in for httpd; "

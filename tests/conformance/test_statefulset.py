@@ -3,7 +3,8 @@
 anew against it: rolling updates and roll backs, canary and phased rolling updates with a
 partition, the scale subresource, list/patch/delete-collection, and the status endpoints.
 The cases that make pods unhealthy with ``kubectl exec`` (predictable-order scaling, burst
-scaling) move the index.html a Python http.server serves away, as upstream does httpd's.
+scaling) move the index.html a Python http.server serves away, as upstream does httpd's;
+"recreate evicted" relies on the node agent rejecting a pod whose host port is taken.
 Run by pytest; uses :mod:`.framework` (the agnhost image stands in for httpd elsewhere).
 """
 
@@ -387,3 +388,54 @@ def test_burst_scaling_should_run_to_completion_even_with_unhealthy_pods(
          what="scaled down to 0 despite unhealthy pods")
     poll(lambda: int((api.get(apps(ns, name="ss")).get("status") or {}).get("replicas")
                      or 0) == 0, timeout=20, what="status.replicas 0")
+
+
+def test_should_recreate_evicted_statefulset(api: Api, sts_ns: str) -> None:
+    """[sig-apps] StatefulSet Basic StatefulSet functionality [StatefulSetBasic] Should
+    recreate evicted statefulset [Conformance]"""
+    ns, labels = sts_ns, {"foo": "bar", "baz": "blah"}
+    node = next(n["metadata"]["name"] for n in api.list(core(None, "nodes"))
+                if not (n.get("spec") or {}).get("unschedulable"))
+    conflict = {"hostPort": 21017, "containerPort": 21017, "name": "conflict"}
+    api.create(core(ns, "pods"), {"apiVersion": "v1", "kind": "Pod",
+                                  "metadata": {"name": "test-pod"},
+                                  "spec": {"nodeName": node, "containers": [{
+                                      "name": "webserver", "image": AGNHOST,
+                                      "args": ["pause"], "ports": [conflict]}]}})
+    poll(lambda: api.get(core(ns, "pods", "test-pod"))["status"].get("phase") == "Running",
+         timeout=30, what="test-pod running")
+    ss = new_statefulset("ss", 1, labels)
+    tspec = ss["spec"]["template"]["spec"]
+    tspec["containers"][0]["ports"] = [conflict]
+    tspec["nodeName"] = node
+    rv = str(api.get(core(ns, "pods"))["metadata"]["resourceVersion"])
+    seen: dict[str, Any] = {"uid": "", "deleted": False, "reason": ""}
+
+    def watch() -> None:
+        with contextlib.suppress(Exception):
+            for ev in api.watch(core(ns, "pods"), resource_version=rv, timeout=60):
+                pod = ev["object"]
+                if pod["metadata"]["name"] != "ss-0":
+                    continue
+                if ev["type"] == "DELETED":
+                    if seen["uid"]:
+                        seen["deleted"] = True
+                        return
+                    continue
+                seen["uid"] = pod["metadata"]["uid"]
+                seen["reason"] = (pod.get("status") or {}).get("reason") or seen["reason"]
+
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    api.create(apps(ns), ss)
+    poll(lambda: seen["deleted"], timeout=30,
+         what="ss-0 made and deleted at least once (rejected by the node)")
+    assert seen["reason"] == "NodePorts", seen
+    first_uid = seen["uid"]
+    api.delete(core(ns, "pods", "test-pod"), gracePeriodSeconds=0)
+
+    def recreated() -> bool:
+        pod = api.get(core(ns, "pods", "ss-0"))
+        return pod["status"].get("phase") == "Running" and pod["metadata"]["uid"] != first_uid
+
+    poll(recreated, timeout=60, interval=1, what="ss-0 recreated and running")
