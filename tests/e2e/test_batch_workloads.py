@@ -199,47 +199,6 @@ def test_daemonset_rollout_history_and_undo(cluster: Cluster) -> None:
     cluster.kubectl("delete", "ds", "hist")
 
 
-def test_apply_prune_with_the_default_allowlist(cluster: Cluster) -> None:
-    """``kubectl apply --prune -l`` without ``--prune-allowlist``: kubectl lists every kind
-    of its default allowlist (ConfigMap .. Job, CronJob, DaemonSet, StatefulSet, Ingress,
-    PVC/PV), so each must be served; objects left out of the new apply are deleted."""
-    objs = {
-        "configmap": """
-            apiVersion: v1
-            kind: ConfigMap
-            metadata: {name: pr-cm, labels: {set: pr}}
-            data: {a: "1"}
-            """,
-        "service": """
-            apiVersion: v1
-            kind: Service
-            metadata: {name: pr-svc, labels: {set: pr}}
-            spec: {selector: {app: pr}, ports: [{port: 80}]}
-            """,
-        "job": """
-            apiVersion: batch/v1
-            kind: Job
-            metadata: {name: pr-job, labels: {set: pr}}
-            spec:
-              suspend: true
-              template:
-                spec:
-                  restartPolicy: Never
-                  containers: [{name: c, image: busybox, command: ["true"]}]
-            """,
-    }
-    both = "---\n".join(textwrap.dedent(m) for m in objs.values())
-    cluster.kubectl("apply", "--prune", "-l", "set=pr", "-f", "-", input=both)
-    r = cluster.kubectl("apply", "--prune", "-l", "set=pr", "-f", "-",
-                        input=textwrap.dedent(objs["configmap"]))
-    assert "configmap/pr-cm unchanged" in r.stdout, r.stdout
-    assert "service/pr-svc pruned" in r.stdout and "job.batch/pr-job pruned" in r.stdout, \
-        r.stdout
-    assert cluster.kubectl("get", "svc", "pr-svc", check=False).returncode != 0
-    assert cluster.kubectl_json("get", "configmap", "pr-cm")["data"] == {"a": "1"}
-    cluster.kubectl("delete", "configmap", "pr-cm")
-
-
 def test_drain_blocked_by_pdb_then_allowed(cluster: Cluster) -> None:
     cluster.kubectl("create", "deployment", "guarded", "--image=registry.k8s.io/pause:3.9",
                     "--replicas=2")
