@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seconds without a node heartbeat before its node is NotReady and "
                          "its pods' endpoints not ready (default 40; netns-mode agents "
                          "renew their Lease every quarter of it)")
+    up.add_argument("--cronjob-clock-rate", type=float, default=1.0,
+                    help="testing knob: the CronJob controller's clock runs this many times "
+                         "faster than real time (default 1)")
 
     ex = sub.add_parser("exec", help="run a command inside a node or the client namespace "
                                      "of a netns cluster")

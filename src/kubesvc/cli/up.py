@@ -91,6 +91,7 @@ class UpOptions:
     pod_cidr: str | None = None
     max_pods: int | None = None
     node_monitor_grace_period: float = defaults.NODE_MONITOR_GRACE_PERIOD
+    cronjob_clock_rate: float = 1.0
     log_level: str = "info"
     encryption_provider_config: Path | None = None
     audit_log_path: Path | None = None
@@ -129,6 +130,7 @@ class UpOptions:
             pod_cidr=a.pod_cidr,
             max_pods=a.max_pods,
             node_monitor_grace_period=a.node_monitor_grace_period,
+            cronjob_clock_rate=a.cronjob_clock_rate,
             log_level=a.log_level,
             encryption_provider_config=a.encryption_provider_config,
             audit_log_path=a.audit_log_path,
@@ -249,7 +251,8 @@ class Cluster:
                 who.controller_manager, informers=shared, options=ControllerOptions(
                     lb_pools=list(o.lb_pools), node_grace_period=o.node_monitor_grace_period,
                     storage_root=o.data_dir / "storage", external_informers=True,
-                    root_ca=api.ca_pem, **certs.controller_options(api, o.serving)),
+                    root_ca=api.ca_pem, cronjob_clock_rate=o.cronjob_clock_rate,
+                    **certs.controller_options(api, o.serving)),
                 clients=who.controller)
             self._checks["controllers"] = controllers.synced
 
