@@ -23,7 +23,14 @@ from kubesvc.api.timefmt import rfc3339
 from kubesvc.client.protocol import Client
 from kubesvc.informers import Informer
 from kubesvc.ingress.haproxy import DataPlane
-from kubesvc.ingress.render import DEFAULT_CLASS_ANNOTATION, Inputs, Problem, Settings, render
+from kubesvc.ingress.layout import Layout
+from kubesvc.ingress.render import (
+    DEFAULT_CLASS_ANNOTATION,
+    Inputs,
+    Problem,
+    Settings,
+    render,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +69,7 @@ class IngressController:
         self._wake = asyncio.Event()
         self._synced = False
         self._reported: set[tuple[str, str, str, str]] = set()
+        self._layout: Layout | None = None  # the last applied: Services keep their backends
         self.applied = 0
         self.last_error = ""
         for inf in informers.values():
@@ -134,7 +142,7 @@ class IngressController:
     async def sync(self) -> None:
         start = time.monotonic()
         inputs = self.inputs()
-        out = render(inputs, self.settings)
+        out = render(inputs, self.settings, self._layout)
         by_key = {(i["metadata"].get("namespace", ""), i["metadata"]["name"]): i
                   for i in inputs.ingresses}
         problems = list(out.problems)
@@ -151,6 +159,7 @@ class IngressController:
                             ns, n, "ConfigRejected", str(exc)[:1000]))
                 raise
             self.applied += 1
+            self._layout = out.layout
             self.last_error = ""
         previous, self._reported = self._reported, set()
         for p in problems:  # each once while it lasts; again if it comes back
