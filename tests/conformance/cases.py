@@ -523,3 +523,8 @@ STATEFULSET_CASES: tuple[Case, ...] = tuple(
          "should_validate_statefulset_status_endpoints"),
     ))
 CASES = (*CASES, *STATEFULSET_CASES)
+
+# the ingress-controller-conformance scenarios (their own module; see its docstring)
+from tests.conformance.cases_ingress import INGRESS_CASES  # noqa: E402
+
+CASES = (*CASES, *INGRESS_CASES)
