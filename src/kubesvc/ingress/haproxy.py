@@ -177,9 +177,13 @@ async def _unix_command(path: Path, command: str, *, timeout: float = 2.0) -> st
 class HAProxy:
     """One HAProxy master under ``directory`` (its log: ``directory/haproxy.log``)."""
 
-    def __init__(self, directory: Path, *, binary: str, ready_timeout: float = 10.0) -> None:
+    def __init__(self, directory: Path, *, binary: str, ready_timeout: float = 10.0,
+                 netns: str = "") -> None:
+        """``netns``: run HAProxy in that named network namespace (``ip netns exec``); its
+        sockets and files stay under ``directory``, which every namespace sees."""
         self.dir = directory
         self.binary = binary
+        self.netns = netns
         self.ready_timeout = ready_timeout
         self.config_path = directory / "haproxy.cfg"
         self.master_socket = directory / "master.sock"
@@ -329,8 +333,9 @@ class HAProxy:
         self.master_socket.unlink(missing_ok=True)
         self.stats_socket.unlink(missing_ok=True)
         with (self.dir / "haproxy.log").open("ab") as logf:
+            prefix = ("ip", "netns", "exec", self.netns) if self.netns else ()
             self._proc = await asyncio.create_subprocess_exec(
-                self.binary, "-W", "-S", f"{self.master_socket},mode,600",
+                *prefix, self.binary, "-W", "-S", f"{self.master_socket},mode,600",
                 "-f", str(self.config_path), "-p", str(self.dir / "haproxy.pid"),
                 stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,
                 start_new_session=True)

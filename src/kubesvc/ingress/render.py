@@ -76,6 +76,7 @@ class Settings:
     stats_socket: str = ""  # default: CONFIG_DIR/haproxy.sock
     class_name: str = CLASS_NAME
     controller: str = CONTROLLER
+    bind: str = ""  # where HAProxy binds, when not ``address`` (netns: the node IP behind it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,10 +359,10 @@ def _config(settings: Settings, layout: Layout, backends: _Backends,
         "  timeout http-request 10s",
         "",
         "frontend ingress",
-        f"  bind {settings.address}:{settings.http_port}",
+        f"  bind {settings.bind or settings.address}:{settings.http_port}",
     ]
     if certs:
-        lines.append(f"  bind {settings.address}:{settings.https_port} ssl "
+        lines.append(f"  bind {settings.bind or settings.address}:{settings.https_port} ssl "
                      f"crt-list {settings.config_dir}/{CRT_LIST}")
         lines.append("  http-request set-header X-Forwarded-Proto https if { ssl_fc }")
     missing = "if !{ var(txn.vhost) -m found }"
