@@ -81,35 +81,36 @@ def parse_map(data: bytes) -> list[tuple[str, str]]:
     return rows
 
 
-def map_commands(path: str, old: list[tuple[str, str]], new: list[tuple[str, str]]
-                 ) -> list[str]:
-    """Runtime API commands turning an order-insensitive map ``old`` into ``new``."""
-    before, after = dict(old), dict(new)
-    cmds = [f"del map {path} {k}" for k in before if k not in after]
-    for k, v in after.items():
-        if k not in before:
-            cmds.append(f"add map {path} {k} {v}")
-        elif before[k] != v:
-            cmds.append(f"set map {path} {k} {v}")
+def _rows(lines: set[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in lines:
+        if line and not line.startswith("#"):
+            key, _, value = line.partition(" ")
+            out[key] = value
+    return out
+
+
+def map_commands(path: str, old: bytes, new: bytes, *, ordered: bool = False
+                 ) -> list[str] | None:
+    """Runtime API commands turning the map file ``old`` into ``new`` (set differences of
+    their lines: this runs on maps of thousands of entries), or None when an ``ordered``
+    one (``map_beg`` over keys ending in "/", longest first, where the first match wins)
+    must be replaced whole. ``del``/``set`` keep the others' order and ``add`` appends,
+    which is right for a new key unless a key that stays is a proper prefix of it at a "/"
+    (that one, earlier in the list, would shadow it): a new host, or a path under none of
+    the host's others, goes in as one ``add map``."""
+    old_lines, new_lines = set(old.decode().split("\n")), set(new.decode().split("\n"))
+    gone, came = _rows(old_lines - new_lines), _rows(new_lines - old_lines)
+    cmds = [f"del map {path} {k}" for k in gone if k not in came]
+    if ordered and any(k not in gone for k in came):
+        kept = set(_rows(old_lines & new_lines)) | (set(gone) & set(came))
+        for k in came:
+            if k not in gone and any(k[:i + 1] in kept for i in range(len(k) - 1)
+                                     if k[i] == "/"):
+                return None
+    for k, v in came.items():
+        cmds.append(f"{'set' if k in gone else 'add'} map {path} {k} {v}")
     return cmds
-
-
-def ordered_map_commands(path: str, old: list[tuple[str, str]], new: list[tuple[str, str]]
-                         ) -> list[str] | None:
-    """Commands for a ``map_beg`` map whose keys end with "/" (first match wins), or None
-    when it must be replaced whole. ``del``/``set`` keep the others' order and ``add``
-    appends, which is right for a new key unless a key that stays is a proper prefix of it
-    at a "/" (that one, earlier in the list, would shadow it): a new host, or a path under
-    none of the host's others, goes in as one ``add map``."""
-    before, after = dict(old), dict(new)
-    if [k for k, _ in new] != sorted(after, key=lambda k: (-len(k), k)):
-        return None  # not the order this reasons about
-    kept = {k for k in before if k in after}
-    for k in after:
-        if k not in before and any(k[:i + 1] in kept for i in range(len(k) - 1)
-                                   if k[i] == "/"):
-            return None
-    return map_commands(path, old, new)
 
 
 def _expect_ok(answer: str) -> None:
@@ -137,6 +138,36 @@ def split_servers(config: str) -> tuple[str, Servers]:
             continue
         skeleton.append(line)
     return "\n".join(skeleton), servers
+
+
+def server_changes(old: str, new: str) -> tuple[Servers, Servers] | None:
+    """The server slots whose lines differ between two configurations (before, after), or
+    None when anything else differs but comments (a structural change: a reload). Line by
+    line, no parsing of the rest: this runs on every change of thousands of lines."""
+    a, b = old.split("\n"), new.split("\n")
+    if len(a) != len(b):
+        return None
+    before: Servers = {}
+    after: Servers = {}
+    for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        if x == y:
+            continue
+        if x.lstrip().startswith("#") and y.lstrip().startswith("#"):
+            continue
+        if not (x.startswith("  server ") and y.startswith("  server ")):
+            return None
+        xs, ys = x.split(), y.split()
+        if xs[1] != ys[1]:
+            return None
+        j = i
+        while j > 0 and not a[j].startswith("backend "):
+            j -= 1
+        backend = a[j][8:].strip()
+        if not backend or b[j] != a[j]:
+            return None
+        before[(backend, xs[1])] = (xs[2], xs[3:] == ["disabled"])
+        after[(backend, ys[1])] = (ys[2], ys[3:] == ["disabled"])
+    return before, after
 
 
 def runtime_commands(old: Servers, new: Servers) -> list[str]:
@@ -190,7 +221,6 @@ class HAProxy:
         self.stats_socket = directory / "haproxy.sock"
         self._proc: asyncio.subprocess.Process | None = None
         self._current: tuple[str, dict[str, bytes]] | None = None
-        self._split: tuple[str, str, Servers] | None = None  # the current one's split_servers
         self.reloads = 0
         self.runtime_updates = 0
 
@@ -217,27 +247,21 @@ class HAProxy:
         old_config, old_files = self._current
         if _static(files) != _static(old_files):
             return False
-        if self._split is None or self._split[0] is not old_config:
-            self._split = (old_config, *split_servers(old_config))
-        _, old_skeleton, old = self._split
-        new_skeleton, new = split_servers(config)
-        if old_skeleton != new_skeleton:
+        diff = server_changes(old_config, config)
+        if diff is None:
             return False
         changed = {n: d for n, d in files.items() if old_files.get(n) != d}
         try:
-            await self._runtime(runtime_commands(old, new))  # servers before routes to them
+            await self._runtime(runtime_commands(*diff))  # servers before routes to them
             for name in sorted((n for n in changed if n.startswith(MAP_DIR)),
                                key=lambda n: (n.endswith(_LAST_MAP), n)):
                 path = self.dir / name
-                before, after = parse_map(old_files.get(name, b"")), parse_map(changed[name])
-                if name in ORDERED_MAPS:
-                    cmds = ordered_map_commands(str(path), before, after)
-                    if cmds is None:
-                        await self._replace_map(path, after)
-                    else:
-                        await self._runtime(cmds)
+                cmds = map_commands(str(path), old_files.get(name, b""), changed[name],
+                                    ordered=name in ORDERED_MAPS)
+                if cmds is None:
+                    await self._replace_map(path, parse_map(changed[name]))
                 else:
-                    await self._runtime(map_commands(str(path), before, after))
+                    await self._runtime(cmds)
         except (OSError, TimeoutError, HAProxyError) as exc:
             log.warning("ingress: runtime API update failed (%s); reloading", exc)
             return False
@@ -246,7 +270,6 @@ class HAProxy:
         tmp.write_text(config)
         tmp.replace(self.config_path)
         self._current = (config, dict(files))
-        self._split = (config, new_skeleton, new)
         self.runtime_updates += 1
         return True
 

@@ -25,8 +25,8 @@ class Layout:
     slots: Mapping[str, int] = field(default_factory=dict)  # every pooled "be_N" -> slots
 
     def backends(self) -> list[str]:
-        """The pool in configuration order."""
-        return sorted(self.slots, key=_index)
+        """The pool in configuration order (``slots`` is kept in it)."""
+        return list(self.slots)
 
 
 def slots(n: int) -> int:
@@ -42,10 +42,6 @@ def pool_size(used: int) -> int:
     return -(-want // 8) * 8
 
 
-def _index(name: str) -> int:
-    return int(name[3:]) if name[:3] == "be_" and name[3:].isdigit() else -1
-
-
 def plan(wanted: Mapping[str, int], previous: Layout | None) -> Layout:
     """The layout for ``wanted`` (Service-port key -> ready endpoints) given the last one."""
     prev = previous or Layout()
@@ -53,12 +49,12 @@ def plan(wanted: Mapping[str, int], previous: Layout | None) -> Layout:
     pool = dict(prev.slots)
     new = sorted(k for k in wanted if k not in assign)
     taken = set(assign.values())
-    free = [b for b in sorted(pool, key=_index) if b not in taken]
+    free = [b for b in pool if b not in taken]  # pool: be_0, be_1, ... in order
     if len(new) > len(free):
         size = pool_size(len(wanted))
         for i in range(len(pool), size):
             pool[f"be_{i}"] = 0
-        free = [b for b in sorted(pool, key=_index) if b not in taken]
+        free = [b for b in pool if b not in taken]
     for key, be in zip(new, free, strict=False):
         assign[key] = be
     count = {be: wanted[k] for k, be in assign.items()}

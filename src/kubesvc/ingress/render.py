@@ -38,7 +38,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,21 +126,31 @@ def _age_key(obj: Obj) -> tuple[str, str, str]:
             str(md.get("name") or ""))
 
 
-def is_ours(ing: Obj, classes: Sequence[Obj], settings: Settings) -> bool:
-    """Whether this controller serves ``ing`` (see the module docstring)."""
-    spec = ing.get("spec") or {}
-    name = spec.get("ingressClassName") or (_md(ing).get("annotations") or {}).get(
-        LEGACY_CLASS_ANNOTATION)
+def class_filter(classes: Sequence[Obj], settings: Settings) -> Callable[[Obj], bool]:
+    """Whether this controller serves an Ingress (see the module docstring), the classes
+    looked at once for all Ingresses of a render."""
     by_name = {_md(c).get("name"): c for c in classes}
-    if name:
+    defaults = sorted((c for c in classes if (_md(c).get("annotations") or {}).get(
+        DEFAULT_CLASS_ANNOTATION) == "true"), key=_age_key, reverse=True)
+    default_ours = bool(defaults and (defaults[0].get("spec") or {}).get("controller")
+                        == settings.controller)
+
+    def ours(ing: Obj) -> bool:
+        name = (ing.get("spec") or {}).get("ingressClassName") or (
+            _md(ing).get("annotations") or {}).get(LEGACY_CLASS_ANNOTATION)
+        if not name:
+            return default_ours
         cls = by_name.get(name)
         if cls is None:
             return bool(name == settings.class_name)
         return bool((cls.get("spec") or {}).get("controller") == settings.controller)
-    defaults = sorted((c for c in classes if (_md(c).get("annotations") or {}).get(
-        DEFAULT_CLASS_ANNOTATION) == "true"), key=_age_key, reverse=True)
-    return bool(defaults and (defaults[0].get("spec") or {}).get("controller")
-                == settings.controller)
+
+    return ours
+
+
+def is_ours(ing: Obj, classes: Sequence[Obj], settings: Settings) -> bool:
+    """Whether this controller serves ``ing`` (see the module docstring)."""
+    return class_filter(classes, settings)(ing)
 
 
 def normalize_prefix(path: str) -> str:
@@ -250,8 +260,8 @@ def render(inputs: Inputs, settings: Settings, previous: Layout | None = None) -
     """The configuration for ``inputs``; ``previous`` is the last applied output's
     ``layout`` (so that Services keep their backends and new ones take free ones)."""
     out = Rendered(config="")
-    ours = sorted((i for i in inputs.ingresses if is_ours(i, inputs.classes, settings)),
-                  key=_age_key)
+    wanted = class_filter(inputs.classes, settings)
+    ours = sorted((i for i in inputs.ingresses if wanted(i)), key=_age_key)
     backends = _Backends(inputs)
     routes: dict[tuple[str, bool, str], _Route] = {}
     default: str | None = None

@@ -18,7 +18,9 @@ from kubesvc.ingress.haproxy import (
     HAProxy,
     HAProxyError,
     find_haproxy,
+    map_commands,
     runtime_commands,
+    server_changes,
     split_servers,
 )
 from kubesvc.ingress.render import Inputs, Settings, render
@@ -174,6 +176,25 @@ def test_split_servers_and_runtime_commands() -> None:
         "set server a/s1 state maint",
         "set server a/s2 addr 127.0.0.2 port 80", "set server a/s2 state ready",
         "set server b/s1 addr ::2 port 81", "set server b/s1 state ready"]
+
+
+def test_server_changes_and_map_commands() -> None:
+    cfg = ("frontend f\n# a\nbackend a\n  server s1 127.0.0.1:80\n"
+           "  server s2 0.0.0.0:1 disabled\n")
+    new = cfg.replace("# a", "# b").replace("0.0.0.0:1 disabled", "127.0.0.2:80")
+    assert server_changes(cfg, new) == ({("a", "s2"): ("0.0.0.0:1", True)},
+                                        {("a", "s2"): ("127.0.0.2:80", False)})
+    assert server_changes(cfg, cfg.replace("frontend f", "frontend g")) is None
+    assert server_changes(cfg, cfg + "backend b\n") is None
+    old = b"# m\nh.com/a/ be_1\nh.com/ be_0\ng.com/ be_2\n"
+    got = map_commands("P", old, b"# m\nh.com/a/ be_1\nh.com/ be_3\nk.com/ be_4\n",
+                       ordered=True)
+    assert got is not None and sorted(got) == [
+        "add map P k.com/ be_4", "del map P g.com/", "set map P h.com/ be_3"]
+    # a longer prefix under a kept one would be shadowed by it if appended: replace whole
+    longer = b"# m\nh.com/a/b/ be_5\nh.com/a/ be_1\nh.com/ be_0\ng.com/ be_2\n"
+    assert map_commands("P", old, longer, ordered=True) is None
+    assert map_commands("P", old, longer) == ["add map P h.com/a/b/ be_5"]  # unordered: fine
 
 
 @needs_haproxy
