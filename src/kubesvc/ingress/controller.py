@@ -3,11 +3,13 @@
 It ensures the IngressClass ``kubesvc`` (controller ``kubesvc.io/ingress-haproxy``, the
 default class) exists, re-renders on any change of Ingresses, IngressClasses, Services,
 EndpointSlices or Secrets (changes within ``min_interval`` batch into one sync), applies
-the result, then writes ``status.loadBalancer.ingress`` = ``[{ip: ADDRESS}]`` on each
-Ingress it serves (and removes it from one that left its class). Problems (a bad TLS
-Secret, a configuration HAProxy refused, HAProxy not installed) become Warning Events on
-the Ingresses concerned and log lines; without a data plane the status stays empty. The
-informers are the caller's (shared in ``kubesvc up``).
+the result (rendered from the last applied output's backend layout, so that new routes
+and Services are runtime API updates, no reload), then writes
+``status.loadBalancer.ingress`` = ``[{ip: ADDRESS}]`` on each Ingress it serves (and
+removes it from one that left its class). Problems (a bad TLS Secret, a configuration
+HAProxy refused, HAProxy not installed) become Warning Events on the Ingresses concerned
+and log lines; without a data plane the status stays empty. The informers are the
+caller's (shared in ``kubesvc up``).
 """
 
 from __future__ import annotations
