@@ -553,3 +553,8 @@ STATEFULSET_CASES: tuple[Case, ...] = tuple(
          "burst_scaling_should_run_to_completion_even_with_unhealthy_pods"),
     ))
 CASES = (*CASES, *STATEFULSET_CASES)
+
+# the ingress-controller-conformance scenarios (their own module; see its docstring)
+from tests.conformance.cases_ingress import INGRESS_CASES  # noqa: E402
+
+CASES = (*CASES, *INGRESS_CASES)

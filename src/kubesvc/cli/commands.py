@@ -183,6 +183,12 @@ def _add_server(sub: Any) -> None:
                    "(default HOSTNAME_UUID)")
     s.add_argument("--write-kubeconfig", type=Path, default=None,
                    help="admin kubeconfig to write (default DATA_DIR/kubeconfig)")
+    s.add_argument("--ingress", action=argparse.BooleanOptionalAction, default=True,
+                   help="run the ingress controller while leader (class kubesvc, HAProxy; "
+                        "host mode only; one per cluster, under the leader election)")
+    s.add_argument("--ingress-address", default="",
+                   help="address HAProxy listens on (:80, :443) and Ingress status reports "
+                        "(default: the address just past the first LB pool)")
     _add_security(s)
 
 
