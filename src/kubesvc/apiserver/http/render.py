@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from kubesvc.api import tables
-from kubesvc.api.resources import ResourceInfo
+from kubesvc.api.apiextensions import model as crd_model
+from kubesvc.api.apiextensions import tables as crd_tables
+from kubesvc.api.resources import ResourceInfo, is_custom
 from kubesvc.apiserver.http.negotiation import Negotiated, encode
 
 
@@ -28,6 +30,47 @@ def _partial(obj: dict[str, Any], version: str) -> dict[str, Any]:
     }
 
 
+def needs_conversion(info: ResourceInfo) -> bool:
+    """A custom resource served in a version other than its storage version (None
+    conversion: only ``apiVersion`` changes)."""
+    return is_custom(info) and info.extra.get("storageVersion") != info.version
+
+
+def convert_out(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
+    if obj.get("apiVersion") == info.api_version:
+        return obj
+    return {**obj, "apiVersion": info.api_version}
+
+
+def _custom_table(info: ResourceInfo, objs: list[dict[str, Any]], *, neg: Negotiated,
+                  include_object: str, list_meta: dict[str, Any]) -> dict[str, Any]:
+    d = crd_model.for_info(info)
+    cols = d.versions[info.version].columns if d is not None and info.version in d.versions \
+        else ()
+    include = tables.validate_include_object(include_object)
+    av = f"meta.k8s.io/{neg.version}"
+    rows = []
+    for o in objs:
+        row: dict[str, Any] = {"cells": crd_tables.cells(cols, o)}
+        if include == "None":
+            row["object"] = None
+        elif include == "Object":
+            row["object"] = o
+        else:
+            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": av,
+                             "metadata": o.get("metadata") or {}}
+        rows.append(row)
+    meta: dict[str, Any] = {}
+    if list_meta.get("resourceVersion"):
+        meta["resourceVersion"] = str(list_meta["resourceVersion"])
+    if list_meta.get("continue"):
+        meta["continue"] = str(list_meta["continue"])
+    if list_meta.get("remainingItemCount") is not None:
+        meta["remainingItemCount"] = int(list_meta["remainingItemCount"])
+    return {"kind": "Table", "apiVersion": av, "metadata": meta,
+            "columnDefinitions": crd_tables.column_definitions(cols), "rows": rows}
+
+
 def table(
     info: ResourceInfo,
     objs: list[dict[str, Any]],
@@ -36,6 +79,11 @@ def table(
     include_object: str,
     list_meta: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    if is_custom(info):
+        if needs_conversion(info):
+            objs = [convert_out(info, o) for o in objs]
+        return _custom_table(info, objs, neg=neg, include_object=include_object,
+                             list_meta=list_meta or {})
     return tables.to_table(
         info.key, objs, include_object=include_object, list_meta=list_meta or {},
         api_version=f"meta.k8s.io/{neg.version}",
@@ -45,6 +93,8 @@ def table(
 def render_object(
     info: ResourceInfo, obj: dict[str, Any], neg: Negotiated, *, include_object: str
 ) -> bytes:
+    if needs_conversion(info) and obj.get("kind") not in ("Status", "Scale"):
+        obj = convert_out(info, obj)
     if neg.kind == "table" and obj.get("kind") != "Status":
         md = obj.get("metadata") or {}
         meta = {"resourceVersion": md["resourceVersion"]} if "resourceVersion" in md else {}
@@ -58,6 +108,9 @@ def render_object(
 def render_list(
     info: ResourceInfo, lst: dict[str, Any], neg: Negotiated, *, include_object: str
 ) -> bytes:
+    if needs_conversion(info):
+        lst = {**lst, "apiVersion": info.api_version,
+               "items": [convert_out(info, o) for o in lst.get("items") or []]}
     if neg.kind == "table":
         return encode(table(info, lst.get("items") or [], neg=neg,
                             include_object=include_object, list_meta=lst.get("metadata")))
