@@ -277,11 +277,11 @@ def test_python_custom_objects_api(server: ServerThread, crd: str) -> None:
 
 
 def test_watch_sees_changes(http: Http, crd: str) -> None:
-    code, lst = http.json("GET", "/apis/stable.example.com/v1/namespaces/default/crontabs")
+    _code, lst = http.json("GET", "/apis/stable.example.com/v1/namespaces/default/crontabs")
     rv = lst["metadata"]["resourceVersion"]
     http.json("POST", "/apis/stable.example.com/v1/namespaces/default/crontabs",
               yaml.safe_load(CR.replace("my-cron", "watched")))
-    status, _, raw = http.request(
+    _status, _, raw = http.request(
         "GET", "/apis/stable.example.com/v1/namespaces/default/crontabs"
         f"?watch=1&resourceVersion={rv}&timeoutSeconds=1")
     events = [json.loads(line) for line in raw.splitlines() if line.strip()]

@@ -62,7 +62,7 @@ def compile_error(expr: str) -> str:
 
 
 def _to_cel(v: Any) -> Any:
-    from celpy import json_to_cel
+    from celpy.adapter import json_to_cel
 
     return json_to_cel(v)
 

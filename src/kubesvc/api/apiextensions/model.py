@@ -139,14 +139,14 @@ def definition(crd: Mapping[str, Any]) -> Definition | None:
     )
     for vname in sorted_versions(v for v, ver in versions.items() if ver.served):
         ver = versions[vname]
-        subs: tuple[str, ...] = ()
+        served_subs: tuple[str, ...] = ()
         if ver.status:
-            subs += ("status",)
+            served_subs += ("status",)
         if ver.scale is not None:
-            subs += ("scale",)
+            served_subs += ("scale",)
         d.infos.append(ResourceInfo(
             group, vname, d.kind, d.plural, d.singular, d.namespaced, d.short_names,
-            d.categories, verbs=CR_VERBS, subresources=subs,
+            d.categories, verbs=CR_VERBS, subresources=served_subs,
             extra={"crd": d.name, "storage": "true" if vname == storage else "",
                    "storageVersion": storage},
         ))

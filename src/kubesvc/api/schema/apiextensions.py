@@ -7,13 +7,13 @@ only ``_dsl``. Field descriptions are kept to what ``kubectl explain`` needs mos
 from __future__ import annotations
 
 from kubesvc.api.schema._dsl import (
-    B,
     BYTES,
     F64,
     I32,
     I64,
-    M,
     OPEN,
+    B,
+    M,
     S,
     T,
     arr,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kubesvc.api.resources import ResourceInfo, by_gvr
+
 _NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
 
 

@@ -16,8 +16,7 @@ from kubesvc import errors
 from kubesvc.api import patch as apipatch
 from kubesvc.api.jsonvalue import deep_copy
 from kubesvc.api.objects import Obj, ensure_meta, resource_version
-from kubesvc.api.resources import ResourceInfo
-from kubesvc.api.resources import is_custom
+from kubesvc.api.resources import ResourceInfo, is_custom
 from kubesvc.apiserver.registry import fieldvalidation
 from kubesvc.apiserver.registry.codec import conflict, decode, not_found
 from kubesvc.client.protocol import PatchType
