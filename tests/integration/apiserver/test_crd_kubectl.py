@@ -289,6 +289,25 @@ def test_watch_sees_changes(http: Http, crd: str) -> None:
                                     for e in events]
 
 
+def test_rbac_resource_is_the_plural(kubectl: Kubectl, server: ServerThread, crd: str) -> None:
+    carol = server.server.tokens.issue("carol", groups=("devs",))
+    r = kubectl("--token", carol, "get", "crontabs", check=False)
+    assert ('crontabs.stable.example.com is forbidden: User "carol" cannot list resource '
+            '"crontabs" in API group "stable.example.com" in the namespace "default"') \
+        in r.stderr
+    kubectl("create", "role", "cron-reader", "--verb=get,list",
+            "--resource=crontabs.stable.example.com")
+    kubectl("create", "rolebinding", "carol-cron", "--role=cron-reader", "--user=carol")
+    deadline = time.monotonic() + 5
+    while kubectl("--token", carol, "get", "crontabs", check=False).returncode != 0:
+        assert time.monotonic() < deadline, "binding never took effect"
+        time.sleep(0.05)
+    r = kubectl("--token", carol, "delete", "crontab", "my-cron", check=False)
+    assert ('crontabs.stable.example.com "my-cron" is forbidden: User "carol" cannot delete '
+            'resource "crontabs" in API group "stable.example.com" in the namespace '
+            '"default"') in r.stderr
+
+
 def test_delete_crd_removes_objects(kubectl: Kubectl, http: Http, crd: str) -> None:
     kubectl("delete", "crd", crd, "--timeout=20s")
     deadline = time.monotonic() + 10

@@ -51,6 +51,23 @@ class Version:
     deprecation_warning: str | None = None
     selectable_fields: tuple[str, ...] = ()
 
+    @property
+    def has_defaults(self) -> bool:
+        """Whether the schema declares any ``default`` (objects read from storage then get
+        them too, as upstream's decoder applies defaults on every read)."""
+        return self.schema is not None and _any_default(self.schema)
+
+
+def _any_default(s: Any) -> bool:
+    if isinstance(s, Mapping):
+        if "default" in s:
+            return True
+        return any(_any_default(s.get(k)) for k in ("properties", "items",
+                                                     "additionalProperties")) or (
+            isinstance(s.get("properties"), Mapping)
+            and any(_any_default(v) for v in s["properties"].values()))
+    return False
+
 
 @dataclass(slots=True)
 class Definition:

@@ -2,7 +2,7 @@
 ``apiextensions-apiserver/pkg/apiserver/schema/pruning``), unless the schema says
 ``x-kubernetes-preserve-unknown-fields: true`` there. At the root (and in
 ``x-kubernetes-embedded-resource`` objects) ``apiVersion``, ``kind`` and ``metadata`` are
-kept; ``metadata`` is pruned by the registry's ObjectMeta handling, not here.
+kept, and ``metadata`` is pruned to ObjectMeta's fields.
 
 :func:`prune` mutates the object and returns the dropped paths (``spec.foo``), which are
 what ``fieldValidation=Strict|Warn`` reports as ``unknown field "spec.foo"``. Called by
@@ -15,6 +15,12 @@ from collections.abc import Mapping
 from typing import Any
 
 _META_FIELDS = ("apiVersion", "kind", "metadata")
+#: ObjectMeta's fields: anything else under a root or embedded ``metadata`` is pruned
+OBJECT_META_FIELDS = frozenset({
+    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+    "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
+    "annotations", "ownerReferences", "finalizers", "managedFields",
+})
 
 
 def prune(obj: Any, schema: Mapping[str, Any] | None, *, root: bool = True) -> list[str]:
@@ -37,6 +43,11 @@ def _prune(v: Any, s: Mapping[str, Any], path: str, out: list[str], *, root: boo
         preserve = bool(s.get("x-kubernetes-preserve-unknown-fields"))
         for k in list(v):
             if keep_meta and k in _META_FIELDS:
+                md = v[k]
+                if k == "metadata" and isinstance(md, dict):
+                    for mk in [mk for mk in md if mk not in OBJECT_META_FIELDS]:
+                        out.append(_join(_join(path, k), mk))
+                        del md[mk]
                 continue
             sub = props.get(k)
             if isinstance(sub, Mapping):

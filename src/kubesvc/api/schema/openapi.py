@@ -552,3 +552,26 @@ def parse_gv_path(path: str) -> tuple[str, str]:
     if gv not in served_group_versions():
         raise KeyError(path)
     return gv
+
+
+def openapi_v2_json() -> bytes:
+    """``/openapi/v2`` as JSON: a Swagger 2.0 document whose ``definitions`` hold the
+    served custom resources' schemas (and what they reference), so clients that read v2
+    (upstream's e2e framework, older tools) find published CRDs. Built-in kinds are
+    published in v3 only. Cached until the served custom resources change."""
+    return _openapi_v2_json(resources.generation())
+
+
+@functools.lru_cache(maxsize=4)
+def _openapi_v2_json(generation: int) -> bytes:
+    custom: dict[str, Schema] = {}
+    for group, version in sorted({(r.group, r.version) for r in resources.served()
+                                  if resources.is_custom(r)}):
+        custom.update(_custom_components(group, version))
+    names = _closure({n for n in _refs(custom) if n not in custom})
+    defs = {n: COMPONENTS[n] for n in names} | custom
+    text = json.dumps({"swagger": "2.0", "info": {"title": "Kubernetes",
+                                                  "version": "v1.32.0"},
+                       "paths": {}, "definitions": dict(sorted(defs.items()))},
+                      sort_keys=True, separators=(",", ":"))
+    return text.replace('"' + REF_PREFIX, '"#/definitions/').encode()

@@ -8,9 +8,12 @@ Called by :mod:`.crud` and :mod:`.watch`.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
+
 from kubesvc.api import tables
+from kubesvc.api.apiextensions import defaulting as crd_defaulting
 from kubesvc.api.apiextensions import model as crd_model
 from kubesvc.api.apiextensions import tables as crd_tables
 from kubesvc.api.resources import ResourceInfo, is_custom
@@ -32,11 +35,25 @@ def _partial(obj: dict[str, Any], version: str) -> dict[str, Any]:
 
 def needs_conversion(info: ResourceInfo) -> bool:
     """A custom resource served in a version other than its storage version (None
-    conversion: only ``apiVersion`` changes)."""
-    return is_custom(info) and info.extra.get("storageVersion") != info.version
+    conversion: only ``apiVersion`` changes), or whose schema has defaults (applied to
+    what storage holds on every read, as upstream's decoder does)."""
+    if not is_custom(info):
+        return False
+    if info.extra.get("storageVersion") != info.version:
+        return True
+    d = crd_model.for_info(info)
+    return d is not None and info.version in d.versions and \
+        d.versions[info.version].has_defaults
 
 
 def convert_out(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
+    """The stored custom object as the request's version serves it: its ``apiVersion``,
+    and the version schema's defaults (on a copy)."""
+    d = crd_model.for_info(info)
+    ver = d.versions.get(info.version) if d is not None else None
+    if ver is not None and ver.has_defaults and obj.get("kind") != "Status":
+        obj = copy.deepcopy(obj)
+        crd_defaulting.apply(obj, ver.schema)
     if obj.get("apiVersion") == info.api_version:
         return obj
     return {**obj, "apiVersion": info.api_version}

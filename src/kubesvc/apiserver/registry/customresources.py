@@ -68,19 +68,13 @@ class CustomResourceStrategy(Strategy):
                 obj["apiVersion"] = d.storage_api_version
         _request_version.set(version)
         ver = d.versions[version]
-        unknown = [] if ver.schema is None else pruning.prune(obj, ver.schema)
-        md = obj.get("metadata")
-        if isinstance(md, dict):
-            unknown.extend(f"metadata.{k}" for k in list(md) if k not in _META_FIELDS)
+        unknown = pruning.prune(obj, ver.schema or _OPEN)
         if unknown and field_validation == "Strict":
             raise errors.BadRequest(message=apifields.decode_error_message(
                 f"{d.group}/{version}", d.kind,
                 apifields.strict_decoding_message([f".{p}" for p in unknown])))
         if unknown and field_validation == "Warn" and warnings is not None:
             warnings.extend(apifields.warning_messages([f".{p}" for p in unknown]))
-        if isinstance(md, dict):
-            for k in [k for k in md if k not in _META_FIELDS]:
-                del md[k]
         defaulting.apply(obj, ver.schema)
 
     # -- create
@@ -175,11 +169,7 @@ class CustomResourceStrategy(Strategy):
         jsonpath.set_field(obj, scale.spec_replicas_path, replicas)
 
 
-_META_FIELDS = frozenset({
-    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
-    "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
-    "annotations", "ownerReferences", "finalizers", "managedFields",
-})
+_OPEN = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 
 
 def _content(obj: Obj, *, status: bool) -> dict[str, Any]:
