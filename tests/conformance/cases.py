@@ -523,3 +523,8 @@ STATEFULSET_CASES: tuple[Case, ...] = tuple(
          "should_validate_statefulset_status_endpoints"),
     ))
 CASES = (*CASES, *STATEFULSET_CASES)
+
+# CustomResourceDefinitions (issue 24; their own module, see its docstring)
+from tests.conformance.cases_crd import CRD_CASES  # noqa: E402
+
+CASES = (*CASES, *CRD_CASES)

@@ -183,6 +183,10 @@ class _Ops:
             self.schema = _component_name(r)
             self.gvk = {"group": r.group, "kind": r.kind, "version": r.version}
         self.suffix = sub[:1].upper() + sub[1:] if sub else ""
+        # custom resources take no strategic merge patch (kubectl apply reads this to pick
+        # a JSON merge patch for them)
+        self.patch_types = tuple(t for t in PATCH_CONTENT_TYPES
+                                 if not (resources.is_custom(r) and "strategic" in t))
 
     def op(
         self,
@@ -234,7 +238,7 @@ class _Ops:
                 body={
                     "content": {
                         t: {"schema": {"$ref": REF_PREFIX + M + "Patch"}}
-                        for t in PATCH_CONTENT_TYPES
+                        for t in self.patch_types
                     },
                     "required": True,
                 },
