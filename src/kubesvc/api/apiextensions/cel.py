@@ -10,11 +10,12 @@ failed rule is ``Invalid value: "<type>": <message>`` at the node's path (or its
 ``fieldPath``), the message being ``message``, else the evaluated ``messageExpression``,
 else ``failed rule: <rule>``; ``reason`` picks the cause type as upstream.
 
-Limits of the library (documented in the README): cel-python implements the CEL standard
-definitions (macros, ``size``, ``matches``, string/list/map functions, timestamps and
-durations) but not the Kubernetes CEL libraries (``isSorted``, ``url()``, ``ip()``,
-``quantity()``, ``format`` ...) nor upstream's cost estimation; a rule calling one of them
-fails to compile, and a CRD carrying it is refused with that compilation error.
+Limits of the library (documented in the README): it implements the CEL standard
+definitions (macros ``has``/``all``/``exists``/``map``/``filter``, ``size``, ``matches``,
+string/list/map functions, timestamps and durations) but not the Kubernetes CEL libraries
+(``isSorted``, ``url()``, ``ip()``, ``quantity()``, ``format`` ...) nor upstream's cost
+estimation or type checking: an unknown function is only found when a rule runs (then the
+object is refused with the evaluation error), not when the CRD is written.
 """
 
 from __future__ import annotations
@@ -41,15 +42,14 @@ class CompileError(ValueError):
 
 @lru_cache(maxsize=1024)
 def _program(expr: str) -> Any:
-    import celpy
+    import cel as celib  # common-expression-language
 
-    env = celpy.Environment()
     try:
-        ast = env.compile(expr)
-    except Exception as exc:  # celpy raises its parser's own errors
-        raise CompileError(str(exc).strip().splitlines()[0] if str(exc).strip() else
-                           type(exc).__name__) from exc
-    return env.program(ast)
+        return celib.compile(expr)
+    except Exception as exc:  # a ValueError with the parser's report
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        raise CompileError(first.split(": ", 1)[-1] if "ERROR:" in first else first) from exc
 
 
 def compile_error(expr: str) -> str:
@@ -61,17 +61,18 @@ def compile_error(expr: str) -> str:
     return ""
 
 
-def _to_cel(v: Any) -> Any:
-    from celpy.adapter import json_to_cel
-
-    return json_to_cel(v)
-
-
 def _eval(expr: str, self_v: Any, old_v: Any) -> Any:
-    act = {"self": _to_cel(self_v)}
+    act = {"self": self_v}
     if old_v is not _NO_OLD:
-        act["oldSelf"] = _to_cel(old_v)
-    return _program(expr).evaluate(act)
+        act["oldSelf"] = old_v
+    try:
+        return _program(expr).execute(act)
+    except KeyError as exc:  # a field the object does not have
+        raise EvalError(f"no such key: {exc.args[0] if exc.args else ''}") from exc
+
+
+class EvalError(ValueError):
+    pass
 
 
 def _type_word(s: Mapping[str, Any], v: Any) -> str:
@@ -141,10 +142,9 @@ def _check(rule: Mapping[str, Any], s: Mapping[str, Any], v: Any, old: Any, path
     except Exception as exc:  # an evaluation error (a missing field, a type mismatch)
         out.append(f.invalid(where, _type_word(s, v), f"{exc.args[0] if exc.args else exc}"))
         return
-    if result is True or (hasattr(result, "__bool__") and type(result).__name__ == "BoolType"
-                          and bool(result)):
+    if result is True:
         return
-    if not (type(result).__name__ == "BoolType" or isinstance(result, bool)):
+    if not isinstance(result, bool):
         out.append(f.invalid(where, _type_word(s, v),
                              f"rule returned a non-boolean value: {result!s}"))
         return
