@@ -5,7 +5,7 @@ runs them in-process too): naming (``acceptedNames``, ``NamesAccepted``), establ
 One loop per registry: list the CRDs in the store, reconcile, then watch the CRD prefix
 and reconcile again on every change (so every API server on one etcd serves the same
 custom resources). A reconcile decides each CRD's names against the CRDs of its group
-created before it (:func:`kubesvc.api.apiextensions.model.naming_status`), writes the
+(:func:`kubesvc.api.apiextensions.model.naming_status`; names a CRD holds stay its own), writes the
 status when it changed (compare-and-swap on the stored object), and publishes the
 definitions of the established CRDs (:func:`~kubesvc.api.apiextensions.model.publish`):
 discovery, OpenAPI, paths and the CR strategy read them from there. A CRD being deleted
@@ -51,13 +51,14 @@ class CrdController:
         crds = [decode(kv) for kv in page.items]
         crds.sort(key=lambda c: (str(ensure_meta(c).get("creationTimestamp") or ""),
                                  str(ensure_meta(c).get("name") or "")))
-        decided: list[Obj] = []
         defs: list[model.Definition] = []
-        for crd in crds:
-            status = self._status(crd, decided)
+        for i, crd in enumerate(crds):
+            # against every other CRD's names as they stand (a CRD keeps names it already
+            # holds; of two new ones the older, then the first by name, wins)
+            status = self._status(crd, crds[:i] + crds[i + 1:])
             if status != (crd.get("status") or {}):
-                crd = await self._write_status(crd, status) or crd
-            decided.append(crd)
+                crd = await self._write_status(crd, status) or {**crd, "status": status}
+                crds[i] = crd
             if model.established(crd):
                 d = model.definition(crd)
                 if d is not None:
@@ -66,10 +67,10 @@ class CrdController:
                 self._cleanup(crd)
         model.publish(defs)
 
-    def _status(self, crd: Obj, decided: list[Obj]) -> dict[str, Any]:
+    def _status(self, crd: Obj, others: list[Obj]) -> dict[str, Any]:
         old = crd.get("status") or {}
         status: dict[str, Any] = deep_copy(old)
-        accepted, ok, reason, message = model.naming_status(crd, decided)
+        accepted, ok, reason, message = model.naming_status(crd, others)
         status["acceptedNames"] = accepted
         now = rfc3339(self.reg.now())
         conds = list(status.get("conditions") or [])
