@@ -312,7 +312,7 @@ def test_crd_publish_openapi_works_for_multiple_crds_of_same_group_but_different
     assert _definition(api, crd, "v3") is not None
 
 
-def test_crd_publish_openapi_works_for_multiple_crds_of_same_group_and_version_but_different_kinds(  # noqa: E501
+def test_crd_publish_openapi_works_for_multiple_crds_of_same_group_and_version_but_different_kinds(
         api: Api, made: list[str]) -> None:
     """[sig-api-machinery] CustomResourcePublishOpenAPI [Privileged:ClusterAdmin] works for
     multiple CRDs of same group and version but different kinds"""

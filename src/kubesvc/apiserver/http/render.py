@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-
 from kubesvc.api import tables
 from kubesvc.api.apiextensions import defaulting as crd_defaulting
 from kubesvc.api.apiextensions import model as crd_model
