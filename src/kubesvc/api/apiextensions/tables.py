@@ -1,13 +1,15 @@
 """The Table of custom resources (upstream's CRD ``tableconvertor``): a Name column, then
 the version's ``additionalPrinterColumns`` (each cell the first value its JSONPath
-finds; ``string`` columns print it as text, others keep the JSON value; nothing found is
-``null``), or, for a version without columns, Name and Age (``metadata.creationTimestamp``
-as a ``date``, which kubectl shows as an age). Called by the API server's Table
+finds; ``string`` columns print it as text, ``integer``/``number``/``boolean`` keep a value
+of that JSON type, ``date`` turns an RFC 3339 string into an age such as ``5m``
+(``<invalid>`` when it does not parse), anything else or nothing found is ``null``), or,
+for a version without columns, Name and Age (``metadata.creationTimestamp``). Called by the API server's Table
 rendering; pure.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,6 +17,8 @@ import orjson
 
 from kubesvc.api.apiextensions import jsonpath
 from kubesvc.api.apiextensions.model import Column
+from kubesvc.api.tables.common import human_duration
+from kubesvc.api.timefmt import parse_time
 
 _NAME_DESC = ("Name must be unique within a namespace. Is required when creating resources, "
               "although some resources may allow a client to request the generation of an "
@@ -43,7 +47,27 @@ def column_definitions(cols: Sequence[Column]) -> list[dict[str, Any]]:
     return out
 
 
-def cells(cols: Sequence[Column], obj: Mapping[str, Any]) -> list[Any]:
+def _cell(ctype: str, value: Any, now: float) -> Any:
+    """Upstream's ``cellForJSONValue``."""
+    if value is None or isinstance(value, bool) and ctype in ("integer", "number"):
+        return None
+    if ctype == "integer" and isinstance(value, int | float):
+        return int(value)
+    if ctype == "number" and isinstance(value, int | float):
+        return value
+    if ctype == "boolean" and isinstance(value, bool):
+        return value
+    if ctype == "date" and isinstance(value, str):
+        t = parse_time(value)
+        if t is None:
+            return "<invalid>"
+        return human_duration(now - t.timestamp())
+    return None
+
+
+def cells(cols: Sequence[Column], obj: Mapping[str, Any], *, now: float | None = None
+          ) -> list[Any]:
+    ref = time.time() if now is None else now
     md = obj.get("metadata") or {}
     out: list[Any] = [str(md.get("name") or "")]
     for c in columns(cols):
@@ -65,5 +89,5 @@ def cells(cols: Sequence[Column], obj: Mapping[str, Any]) -> list[Any]:
             else:
                 out.append(str(value))
         else:
-            out.append(value)
+            out.append(_cell(c.type, value, ref))
     return out

@@ -276,7 +276,12 @@ def test_table_cells_and_default_columns() -> None:
            "spec": {"image": "i", "replicas": 2}}
     assert tables.cells(cols, obj) == ["w", "i", 2, None]
     assert [c["name"] for c in tables.column_definitions(())] == ["Name", "Age"]
-    assert tables.cells((), obj) == ["w", "2024-01-01T00:00:00Z"]
+    jan1 = 1704067200.0  # 2024-01-01T00:00:00Z
+    assert tables.cells((), obj, now=jan1 + 300) == ["w", "5m"]
+    typed = (model.Column("N", "integer", ".spec.image"),
+             model.Column("B", "boolean", ".spec.replicas"),
+             model.Column("D", "date", ".spec.image"))
+    assert tables.cells(typed, obj, now=jan1) == ["w", None, None, "<invalid>"]
 
 
 def test_naming_conflicts_and_definition() -> None:
