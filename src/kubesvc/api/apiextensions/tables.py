@@ -49,7 +49,7 @@ def column_definitions(cols: Sequence[Column]) -> list[dict[str, Any]]:
 
 def _cell(ctype: str, value: Any, now: float) -> Any:
     """Upstream's ``cellForJSONValue``."""
-    if value is None or isinstance(value, bool) and ctype in ("integer", "number"):
+    if value is None or (isinstance(value, bool) and ctype in ("integer", "number")):
         return None
     if ctype == "integer" and isinstance(value, int | float):
         return int(value)
