@@ -3,8 +3,8 @@ the version's ``additionalPrinterColumns`` (each cell the first value its JSONPa
 finds; ``string`` columns print it as text, ``integer``/``number``/``boolean`` keep a value
 of that JSON type, ``date`` turns an RFC 3339 string into an age such as ``5m``
 (``<invalid>`` when it does not parse), anything else or nothing found is ``null``), or,
-for a version without columns, Name and Age (``metadata.creationTimestamp``). Called by the API server's Table
-rendering; pure.
+for a version without columns, Name and Age (``metadata.creationTimestamp``). Called by
+the API server's Table rendering; pure.
 """
 
 from __future__ import annotations
