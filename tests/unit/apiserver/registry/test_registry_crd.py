@@ -165,11 +165,7 @@ async def test_delete_waits_for_object_finalizers_then_cleans_up(reg: Registry) 
     await reg.update(key, held, namespace="default")
 
     async def gone() -> bool:
-        try:
-            await reg.store.get(resources.BY_KEY[CRDS].storage_key(key))
-            return await reg.store.get(resources.BY_KEY[CRDS].storage_key(key)) is None
-        except errors.NotFound:
-            return True
+        return await reg.store.get(resources.BY_KEY[CRDS].storage_key(key)) is None
 
     await _until(gone)
     await _until(lambda: _not_served(key))
@@ -177,3 +173,20 @@ async def test_delete_waits_for_object_finalizers_then_cleans_up(reg: Registry) 
 
 async def _not_served(key: str) -> bool:
     return key not in resources.BY_KEY
+
+
+async def test_namespace_deletion_removes_custom_objects(reg: Registry) -> None:
+    group = _group()
+    key = f"things.{group}"
+    await reg.create(CRDS, _crd(group))
+    await _until(lambda: _established(reg, key))
+    ns = f"ns-{time.monotonic_ns() % 10**6}"
+    await reg.create("namespaces", {"metadata": {"name": ns}})
+    await reg.create(key, {"apiVersion": f"{group}/v1", "kind": "Thing",
+                           "metadata": {"name": "inside"}}, namespace=ns)
+    await reg.delete("namespaces", ns)
+
+    async def emptied() -> bool:
+        return not (await reg.list(key, namespace=ns))["items"]
+
+    await _until(emptied)
