@@ -33,6 +33,8 @@ spec:
   - name: v1
     served: true
     storage: true
+    selectableFields:
+    - jsonPath: .spec.mode
     subresources:
       status: {}
       scale:
@@ -155,6 +157,12 @@ def test_create_get_list_with_columns_defaults_and_pruning(kubectl: Kubectl, crd
     assert "No resources" in kubectl("get", "ct", "-l", "tier=db").stderr
     assert "my-cron" in kubectl("get", "ct", "--field-selector",
                                 "metadata.name=my-cron").stdout
+    # selectableFields
+    assert "my-cron" in kubectl("get", "ct", "--field-selector", "spec.mode=Slow").stdout
+    assert "No resources" in kubectl("get", "ct", "--field-selector",
+                                     "spec.mode=Fast").stderr
+    r = kubectl("get", "ct", "--field-selector", "spec.image=x", check=False)
+    assert "field label not supported: spec.image" in r.stderr
 
 
 def test_validation_errors(kubectl: Kubectl, crd: str) -> None:

@@ -96,6 +96,7 @@ def validate_crd(crd: Mapping[str, Any]) -> list[Cause]:
         for j, c in enumerate(v.get("additionalPrinterColumns") or []):
             out.extend(_column(c, f"{vpath}.additionalPrinterColumns[{j}]"))
         out.extend(_subresources(v.get("subresources"), f"{vpath}.subresources"))
+        out.extend(_selectable(v.get("selectableFields"), schema, f"{vpath}.selectableFields"))
     if versions and storage != 1:
         out.append(f.invalid("spec.versions", f.GoRaw("[]apiextensions."
                              "CustomResourceDefinitionVersion{...}"),
@@ -192,6 +193,40 @@ def _column(c: Any, path: str) -> list[Cause]:
         except jsonpath.JSONPathError as exc:
             out.append(f.invalid(f.child(path, "jsonPath"), jp, f"must be a valid JSON "
                                  f"path: {exc}"))
+    return out
+
+
+def _selectable(raw: Any, schema: Any, path: str) -> list[Cause]:
+    """``selectableFields``: at most 8, unique, simple paths to string, integer or boolean
+    fields of the schema."""
+    out: list[Cause] = []
+    if not isinstance(raw, list):
+        return out
+    if len(raw) > 8:
+        out.append(f.too_many(path, len(raw), 8))
+    seen: set[str] = set()
+    for i, sf in enumerate(raw):
+        jp = str((sf or {}).get("jsonPath") or "") if isinstance(sf, Mapping) else ""
+        ipath = f"{path}[{i}].jsonPath"
+        if not jp:
+            out.append(f.required(ipath, ""))
+            continue
+        if (err := jsonpath.is_simple_field_path(jp)):
+            out.append(f.invalid(ipath, jp, err))
+            continue
+        if jp in seen:
+            out.append(f.duplicate(ipath, jp))
+        seen.add(jp)
+        node: Any = schema
+        for step in jsonpath.field_steps(jp):
+            node = ((node or {}).get("properties") or {}).get(step) \
+                if isinstance(node, Mapping) else None
+        if not isinstance(node, Mapping):
+            out.append(f.invalid(ipath, jp, "is an invalid path: does not refer to a field "
+                                 "in the schema"))
+        elif node.get("type") not in ("string", "integer", "boolean"):
+            out.append(f.invalid(ipath, jp, "selectable field must be of type string, "
+                                 "integer or boolean"))
     return out
 
 

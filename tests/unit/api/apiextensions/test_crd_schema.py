@@ -147,6 +147,24 @@ def test_printer_columns_and_scale_paths_validated() -> None:
         '"status.r": must be a simple json path starting with .' in msgs
 
 
+def test_selectable_fields_validated() -> None:
+    crd = _crd()
+    crd["spec"]["versions"][0]["selectableFields"] = [
+        {"jsonPath": ".spec.mode"}, {"jsonPath": ".spec.mode"}, {"jsonPath": ".spec.tags"},
+        {"jsonPath": ".spec.nope"}, {"jsonPath": "spec.mode"}]
+    msgs = _msgs(crdvalidation.validate_crd(crd))
+    p = "spec.versions[0].selectableFields"
+    assert msgs == [
+        f'{p}[1].jsonPath: Duplicate value: ".spec.mode"',
+        f'{p}[2].jsonPath: Invalid value: ".spec.tags": selectable field must be of type '
+        "string, integer or boolean",
+        f'{p}[3].jsonPath: Invalid value: ".spec.nope": is an invalid path: does not refer '
+        "to a field in the schema",
+        f'{p}[4].jsonPath: Invalid value: "spec.mode": must be a simple json path starting '
+        "with .",
+    ]
+
+
 def test_immutable_scope_and_group() -> None:
     old = _crd()
     new = _crd(scope="Cluster")
