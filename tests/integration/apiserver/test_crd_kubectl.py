@@ -316,6 +316,28 @@ def test_rbac_resource_is_the_plural(kubectl: Kubectl, server: ServerThread, crd
             '"default"') in r.stderr
 
 
+def test_storage_version_switch_keeps_objects_readable(http: Http, crd: str) -> None:
+    code, cur = http.json("GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd}")
+    for v in cur["spec"]["versions"]:
+        v["storage"] = v["name"] == "v1beta1"
+    code, out = http.json("PUT", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd}",
+                          cur)
+    assert code == 200, out
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        code, out = http.json("GET", f"/apis/apiextensions.k8s.io/v1/"
+                              f"customresourcedefinitions/{crd}")
+        if out["status"]["storedVersions"] == ["v1", "v1beta1"]:
+            break
+        time.sleep(0.05)
+    assert out["status"]["storedVersions"] == ["v1", "v1beta1"]
+    # written under v1 (then the storage version), read in both versions
+    for version in ("v1beta1", "v1"):
+        code, obj = http.json("GET", f"/apis/stable.example.com/{version}/namespaces/default/"
+                              "crontabs/my-cron")
+        assert code == 200 and obj["apiVersion"] == f"stable.example.com/{version}"
+
+
 def test_delete_crd_removes_objects(kubectl: Kubectl, http: Http, crd: str) -> None:
     kubectl("delete", "crd", crd, "--timeout=20s")
     deadline = time.monotonic() + 10

@@ -33,26 +33,24 @@ def _partial(obj: dict[str, Any], version: str) -> dict[str, Any]:
 
 
 def needs_conversion(info: ResourceInfo) -> bool:
-    """A custom resource served in a version other than its storage version (None
-    conversion: only ``apiVersion`` changes), or whose schema has defaults (applied to
-    what storage holds on every read, as upstream's decoder does)."""
-    if not is_custom(info):
-        return False
-    if info.extra.get("storageVersion") != info.version:
-        return True
-    d = crd_model.for_info(info)
-    return d is not None and info.version in d.versions and \
-        d.versions[info.version].has_defaults
+    """A custom resource: what storage holds may need :func:`convert_out`."""
+    return is_custom(info)
 
 
 def convert_out(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
-    """The stored custom object as the request's version serves it: its ``apiVersion``,
-    and the version schema's defaults (on a copy)."""
+    """The stored custom object as the request's version serves it (None conversion): its
+    ``apiVersion`` (an object written under an earlier storage version keeps that one in
+    storage), and the version schema's defaults, as upstream's decoder applies them on
+    every read. ``obj`` itself when nothing changes; a copy otherwise."""
+    if obj.get("kind") in ("Status", "Scale"):
+        return obj
     d = crd_model.for_info(info)
     ver = d.versions.get(info.version) if d is not None else None
-    if ver is not None and ver.has_defaults and obj.get("kind") != "Status":
-        obj = copy.deepcopy(obj)
-        crd_defaulting.apply(obj, ver.schema)
+    if ver is not None and ver.has_defaults:
+        out = copy.deepcopy(obj)
+        crd_defaulting.apply(out, ver.schema)
+        out["apiVersion"] = info.api_version
+        return out if out != obj else obj
     if obj.get("apiVersion") == info.api_version:
         return obj
     return {**obj, "apiVersion": info.api_version}
@@ -109,7 +107,7 @@ def table(
 def render_object(
     info: ResourceInfo, obj: dict[str, Any], neg: Negotiated, *, include_object: str
 ) -> bytes:
-    if needs_conversion(info) and obj.get("kind") not in ("Status", "Scale"):
+    if needs_conversion(info):
         obj = convert_out(info, obj)
     if neg.kind == "table" and obj.get("kind") != "Status":
         md = obj.get("metadata") or {}

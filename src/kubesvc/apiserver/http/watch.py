@@ -243,11 +243,13 @@ class Watcher:
 
     def _line(self, target: Target, ev: Any, neg: Negotiated, include: str) -> bytes:
         obj = ev["object"]
-        if needs_conversion(target.info) and obj.get("kind") != "Status":
-            obj = convert_out(target.info, obj)
-            ev = {**ev, "object": obj}
-            if neg.kind not in ("table", "metadata"):
-                return orjson.dumps(ev) + b"\n"
+        if needs_conversion(target.info):
+            converted = convert_out(target.info, obj)
+            if converted is not obj:
+                obj = converted
+                ev = {**ev, "object": obj}
+                if neg.kind not in ("table", "metadata"):
+                    return orjson.dumps(ev) + b"\n"
         if neg.kind == "table" and ev["type"] in ("ADDED", "MODIFIED", "DELETED"):
             t = table(target.info, [obj], neg=neg, include_object=include,
                       list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")})
