@@ -38,11 +38,6 @@ def apply_defaults(crd: dict[str, Any]) -> None:
         spec["conversion"] = {"strategy": "None"}
     elif not conv.get("strategy"):
         conv["strategy"] = "None"
-    for v in spec.get("versions") or []:
-        if isinstance(v, dict):
-            for c in v.get("additionalPrinterColumns") or []:
-                if isinstance(c, dict) and "priority" not in c:
-                    pass
 
 
 def validate_crd(crd: Mapping[str, Any]) -> list[Cause]:

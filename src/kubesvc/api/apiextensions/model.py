@@ -59,14 +59,15 @@ class Version:
 
 
 def _any_default(s: Any) -> bool:
-    if isinstance(s, Mapping):
-        if "default" in s:
-            return True
-        return any(_any_default(s.get(k)) for k in ("properties", "items",
-                                                     "additionalProperties")) or (
-            isinstance(s.get("properties"), Mapping)
-            and any(_any_default(v) for v in s["properties"].values()))
-    return False
+    """Whether a schema node or any node under it declares a ``default``."""
+    if not isinstance(s, Mapping):
+        return False
+    if "default" in s:
+        return True
+    props = s.get("properties")
+    if isinstance(props, Mapping) and any(_any_default(v) for v in props.values()):
+        return True
+    return _any_default(s.get("items")) or _any_default(s.get("additionalProperties"))
 
 
 @dataclass(slots=True)
