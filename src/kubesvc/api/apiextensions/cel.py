@@ -92,25 +92,44 @@ def validate(schema: Mapping[str, Any], obj: Any, old: Any = _NO_OLD, *, path: s
     return out
 
 
+# schema node -> whether it or a node under it has rules (schemas live as long as their
+# Definition; the node itself is kept beside its id so a reused id cannot match)
+_RULES_MEMO: dict[int, tuple[Mapping[str, Any], bool]] = {}
+
+
+def _has_rules(s: Mapping[str, Any]) -> bool:
+    hit = _RULES_MEMO.get(id(s))
+    if hit is not None and hit[0] is s:
+        return hit[1]
+    found = bool(s.get("x-kubernetes-validations")) or any(
+        isinstance(sub, dict) and _has_rules(sub)
+        for sub in [*(s.get("properties") or {}).values(), s.get("items"),
+                    s.get("additionalProperties")])
+    if len(_RULES_MEMO) > 4096:
+        _RULES_MEMO.clear()
+    _RULES_MEMO[id(s)] = (s, found)
+    return found
+
+
 def _walk(s: Mapping[str, Any], v: Any, old: Any, path: str, out: list[Cause]) -> None:
-    if v is None:
+    if v is None or not _has_rules(s):
         return
     for rule in s.get("x-kubernetes-validations") or []:
-        if isinstance(rule, Mapping):
+        if isinstance(rule, dict):
             _check(rule, s, v, old, path, out)
     if isinstance(v, dict):
         props: Mapping[str, Any] = s.get("properties") or {}
         addl = s.get("additionalProperties")
         for k, item in v.items():
             sub = props.get(k)
-            if not isinstance(sub, Mapping):
-                sub = addl if isinstance(addl, Mapping) else None
+            if not isinstance(sub, dict):
+                sub = addl if isinstance(addl, dict) else None
             if sub is None:
                 continue
             o = old.get(k, _NO_OLD) if isinstance(old, dict) else _NO_OLD
             child = f.child(path, k) if k in props else f.key(path, k) if path else k
             _walk(sub, item, o, child, out)
-    elif isinstance(v, list) and isinstance(s.get("items"), Mapping):
+    elif isinstance(v, list) and isinstance(s.get("items"), dict):
         items = s["items"]
         keys = list(s.get("x-kubernetes-list-map-keys") or [])
         olds: dict[tuple[Any, ...], Any] = {}
@@ -172,14 +191,14 @@ def rules(schema: Mapping[str, Any], path: str = "") -> list[tuple[str, Mapping[
     """Every (schema path, rule) in a schema, for compile checks at CRD validation."""
     out: list[tuple[str, Mapping[str, Any]]] = []
     for i, r in enumerate(schema.get("x-kubernetes-validations") or []):
-        if isinstance(r, Mapping):
+        if isinstance(r, dict):
             out.append((f"{path}.x-kubernetes-validations[{i}]" if path
                         else f"x-kubernetes-validations[{i}]", r))
     for k, sub in (schema.get("properties") or {}).items():
-        if isinstance(sub, Mapping):
+        if isinstance(sub, dict):
             out.extend(rules(sub, f"{path}.properties[{k}]" if path else f"properties[{k}]"))
     for key in ("items", "additionalProperties"):
         sub = schema.get(key)
-        if isinstance(sub, Mapping):
+        if isinstance(sub, dict):
             out.extend(rules(sub, f"{path}.{key}" if path else key))
     return out

@@ -24,19 +24,19 @@ def _default(v: Any, s: Mapping[str, Any]) -> None:
     if isinstance(v, dict):
         props: Mapping[str, Any] = s.get("properties") or {}
         for k, sub in props.items():
-            if not isinstance(sub, Mapping):
+            if not isinstance(sub, dict):
                 continue
             if "default" in sub and (k not in v or (v[k] is None and not sub.get("nullable"))):
                 v[k] = copy.deepcopy(sub["default"])
             if k in v:
                 _default(v[k], sub)
         addl = s.get("additionalProperties")
-        if isinstance(addl, Mapping):
+        if isinstance(addl, dict):
             for k in v:
                 if k not in props:
                     _default(v[k], addl)
     elif isinstance(v, list):
         items = s.get("items")
-        if isinstance(items, Mapping):
+        if isinstance(items, dict):
             for item in v:
                 _default(item, items)

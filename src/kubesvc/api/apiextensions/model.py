@@ -85,6 +85,7 @@ class Definition:
     versions: dict[str, Version]
     storage_version: str
     preserve_unknown_fields: bool = False
+    terminating: bool = False  # the CRD is being deleted: no more creates
     infos: list[ResourceInfo] = field(default_factory=list)
 
     def version(self, name: str) -> Version:
@@ -154,6 +155,7 @@ def definition(crd: Mapping[str, Any]) -> Definition | None:
         categories=tuple(names.get("categories") or ()),
         namespaced=spec.get("scope") != "Cluster", versions=versions, storage_version=storage,
         preserve_unknown_fields=bool(spec.get("preserveUnknownFields")),
+        terminating=bool(md.get("deletionTimestamp")),
     )
     for vname in sorted_versions(v for v, ver in versions.items() if ver.served):
         ver = versions[vname]

@@ -50,9 +50,9 @@ def _prune(v: Any, s: Mapping[str, Any], path: str, out: list[str], *, root: boo
                         del md[mk]
                 continue
             sub = props.get(k)
-            if isinstance(sub, Mapping):
+            if isinstance(sub, dict):
                 _prune(v[k], sub, _join(path, k), out, root=False)
-            elif isinstance(addl, Mapping):
+            elif isinstance(addl, dict):
                 _prune(v[k], addl, _join(path, k), out, root=False)
             elif addl is True or preserve:
                 continue
@@ -61,6 +61,6 @@ def _prune(v: Any, s: Mapping[str, Any], path: str, out: list[str], *, root: boo
                 del v[k]
     elif isinstance(v, list):
         items = s.get("items")
-        if isinstance(items, Mapping):
+        if isinstance(items, dict):
             for i, item in enumerate(v):
                 _prune(item, items, f"{path}[{i}]", out, root=False)

@@ -152,7 +152,7 @@ def _walk(s: Mapping[str, Any], v: Any, path: str, out: list[Cause], *, root: bo
         if ok != 1:
             out.append(f.invalid(path, _shown(v), f"{_body(path)} must validate one and only "
                                  "one schema (oneOf)"))
-    if isinstance(s.get("not"), Mapping) and not validate(s["not"], v, path=path):
+    if isinstance(s.get("not"), dict) and not validate(s["not"], v, path=path):
         out.append(f.invalid(path, _shown(v), f"{_body(path)} must not validate the schema "
                              "(not)"))
     if s.get("x-kubernetes-int-or-string"):
@@ -245,7 +245,7 @@ def _array(s: Mapping[str, Any], v: list[Any], path: str, out: list[Cause]) -> N
                 break
             seen.append(item)
     items = s.get("items")
-    if isinstance(items, Mapping):
+    if isinstance(items, dict):
         for i, item in enumerate(v):
             _walk(items, item, f.index(path, i), out)
     lt = s.get("x-kubernetes-list-type")
@@ -290,7 +290,7 @@ def _object(s: Mapping[str, Any], v: dict[str, Any], path: str, out: list[Cause]
         if root and k in ("apiVersion", "kind", "metadata"):
             continue
         sub = props.get(k)
-        if isinstance(sub, Mapping):
+        if isinstance(sub, dict):
             _walk(sub, item, f.child(path, k), out)
-        elif isinstance(addl, Mapping):
+        elif isinstance(addl, dict):
             _walk(addl, item, f.key(path, k) if path else k, out)

@@ -37,21 +37,27 @@ def needs_conversion(info: ResourceInfo) -> bool:
     return is_custom(info)
 
 
-def convert_out(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
+def convert_out(info: ResourceInfo, obj: dict[str, Any], *, shared: bool = False
+                ) -> dict[str, Any]:
     """The stored custom object as the request's version serves it (None conversion): its
     ``apiVersion`` (an object written under an earlier storage version keeps that one in
     storage), and the version schema's defaults, as upstream's decoder applies them on
-    every read. ``obj`` itself when nothing changes; a copy otherwise."""
+    every read. Objects a request decoded for itself are changed in place; a ``shared``
+    one (a watch event, encoded once for every watcher) is copied, and returned as is
+    when nothing changes."""
     if obj.get("kind") in ("Status", "Scale"):
         return obj
     d = crd_model.for_info(info)
     ver = d.versions.get(info.version) if d is not None else None
     if ver is not None and ver.has_defaults:
-        out = copy.deepcopy(obj)
+        out = copy.deepcopy(obj) if shared else obj
         crd_defaulting.apply(out, ver.schema)
         out["apiVersion"] = info.api_version
-        return out if out != obj else obj
+        return obj if shared and out == obj else out
     if obj.get("apiVersion") == info.api_version:
+        return obj
+    if not shared:
+        obj["apiVersion"] = info.api_version
         return obj
     return {**obj, "apiVersion": info.api_version}
 
@@ -95,7 +101,7 @@ def table(
 ) -> dict[str, Any]:
     if is_custom(info):
         if needs_conversion(info):
-            objs = [convert_out(info, o) for o in objs]
+            objs = [convert_out(info, o, shared=True) for o in objs]
         return _custom_table(info, objs, neg=neg, include_object=include_object,
                              list_meta=list_meta or {})
     return tables.to_table(

@@ -244,7 +244,7 @@ class Watcher:
     def _line(self, target: Target, ev: Any, neg: Negotiated, include: str) -> bytes:
         obj = ev["object"]
         if needs_conversion(target.info):
-            converted = convert_out(target.info, obj)
+            converted = convert_out(target.info, obj, shared=True)
             if converted is not obj:
                 obj = converted
                 ev = {**ev, "object": obj}

@@ -83,16 +83,9 @@ class CustomResourceStrategy(Strategy):
         ensure_meta(obj)["generation"] = 1
 
     async def admit_create(self, obj: Obj, *, dry_run: bool) -> Txn:
-        d = self.definition()
-        kv = await self.registry.store.get(
-            self.registry.info(CRD_KEY).storage_key(d.name))
-        if kv is not None:
-            from kubesvc.apiserver.registry.codec import decode
-
-            crd = decode(kv)
-            if ensure_meta(crd).get("deletionTimestamp"):
-                raise errors.MethodNotAllowed(
-                    "create not allowed while custom resource definition is terminating")
+        if self.definition().terminating:  # as the CRD controller last published it
+            raise errors.MethodNotAllowed(
+                "create not allowed while custom resource definition is terminating")
         return NOOP_TXN
 
     def validate_create(self, obj: Obj) -> list[errors.Cause]:
