@@ -558,3 +558,8 @@ CASES = (*CASES, *STATEFULSET_CASES)
 from tests.conformance.cases_ingress import INGRESS_CASES  # noqa: E402
 
 CASES = (*CASES, *INGRESS_CASES)
+
+# CustomResourceDefinitions (issue 24; their own module, see its docstring)
+from tests.conformance.cases_crd import CRD_CASES  # noqa: E402
+
+CASES = (*CASES, *CRD_CASES)

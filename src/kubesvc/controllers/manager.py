@@ -30,6 +30,7 @@ from kubesvc.controllers.disruption import DisruptionController
 from kubesvc.controllers.endpoints import EndpointsController
 from kubesvc.controllers.endpointslice import EndpointSliceController
 from kubesvc.controllers.events import EventRecorder
+from kubesvc.controllers.gc import CRD_KEY as GC_CRD_KEY
 from kubesvc.controllers.gc import GarbageCollector
 from kubesvc.controllers.job import JobController
 from kubesvc.controllers.lbipam import LB_CLASS, POOL_CONFIGMAP, LBIPAMController
@@ -202,7 +203,8 @@ class ControllerManager:
                         *BATCH_OWNERS):
                 self._inf(res)
             self.controllers["garbage-collector"] = GarbageCollector(
-                own("garbage-collector"), dict(self.informers), workers=opts.gc_workers)
+                own("garbage-collector"), dict(self.informers), workers=opts.gc_workers,
+                crds=self._inf(GC_CRD_KEY))
         if "tokencleaner" in on:  # after the GC: it takes every informer above as a resource
             tokens = Informer(client, "secrets", namespace=bt.NAMESPACE,
                               field_selector=TOKEN_SECRETS)
