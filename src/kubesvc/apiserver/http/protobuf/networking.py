@@ -1,7 +1,7 @@
 """Protobuf field tables of networking.k8s.io/v1 Ingress, IngressClass and NetworkPolicy,
-written by hand from upstream's ``k8s.io/api/networking/v1/generated.proto`` (same shape as the generated
-:mod:`.schema`). An empty JSON name marks an embedded message whose fields JSON inlines
-(IngressRule's ``ingressRuleValue``)."""
+written by hand from upstream's ``k8s.io/api/networking/v1/generated.proto`` (same shape
+as the generated :mod:`.schema`). An empty JSON name marks an embedded message whose
+fields JSON inlines (IngressRule's ``ingressRuleValue``)."""
 
 from __future__ import annotations
 
