@@ -523,3 +523,8 @@ STATEFULSET_CASES: tuple[Case, ...] = tuple(
          "should_validate_statefulset_status_endpoints"),
     ))
 CASES = (*CASES, *STATEFULSET_CASES)
+
+# -- issue 23: NetworkPolicy (test/e2e/network/netpol)
+from tests.conformance.cases_netpol import NETPOL_CASES  # noqa: E402
+
+CASES = (*CASES, *NETPOL_CASES)
