@@ -88,7 +88,8 @@ NETPOL_CASES: tuple[Case, ...] = (
     _case(_TCP, "should allow egress access to server in CIDR block", F),
     _case(_TCP, "should enforce except clause while egress access to server in CIDR block", F,
           test='should_enforce_except_clause_while_egress_access_to_server_in_cidr_block'),
-    _case(_TCP, "should ensure an IP overlapping both IPBlock.CIDR and IPBlock.Except is allowed", F),
+    _case(_TCP, "should ensure an IP overlapping both IPBlock.CIDR and IPBlock.Except is "
+          "allowed", F),
     _case(_TCP, "should enforce policies to check ingress and egress policies can be controlled "
           "independently based on PodSelector", F),
     _case(_TCP, "should not mistakenly treat 'protocol: SCTP' as 'protocol: TCP', even if the "
