@@ -128,7 +128,8 @@ def validate_spec(spec: Mapping[str, Any], path: str,
     types = _list(spec.get("policyTypes"))
     tpath = f.child(path, "policyTypes")
     if len(types) > len(POLICY_TYPES):
-        out.append(f.invalid(tpath, types, "may not specify more than two policyTypes"))
+        out.append(f.invalid(tpath, types, "may not specify more than two policyTypes",
+                             list_type="[]networking.PolicyType"))
         return out
     for i, t in enumerate(types):
         if t not in POLICY_TYPES:
