@@ -16,11 +16,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from kubesvc.api.objects import Obj
 from kubesvc.informers import Informer
-from kubesvc.netpol.model import namespace_from, pod_from, policy_from
+from kubesvc.netpol.model import Namespace, Pod, Policy, namespace_from, pod_from, policy_from
 from kubesvc.netpol.render import TABLE, State, render, transaction
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,11 @@ class NftApply(Protocol):
     async def apply(self, text: str) -> None: ...
 
     async def close(self) -> None: ...
+
+
+def _key(obj: Obj) -> str:
+    md = obj.get("metadata") or {}
+    return f"{md.get('namespace') or ''}/{md.get('name') or ''}"
 
 
 class NetpolController:
@@ -53,24 +58,46 @@ class NetpolController:
         self.applied_at = 0.0  # clock() when the last transaction was committed
         self.syncs = 0
         self.last_transaction = ""
-        for inf in (policies, pods, namespaces):
-            inf.add_handler(on_add=self._changed, on_update=self._changed2,
-                            on_delete=self._changed)
+        # projections kept current by the handlers, so a sync only renders
+        self._policies: dict[str, Policy] = {}
+        self._pods: dict[str, Pod] = {}
+        self._namespaces: dict[str, Namespace] = {}
+        for inf, into, project in ((policies, self._policies, policy_from),
+                                   (pods, self._pods, pod_from),
+                                   (namespaces, self._namespaces, namespace_from)):
+            put = self._put(into, project)
+            inf.add_handler(on_add=put, on_update=self._replace(put),
+                            on_delete=self._drop(into))
 
     def synced(self) -> bool:
         return self._synced
 
-    def _changed(self, _obj: Obj) -> None:
-        self._dirty.set()
+    def _put(self, into: dict[str, Any], project: Callable[[Obj], Any]
+             ) -> Callable[[Obj], None]:
+        def put(obj: Obj) -> None:
+            value = project(obj)
+            if value is None:
+                into.pop(_key(obj), None)
+            else:
+                into[_key(obj)] = value
+            self._dirty.set()
+        return put
 
-    def _changed2(self, _old: Obj, _new: Obj) -> None:
-        self._dirty.set()
+    @staticmethod
+    def _replace(put: Callable[[Obj], None]) -> Callable[[Obj, Obj], None]:
+        def replace(_old: Obj, new: Obj) -> None:
+            put(new)
+        return replace
+
+    def _drop(self, into: dict[str, Any]) -> Callable[[Obj], None]:
+        def drop(obj: Obj) -> None:
+            into.pop(_key(obj), None)
+            self._dirty.set()
+        return drop
 
     def desired(self) -> State:
-        pods = [p for p in (pod_from(o) for o in self.pods.indexer.list()) if p is not None]
-        return render([policy_from(o) for o in self.policies.indexer.list()], pods,
-                      [namespace_from(o) for o in self.namespaces.indexer.list()],
-                      node_name=self.node_name)
+        return render(list(self._policies.values()), list(self._pods.values()),
+                      list(self._namespaces.values()), node_name=self.node_name)
 
     async def sync_once(self) -> None:
         cur = self.desired()
