@@ -205,6 +205,9 @@ async def _programming(samples: int) -> dict[str, Any]:
         runner = default_runner(netns=ns_name)
         ctl = NetpolController(runner, node_name="bench", policies=infs[0], pods=infs[1],
                                namespaces=infs[2])
+        seen: dict[str, float] = {}  # policy name -> when its watch event arrived
+        infs[0].add_handler(on_add=lambda o: seen.setdefault(o["metadata"]["name"],
+                                                             time.monotonic()))
         tasks = [asyncio.create_task(i.run(stop)) for i in infs]
         tasks.append(asyncio.create_task(ctl.run(stop)))
         t0 = time.monotonic()
@@ -212,8 +215,10 @@ async def _programming(samples: int) -> dict[str, Any]:
             await asyncio.sleep(0.005)
         first_sync = time.monotonic() - t0
         lat: list[float] = []
+        to_event: list[float] = []
         for i in range(samples):
-            cidr = f"172.31.{i % 250}.0/24"
+            # never adjacent to an earlier one (adjacent spans would merge into one element)
+            cidr = f"172.{16 + i // 100}.{(i % 100) * 2}.0/24"
             applied_before = ctl.syncs
             start_t = time.monotonic()
             await reg.create(KEY, policy_obj(f"new-{i}", {"ipBlock": {"cidr": cidr}},
@@ -222,11 +227,13 @@ async def _programming(samples: int) -> dict[str, Any]:
             while not (ctl.syncs > applied_before and want in ctl.last_transaction):
                 await asyncio.sleep(0.0005)
             lat.append((ctl.applied_at - start_t) * 1000)
+            to_event.append((seen[f"new-{i}"] - start_t) * 1000)
             await asyncio.sleep(0.02)
         lat.sort()
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
         return {"samples": samples, "first_full_sync_ms": first_sync * 1000,
                 "p50_ms": statistics.median(lat), "p99_ms": p99, "max_ms": lat[-1],
+                "create_to_watch_event_p50_ms": statistics.median(to_event),
                 "runner": type(runner).__name__}
     finally:
         stop.set()
@@ -294,7 +301,8 @@ def _summary(samples: dict[str, dict[str, list[dict[str, Any]]]], prog: dict[str
         f"{OTHER_PODS + 2} pods in place (first full sync {prog['first_full_sync_ms']:.0f} "
         f"ms); each new policy timed from the create call to the commit of the transaction "
         f"holding it: p50 {prog['p50_ms']:.1f} ms, p99 {prog['p99_ms']:.1f} ms, max "
-        f"{prog['max_ms']:.1f} ms. Target p99 < 100 ms.",
+        f"{prog['max_ms']:.1f} ms (of which create -> the informer's watch event p50 "
+        f"{prog['create_to_watch_event_p50_ms']:.1f} ms). Target p99 < 100 ms.",
     ]
     met = {m: bool((v or 0) >= 0.95) for m, v in ratios.items()}
     met["programming_p99"] = prog["p99_ms"] < 100

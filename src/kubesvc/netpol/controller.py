@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from kubesvc.api.objects import Obj
 from kubesvc.informers import Informer
 from kubesvc.netpol.model import Namespace, Pod, Policy, namespace_from, pod_from, policy_from
-from kubesvc.netpol.render import TABLE, State, render, transaction
+from kubesvc.netpol.render import TABLE, Cluster, State, render_for, transaction
 
 log = logging.getLogger(__name__)
 
@@ -62,19 +62,22 @@ class NetpolController:
         self._policies: dict[str, Policy] = {}
         self._pods: dict[str, Pod] = {}
         self._namespaces: dict[str, Namespace] = {}
+        self._cluster: Cluster | None = None  # rebuilt after a pod or namespace change
         for inf, into, project in ((policies, self._policies, policy_from),
                                    (pods, self._pods, pod_from),
                                    (namespaces, self._namespaces, namespace_from)):
-            put = self._put(into, project)
+            put = self._put(into, project, resets=inf is not policies)
             inf.add_handler(on_add=put, on_update=self._replace(put),
-                            on_delete=self._drop(into))
+                            on_delete=self._drop(into, resets=inf is not policies))
 
     def synced(self) -> bool:
         return self._synced
 
-    def _put(self, into: dict[str, Any], project: Callable[[Obj], Any]
-             ) -> Callable[[Obj], None]:
+    def _put(self, into: dict[str, Any], project: Callable[[Obj], Any], *,
+             resets: bool) -> Callable[[Obj], None]:
         def put(obj: Obj) -> None:
+            if resets:
+                self._cluster = None
             value = project(obj)
             if value is None:
                 into.pop(_key(obj), None)
@@ -89,15 +92,19 @@ class NetpolController:
             put(new)
         return replace
 
-    def _drop(self, into: dict[str, Any]) -> Callable[[Obj], None]:
+    def _drop(self, into: dict[str, Any], *, resets: bool) -> Callable[[Obj], None]:
         def drop(obj: Obj) -> None:
+            if resets:
+                self._cluster = None
             into.pop(_key(obj), None)
             self._dirty.set()
         return drop
 
     def desired(self) -> State:
-        return render(list(self._policies.values()), list(self._pods.values()),
-                      list(self._namespaces.values()), node_name=self.node_name)
+        if self._cluster is None:
+            self._cluster = Cluster(self._pods.values(), self._namespaces.values())
+        return render_for(self._cluster, list(self._policies.values()),
+                          node_name=self.node_name)
 
     async def sync_once(self) -> None:
         cur = self.desired()

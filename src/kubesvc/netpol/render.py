@@ -102,6 +102,7 @@ class Cluster:
         self.by_ns: dict[str, list[Pod]] = {}
         self.by_label: dict[tuple[str, str, str], list[Pod]] = {}
         self.addr: dict[str, int] = {}
+        self.memo: dict[tuple[str, Rule, bool], tuple[list[Span], list[Pod]]] = {}
         for p in self.pods:
             self.addr[p.ip] = _ip(p.ip)
             self.by_ns.setdefault(p.namespace, []).append(p)
@@ -188,7 +189,18 @@ def _merge(spans: Iterable[Span]) -> list[Span]:
 def _peer_nets(rule: Rule, policy: Policy, cluster: Cluster, *,
                with_pods: bool = False) -> tuple[list[Span], list[Pod]]:
     """The peers of a rule as address spans, and (``with_pods``: for named ports of
-    egress rules) the pods among them."""
+    egress rules) the pods among them; remembered by the cluster (which is rebuilt when a
+    pod or namespace changes), so a sync after a policy change evaluates only new rules."""
+    key = (policy.namespace, rule, with_pods)
+    hit = cluster.memo.get(key)
+    if hit is None:
+        hit = cluster.memo[key] = _peer_nets_uncached(rule, policy, cluster,
+                                                      with_pods=with_pods)
+    return hit
+
+
+def _peer_nets_uncached(rule: Rule, policy: Policy, cluster: Cluster, *,
+                        with_pods: bool) -> tuple[list[Span], list[Pod]]:
     if not rule.peers:
         return [ANY], cluster.pods if with_pods else []
     spans: list[Span] = []
@@ -315,7 +327,14 @@ def _egress(rules: Iterable[tuple[Policy, Rule]], cluster: Cluster) -> _Acc:
 def render(policies: Iterable[Policy], pods: Iterable[Pod], namespaces: Iterable[Namespace],
            *, node_name: str) -> State:
     """The set contents for the pods of ``node_name`` (all pods when it is empty)."""
-    cluster = Cluster(pods, namespaces)
+    return render_for(Cluster(pods, namespaces), policies, node_name=node_name)
+
+
+def render_for(cluster: Cluster, policies: Iterable[Policy], *, node_name: str) -> State:
+    """:func:`render` over a :class:`Cluster` the caller keeps while pods and namespaces
+    stay as they are (its memo of rule peers carries over)."""
+    if len(cluster.memo) > 20_000:  # rules of policies since replaced
+        cluster.memo.clear()
     by_ns: dict[str, list[Policy]] = {}
     for pol in policies:
         by_ns.setdefault(pol.namespace, []).append(pol)
