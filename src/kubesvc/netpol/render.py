@@ -12,10 +12,12 @@ comes later, at postrouting). Traffic the node itself sends (probes, host-networ
 does not cross ``forward``: it is always allowed, as the API says of the local node.
 
 Everything that varies lives in set elements (:func:`render`): for each local pod
-isolated for ingress, ``ingress-any`` holds ``pod . source-range`` for rules without
-ports and ``ingress-ports`` holds ``pod . source-range . protocol . port-range``; egress
-the same with the destination. Ranges are made disjoint here (except blocks subtracted,
-port intervals split and merged), as the kernel's interval sets want. Named ports are
+isolated for ingress, the peers its rules allow — pod addresses on single ports in hash
+sets (``ingress-any-pods``: ``pod . peer``; ``ingress-ports-pods``: ``pod . peer .
+protocol . port``), one lookup however many policies there are; ipBlocks and port ranges
+in interval sets (``ingress-any``, ``ingress-ports``) — and egress the same with the
+destination. Interval ranges are made disjoint here (except blocks subtracted, port
+intervals split and merged), as the kernel's interval sets want. Named ports are
 resolved against the pod that owns them (the local pod for ingress; each possible
 destination pod for egress). :func:`transaction` turns the difference of two states into
 element deletes and adds, so pods, labels, namespaces and policies change the kernel
@@ -39,13 +41,21 @@ TABLE = "kubesvc-netpol"
 Span = tuple[int, int]
 ANY: Span = (0, 2**32 - 1)
 
+_PAIR = "type ipv4_addr . ipv4_addr;"
+_QUAD = "type ipv4_addr . ipv4_addr . inet_proto . inet_service;"
 SETS: dict[str, str] = {
     "ingress-isolated": "type ipv4_addr;",
     "egress-isolated": "type ipv4_addr;",
-    "ingress-any": "type ipv4_addr . ipv4_addr; flags interval;",
-    "ingress-ports": "type ipv4_addr . ipv4_addr . inet_proto . inet_service; flags interval;",
-    "egress-any": "type ipv4_addr . ipv4_addr; flags interval;",
-    "egress-ports": "type ipv4_addr . ipv4_addr . inet_proto . inet_service; flags interval;",
+    # exact peers (pod addresses, single ports): hash sets, one lookup whatever their size
+    "ingress-any-pods": _PAIR,
+    "ingress-ports-pods": _QUAD,
+    "egress-any-pods": _PAIR,
+    "egress-ports-pods": _QUAD,
+    # ipBlocks and port ranges: interval sets
+    "ingress-any": _PAIR + " flags interval;",
+    "ingress-ports": _QUAD + " flags interval;",
+    "egress-any": _PAIR + " flags interval;",
+    "egress-ports": _QUAD + " flags interval;",
 }
 _REJECT = "counter reject with icmp type admin-prohibited"
 CHAINS: dict[str, list[str]] = {
@@ -53,6 +63,8 @@ CHAINS: dict[str, list[str]] = {
         "type filter hook forward priority -5; policy accept;",
         "ct state established,related accept",
         "ip saddr != @egress-isolated accept",
+        "ip saddr . ip daddr @egress-any-pods accept",
+        "ip saddr . ip daddr . meta l4proto . th dport @egress-ports-pods accept",
         "ip saddr . ip daddr @egress-any accept",
         "ip saddr . ip daddr . meta l4proto . th dport @egress-ports accept",
         _REJECT,
@@ -61,6 +73,8 @@ CHAINS: dict[str, list[str]] = {
         "type filter hook forward priority 0; policy accept;",
         "ct state established,related accept",
         "ip daddr != @ingress-isolated accept",
+        "ip daddr . ip saddr @ingress-any-pods accept",
+        "ip daddr . ip saddr . meta l4proto . th dport @ingress-ports-pods accept",
         "ip daddr . ip saddr @ingress-any accept",
         "ip daddr . ip saddr . meta l4proto . th dport @ingress-ports accept",
         _REJECT,
@@ -102,7 +116,7 @@ class Cluster:
         self.by_ns: dict[str, list[Pod]] = {}
         self.by_label: dict[tuple[str, str, str], list[Pod]] = {}
         self.addr: dict[str, int] = {}
-        self.memo: dict[tuple[str, Rule, bool], tuple[list[Span], list[Pod]]] = {}
+        self.memo: dict[tuple[str, Rule, bool], Peers] = {}
         for p in self.pods:
             self.addr[p.ip] = _ip(p.ip)
             self.by_ns.setdefault(p.namespace, []).append(p)
@@ -186,11 +200,21 @@ def _merge(spans: Iterable[Span]) -> list[Span]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Peers:
+    """A rule's peers: address spans of its ipBlocks (everything for a rule without
+    peers), the addresses of the pods its selectors pick, and (for named ports of egress
+    rules) every pod among them."""
+
+    blocks: list[Span]
+    addrs: list[int]
+    pods: list[Pod]
+
+
 def _peer_nets(rule: Rule, policy: Policy, cluster: Cluster, *,
-               with_pods: bool = False) -> tuple[list[Span], list[Pod]]:
-    """The peers of a rule as address spans, and (``with_pods``: for named ports of
-    egress rules) the pods among them; remembered by the cluster (which is rebuilt when a
-    pod or namespace changes), so a sync after a policy change evaluates only new rules."""
+               with_pods: bool = False) -> Peers:
+    """A rule's :class:`Peers`, remembered by the cluster (which is rebuilt when a pod or
+    namespace changes), so a sync after a policy change evaluates only new rules."""
     key = (policy.namespace, rule, with_pods)
     hit = cluster.memo.get(key)
     if hit is None:
@@ -200,22 +224,23 @@ def _peer_nets(rule: Rule, policy: Policy, cluster: Cluster, *,
 
 
 def _peer_nets_uncached(rule: Rule, policy: Policy, cluster: Cluster, *,
-                        with_pods: bool) -> tuple[list[Span], list[Pod]]:
+                        with_pods: bool) -> Peers:
     if not rule.peers:
-        return [ANY], cluster.pods if with_pods else []
-    spans: list[Span] = []
+        return Peers([ANY], [], cluster.pods if with_pods else [])
+    blocks: list[Span] = []
+    addrs: list[int] = []
     pods: list[Pod] = []
     for peer in rule.peers:
         if peer.cidr:
             block = _block(peer)
-            spans.extend(block)
+            blocks.extend(block)
             if with_pods:
                 pods.extend(cluster.pods_in(block))
         else:
             found = cluster.peer_pods(peer, policy.namespace)
             pods.extend(found)
-            spans.extend(cluster.span(p) for p in found)
-    return spans, pods
+            addrs.extend(cluster.addr[p.ip] for p in found)
+    return Peers(blocks, addrs, pods)
 
 
 # -- flattening ----------------------------------------------------------------------------
@@ -236,23 +261,47 @@ def _port_range(port: Port, owner: Pod | None) -> PortRange | None:
 
 
 class _Acc:
-    """Allowed (peer span, protocol, port range) of one pod in one direction."""
+    """Allowed peers of one pod in one direction: exact (address, protocol, port) and
+    addresses for the hash sets, (span, protocol, port range) and spans for the interval
+    sets."""
 
     def __init__(self) -> None:
         self.any: list[Span] = []
+        self.any_addrs: set[int] = set()
         self.ports: dict[str, list[tuple[Span, PortRange]]] = {}
+        self.exact: set[tuple[int, str, int]] = set()
 
-    def add(self, spans: Iterable[Span], proto: str, rng: PortRange) -> None:
-        self.ports.setdefault(proto, []).extend((n, rng) for n in spans)
+    def allow_any(self, peers: Peers) -> None:
+        self.any.extend(peers.blocks)
+        self.any_addrs.update(peers.addrs)
 
-    def elements(self, pod_ip: str) -> tuple[list[str], list[str]]:
-        any_out = [f"{pod_ip} . {_text(n)}" for n in _merge(self.any)]
+    def add(self, blocks: Iterable[Span], addrs: Iterable[int], proto: str,
+            rng: PortRange) -> None:
+        items = self.ports.setdefault(proto, [])
+        items.extend((n, rng) for n in blocks)
+        if rng[0] == rng[1]:
+            self.exact.update((a, proto, rng[0]) for a in addrs)
+        else:
+            items.extend(((a, a), rng) for a in addrs)
+
+    def elements(self, pod_ip: str) -> dict[str, list[str]]:
+        """Elements by set-name suffix (``any``, ``ports``, ``any-pods``, ``ports-pods``)."""
         port_out: list[str] = []
         for proto, items in sorted(self.ports.items()):
             for rng, spans in _split_ports(items):
                 port_out.extend(f"{pod_ip} . {_text(n)} . {proto} . {_rng(rng)}"
                                 for n in spans)
-        return any_out, port_out
+        return {
+            "any": [f"{pod_ip} . {_text(n)}" for n in _merge(self.any)],
+            "ports": port_out,
+            "any-pods": [f"{pod_ip} . {_addr(a)}" for a in sorted(self.any_addrs)],
+            "ports-pods": [f"{pod_ip} . {_addr(a)} . {proto} . {port}"
+                           for a, proto, port in sorted(self.exact)],
+        }
+
+
+def _addr(a: int) -> str:
+    return socket.inet_ntoa(a.to_bytes(4, "big"))
 
 
 def _split_ports(items: Sequence[tuple[Span, PortRange]]) -> list[tuple[PortRange, list[Span]]]:
@@ -291,14 +340,14 @@ def _rng(r: PortRange) -> str:
 def _ingress(pod: Pod, rules: Iterable[tuple[Policy, Rule]], cluster: Cluster) -> _Acc:
     acc = _Acc()
     for policy, rule in rules:
-        nets, _ = _peer_nets(rule, policy, cluster)
+        peers = _peer_nets(rule, policy, cluster)
         if not rule.ports:
-            acc.any.extend(nets)
+            acc.allow_any(peers)
             continue
         for port in rule.ports:
             rng = _port_range(port, pod)
             if rng is not None:
-                acc.add(nets, _PROTO.get(port.protocol, "tcp"), rng)
+                acc.add(peers.blocks, peers.addrs, _PROTO.get(port.protocol, "tcp"), rng)
     return acc
 
 
@@ -306,21 +355,21 @@ def _egress(rules: Iterable[tuple[Policy, Rule]], cluster: Cluster) -> _Acc:
     acc = _Acc()
     for policy, rule in rules:
         named = any(isinstance(p.port, str) for p in rule.ports)
-        nets, pods = _peer_nets(rule, policy, cluster, with_pods=named)
+        peers = _peer_nets(rule, policy, cluster, with_pods=named)
         if not rule.ports:
-            acc.any.extend(nets)
+            acc.allow_any(peers)
             continue
         for port in rule.ports:
             proto = _PROTO.get(port.protocol, "tcp")
             if isinstance(port.port, str):  # resolved per destination pod
-                for dst in pods:
+                for dst in peers.pods:
                     rng = _port_range(port, dst)
                     if rng is not None:
-                        acc.add([cluster.span(dst)], proto, rng)
+                        acc.add((), [cluster.addr[dst.ip]], proto, rng)
                 continue
             rng = _port_range(port, None)
             if rng is not None:
-                acc.add(nets, proto, rng)
+                acc.add(peers.blocks, peers.addrs, proto, rng)
     return acc
 
 
@@ -347,17 +396,14 @@ def render_for(cluster: Cluster, policies: Iterable[Policy], *, node_name: str) 
         egress = [p for p in selecting if p.egress is not None]
         if ingress:
             st.sets["ingress-isolated"].add(pod.ip)
-            any_e, port_e = _ingress(
-                pod, ((p, r) for p in ingress for r in p.ingress or ()), cluster
-            ).elements(pod.ip)
-            st.sets["ingress-any"].update(any_e)
-            st.sets["ingress-ports"].update(port_e)
+            acc = _ingress(pod, ((p, r) for p in ingress for r in p.ingress or ()), cluster)
+            for suffix, elems in acc.elements(pod.ip).items():
+                st.sets[f"ingress-{suffix}"].update(elems)
         if egress:
             st.sets["egress-isolated"].add(pod.ip)
-            any_e, port_e = _egress(
-                ((p, r) for p in egress for r in p.egress or ()), cluster).elements(pod.ip)
-            st.sets["egress-any"].update(any_e)
-            st.sets["egress-ports"].update(port_e)
+            acc = _egress(((p, r) for p in egress for r in p.egress or ()), cluster)
+            for suffix, elems in acc.elements(pod.ip).items():
+                st.sets[f"egress-{suffix}"].update(elems)
     return st
 
 

@@ -69,7 +69,7 @@ async def test_full_then_incremental_then_retry_then_cleanup() -> None:
         await client.patch("pods", "client", {"metadata": {"labels": {"app": "client"}}},
                            namespace="default", patch_type="merge")
         await _until(lambda: len(nft.applied) > n)
-        assert nft.applied[-1] == ("add element ip kubesvc-netpol ingress-any "
+        assert nft.applied[-1] == ("add element ip kubesvc-netpol ingress-any-pods "
                                    "{ 10.244.1.5 . 10.244.2.7 }\n")
         nft.fail_next = True
         n = len(nft.applied)

@@ -137,12 +137,12 @@ def _allowed(st: State, direction: str, pod: str, peer: str, proto: str, port: i
     if pod not in st.sets[f"{direction}-isolated"]:
         return True
     p = int(ipaddress.IPv4Address(peer))
-    for e in st.sets[f"{direction}-any"]:
+    for e in st.sets[f"{direction}-any"] | st.sets[f"{direction}-any-pods"]:
         d, s = e.split(" . ")
         lo, hi = _spans(s)
         if d == pod and lo <= p <= hi:
             return True
-    for e in st.sets[f"{direction}-ports"]:
+    for e in st.sets[f"{direction}-ports"] | st.sets[f"{direction}-ports-pods"]:
         d, s, pr, pt = e.split(" . ")
         lo, hi = _spans(s)
         plo, phi = (int(x) for x in (pt.split("-") if "-" in pt else (pt, pt)))
