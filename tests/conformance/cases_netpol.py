@@ -66,12 +66,15 @@ NETPOL_CASES: tuple[Case, ...] = (
           test='should_allow_ingress_access_from_updated_namespace'),
     _case(_TCP, "should allow ingress access from updated pod", F,
           test='should_allow_ingress_access_from_updated_pod'),
-    _case(_TCP, "should deny ingress from pods on other namespaces", F),
+    _case(_TCP, "should deny ingress from pods on other namespaces", F,
+          test="should_deny_ingress_from_pods_on_other_namespaces"),
     _case(_TCP, "should deny ingress access to updated pod", F),
     _case(_TCP, "should deny egress from pods based on PodSelector", F,
           test='should_deny_egress_from_pods_based_on_podselector'),
-    _case(_TCP, "should deny egress from all pods in a namespace", F),
-    _case(_TCP, "should work with Ingress, Egress specified together", F),
+    _case(_TCP, "should deny egress from all pods in a namespace", F,
+          test="should_deny_egress_from_all_pods_in_a_namespace"),
+    _case(_TCP, "should work with Ingress, Egress specified together", F,
+          test="should_work_with_ingress_egress_specified_together"),
     _case(_TCP, "should support denying of egress traffic on the client side (even if the server "
           "explicitly allows this traffic)", F),
     _case(_TCP, "should enforce egress policy allowing traffic to a server in a different "
@@ -93,9 +96,13 @@ NETPOL_CASES: tuple[Case, ...] = (
     _case(_TCP, "should enforce policies to check ingress and egress policies can be controlled "
           "independently based on PodSelector", F),
     _case(_TCP, "should not mistakenly treat 'protocol: SCTP' as 'protocol: TCP', even if the "
-          "plugin doesn't support SCTP", F),
+          "plugin doesn't support SCTP", F,
+          test="should_not_mistakenly_treat_protocol_sctp_as_protocol_tcp_even_if_the_plugin_"
+               "doesnt_support_sctp"),
     _case(_TCP, "should properly isolate pods that are selected by a policy allowing SCTP, even "
-          "if the plugin doesn't support SCTP", F),
+          "if the plugin doesn't support SCTP", F,
+          test="should_properly_isolate_pods_that_are_selected_by_a_policy_allowing_sctp_even_"
+               "if_the_plugin_doesnt_support_sctp"),
     _case(_TCP, "should not allow access by TCP when a policy specifies only UDP", F,
           test='should_not_allow_access_by_tcp_when_a_policy_specifies_only_udp'),
     _case(_TCP, "should enforce policy to allow traffic based on NamespaceSelector with "

@@ -225,3 +225,64 @@ def test_udp_should_enforce_policy_based_on_ports(api: Api, k8s: Model) -> None:
     validate(k8s, r, 81, "UDP")
 
 
+
+
+def test_should_deny_ingress_from_pods_on_other_namespaces(api: Api, k8s: Model) -> None:
+    """[sig-network] Netpol NetworkPolicy between server and client should deny ingress from
+    pods on other namespaces [Feature:NetworkPolicy]"""
+    policy(api, k8s.ns("x"), "deny-empty-policy", {}, ingress=[{"from": [{"podSelector": {}}]}])
+    r = R(k8s)
+    r.expect_peer((k8s.ns("y"), ""), (k8s.ns("x"), ""), False)
+    r.expect_peer((k8s.ns("z"), ""), (k8s.ns("x"), ""), False)
+    validate(k8s, r, 80)
+
+
+def test_should_deny_egress_from_all_pods_in_a_namespace(api: Api, k8s: Model) -> None:
+    """[sig-network] Netpol NetworkPolicy between server and client should deny egress from
+    all pods in a namespace [Feature:NetworkPolicy]"""
+    policy(api, k8s.ns("x"), "deny-egress-ns-x", {}, egress=[])
+    r = R(k8s)
+    r.expect_peer((k8s.ns("x"), ""), ("", ""), False)
+    validate(k8s, r, 80)
+
+
+def test_should_work_with_ingress_egress_specified_together(api: Api, k8s: Model) -> None:
+    """[sig-network] Netpol NetworkPolicy between server and client should work with
+    Ingress, Egress specified together [Feature:NetworkPolicy]"""
+    policy(api, k8s.ns("x"), "allow-client-a-via-pod-selector", match(pod="a"),
+           ingress=[{"from": [{"podSelector": match(pod="b")}]}],
+           egress=[{"ports": [{"port": 80}]}], types=["Egress", "Ingress"])
+    r80 = R(k8s)
+    r80.expect_all_ingress(P(k8s, "x", "a"), False)
+    r80.expect(P(k8s, "x", "b"), P(k8s, "x", "a"), True)
+    validate(k8s, r80, 80)
+    r81 = R(k8s)
+    r81.expect_all_ingress(P(k8s, "x", "a"), False)
+    r81.expect_all_egress(P(k8s, "x", "a"), False)
+    r81.expect(P(k8s, "x", "b"), P(k8s, "x", "a"), True)
+    validate(k8s, r81, 81)
+
+
+def test_should_not_mistakenly_treat_protocol_sctp_as_protocol_tcp_even_if_the_plugin_doesnt_support_sctp(  # noqa: E501
+        api: Api, k8s: Model) -> None:
+    """[sig-network] Netpol NetworkPolicy between server and client should not mistakenly
+    treat 'protocol: SCTP' as 'protocol: TCP', even if the plugin doesn't support SCTP
+    [Feature:NetworkPolicy]"""
+    policy(api, k8s.ns("x"), "deny-ingress", {}, ingress=[])
+    policy(api, k8s.ns("x"), "allow-only-sctp-ingress-on-port-81", match(pod="a"),
+           ingress=[{"ports": [{"port": 81, "protocol": "SCTP"}]}])
+    r = R(k8s)
+    r.expect_peer(("", ""), (k8s.ns("x"), ""), False)
+    validate(k8s, r, 81)
+
+
+def test_should_properly_isolate_pods_that_are_selected_by_a_policy_allowing_sctp_even_if_the_plugin_doesnt_support_sctp(  # noqa: E501
+        api: Api, k8s: Model) -> None:
+    """[sig-network] Netpol NetworkPolicy between server and client should properly isolate
+    pods that are selected by a policy allowing SCTP, even if the plugin doesn't support
+    SCTP [Feature:NetworkPolicy]"""
+    policy(api, k8s.ns("x"), "allow-only-sctp-ingress-on-port-80", match(pod="a"),
+           ingress=[{"ports": [{"port": 80, "protocol": "SCTP"}]}])
+    r = R(k8s)
+    r.expect_all_ingress(P(k8s, "x", "a"), False)
+    validate(k8s, r, 81)
