@@ -154,10 +154,24 @@ def _store(meta: dict[str, Any], entries: list[Entry]) -> None:
         meta.pop("managedFields", None)
 
 
+# Struct fields that are values, not pointers, in upstream's Go types (a zero object has
+# them as {}), and list fields without omitempty (null in a zero object).
+_VALUE_STRUCTS = frozenset({"metadata", "spec", "status", "template", "strategy",
+                            "updateStrategy", "jobTemplate"})
+_NULL_LISTS = frozenset({"containers"})
+
+
 def _skeleton(obj: dict[str, Any]) -> dict[str, Any]:
     """The "empty object" a create compares against: upstream compares with a zero Go
-    struct, whose metadata/spec/status are present (so they are not owned as themselves)."""
-    return {k: {} for k in ("metadata", "spec", "status") if isinstance(obj.get(k), dict)}
+    struct, whose value-typed structs (metadata, spec, a template and its spec...) are
+    present, so a creator owns what is in them but not them as themselves."""
+    out: dict[str, Any] = {}
+    for k, v in obj.items():
+        if k in _VALUE_STRUCTS and isinstance(v, dict):
+            out[k] = _skeleton(v)
+        elif k in _NULL_LISTS and isinstance(v, list):
+            out[k] = []
+    return out
 
 
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:
@@ -243,7 +257,7 @@ def apply(live: dict[str, Any] | None, config: dict[str, Any], *, manager: str,
             owned = applied
             for e in others:
                 owned = fp.union(owned, e.fields)
-            merged = mg.remove(merged, fp.difference(me.fields, owned), t)
+            merged = mg.remove(merged, fp.difference(me.fields, owned), t, owned)
         cmp = mg.compare(live if live is not None else _skeleton(merged), merged, t, ignore)
     except mg.FieldError as exc:
         raise errors.BadRequest(message=f"failed to create typed patch object: {exc}") from exc

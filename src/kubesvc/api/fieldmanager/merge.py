@@ -255,17 +255,21 @@ def _merge_list(live: list[Any], config: list[Any], t: Type, path: fp.Path) -> l
 # -- removal
 
 
-def remove(value: Any, s: fp.Node, t: Type) -> Any:
-    """``value`` without the member paths of ``s``; a named field left empty by the
-    removal goes too (upstream removes named fields as members, then adds back what
-    anyone still owns)."""
+def remove(value: Any, s: fp.Node, t: Type, owned: fp.Node | None = None) -> Any:
+    """``value`` without the member paths of ``s``, except what ``owned`` still holds
+    below them; a named field left empty by the removal goes too (upstream removes named
+    fields as members, then adds back what anyone still owns)."""
     if not s:
         return value
-    out = _remove(value, s, t, ())
-    return value if out is MISSING else out
+    return _remove(value, s, owned or {}, t, ())
 
 
-def _remove(v: Any, node: fp.Node, t: Type, path: fp.Path) -> Any:
+def _gone(sub: fp.Node, owned: fp.Node | None) -> bool:
+    """A member of the removal set goes as a whole unless someone owns part of it."""
+    return fp.is_member(sub) and not (owned and any(k != fp.DOT for k in owned))
+
+
+def _remove(v: Any, node: fp.Node, owned: fp.Node, t: Type, path: fp.Path) -> Any:
     if isinstance(v, dict):
         out: dict[str, Any] | None = None
         for pe, sub in node.items():
@@ -276,11 +280,12 @@ def _remove(v: Any, node: fp.Node, t: Type, path: fp.Path) -> Any:
                 continue
             if out is None:
                 out = dict(v)
-            if fp.is_member(sub):
+            osub = owned.get(pe)
+            if _gone(sub, osub):
                 del out[k]
                 continue
             old = v[k]
-            nv = _remove(old, sub, t.child(k), (*path, pe))
+            nv = _remove(old, sub, osub or {}, t.child(k), (*path, pe))
             if nv is not old and isinstance(nv, (dict, list)) and not nv and t.is_field(k):
                 del out[k]
             else:
@@ -299,10 +304,10 @@ def _remove(v: Any, node: fp.Node, t: Type, path: fp.Path) -> Any:
             sub = node.get(pe)
             if sub is None:
                 items.append(item)
-            elif fp.is_member(sub):
+            elif _gone(sub, owned.get(pe)):
                 changed = True
             else:
-                ni = _remove(item, sub, it, (*path, pe))
+                ni = _remove(item, sub, owned.get(pe) or {}, it, (*path, pe))
                 changed = changed or ni is not item
                 items.append(ni)
         return items if changed else v

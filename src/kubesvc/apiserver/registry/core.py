@@ -433,7 +433,8 @@ class Registry:
         info = self.info(resource)
         ns = self.namespace_for(info, namespace, obj)
         if subresource == "scale":
-            return await subresources.update_scale(self, info, obj, ns, dry_run=opts.dry_run)
+            return await subresources.update_scale(self, info, obj, ns, dry_run=opts.dry_run,
+                                                   manager=opts.field_manager)
         self._check_subresource(info, subresource, ("", "status", "finalize", "approval"))
         return await self.update_object(
             info, obj, ns, subresource=subresource, dry_run=opts.dry_run,
@@ -446,14 +447,15 @@ class Registry:
         dry_run: bool = False, field_validation: str = fieldvalidation.IN_PROCESS,
         warnings: Warnings | None = None, current: KeyValue | None = None,
         current_obj: Obj | None = None, owned: bool = False, manager: str = "",
-        applied: bool = False,
+        applied: bool = False, manager_subresource: str = "",
     ) -> Obj:
         """PUT. A caller that has just read the object (a patch) passes the ``current``
         key-value it read and, decoded, ``current_obj`` (saving a store read and a decode;
         a stale one fails the write's revision check and is read again), and
         ``owned=True`` for a body it built itself and already field-checked.
         ``applied``: the body is an apply's result with its managedFields; otherwise the
-        write is recorded as an Update by ``manager``."""
+        write is recorded as an Update by ``manager`` (of ``manager_subresource`` when the
+        write comes through one that updates the object itself: ``scale``)."""
         if not isinstance(body, dict):
             raise errors.BadRequest(message="the body of the request was not a JSON object")
         if not owned:
@@ -508,7 +510,7 @@ class Registry:
                         ensure_meta(new).pop("managedFields", None)
             elif subresource != "finalize":
                 self.managed_fields_update(info, old, new, manager=manager,
-                                           subresource=subresource)
+                                           subresource=subresource or manager_subresource)
             ensure_meta(new)["resourceVersion"] = resource_version(kv.mod_revision)
             txn = await strategy.admit_update(new, old, dry_run=dry_run)
             try:
@@ -562,7 +564,8 @@ class Registry:
         ns = self.namespace_for(info, namespace)
         if subresource == "scale":
             return await subresources.patch_scale(
-                self, info, name, ns, patch, patch_type=patch_type, dry_run=opts.dry_run
+                self, info, name, ns, patch, patch_type=patch_type, dry_run=opts.dry_run,
+                manager=opts.field_manager,
             )
         self._check_subresource(info, subresource, ("", "status", "approval"))
         return await patching.patch_object(
