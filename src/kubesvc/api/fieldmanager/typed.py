@@ -136,10 +136,22 @@ def of(schema: sch.Schema) -> Type:
     return t
 
 
+def _untyped_object() -> Type:
+    """An object of a kind without a schema: its top-level fields are named fields and its
+    metadata is an ObjectMeta, as for every kind; below that, everything is deduced."""
+    t = Type(None)
+    t.props = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
+    t._children["metadata"] = of(sch.COMPONENTS["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"])
+    return t
+
+
+UNTYPED_OBJECT = _untyped_object()
+
+
 def for_kind(api_version: str, kind: str) -> Type:
-    """The type of a served kind's objects; :data:`DEDUCED` for a kind without a schema
-    (custom resources plug in here with theirs)."""
+    """The type of a served kind's objects; :data:`UNTYPED_OBJECT` for a kind without a
+    schema (custom resources plug in here: ``of(their schema)``)."""
     try:
         return of(sch.shared_schema(api_version, kind))
     except KeyError:
-        return DEDUCED
+        return UNTYPED_OBJECT
