@@ -523,3 +523,7 @@ STATEFULSET_CASES: tuple[Case, ...] = tuple(
          "should_validate_statefulset_status_endpoints"),
     ))
 CASES = (*CASES, *STATEFULSET_CASES)
+
+from tests.conformance.cases_apimachinery_apply import APPLY_CASES  # noqa: E402
+
+CASES = (*CASES, *APPLY_CASES)
