@@ -68,6 +68,22 @@ def insert(root: Node, path: Path) -> None:
         node = nxt
 
 
+def put(root: Node, path: Path, node: Node) -> None:
+    """Add the subtree ``node`` (its root a member) at ``path`` of ``root``, in place;
+    ``node`` is taken over (not copied)."""
+    parent = root
+    for pe in path[:-1]:
+        nxt = parent.get(pe)
+        if nxt is None:
+            nxt = parent[pe] = {}
+        elif not nxt:
+            nxt[DOT] = _LEAF
+        parent = nxt
+    last = path[-1]
+    old = parent.get(last)
+    parent[last] = node if old is None else _union(old, node)
+
+
 def _union(a: Node, b: Node) -> Node:
     if a is b:
         return a

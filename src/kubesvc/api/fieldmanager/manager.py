@@ -82,6 +82,12 @@ class Entry:
     time: str | None
     subresource: str
     fields: fp.Node
+    raw: dict[str, Any] | None = None  # the stored entry, while unchanged
+
+    def set_fields(self, fields: fp.Node) -> None:
+        if fields != self.fields:
+            self.fields = fields
+            self.raw = None
 
     def ident(self) -> tuple[str, str, str, str]:
         # Upstream's manager identifier: the apiVersion counts for Update entries only.
@@ -136,14 +142,14 @@ def decode(raw: Any, *, trusted: bool) -> list[Entry]:
             fp.canonical(fields_raw)
         out.append(Entry(str(item.get("manager") or ""), op, str(item.get("apiVersion") or ""),
                          item.get("time") or None, str(item.get("subresource") or ""),
-                         fields))
+                         fields, item if trusted else None))
     return out
 
 
 def encode(entries: list[Entry]) -> list[dict[str, Any]]:
     entries = sorted(entries, key=lambda e: (e.operation, e.time or "", e.manager,
                                              e.api_version, e.subresource))
-    return [e.encode() for e in entries]
+    return [e.raw if e.raw is not None else e.encode() for e in entries]
 
 
 def _store(meta: dict[str, Any], entries: list[Entry]) -> None:
@@ -211,9 +217,9 @@ def update(live: dict[str, Any] | None, new: dict[str, Any], *, manager: str,
     if changed or cmp.removed:
         for e in entries:
             if changed and e is not me:
-                e.fields = fp.difference(e.fields, changed)
+                e.set_fields(fp.difference(e.fields, changed))
             if cmp.removed:
-                e.fields = fp.difference(e.fields, cmp.removed)
+                e.set_fields(fp.difference(e.fields, cmp.removed))
     if changed:
         if me is None:
             me = Entry(manager, UPDATE, api_version, now, subresource, changed)
@@ -221,6 +227,7 @@ def update(live: dict[str, Any] | None, new: dict[str, Any], *, manager: str,
         else:
             me.fields = fp.union(me.fields, changed)
             me.time = now
+            me.raw = None
     _store(nmeta, entries)
 
 
@@ -267,10 +274,10 @@ def apply(live: dict[str, Any] | None, config: dict[str, Any], *, manager: str,
             live, manager, conflicts, t, ignore):
         raise conflict_error(conflicts)
     for e, c in conflicts:
-        e.fields = fp.difference(e.fields, c)
+        e.set_fields(fp.difference(e.fields, c))
     if cmp.removed:
         for e in others:
-            e.fields = fp.difference(e.fields, cmp.removed)
+            e.set_fields(fp.difference(e.fields, cmp.removed))
     time = now if (not cmp.empty() or me is None or not me.time) else me.time
     others.append(Entry(manager, APPLY, api_version, time, subresource, applied))
     out = dict(merged)

@@ -149,53 +149,85 @@ def compare(lhs: Any, rhs: Any, t: Type, ignore: Ignore | None = None) -> Compar
     return cmp
 
 
-def _cmp(l: Any, r: Any, t: Type, path: fp.Path, cmp: Comparison,
+def _cmp(old: Any, new: Any, t: Type, path: fp.Path, cmp: Comparison,
          ignore: Ignore | None) -> None:
-    if l is not MISSING and r is not MISSING and l is r:
+    if old is MISSING:
+        if path:  # a whole subtree added: build its node at once
+            fp.put(cmp.added, path, _added(new, t, ignore, path))
+        return
+    if new is not MISSING and old is new:
         return  # shared subtree: nothing changed below
-    ld, rd = isinstance(l, dict), isinstance(r, dict)
-    if (ld or l is MISSING) and (rd or r is MISSING) and not t.atomic_map and (l or r):
-        keys = list(l) if ld else []
+    ld, rd = isinstance(old, dict), isinstance(new, dict)
+    if (ld or old is MISSING) and (rd or new is MISSING) and not t.atomic_map and (old or new):
+        keys = list(old) if ld else []
         if rd:
-            keys += [k for k in r if not ld or k not in l]
+            keys += [k for k in new if not ld or k not in old]
         for k in keys:
             sub_ignore = None
             if ignore is not None and k in ignore:
                 sub_ignore = ignore[k]
                 if sub_ignore is None:
                     continue
-            _cmp(l.get(k, MISSING) if ld else MISSING, r.get(k, MISSING) if rd else MISSING,
+            _cmp(old.get(k, MISSING) if ld else MISSING, new.get(k, MISSING) if rd else MISSING,
                  t.child(k), (*path, fp.field(k)), cmp, sub_ignore)
-        _node_added_removed(l, r, path, cmp)
+        _node_added_removed(old, new, path, cmp)
         return
-    ll, rl = isinstance(l, list), isinstance(r, list)
-    if (ll or l is MISSING) and (rl or r is MISSING) and t.list_type != "atomic" and (l or r):
-        lv = _index(l, t, path) if ll else {}
-        rv = _index(r, t, path) if rl else {}
+    ll, rl = isinstance(old, list), isinstance(new, list)
+    if (ll or old is MISSING) and (rl or new is MISSING) and t.list_type != "atomic" \
+            and (old or new):
+        lmap = _index(old, t, path) if ll else {}
+        rmap = _index(new, t, path) if rl else {}
         it = t.item()
-        for pe, item in lv.items():
-            _cmp(item, rv.get(pe, MISSING), it, (*path, pe), cmp, None)
-        for pe, item in rv.items():
-            if pe not in lv:
+        for pe, item in lmap.items():
+            _cmp(item, rmap.get(pe, MISSING), it, (*path, pe), cmp, None)
+        for pe, item in rmap.items():
+            if pe not in lmap:
                 _cmp(MISSING, item, it, (*path, pe), cmp, None)
-        _node_added_removed(l, r, path, cmp)
+        _node_added_removed(old, new, path, cmp)
         return
     if not path:
         return
-    if l is MISSING:
+    if old is MISSING:
         fp.insert(cmp.added, path)
-    elif r is MISSING:
+    elif new is MISSING:
         fp.insert(cmp.removed, path)
-    elif not _equal(l, r):
+    elif not _equal(old, new):
         fp.insert(cmp.modified, path)
 
 
-def _node_added_removed(l: Any, r: Any, path: fp.Path, cmp: Comparison) -> None:
+def _added(v: Any, t: Type, ignore: Ignore | None, path: fp.Path) -> fp.Node:
+    """The node of a value absent before: it and everything in it."""
+    if isinstance(v, dict) and v and not t.atomic_map:
+        out: fp.Node = {}
+        for k, cv in v.items():
+            sub_ignore = None
+            if ignore is not None and k in ignore:
+                sub_ignore = ignore[k]
+                if sub_ignore is None:
+                    continue
+            pe = "f:" + k
+            out[pe] = _added(cv, t.child(k), sub_ignore, (*path, pe))
+        if out:
+            out[fp.DOT] = {}
+        return out
+    if isinstance(v, list) and v and t.list_type != "atomic":
+        it = t.item()
+        out = {}
+        for i, item in enumerate(v):
+            pe = item_pe(t, item, i, path)
+            if pe not in out:
+                out[pe] = _added(item, it, None, (*path, pe))
+        out[fp.DOT] = {}
+        return out
+    return {}
+
+
+def _node_added_removed(lv_: Any, rv_: Any, path: fp.Path, cmp: Comparison) -> None:
     if not path:
         return
-    if l is MISSING:
+    if lv_ is MISSING:
         fp.insert(cmp.added, path)
-    elif r is MISSING:
+    elif rv_ is MISSING:
         fp.insert(cmp.removed, path)
 
 

@@ -124,6 +124,7 @@ def _open(schema: sch.Schema) -> bool:
         not in res
 
 
+OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 DEDUCED = Type(None)
 _CACHE: dict[int, Type] = {}
 
@@ -141,7 +142,7 @@ def _untyped_object() -> Type:
     metadata is an ObjectMeta, as for every kind; below that, everything is deduced."""
     t = Type(None)
     t.props = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
-    t._children["metadata"] = of(sch.COMPONENTS["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"])
+    t._children["metadata"] = of(sch.COMPONENTS[OBJECT_META])
     return t
 
 

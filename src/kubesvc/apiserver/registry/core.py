@@ -45,9 +45,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from kubesvc import errors
-from kubesvc.api import fieldmanager
+from kubesvc.api import fieldmanager, resources
 from kubesvc.api import meta as apimeta
-from kubesvc.api import resources
 from kubesvc.api.defaults import apply_defaults
 from kubesvc.api.fieldmanager import typed as fmtyped
 from kubesvc.api.jsonvalue import deep_copy

@@ -168,7 +168,7 @@ def test_conflicts_message_with_several() -> None:
 def test_apply_with_managed_fields_is_rejected() -> None:
     cfg = dep()
     cfg["metadata"]["managedFields"] = []
-    with pytest.raises(errors.BadRequest, match="metadata.managedFields must be nil"):
+    with pytest.raises(errors.BadRequest, match=r"metadata\.managedFields must be nil"):
         app(None, cfg, "ssa")
 
 
