@@ -152,8 +152,50 @@ def encode(entries: list[Entry]) -> list[dict[str, Any]]:
     return [e.raw if e.raw is not None else e.encode() for e in entries]
 
 
+MAX_UPDATE_MANAGERS = 10
+ANCIENT = "ancient-changes"
+
+
+def cap_updates(entries: list[Entry]) -> list[Entry]:
+    """Upstream's capManagersManager: past 10 Update entries, the oldest are merged, per
+    apiVersion, into an ``ancient-changes`` entry (with the newest merged one's time)."""
+    updates = [e for e in entries if e.operation == UPDATE]
+    if len(updates) <= MAX_UPDATE_MANAGERS:
+        return entries
+    updates.sort(key=lambda e: (e.time or "", e.manager))
+    gone: set[int] = set()
+    first: dict[str, Entry] = {}
+    buckets: dict[str, Entry] = {}
+    length = len(updates)
+    for e in updates:
+        if length <= MAX_UPDATE_MANAGERS:
+            break
+        f = first.get(e.api_version)
+        if f is None:
+            first[e.api_version] = e
+            continue
+        bucket = buckets.get(e.api_version)
+        if bucket is None:
+            bucket = buckets[e.api_version] = Entry(ANCIENT, UPDATE, e.api_version, f.time, "",
+                                                    f.fields)
+            gone.add(id(f))
+        bucket.fields = fp.union(bucket.fields, e.fields)
+        bucket.time = e.time
+        gone.add(id(e))
+        length -= 1
+    out = [e for e in entries if id(e) not in gone
+           and not (e.manager == ANCIENT and e.operation == UPDATE and e.api_version in buckets)]
+    for v, b in buckets.items():
+        old = next((e for e in entries if e.manager == ANCIENT and e.operation == UPDATE
+                    and e.api_version == v and id(e) not in gone), None)
+        if old is not None:
+            b.fields = fp.union(old.fields, b.fields)
+        out.append(b)
+    return out
+
+
 def _store(meta: dict[str, Any], entries: list[Entry]) -> None:
-    kept = [e for e in entries if e.fields]
+    kept = cap_updates([e for e in entries if e.fields])
     if kept:
         meta["managedFields"] = encode(kept)
     else:

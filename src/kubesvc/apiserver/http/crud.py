@@ -159,13 +159,13 @@ def respond(
     return resp
 
 
-def with_manager(opts: WriteOptions, request: web.Request) -> WriteOptions:
+def with_manager(opts: WriteOptions, request: web.Request, options_kind: str) -> WriteOptions:
     """The field manager of a write: ``?fieldManager=``, else the User-Agent's prefix
     (``kubectl-edit``, ``kubectl-client-side-apply``...), as upstream; at most 128 bytes."""
     if len(opts.field_manager.encode()) > 128:
         raise errors.Invalid(
-            message="PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Too long: "
-            "may not be more than 128 bytes",
+            message=f'{options_kind}.meta.k8s.io "" is invalid: fieldManager: Too long: '
+            "may not be more than 128 bytes", kind=options_kind, group="meta.k8s.io",
             causes=[errors.Cause("FieldValueTooLong",
                                  "Too long: may not be more than 128 bytes", "fieldManager")])
     if opts.field_manager:
@@ -217,7 +217,7 @@ class Crud:
         neg = for_write(negotiate(request.headers.get("Accept", "")))
         q = request.rel_url.query
         body = await read_body(request)
-        opts = with_manager(params.write_options(q), request)
+        opts = with_manager(params.write_options(q), request, "CreateOptions")
         info = target.info
         obj = decode_body_object(info, body, request.headers.get("Content-Type", ""))
         check_namespace(obj, target)
@@ -234,7 +234,8 @@ class Crud:
         neg = for_write(negotiate(request.headers.get("Accept", "")))
         q = request.rel_url.query
         body = await read_body(request)
-        opts = with_manager(params.write_options(q, options_kind="UpdateOptions"), request)
+        opts = with_manager(params.write_options(q, options_kind="UpdateOptions"), request,
+                            "UpdateOptions")
         info = target.info
         if target.subresource == "scale":
             obj = _decode_scale(body, request.headers.get("Content-Type", ""))
@@ -269,7 +270,7 @@ class Crud:
                 causes=[errors.Cause("FieldValueRequired", "Required value: is required for "
                                      "apply patch", "fieldManager")],
             )
-        opts = with_manager(opts, request)
+        opts = with_manager(opts, request, "PatchOptions")
         warnings: list[str] = []
         out = await shielded(self.backend.patch(
             target.info.key, target.name, doc, namespace=target.namespace, patch_type=ptype,

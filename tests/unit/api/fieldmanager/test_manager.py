@@ -206,3 +206,19 @@ def test_untyped_kind_and_user_agent() -> None:
         "kubectl-client-side-apply"
     assert fm.manager_from_user_agent("Go-http-client/1.1") == "Go-http-client"
     assert fm.manager_from_user_agent("a\x00b" + "x" * 200) == "ab" + "x" * 126
+
+
+def test_update_entries_are_capped_into_ancient_changes() -> None:
+    obj = upd(None, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+                     "data": {"k0": "v"}}, "m0", t=CM, now="2026-01-01T00:00:00Z")
+    for i in range(1, 12):
+        new = copy.deepcopy(obj)
+        new["data"][f"k{i}"] = "v"
+        obj = upd(obj, new, f"m{i}", t=CM, now=f"2026-01-01T00:00:{i:02d}Z")
+    owners = {e["manager"]: e for e in obj["metadata"]["managedFields"]}
+    assert len(owners) == 10
+    ancient = owners["ancient-changes"]
+    # the three oldest (m0, m1, m2) went into the bucket, with the newest one's time
+    assert ancient["fieldsV1"] == {"f:data": {".": {}, "f:k0": {}, "f:k1": {}, "f:k2": {}}}
+    assert ancient["time"] == "2026-01-01T00:00:02Z"
+    assert "m0" not in owners and "m3" in owners and "m11" in owners
