@@ -243,7 +243,8 @@ def encode(root: Node) -> Node:
         out: Node = {DOT: {}} if DOT in node else {}
         for k in sorted(node):
             if k != DOT:
-                out[k] = enc(node[k])
+                sub = node[k]
+                out[k] = enc(sub) if sub else {}
         return out
 
     return {k: enc(root[k]) for k in sorted(root)}

@@ -206,7 +206,10 @@ def _added(v: Any, t: Type, ignore: Ignore | None, path: fp.Path) -> fp.Node:
                 if sub_ignore is None:
                     continue
             pe = "f:" + k
-            out[pe] = _added(cv, t.child(k), sub_ignore, (*path, pe))
+            if isinstance(cv, (dict, list)) and cv:
+                out[pe] = _added(cv, t.child(k), sub_ignore, (*path, pe))
+            else:
+                out[pe] = {}  # a leaf (or an empty container): no walk needed
         if out:
             out[fp.DOT] = {}
         return out
