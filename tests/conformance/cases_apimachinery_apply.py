@@ -19,7 +19,9 @@ APPLY_CASES = (
     _c("should create an applied object if it does not already exist",
        test=X + "should_create_an_applied_object_if_it_does_not_already_exist"),
     _c("should work for subresources", test=X + "should_work_for_subresources",
-       note="pause stands in for upstream's nginx image"),
+       note="pause stands in for upstream's nginx image; the status applies wait for the "
+            "pod to be Ready (the node agent merge-patches its conditions, where the "
+            "kubelet sends a strategic two-way diff)"),
     _c("should remove a field if it is owned but removed in the apply request",
        test=X + "should_remove_a_field_if_it_is_owned_but_removed_in_the_apply_request",
        note="0 replicas and pause instead of 3 nginx pods"),

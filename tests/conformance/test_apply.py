@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conformance.framework import Api, ApiError, unique
+from tests.conformance.framework import Api, ApiError, pod_ready, poll, unique
 
 APPLY = "application/apply-patch+yaml"
 
@@ -77,7 +77,10 @@ def test_should_work_for_subresources(api: Api, ns: str) -> None:
                       "spec": {"containers": [{"name": "nginx",
                                                "image": "registry.k8s.io/pause:3.9"}]}},
           "apply_test")
-    api.get(path)
+    # Wait for the node agent's status writes to settle: it merge-patches the conditions
+    # it knows from its cache (upstream's kubelet sends a strategic two-way diff), so an
+    # early write of its could drop the condition applied below.
+    poll(lambda: pod_ready(api, ns, "test-pod"), what="test-pod Ready")
     status = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "test-pod"},
               "status": {"conditions": [{"type": "MyStatus", "status": "True"}]}}
 
