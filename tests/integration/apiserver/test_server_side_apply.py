@@ -237,3 +237,23 @@ def test_python_client_apply(kubeconfig: Path) -> None:
         assert "fieldManager: Required value: is required for apply patch" in err.value.body
     finally:
         api_client.close()
+
+
+def test_server_side_dry_run_and_diff(kubectl: Kubectl) -> None:
+    kubectl("apply", "--server-side", "-f", "-", input=deploy("ssa9"))
+    before = get(kubectl, "deploy", "ssa9")
+    out = kubectl("apply", "--server-side", "--dry-run=server", "-f", "-",
+                  input=deploy("ssa9", replicas=7)).stdout
+    assert out.strip() == "deployment.apps/ssa9 serverside-applied (server dry run)"
+    after = get(kubectl, "deploy", "ssa9")
+    assert after["spec"]["replicas"] == 2
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    diff = kubectl("diff", "--server-side", "-f", "-", input=deploy("ssa9", replicas=7),
+                   check=False)
+    assert diff.returncode == 1, diff.stderr
+    assert "-  replicas: 2" in diff.stdout and "+  replicas: 7" in diff.stdout
+    # a name over 128 bytes is refused as upstream
+    res = kubectl("apply", "--server-side", "--field-manager=" + "m" * 129, "-f", "-",
+                  input=deploy("ssa9"), check=False)
+    assert res.returncode != 0
+    assert "fieldManager: Too long: may not be more than 128 bytes" in res.stderr
