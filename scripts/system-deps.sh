@@ -13,6 +13,7 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v ip >/dev/null || need+=(iproute2)
 command -v curl >/dev/null || need+=(curl)
 command -v chromium >/dev/null || need+=(chromium)  # the service map UI tests (Playwright)
+command -v busybox >/dev/null || need+=(busybox)  # the busybox/alpine images' shell and applets
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then
   echo "system-deps: not root; missing ${need[*]} (tests that need them will skip)" >&2

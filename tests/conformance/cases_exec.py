@@ -1,8 +1,9 @@
 """The upstream cases (Kubernetes v1.32) about exec, attach, ``kubectl run -i``, cp and
 logs: the exec/attach/logs parts of ``test/e2e/kubectl/kubectl.go`` ("Simple pod",
-"Kubectl copy"), ``test/e2e/kubectl/logs.go`` and the WebSocket cases of
-``test/e2e/common/node/pods.go``. Joined into :data:`tests.conformance.cases.CASES`; pure
-data. (Port-forward cases live with the port-forward work.)
+"Kubectl copy"), ``test/e2e/kubectl/logs.go``, the WebSocket cases of
+``test/e2e/common/node/pods.go``, ``test/e2e/kubectl/portforward.go`` and the ephemeral
+container cases of ``test/e2e/common/node/ephemeral_containers.go``. Joined into
+:data:`tests.conformance.cases.CASES`; pure data.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from tests.conformance.cases import NOT_PORTED, Case
 KUBECTL = "test/e2e/kubectl/kubectl.go"
 PODS = "test/e2e/common/node/pods.go"
 LOGS = "test/e2e/kubectl/logs.go"
+PORTFORWARD = "test/e2e/kubectl/portforward.go"
+EPHEMERAL = "test/e2e/common/node/ephemeral_containers.go"
+PF = "test_portforward_ephemeral.py::test_"
 X = "test_exec.py::test_"
 C = ("Conformance",)
 
@@ -74,3 +78,48 @@ EXEC_CASES = (
          PODS, ("NodeConformance", "Conformance"),
          test=X + "pods_should_support_retrieving_logs_from_the_container_over_websockets"),
 )
+
+PF_NOTE = ("the tester binds a free port instead of 80 (host-mode pods share the machine's "
+           "ports; the ingress may hold :80), and the test waits for its listener with a "
+           "bind probe instead of upstream's netstat readiness container")
+
+
+def _pf(bind: str, it: str, test: str) -> Case:
+    return Case(f"[sig-cli] Kubectl Port forwarding With a server listening on {bind} {it}",
+                PORTFORWARD, test=PF + test, note=PF_NOTE)
+
+
+PORTFORWARD_CASES = (*(
+    case for bind, key in (("0.0.0.0", "any"), ("localhost", "localhost")) for case in (
+        _pf(bind, "that expects a client request should support a client that connects, "
+                  "sends NO DATA, and disconnects", f"pf_{key}_expects_request_sends_no_data"),
+        _pf(bind, "that expects a client request should support a client that connects, "
+                  "sends DATA, and disconnects", f"pf_{key}_expects_request_sends_data"),
+        _pf(bind, "that expects NO client request should support a client that connects, "
+                  "sends DATA, and disconnects", f"pf_{key}_expects_no_request_sends_data"),
+        _pf(bind, "should support forwarding over websockets", f"pf_{key}_websockets"),
+    )),
+    Case("[sig-cli] Kubectl Port forwarding with a pod being removed should stop "
+         "port-forwarding", PORTFORWARD,
+         not_ported=NOT_PORTED + " (POSTs up to 1 GiB to netexec's /header while the pod "
+                                 "is deleted)"),
+    Case("[sig-cli] Kubectl Port forwarding Shutdown client connection while the remote "
+         "stream is writing data to the port-forward connection port-forward should keep "
+         "working after detect broken connection", PORTFORWARD,
+         not_ported=NOT_PORTED + " (downloads agnhost's own 40 MB binary from netexec's "
+                                 "/agnhost, which the Python agnhost does not serve)"),
+)
+
+EPHEMERAL_CASES = (
+    Case("[sig-node] Ephemeral Containers [NodeConformance] will start an ephemeral "
+         "container in an existing pod [Conformance]", EPHEMERAL,
+         ("NodeConformance", "Conformance"),
+         test=PF + "ephemeral_container_starts_in_an_existing_pod",
+         note="exec and logs through kubectl (upstream's framework execs over SPDY)"),
+    Case("[sig-node] Ephemeral Containers [NodeConformance] should update the ephemeral "
+         "containers in an existing pod [Conformance]", EPHEMERAL,
+         ("NodeConformance", "Conformance"),
+         test=PF + "ephemeral_containers_update_in_an_existing_pod"),
+)
+
+EXEC_CASES = (*EXEC_CASES, *PORTFORWARD_CASES, *EPHEMERAL_CASES)

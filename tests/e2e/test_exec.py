@@ -2,7 +2,7 @@
 codes), attach, ``run -i/-it --rm``, cp both ways, every ``kubectl logs`` flag, and the
 official Python client's ``stream()`` — against ``kubesvc up`` in host mode (one cluster
 for the module); exec of ``curl http://<svc>/`` from a pod in netns mode (root); and exec +
-logs through ``kubesvc server`` with a separate ``kubesvc agent``."""
+logs and port-forward through ``kubesvc server`` with a separate ``kubesvc agent``."""
 
 from __future__ import annotations
 
@@ -438,3 +438,61 @@ def test_server_and_agent_exec_and_logs(split: Cluster) -> None:
     split.wait_for(lambda: split.kubectl("logs", "sp", "--timestamps").stdout
                    .endswith(" hi\n"), what="logs through the agent")
     assert split.kubectl("logs", "sp", "--limit-bytes=1").stdout == "h"
+
+
+def test_server_and_agent_port_forward(split: Cluster) -> None:
+    """kubectl port-forward through the API server to the agent's streaming port."""
+    import re
+    import urllib.request
+
+    split.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "spf"},
+        "spec": {"terminationGracePeriodSeconds": 0, "containers": [{
+            "name": "web", "image": "registry.k8s.io/e2e-test-images/agnhost:2.53",
+            "args": ["netexec", "--http-port=8080", "--udp-port=-1"],
+            "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}]}}))
+    # ready once it listens: kubectl port-forward gives up on a refused connection
+    split.wait_for(lambda: any(c["type"] == "Ready" and c["status"] == "True" for c in
+                               split.kubectl_json("get", "pod", "spf")["status"].get(
+                                   "conditions", [])), what="pod spf ready", timeout=30)
+    proc = subprocess.Popen(["kubectl", "port-forward", "pod/spf", "--address", "127.0.0.1",
+                             ":8080"], env=split.env, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        m = re.match(r"Forwarding from 127\.0\.0\.1:(\d+) -> 8080", proc.stdout.readline())
+        assert m, proc.stderr.read() if proc.stderr else ""
+        for i in range(5):
+            with urllib.request.urlopen(f"http://127.0.0.1:{m[1]}/echo?msg=split-{i}",
+                                        timeout=20) as r:
+                assert r.read() == f"split-{i}".encode()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+
+
+def test_netns_debug_container_shares_the_pods_network(nc: Cluster) -> None:
+    """An ephemeral container joins its pod's network namespace: the pod's IP, hostname,
+    resolv.conf, and cluster DNS + Service routing from there."""
+    nc.kubectl("apply", "-f", "-", input=_pod("dbgt", ["sleep", "3600"]))
+    _running(nc, "dbgt")
+    ip = nc.kubectl_json("get", "pod", "dbgt")["status"]["podIP"]
+    nc.kubectl("debug", "dbgt", "--image=busybox", "-c", "dbg", "--", "sh", "-c",
+               "hostname; grep -c ndots:5 /etc/resolv.conf; ip -4 -o addr show | grep -c "
+               f"'inet {ip}/'")
+    nc.wait_for(lambda: nc.kubectl("logs", "dbgt", "-c", "dbg", check=False).stdout
+                == "dbgt\n1\n1\n", what="the debug container's view", timeout=30)
+
+
+def test_server_and_agent_debug(split: Cluster) -> None:
+    """kubectl debug through kubesvc server: the agent runs the ephemeral container and
+    serves its attach."""
+    split.kubectl("apply", "-f", "-", input=_pod("sdbg", ["sleep", "3600"]))
+    _running(split, "sdbg")
+    rc, out = run_in_pty(["kubectl", "debug", "-it", "sdbg", "--image=busybox", "-c", "dbg",
+                          "--", "sh"], split.env,
+                         [(3.0, b"echo split-debug-$((1+1)); exit\r")], timeout=60)
+    assert rc == 0 and "split-debug-2" in out, out
+    split.wait_for(lambda: "terminated" in (split.kubectl_json("get", "pod", "sdbg")["status"]
+                                            .get("ephemeralContainerStatuses") or [{}])[0]
+                   .get("state", {}), what="the debug container done")

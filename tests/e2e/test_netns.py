@@ -318,6 +318,38 @@ def test_pod_sandbox_in_netns_mode(nc: Cluster) -> None:
     nc.kubectl("delete", "pod", "sbx", "--grace-period=1", "--wait=false")
 
 
+def test_python_client_in_cluster_config_in_netns_mode(nc: Cluster) -> None:
+    """Issue 19: the `kubernetes` endpoints are the API relay on the cluster bridge, which
+    pods reach through their node; the official client's load_incluster_config() there
+    (mounted token, CA verifying the ClusterIP) lists the pods its Role allows."""
+    eps = nc.kubectl_json("get", "endpoints", "kubernetes")["subsets"][0]
+    assert [a["ip"] for a in eps["addresses"]] == ["172.20.0.1"]
+    assert eps["ports"][0]["port"] == 6443
+    nc.kubectl("create", "serviceaccount", "nslister")
+    nc.kubectl("create", "role", "nslister", "--verb=list", "--resource=pods")
+    nc.kubectl("create", "rolebinding", "nslister", "--role=nslister",
+               "--serviceaccount=default:nslister")
+    script = ("from kubernetes import client, config\n"
+              "config.load_incluster_config()\n"
+              "c = client.Configuration.get_default_copy()\n"
+              "print('host=' + c.host)\n"
+              "pods = client.CoreV1Api().list_namespaced_pod('default')\n"
+              "print('lonely=' + str('lonely' in [p.metadata.name for p in pods.items]))\n")
+    nc.kubectl("create", "configmap", "nsincluster", f"--from-literal=main.py={script}")
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nsincluster"}, "spec": {
+        "serviceAccountName": "nslister", "restartPolicy": "Never",
+        "containers": [{"name": "main", "image": "python",
+                        "command": [sys.executable, "/s/main.py"],
+                        "volumeMounts": [{"name": "s", "mountPath": "/s"}]}],
+        "volumes": [{"name": "s", "configMap": {"name": "nsincluster"}}]}}
+    nc.kubectl("apply", "-f", "-", input=json.dumps(pod))
+    out = nc.wait_for(lambda: (lambda o: o if "lonely=" in o else "")(
+        nc.kubectl("logs", "nsincluster", check=False).stdout), timeout=40,
+        what="the in-cluster client's output")
+    assert out.splitlines() == ["host=https://10.96.0.1:443", "lonely=True"], out
+    nc.kubectl("delete", "pod", "nsincluster", "--wait=false")
+
+
 def test_api_server_proxy_reaches_pods_on_every_node(nc: Cluster) -> None:
     # The API server connects from the bridge namespace, which routes every pod CIDR.
     names = {p["metadata"]["name"] for p in app_pods(nc)}

@@ -81,7 +81,7 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     _R("", "v1", "Node", "nodes", "node", False, ("no",), subresources=("status",)),
     _R("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",),
        subresources=("status", "log", "binding", "proxy", "attach", "exec",
-                     "portforward", "eviction")),
+                     "portforward", "eviction", "ephemeralcontainers")),
     _R("", "v1", "Service", "services", "service", True, ("svc",), ("all",),
        verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update",
               "watch"),

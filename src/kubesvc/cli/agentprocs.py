@@ -34,6 +34,7 @@ from functools import partial
 from pathlib import Path
 
 from kubesvc.cli import netns as topology
+from kubesvc.runtime import cgroups
 from kubesvc.runtime.process import die_with_parent
 
 log = logging.getLogger("kubesvc.up")
@@ -172,16 +173,19 @@ class NetnsAgents:
         for p in running:
             with contextlib.suppress(ProcessLookupError):
                 p.send_signal(signal.SIGTERM)
-        if not running:
-            return
-        _, pending = await asyncio.wait([asyncio.ensure_future(p.wait()) for p in running],
-                                        timeout=grace)
-        for p in running:
-            if p.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    p.kill()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        if running:
+            _, pending = await asyncio.wait(
+                [asyncio.ensure_future(p.wait()) for p in running], timeout=grace)
+            for p in running:
+                if p.returncode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        p.kill()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+        # An agent that died (kill -9, a crash) left its containers' cgroups (and what is
+        # in them): the cluster is going away, so they go too.
+        for a in self.agents:
+            await asyncio.to_thread(cgroups.purge, a.data_dir / "node")
 
 
 async def withdraw_announcements(netns: str, interface: str = "eth0") -> None:

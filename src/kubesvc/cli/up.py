@@ -192,8 +192,12 @@ class Cluster:
             store,
             service_cidr=o.service_cidr,
             node_port_range=o.node_port_range,
-            apiserver_endpoint=(o.api_host if o.api_host not in ("0.0.0.0", "::")
-                                else o.node_ip, o.api_port),
+            # The `kubernetes` endpoints: where pods reach the API server — in netns mode
+            # the relay on the cluster bridge (the host side of every node's network).
+            apiserver_endpoint=(
+                (netns.CONTROL_PLANE_IP, netns.CONTROL_PLANE_PORT) if topo is not None else
+                (o.api_host if o.api_host not in ("0.0.0.0", "::") else o.node_ip,
+                 o.api_port)),
             service_account_admission=True,
         )
         self.registry = registry
@@ -279,7 +283,7 @@ class Cluster:
                     nodeport_addresses=o.nodeport_addresses, dns_ip=o.dns_cluster_ip,
                     dns_addr=(components.reachable(o.dns_addr[0], o.node_ip), dns.port),
                     cluster_domain=o.cluster_domain, pod_cidr=o.pod_cidr,
-                    max_pods=o.max_pods, shared=shared)]
+                    max_pods=o.max_pods, shared=shared, image_map=o.image_map)]
                 dns_endpoints = [(p.dns_ip, p.name) for p in parts]
                 dns_port = parts[0].dns_port
             else:

@@ -236,9 +236,12 @@ class HttpClient:
 
     async def create(
         self, resource: str, obj: Obj, *, namespace: str | None = None,
-        opts: WriteOptions = WriteOptions(),
+        opts: WriteOptions = WriteOptions(), subresource: str = "", name: str = "",
     ) -> Obj:
-        path = self._path(resource, namespace=namespace, default_ns=True, obj=obj)
+        """POST; with ``subresource`` to that subresource of the object ``name`` (as the
+        in-process Registry: ``serviceaccounts/<name>/token``, ``pods/<name>/binding``)."""
+        path = self._path(resource, namespace=namespace, name=name if subresource else "",
+                          subresource=subresource, default_ns=True, obj=obj)
         return await self._request("POST", path, body=obj, params=opts.query())
 
     async def update(

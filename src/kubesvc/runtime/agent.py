@@ -19,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from kubesvc import errors
 from kubesvc.api.objects import Obj
@@ -40,11 +42,29 @@ from kubesvc.runtime.sandbox.manager import (
     TokenRequester,
     client_token_requester,
 )
+from kubesvc.runtime.sandbox.sourcewatch import (
+    SourceRef,
+    SourceWatcher,
+    object_informer,
+    volume_sources,
+)
 from kubesvc.runtime.streaming.exec import ContainerTarget
 from kubesvc.runtime.streaming.node import Connect, streaming_connector, streaming_target
 from kubesvc.runtime.types import PodRunner
 
 log = logging.getLogger(__name__)
+
+VOLUME_WATCH_TICK = 0.5  # how soon a started pod's ConfigMaps/Secrets are watched
+
+
+async def _first(*aws: Coroutine[Any, Any, Any]) -> None:
+    """Wait until the first of ``aws`` is done (the others are cancelled)."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
 
 
 def _uid_index(obj: Obj) -> list[str]:
@@ -90,7 +110,7 @@ class NodeAgent:
         sandbox: str = "auto",
         protect_paths: list[Path] | None = None,
         token_requester: TokenRequester | None = None,
-        volume_sync_period: float = 5.0,
+        volume_sync_period: float = 60.0,
     ) -> None:
         """``sandbox``: "auto" (each pod in its own filesystem sandbox where this node can
         give one: :mod:`kubesvc.runtime.sandbox`) or "off"; ``protect_paths``: host paths
@@ -98,8 +118,9 @@ class NodeAgent:
         ``token_requester``: how serviceAccountToken volume sources get their tokens
         (TokenRequest; default: through ``client``, see
         :func:`~kubesvc.runtime.sandbox.manager.client_token_requester`);
-        ``volume_sync_period``: how often configMap/secret/downwardAPI/
-        projected volume files are brought up to date."""
+        ``volume_sync_period``: how often every configMap/secret/downwardAPI/
+        projected volume file is brought up to date besides the watches (the kubelet's
+        one-minute sync)."""
         self.client = client
         self.node_name = node_name
         self.node_ip = node_ip
@@ -134,6 +155,10 @@ class NodeAgent:
         self.events = EventRecorder(client, component="kubelet", host=node_name)
         self.events.enabled = not self.runner.simulated
         self.volume_sync_period = volume_sync_period
+        self._source_watch = object_informer(client)
+        self._changed_sources: set[SourceRef] = set()
+        self._changed_pods: set[str] = set()
+        self._volume_kick = asyncio.Event()
         self.sandboxes: SandboxManager | None = None
         if not self.runner.simulated and sandbox != "off":
             self.sandboxes = SandboxManager(
@@ -192,7 +217,7 @@ class NodeAgent:
         """Run until ``stop`` is set; then stop the watchers (and, by default, the pods'
         processes — pod objects are left as they are)."""
         self.pods_informer.add_handler(
-            on_add=self._on_pod, on_update=lambda _o, n: self._on_pod(n),
+            on_add=self._on_pod, on_update=self._on_pod_update,
             on_delete=self._on_pod)
         try:
             async with asyncio.TaskGroup() as tg:
@@ -219,25 +244,55 @@ class NodeAgent:
     async def _get(self, resource: str, namespace: str, name: str) -> Obj:
         return await self.client.get(resource, name, namespace=namespace)
 
+    def _source_changed(self, ref: SourceRef) -> None:
+        self._changed_sources.add(ref)
+        self._volume_kick.set()
+
     async def _sync_volumes(self, stop: asyncio.Event) -> None:
-        """Every ``volume_sync_period``: bring each running pod's configMap, secret,
-        downwardAPI and projected volumes up to date (the kubelet's periodic sync does it;
-        the files change by an atomic ``..data`` swap)."""
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.volume_sync_period)
-            if stop.is_set():
-                return
-            assert self.sandboxes is not None
-            with self.sandboxes.sweep():
+        """Bring running pods' configMap, secret, downwardAPI and projected volumes up to
+        date (the files change by an atomic ``..data`` swap): at once for the pods that
+        mount a ConfigMap/Secret that changed (watched one object each, as the kubelet's
+        watch-based manager: :mod:`~kubesvc.runtime.sandbox.sourcewatch`), and every pod
+        every ``volume_sync_period`` (downwardAPI fields, token rotation)."""
+        assert self.sandboxes is not None
+        watcher = SourceWatcher(self._source_watch, self._source_changed)
+        loop = asyncio.get_running_loop()
+        next_full = loop.time() + self.volume_sync_period
+        try:
+            while not stop.is_set():
+                wanted: dict[str, set[SourceRef]] = {}
                 for st in list(self.syncer.by_key.values()):
                     pod = self._pod(st.key)
-                    if pod is None:
-                        continue
-                    try:
-                        await self.syncer.refresh_volumes(pod)
-                    except Exception:
-                        log.exception("pod %s: volume sync failed", st.key)
+                    if pod is not None and st.fs is not None and not st.terminal:
+                        wanted[st.key] = volume_sources(pod)
+                watcher.set_wanted(set().union(*wanted.values()))
+                full = loop.time() >= next_full
+                changed, self._changed_sources = self._changed_sources, set()
+                pods, self._changed_pods = self._changed_pods, set()
+                if full:
+                    next_full = loop.time() + self.volume_sync_period
+                keys = list(wanted) if full else [k for k, refs in wanted.items()
+                                                  if refs & changed or k in pods]
+                with self.sandboxes.sweep():
+                    for key in keys:
+                        pod = self._pod(key)
+                        if pod is None:
+                            continue
+                        try:
+                            await self.syncer.refresh_volumes(pod)
+                        except Exception:
+                            log.exception("pod %s: volume sync failed", key)
+                # Wake on a source change, on the next full sync, or after a short tick
+                # to pick up pods started meanwhile.
+                self._volume_kick.clear()
+                if self._changed_sources or self._changed_pods:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_first(stop.wait(), self._volume_kick.wait()),
+                                           min(VOLUME_WATCH_TICK,
+                                               max(0.0, next_full - loop.time())))
+        finally:
+            await watcher.close()
 
     def _mine(self, pod: Obj | None) -> bool:
         return pod is not None and (pod.get("spec") or {}).get("nodeName") == self.node_name
@@ -247,6 +302,13 @@ class NodeAgent:
         another node — a shared informer holds every pod)."""
         pod = self.pods_informer.indexer.get(key)
         return pod if self._mine(pod) else None
+
+    def _on_pod_update(self, old: Obj, new: Obj) -> None:
+        self._on_pod(new)
+        om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+        if self._mine(new) and any(om.get(f) != nm.get(f) for f in ("labels", "annotations")):
+            self._changed_pods.add(object_key(new))  # downwardAPI volume files
+            self._volume_kick.set()
 
     def _on_pod(self, pod: Obj) -> None:
         if self._mine(pod):

@@ -25,7 +25,7 @@ from typing import Any
 
 from kubesvc import errors
 from kubesvc.api.objects import Obj
-from kubesvc.api.timefmt import rfc3339_epoch
+from kubesvc.api.timefmt import parse_time_epoch, rfc3339_epoch
 from kubesvc.client.options import DeleteOptions
 from kubesvc.client.protocol import Client
 from kubesvc.informers import Indexer
@@ -36,12 +36,14 @@ from kubesvc.runtime.images import ImageMap, ImageNotRunnable
 from kubesvc.runtime.network import PodNetwork, Sandbox
 from kubesvc.runtime.poddns import host_network, pod_hostname
 from kubesvc.runtime.podspecs import (
+    add_ephemeral_records,
     container_specs,
     initial_records,
     object_key_of,
     with_ips,
 )
 from kubesvc.runtime.podstatus import (
+    SCHEME,
     ContainerRecord,
     pod_status,
     same_status,
@@ -49,6 +51,7 @@ from kubesvc.runtime.podstatus import (
 )
 from kubesvc.runtime.probes import ContainerProbes, run_probe
 from kubesvc.runtime.sandbox.manager import PodSandbox, SandboxManager, SandboxUnavailable
+from kubesvc.runtime.sandbox.quantity import parse_quantity
 from kubesvc.runtime.sandbox.security import SecurityError
 from kubesvc.runtime.sandbox.volumes import VolumeError
 from kubesvc.runtime.types import ContainerInfo, ContainerLaunch, PodRunner
@@ -76,6 +79,8 @@ class PodState:
     # lags behind our own write; a digest, not the dict, to keep 100k pods small.
     last_status: bytes = b""
     grace: float = 30.0
+    # Finished before this agent started: its stored status stands, never recomputed.
+    restored_terminal: bool = False
 
 
 class PodSyncer:
@@ -113,7 +118,9 @@ class PodSyncer:
         path = ""
         if container:
             rec = st.records.get(container)
-            kind = "initContainers" if rec is not None and rec.init else "containers"
+            kind = ("initContainers" if rec is not None and rec.init else
+                    "ephemeralContainers" if rec is not None and rec.ephemeral else
+                    "containers")
             path = f"spec.{kind}{{{container}}}"
         self.events.emit(pod, type_, reason, message, field_path=path)
 
@@ -130,15 +137,50 @@ class PodSyncer:
         return st
 
     async def restore(self, pod: Obj) -> None:
-        """After an agent restart: take the pod's known IP back before new pods get IPs."""
+        """After an agent restart: take the pod's known IP back before new pods get IPs,
+        and the restart counts of its containers."""
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            self._restore_terminal(pod)
             return
         st = self._state_for(pod)
+        # A container that was running when the previous agent died is gone (or adopted
+        # just after this): its next start is a restart, counted on from its status.
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+            rec = st.records.get(str(cs.get("name") or ""))
+            if rec is not None and rec.current is None and "running" in (cs.get("state")
+                                                                         or {}):
+                rec.restart_count = int(cs.get("restartCount") or 0) + 1
         ip = (pod.get("status") or {}).get("podIP")
         if ip and st.sandbox is None:
             st.sandbox = await self.network.setup(st.uid, namespace=st.namespace,
                                                   name=st.name, ip=str(ip), pod=pod,
                                                   host_ip=self.node_ip)
+
+    def _restore_terminal(self, pod: Obj) -> None:
+        """A pod that finished before this agent started: its stored status is kept as it
+        is, and its containers' last attempts are known again from it, so that their
+        logs (still under the data dir) are served."""
+        st = self._state_for(pod)
+        st.terminal = st.restored_terminal = True
+        status = pod.get("status") or {}
+        log_path = getattr(self.runner, "log_path", None)
+        for cs in [*(status.get("initContainerStatuses") or []),
+                   *(status.get("containerStatuses") or [])]:
+            rec = st.records.get(str(cs.get("name") or ""))
+            term = (cs.get("state") or {}).get("terminated")
+            if rec is None or not term:
+                continue
+            rec.restart_count = int(cs.get("restartCount") or 0)
+            path = log_path(st.uid, rec.name, rec.restart_count) if log_path else None
+            rec.current = ContainerInfo(
+                id=str(cs.get("containerID") or "").removeprefix(SCHEME), pod_uid=st.uid,
+                container=rec.name, attempt=rec.restart_count,
+                started_at=parse_time_epoch(term.get("startedAt")) or 0.0,
+                finished_at=parse_time_epoch(term.get("finishedAt")) or 0.0,
+                exit_code=int(term.get("exitCode") or 0), reason=str(term.get("reason") or ""),
+                message=str(term.get("message") or ""), log_path=path or "")
+            rec.waiting = None
+            rec.resolved = True
 
     def adopt(self, pod: Obj, info: ContainerInfo) -> bool:
         """Take over a still-running process left by a previous agent."""
@@ -150,7 +192,7 @@ class PodSyncer:
         if adopted is None:
             return False
         rec.current = adopted
-        rec.restart_count = max(rec.restart_count, adopted.attempt)
+        rec.restart_count = adopted.attempt  # still the attempt its status counted
         rec.waiting = None
         rec.resolved = True
         self._attach_probes(pod, st, rec, env={})
@@ -216,7 +258,7 @@ class PodSyncer:
         has = any(spec.get(f"{k}Probe") for k in ("startup", "liveness", "readiness"))
         if self.runner.simulated or rec.init or not has or st.sandbox is None:
             rec.started = True
-            rec.ready = not rec.init
+            rec.ready = not rec.init and not rec.ephemeral  # probes decide nothing there
             return
         cb = partial(self._on_probe, st.key, st.uid, cur.id, rec.name)
         probes = ContainerProbes(spec, network=self.network, sandbox=st.sandbox, env=env,
@@ -238,6 +280,7 @@ class PodSyncer:
             return
         st = self._state_for(pod)
         st.specs = container_specs(pod)
+        add_ephemeral_records(pod, st.records)
         md = pod["metadata"]
         spec = pod.get("spec") or {}
         if md.get("deletionTimestamp"):
@@ -260,6 +303,8 @@ class PodSyncer:
         st.grace = float(spec.get("terminationGracePeriodSeconds", 30))
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             st.terminal = True
+            if st.restored_terminal:
+                return  # known from its stored status only (a restarted agent): kept as is
         if not st.terminal:
             if st.sandbox is None:
                 ip = (pod.get("status") or {}).get("podIP")
@@ -314,6 +359,12 @@ class PodSyncer:
                 continue
             cur = rec.current
             if cur is not None and cur.running:
+                continue
+            if rec.ephemeral:  # started once the pod runs, never restarted (as upstream)
+                if cur is None:
+                    await self._start(pod, st, rec, specs[rec.name])
+                else:
+                    rec.waiting = None
                 continue
             if cur is None:
                 await self._start(pod, st, rec, specs[rec.name])
@@ -381,6 +432,7 @@ class PodSyncer:
                 rec.waiting = ("CreateContainerConfigError", msg)
                 self.enqueue_after(st.key, self.backoff.base)
                 return
+        memory = None if self.runner.simulated else self._memory_limit(st, rec, spec)
         if restart and rec.current is not None:
             rec.last = rec.current
             rec.restart_count += 1
@@ -390,12 +442,15 @@ class PodSyncer:
             workdir=spec.get("workingDir") or None, image=rec.image,
             hostname=st.sandbox.hostname, sandbox_plan=plan, stdin=bool(spec.get("stdin")),
             stdin_once=bool(spec.get("stdinOnce")), tty=bool(spec.get("tty")),
+            memory_limit=memory,
             completes=self.runner.simulated and any(
                 r.get("kind") == "Job" and r.get("controller")
                 for r in (pod.get("metadata") or {}).get("ownerReferences") or ()))
         info = await self.runner.start(launch, on_exit=partial(self._on_exit, st.key, st.uid))
         rec.current = info
         rec.waiting = None
+        if info.extra.get("cgroup_error"):
+            self._limit_not_enforced(st, rec, spec, info.extra["cgroup_error"])
         rec.resolved = True
         st.envs[rec.name] = env
         if not self.runner.simulated:
@@ -411,6 +466,29 @@ class PodSyncer:
 
     async def _get(self, resource: str, namespace: str, name: str) -> Obj:
         return await self.client.get(resource, name, namespace=namespace)
+
+    def _memory_limit(self, st: PodState, rec: ContainerRecord, spec: Obj) -> int | None:
+        """``resources.limits.memory`` in bytes for the runner's cgroup, or None — with a
+        Warning event when the node cannot enforce it (never silently)."""
+        raw = ((spec.get("resources") or {}).get("limits") or {}).get("memory")
+        if raw is None:
+            return None
+        try:
+            limit = -(-parse_quantity(str(raw)) // 1)  # ceil: whole bytes
+        except ValueError:
+            return None  # validation rejects it first
+        problem = str(getattr(self.runner, "memory_limit_problem", "") or "")
+        if problem:
+            self._limit_not_enforced(st, rec, spec, problem)
+            return None
+        return int(limit) if limit > 0 else None
+
+    def _limit_not_enforced(self, st: PodState, rec: ContainerRecord, spec: Obj,
+                            problem: str) -> None:
+        raw = ((spec.get("resources") or {}).get("limits") or {}).get("memory")
+        self._event(st, "Warning", "MemoryLimitNotEnforced",
+                    f"resources.limits.memory {raw} of container {rec.name} is not enforced "
+                    f"on node {self.node_name}: {problem}", rec.name)
 
     async def _write_status(self, pod: Obj, st: PodState, *, terminal: bool = False) -> None:
         status = pod_status(pod, list(st.records.values()),

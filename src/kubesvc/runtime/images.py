@@ -2,9 +2,10 @@
 command line, since there is no container runtime.
 
 Built in: ``registry.k8s.io/e2e-test-images/agnhost:*`` (entrypoint
-``python -m kubesvc.runtime.agnhost``; ``/agnhost`` in a container command maps there too)
-and ``registry.k8s.io/pause:*`` (sleeps until signalled). Users add mappings in a YAML file
-(``<data_dir>/images.yaml`` or ``--image-map FILE``)::
+``python -m kubesvc.runtime.agnhost``; ``/agnhost`` in a container command maps there too),
+``registry.k8s.io/pause:*`` (sleeps until signalled) and the debugging tool images
+(:func:`tool_mappings`: busybox, alpine, curlimages/curl, nicolaka/netshoot on host tools).
+Users add mappings in a YAML file (``<data_dir>/images.yaml`` or ``--image-map FILE``)::
 
     images:
       - image: "docker.io/library/nginx:*"     # fnmatch pattern on the image reference
@@ -13,7 +14,8 @@ and ``registry.k8s.io/pause:*`` (sleeps until signalled). Users add mappings in 
         paths: {"/usr/sbin/nginx": ["/usr/sbin/nginx"]}     # optional rewrites of command[0]
 
 Resolution follows Docker's ENTRYPOINT/CMD rules: a container ``command`` replaces the
-entrypoint (and runs on the host as given, after ``paths`` rewrites), ``args`` replace CMD.
+entrypoint (and runs on the host as given, after ``paths`` rewrites), ``args`` replace CMD
+(for an image without an entrypoint the args are the command: ``paths`` applies to them).
 An image with no mapping still runs when the container gives a ``command``; otherwise
 :func:`resolve` raises :class:`ImageNotRunnable`, which the agent reports as the waiting
 reason ``ErrImageNeverPull``. Called by the agent; pure apart from reading the YAML file.
@@ -22,8 +24,11 @@ reason ``ErrImageNeverPull``. Called by the agent; pure apart from reading the Y
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import logging
+import shutil
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +107,66 @@ def _py(module: str) -> tuple[str, ...]:
     return (sys.executable, "-m", module)
 
 
+# curlimages/curl's /entrypoint.sh: a first argument that is an option or no command
+# gets ``curl`` in front of it, anything else runs as given.
+CURL_ENTRYPOINT = ('if [ "${1#-}" != "$1" ] || [ -z "$(command -v "$1")" ]; then '
+                   'set -- curl "$@"; fi; exec "$@"')
+_BIN_DIRS = ("/bin/", "/usr/bin/", "/sbin/", "/usr/sbin/")
+
+
+@functools.cache
+def _busybox() -> tuple[str, frozenset[str]]:
+    """Debian's busybox (``scripts/system-deps.sh`` installs it) and its applets."""
+    path = shutil.which("busybox") or ""
+    if not path:
+        return "", frozenset()
+    try:
+        out = subprocess.run([path, "--list"], capture_output=True, text=True, timeout=5,
+                             check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return path, frozenset()
+    return path, frozenset(out.split())
+
+
+def _busybox_paths() -> dict[str, tuple[str, ...]]:
+    """``sh`` is busybox's ash, as in the image; other applets run busybox's only where
+    the host has no such tool (the host's are the richer ones)."""
+    path, applets = _busybox()
+    if not path:
+        return {}
+    out: dict[str, tuple[str, ...]] = {}
+    for a in applets:
+        if a in ("sh", "ash") or shutil.which(a) is None:
+            for name in (a, *(d + a for d in _BIN_DIRS)):
+                out[name] = (path, a)
+    return out
+
+
+def tool_mappings() -> list[ImageMapping]:
+    """The images the standard debugging recipes use, on host tools: ``busybox`` and
+    ``alpine`` (Debian's busybox; the host's ``sh`` without it), ``curlimages/curl``
+    (the host's curl behind the image's entrypoint) and ``nicolaka/netshoot`` (its CMD
+    ``zsh``, or bash where zsh is missing; its tools are the host's)."""
+    bb = _busybox_paths()
+    out = []
+    for pattern in ("docker.io/library/busybox", "registry.k8s.io/e2e-test-images/busybox",
+                    "docker.io/library/alpine"):
+        # busybox and alpine have no entrypoint: their args are the command.
+        cmd = ("/bin/sh",) if "alpine" in pattern else ("sh",)
+        out += [ImageMapping(f"{pattern}:*", (), cmd, bb), ImageMapping(pattern, (), cmd, bb)]
+    if shutil.which("curl"):
+        entry = ("/bin/sh", "-c", CURL_ENTRYPOINT, "/entrypoint.sh")
+        out += [ImageMapping(p, entry, ("curl",)) for p in
+                ("docker.io/curlimages/curl:*", "docker.io/curlimages/curl")]
+    shell = "zsh" if shutil.which("zsh") else "bash" if shutil.which("bash") else ""
+    if shell:
+        paths: dict[str, tuple[str, ...]] = (
+            {} if shell == "zsh" else {"zsh": ("bash",), "/bin/zsh": ("bash",)})
+        out += [ImageMapping(p, (), ("zsh",), paths) for p in
+                ("docker.io/nicolaka/netshoot:*", "docker.io/nicolaka/netshoot")]
+    return out
+
+
 def builtin_mappings() -> list[ImageMapping]:
     agnhost = _py("kubesvc.runtime.agnhost")
     pause = (*_py("kubesvc.runtime.agnhost"), "pause")
@@ -110,9 +175,7 @@ def builtin_mappings() -> list[ImageMapping]:
         ImageMapping(AGNHOST, agnhost, (), {"/agnhost": agnhost, "agnhost": agnhost}),
         ImageMapping(f"{PAUSE}:*", pause, (), {"/pause": pause}),
         ImageMapping(PAUSE, pause, (), {"/pause": pause}),
-        # busybox has no entrypoint: its args are the command, run on the host.
-        ImageMapping("docker.io/library/busybox:*", (), ("sh",)),
-        ImageMapping("registry.k8s.io/e2e-test-images/busybox:*", (), ("sh",)),
+        *tool_mappings(),
     ]
 
 
@@ -189,7 +252,9 @@ class ImageMap:
             return ([*head, *command[1:]] if head is not None else command) + args
         if not mapping.command:
             if args or mapping.args:
-                return args or list(mapping.args)
+                argv = args or list(mapping.args)
+                head = mapping.paths.get(argv[0])  # the args are the command here
+                return [*head, *argv[1:]] if head is not None else argv
             raise ImageNotRunnable(
                 f'image "{image}" is mapped without a command and the container has none'
             )

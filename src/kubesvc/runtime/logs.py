@@ -83,6 +83,7 @@ class PodLogs:
         spec = obj.get("spec") or {}
         names = [c["name"] for c in spec.get("containers") or []]
         inits = [c["name"] for c in spec.get("initContainers") or []]
+        debug = [c["name"] for c in spec.get("ephemeralContainers") or []]
         if not container:
             if len(names) != 1:
                 msg = (f"a container name must be specified for pod {pod}, "
@@ -92,7 +93,7 @@ class PodLogs:
                 raise errors.BadRequest(msg)
             container = names[0]
         rec = records.get(container)
-        if container not in names and container not in inits:
+        if container not in names and container not in inits and container not in debug:
             raise errors.BadRequest(f"container {container} is not valid for pod {pod}")
         if rec is None:
             raise errors.BadRequest(

@@ -1,7 +1,7 @@
 """Pure helpers over a pod object for the node agent: the container records a pod starts
-with (restart counts carried over from its status), its container specs by name, its key,
-and the pod as the downward API sees it at container start. Used by
-:mod:`kubesvc.runtime.containers`.
+with (restart counts carried over from its status) and those of ephemeral containers added
+later (``kubectl debug``), its container specs by name, its key, and the pod as the
+downward API sees it at container start. Used by :mod:`kubesvc.runtime.containers`.
 """
 
 from __future__ import annotations
@@ -25,13 +25,27 @@ def initial_records(pod: Obj) -> dict[str, ContainerRecord]:
                                            "ContainerCreating", ""))
             rec.restart_count = int((old.get(c["name"]) or {}).get("restartCount") or 0)
             out[c["name"]] = rec
+    add_ephemeral_records(pod, out)
     return out
+
+
+def add_ephemeral_records(pod: Obj, records: dict[str, ContainerRecord]) -> bool:
+    """Records for the pod's ephemeral containers not known yet (they are only ever added;
+    names are unique across all containers); True when one was added."""
+    added = False
+    for c in (pod.get("spec") or {}).get("ephemeralContainers") or []:
+        name = c.get("name") if isinstance(c, dict) else None
+        if name and name not in records:
+            records[name] = ContainerRecord(name, str(c.get("image") or ""), ephemeral=True)
+            added = True
+    return added
 
 
 def container_specs(pod: Obj) -> dict[str, Obj]:
     spec = pod.get("spec") or {}
     return {c["name"]: c for c in [*(spec.get("initContainers") or []),
-                                   *(spec.get("containers") or [])]}
+                                   *(spec.get("containers") or []),
+                                   *(spec.get("ephemeralContainers") or [])]}
 
 
 def object_key_of(pod: Obj) -> str:

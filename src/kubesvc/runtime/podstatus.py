@@ -29,6 +29,7 @@ class ContainerRecord:
     name: str
     image: str
     init: bool = False
+    ephemeral: bool = False  # a kubectl debug container: started once, never restarted
     restart_count: int = 0
     current: ContainerInfo | None = None  # the running or last finished attempt
     last: ContainerInfo | None = None  # the attempt before it (lastState)
@@ -89,8 +90,8 @@ def container_status(rec: ContainerRecord) -> Obj:
     }
     if cur is not None:
         out["containerID"] = SCHEME + cur.id
-    if rec.init:
-        out.pop("started")
+    if rec.init or rec.ephemeral:
+        out.pop("started")  # as the kubelet's: only app containers report started
     return out
 
 
@@ -215,7 +216,8 @@ def pod_status(pod: Obj, records: list[ContainerRecord], *, pod_ip: str, host_ip
     """The full ``status`` for a pod (merge-patched over the stored one)."""
     now = now or rfc3339_epoch()
     inits = [container_status(r) for r in records if r.init]
-    mains = [container_status(r) for r in records if not r.init]
+    mains = [container_status(r) for r in records if not r.init and not r.ephemeral]
+    ephemerals = [container_status(r) for r in records if r.ephemeral]
     ph = phase(pod, inits, mains, terminal=terminal)
     old_phase = (pod.get("status") or {}).get("phase")
     if old_phase in ("Succeeded", "Failed"):
@@ -233,6 +235,8 @@ def pod_status(pod: Obj, records: list[ContainerRecord], *, pod_ip: str, host_ip
         status["podIPs"] = [{"ip": pod_ip}]
     if inits:
         status["initContainerStatuses"] = inits
+    if ephemerals:
+        status["ephemeralContainerStatuses"] = ephemerals
     return status
 
 

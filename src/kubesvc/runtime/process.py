@@ -23,12 +23,14 @@ import pty
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import termios
 import time
 from functools import partial
 from pathlib import Path
 
+from kubesvc.runtime import cgroups as cg
 from kubesvc.runtime.logfile import MAX_FILES, MAX_SIZE, LogPump
 from kubesvc.runtime.streaming.attach import ProcessAttach
 from kubesvc.runtime.types import ContainerInfo, ContainerLaunch, ExitCallback
@@ -118,10 +120,17 @@ def kill_leftovers(pid: int, ticks: object) -> int:
     return n
 
 
-def _container_setup(parent: int, tty: int | None) -> None:
-    """``preexec_fn`` of a container: die with the agent (``parent`` > 0), and with a tty
-    make the PTY (``tty``: the slave's fd number; uvloop runs this before it moves the
-    slave onto fd 0) the controlling terminal of a new session."""
+def _container_setup(parent: int, tty: int | None, cgroup_procs: str = "") -> None:
+    """``preexec_fn`` of a container: enter its memory cgroup (``cgroup_procs``), die with
+    the agent (``parent`` > 0), and with a tty make the PTY (``tty``: the slave's fd
+    number; uvloop runs this before it moves the slave onto fd 0) the controlling
+    terminal of a new session."""
+    if cgroup_procs:
+        fd = os.open(cgroup_procs, os.O_WRONLY)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
     if parent:
         die_with_parent(parent)
     if tty is not None:
@@ -148,13 +157,17 @@ class ProcessRunner:
     simulated = False
 
     def __init__(self, data_dir: Path, *, log_max_size: int = MAX_SIZE,
-                 log_max_files: int = MAX_FILES, die_with_agent: bool = True) -> None:
+                 log_max_files: int = MAX_FILES, die_with_agent: bool = True,
+                 cgroups: cg.MemoryCgroups | None = None) -> None:
         """``die_with_agent``: each container's main process is killed when this process
         dies (``kubesvc up``, where nothing else would ever end them). A standalone ``kubesvc
         agent`` passes False: its pods outlive it, as containers outlive a crashed kubelet,
         so Services keep serving until the node is marked unready; the next agent on the
-        same data dir adopts them or kills what they left (:meth:`adoptable`)."""
+        same data dir adopts them or kills what they left (:meth:`adoptable`).
+        ``cgroups``: where memory limits are enforced (default: :func:`.cgroups.detect`,
+        on first use)."""
         self.data_dir = Path(data_dir)
+        self._cgroups = cgroups
         self.die_with_agent = die_with_agent
         self.log_max_size = log_max_size
         self.log_max_files = log_max_files
@@ -164,6 +177,20 @@ class ProcessRunner:
         self.records_dir.mkdir(parents=True, exist_ok=True)
         self._attempts: dict[str, _Attempt] = {}
         self._recorded: dict[str, dict[str, object]] = self._load_records()
+
+    @property
+    def cgroups(self) -> cg.MemoryCgroups:
+        if self._cgroups is None:
+            self._cgroups = cg.detect(self.data_dir)
+            if self._cgroups.problem:
+                log.warning("memory limits are not enforced on this node: %s",
+                            self._cgroups.problem)
+        return self._cgroups
+
+    @property
+    def memory_limit_problem(self) -> str:
+        """Why ``resources.limits.memory`` cannot be enforced here ("" when it is)."""
+        return self.cgroups.problem
 
     # -- records (agent restart)
     def _load_records(self) -> dict[str, dict[str, object]]:
@@ -236,6 +263,12 @@ class ProcessRunner:
                     os.killpg(info.pid, signal.SIGKILL)
                     n += 1
             self._unrecord(info.id)
+        # Cgroups of containers no one runs any more (the agent died with them): whatever
+        # is still in them (processes that left the container's session) is killed.
+        if self._cgroups is not None or (self.data_dir / ".cgroups").exists():
+            for cid in self.cgroups.leftovers():
+                if cid not in keep and cid not in self._attempts:
+                    await asyncio.to_thread(self.cgroups.remove, cid)
         return n
 
     async def _watch_foreign(self, a: _Attempt) -> None:
@@ -257,6 +290,9 @@ class ProcessRunner:
         else:
             while proc_start_ticks(pid) == a.ticks:
                 await asyncio.sleep(0.5)
+        if await self._end_cgroup(a):
+            self._finish(a, 137, signal.SIGKILL, reason="OOMKilled")
+            return
         self._finish(a, 137, None, reason="ContainerStatusUnknown",
                      message="The container exited while the node agent was not watching it")
 
@@ -310,20 +346,23 @@ class ProcessRunner:
             rfd, wfd = os.pipe2(os.O_CLOEXEC)
             if launch.stdin:
                 stdin, keep_stdin = os.pipe2(os.O_CLOEXEC)
+        procs = self._memory_cgroup(info, launch)
         setup = partial(_container_setup, os.getpid() if self.die_with_agent else 0,
-                        wfd if launch.tty else None)
+                        wfd if launch.tty else None, procs)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=stdin, stdout=wfd, stderr=wfd,
                 env=launch.env, cwd=cwd, start_new_session=True,
-                preexec_fn=setup if self.die_with_agent or launch.tty else None)
-        except OSError as exc:
+                preexec_fn=setup if self.die_with_agent or launch.tty or procs else None)
+        except (OSError, subprocess.SubprocessError) as exc:  # the latter: preexec_fn's
             os.close(rfd)
             os.close(wfd)
             if keep_stdin is not None:
                 os.close(keep_stdin)
             if stdin >= 0 and stdin != wfd:
                 os.close(stdin)
+            if procs:
+                self.cgroups.remove(info.id)
             msg = f"failed to start container {launch.container!r}: exec {argv[0]!r}: {exc}"
             with contextlib.suppress(OSError), open(path, "ab") as f:
                 f.write((msg + "\n").encode())
@@ -348,6 +387,32 @@ class ProcessRunner:
         a.waiter = asyncio.create_task(self._wait(a), name=f"container-wait {info.id}")
         return info
 
+    def _memory_cgroup(self, info: ContainerInfo, launch: ContainerLaunch) -> str:
+        """The container's cgroup (its ``cgroup.procs``): every container gets one where
+        the node has them, as under a container runtime, so that whatever it started is
+        found again after an agent crash (:meth:`kill_orphans`). "" when none can be made
+        (with a limit, ``extra["cgroup_error"]`` says why; the agent makes it an event)."""
+        if not launch.memory_limit and self.cgroups.problem:
+            return ""
+        try:
+            procs = self.cgroups.create(info.id, launch.memory_limit or None)
+        except OSError as exc:
+            if launch.memory_limit:
+                info.extra["cgroup_error"] = self.cgroups.problem or str(exc)
+            return ""
+        (self.data_dir / ".cgroups").touch()  # a next agent looks for leftovers
+        info.extra["cgroup"] = "memory"
+        return procs
+
+    async def _end_cgroup(self, a: _Attempt) -> bool:
+        """Remove the attempt's cgroup (killing what is left in it); True when the kernel
+        OOM-killed a process in it."""
+        if not a.info.extra.get("cgroup"):
+            return False
+        oom = self.cgroups.oom_killed(a.info.id)
+        await asyncio.to_thread(self.cgroups.remove, a.info.id)
+        return oom
+
     def _forget_old_attempts(self, launch: ContainerLaunch) -> None:
         """Keep the logs of this attempt and the previous one (``--previous``) only, as the
         kubelet's container GC keeps one dead container per container name."""
@@ -367,10 +432,12 @@ class ProcessRunner:
             # Its last output may still be in the pipe: in the file before the exit shows.
             await asyncio.wait({asyncio.ensure_future(a.pump.closed.wait())}, timeout=1.0)
             a.pump.drain()
+        oom = await self._end_cgroup(a)
+        reason = "OOMKilled" if oom else ""
         if rc < 0:
-            self._finish(a, 128 - rc, -rc)
+            self._finish(a, 128 - rc, -rc, reason=reason)
         else:
-            self._finish(a, rc, None)
+            self._finish(a, rc, None, reason=reason)
 
     def _finish(self, a: _Attempt, code: int, sig: int | None, *, reason: str = "",
                 message: str = "") -> None:
@@ -432,7 +499,10 @@ class ProcessRunner:
         shutil.rmtree(self.pods_dir / pod_uid, ignore_errors=True)
 
     async def close(self) -> None:
-        """Stop watching (the processes keep running, to be adopted by the next agent)."""
+        """Stop watching (the processes keep running, to be adopted by the next agent);
+        this agent's cgroup root goes when no container is left in it."""
+        if self._cgroups is not None:
+            self._cgroups.remove_root()
         for a in self._attempts.values():
             if a.waiter is not None and not a.waiter.done():
                 a.waiter.cancel()

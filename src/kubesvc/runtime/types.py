@@ -37,6 +37,7 @@ class ContainerLaunch:
     stdin: bool = False  # keep stdin open for ``kubectl attach`` (container ``stdin``)
     stdin_once: bool = False
     tty: bool = False  # run on a PTY (container ``tty``)
+    memory_limit: int | None = None  # bytes (``resources.limits.memory``), in a cgroup
     # Simulated runtime only: the container exits 0 at once instead of running forever
     # (a Job's pod, as kwok's pod-complete stage does).
     completes: bool = False

@@ -238,3 +238,33 @@ async def test_adopts_running_containers_after_restart(tmp_path: Path) -> None:
         assert cs["restartCount"] == 4 and cs["ready"] is True
         assert stored(client, "kept")["status"]["podIP"] == "127.1.0.9"  # type: ignore[index]
         assert runner.launches == []  # nothing restarted
+
+
+async def test_ephemeral_container_starts_once_and_reports_its_status(tmp_path: Path) -> None:
+    client = GracefulClient()
+    runner = FakeRunner()
+    agent = make_agent(client, tmp_path, runner=runner)
+    async with running(agent):
+        await client.create("pods", pod("dbg", command=["x"]))
+        await wait_for(lambda: cstatus(client, "dbg").get("ready"))
+        await client.patch("pods", "dbg", {"spec": {"ephemeralContainers": [
+            {"name": "debugger", "image": "busybox", "command": ["/bin/debugger"], "stdin": True,
+             "tty": True, "targetContainerName": "main"}]}})
+        await wait_for(lambda: runner.running("dbg", "debugger"), what="debugger started")
+        launch = next(la for la, _ in runner._pairs() if la.container == "debugger")
+        assert launch.argv == ["/bin/debugger"] and launch.stdin and launch.tty
+
+        def ephemeral() -> dict[str, Any]:
+            obj = stored(client, "dbg") or {}
+            return ((obj.get("status") or {}).get("ephemeralContainerStatuses") or [{}])[0]
+
+        await wait_for(lambda: "running" in ephemeral().get("state", {}))
+        st = ephemeral()
+        assert st["name"] == "debugger" and st["ready"] is False and "started" not in st
+        assert [c["name"] for c in stored(client, "dbg")["status"][  # type: ignore[index]
+            "containerStatuses"]] == ["main"]
+        runner.exit(runner.running("dbg", "debugger")[0].id, 3)
+        await wait_for(lambda: "terminated" in ephemeral().get("state", {}))
+        assert ephemeral()["state"]["terminated"]["exitCode"] == 3
+        assert sum(la.container == "debugger" for la, _ in runner._pairs()) == 1
+        assert stored(client, "dbg")["status"]["phase"] == "Running"  # type: ignore[index]

@@ -4,6 +4,8 @@ agnhost flag and duration parsing."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -123,9 +125,12 @@ def test_image_resolution(tmp_path: Path) -> None:
     argv = m.resolve({"image": ag, "command": ["/agnhost", "serve-hostname"]})
     assert argv[1:] == ["-m", "kubesvc.runtime.agnhost", "serve-hostname"]
     assert m.resolve({"image": "registry.k8s.io/pause:3.10"})[-1] == "pause"
-    assert m.resolve({"image": "busybox", "command": ["sh", "-c", "x"]}) == ["sh", "-c", "x"]
-    assert m.resolve({"image": "busybox:1.36", "args": ["sh", "-c", "x"]}) == ["sh", "-c", "x"]
-    assert m.resolve({"image": "busybox"}) == ["sh"]
+    sh = [shutil.which("busybox"), "sh"] if shutil.which("busybox") else ["sh"]
+    assert m.resolve({"image": "busybox", "command": ["sh", "-c", "x"]}) == [*sh, "-c", "x"]
+    assert m.resolve({"image": "busybox:1.36", "args": ["sh", "-c", "x"]}) == [*sh, "-c", "x"]
+    assert m.resolve({"image": "busybox"}) == sh
+    assert m.resolve({"image": "alpine:3.20"}) == (sh if len(sh) == 2 else ["/bin/sh"])
+    assert m.resolve({"image": "busybox", "command": ["ls", "/"]}) == ["ls", "/"]  # host's
     with pytest.raises(ImageNotRunnable, match='image "nginx" has no runner'):
         m.resolve({"image": "nginx"})
     f = tmp_path / "images.yaml"
@@ -135,6 +140,20 @@ def test_image_resolution(tmp_path: Path) -> None:
     # "nginx" normalizes to docker.io/library/nginx:latest; the bare pattern still matches.
     assert user.resolve({"image": "nginx"}) == ["/usr/sbin/nginx", "-g", "daemon off;"]
     assert user.resolve({"image": "nginx", "args": ["-t"]}) == ["/usr/sbin/nginx", "-t"]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_curl_image_keeps_its_entrypoint_rules() -> None:
+    m = ImageMap()
+    for args, out in ((["-s", "http://127.0.0.1:1/"], "curl -s http://127.0.0.1:1/"),
+                      (["echo", "hi"], "hi")):
+        argv = m.resolve({"image": "curlimages/curl:8.11.1", "args": args})
+        # run the entrypoint with curl replaced by echo, to see what it would exec
+        argv = [a.replace("set -- curl", "set -- echo curl") for a in argv]
+        got = subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip()
+        assert got == out
+    assert m.resolve({"image": "curlimages/curl"})[-2:] == ["/entrypoint.sh", "curl"]  # CMD
+    assert ImageMap().resolve({"image": "nicolaka/netshoot"})[0] in ("zsh", "bash")
 
 
 def test_backoff_as_upstream() -> None:

@@ -47,7 +47,7 @@ async def test_volumes_identity_and_no_data_dir(tmp_path: Path) -> None:
     client = GracefulClient()
     (tmp_path / "tokens.csv").write_text("secret-token,admin,1\n")
     agent = make_agent(client, tmp_path / "node", pod_cidr="127.231.0.0/24", sandbox="auto",
-                       volume_sync_period=0.3)
+                       volume_sync_period=300)  # only the watch can update in time
     await client.create("configmaps", {"metadata": {"name": "cfg", "namespace": "default"},
                                        "data": {"a.txt": "alpha", "b.txt": "beta"}})
     await client.create("secrets", {"metadata": {"name": "sec", "namespace": "default"},
@@ -87,10 +87,10 @@ async def test_volumes_identity_and_no_data_dir(tmp_path: Path) -> None:
         assert "1" in out  # /mem is a tmpfs
         assert out.count("box") >= 3  # metadata.name, /etc/hostname, the UTS hostname
         assert "1" in out[out.index("NO-DATA-DIR") + 1:][:1]  # /mem is a tmpfs
-        # The configMap changes: the running pod sees it after a volume sync.
+        # The configMap changes: the running pod sees it at once (the agent watches it).
         await client.patch("configmaps", "cfg", {"data": {"a.txt": "gamma"}},
                            namespace="default")
-        await wait_for(lambda: "UPDATED" in _log(agent, "box"), timeout=10,
+        await wait_for(lambda: "UPDATED" in _log(agent, "box"), timeout=2,
                        what="configMap update inside the pod")
         # A second process joins the running container's sandbox.
         st = agent.pod_state("default", "box")

@@ -67,7 +67,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
 
     create: dict[str, Create] = {
         "services": service_create,
-        "pods": pod.validate_pod,
+        "pods": pod.validate_pod_create,
         "endpoints": endpoints.validate_endpoints,
         "endpointslices.discovery.k8s.io": endpoints.validate_endpoint_slice,
         "deployments.apps": apps.validate_deployment,

@@ -219,6 +219,11 @@ def _validate_container(
     return out
 
 
+def container_causes(c: Mapping[str, Any], path: str, volumes: set[str]) -> list[Cause]:
+    """One pod container's own checks (for :mod:`.ephemeral`)."""
+    return _validate_container(c, path, volumes, is_pod=True)
+
+
 def validate_pod_spec(spec: Mapping[str, Any], path: str, *, is_pod: bool) -> list[Cause]:
     """The essentials of ``ValidatePodSpec``, in upstream's order."""
     out: list[Cause] = []
@@ -316,6 +321,13 @@ def validate_pod_spec(spec: Mapping[str, Any], path: str, *, is_pod: bool) -> li
         if val:
             out.extend(meta.validate_dns1123_label(f.child(path, k), val))
     return out
+
+
+def validate_pod_create(pod: Mapping[str, Any]) -> list[Cause]:
+    """``ValidatePodCreate``: the pod, and no ephemeral containers yet."""
+    from kubesvc.api.validation import ephemeral
+
+    return [*validate_pod(pod), *ephemeral.validate_create(pod)]
 
 
 def validate_pod(pod: Mapping[str, Any]) -> list[Cause]:

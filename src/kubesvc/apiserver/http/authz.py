@@ -39,6 +39,7 @@ from kubesvc.apiserver.http.backend import Backend
 from kubesvc.apiserver.http.crud import decode_body_object, read_body
 from kubesvc.apiserver.http.negotiation import decode_patch
 from kubesvc.apiserver.http.paths import Target
+from kubesvc.apiserver.http.tokens import TOKEN_REQUEST
 
 AUTHENTICATED = "system:authenticated"
 UNAUTHENTICATED = "system:unauthenticated"
@@ -240,7 +241,9 @@ class Authz:
         """What the write would store: the body (POST/PUT) or a dry run of the patch."""
         body = await read_body(request)
         if request.method != "PATCH":
-            return decode_body_object(target.info, body, request.headers.get("Content-Type", ""))
+            # serviceaccounts/NAME/token takes a TokenRequest, not a ServiceAccount
+            info = TOKEN_REQUEST if target.subresource == "token" else target.info
+            return decode_body_object(info, body, request.headers.get("Content-Type", ""))
         q = request.rel_url.query
         opts = params.write_options(q, options_kind="PatchOptions")
         ptype, doc = decode_patch(body, request.headers.get("Content-Type", ""))

@@ -23,6 +23,7 @@ _SUBRESOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     "binding": ("", "v1", "Binding", ("create",)),
     "eviction": ("policy", "v1", "Eviction", ("create",)),
     "finalize": ("", "", "", ("update",)),
+    "ephemeralcontainers": ("", "", "", ("get", "patch", "update")),
     "token": ("authentication.k8s.io", "v1", "TokenRequest", ("create",)),
     # kind: <Parent>ProxyOptions (PodProxyOptions, ServiceProxyOptions)
     "proxy": ("", "v1", "ProxyOptions", ("create", "delete", "get", "patch", "update")),

@@ -48,11 +48,11 @@ class LogSource(Protocol):
         ...
 
 
-def _containers(pod: dict[str, object]) -> list[str]:
+def _containers(pod: dict[str, object], kind: str = "containers") -> list[str]:
     spec = pod.get("spec")
     if not isinstance(spec, dict):
         return []
-    return [str(c.get("name")) for c in spec.get("containers") or [] if isinstance(c, dict)]
+    return [str(c.get("name")) for c in spec.get(kind) or [] if isinstance(c, dict)]
 
 
 async def serve_log(
@@ -66,12 +66,15 @@ async def serve_log(
     container = q.get("container", "")
     if not container:
         if len(names) != 1:
-            raise errors.BadRequest(
-                f"a container name must be specified for pod {target.name}, choose one of: "
-                f"[{' '.join(names)}]"
-            )
+            msg = (f"a container name must be specified for pod {target.name}, choose one "
+                   f"of: [{' '.join(names)}]")
+            inits = _containers(pod, "initContainers")
+            if inits:
+                msg += f" or one of the init containers: [{' '.join(inits)}]"
+            raise errors.BadRequest(msg)
         container = names[0]
-    elif container not in names:
+    elif container not in names and container not in _containers(
+            pod, "initContainers") and container not in _containers(pod, "ephemeralContainers"):
         raise errors.BadRequest(f"container {container} is not valid for pod {target.name}")
     if source is None:
         raise errors.ServiceUnavailable(

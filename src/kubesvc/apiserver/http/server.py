@@ -252,6 +252,10 @@ class ApiServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         sans = [self.host, *self.extra_sans] if self.host not in ("0.0.0.0", "::") else [
             *self.extra_sans, socket.gethostname()]
+        # As kube-apiserver: the `kubernetes` Service's ClusterIP (the first address of the
+        # service range) is a name of the server, so in-cluster clients verify it.
+        if isinstance(self.registry, Registry):
+            sans.append(self.registry.ips.nth(1))
         tls = await asyncio.to_thread(ensure_tls, self.data_dir, extra_sans=sans)
         self._ca_pem = tls.ca_pem
         kcert, kkey = await asyncio.to_thread(ensure_kubelet_client, self.data_dir)
@@ -344,3 +348,4 @@ class ApiServer:
         if self._audit is not None:
             self._audit.close()
             self._audit = None
+

@@ -320,7 +320,7 @@ class Registry:
         ns = self.namespace_for(info, namespace)
         if subresource == "scale":
             return await subresources.get_scale(self, info, name, ns)
-        self._check_subresource(info, subresource, ("", "status"))
+        self._check_subresource(info, subresource, ("", "status", "ephemeralcontainers"))
         kv = await self.store.get(self.key(info, name, ns))
         if kv is None:
             raise not_found(info, name)
@@ -434,7 +434,8 @@ class Registry:
         if subresource == "scale":
             return await subresources.update_scale(self, info, obj, ns, dry_run=opts.dry_run,
                                                    manager=opts.field_manager)
-        self._check_subresource(info, subresource, ("", "status", "finalize", "approval"))
+        self._check_subresource(info, subresource, ("", "status", "finalize", "approval",
+                                                    "ephemeralcontainers"))
         return await self.update_object(
             info, obj, ns, subresource=subresource, dry_run=opts.dry_run,
             field_validation=opts.field_validation, warnings=warnings,
@@ -566,7 +567,8 @@ class Registry:
                 self, info, name, ns, patch, patch_type=patch_type, dry_run=opts.dry_run,
                 manager=opts.field_manager,
             )
-        self._check_subresource(info, subresource, ("", "status", "approval"))
+        self._check_subresource(info, subresource, ("", "status", "approval",
+                                                    "ephemeralcontainers"))
         return await patching.patch_object(
             self, info, name, ns, patch, patch_type=patch_type, subresource=subresource,
             dry_run=opts.dry_run, field_validation=opts.field_validation, warnings=warnings,

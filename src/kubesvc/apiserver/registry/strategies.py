@@ -18,8 +18,11 @@ from typing import TYPE_CHECKING
 from kubesvc import errors
 from kubesvc.api import meta as apimeta
 from kubesvc.api.defaults import pod_qos_class
+from kubesvc.api.defaults.pod import container_defaults
+from kubesvc.api.jsonvalue import deep_copy
 from kubesvc.api.objects import Obj, ensure_meta
 from kubesvc.api.resources import ResourceInfo
+from kubesvc.api.validation import ephemeral
 from kubesvc.apiserver.registry.podtolerations import add_default_tolerations
 from kubesvc.apiserver.registry.serviceaccounts import mirror_service_account
 
@@ -174,6 +177,28 @@ class PodStrategy(Strategy):
         if isinstance(status, dict) and old_qos and not status.get("qosClass"):
             status["qosClass"] = old_qos
         return new
+
+    def prepare_subresource_update(self, subresource: str, body: Obj, old: Obj) -> Obj:
+        """``pods/ephemeralcontainers`` (upstream ``podEphemeralContainersStrategy``): the
+        stored pod with only ``spec.ephemeralContainers`` (defaulted) from the body."""
+        if subresource != "ephemeralcontainers":
+            raise errors.NotFound(message="the server could not find the requested resource")
+        new: Obj = deep_copy(old)
+        spec = new.setdefault("spec", {})
+        ecs = (body.get("spec") or {}).get("ephemeralContainers") if isinstance(
+            body.get("spec"), dict) else None
+        if ecs:
+            spec["ephemeralContainers"] = deep_copy(ecs)
+            for c in spec["ephemeralContainers"]:
+                if isinstance(c, dict):
+                    container_defaults(c)
+        else:
+            spec.pop("ephemeralContainers", None)
+        return new
+
+    def validate_subresource_update(self, subresource: str, new: Obj, old: Obj
+                                    ) -> list[errors.Cause]:
+        return ephemeral.validate_update(new, old)
 
     def grace_period(self, obj: Obj, requested: int | None) -> int:
         """Upstream ``podStrategy.CheckGracefulDelete``."""

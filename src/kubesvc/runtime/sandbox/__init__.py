@@ -4,5 +4,7 @@ kubelet's atomic-writer layout by :mod:`.atomic`), the mount plan of each contai
 (:mod:`.mountplan`: a root of read-only binds of the host's system directories plus the
 pod's volumes), securityContext resolution (:mod:`.security`) and the launcher that builds
 the root in a new mount namespace and execs the container (:mod:`.launch`, run as a
-script). :class:`.manager.SandboxManager` ties them together for the node agent.
+script). :class:`.manager.SandboxManager` ties them together for the node agent;
+:mod:`.sourcewatch` watches the ConfigMaps and Secrets the pods mount, so their updates
+reach the volumes at once. (Memory limits: :mod:`kubesvc.runtime.cgroups`.)
 """

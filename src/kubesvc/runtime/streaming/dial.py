@@ -7,8 +7,7 @@ it prints against a containerd node.
 In netns mode the socket is made inside the pod's namespace (a worker thread setns-es in,
 :func:`kubesvc.runtime.netns.socket_in_netns`) and dials its localhost, IPv4 first then
 IPv6, as containerd does; in host mode the pod's "localhost" is its pod IP. The agent's
-``connect`` callback for :func:`.portforward.serve_portforward` is a partial of
-:func:`dial_pod`.
+``connect`` callback for :func:`.portforward.serve_portforward` is a :class:`PodDialer`.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from dataclasses import dataclass
 
 from kubesvc.runtime.netns import socket_in_netns
 
@@ -83,3 +83,17 @@ async def dial_pod(port: int, *, sandbox: str, pod_ip: str = "127.0.0.1",
     raise DialError(f'failed to execute portforward in network namespace "{where}": failed to '
                     f'connect to {target}:{port} inside namespace "{sandbox}", IPv4: {err4} '
                     f"IPv6 {err6} ")
+
+
+@dataclass(frozen=True, slots=True)
+class PodDialer:
+    """``connect(port)`` for one pod: :func:`dial_pod` with its sandbox (the pod UID, which
+    names the pod in errors as containerd's sandbox ID does), pod IP and namespace."""
+
+    sandbox: str
+    pod_ip: str
+    netns: str | None = None
+
+    async def __call__(self, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await dial_pod(port, sandbox=self.sandbox, pod_ip=self.pod_ip,
+                              netns=self.netns)

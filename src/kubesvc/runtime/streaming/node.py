@@ -1,8 +1,8 @@
 """The node agent's answers to the streaming server: which process a container runs as
 (:func:`streaming_target`, for exec and attach) and how to reach a pod's port
-(:func:`streaming_connector`, for port-forward: in netns mode from inside the pod's own
-network namespace to ``127.0.0.1:PORT``, as the kubelet connects to localhost in the pod's
-sandbox; in host mode the pod's 127.x IP).
+(:func:`streaming_connector`, for port-forward: a :class:`~.dial.PodDialer`, in netns mode
+from inside the pod's own network namespace to its localhost, as containerd connects in
+the pod's sandbox; in host mode the pod's 127.x IP).
 
 Called through :meth:`kubesvc.runtime.agent.NodeAgent.container_target` /
 ``pod_connector``; reads the agent's pod states, never writes them.
@@ -11,11 +11,11 @@ Called through :meth:`kubesvc.runtime.agent.NodeAgent.container_target` /
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from kubesvc import errors
+from kubesvc.runtime.streaming.dial import PodDialer
 from kubesvc.runtime.streaming.exec import ContainerTarget
 
 if TYPE_CHECKING:
@@ -59,23 +59,4 @@ def streaming_connector(agent: NodeAgent, namespace: str, pod: str) -> Connect:
     st = agent.syncer.by_key.get(f"{namespace}/{pod}")
     if st is None or st.sandbox is None:
         raise errors.NotFound(f'pod "{pod}" not found on this node', name=pod, kind="pods")
-    sandbox = st.sandbox
-
-    async def connect(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if sandbox.netns is None:
-            return await asyncio.open_connection(sandbox.ip, port)
-        from kubesvc.runtime.netns import socket_in_netns
-
-        assert sandbox.netns is not None
-        loop = asyncio.get_running_loop()
-        sock = await loop.run_in_executor(None, socket_in_netns, sandbox.netns,
-                                          socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.setblocking(False)
-            await loop.sock_connect(sock, ("127.0.0.1", port))
-            return await asyncio.open_connection(sock=sock)
-        except BaseException:
-            sock.close()
-            raise
-
-    return connect
+    return PodDialer(st.uid, st.sandbox.ip, st.sandbox.netns)

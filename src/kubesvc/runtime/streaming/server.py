@@ -39,6 +39,7 @@ from kubesvc import errors
 from kubesvc.api.podlogs import LogOptions
 from kubesvc.runtime.streaming import portforward, spdysession, wsexec
 from kubesvc.runtime.streaming.attach import AttachSession
+from kubesvc.runtime.streaming.dial import PodDialer
 from kubesvc.runtime.streaming.exec import ContainerTarget, ExecSession, StreamSession
 from kubesvc.runtime.streaming.transport import close_streams
 from kubesvc.runtime.types import LogSource
@@ -256,7 +257,9 @@ class StreamingServer:
             connect = self.node.pod_connector(m["namespace"], m["pod"])
         except errors.KubeError as exc:
             return _plain(exc.code, exc.message)
-        return await portforward.serve_portforward(request, connect, pod=m["pod"])
+        # containerd names the pod by its sandbox ID (here the pod UID) and no uid.
+        sandbox = connect.sandbox if isinstance(connect, PodDialer) else m["pod"]
+        return await portforward.serve_portforward(request, connect, pod=sandbox)
 
     async def _logs(self, request: web.Request) -> web.StreamResponse:
         return await serve_log_stream(request, self.node.log_source)

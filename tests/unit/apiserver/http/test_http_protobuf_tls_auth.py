@@ -65,6 +65,24 @@ def test_decode_service_like_go_writes_it() -> None:
     }
 
 
+def test_decode_inlines_embedded_structs() -> None:
+    """Volume.volumeSource, Probe.handler, the LocalObjectReference of configMap/secret
+    references are Go's ``json:",inline"``: kubectl debug posts pods in protobuf (node/N:
+    a hostPath volume; --copy-to: the projected kube-api-access volume), which must not
+    become unknown fields."""
+    volume = _f(1, "host-root") + _f(2, _f(1, _f(1, "/")))  # VolumeSource.hostPath.path
+    probe = _f(1, _f(1, _f(1, "true"))) + _f(4, 5)  # handler.exec.command, periodSeconds
+    container = _f(1, "debugger") + _f(2, "busybox") + _f(10, probe)
+    cm = _f(1, "cm") + _f(2, _f(19, _f(1, _f(1, "kube-root-ca.crt"))))  # configMap.name
+    spec = _f(1, volume) + _f(1, cm) + _f(2, container)
+    body = pb.MAGIC + _f(1, _f(1, "v1") + _f(2, "Pod")) + _f(2, _f(1, _f(1, "p")) + _f(2, spec))
+    obj = pb.decode(body)
+    assert obj["spec"]["volumes"] == [{"name": "host-root", "hostPath": {"path": "/"}},
+                                      {"name": "cm", "configMap": {"name": "kube-root-ca.crt"}}]
+    assert obj["spec"]["containers"][0]["livenessProbe"] == {
+        "exec": {"command": ["true"]}, "periodSeconds": 5}
+
+
 def test_decode_rejects_garbage() -> None:
     with pytest.raises(errors.BadRequest):
         pb.decode(b"{}")

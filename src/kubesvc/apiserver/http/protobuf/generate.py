@@ -65,6 +65,16 @@ ROOTS = {
 
 Field = tuple[str, str, int]  # json name, type, flags (1 repeated, 2 map with "K,V" type)
 
+# Embedded structs that JSON inlines (Go's `json:",inline"`): written with an empty name.
+INLINE = frozenset({
+    ("k8s.io.api.core.v1.Volume", "volumeSource"),
+    ("k8s.io.api.core.v1.Probe", "handler"),
+    ("k8s.io.api.core.v1.EphemeralContainer", "ephemeralContainerCommon"),
+    *((f"k8s.io.api.core.v1.{m}", "localObjectReference") for m in (
+        "ConfigMapEnvSource", "ConfigMapKeySelector", "ConfigMapProjection",
+        "ConfigMapVolumeSource", "SecretEnvSource", "SecretKeySelector", "SecretProjection")),
+})
+
 
 def parse(paths: list[Path]) -> dict[str, dict[int, Field]]:
     messages: dict[str, dict[int, Field]] = {}
@@ -91,6 +101,8 @@ def parse(paths: list[Path]) -> dict[str, dict[int, Field]]:
                     typ = typ.lstrip(".")
                     if typ not in _SCALARS and "." not in typ:
                         typ = f"{pkg}.{typ}"
+                if (f"{pkg}.{mm.group(1)}", name) in INLINE:
+                    name = ""
                 fields[int(num)] = (name, typ, flags)
             messages[f"{pkg}.{mm.group(1)}"] = fields
     return messages

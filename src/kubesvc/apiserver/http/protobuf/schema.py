@@ -522,11 +522,11 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
         4: ('immutable', 'bool', 0),
     },
     'k8s.io.api.core.v1.ConfigMapEnvSource': {
-        1: ('localObjectReference', 'k8s.io.api.core.v1.LocalObjectReference', 0),
+        1: ('', 'k8s.io.api.core.v1.LocalObjectReference', 0),
         2: ('optional', 'bool', 0),
     },
     'k8s.io.api.core.v1.ConfigMapKeySelector': {
-        1: ('localObjectReference', 'k8s.io.api.core.v1.LocalObjectReference', 0),
+        1: ('', 'k8s.io.api.core.v1.LocalObjectReference', 0),
         2: ('key', 'string', 0),
         3: ('optional', 'bool', 0),
     },
@@ -538,12 +538,12 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
         5: ('kubeletConfigKey', 'string', 0),
     },
     'k8s.io.api.core.v1.ConfigMapProjection': {
-        1: ('localObjectReference', 'k8s.io.api.core.v1.LocalObjectReference', 0),
+        1: ('', 'k8s.io.api.core.v1.LocalObjectReference', 0),
         2: ('items', 'k8s.io.api.core.v1.KeyToPath', 1),
         4: ('optional', 'bool', 0),
     },
     'k8s.io.api.core.v1.ConfigMapVolumeSource': {
-        1: ('localObjectReference', 'k8s.io.api.core.v1.LocalObjectReference', 0),
+        1: ('', 'k8s.io.api.core.v1.LocalObjectReference', 0),
         2: ('items', 'k8s.io.api.core.v1.KeyToPath', 1),
         3: ('defaultMode', 'int32', 0),
         4: ('optional', 'bool', 0),
@@ -681,7 +681,7 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
         5: ('fileKeyRef', 'k8s.io.api.core.v1.FileKeySelector', 0),
     },
     'k8s.io.api.core.v1.EphemeralContainer': {
-        1: ('ephemeralContainerCommon', 'k8s.io.api.core.v1.EphemeralContainerCommon', 0),
+        1: ('', 'k8s.io.api.core.v1.EphemeralContainerCommon', 0),
         2: ('targetContainerName', 'string', 0),
     },
     'k8s.io.api.core.v1.EphemeralContainerCommon': _CONTAINER_FIELDS,
@@ -1203,7 +1203,7 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
         2: ('preference', 'k8s.io.api.core.v1.NodeSelectorTerm', 0),
     },
     'k8s.io.api.core.v1.Probe': {
-        1: ('handler', 'k8s.io.api.core.v1.ProbeHandler', 0),
+        1: ('', 'k8s.io.api.core.v1.ProbeHandler', 0),
         2: ('initialDelaySeconds', 'int32', 0),
         3: ('timeoutSeconds', 'int32', 0),
         4: ('periodSeconds', 'int32', 0),
@@ -1319,16 +1319,16 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
         5: ('immutable', 'bool', 0),
     },
     'k8s.io.api.core.v1.SecretEnvSource': {
-        1: ('localObjectReference', 'k8s.io.api.core.v1.LocalObjectReference', 0),
+        1: ('', 'k8s.io.api.core.v1.LocalObjectReference', 0),
         2: ('optional', 'bool', 0),
     },
     'k8s.io.api.core.v1.SecretKeySelector': {
-        1: ('localObjectReference', 'k8s.io.api.core.v1.LocalObjectReference', 0),
+        1: ('', 'k8s.io.api.core.v1.LocalObjectReference', 0),
         2: ('key', 'string', 0),
         3: ('optional', 'bool', 0),
     },
     'k8s.io.api.core.v1.SecretProjection': {
-        1: ('localObjectReference', 'k8s.io.api.core.v1.LocalObjectReference', 0),
+        1: ('', 'k8s.io.api.core.v1.LocalObjectReference', 0),
         2: ('items', 'k8s.io.api.core.v1.KeyToPath', 1),
         4: ('optional', 'bool', 0),
     },
@@ -1461,7 +1461,7 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
     },
     'k8s.io.api.core.v1.Volume': {
         1: ('name', 'string', 0),
-        2: ('volumeSource', 'k8s.io.api.core.v1.VolumeSource', 0),
+        2: ('', 'k8s.io.api.core.v1.VolumeSource', 0),
     },
     'k8s.io.api.core.v1.VolumeDevice': {
         1: ('name', 'string', 0),
