@@ -38,6 +38,7 @@ BENCHMARKS: dict[str, str] = {
     "statefulset": "benchmarks.statefulset_bench",  # issue 21
     "batch_scale": "benchmarks.batch_scale",  # issue 21
     "ingress": "benchmarks.ingress",
+    "crd": "benchmarks.crd_bench",  # issue 24
     "server_side_apply": "benchmarks.server_side_apply",  # issue 24
 }
 

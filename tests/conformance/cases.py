@@ -28,10 +28,13 @@ DISRUPTION = "test/e2e/apps/disruption.go"
 W = "test_workloads.py::test_"
 
 
-def _apps(describe: str, it: str, file: str, test: str) -> Case:
-    return Case(f"[sig-apps] {describe} {it}", file, C, test=W + test)
+def _apps(describe: str, it: str, file: str, test: str, **kw: str) -> Case:
+    return Case(f"[sig-apps] {describe} {it}", file, C, test=W + test, **kw)
 
 NOT_PORTED = "not [Conformance]-tagged; not ported to this suite yet"
+FAST_CRON_NOTE = ("on a cluster of its own whose CronJob controller clock runs 60x "
+                  "(`kubesvc up --cronjob-clock-rate 60`): the minute schedule fires every "
+                  "second and upstream's 5-minute waits take 5 s")
 
 
 @dataclass(frozen=True)
@@ -298,8 +301,13 @@ CASES: tuple[Case, ...] = (
          test=M + "should_mirror_a_custom_endpoint_with_multiple_subsets_and_same_ip_"
                   "address"),
     # -- test/e2e/apps (issue 21): ported [Conformance] cases ---------------------
-    _apps('Job', 'should run a job to completion with CPU requests',
-          JOB, 'job_should_run_a_job_to_completion_with_cpu_requests'),
+    Case("[sig-apps] Job should run a job to completion with CPU requests", JOB, ("Serial",),
+         test=W + "job_should_run_a_job_to_completion_with_cpu_requests",
+         note="v1.32 tags it [Serial], not [Conformance]"),
+    _apps('Job', 'should run a job to completion when tasks sometimes fail and are locally '
+          'restarted', JOB,
+          'job_should_run_a_job_to_completion_when_tasks_sometimes_fail_and_are_locally_'
+          'restarted'),
     _apps('Job', 'should delete a job',
           JOB, 'job_should_delete_a_job'),
     _apps('Job', 'should create pods for an Indexed job with completion '
@@ -313,6 +321,14 @@ CASES: tuple[Case, ...] = (
           JOB, 'job_should_adopt_matching_orphans_and_release_non_matching_pods'),
     _apps('CronJob', 'should support CronJob API operations',
           CRONJOB, 'cronjob_should_support_cronjob_api_operations'),
+    _apps('CronJob', 'should schedule multiple jobs concurrently', CRONJOB,
+          'cronjob_should_schedule_multiple_jobs_concurrently', note=FAST_CRON_NOTE),
+    _apps('CronJob', 'should not schedule jobs when suspended [Slow]', CRONJOB,
+          'cronjob_should_not_schedule_jobs_when_suspended', note=FAST_CRON_NOTE),
+    _apps('CronJob', 'should not schedule new jobs when ForbidConcurrent [Slow]', CRONJOB,
+          'cronjob_should_not_schedule_new_jobs_when_forbidconcurrent', note=FAST_CRON_NOTE),
+    _apps('CronJob', 'should replace jobs when ReplaceConcurrent', CRONJOB,
+          'cronjob_should_replace_jobs_when_replaceconcurrent', note=FAST_CRON_NOTE),
     _apps('Daemon set [Serial]', 'should run and stop simple daemon',
           DAEMON, 'daemonset_should_run_and_stop_simple_daemon'),
     _apps('Daemon set [Serial]', 'should retry creating failed daemon pods',
@@ -347,6 +363,8 @@ CASES: tuple[Case, ...] = (
           RC, 'rc_should_test_the_lifecycle_of_a_replication_controller'),
     _apps('Daemon set [Serial]', 'should run and stop complex daemon',
           DAEMON, 'daemonset_should_run_and_stop_complex_daemon'),
+    _apps('Daemon set [Serial]', 'should rollback without unnecessary restarts',
+          DAEMON, 'daemonset_should_rollback_without_unnecessary_restarts'),
 )
 
 # test/e2e/auth/service_accounts.go, kept in its own module (it needs Case and C above)
@@ -521,8 +539,30 @@ STATEFULSET_CASES: tuple[Case, ...] = tuple(
          "should_list_patch_and_delete_a_collection_of_statefulsets"),
         ("should validate Statefulset Status endpoints",
          "should_validate_statefulset_status_endpoints"),
+        ("Should recreate evicted statefulset", "should_recreate_evicted_statefulset"),
+    )) + tuple(
+    Case(f"[sig-apps] {_STS_D} {it}", _STS, ("Slow", "Conformance"), test=_STS_T + test,
+         note="a Python http.server serving the pod's /tmp/htdocs stands in for httpd; "
+              "kubectl exec moves its index.html away and back, as upstream")
+    for it, test in (
+        ("Scaling should happen in predictable order and halt if any stateful pod is "
+         "unhealthy [Slow]",
+         "scaling_should_happen_in_predictable_order_and_halt_if_any_stateful_pod_is_"
+         "unhealthy"),
+        ("Burst scaling should run to completion even with unhealthy pods [Slow]",
+         "burst_scaling_should_run_to_completion_even_with_unhealthy_pods"),
     ))
 CASES = (*CASES, *STATEFULSET_CASES)
+
+# the ingress-controller-conformance scenarios (their own module; see its docstring)
+from tests.conformance.cases_ingress import INGRESS_CASES  # noqa: E402
+
+CASES = (*CASES, *INGRESS_CASES)
+
+# CustomResourceDefinitions (issue 24; their own module, see its docstring)
+from tests.conformance.cases_crd import CRD_CASES  # noqa: E402
+
+CASES = (*CASES, *CRD_CASES)
 
 from tests.conformance.cases_apimachinery_apply import APPLY_CASES  # noqa: E402
 

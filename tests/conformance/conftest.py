@@ -57,8 +57,12 @@ def dnsc(cluster: Cluster) -> Dns:
 
 
 def _empty_namespace(api: Api, ns: str) -> None:
-    paths = [core(ns, "services"), core(ns, "pods"), core(ns, "endpoints"), discovery(ns),
-             core(ns, "configmaps")]
+    # the controllers first, so that their pods, once deleted, are not made again
+    owners = [f"/apis/{g}/namespaces/{ns}/{r}" for g, r in (
+        ("apps/v1", "deployments"), ("apps/v1", "replicasets"), ("apps/v1", "statefulsets"),
+        ("apps/v1", "daemonsets"), ("batch/v1", "cronjobs"), ("batch/v1", "jobs"))]
+    paths = [*owners, core(ns, "replicationcontrollers"), core(ns, "services"),
+             core(ns, "pods"), core(ns, "endpoints"), discovery(ns), core(ns, "configmaps")]
     for path in paths:
         try:
             items = api.list(path)

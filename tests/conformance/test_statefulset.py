@@ -3,19 +3,24 @@
 anew against it: rolling updates and roll backs, canary and phased rolling updates with a
 partition, the scale subresource, list/patch/delete-collection, and the status endpoints.
 The cases that make pods unhealthy with ``kubectl exec`` (predictable-order scaling, burst
-scaling) or need a hostPort conflict on a node (recreate evicted) are not ported.
-Run by pytest; uses :mod:`.framework` (the agnhost image stands in for httpd).
+scaling) move the index.html a Python http.server serves away, as upstream does httpd's;
+"recreate evicted" relies on the node agent rejecting a pod whose host port is taken.
+Run by pytest; uses :mod:`.framework` (the agnhost image stands in for httpd elsewhere).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.conformance.framework import AGNHOST, Api, ApiError, core, poll
+from tests.e2e.conftest import Cluster
 
 NEW_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.52"
 
@@ -228,3 +233,209 @@ def test_should_validate_statefulset_status_endpoints(api: Api, sts_ns: str) -> 
     got = api.get(apps(ns, name="test-ss", sub="status"))
     types = [c["type"] for c in got["status"].get("conditions") or []]
     assert "StatusPatched" in types
+
+
+# -- the unhealthy-pod cases: upstream's httpd with an HTTP readiness probe on /index.html,
+# made unhealthy by moving index.html away with kubectl exec (here a Python http.server
+# serving the pod's own /tmp/htdocs stands in for httpd's htdocs)
+
+HTDOCS = "/tmp/htdocs"
+
+
+def webserver_set(name: str, replicas: int, labels: dict[str, str],
+                  **spec: Any) -> dict[str, Any]:
+    """``NewStatefulSet`` + ``setHTTPProbe``: readiness is ``GET /index.html``, every 1 s."""
+    ss = new_statefulset(name, replicas, labels, **spec)
+    ss["spec"]["template"]["spec"]["containers"] = [{
+        "name": "webserver", "image": "busybox",
+        "command": ["sh", "-c", f"mkdir -p {HTDOCS} && echo ok > {HTDOCS}/index.html && exec "
+                    f"python3 -m http.server 8080 --bind $POD_IP --directory {HTDOCS}"],
+        "readinessProbe": {"httpGet": {"path": "/index.html", "port": 8080},
+                           "periodSeconds": 1, "successThreshold": 1,
+                           "failureThreshold": 1}}]
+    return ss
+
+
+def _exec_all(cluster: Cluster, api: Api, ns: str, labels: dict[str, str],
+              script: str) -> None:
+    for name in sorted(pods_of(api, ns, labels)):
+        cluster.kubectl("-n", ns, "exec", name, "--", "sh", "-c", script, check=False)
+
+
+def break_probe(cluster: Cluster, api: Api, ns: str, labels: dict[str, str]) -> None:
+    _exec_all(cluster, api, ns, labels, f"mv -v {HTDOCS}/index.html /tmp/ || true")
+
+
+def restore_probe(cluster: Cluster, api: Api, ns: str, labels: dict[str, str]) -> None:
+    _exec_all(cluster, api, ns, labels, f"mv -v /tmp/index.html {HTDOCS}/ || true")
+
+
+def _ready(p: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True"
+               for c in (p.get("status") or {}).get("conditions") or [])
+
+
+def running_and_not_ready(api: Api, ns: str, n: int, labels: dict[str, str]) -> None:
+    poll(lambda: (ps := pods_of(api, ns, labels)) and len(ps) == n and all(
+        (p.get("status") or {}).get("phase") == "Running" and not _ready(p)
+        for p in ps.values()), timeout=30, what=f"{n} pods running and not ready")
+
+
+def status_ready_replicas(api: Api, ns: str, name: str, n: int) -> None:
+    poll(lambda: int((api.get(apps(ns, name=name)).get("status") or {}).get(
+        "readyReplicas") or 0) == n, timeout=30, what=f"readyReplicas {n}")
+
+
+def confirm_pod_count(api: Api, ns: str, n: int, labels: dict[str, str],
+                      seconds: float) -> None:
+    """``confirmStatefulPodCount`` (hard): exactly ``n`` pods all along."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        got = len(pods_of(api, ns, labels))
+        assert got == n, f"{got} pods, want {n} for {seconds:.0f}s"
+        time.sleep(0.5)
+
+
+class PodEvents:
+    """The pods' watch events from ``resource_version`` on, collected in a thread."""
+
+    def __init__(self, api: Api, ns: str, labels: dict[str, str], resource_version: str):
+        self.events: list[tuple[str, str]] = []
+        sel = ",".join(f"{k}={v}" for k, v in labels.items())
+
+        def run() -> None:
+            with contextlib.suppress(Exception):
+                for ev in api.watch(core(ns, "pods"), resource_version=resource_version,
+                                    label_selector=sel, timeout=90):
+                    self.events.append((ev["type"], ev["object"]["metadata"]["name"]))
+
+        threading.Thread(target=run, daemon=True).start()
+
+    def in_order(self, typ: str, names: list[str]) -> bool:
+        """Upstream's ``watchtools.Until``: the ``typ`` events name ``names`` in order."""
+        want = list(names)
+        for t, n in list(self.events):
+            if t == typ and want and n == want[0]:
+                want.pop(0)
+        return not want
+
+
+def pod_list_version(api: Api, ns: str, labels: dict[str, str]) -> str:
+    sel = ",".join(f"{k}={v}" for k, v in labels.items())
+    return str(api.get(core(ns, "pods"), labelSelector=sel)["metadata"]["resourceVersion"])
+
+
+def scale(api: Api, ns: str, name: str, n: int) -> None:
+    api.patch(apps(ns, name=name), {"spec": {"replicas": n}})
+
+
+def test_scaling_should_happen_in_predictable_order_and_halt_if_any_stateful_pod_is_unhealthy(
+        api: Api, cluster: Cluster, sts_ns: str) -> None:
+    """[sig-apps] StatefulSet Basic StatefulSet functionality [StatefulSetBasic] Scaling
+    should happen in predictable order and halt if any stateful pod is unhealthy [Slow]
+    [Conformance]"""
+    ns, labels = sts_ns, {"foo": "bar", "baz": "blah"}
+    events = PodEvents(api, ns, labels, pod_list_version(api, ns, labels))
+    api.create(apps(ns), webserver_set("ss", 1, labels))
+    running_and_ready(api, ns, "ss", 1, labels)
+    # scale up halts with an unhealthy pod
+    break_probe(cluster, api, ns, labels)
+    running_and_not_ready(api, ns, 1, labels)
+    status_ready_replicas(api, ns, "ss", 0)
+    scale(api, ns, "ss", 3)
+    confirm_pod_count(api, ns, 1, labels, 10)
+    restore_probe(cluster, api, ns, labels)
+    running_and_ready(api, ns, "ss", 3, labels)
+    poll(lambda: events.in_order("ADDED", ["ss-0", "ss-1", "ss-2"]), timeout=10,
+         what="scaled up in order")
+    # scale down halts with an unhealthy pod
+    events = PodEvents(api, ns, labels, pod_list_version(api, ns, labels))
+    break_probe(cluster, api, ns, labels)
+    status_ready_replicas(api, ns, "ss", 0)
+    running_and_not_ready(api, ns, 3, labels)
+    scale(api, ns, "ss", 0)
+    confirm_pod_count(api, ns, 3, labels, 10)
+    restore_probe(cluster, api, ns, labels)
+    poll(lambda: not pods_of(api, ns, labels) and int((api.get(apps(ns, name="ss"))
+                                                       .get("status") or {}).get("replicas")
+                                                      or 0) == 0,
+         timeout=60, what="scaled down to 0")
+    poll(lambda: events.in_order("DELETED", ["ss-2", "ss-1", "ss-0"]), timeout=30,
+         what="scaled down in reverse order")
+
+
+def test_burst_scaling_should_run_to_completion_even_with_unhealthy_pods(
+        api: Api, cluster: Cluster, sts_ns: str) -> None:
+    """[sig-apps] StatefulSet Basic StatefulSet functionality [StatefulSetBasic] Burst
+    scaling should run to completion even with unhealthy pods [Slow] [Conformance]"""
+    ns, labels = sts_ns, {"foo": "bar", "baz": "blah"}
+    api.create(apps(ns), webserver_set("ss", 1, labels, podManagementPolicy="Parallel"))
+    running_and_ready(api, ns, "ss", 1, labels)
+    break_probe(cluster, api, ns, labels)
+    running_and_not_ready(api, ns, 1, labels)
+    status_ready_replicas(api, ns, "ss", 0)
+    scale(api, ns, "ss", 3)
+    # upstream's soft confirmStatefulPodCount: the set goes to 3 pods despite ss-0
+    poll(lambda: len(pods_of(api, ns, labels)) == 3, timeout=10,
+         what="3 pods with an unhealthy one")
+    restore_probe(cluster, api, ns, labels)
+    running_and_ready(api, ns, "ss", 3, labels)
+    break_probe(cluster, api, ns, labels)
+    status_ready_replicas(api, ns, "ss", 0)
+    running_and_not_ready(api, ns, 3, labels)
+    scale(api, ns, "ss", 0)
+    poll(lambda: not pods_of(api, ns, labels), timeout=60,
+         what="scaled down to 0 despite unhealthy pods")
+    poll(lambda: int((api.get(apps(ns, name="ss")).get("status") or {}).get("replicas")
+                     or 0) == 0, timeout=20, what="status.replicas 0")
+
+
+def test_should_recreate_evicted_statefulset(api: Api, sts_ns: str) -> None:
+    """[sig-apps] StatefulSet Basic StatefulSet functionality [StatefulSetBasic] Should
+    recreate evicted statefulset [Conformance]"""
+    ns, labels = sts_ns, {"foo": "bar", "baz": "blah"}
+    node = next(n["metadata"]["name"] for n in api.list(core(None, "nodes"))
+                if not (n.get("spec") or {}).get("unschedulable"))
+    conflict = {"hostPort": 21017, "containerPort": 21017, "name": "conflict"}
+    api.create(core(ns, "pods"), {"apiVersion": "v1", "kind": "Pod",
+                                  "metadata": {"name": "test-pod"},
+                                  "spec": {"nodeName": node, "containers": [{
+                                      "name": "webserver", "image": AGNHOST,
+                                      "args": ["pause"], "ports": [conflict]}]}})
+    poll(lambda: api.get(core(ns, "pods", "test-pod"))["status"].get("phase") == "Running",
+         timeout=30, what="test-pod running")
+    ss = new_statefulset("ss", 1, labels)
+    tspec = ss["spec"]["template"]["spec"]
+    tspec["containers"][0]["ports"] = [conflict]
+    tspec["nodeName"] = node
+    rv = str(api.get(core(ns, "pods"))["metadata"]["resourceVersion"])
+    seen: dict[str, Any] = {"uid": "", "deleted": False, "reason": ""}
+
+    def watch() -> None:
+        with contextlib.suppress(Exception):
+            for ev in api.watch(core(ns, "pods"), resource_version=rv, timeout=60):
+                pod = ev["object"]
+                if pod["metadata"]["name"] != "ss-0":
+                    continue
+                if ev["type"] == "DELETED":
+                    if seen["uid"]:
+                        seen["deleted"] = True
+                        return
+                    continue
+                seen["uid"] = pod["metadata"]["uid"]
+                seen["reason"] = (pod.get("status") or {}).get("reason") or seen["reason"]
+
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    api.create(apps(ns), ss)
+    poll(lambda: seen["deleted"], timeout=30,
+         what="ss-0 made and deleted at least once (rejected by the node)")
+    assert seen["reason"] == "NodePorts", seen
+    first_uid = seen["uid"]
+    api.delete(core(ns, "pods", "test-pod"), gracePeriodSeconds=0)
+
+    def recreated() -> bool:
+        pod = api.get(core(ns, "pods", "ss-0"))
+        return pod["status"].get("phase") == "Running" and pod["metadata"]["uid"] != first_uid
+
+    poll(recreated, timeout=60, interval=1, what="ss-0 recreated and running")

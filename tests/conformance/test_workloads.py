@@ -8,6 +8,7 @@ commands (the process runtime runs a given command for any image); long-running 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -57,7 +58,7 @@ def job_finished(api: Api, ns: str, name: str, typ: str = "Complete") -> bool:
 # -- job.go
 
 def test_job_should_run_a_job_to_completion_with_cpu_requests(api: Api, ns: str) -> None:
-    """[sig-apps] Job should run a job to completion with CPU requests [Conformance]"""
+    """[sig-apps] Job should run a job to completion with CPU requests [Serial]"""
     body = job_body("all-succeed", parallelism=2, completions=4)
     body["spec"]["template"]["spec"]["containers"][0]["resources"] = {
         "requests": {"cpu": "100m"}, "limits": {"cpu": "100m"}}
@@ -65,6 +66,26 @@ def test_job_should_run_a_job_to_completion_with_cpu_requests(api: Api, ns: str)
     poll(lambda: job_finished(api, ns, "all-succeed"), timeout=60, what="job complete")
     pods = pods_with(api, ns, "batch.kubernetes.io/job-name=all-succeed")
     assert len([p for p in pods if p["status"]["phase"] == "Succeeded"]) == 4
+
+
+def test_job_should_run_a_job_to_completion_when_tasks_sometimes_fail_and_are_locally_restarted(
+        api: Api, ns: str) -> None:
+    """[sig-apps] Job should run a job to completion when tasks sometimes fail and are
+    locally restarted [Conformance]"""
+    # upstream's "failOnce": fail the first run, succeed once restarted in the same pod
+    body = job_body("fail-once-local", parallelism=2, completions=4, backoffLimit=6,
+                    command="if [ -r /data/foo ]; then exit 0; else touch /data/foo; exit 1; "
+                            "fi")
+    tspec = body["spec"]["template"]["spec"]
+    tspec["restartPolicy"] = "OnFailure"
+    tspec["volumes"] = [{"name": "data", "emptyDir": {}}]
+    tspec["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    api.create(jobs(ns), body)
+    poll(lambda: job_finished(api, ns, "fail-once-local"), timeout=60, what="job complete")
+    st = api.get(jobs(ns, "fail-once-local"))["status"]
+    assert st["succeeded"] == 4 and not st.get("failed"), st
+    pods = pods_with(api, ns, "batch.kubernetes.io/job-name=fail-once-local")
+    assert all(p["status"]["containerStatuses"][0]["restartCount"] >= 1 for p in pods)
 
 
 def test_job_should_delete_a_job(api: Api, ns: str) -> None:
@@ -172,6 +193,117 @@ def test_cronjob_should_support_cronjob_api_operations(api: Api, ns: str) -> Non
          what="cronjobs deleted")
 
 
+# CronJob cases that wait on minute schedules run on a cluster of their own whose CronJob
+# controller clock runs 60 times faster (kubesvc up --cronjob-clock-rate 60): "*/1 * * * ?"
+# fires every second, upstream's 5-minute waits take 5 s.
+CRON_RATE = 60.0
+
+
+@pytest.fixture(scope="module")
+def fast_cron(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    from tests.e2e.conftest import start_cluster
+
+    c = start_cluster(tmp_path_factory.mktemp("cron60") / "data",
+                      "--cronjob-clock-rate", str(CRON_RATE), "--no-ingress")
+    try:
+        yield Api(c.kubeconfig)
+    finally:
+        c.stop()
+
+
+@pytest.fixture
+def cron_ns(fast_cron: Api, request: pytest.FixtureRequest) -> Iterator[str]:
+    from tests.conformance.conftest import case_namespace
+
+    with case_namespace(fast_cron, request) as name:
+        yield name
+
+
+def cronjob_body(name: str, policy: str, **spec: Any) -> dict[str, Any]:
+    """Upstream ``newTestCronJob`` with ``sleep 300`` pods."""
+    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name},
+            "spec": {"schedule": "*/1 * * * ?", "concurrencyPolicy": policy, **spec,
+                     "jobTemplate": {"spec": {"parallelism": 1, "completions": 1,
+                                              "backoffLimit": 1, "template": {"spec": {
+                                                  "restartPolicy": "OnFailure",
+                                                  "containers": [{
+                                                      "name": "c", "image": "busybox",
+                                                      "command": ["sleep", "300"]}]}}}}}}
+
+
+def active_jobs(api: Api, ns: str) -> list[dict[str, Any]]:
+    """Upstream ``filterActiveJobs``: the Jobs not finished."""
+    return [j for j in api.list(jobs(ns)) if not any(
+        c["type"] in ("Complete", "Failed") and c["status"] == "True"
+        for c in (j.get("status") or {}).get("conditions") or ())]
+
+
+def cron_active(api: Api, ns: str, name: str) -> list[dict[str, Any]]:
+    return list((api.get(cronjobs(ns, name)).get("status") or {}).get("active") or [])
+
+
+def consistently(pred: Any, seconds: float, what: str) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        assert pred(), what
+        time.sleep(0.2)
+
+
+def test_cronjob_should_schedule_multiple_jobs_concurrently(fast_cron: Api,
+                                                            cron_ns: str) -> None:
+    """[sig-apps] CronJob should schedule multiple jobs concurrently [Conformance]"""
+    api, ns = fast_cron, cron_ns
+    api.create(cronjobs(ns), cronjob_body("concurrent", "Allow"))
+    poll(lambda: len(cron_active(api, ns, "concurrent")) >= 2, timeout=30,
+         what="2 active jobs")
+    assert len(active_jobs(api, ns)) >= 2
+    api.delete(cronjobs(ns, "concurrent"))
+
+
+def test_cronjob_should_not_schedule_jobs_when_suspended(fast_cron: Api, cron_ns: str) -> None:
+    """[sig-apps] CronJob should not schedule jobs when suspended [Slow] [Conformance]"""
+    api, ns = fast_cron, cron_ns
+    api.create(cronjobs(ns), cronjob_body("suspended", "Allow", suspend=True))
+    consistently(lambda: not cron_active(api, ns, "suspended"), 300 / CRON_RATE,
+                 "no job scheduled")
+    assert not api.list(jobs(ns))
+    api.delete(cronjobs(ns, "suspended"))
+
+
+def test_cronjob_should_not_schedule_new_jobs_when_forbidconcurrent(fast_cron: Api,
+                                                                    cron_ns: str) -> None:
+    """[sig-apps] CronJob should not schedule new jobs when ForbidConcurrent [Slow]
+    [Conformance]"""
+    api, ns = fast_cron, cron_ns
+    api.create(cronjobs(ns), cronjob_body("forbid", "Forbid"))
+    poll(lambda: len(cron_active(api, ns, "forbid")) == 1, timeout=30, what="a job scheduled")
+    assert len(active_jobs(api, ns)) == 1
+    # several schedules pass (one a second here): still that one job
+    consistently(lambda: len(cron_active(api, ns, "forbid")) < 2
+                 and len(api.list(jobs(ns))) == 1, 180 / CRON_RATE, "no more jobs")
+    api.delete(cronjobs(ns, "forbid"))
+
+
+def test_cronjob_should_replace_jobs_when_replaceconcurrent(fast_cron: Api,
+                                                           cron_ns: str) -> None:
+    """[sig-apps] CronJob should replace jobs when ReplaceConcurrent [Conformance]"""
+    api, ns = fast_cron, cron_ns
+    api.create(cronjobs(ns), cronjob_body("replace", "Replace"))
+    poll(lambda: len(cron_active(api, ns, "replace")) == 1, timeout=30, what="a job scheduled")
+    # (a schedule a second: the listing may fall between a replacement's delete and create)
+    first = poll(lambda: (js := active_jobs(api, ns)) and len(js) == 1 and js, timeout=5,
+                 interval=0.05, what="exactly one running job listed")
+    old = first[0]["metadata"]["name"]
+
+    def replaced() -> bool:  # upstream ``waitForJobReplaced``
+        names = [j["metadata"]["name"] for j in api.list(jobs(ns))
+                 if not j["metadata"].get("deletionTimestamp")]
+        return len(names) == 1 and names[0] != old
+
+    poll(replaced, timeout=30, what=f"job {old} replaced by a new one")
+    api.delete(cronjobs(ns, "replace"))
+
+
 # -- daemon_set.go
 
 def ds_body(name: str, image: str = PAUSE, **tspec: Any) -> dict[str, Any]:
@@ -225,6 +357,11 @@ def test_daemonset_rolling_update(api: Api, ns: str) -> None:
     api.create(daemonsets(ns), ds_body("daemon-set"))
     poll(lambda: daemon_pods_on_every_node(api, ns, "daemon-set"), timeout=40,
          what="a daemon pod on every node")
+    first = poll(lambda: ds_histories(api, ns, "daemon-set"), what="the first history")
+    assert [r["revision"] for r in first] == [1]
+    first_hash = first[0]["metadata"]["labels"]["controller-revision-hash"]
+    assert {p["metadata"]["labels"]["controller-revision-hash"] for p in pods_with(
+        api, ns, "daemonset-name=daemon-set")} == {first_hash}
     agnhost = "registry.k8s.io/e2e-test-images/agnhost:2.53"
     api.patch(daemonsets(ns, "daemon-set"), {"spec": {"template": {"spec": {"containers": [
         {"name": "app", "image": agnhost, "args": ["pause"]}]}}}}, kind="strategic")
@@ -239,6 +376,63 @@ def test_daemonset_rolling_update(api: Api, ns: str) -> None:
     poll(updated, timeout=60, what="every daemon pod updated")
     st = api.get(daemonsets(ns, "daemon-set"))["status"]
     assert st["updatedNumberScheduled"] == st["desiredNumberScheduled"]
+    # upstream: two histories, the current one is revision 2 and its hash is on every pod
+    revs = poll(lambda: (r := ds_histories(api, ns, "daemon-set")) and len(r) == 2 and r,
+                what="2 controller revisions")
+    cur = max(revs, key=lambda r: r["revision"])
+    assert cur["revision"] == 2
+    h2 = cur["metadata"]["labels"]["controller-revision-hash"]
+    assert h2 != first_hash and cur["metadata"]["name"] == f"daemon-set-{h2}"
+    assert {p["metadata"]["labels"]["controller-revision-hash"] for p in pods_with(
+        api, ns, "daemonset-name=daemon-set") if not p["metadata"].get(
+        "deletionTimestamp")} == {h2}
+
+
+def ds_histories(api: Api, ns: str, name: str) -> list[dict[str, Any]]:
+    return [r for r in api.list(gpath("apps/v1", ns, "controllerrevisions"),
+                                labelSelector=f"daemonset-name={name}")
+            if any(o.get("kind") == "DaemonSet" and o.get("name") == name
+                   for o in r["metadata"].get("ownerReferences") or ())]
+
+
+def test_daemonset_should_rollback_without_unnecessary_restarts(api: Api, ns: str) -> None:
+    """[sig-apps] Daemon set [Serial] should rollback without unnecessary restarts
+    [Conformance]"""
+    body = ds_body("daemon-set")
+    body["spec"]["updateStrategy"] = {"type": "RollingUpdate"}
+    api.create(daemonsets(ns), body)
+    poll(lambda: daemon_pods_on_every_node(api, ns, "daemon-set"), timeout=40,
+         what="a daemon pod on every node")
+    bad = "foo:non-existent"
+    api.patch(daemonsets(ns, "daemon-set"), {"spec": {"template": {"spec": {"containers": [
+        {"name": "app", "image": bad}]}}}}, kind="strategic")
+
+    def live() -> list[dict[str, Any]]:
+        return [p for p in pods_with(api, ns, "daemonset-name=daemon-set")
+                if not p["metadata"].get("deletionTimestamp")]
+
+    poll(lambda: any(p["spec"]["containers"][0]["image"] == bad for p in live()),
+         timeout=30, what="in the middle of a rollout: a pod with the new image")
+    pods = live()
+    existing = [p for p in pods if p["spec"]["containers"][0]["image"] == PAUSE]
+    new = [p for p in pods if p["spec"]["containers"][0]["image"] == bad]
+    assert len(existing) + len(new) == len(pods), "unexpected pod image"
+    assert new
+    if len(node_names(api)) < 2:
+        assert not existing
+    else:
+        assert existing
+    api.patch(daemonsets(ns, "daemon-set"), {"spec": {"template": {"spec": {"containers": [
+        {"name": "app", "image": PAUSE}]}}}}, kind="strategic")
+    poll(lambda: daemon_pods_on_every_node(api, ns, "daemon-set") and all(
+        p["spec"]["containers"][0]["image"] == PAUSE for p in live()), timeout=40,
+        what="the rollback complete")
+    after = {p["metadata"]["name"] for p in live()}
+    restarted = [p["metadata"]["name"] for p in existing if p["metadata"]["name"] not in after]
+    assert not restarted, f"pods restarted by the rollback: {restarted}"
+    # the rollback went back to revision 1's template: that revision is now number 3
+    revs = ds_histories(api, ns, "daemon-set")
+    assert sorted(r["revision"] for r in revs) == [2, 3]
 
 
 def test_daemonset_should_list_and_delete_a_collection(api: Api, ns: str) -> None:

@@ -149,6 +149,56 @@ def test_replication_controller_scale(cluster: Cluster) -> None:
     cluster.kubectl("delete", "rc", "rc")
 
 
+def test_daemonset_rollout_history_and_undo(cluster: Cluster) -> None:
+    apply(cluster, """
+        apiVersion: apps/v1
+        kind: DaemonSet
+        metadata: {name: hist}
+        spec:
+          selector: {matchLabels: {app: hist}}
+          template:
+            metadata: {labels: {app: hist}}
+            spec:
+              containers: [{name: app, image: "registry.k8s.io/pause:3.9"}]
+        """)
+    cluster.kubectl("rollout", "status", "ds/hist", "--timeout=30s", timeout=40)
+    cluster.kubectl("annotate", "ds/hist", "kubernetes.io/change-cause=to agnhost")
+    cluster.kubectl("set", "image", "ds/hist",
+                    "app=registry.k8s.io/e2e-test-images/agnhost:2.53")
+    cluster.kubectl("rollout", "status", "ds/hist", "--timeout=30s", timeout=40)
+
+    def history() -> list[list[str]]:
+        out = cluster.kubectl("rollout", "history", "ds/hist").stdout.strip().split("\n")
+        assert out[1].split() == ["REVISION", "CHANGE-CAUSE"], out
+        return [ln.split(None, 1) for ln in out[2:] if ln.strip()]
+
+    assert history() == [["1", "<none>"], ["2", "to agnhost"]]
+    one = cluster.kubectl("rollout", "history", "ds/hist", "--revision=1").stdout
+    assert "registry.k8s.io/pause:3.9" in one and "agnhost" not in one
+    revs = {r["revision"]: r for r in cluster.kubectl_json(
+        "get", "controllerrevisions", "-l", "app=hist")["items"]}
+    first_hash = revs[1]["metadata"]["labels"]["controller-revision-hash"]
+    assert revs[1]["metadata"]["name"] == f"hist-{first_hash}"
+    assert "rolled back" in cluster.kubectl("rollout", "undo", "ds/hist").stdout
+    cluster.kubectl("rollout", "status", "ds/hist", "--timeout=30s", timeout=40)
+    # the undo returned to revision 1's template: that revision is re-numbered 3
+    assert [r[0] for r in history()] == ["2", "3"]
+
+    def pods_on(hash_: str) -> bool:
+        pods = [p for p in cluster.kubectl_json("get", "pods", "-l", "app=hist")["items"]
+                if not p["metadata"].get("deletionTimestamp")]
+        return bool(pods) and all(
+            p["metadata"]["labels"]["controller-revision-hash"] == hash_
+            and p["spec"]["containers"][0]["image"] == "registry.k8s.io/pause:3.9"
+            for p in pods)
+
+    cluster.wait_for(lambda: pods_on(first_hash), what="pods back on the first revision")
+    cluster.kubectl("rollout", "undo", "ds/hist", "--to-revision=2")
+    cluster.kubectl("rollout", "status", "ds/hist", "--timeout=30s", timeout=40)
+    assert [r[0] for r in history()] == ["3", "4"]
+    cluster.kubectl("delete", "ds", "hist")
+
+
 def test_drain_blocked_by_pdb_then_allowed(cluster: Cluster) -> None:
     cluster.kubectl("create", "deployment", "guarded", "--image=registry.k8s.io/pause:3.9",
                     "--replicas=2")
@@ -234,7 +284,7 @@ def test_daemonset_behind_local_nodeport_on_every_node(netns_cluster: Cluster) -
         kind: Service
         metadata: {name: agent}
         spec:
-          type: NodePort
+          type: LoadBalancer
           externalTrafficPolicy: Local
           selector: {app: agent}
           ports: [{port: 80, targetPort: 8080, nodePort: 30090}]
@@ -246,8 +296,37 @@ def test_daemonset_behind_local_nodeport_on_every_node(netns_cluster: Cluster) -
     by_node = {p["spec"]["nodeName"]: p["metadata"]["name"] for p in pods}
     assert len(by_node) == 3  # one per node
     topo = Topology.load(c.data_dir / "netns.json")
+    hc = int(c.kubectl_json("get", "svc", "agent")["spec"]["healthCheckNodePort"])
+
+    def probe(ip: str) -> tuple[list[str], str, dict[str, Any]]:
+        """From the client namespace, in one exec: the NodePort answered 3 times, then
+        the healthCheckNodePort (status and body)."""
+        script = (f"for i in 1 2 3; do curl -s -m 1 http://{ip}:30090/hostname; echo; done; "
+                  f"curl -s -m 2 -w '\\n%{{http_code}}' http://{ip}:{hc}/")
+        lines = _kexec(c, "client", "sh", "-c", script).split("\n")
+        body = json.loads(lines[3]) if len(lines) > 4 and lines[3] else {}
+        return lines[:3], lines[-1], body
+
     for n in topo.nodes:
         want = by_node[n.name]
-        c.wait_for(lambda n=n, want=want: _kexec(c, "client", "curl", "-s", "-m", "2",
-                                                f"http://{n.ip}:30090/hostname") == want,
-                   what=f"NodePort on {n.name} answers from its own daemon pod", timeout=30)
+        # the node's NodePort answers from its own daemon pod, every time, and its
+        # healthCheckNodePort reports that one local endpoint
+        _hosts, _code, body = c.wait_for(
+            lambda n=n, want=want: (r := probe(n.ip))[0] == [want] * 3 and r[1] == "200" and r,
+            what=f"{n.name} answers from its own daemon pod", timeout=30)
+        assert body == {"service": {"namespace": "default", "name": "agent"},
+                        "localEndpoints": 1, "serviceProxyHealthy": True}, body
+    # a NoExecute taint the daemon pods do not tolerate: that node's pod leaves, and with
+    # it the node's health check (503, 0 local endpoints) and its NodePort traffic
+    gone = topo.nodes[-1]
+    c.kubectl("taint", "node", gone.name, "kubesvc-test=away:NoExecute")
+    try:
+        hosts, _code, body = c.wait_for(lambda: (r := probe(gone.ip))[1] == "503" and r,
+                                       timeout=30, what=f"{gone.name}'s health check fails")
+        assert body["localEndpoints"] == 0 and hosts == [""] * 3, (hosts, body)
+        assert probe(topo.nodes[0].ip)[1] == "200"
+        assert c.kubectl_json("get", "ds", "agent")["status"]["desiredNumberScheduled"] == 2
+    finally:
+        c.kubectl("taint", "node", gone.name, "kubesvc-test-")
+    c.wait_for(lambda: probe(gone.ip)[1] == "200", timeout=40,
+               what=f"{gone.name} runs a daemon pod again")

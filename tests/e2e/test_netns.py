@@ -6,7 +6,8 @@ the "outside" machine). Covers issues 5-8's netns items: DNS through the search 
 curl from inside a pod, pods binding the same port side by side, resolv.conf, NodePort on
 every node, externalTrafficPolicy Local, a LoadBalancer IP that moves, the nftables
 structure, ``kubectl logs`` through the agents, killing an agent and cutting a node's link
-under a bounded load, and a teardown that leaves no namespace behind. The tests share one
+under a bounded load, the ingress controller behind an announced LoadBalancer IP
+(issue 22), and a teardown that leaves no namespace behind. The tests share one
 cluster and run in file order (the faults last).
 """
 
@@ -431,6 +432,37 @@ def test_loadbalancer_ip_reachable_from_the_client(nc: Cluster) -> None:
     for n in topo(nc).nodes:  # exactly one node announces it
         if n.name != holder:
             assert f"{ip}/32" not in kexec(nc, n.name, "ip", "-o", "addr").stdout
+
+
+def test_ingress_at_an_announced_loadbalancer_ip(nc: Cluster) -> None:
+    """Issue 22's netns item: the ingress controller's HAProxy (in node-1's namespace) is
+    behind the LoadBalancer Service kube-system/kubesvc-ingress; an Ingress gets that
+    Service's LB IP in its status and routes by host from the client namespace."""
+    from kubesvc.ingress.haproxy import find_haproxy
+
+    if find_haproxy() is None:
+        pytest.skip("needs haproxy (scripts/system-deps.sh installs it)")
+
+    def ingress_ip() -> str:
+        svc = nc.kubectl_json("get", "svc", "-n", "kube-system", "kubesvc-ingress")
+        return str(((svc.get("status") or {}).get("loadBalancer", {}).get("ingress")
+                    or [{}])[0].get("ip") or "")
+    ip = nc.wait_for(ingress_ip, what="the ingress Service's LoadBalancer IP")
+    assert ip.startswith("172.20.0.")
+    nc.kubectl("create", "ingress", "my-app", "--rule=app.netns.test/*=my-app-service:80")
+    nc.wait_for(lambda: [e.get("ip") for e in (nc.kubectl_json("get", "ingress", "my-app").get(
+        "status") or {}).get("loadBalancer", {}).get("ingress") or []] == [ip],
+        what="the Ingress status to show the LB IP")
+    names = {p["metadata"]["name"] for p in app_pods(nc)}
+
+    def routed(host: str) -> str:
+        r = kexec(nc, "client", "curl", "-s", "-m", "2", "-o", "-", "-w", "\n%{http_code}",
+                  "--resolve", f"{host}:80:{ip}", f"http://{host}/hostname")
+        return r.stdout if r.returncode == 0 else ""
+    nc.wait_for(lambda: routed("app.netns.test").split("\n")[0] in names,
+                what="app.netns.test through the ingress from the client namespace")
+    assert routed("other.netns.test").endswith("\n404")  # no rule: the default 404
+    nc.kubectl("delete", "ingress", "my-app")
 
 
 def test_nft_ruleset_shows_per_service_structure(nc: Cluster) -> None:

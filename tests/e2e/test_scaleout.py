@@ -5,7 +5,9 @@ Shows: a Deployment of agnhost netexec pods spreads over both nodes and a NodePo
 reaches pods on both; killing the leading server hands the controllers to the other replica
 (scaling afterwards still moves the endpoints); killing an agent makes its pods' endpoints
 not ready within the node grace period while traffic goes on to the other node; killing
-everything (etcd too) and starting it again loses no acknowledged write. A second test runs
+everything (etcd too) and starting it again loses no acknowledged write. As root with
+HAProxy, the leader's ingress controller serves an Ingress, and after the failover the new
+leader's serves the old one and a new one. A second test runs
 one server on a 3-member etcd cluster and kills a member under writes.
 
 All addresses are random inside 127.0.0.0/8; every loop is bounded in count and time.
@@ -33,6 +35,7 @@ from typing import Any
 
 import pytest
 
+from kubesvc.ingress.haproxy import find_haproxy
 from kubesvc.runtime.process import proc_start_ticks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +43,8 @@ KUBESVC = [sys.executable, "-m", "kubesvc.cli.main"]
 ETCD = shutil.which("etcd") or ("/usr/bin/etcd" if os.path.exists("/usr/bin/etcd") else None)
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
 GRACE = 4  # --node-monitor-grace-period for these tests
+# the servers' ingress controller (HAProxy on :80 of the address past the LB pool)
+INGRESS = os.geteuid() == 0 and find_haproxy() is not None
 
 pytestmark = [
     pytest.mark.skipif(ETCD is None, reason="etcd binary not installed (Debian etcd-server)"),
@@ -176,6 +181,8 @@ class Topology:
                 "--leader-elect-lease-duration", "3", "--leader-elect-renew-deadline", "2",
                 "--leader-elect-retry-period", "0.5", "--endpoint-lease-duration", "3",
                 "--write-kubeconfig", str(self.work / f"kubeconfig-{i}")]
+        if not INGRESS:
+            argv.append("--no-ingress")
         for j in range(2):
             argv += ["--tls-san", f"127.{self.octet}.1.{j + 1}"]
         p = Proc(f"server-{i}", argv, self.work / f"server-{i}.log")
@@ -367,6 +374,8 @@ def _scenario(t: Topology, etcd_port: int) -> None:
         return {placement.get(p) for p in seen} == {"node-0", "node-1"}
     wait_for(reached_both, timeout=10, what="answers from pods on both nodes",
              logs=lambda: f"{answers[-20:]} {placement}\n{t.logs()}")
+    if INGRESS:  # the leader's ingress controller serves an Ingress (one per cluster)
+        _ingress_routes(t, "web-a.test", via=0)
 
     # Kill the leading server: the other takes over, and the controllers keep working.
     lead, other = (0, 1) if leader == "server-0" else (1, 0)
@@ -390,6 +399,9 @@ def _scenario(t: Topology, etcd_port: int) -> None:
     results = load.finish()
     # The data plane does not depend on a control-plane replica: no request failed.
     assert len(results) > 10 and None not in results, results
+    if INGRESS:  # the new leader runs the ingress controller: a new Ingress is served
+        _ingress_routes(t, "web-b.test", via=other)
+        _ingress_routes(t, "web-a.test", via=other, create=False)
 
 
     # Kill agent 1: its pods' endpoints go not ready within the grace period (plus a
@@ -441,6 +453,27 @@ def _scenario(t: Topology, etcd_port: int) -> None:
     wait_for(lambda: sum(ready_endpoints(t, "web", lead).values()) == 6, timeout=30,
              what="all 6 endpoints ready after the restart", logs=t.logs)
     assert get_url(f"http://{t.node_ip(1)}:{node_port}/hostname") in pods_by_node(t, lead)
+
+
+def _ingress_routes(t: Topology, host: str, *, via: int, create: bool = True) -> None:
+    """An Ingress for ``host`` to Service web reaches a web pod through the ingress
+    address (127.O.3.1, just past the LB pool) and gets that address in its status."""
+    address = f"127.{t.octet}.3.1"
+    name = host.split(".")[0]
+    if create:
+        t.kubectl("create", "ingress", name, f"--rule={host}/*=web:80", via=via)
+
+    def routed() -> bool:
+        st = t.json("get", "ingress", name, via=via).get("status") or {}
+        if [e.get("ip") for e in st.get("loadBalancer", {}).get("ingress") or []] != [address]:
+            return False
+        req = urllib.request.Request(f"http://{address}/hostname", headers={"Host": host})
+        try:
+            with urllib.request.urlopen(req, timeout=2) as r:
+                return r.read().decode().startswith("web-")
+        except (urllib.error.URLError, OSError):
+            return False
+    wait_for(routed, timeout=20, what=f"Ingress {host} routed by the leader", logs=t.logs)
 
 
 def _token_works(url: str, token: str, data_dir: Path) -> bool:

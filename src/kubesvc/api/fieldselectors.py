@@ -329,5 +329,44 @@ FIELD_SPECS: dict[str, FieldSpec] = {
 
 
 def field_spec(resource: str) -> FieldSpec:
-    """The field-selector rules for a resource key; metadata-only for kinds without any."""
-    return FIELD_SPECS.get(resource) or FieldSpec(fields=_META_FIELDS)
+    """The field-selector rules for a resource key; metadata-only for kinds without any;
+    for a custom resource, metadata plus its CRD version's ``selectableFields``."""
+    found = FIELD_SPECS.get(resource)
+    if found is not None:
+        return found
+    custom = _custom_spec(resource)
+    return custom if custom is not None else FieldSpec(fields=_META_FIELDS)
+
+
+def _custom_spec(resource: str) -> FieldSpec | None:
+    """Upstream's CR field label conversion: ``metadata.name``, ``metadata.namespace`` and
+    the storage version's ``selectableFields`` (``field label not supported: x`` else)."""
+    from kubesvc.api import resources
+    from kubesvc.api.apiextensions import model
+
+    info = resources.BY_KEY.get(resource)
+    if info is None or not resources.is_custom(info):
+        return None
+    d = model.for_info(info)
+    if d is None:
+        return None
+    fields: dict[str, FieldGetter] = dict(_META_FIELDS if d.namespaced
+                                          else _CLUSTER_META_FIELDS)
+    fields.setdefault("metadata.namespace", _s("metadata", "namespace"))
+    for path in d.versions[d.storage_version].selectable_fields:
+        fields[path.lstrip(".")] = _json_path_getter(path)
+    return FieldSpec(fields=fields, allowed=frozenset(fields))
+
+
+def _json_path_getter(path: str) -> FieldGetter:
+    steps = [p for p in path.lstrip(".").split(".") if p]
+
+    def get(obj: Mapping[str, Any]) -> str:
+        v: Any = obj
+        for step in steps:
+            v = v.get(step) if isinstance(v, Mapping) else None
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return "" if v is None or isinstance(v, dict | list) else str(v)
+
+    return get

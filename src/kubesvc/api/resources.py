@@ -146,11 +146,72 @@ RESOURCES: tuple[ResourceInfo, ...] = (
        True, ("rc",), ("all",), subresources=("status", "scale"), storage_name="controllers"),
     _R("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget",
        True, ("pdb",), subresources=("status",)),
+    # -- CustomResourceDefinitions (issue 24); the custom resources they define are served
+    # through set_custom() below
+    _R("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
+       "customresourcedefinition", False, ("crd", "crds"), ("api-extensions",),
+       subresources=("status",)),
 )
 
 BY_KEY: dict[str, ResourceInfo] = {r.key: r for r in RESOURCES}
 BY_GVK: dict[tuple[str, str, str], ResourceInfo] = {
     (r.group, r.version, r.kind): r for r in RESOURCES
+}
+
+
+# -- custom resources (issue 24): the resources the established CustomResourceDefinitions
+# define, one ResourceInfo per served version (``extra["crd"]`` names the CRD,
+# ``extra["storage"]`` is "true" on the storage version's). The API server's CRD
+# controller (kubesvc.apiserver.registry.crdcontroller) replaces them as CRDs come and go;
+# BY_KEY holds the storage version's, BY_GVK every version's. Process-wide, as the
+# built-in table is.
+_CUSTOM: dict[tuple[str, str, str], ResourceInfo] = {}
+_served: list[tuple[ResourceInfo, ...]] = [RESOURCES]
+_generation = [0]
+
+
+def set_custom(infos: list[ResourceInfo]) -> None:
+    """Replace the served custom resources (built-ins always win a name clash)."""
+    for r in _CUSTOM.values():
+        if BY_KEY.get(r.key) is r:
+            del BY_KEY[r.key]
+        if BY_GVK.get((r.group, r.version, r.kind)) is r:
+            del BY_GVK[(r.group, r.version, r.kind)]
+    _CUSTOM.clear()
+    builtin_gv = {(r.group, r.version) for r in RESOURCES}
+    for r in infos:
+        if (r.group, r.version) in builtin_gv:
+            continue  # a CRD cannot shadow a built-in group-version
+        _CUSTOM[(r.group, r.version, r.plural)] = r
+        BY_GVK.setdefault((r.group, r.version, r.kind), r)
+        if r.extra.get("storage") == "true":
+            BY_KEY.setdefault(r.key, r)
+    _served[0] = RESOURCES + tuple(_CUSTOM.values())
+    _generation[0] += 1
+
+
+def served() -> tuple[ResourceInfo, ...]:
+    """Every served resource: the built-ins, then the custom resources of each version."""
+    return _served[0]
+
+
+def generation() -> int:
+    """Bumped by every :func:`set_custom` (caches of discovery/OpenAPI key on it)."""
+    return _generation[0]
+
+
+def is_custom(info: ResourceInfo) -> bool:
+    return bool(info.extra.get("crd"))
+
+
+def by_gvr(group: str, version: str, plural: str) -> ResourceInfo | None:
+    """The resource served at ``/apis/group/version/plural`` (built-in or custom)."""
+    found = _BY_GVR.get((group, version, plural))
+    return found if found is not None else _CUSTOM.get((group, version, plural))
+
+
+_BY_GVR: dict[tuple[str, str, str], ResourceInfo] = {
+    (r.group, r.version, r.plural): r for r in RESOURCES
 }
 
 
@@ -160,7 +221,7 @@ def lookup(key: str) -> ResourceInfo:
     if key in BY_KEY:
         return BY_KEY[key]
     low = key.lower()
-    for r in RESOURCES:
+    for r in served():
         if low in (r.plural, r.singular, r.kind.lower()) or low in r.short_names:
             if r.group == "events.k8s.io":
                 continue  # `events` means the core kind, as in kubectl
@@ -175,10 +236,25 @@ def for_api_version(api_version: str, kind: str) -> ResourceInfo:
 
 
 def groups() -> dict[str, list[str]]:
-    """group -> served versions (core is "")."""
+    """group -> served versions (core is ""; a custom group's in upstream's version
+    priority order, so the first is the preferred one)."""
     out: dict[str, list[str]] = {}
-    for r in RESOURCES:
+    for r in served():
         vs = out.setdefault(r.group, [])
         if r.version not in vs:
             vs.append(r.version)
     return out
+
+
+def version_priority(version: str) -> tuple[int, int, int]:
+    """A sort key putting versions in upstream's kube-aware order (``v2`` > ``v1`` >
+    ``v1beta2`` > ``v1beta1`` > ``v1alpha1`` > anything else, alphabetically)."""
+    import re
+
+    m = re.fullmatch(r"v(\d+)(?:(alpha|beta)(\d+))?", version)
+    if m is None:
+        return (3, 0, 0)
+    major = int(m.group(1))
+    stage = {"": 0, "beta": 1, "alpha": 2}[m.group(2) or ""]
+    minor = int(m.group(3) or 0)
+    return (stage, -major, -minor)

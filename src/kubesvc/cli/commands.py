@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seconds without a node heartbeat before its node is NotReady and "
                          "its pods' endpoints not ready (default 40; netns-mode agents "
                          "renew their Lease every quarter of it)")
+    up.add_argument("--cronjob-clock-rate", type=float, default=1.0,
+                    help="testing knob: the CronJob controller's clock runs this many times "
+                         "faster than real time (default 1)")
 
     ex = sub.add_parser("exec", help="run a command inside a node or the client namespace "
                                      "of a netns cluster")
@@ -180,6 +183,12 @@ def _add_server(sub: Any) -> None:
                    "(default HOSTNAME_UUID)")
     s.add_argument("--write-kubeconfig", type=Path, default=None,
                    help="admin kubeconfig to write (default DATA_DIR/kubeconfig)")
+    s.add_argument("--ingress", action=argparse.BooleanOptionalAction, default=True,
+                   help="run the ingress controller while leader (class kubesvc, HAProxy; "
+                        "host mode only; one per cluster, under the leader election)")
+    s.add_argument("--ingress-address", default="",
+                   help="address HAProxy listens on (:80, :443) and Ingress status reports "
+                        "(default: the address just past the first LB pool)")
     _add_security(s)
 
 

@@ -1,6 +1,8 @@
 """``kubesvc server``: one control-plane replica — API server, cluster DNS, and (only while
-it holds the ``kube-system/kubesvc-controller-manager`` Lease) the controllers and the
-scheduler.
+it holds the ``kube-system/kubesvc-controller-manager`` Lease) the controllers, the
+scheduler and (host mode, ``--ingress``) the ingress controller with its HAProxy
+(:mod:`.ingress`): one per cluster, moving with the Lease; replicas sharing ``--data-dir``
+share its directory, so a new leader stops the HAProxy a killed one left behind.
 
 Several replicas share one store (``--store etcd://...``); each serves the API on its own
 address and port and keeps its address in the ``kubernetes`` and ``kube-dns`` endpoints
@@ -38,6 +40,7 @@ from kubesvc.apiserver.http.server import ApiServer
 from kubesvc.apiserver.http.tls import ensure_admin_cert, ensure_tls
 from kubesvc.apiserver.registry.core import Registry
 from kubesvc.cli import certs, components, defaults
+from kubesvc.cli import ingress as ingress_cli
 from kubesvc.cli.datadir import secure_data_dir
 from kubesvc.cli.identities import Identities
 from kubesvc.cli.serving import Serving
@@ -80,6 +83,8 @@ class ServerOptions:
     encryption_provider_config: Path | None = None
     audit_log_path: Path | None = None
     audit_policy_file: Path | None = None
+    ingress: bool = False  # the CLI's default is on (--no-ingress); in-process tests opt in
+    ingress_address: str = ""
 
     @classmethod
     def from_args(cls, a: argparse.Namespace) -> ServerOptions:
@@ -112,6 +117,8 @@ class ServerOptions:
             encryption_provider_config=a.encryption_provider_config,
             audit_log_path=a.audit_log_path,
             audit_policy_file=a.audit_policy_file,
+            ingress=a.ingress,
+            ingress_address=a.ingress_address,
         )
 
     @property
@@ -136,6 +143,7 @@ class Server:
         self.api: ApiServer | None = None
         self.elector: LeaderElector | None = None
         self.controllers: ControllerManager | None = None
+        self.ingress: ingress_cli.IngressParts | None = None
         self.kubeconfig = opts.kubeconfig or opts.data_dir / "kubeconfig"
 
     def _prepare_data_dir(self, sans: list[str]) -> None:
@@ -248,14 +256,38 @@ class Server:
                                    **certs.controller_options(self._api(), o.serving)),
                                clients=who.controller)
         scheduler = Scheduler(who.scheduler, pods=shared["pods"], nodes=shared["nodes"])
+        ing = self._ingress(who)
         self.controllers = cm
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(cm.run(lost), name="controllers")
                 tg.create_task(scheduler.run(lost), name="scheduler")
+                if ing is not None:  # one ingress controller per cluster: the leader's
+                    for inf in ing.own_informers:
+                        tg.create_task(inf.run(lost), name=f"informer/{inf.resource}")
+                    tg.create_task(ing.controller.run(lost), name="ingress-controller")
         finally:
             self.controllers = None
             log.info("%s: controllers stopped", self.identity)
+
+    def _ingress(self, who: Identities) -> ingress_cli.IngressParts | None:
+        """The ingress controller with informers of its own (host mode), or None."""
+        o = self.opts
+        if not o.ingress:
+            return None
+        if o.network != "host" or not o.lb_pools:
+            log.warning("ingress: kubesvc server runs the ingress controller in host mode "
+                        "only; not started")
+            return None
+        client = who.controller("ingress")
+        services = Informer(client, "services")
+        slices = Informer(client, ingress_cli.SLICES)
+        ing = ingress_cli.build(client, data_dir=o.data_dir, services=services, slices=slices,
+                                address=o.ingress_address
+                                or ingress_cli.default_address(o.lb_pools[0]))
+        ing.own_informers += [services, slices]
+        self.ingress = ing
+        return ing
 
     def _ca_pem(self) -> bytes:
         assert self.api is not None

@@ -3,7 +3,8 @@
 Composes, in start order: the store, the API server's Registry and HTTPS server (writing
 ``DATA_DIR/kubeconfig``), the controllers, cluster DNS (with a real ``kube-dns`` Service in
 ``kube-system`` whose endpoint is the DNS server), the proxy, and one node agent with the
-scheduler, and (host mode, ``--ingress``) the ingress controller with HAProxy
+scheduler, and (``--ingress``; in netns mode behind a LoadBalancer Service) the ingress
+controller with HAProxy
 (:mod:`.ingress`). Everything after the API server reaches it through the in-process Registry,
 which implements the same Client protocol as the HTTP client, each component with its own
 identity and permissions (:mod:`.identities`). Each long-running loop is a
@@ -91,6 +92,7 @@ class UpOptions:
     pod_cidr: str | None = None
     max_pods: int | None = None
     node_monitor_grace_period: float = defaults.NODE_MONITOR_GRACE_PERIOD
+    cronjob_clock_rate: float = 1.0
     log_level: str = "info"
     encryption_provider_config: Path | None = None
     audit_log_path: Path | None = None
@@ -129,6 +131,7 @@ class UpOptions:
             pod_cidr=a.pod_cidr,
             max_pods=a.max_pods,
             node_monitor_grace_period=a.node_monitor_grace_period,
+            cronjob_clock_rate=a.cronjob_clock_rate,
             log_level=a.log_level,
             encryption_provider_config=a.encryption_provider_config,
             audit_log_path=a.audit_log_path,
@@ -249,7 +252,8 @@ class Cluster:
                 who.controller_manager, informers=shared, options=ControllerOptions(
                     lb_pools=list(o.lb_pools), node_grace_period=o.node_monitor_grace_period,
                     storage_root=o.data_dir / "storage", external_informers=True,
-                    root_ca=api.ca_pem, **certs.controller_options(api, o.serving)),
+                    root_ca=api.ca_pem, cronjob_clock_rate=o.cronjob_clock_rate,
+                    **certs.controller_options(api, o.serving)),
                 clients=who.controller)
             self._checks["controllers"] = controllers.synced
 
@@ -354,9 +358,13 @@ class Cluster:
                     slices=shared[SLICES], address=o.ingress_address
                     or ingress_cli.default_address(o.lb_pools[0]))
                 self.ingress = ing
-            elif o.ingress:
-                log.warning("ingress: the ingress controller runs in host mode only; "
-                            "not started with --network netns")
+            netns_ing: ingress_cli.NetnsIngress | None = None
+            if o.ingress and topo is not None:  # HAProxy behind an announced LB IP
+                node = topo.nodes[0]
+                netns_ing = ingress_cli.NetnsIngress(
+                    registry, who.controller("ingress"), data_dir=o.data_dir, node_ip=node.ip,
+                    node_name=node.name, node_netns=node.netns, services=shared["services"],
+                    slices=shared[SLICES])
 
             try:
                 async with asyncio.TaskGroup() as tg:
@@ -368,6 +376,8 @@ class Cluster:
                         for inf in ing.own_informers:
                             tg.create_task(inf.run(self.stop), name=f"informer/{inf.resource}")
                         tg.create_task(ing.controller.run(self.stop), name="ingress-controller")
+                    if netns_ing is not None:
+                        tg.create_task(netns_ing.run(self.stop), name="ingress-netns")
                     for p in parts:
                         if p.proxier is not None:
                             tg.create_task(p.proxier.run(self.stop), name=f"proxy/{p.name}")

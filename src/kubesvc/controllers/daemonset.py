@@ -6,31 +6,36 @@ gone; failed daemon pods are deleted and replaced. Updates roll out per
 ``updateStrategy``: RollingUpdate with ``maxUnavailable`` (delete old pods within the budget,
 the replacement follows) or ``maxSurge`` (start the new pod beside the old one, delete the
 old one once the new one is available), or OnDelete (new pods only where old ones were
-deleted). Pods carry ``controller-revision-hash`` (and ``pod-template-generation``); when
-the ControllerRevision kind is served the controller also writes one revision per template.
+deleted). History is kept as upstream (:mod:`.daemonhistory`): one ControllerRevision per
+template, named by the template's hash, numbered ``max(old) + 1`` (re-numbered when a
+rollback returns to an older template), trimmed to ``revisionHistoryLimit``; pods carry the
+current revision's ``controller-revision-hash`` (and ``pod-template-generation``), which
+is what the rolling update and ``updatedNumberScheduled`` compare, and what
+``kubectl rollout history/undo daemonset`` read.
 
 Status: desiredNumberScheduled, currentNumberScheduled, numberMisscheduled, numberReady,
 updatedNumberScheduled, numberAvailable, numberUnavailable, observedGeneration — what
 ``kubectl rollout status daemonset`` reads.
 
-Reads the shared daemonsets/pods/nodes informers; writes pods, ``daemonsets/status`` (and
-controllerrevisions); records Events. Created by the manager.
+Reads the shared daemonsets/pods/nodes/controllerrevisions informers; writes pods,
+``daemonsets/status`` and controllerrevisions; records Events. Created by the manager.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from typing import Any
 
 from kubesvc import errors
 from kubesvc.api.objects import Obj, meta
-from kubesvc.api.resources import BY_KEY
 from kubesvc.client.protocol import Client
+from kubesvc.controllers import daemonhistory as dh
 from kubesvc.controllers import daemonutil as du
 from kubesvc.controllers.base import QueueController, ensure_index, pod_ready, split_key
 from kubesvc.controllers.events import NORMAL, WARNING, EventRecorder
 from kubesvc.controllers.replicaset import OWNER_INDEX, controller_uid_index
+from kubesvc.controllers.statefulset.history import rev_number
 from kubesvc.controllers.workloads import Expectations, available_in, owned_by_kind
 from kubesvc.informers import Informer, object_key
 
@@ -48,16 +53,18 @@ class DaemonSetController(QueueController):
     name = "daemonset"
 
     def __init__(self, client: Client, *, daemonsets: Informer, pods: Informer,
-                 nodes: Informer, recorder: EventRecorder | None = None,
-                 workers: int = 2) -> None:
+                 nodes: Informer, revisions: Informer,
+                 recorder: EventRecorder | None = None, workers: int = 2) -> None:
         super().__init__(workers=workers)
         self.client = client
         self.daemonsets = daemonsets
         self.pods = pods
         self.nodes = nodes
+        self.revisions = revisions
         self.recorder = recorder
         self.expectations = Expectations()
         ensure_index(pods.indexer, OWNER_INDEX, func=controller_uid_index)
+        ensure_index(revisions.indexer, OWNER_INDEX, func=controller_uid_index)
         daemonsets.add_handler(on_add=self._enqueue, on_update=lambda _o, n: self._enqueue(n),
                                on_delete=lambda d: self.expectations.delete(object_key(d)))
         pods.add_handler(on_add=self._on_pod_add, on_update=lambda o, n: self._on_pod(n, o),
@@ -67,7 +74,7 @@ class DaemonSetController(QueueController):
 
     async def wait_synced(self) -> None:
         await asyncio.gather(self.daemonsets.wait_synced(), self.pods.wait_synced(),
-                             self.nodes.wait_synced())
+                             self.nodes.wait_synced(), self.revisions.wait_synced())
 
     def _enqueue(self, ds: Obj) -> None:
         self.queue.add(object_key(ds))
@@ -120,7 +127,6 @@ class DaemonSetController(QueueController):
         uid = meta(ds).get("uid")
         pods = [p for p in self.pods.indexer.by_index(OWNER_INDEX, str(uid))
                 if (owned_by_kind(p, "DaemonSet") or {}).get("uid") == uid]
-        hash_ = du.revision_hash(ds)
         nodes = {str(meta(n).get("name")): n for n in self.nodes.indexer.list()}
         by_node: dict[str, list[Obj]] = {}
         for p in pods:
@@ -128,14 +134,16 @@ class DaemonSetController(QueueController):
                 continue
             by_node.setdefault(du.target_node(p) or "", []).append(p)
         if meta(ds).get("deletionTimestamp"):
-            await self._update_status(key, ds, nodes, by_node, hash_)
+            await self._update_status(key, ds, nodes, by_node, du.revision_hash(ds))
             return
+        cur, old = await self._history(ds)
+        hash_ = dh.revision_hash_of(cur)
         wake: float | None = None
         if self.expectations.satisfied(key):
-            await self._ensure_revision(ds, hash_)
             creates, deletes = self._plan(ds, nodes, by_node, hash_)
             wake = self._rollout(ds, nodes, by_node, hash_, creates, deletes)
             await self._apply(key, ds, hash_, creates, deletes)
+            await self._cleanup_history(ds, old, pods)
         await self._update_status(key, ds, nodes, by_node, hash_)
         if wake is not None:
             self.queue.add_after(key, wake + 0.01)
@@ -254,30 +262,44 @@ class DaemonSetController(QueueController):
                 continue
             self._event(ds, NORMAL, "SuccessfulDelete", f"Deleted pod: {name}")
 
-    async def _ensure_revision(self, ds: Obj, hash_: str) -> None:
-        """A ControllerRevision per template, when the kind is served (apps/v1)."""
-        if REVISIONS not in BY_KEY:
-            return
+    async def _history(self, ds: Obj) -> tuple[Obj, list[Obj]]:
+        """Upstream ``constructHistory``: (the current revision, the old ones) — making
+        the current one, or re-numbering it after a rollback, as needed."""
         md = meta(ds)
-        name = f"{md.get('name')}-{hash_}"
         ns = str(md.get("namespace") or "")
-        template = (ds.get("spec") or {}).get("template") or {}
-        body: dict[str, Any] = {
-            "apiVersion": "apps/v1", "kind": "ControllerRevision",
-            "metadata": {"name": name, "namespace": ns,
-                         "labels": {**(template.get("metadata") or {}).get("labels", {}),
-                                    du.REVISION_HASH: hash_},
-                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet",
-                                              "name": md.get("name"), "uid": md.get("uid"),
-                                              "controller": True,
-                                              "blockOwnerDeletion": True}]},
-            "data": {"spec": {"template": {**template, "$patch": "replace"}}},
-            "revision": int(md.get("generation") or 1),
-        }
-        try:
-            await self.client.create(REVISIONS, body, namespace=ns)
-        except errors.AlreadyExists:
-            return
+        uid = str(md.get("uid"))
+        revs = [r for r in self.revisions.indexer.by_index(OWNER_INDEX, uid)
+                if (owned_by_kind(r, "DaemonSet") or {}).get("uid") == uid]
+        current, old, number = dh.split_history(ds, revs)
+        if not current:
+            want = dh.snapshot(ds, number, du.revision_hash(ds))
+            try:
+                return await self.client.create(REVISIONS, want, namespace=ns), old
+            except errors.AlreadyExists:
+                existing = await self.client.get(REVISIONS, str(want["metadata"]["name"]),
+                                                 namespace=ns)
+                if dh.matches(ds, existing):
+                    return existing, old
+                collisions = int((ds.get("status") or {}).get("collisionCount") or 0) + 1
+                await self.client.patch(DS, str(md.get("name")),
+                                        {"status": {"collisionCount": collisions}},
+                                        namespace=ns, subresource="status")
+                raise
+        cur = current[-1]
+        for dup in current[:-1]:  # dedupCurHistories: keep the newest
+            with contextlib.suppress(errors.NotFound):
+                await self.client.delete(REVISIONS, str(meta(dup)["name"]), namespace=ns)
+        if rev_number(cur) < number:
+            cur = await self.client.patch(REVISIONS, str(meta(cur)["name"]),
+                                          {"revision": number}, namespace=ns)
+        return cur, old
+
+    async def _cleanup_history(self, ds: Obj, old: list[Obj], pods: list[Obj]) -> None:
+        live = {str(_labels(p).get(du.REVISION_HASH)) for p in pods}
+        ns = str(meta(ds).get("namespace") or "")
+        for r in dh.history_to_delete(ds, old, live):
+            with contextlib.suppress(errors.NotFound):
+                await self.client.delete(REVISIONS, str(meta(r)["name"]), namespace=ns)
 
     async def _update_status(self, key: str, ds: Obj, nodes: dict[str, Obj],
                              by_node: dict[str, list[Obj]], hash_: str) -> None:

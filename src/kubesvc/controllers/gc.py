@@ -14,6 +14,11 @@ The dependency graph (uid -> object identity, owner uid -> dependent uids) is bu
 the shared informers handed in (a resource key -> Informer map); owners not in any watched
 resource are verified with a live GET (and remembered when absent). The API server is
 expected to add those finalizers for ``propagationPolicy=Foreground|Orphan`` deletes.
+Custom resources join the graph as their CRDs are established (upstream's GC follows
+discovery): with a CRD informer handed in, one informer per established CRD's resource
+is started and stopped as CRDs come and go, so custom objects are collected and
+cascaded like built-in ones.
+
 Created by the manager; writes through the Client (delete with a UID precondition, patch,
 update).
 """
@@ -39,6 +44,7 @@ log = logging.getLogger(__name__)
 
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
+CRD_KEY = "customresourcedefinitions.apiextensions.k8s.io"
 
 
 @dataclass(slots=True)
@@ -56,11 +62,20 @@ class GarbageCollector(QueueController):
     name = "garbage-collector"
 
     def __init__(
-        self, client: Client, informers: dict[str, Informer], *, workers: int = 5
+        self, client: Client, informers: dict[str, Informer], *, workers: int = 5,
+        crds: Informer | None = None,
     ) -> None:
         super().__init__(workers=workers)
         self.client = client
         self.informers = informers
+        # custom resources: key -> (informer, its task), following the CRD informer
+        self.crds = crds
+        self._custom: dict[str, tuple[Informer, asyncio.Task[None]]] = {}
+        self._crds_changed = asyncio.Event()
+        if crds is not None:
+            crds.add_handler(on_add=lambda _o: self._crds_changed.set(),
+                             on_update=lambda _o, _n: self._crds_changed.set(),
+                             on_delete=lambda _o: self._crds_changed.set())
         self.graph: dict[str, _Node] = {}
         # dependents of owners we have not seen (yet): owner uid -> dependent uids
         self._waiting: dict[str, set[str]] = {}
@@ -79,6 +94,49 @@ class GarbageCollector(QueueController):
 
     async def wait_synced(self) -> None:
         await asyncio.gather(*(i.wait_synced() for i in self.informers.values()))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        if self.crds is None:
+            await super().run(stop)
+            return
+        monitor = asyncio.create_task(self._monitor_custom(stop), name="gc-custom-resources")
+        try:
+            await super().run(stop)
+        finally:
+            monitor.cancel()
+            tasks = [monitor, *(t for _, t in self._custom.values())]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def custom_resources(self) -> set[str]:
+        """The resource keys of the established CRDs the CRD informer holds."""
+        assert self.crds is not None
+        out: set[str] = set()
+        for crd in self.crds.indexer.list():
+            conds = {c.get("type"): c.get("status")
+                     for c in (crd.get("status") or {}).get("conditions") or []}
+            names = (crd.get("status") or {}).get("acceptedNames") or {}
+            group = (crd.get("spec") or {}).get("group")
+            if conds.get("Established") == "True" and names.get("plural") and group:
+                out.add(f"{names['plural']}.{group}")
+        return out
+
+    async def _monitor_custom(self, stop: asyncio.Event) -> None:
+        assert self.crds is not None
+        await self.crds.wait_synced()
+        while not stop.is_set():
+            self._crds_changed.clear()
+            want = self.custom_resources()
+            for key in want - set(self._custom):
+                inf = Informer(self.client, key)
+                self._watch(key, inf)
+                self._custom[key] = (inf, asyncio.create_task(inf.run(stop),
+                                                              name=f"gc-informer:{key}"))
+            for key in set(self._custom) - want:
+                _, task = self._custom.pop(key)
+                task.cancel()
+            await self._crds_changed.wait()
 
     # -- graph maintenance (informer handlers)
     def _upsert(self, resource: str, obj: Obj) -> None:

@@ -15,9 +15,14 @@ is still terminating, so ``kubectl wait --for=condition=complete`` returns after
 have stopped. Status: active, ready, terminating, succeeded, failed, completedIndexes,
 startTime, completionTime, uncountedTerminatedPods.
 
-Not done as upstream: the ``batch.kubernetes.io/job-tracking`` finalizer. Counts come from
-the pods present (and never go down), so a terminated pod deleted by someone else before
-the controller saw it is not counted.
+Pods are tracked with the ``batch.kubernetes.io/job-tracking`` finalizer, as upstream: a
+pod that has ended is first recorded by UID in ``status.uncountedTerminatedPods`` (written
+before anything else), then its finalizer is removed, then its UID moves into the
+``succeeded``/``failed`` counters — so counts are cumulative and a finished pod deleted by
+someone else is never lost, and never counted twice (status writes carry the
+resourceVersion they were computed from). The finalizer is also removed from the pods of a
+finished or deleted Job and from pods released or orphaned; the final ``Complete``/``Failed``
+condition waits until nothing is left uncounted.
 
 Reads the shared jobs/pods informers; writes pods and ``jobs/status``; records Events.
 The clock (``clock``, epoch seconds) and the back-off base are injectable for tests.
@@ -61,6 +66,7 @@ from kubesvc.informers import Informer, object_key
 log = logging.getLogger(__name__)
 
 JOBS = "jobs.batch"
+ORPHAN_PREFIX = "orphan-pod:"  # queue keys of pods whose tracking finalizer has no Job
 
 
 def _terminal(pod: Obj) -> bool:
@@ -113,6 +119,20 @@ class JobController(QueueController):
 
     def _on_job_delete(self, job: Obj) -> None:
         self.expectations.delete(object_key(job))
+        for p in self.pods.indexer.by_index(OWNER_INDEX, str(meta(job).get("uid"))):
+            self._check_orphan(p)
+
+    def _check_orphan(self, pod: Obj) -> None:
+        """A pod with the tracking finalizer and no live Job controlling it: queue the
+        removal of its finalizer (upstream's orphan pod queue)."""
+        if not ju.has_tracking_finalizer(pod):
+            return
+        ref = owned_by_kind(pod, "Job")
+        if ref is not None:
+            job = self.jobs.indexer.get(f"{meta(pod).get('namespace', '')}/{ref.get('name')}")
+            if job is not None and meta(job).get("uid") == ref.get("uid"):
+                return
+        self.queue.add(ORPHAN_PREFIX + object_key(pod))
 
     def _owner_key(self, pod: Obj) -> str | None:
         ref = owned_by_kind(pod, "Job")
@@ -121,6 +141,7 @@ class JobController(QueueController):
         return f"{meta(pod).get('namespace', '')}/{ref.get('name', '')}"
 
     def _on_pod_add(self, pod: Obj) -> None:
+        self._check_orphan(pod)
         key = self._owner_key(pod)
         if key is not None:
             self.expectations.lower_adds(key)
@@ -139,6 +160,7 @@ class JobController(QueueController):
                 self._enqueue(job)
 
     def _on_pod(self, pod: Obj, old: Obj) -> None:
+        self._check_orphan(pod)
         key = self._owner_key(pod)
         old_key = self._owner_key(old)
         if old_key is not None and old_key != key:
@@ -163,17 +185,51 @@ class JobController(QueueController):
 
     # -- sync
     async def sync(self, key: str) -> None:
+        if key.startswith(ORPHAN_PREFIX):
+            await self._sync_orphan(key[len(ORPHAN_PREFIX):])
+            return
         job = self.jobs.indexer.get(key)
         if job is None:
             self.expectations.delete(key)
             return
-        if ju.is_finished(job) or meta(job).get("deletionTimestamp"):
-            return
         uid = meta(job).get("uid")
         pods = [p for p in self.pods.indexer.by_index(OWNER_INDEX, str(uid))
                 if (owned_by_kind(p, "Job") or {}).get("uid") == uid]
+        if ju.is_finished(job) or meta(job).get("deletionTimestamp"):
+            # everything was counted before the Job finished; a deleted Job counts no more
+            await self._remove_finalizers(key, [p for p in pods
+                                                if ju.has_tracking_finalizer(p)])
+            return
         pods = await self._claim(job, pods)
         await self._sync(key, job, pods)
+
+    async def _sync_orphan(self, pod_key: str) -> None:
+        pod = self.pods.indexer.get(pod_key)
+        if pod is None or not ju.has_tracking_finalizer(pod):
+            return
+        ref = owned_by_kind(pod, "Job")
+        if ref is not None:
+            job = self.jobs.indexer.get(f"{meta(pod).get('namespace', '')}/{ref.get('name')}")
+            if job is not None and meta(job).get("uid") == ref.get("uid"):
+                return  # its Job tracks it
+        await self._remove_finalizers(pod_key, [pod])
+
+    async def _remove_finalizers(self, key: str, pods: list[Obj]) -> set[str]:
+        """Drop the tracking finalizer with upstream's strategic-merge patch
+        (``$deleteFromPrimitiveList``, guarded by the pod's UID); the UIDs of the pods
+        that no longer hold it."""
+        ns, _ = split_key(key)
+        done: set[str] = set()
+        for p in pods:
+            md = meta(p)
+            patch = {"metadata": {"uid": md.get("uid"),
+                                  "$deleteFromPrimitiveList/finalizers": [
+                                      ju.TRACKING_FINALIZER]}}
+            with contextlib.suppress(errors.NotFound, errors.Conflict):
+                await self.client.patch("pods", str(md["name"]), patch, namespace=ns,
+                                        patch_type="strategic")
+            done.add(str(md.get("uid")))
+        return done
 
     async def _claim(self, job: Obj, owned: list[Obj]) -> list[Obj]:
         """Upstream ``ClaimPods``: adopt orphans the selector matches, release owned pods
@@ -189,9 +245,9 @@ class JobController(QueueController):
                 continue
             refs = [r for r in meta(p).get("ownerReferences") or () if r.get("uid") != uid]
             with contextlib.suppress(errors.NotFound):
-                await self.client.patch("pods", str(meta(p)["name"]),
-                                        {"metadata": {"ownerReferences": refs or None}},
-                                        namespace=ns)
+                await self.client.patch("pods", str(meta(p)["name"]), {"metadata": {
+                    "ownerReferences": refs or None,
+                    "finalizers": ju.without_tracking_finalizer(p) or None}}, namespace=ns)
         if not sel or not (sel.get("matchLabels") or sel.get("matchExpressions")):
             return out
         for p in self.pods.indexer.by_index(ORPHAN_INDEX, ns):
@@ -199,10 +255,13 @@ class JobController(QueueController):
                 continue
             refs = [*(meta(p).get("ownerReferences") or ()), ju.pod_template(job, None)[0][
                 "metadata"]["ownerReferences"][0]]
+            fins = [*ju.without_tracking_finalizer(p), ju.TRACKING_FINALIZER]
+            if _terminal(p):
+                fins = fins[:-1]  # ended before it was ours: nothing to count
             try:
                 out.append(await self.client.patch(
-                    "pods", str(meta(p)["name"]), {"metadata": {"ownerReferences": refs}},
-                    namespace=ns))
+                    "pods", str(meta(p)["name"]), {"metadata": {
+                        "ownerReferences": refs, "finalizers": fins or None}}, namespace=ns))
             except errors.NotFound:
                 continue
         return out
@@ -215,7 +274,6 @@ class JobController(QueueController):
         conds: list[Obj] = [dict(c) for c in old_status.get("conditions") or ()]
         active = [p for p in pods if is_active(p)]
         terminating = [p for p in pods if meta(p).get("deletionTimestamp") and not _terminal(p)]
-        succeeded_pods = [p for p in pods if ju.pod_phase(p) == "Succeeded"]
         failed_pods = [p for p in pods if ju.pod_phase(p) == "Failed"]
         fail_job: str | None = None
         counted_failures: list[Obj] = []
@@ -227,23 +285,68 @@ class JobController(QueueController):
             if verdict.action != "Ignore":
                 counted_failures.append(p)
                 verdicts.append((p, verdict.action))
-        failed_idx = ju.failed_indexes(job, verdicts)
         indexed = ju.is_indexed(job)
         completions = spec.get("completions")
+        failed_idx = ju.failed_indexes(job, verdicts)
+        if indexed and spec.get("backoffLimitPerIndex") is not None:
+            failed_idx |= ju.parse_indexes(old_status.get("failedIndexes"),
+                                           int(completions or 0))
         done_idx: set[int] = set()
         if indexed:
             done_idx = ju.parse_indexes(old_status.get("completedIndexes"), int(completions or 0))
-            done_idx |= {i for p in succeeded_pods if (i := ju.pod_index(p)) is not None
-                         and 0 <= i < int(completions or 0)}
-            succeeded = len(done_idx)
-        else:
-            succeeded = max(int(old_status.get("succeeded") or 0), len(succeeded_pods))
-        failed = max(int(old_status.get("failed") or 0), len(counted_failures))
+
+        # -- tracking: record the ended pods, drop their finalizers, then count them
+        unc_s, unc_f = ju.uncounted_of(old_status)
+        new_s: set[str] = set()
+        new_f: set[str] = set()
+        release: list[Obj] = []
+        ignored = {id(p) for p in failed_pods} - {id(p) for p in counted_failures}
+        for p in pods:
+            if not ju.has_tracking_finalizer(p):
+                continue
+            u = str(meta(p).get("uid"))
+            if u in unc_s or u in unc_f:
+                release.append(p)
+                continue
+            phase = ju.pod_phase(p)
+            if phase == "Succeeded":
+                i = ju.pod_index(p)
+                if not indexed:
+                    new_s.add(u)
+                elif i is not None and 0 <= i < int(completions or 0) and i not in done_idx:
+                    done_idx.add(i)
+                    new_s.add(u)
+                release.append(p)
+            elif phase == "Failed":
+                if id(p) not in ignored:
+                    new_f.add(u)
+                release.append(p)
+            elif meta(p).get("deletionTimestamp") and not (p.get("spec") or {}).get("nodeName"):
+                new_f.add(u)  # deleted before any node ran it: it never reaches Failed
+                release.append(p)
+        version = str(meta(job).get("resourceVersion") or "")
+        if new_s or new_f:
+            unc_s |= new_s
+            unc_f |= new_f
+            first: Obj = {"uncountedTerminatedPods": ju.uncounted_status(unc_s, unc_f)}
+            if indexed:
+                first["completedIndexes"] = ju.format_indexes(done_idx)
+            version = await self._patch_status(key, first, version)
+        gone = await self._remove_finalizers(key, release)
+        held = {str(meta(p).get("uid")) for p in pods if ju.has_tracking_finalizer(p)} - gone
+        moved_s, moved_f = unc_s - held, unc_f - held
+        unc_s -= moved_s
+        unc_f -= moved_f
+        succeeded = int(old_status.get("succeeded") or 0) + len(moved_s)
+        failed = int(old_status.get("failed") or 0) + len(moved_f)
+        if indexed:
+            succeeded = max(succeeded, len(done_idx))
         start = parse_time_epoch(old_status.get("startTime"))
 
         status: Obj = {"active": len(active), "ready": sum(1 for p in active if pod_ready(p)),
                        "terminating": len(terminating), "succeeded": succeeded,
-                       "failed": failed, "uncountedTerminatedPods": {}}
+                       "failed": failed,
+                       "uncountedTerminatedPods": ju.uncounted_status(unc_s, unc_f)}
         if indexed:
             status["completedIndexes"] = ju.format_indexes(done_idx)
             if spec.get("backoffLimitPerIndex") is not None:
@@ -259,7 +362,7 @@ class JobController(QueueController):
             if not ju.has_condition(job, pre):
                 conds = ju.set_condition(conds, ju.condition(pre, reason, message, stamp))
             await self._delete_pods(key, job, active)
-            if not active and not terminating:
+            if not active and not terminating and not unc_s and not unc_f:
                 conds = ju.set_condition(conds, ju.condition(typ, reason, message, stamp))
                 if typ == "Complete":
                     status["completionTime"] = stamp
@@ -295,7 +398,7 @@ class JobController(QueueController):
         elif old_status.get("startTime"):
             status["startTime"] = old_status["startTime"]
         status["conditions"] = conds or None
-        await self._write_status(key, job, status)
+        await self._write_status(key, job, status, version)
         if wake is not None:
             self.queue.add_after(key, max(0.05, wake + 0.01))
 
@@ -415,16 +518,27 @@ class JobController(QueueController):
                 continue
             self._event(job, NORMAL, "SuccessfulDelete", f"Deleted pod: {name}")
 
-    async def _write_status(self, key: str, job: Obj, status: Obj) -> None:
-        cur: Obj = job.get("status") or {}
-        changed = any(cur.get(k) != v for k, v in status.items() if v is not None) or any(
-            k in cur for k, v in status.items() if v is None)
-        if not changed:
-            return
+    async def _patch_status(self, key: str, status: Obj, version: str) -> str:
+        """Merge-patch ``jobs/status`` as of ``version`` (Conflict if the Job changed since:
+        the counts were computed from it); the new resourceVersion."""
         ns, name = split_key(key)
         patch: dict[str, Any] = {"status": status}
-        try:
-            await self.client.patch(JOBS, name, patch, namespace=ns, patch_type="merge",
-                                    subresource="status")
-        except errors.NotFound:
+        if version:
+            patch["metadata"] = {"resourceVersion": version}
+        out = await self.client.patch(JOBS, name, patch, namespace=ns, patch_type="merge",
+                                      subresource="status")
+        return str(meta(out).get("resourceVersion") or "")
+
+    async def _write_status(self, key: str, job: Obj, status: Obj, version: str) -> None:
+        cur: Obj = job.get("status") or {}
+
+        def differs(k: str, v: Any) -> bool:
+            if k == "uncountedTerminatedPods":
+                return ju.uncounted_of(cur) != ju.uncounted_of(status)
+            return cur.get(k) != v if v is not None else k in cur
+
+        if version == str(meta(job).get("resourceVersion") or "") and not any(
+                differs(k, v) for k, v in status.items()):
             return
+        with contextlib.suppress(errors.NotFound):
+            await self._patch_status(key, status, version)

@@ -21,6 +21,10 @@ INDEX_LABEL = INDEX_ANNOTATION
 INDEX_ENV = "JOB_COMPLETION_INDEX"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
+#: Every pod the controller makes carries it until its end has been counted in the Job's
+#: status (``uncountedTerminatedPods`` first, then the counters), so a finished pod
+#: deleted by someone else is still counted.
+TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
 
 BACKOFF_BASE = 10.0  # DefaultJobPodFailureBackOff
 BACKOFF_MAX = 360.0  # MaxJobPodFailureBackOff
@@ -248,6 +252,25 @@ def set_condition(conditions: list[Obj], new: Obj) -> list[Obj]:
     return out
 
 
+def has_tracking_finalizer(pod: Obj) -> bool:
+    return TRACKING_FINALIZER in (meta(pod).get("finalizers") or ())
+
+
+def without_tracking_finalizer(pod: Obj) -> list[str]:
+    return [f for f in meta(pod).get("finalizers") or () if f != TRACKING_FINALIZER]
+
+
+def uncounted_of(status: Obj) -> tuple[set[str], set[str]]:
+    """(succeeded, failed) pod UIDs of ``status.uncountedTerminatedPods``."""
+    u = status.get("uncountedTerminatedPods") or {}
+    return {str(x) for x in u.get("succeeded") or ()}, {str(x) for x in u.get("failed") or ()}
+
+
+def uncounted_status(succeeded: set[str], failed: set[str]) -> Obj:
+    """The merge-patch value of ``uncountedTerminatedPods`` (null drops an empty list)."""
+    return {"succeeded": sorted(succeeded) or None, "failed": sorted(failed) or None}
+
+
 def pod_template(job: Obj, index: int | None) -> tuple[Obj, str]:
     """The pod to create (without a name) and its generateName prefix. Indexed pods get the
     completion-index annotation and label, hostname ``<job>-<index>`` and the
@@ -265,8 +288,8 @@ def pod_template(job: Obj, index: int | None) -> tuple[Obj, str]:
     }
     if tmd.get("annotations"):
         pod_md["annotations"] = dict(tmd["annotations"])
-    if tmd.get("finalizers"):
-        pod_md["finalizers"] = list(tmd["finalizers"])
+    pod_md["finalizers"] = [*(f for f in tmd.get("finalizers") or ()
+                              if f != TRACKING_FINALIZER), TRACKING_FINALIZER]
     spec = tpl.get("spec") or {}
     prefix = f"{name}-"
     if index is not None:

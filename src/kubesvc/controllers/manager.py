@@ -22,6 +22,7 @@ from kubesvc.api import pki
 from kubesvc.client.protocol import Client
 from kubesvc.controllers.certificates import Authorize, CsrApprover, CsrCleaner, CsrSigner
 from kubesvc.controllers.cordon import UnschedulableTaintController
+from kubesvc.controllers.cronclock import CronClock
 from kubesvc.controllers.cronjob import CronJobController
 from kubesvc.controllers.daemonset import DaemonSetController
 from kubesvc.controllers.deployment import DeploymentController
@@ -29,6 +30,7 @@ from kubesvc.controllers.disruption import DisruptionController
 from kubesvc.controllers.endpoints import EndpointsController
 from kubesvc.controllers.endpointslice import EndpointSliceController
 from kubesvc.controllers.events import EventRecorder
+from kubesvc.controllers.gc import CRD_KEY as GC_CRD_KEY
 from kubesvc.controllers.gc import GarbageCollector
 from kubesvc.controllers.job import JobController
 from kubesvc.controllers.lbipam import LB_CLASS, POOL_CONFIGMAP, LBIPAMController
@@ -87,6 +89,9 @@ class ControllerOptions:
     # kube-root-ca.crt ConfigMap; without one that controller does not run
     root_ca: bytes = b""
     statefulset_workers: int = 5  # --concurrent-statefulset-syncs
+    # The CronJob controller's clock runs this many times faster than real time (a testing
+    # knob, ``kubesvc up --cronjob-clock-rate``; 1: real time).
+    cronjob_clock_rate: float = 1.0
     # Where the local-path provisioner makes volume directories (<data dir>/storage);
     # None: the binder binds but does not provision.
     storage_root: Path | None = None
@@ -198,7 +203,8 @@ class ControllerManager:
                         *BATCH_OWNERS):
                 self._inf(res)
             self.controllers["garbage-collector"] = GarbageCollector(
-                own("garbage-collector"), dict(self.informers), workers=opts.gc_workers)
+                own("garbage-collector"), dict(self.informers), workers=opts.gc_workers,
+                crds=self._inf(GC_CRD_KEY))
         if "tokencleaner" in on:  # after the GC: it takes every informer above as a resource
             tokens = Informer(client, "secrets", namespace=bt.NAMESPACE,
                               field_selector=TOKEN_SECRETS)
@@ -242,15 +248,17 @@ class ControllerManager:
                 backoff_base=opts.job_backoff_base)
         if "cronjob" in on:
             self.controllers["cronjob"] = CronJobController(
-                own("job"), cronjobs=self._inf("cronjobs.batch"), jobs=self._inf("jobs.batch"),
-                recorder=self._recorder("cronjob-controller"))
+                own("cronjob"), cronjobs=self._inf("cronjobs.batch"), jobs=self._inf("jobs.batch"),
+                recorder=self._recorder("cronjob-controller"),
+                cron_clock=CronClock(rate=opts.cronjob_clock_rate))
         if "ttl-after-finished" in on:
             self.controllers["ttl-after-finished"] = TTLAfterFinishedController(
                 own("ttl-after-finished"), jobs=self._inf("jobs.batch"))
         if "daemonset" in on:
             self.controllers["daemonset"] = DaemonSetController(
                 own("daemonset"), daemonsets=self._inf("daemonsets.apps"), pods=self._inf("pods"),
-                nodes=self._inf("nodes"), recorder=self._recorder("daemonset-controller"))
+                nodes=self._inf("nodes"), revisions=self._inf("controllerrevisions.apps"),
+                recorder=self._recorder("daemonset-controller"))
         if "replicationcontroller" in on:
             self.controllers["replicationcontroller"] = ReplicationManager(
                 own("replicationcontroller"), replicasets=self._inf("replicationcontrollers"),

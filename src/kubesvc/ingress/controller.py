@@ -3,11 +3,13 @@
 It ensures the IngressClass ``kubesvc`` (controller ``kubesvc.io/ingress-haproxy``, the
 default class) exists, re-renders on any change of Ingresses, IngressClasses, Services,
 EndpointSlices or Secrets (changes within ``min_interval`` batch into one sync), applies
-the result, then writes ``status.loadBalancer.ingress`` = ``[{ip: ADDRESS}]`` on each
-Ingress it serves (and removes it from one that left its class). Problems (a bad TLS
-Secret, a configuration HAProxy refused, HAProxy not installed) become Warning Events on
-the Ingresses concerned and log lines; without a data plane the status stays empty. The
-informers are the caller's (shared in ``kubesvc up``).
+the result (rendered from the last applied output's backend layout, so that new routes
+and Services are runtime API updates, no reload), then writes
+``status.loadBalancer.ingress`` = ``[{ip: ADDRESS}]`` on each Ingress it serves (and
+removes it from one that left its class). Problems (a bad TLS Secret, a configuration
+HAProxy refused, HAProxy not installed) become Warning Events on the Ingresses concerned
+and log lines; without a data plane the status stays empty. The informers are the
+caller's (shared in ``kubesvc up``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ from kubesvc.api.timefmt import rfc3339
 from kubesvc.client.protocol import Client
 from kubesvc.informers import Informer
 from kubesvc.ingress.haproxy import DataPlane
-from kubesvc.ingress.render import DEFAULT_CLASS_ANNOTATION, Inputs, Problem, Settings, render
+from kubesvc.ingress.layout import Layout
+from kubesvc.ingress.render import (
+    DEFAULT_CLASS_ANNOTATION,
+    Inputs,
+    Problem,
+    Settings,
+    render,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +71,7 @@ class IngressController:
         self._wake = asyncio.Event()
         self._synced = False
         self._reported: set[tuple[str, str, str, str]] = set()
+        self._layout: Layout | None = None  # the last applied: Services keep their backends
         self.applied = 0
         self.last_error = ""
         for inf in informers.values():
@@ -134,7 +144,7 @@ class IngressController:
     async def sync(self) -> None:
         start = time.monotonic()
         inputs = self.inputs()
-        out = render(inputs, self.settings)
+        out = render(inputs, self.settings, self._layout)
         by_key = {(i["metadata"].get("namespace", ""), i["metadata"]["name"]): i
                   for i in inputs.ingresses}
         problems = list(out.problems)
@@ -151,6 +161,7 @@ class IngressController:
                             ns, n, "ConfigRejected", str(exc)[:1000]))
                 raise
             self.applied += 1
+            self._layout = out.layout
             self.last_error = ""
         previous, self._reported = self._reported, set()
         for p in problems:  # each once while it lasts; again if it comes back

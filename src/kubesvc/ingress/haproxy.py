@@ -10,11 +10,17 @@ sockets pass to it (no connection refused), and the old worker finishes its in-f
 requests (``hard-stop-after`` bounds it). :meth:`HAProxy.apply` returns once the new worker
 answers on the stats socket, so "applied" means routable.
 
-A change that only moves backend servers (the configuration equal but for the address or
-``disabled`` of ``server sN`` slot lines, files unchanged) goes through the runtime API
-instead: ``set server B/sN addr IP port P`` and ``state ready``/``state maint`` on the
-stats socket, no reload; the new file is written for the next reload. Any answer but the
-expected ones falls back to a reload.
+A change that keeps the configuration's skeleton (equal but for comments and the address
+or ``disabled`` of ``server sN`` slot lines) and the certificates goes through the runtime
+API instead, no reload: servers first (``set server B/sN addr IP port P``, ``state
+ready``/``state maint``), then the routing maps under ``maps/`` — order-insensitive ones
+(``map_str``) by ``add map``/``set map``/``del map`` of the entries that changed, an
+order-sensitive one (``map_beg``, :data:`~kubesvc.ingress.render.ORDERED_MAPS`) replaced
+atomically (``prepare map``, ``add map @V`` with a payload, ``commit map @V``), the hosts
+map last so that a new host shows once its paths are there. The new files are written for
+the next reload. Any answer but the expected ones falls back to a reload. So new
+Ingresses, hosts, paths, Services and endpoints need no reload; a new certificate, a pool
+of backends exhausted or a backend needing more server slots do.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ import signal
 import time
 from pathlib import Path
 from typing import Protocol
+
+from kubesvc.ingress.render import ORDERED_MAPS
 
 log = logging.getLogger(__name__)
 
@@ -51,25 +59,115 @@ class DataPlane(Protocol):
     async def close(self) -> None: ...
 
 
-_SERVER = re.compile(r"^  server (s\d+) (\S+)( disabled)?$")
 _RUNTIME_OK = ("IP changed", "no need to change", "port changed")
+_CLI_CHUNK = 8000  # bytes per CLI request: well under tune.bufsize (16 kB)
+MAP_DIR = "maps/"
+_LAST_MAP = "hosts.map"  # a host becomes visible once its paths are in place
 Servers = dict[tuple[str, str], tuple[str, bool]]  # (backend, slot) -> (address, disabled)
 
 
+def _static(files: dict[str, bytes]) -> dict[str, bytes]:
+    """The files a change of which needs a reload (all but the maps)."""
+    return {n: d for n, d in files.items() if not n.startswith(MAP_DIR)}
+
+
+def parse_map(data: bytes) -> list[tuple[str, str]]:
+    """An HAProxy map file's ``key value`` rows, in order (comments skipped)."""
+    rows: list[tuple[str, str]] = []
+    for line in data.decode().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.strip().partition(" ")
+            rows.append((key, value.strip()))
+    return rows
+
+
+def _rows(lines: set[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in lines:
+        if line and not line.startswith("#"):
+            key, _, value = line.partition(" ")
+            out[key] = value
+    return out
+
+
+def map_commands(path: str, old: bytes, new: bytes, *, ordered: bool = False
+                 ) -> list[str] | None:
+    """Runtime API commands turning the map file ``old`` into ``new`` (set differences of
+    their lines: this runs on maps of thousands of entries), or None when an ``ordered``
+    one (``map_beg`` over keys ending in "/", longest first, where the first match wins)
+    must be replaced whole. ``del``/``set`` keep the others' order and ``add`` appends,
+    which is right for a new key unless a key that stays is a proper prefix of it at a "/"
+    (that one, earlier in the list, would shadow it): a new host, or a path under none of
+    the host's others, goes in as one ``add map``."""
+    old_lines, new_lines = set(old.decode().split("\n")), set(new.decode().split("\n"))
+    gone, came = _rows(old_lines - new_lines), _rows(new_lines - old_lines)
+    cmds = [f"del map {path} {k}" for k in gone if k not in came]
+    if ordered and any(k not in gone for k in came):
+        kept = set(_rows(old_lines & new_lines)) | (set(gone) & set(came))
+        for k in came:
+            if k not in gone and any(k[:i + 1] in kept for i in range(len(k) - 1)
+                                     if k[i] == "/"):
+                return None
+    for k, v in came.items():
+        cmds.append(f"{'set' if k in gone else 'add'} map {path} {k} {v}")
+    return cmds
+
+
+def _expect_ok(answer: str) -> None:
+    bad = [ln for ln in answer.splitlines() if ln.strip() and not ln.startswith(_RUNTIME_OK)]
+    if bad:
+        raise HAProxyError(f"runtime API refused: {' | '.join(bad[:3])}")
+
+
 def split_servers(config: str) -> tuple[str, Servers]:
-    """The configuration without the servers' addresses, and the servers by slot."""
+    """The configuration without comments (which Service a pooled backend serves needs no
+    reload) and servers' addresses, and the servers by slot (this runs on every change of
+    a configuration of thousands of lines: plain string tests, no regular expression)."""
     skeleton: list[str] = []
     servers: Servers = {}
     backend = ""
-    for line in config.splitlines():
-        if line.startswith("backend "):
-            backend = line.split()[1]
-        m = _SERVER.match(line)
-        if m and backend:
-            servers[(backend, m.group(1))] = (m.group(2), bool(m.group(3)))
-            line = f"  server {m.group(1)}"
+    for line in config.split("\n"):
+        if line.startswith("  server "):
+            _, name, addr, *rest = line.split()
+            if backend:
+                servers[(backend, name)] = (addr, rest == ["disabled"])
+                line = f"  server {name}"
+        elif line.startswith("backend "):
+            backend = line[8:].strip()
+        elif line.lstrip().startswith("#"):
+            continue
         skeleton.append(line)
     return "\n".join(skeleton), servers
+
+
+def server_changes(old: str, new: str) -> tuple[Servers, Servers] | None:
+    """The server slots whose lines differ between two configurations (before, after), or
+    None when anything else differs but comments (a structural change: a reload). Line by
+    line, no parsing of the rest: this runs on every change of thousands of lines."""
+    a, b = old.split("\n"), new.split("\n")
+    if len(a) != len(b):
+        return None
+    before: Servers = {}
+    after: Servers = {}
+    for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        if x == y:
+            continue
+        if x.lstrip().startswith("#") and y.lstrip().startswith("#"):
+            continue
+        if not (x.startswith("  server ") and y.startswith("  server ")):
+            return None
+        xs, ys = x.split(), y.split()
+        if xs[1] != ys[1]:
+            return None
+        j = i
+        while j > 0 and not a[j].startswith("backend "):
+            j -= 1
+        backend = a[j][8:].strip()
+        if not backend or b[j] != a[j]:
+            return None
+        before[(backend, xs[1])] = (xs[2], xs[3:] == ["disabled"])
+        after[(backend, ys[1])] = (ys[2], ys[3:] == ["disabled"])
+    return before, after
 
 
 def runtime_commands(old: Servers, new: Servers) -> list[str]:
@@ -110,9 +208,13 @@ async def _unix_command(path: Path, command: str, *, timeout: float = 2.0) -> st
 class HAProxy:
     """One HAProxy master under ``directory`` (its log: ``directory/haproxy.log``)."""
 
-    def __init__(self, directory: Path, *, binary: str, ready_timeout: float = 10.0) -> None:
+    def __init__(self, directory: Path, *, binary: str, ready_timeout: float = 10.0,
+                 netns: str = "") -> None:
+        """``netns``: run HAProxy in that named network namespace (``ip netns exec``); its
+        sockets and files stay under ``directory``, which every namespace sees."""
         self.dir = directory
         self.binary = binary
+        self.netns = netns
         self.ready_timeout = ready_timeout
         self.config_path = directory / "haproxy.cfg"
         self.master_socket = directory / "master.sock"
@@ -140,22 +242,30 @@ class HAProxy:
         self._current = (config, dict(files))
 
     async def _try_runtime(self, config: str, files: dict[str, bytes]) -> bool:
-        if self._current is None or not self._running() or files != self._current[1]:
+        if self._current is None or not self._running():
             return False
-        old_skeleton, old = split_servers(self._current[0])
-        new_skeleton, new = split_servers(config)
-        if old_skeleton != new_skeleton:
+        old_config, old_files = self._current
+        if _static(files) != _static(old_files):
             return False
-        cmds = runtime_commands(old, new)
+        diff = server_changes(old_config, config)
+        if diff is None:
+            return False
+        changed = {n: d for n, d in files.items() if old_files.get(n) != d}
         try:
-            answer = await _unix_command(self.stats_socket, ";".join(cmds)) if cmds else ""
-        except (OSError, TimeoutError) as exc:
-            log.warning("ingress: runtime API unreachable (%s); reloading", exc)
+            await self._runtime(runtime_commands(*diff))  # servers before routes to them
+            for name in sorted((n for n in changed if n.startswith(MAP_DIR)),
+                               key=lambda n: (n.endswith(_LAST_MAP), n)):
+                path = self.dir / name
+                cmds = map_commands(str(path), old_files.get(name, b""), changed[name],
+                                    ordered=name in ORDERED_MAPS)
+                if cmds is None:
+                    await self._replace_map(path, parse_map(changed[name]))
+                else:
+                    await self._runtime(cmds)
+        except (OSError, TimeoutError, HAProxyError) as exc:
+            log.warning("ingress: runtime API update failed (%s); reloading", exc)
             return False
-        bad = [ln for ln in answer.splitlines() if ln.strip() and not ln.startswith(_RUNTIME_OK)]
-        if bad:
-            log.warning("ingress: runtime API refused %s; reloading", bad[:3])
-            return False
+        self._write_files(changed, prune=False)
         tmp = self.dir / "haproxy.cfg.new"
         tmp.write_text(config)
         tmp.replace(self.config_path)
@@ -163,7 +273,40 @@ class HAProxy:
         self.runtime_updates += 1
         return True
 
-    def _write_files(self, files: dict[str, bytes]) -> None:
+    async def _runtime(self, cmds: list[str]) -> None:
+        """Run ``cmds`` (batched into lines under the CLI's buffer); any answer but an
+        expected one is an :class:`HAProxyError`."""
+        batch: list[str] = []
+        size = 0
+        for cmd in [*cmds, ""]:
+            if batch and (not cmd or size + len(cmd) > _CLI_CHUNK):
+                _expect_ok(await _unix_command(self.stats_socket, ";".join(batch)))
+                batch, size = [], 0
+            if cmd:
+                batch.append(cmd)
+                size += len(cmd) + 1
+
+    async def _replace_map(self, path: Path, rows: list[tuple[str, str]]) -> None:
+        """All of an order-sensitive map, atomically: a new version filled, then committed."""
+        answer = await _unix_command(self.stats_socket, f"prepare map {path}")
+        m = re.search(r"New version created: (\d+)", answer)
+        if not m:
+            raise HAProxyError(f"prepare map {path}: {answer.strip()}")
+        ver = m.group(1)
+        chunk: list[str] = []
+        size = 0
+        for row in [*rows, None]:
+            line = f"{row[0]} {row[1]}\n" if row else ""
+            if chunk and (row is None or size + len(line) > _CLI_CHUNK):
+                _expect_ok(await _unix_command(
+                    self.stats_socket, f"add map @{ver} {path} <<\n{''.join(chunk)}"))
+                chunk, size = [], 0
+            if row:
+                chunk.append(line)
+                size += len(line)
+        _expect_ok(await _unix_command(self.stats_socket, f"commit map @{ver} {path}"))
+
+    def _write_files(self, files: dict[str, bytes], *, prune: bool = True) -> None:
         for name, data in files.items():
             path = self.dir / name
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -173,7 +316,7 @@ class HAProxy:
                 f.write(data)
             tmp.replace(path)
         certs = self.dir / "certs"
-        if certs.is_dir():  # certificates of Secrets no longer used
+        if prune and certs.is_dir():  # certificates of Secrets no longer used
             for old in certs.iterdir():
                 if f"certs/{old.name}" not in files:
                     old.unlink(missing_ok=True)
@@ -213,8 +356,9 @@ class HAProxy:
         self.master_socket.unlink(missing_ok=True)
         self.stats_socket.unlink(missing_ok=True)
         with (self.dir / "haproxy.log").open("ab") as logf:
+            prefix = ("ip", "netns", "exec", self.netns) if self.netns else ()
             self._proc = await asyncio.create_subprocess_exec(
-                self.binary, "-W", "-S", f"{self.master_socket},mode,600",
+                *prefix, self.binary, "-W", "-S", f"{self.master_socket},mode,600",
                 "-f", str(self.config_path), "-p", str(self.dir / "haproxy.pid"),
                 stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,
                 start_new_session=True)

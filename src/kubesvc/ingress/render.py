@@ -18,8 +18,16 @@ problems to report as Events. Semantics, as the Ingress spec and ingress-nginx:
 - a backend's servers are the Service's ready endpoints from its EndpointSlices, the
   Ingress's service port (number or name) resolved to the Service port's name and then to
   the slice port of that name (its targetPort);
-- each backend has :func:`slots` server lines, the unused ones ``disabled``, so that
-  endpoint changes can be applied through HAProxy's runtime API without a reload;
+- routing is data, not configuration: the frontend looks the host up in ``hosts.map``
+  (``map_str``, then the wildcard form ``*.`` + all but the first label, else ``*`` for the
+  rules without host), then ``host+path`` in ``exact.map`` (``map_str``), else
+  ``host+path/`` in ``prefix.map`` (``map_beg``, entries ``host+prefix/`` longest first, so
+  the first match is the longest element-wise prefix), else the default in
+  ``default.map``, and ``use_backend %[var(txn.be)]``. A new host, path or Ingress is then
+  a map entry, which :mod:`.haproxy` sets through the runtime API without a reload;
+- backends come from a pool (:mod:`.layout`, planned from the previous output's layout):
+  each has server slots, the unused ones ``disabled``, so new Services and endpoint changes
+  are server addresses set through the runtime API too;
 - TLS: each ``spec.tls`` entry's ``kubernetes.io/tls`` Secret becomes a PEM file served by
   SNI for its hosts (``bind ... ssl crt-list``); a missing or bad Secret is a
   :class:`Problem` and those hosts are served over plain HTTP only, others unaffected.
@@ -30,7 +38,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +46,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from kubesvc.api.objects import LABEL_SERVICE_NAME, Obj
+from kubesvc.ingress.layout import Layout, plan
+from kubesvc.ingress.layout import slots as slots  # re-exported for callers of render()
 
 CONTROLLER = "kubesvc.io/ingress-haproxy"
 CLASS_NAME = "kubesvc"
@@ -46,6 +56,13 @@ LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 DEFAULT_404 = "be_default_404"
 CRT_LIST = "crt-list.txt"
 EMPTY_SLOT = "0.0.0.0:1"  # the address of a disabled server slot
+MAP_HOSTS = "maps/hosts.map"
+MAP_EXACT = "maps/exact.map"
+MAP_PREFIX = "maps/prefix.map"
+MAP_DEFAULT = "maps/default.map"
+MAPS = (MAP_HOSTS, MAP_EXACT, MAP_PREFIX, MAP_DEFAULT)
+ORDERED_MAPS = frozenset({MAP_PREFIX})  # map_beg takes the first match: order matters
+_UNSAFE_PATH = re.compile(r"[\s;#\\]")  # cannot be a map key (nor a runtime API word)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +76,7 @@ class Settings:
     stats_socket: str = ""  # default: CONFIG_DIR/haproxy.sock
     class_name: str = CLASS_NAME
     controller: str = CONTROLLER
+    bind: str = ""  # where HAProxy binds, when not ``address`` (netns: the node IP behind it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +104,7 @@ class Rendered:
     files: dict[str, bytes] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     served: list[tuple[str, str]] = field(default_factory=list)  # Ingresses that are ours
+    layout: Layout = field(default_factory=Layout)  # give it to the next render()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,21 +126,31 @@ def _age_key(obj: Obj) -> tuple[str, str, str]:
             str(md.get("name") or ""))
 
 
-def is_ours(ing: Obj, classes: Sequence[Obj], settings: Settings) -> bool:
-    """Whether this controller serves ``ing`` (see the module docstring)."""
-    spec = ing.get("spec") or {}
-    name = spec.get("ingressClassName") or (_md(ing).get("annotations") or {}).get(
-        LEGACY_CLASS_ANNOTATION)
+def class_filter(classes: Sequence[Obj], settings: Settings) -> Callable[[Obj], bool]:
+    """Whether this controller serves an Ingress (see the module docstring), the classes
+    looked at once for all Ingresses of a render."""
     by_name = {_md(c).get("name"): c for c in classes}
-    if name:
+    defaults = sorted((c for c in classes if (_md(c).get("annotations") or {}).get(
+        DEFAULT_CLASS_ANNOTATION) == "true"), key=_age_key, reverse=True)
+    default_ours = bool(defaults and (defaults[0].get("spec") or {}).get("controller")
+                        == settings.controller)
+
+    def ours(ing: Obj) -> bool:
+        name = (ing.get("spec") or {}).get("ingressClassName") or (
+            _md(ing).get("annotations") or {}).get(LEGACY_CLASS_ANNOTATION)
+        if not name:
+            return default_ours
         cls = by_name.get(name)
         if cls is None:
             return bool(name == settings.class_name)
         return bool((cls.get("spec") or {}).get("controller") == settings.controller)
-    defaults = sorted((c for c in classes if (_md(c).get("annotations") or {}).get(
-        DEFAULT_CLASS_ANNOTATION) == "true"), key=_age_key, reverse=True)
-    return bool(defaults and (defaults[0].get("spec") or {}).get("controller")
-                == settings.controller)
+
+    return ours
+
+
+def is_ours(ing: Obj, classes: Sequence[Obj], settings: Settings) -> bool:
+    """Whether this controller serves ``ing`` (see the module docstring)."""
+    return class_filter(classes, settings)(ing)
 
 
 def normalize_prefix(path: str) -> str:
@@ -142,10 +171,6 @@ def wildcard_matches(pattern: str, host: str) -> bool:
         return pattern == host
     head, _, rest = host.partition(".")
     return bool(head) and rest == pattern[2:]
-
-
-def _ident(*parts: str) -> str:
-    return "_".join(re.sub(r"[^A-Za-z0-9.-]", "-", p) for p in parts)
 
 
 def _quote(s: str) -> str:
@@ -172,10 +197,10 @@ class _Backends:
         name = str(svc_ref.get("name") or "")
         port = svc_ref.get("port") or {}
         port_s = str(port.get("number") or port.get("name") or "")
-        ident = "be_" + _ident(ns, name, port_s)
-        if ident not in self.sections:
-            self.sections[ident] = self._servers(ns, name, port)
-        return ident
+        key = f"{ns}/{name}:{port_s}"
+        if key not in self.sections:
+            self.sections[key] = self._servers(ns, name, port)
+        return key
 
     def _servers(self, ns: str, name: str, port: dict[str, Any]) -> list[tuple[str, int]]:
         svc = self._svcs.get((ns, name))
@@ -231,10 +256,12 @@ def _decode_tls(secret: Obj | None) -> tuple[bytes, str]:
     return crt.rstrip(b"\n") + b"\n" + key.rstrip(b"\n") + b"\n", ""
 
 
-def render(inputs: Inputs, settings: Settings) -> Rendered:
+def render(inputs: Inputs, settings: Settings, previous: Layout | None = None) -> Rendered:
+    """The configuration for ``inputs``; ``previous`` is the last applied output's
+    ``layout`` (so that Services keep their backends and new ones take free ones)."""
     out = Rendered(config="")
-    ours = sorted((i for i in inputs.ingresses if is_ours(i, inputs.classes, settings)),
-                  key=_age_key)
+    wanted = class_filter(inputs.classes, settings)
+    ours = sorted((i for i in inputs.ingresses if wanted(i)), key=_age_key)
     backends = _Backends(inputs)
     routes: dict[tuple[str, bool, str], _Route] = {}
     default: str | None = None
@@ -258,6 +285,10 @@ def render(inputs: Inputs, settings: Settings) -> Rendered:
                 exact = p.get("pathType") == "Exact"
                 path = str(p.get("path") or "/")
                 path = path if exact else normalize_prefix(path)
+                if _UNSAFE_PATH.search(path):
+                    out.problems.append(Problem(ns, name, "UnsupportedPath", (
+                        f"path {path!r} has whitespace, ';', '#' or '\\'; not served")))
+                    continue
                 key = (host, exact, path)
                 if key not in routes:  # the oldest Ingress wins
                     routes[key] = _Route(host, exact, path, backends.backend(ns, be))
@@ -277,7 +308,9 @@ def render(inputs: Inputs, settings: Settings) -> Rendered:
             out.files[fname] = pem
             certs.setdefault(fname, [])
             certs[fname].extend(h for h in hosts if h not in certs[fname])
-    out.config = _config(settings, routes, default or DEFAULT_404, backends, certs)
+    out.layout = plan({k: len(v) for k, v in backends.sections.items()}, previous)
+    out.files.update(maps(routes, default or DEFAULT_404, out.layout))
+    out.config = _config(settings, out.layout, backends, certs)
     if certs:
         lines = [f"{settings.config_dir}/{f} {' '.join(hs)}".rstrip() + "\n"
                  for f, hs in sorted(certs.items())]
@@ -285,32 +318,39 @@ def render(inputs: Inputs, settings: Settings) -> Rendered:
     return out
 
 
-def _host_acl(host: str) -> str:
-    if host.startswith("*."):
-        return "{ var(txn.host) -m reg " + _quote("^[^.]+" + re.escape(host[1:]) + "$") + " }"
-    return "{ var(txn.host) -m str " + _quote(host) + " }"
+def _vhost(host: str) -> str:
+    return host or "*"  # "*": the rules without host (no host name is "*")
 
 
-def _path_conds(r: _Route) -> list[str]:
-    if r.exact:
-        return ["{ path -m str " + _quote(r.path) + " }"]
-    if r.path == "/":
-        return [""]
-    return ["{ path -m str " + _quote(r.path) + " }",
-            "{ path -m beg " + _quote(r.path + "/") + " }"]
+def maps(routes: dict[tuple[str, bool, str], _Route], default: str,
+         layout: Layout) -> dict[str, bytes]:
+    """The routing maps (see :data:`MAPS`): hosts, Exact and Prefix paths, the default."""
+    be = layout.assign
+    hosts = sorted({r.host for r in routes.values() if r.host})
+    exact = sorted((_vhost(r.host) + r.path, be[r.backend]) for r in routes.values() if r.exact)
+    prefix = sorted(((_vhost(r.host) + r.path.rstrip("/") + "/", be[r.backend])
+                     for r in routes.values() if not r.exact),
+                    key=lambda kv: (-len(kv[0]), kv[0]))  # map_beg: the first match wins
+
+    def text(head: str, rows: Sequence[tuple[str, str]]) -> bytes:
+        return (f"# {head}\n" + "".join(f"{k} {v}\n" for k, v in rows)).encode()
+
+    return {
+        MAP_HOSTS: text("host -> the host whose rules apply", [(h, h) for h in hosts]),
+        MAP_EXACT: text("host+path -> backend (Exact)", exact),
+        MAP_PREFIX: text("host+prefix/ -> backend (Prefix), longest first", prefix),
+        MAP_DEFAULT: text("the default backend",
+                          [("default", be[default] if default in be else DEFAULT_404)]),
+    }
 
 
-def _host_order(host: str) -> tuple[int, int, str]:
-    if not host:
-        return (2, 0, "")
-    if host.startswith("*."):
-        return (1, -len(host), host)
-    return (0, 0, host)
-
-
-def _config(settings: Settings, routes: dict[tuple[str, bool, str], _Route], default: str,
-            backends: _Backends, certs: dict[str, list[str]]) -> str:
+def _config(settings: Settings, layout: Layout, backends: _Backends,
+            certs: dict[str, list[str]]) -> str:
     sock = settings.stats_socket or f"{settings.config_dir}/haproxy.sock"
+
+    def m(name: str) -> str:
+        return f"{settings.config_dir}/{name}"
+
     lines = [
         "# Generated by kubesvc's ingress controller; do not edit.",
         "global",
@@ -329,41 +369,41 @@ def _config(settings: Settings, routes: dict[tuple[str, bool, str], _Route], def
         "  timeout http-request 10s",
         "",
         "frontend ingress",
-        f"  bind {settings.address}:{settings.http_port}",
+        f"  bind {settings.bind or settings.address}:{settings.http_port}",
     ]
     if certs:
-        lines.append(f"  bind {settings.address}:{settings.https_port} ssl "
+        lines.append(f"  bind {settings.bind or settings.address}:{settings.https_port} ssl "
                      f"crt-list {settings.config_dir}/{CRT_LIST}")
         lines.append("  http-request set-header X-Forwarded-Proto https if { ssl_fc }")
-    lines.append("  http-request set-var(txn.host) req.hdr(host),field(1,:),lower")
-    by_host: dict[str, list[_Route]] = {}
-    for r in routes.values():
-        by_host.setdefault(r.host, []).append(r)
-    for host in sorted(by_host, key=_host_order):
-        lines.append(f"  # host {host or '*'}")
-        hacl = _host_acl(host) if host else ""
-        for r in sorted(by_host[host], key=lambda r: (-len(r.path), not r.exact, r.path)):
-            conds = [" ".join(c for c in (hacl, pc) if c) for pc in _path_conds(r)]
-            lines.append(f"  use_backend {r.backend}" + (
-                " if " + " or ".join(conds) if any(conds) else ""))
-        if hacl and not any(r.path == "/" and not r.exact for r in by_host[host]):
-            lines.append(f"  use_backend {default} if {hacl}")
-    lines += [f"  default_backend {default}", "",
-              f"backend {DEFAULT_404}",
-              "  http-request return status 404 content-type text/plain "
-              "string 'default backend - 404'"]
-    for ident in sorted(backends.sections):
-        servers = backends.sections[ident]
-        lines += ["", f"backend {ident}", "  balance roundrobin"]
+    missing = "if !{ var(txn.vhost) -m found }"
+    no_be = "if !{ var(txn.be) -m found }"
+    lines += [
+        "  # the host: exact, else a wildcard of its first label, else the rules without host",
+        "  http-request set-var(txn.host) req.hdr(host),field(1,:),lower",
+        f"  http-request set-var(txn.vhost) var(txn.host),map_str({m(MAP_HOSTS)})",
+        "  http-request set-var(txn.vhost) var(txn.host),regsub(^[^.]+\\.,*.),"
+        f"map_str({m(MAP_HOSTS)}) {missing}",
+        f"  http-request set-var(txn.vhost) str(*) {missing}",
+        "  # then the path within that host: Exact, else the longest Prefix (element-wise)",
+        "  http-request set-var(txn.path) path",
+        f"  http-request set-var(txn.be) var(txn.vhost),concat(,txn.path,),"
+        f"map_str({m(MAP_EXACT)})",
+        f"  http-request set-var(txn.be) var(txn.vhost),concat(,txn.path,/),"
+        f"map_beg({m(MAP_PREFIX)}) {no_be}",
+        f"  http-request set-var(txn.be) str(default),map_str({m(MAP_DEFAULT)}) {no_be}",
+        "  use_backend %[var(txn.be)]",
+        f"  default_backend {DEFAULT_404}", "",
+        f"backend {DEFAULT_404}",
+        "  http-request return status 404 content-type text/plain "
+        "string 'default backend - 404'"]
+    owner = {be: key for key, be in layout.assign.items()}
+    for ident in layout.backends():
+        key = owner.get(ident)
+        servers = backends.sections[key] if key else []
+        lines += ["", f"# {key or 'free'}", f"backend {ident}", "  balance roundrobin"]
         lines += [f"  server s{i} {ip}:{port}" if ":" not in ip else
                   f"  server s{i} [{ip}]:{port}"
                   for i, (ip, port) in enumerate(servers, 1)]
         lines += [f"  server s{i} {EMPTY_SLOT} disabled"
-                  for i in range(len(servers) + 1, slots(len(servers)) + 1)]
+                  for i in range(len(servers) + 1, layout.slots[ident] + 1)]
     return "\n".join(lines) + "\n"
-
-
-def slots(n: int) -> int:
-    """Server slots of a backend with ``n`` endpoints: at least 4, a power of two, so
-    endpoints come and go through the runtime API (no reload) until the count crosses one."""
-    return max(4, 1 << max(n - 1, 0).bit_length())

@@ -29,6 +29,7 @@ from kubesvc.api.timefmt import parse_time_epoch, rfc3339_epoch
 from kubesvc.client.options import DeleteOptions
 from kubesvc.client.protocol import Client
 from kubesvc.informers import Indexer
+from kubesvc.runtime import admission
 from kubesvc.runtime.backoff import Backoff, go_duration
 from kubesvc.runtime.envvars import EnvError, container_env, expand
 from kubesvc.runtime.events import EventRecorder
@@ -75,6 +76,10 @@ class PodState:
     specs: dict[str, Obj] = field(default_factory=dict)  # container specs, by name
     terminating: asyncio.Task[None] | None = None
     terminal: bool = False
+    # host ports it holds once admitted (empty until then, or when it uses none)
+    host_ports: frozenset[tuple[str, str, int]] = frozenset()
+    admitted: bool = False
+    rejected: bool = False
     # Digest of the status last written (or seen stored): skips a rewrite while the informer
     # lags behind our own write; a digest, not the dict, to keep 100k pods small.
     last_status: bytes = b""
@@ -301,10 +306,15 @@ class PodSyncer:
                 await self._write_status(pod, st)
             return
         st.grace = float(spec.get("terminationGracePeriodSeconds", 30))
+        if st.rejected or admission.rejected(pod):
+            st.rejected = st.terminal = True
+            return
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             st.terminal = True
             if st.restored_terminal:
                 return  # known from its stored status only (a restarted agent): kept as is
+        if not st.terminal and not st.admitted and not await self._admit(pod, st):
+            return
         if not st.terminal:
             if st.sandbox is None:
                 ip = (pod.get("status") or {}).get("podIP")
@@ -314,6 +324,26 @@ class PodSyncer:
             if await self._prepare_fs(pod, st):
                 await self._run_containers(pod, st)
         await self._write_status(pod, st)
+
+    async def _admit(self, pod: Obj, st: PodState) -> bool:
+        """The kubelet's admission: host ports free among the pods admitted here (a pod
+        already running when the agent started is admitted as it is)."""
+        wanted = admission.host_ports(pod)
+        running = (pod.get("status") or {}).get("phase") == "Running"
+        others = (o.host_ports for o in self.by_key.values()
+                  if o is not st and o.admitted and not o.terminal)
+        if wanted and not running and admission.ports_conflict(wanted, others):
+            st.rejected = st.terminal = True
+            self._event(st, "Warning", admission.NODE_PORTS_REASON,
+                        admission.NODE_PORTS_MESSAGE.removeprefix("Pod was rejected: "))
+            await self.client.patch("pods", st.name, {"status": {
+                "phase": "Failed", "reason": admission.NODE_PORTS_REASON,
+                "message": admission.NODE_PORTS_MESSAGE}}, namespace=st.namespace,
+                subresource="status")
+            return False
+        st.admitted = True
+        st.host_ports = wanted
+        return True
 
     async def _prepare_fs(self, pod: Obj, st: PodState) -> bool:
         """The pod's sandbox directory and volumes; False (after a FailedMount event, to

@@ -257,3 +257,69 @@ def test_server_side_dry_run_and_diff(kubectl: Kubectl) -> None:
                   input=deploy("ssa9"), check=False)
     assert res.returncode != 0
     assert "fieldManager: Too long: may not be more than 128 bytes" in res.stderr
+
+
+CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.ssa.example.com}
+spec:
+  group: ssa.example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer}
+              items:
+                type: array
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [name]
+                items:
+                  type: object
+                  required: [name]
+                  properties:
+                    name: {type: string}
+                    value: {type: string}
+              tags:
+                type: array
+                items: {type: string}
+"""
+
+
+def test_custom_resource_uses_its_schema(kubectl: Kubectl) -> None:
+    import time
+
+    kubectl("apply", "--server-side", "-f", "-", input=CRD)
+    widget = ("apiVersion: ssa.example.com/v1\nkind: Widget\nmetadata: {{name: w}}\n"
+              "spec:\n  size: 1\n  tags: [{tags}]\n  items:\n{items}")
+    one = "  - {name: a, value: '1'}\n"
+    deadline = time.monotonic() + 20
+    while True:  # until the CRD is established and its resource served
+        res = kubectl("apply", "--server-side", "--field-manager=a", "-f", "-",
+                      input=widget.format(tags="x", items=one), check=False)
+        if res.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert res.returncode == 0, res.stderr
+    # another manager adds an item: list-map items merge by name, an atomic list replaces
+    two = "  - {name: b, value: '2'}\n"
+    kubectl("apply", "--server-side", "--field-manager=b", "-f", "-",
+            input=widget.format(tags="x", items=two).replace("  size: 1\n", ""))
+    w = get(kubectl, "widgets", "w")
+    assert [i["name"] for i in w["spec"]["items"]] == ["a", "b"]
+    f = entries(w)[("b", "Apply")]["fieldsV1"]["f:spec"]
+    assert f["f:items"] == {'k:{"name":"b"}': {".": {}, "f:name": {}, "f:value": {}}}
+    assert f["f:tags"] == {}  # atomic: owned as one value (shared: the same value)
+    res = kubectl("apply", "--server-side", "--field-manager=b", "-f", "-",
+                  input=widget.format(tags="y", items=two).replace("  size: 1\n", ""),
+                  check=False)
+    assert 'conflict with "a": .spec.tags' in res.stderr, res.stderr

@@ -228,3 +228,16 @@ def test_most_recent_schedule_counts_missed_times() -> None:
                                                now=t0 + 3 * 3600 + 5)
     assert missed > MAX_MISSED
     assert (latest, nxt) == (t0 + 3 * 3600, t0 + 3 * 3600 + 60)
+
+
+def test_cron_clock_runs_faster_and_maps_times_both_ways() -> None:
+    from kubesvc.controllers.cronclock import CronClock
+
+    real = [1000.0]
+    c = CronClock(rate=60.0, real=lambda: real[0], origin=1000.0)
+    assert c.now() == 1000.0
+    real[0] = 1001.0
+    assert c.now() == 1060.0  # one real second is a minute
+    assert c.local(1000.5) == 1030.0
+    assert c.real_delay(60.0) == 1.0
+    assert CronClock(real=lambda: 5.0).now() == 5.0  # rate 1: real time

@@ -40,6 +40,11 @@ async def kubelet(reg: Registry, stop: asyncio.Event, hold: set[str] | None = No
             if md.get("deletionTimestamp") and md["name"] in (hold or set()):
                 continue
             if md.get("deletionTimestamp"):
+                if st.get("phase") not in ("Succeeded", "Failed"):
+                    # as the kubelet: a killed pod ends Failed before its final delete
+                    with contextlib.suppress(errors.KubeError):
+                        await reg.patch("pods", md["name"], {"status": {"phase": "Failed"}},
+                                        namespace=md["namespace"], subresource="status")
                 with contextlib.suppress(errors.KubeError):
                     await reg.delete("pods", md["name"], namespace=md["namespace"],
                                      opts=DeleteOptions(grace_period_seconds=0))
@@ -470,3 +475,66 @@ async def test_pod_replacement_policy(policy: str) -> None:
             await poll(replaced, "replaced once gone")
         else:
             assert len(names) == 2  # replaced at once
+
+
+async def test_tracking_finalizer_counts_a_pod_deleted_as_it_ends() -> None:
+    """The ``batch.kubernetes.io/job-tracking`` finalizer: a pod that succeeds and is
+    deleted at once is still counted (recorded in uncountedTerminatedPods, then its
+    finalizer dropped, then counted); the pods of a finished Job keep no finalizer; the
+    pods orphaned by deleting a Job lose it."""
+    fin = "batch.kubernetes.io/job-tracking"
+    async with cluster() as reg:
+        body = job("tr", completions=2, parallelism=2)
+        del body["spec"]["template"]["metadata"]["labels"]["exit"]  # runs until told
+        await reg.create(JOBS, body, namespace="default")
+
+        async def pods() -> list[Obj]:
+            return list((await reg.list("pods", namespace="default"))["items"])
+
+        async def two_running() -> bool:
+            ps = await pods()
+            return len(ps) == 2 and all(p["status"].get("phase") == "Running" for p in ps)
+
+        await poll(two_running, "two pods running")
+        assert all(fin in p["metadata"]["finalizers"] for p in await pods())
+        victim = (await pods())[0]["metadata"]["name"]
+        await reg.patch("pods", victim, {"status": {
+            "phase": "Succeeded", "containerStatuses": [_terminated(0)]}},
+            namespace="default", subresource="status")
+        await reg.delete("pods", victim, namespace="default",
+                         opts=DeleteOptions(grace_period_seconds=0))
+
+        async def counted() -> bool:
+            st = await job_status(reg, "tr")
+            return st.get("succeeded") == 1 and not st.get("uncountedTerminatedPods")
+
+        await poll(counted, "the deleted pod counted")
+
+        async def victim_gone() -> bool:
+            return victim not in {p["metadata"]["name"] for p in await pods()}
+
+        await poll(victim_gone, "its finalizer removed, so it is gone")
+        st = await job_status(reg, "tr")
+        assert st["succeeded"] == 1 and not st["failed"]
+        await reg.delete(JOBS, "tr", namespace="default",
+                         opts=DeleteOptions(propagation_policy="Orphan"))
+
+        async def released() -> bool:
+            ps = await pods()
+            return bool(ps) and all(fin not in (p["metadata"].get("finalizers") or ())
+                                    for p in ps)
+
+        await poll(released, "the orphaned pods lose the tracking finalizer")
+
+        await reg.create(JOBS, job("fin", completions=2, parallelism=2), namespace="default")
+
+        async def done() -> bool:
+            return "Complete" in cond_types(await job_status(reg, "fin"))
+
+        await poll(done, "job complete")
+        mine = [p for p in await pods()
+                if p["metadata"]["labels"].get("batch.kubernetes.io/job-name") == "fin"]
+        assert len(mine) == 2 and all(fin not in (p["metadata"].get("finalizers") or ())
+                                      for p in mine)
+        st = await job_status(reg, "fin")
+        assert st["succeeded"] == 2 and st.get("uncountedTerminatedPods") in (None, {})

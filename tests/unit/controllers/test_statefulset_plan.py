@@ -177,3 +177,15 @@ def test_history_trims_the_oldest_idle_revisions() -> None:
     out = h.history_to_delete(revs, live={"r1", "r5"}, limit=2)
     assert [r["metadata"]["name"] for r in out] == ["r2"]
     assert h.history_to_delete(revs, live=set(), limit=10) == []
+
+
+def test_ordered_scale_down_halts_on_an_unhealthy_pod_but_the_first() -> None:
+    """Upstream: the condemned target, if unhealthy, is deleted only when it is the first
+    unhealthy pod; a set whose pods are all unhealthy does not scale down."""
+    s = sts(0)
+    sick = [pod(0, ready=False), pod(1, ready=False), pod(2, ready=False)]
+    blocked = plan(s, sick)
+    assert blocked.delete == [] and blocked.waiting
+    assert plan(s, [pod(0, ready=False), pod(1), pod(2)]).delete == ["web-2"]
+    assert plan(s, [pod(0), pod(1), pod(2, ready=False)]).delete == ["web-2"]
+    assert plan(sts(1), [pod(0), pod(1, ready=False)]).delete == ["web-1"]

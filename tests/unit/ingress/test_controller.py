@@ -66,7 +66,8 @@ async def test_serves_and_writes_status(env: Any) -> None:
     await client.create(INGRESSES, ing("a", ingressClassName="kubesvc",
                                        tls=[{"hosts": ["foo.com"], "secretName": "nope"}]),
                         namespace="default")
-    await until(lambda: any("foo.com" in cfg for cfg, _ in plane.applied))
+    await until(lambda: any(b"foo.com" in files["maps/hosts.map"]
+                            for _, files in plane.applied))
 
     async def status() -> Any:
         return (await client.get(INGRESSES, "a", namespace="default")).get("status")

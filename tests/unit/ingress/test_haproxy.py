@@ -10,6 +10,7 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,10 +18,13 @@ from kubesvc.ingress.haproxy import (
     HAProxy,
     HAProxyError,
     find_haproxy,
+    map_commands,
     runtime_commands,
+    server_changes,
     split_servers,
 )
 from kubesvc.ingress.render import Inputs, Settings, render
+from tests.unit.ingress.test_render import self_signed, tls_secret
 
 BINARY = find_haproxy()
 needs_haproxy = pytest.mark.skipif(BINARY is None,
@@ -57,8 +61,9 @@ def backend_port() -> Iterator[int]:
     srv.server_close()
 
 
-def inputs(port: int, path: str = "/", ips: tuple[str, ...] = ("127.0.0.1",)) -> Inputs:
-    return Inputs(
+def inputs(port: int, path: str = "/", ips: tuple[str, ...] = ("127.0.0.1",), *,
+           tls: tuple[bytes, bytes] | None = None) -> Inputs:
+    ins = Inputs(
         classes=[], services=[{"metadata": {"name": "web", "namespace": "default"},
                                "spec": {"ports": [{"name": "http", "port": 80}]}}],
         slices=[{"metadata": {"name": "web-1", "namespace": "default",
@@ -69,9 +74,31 @@ def inputs(port: int, path: str = "/", ips: tuple[str, ...] = ("127.0.0.1",)) ->
                     "spec": {"ingressClassName": "kubesvc", "rules": [{"http": {"paths": [
                         {"path": path, "pathType": "Prefix", "backend": {"service": {
                             "name": "web", "port": {"number": 80}}}}]}}]}}])
+    if tls is None:
+        return ins
+    ing = ins.ingresses[0]
+    ing["spec"]["tls"] = [{"hosts": ["secure.test"], "secretName": "cert"}]
+    return Inputs(classes=[], services=ins.services, slices=ins.slices, ingresses=[ing],
+                  secrets=[tls_secret("cert", *tls)])
 
 
-def fetch(url: str) -> tuple[int, str]:
+def route(name: str, host: str, path: str, svc: str, typ: str = "Prefix") -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": "default"},
+            "spec": {"ingressClassName": "kubesvc", "rules": [{"host": host, "http": {
+                "paths": [{"path": path, "pathType": typ, "backend": {"service": {
+                    "name": svc, "port": {"number": 80}}}}]}}]}}
+
+
+def service(name: str, port: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    return ({"metadata": {"name": name, "namespace": "default"},
+             "spec": {"ports": [{"name": "http", "port": 80}]}},
+            {"metadata": {"name": f"{name}-1", "namespace": "default",
+                          "labels": {"kubernetes.io/service-name": name}},
+             "ports": [{"name": "http", "port": port}],
+             "endpoints": [{"addresses": ["127.0.0.1"]}]})
+
+
+def fetch(url: str | urllib.request.Request) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=5) as r:
             return r.status, r.read().decode()
@@ -117,15 +144,17 @@ async def test_start_refuse_bad_and_reload_without_drops(tmp_path: Path,
         for t in threads:
             t.start()
         try:
+            cert = self_signed("secure.test")
             for i in range(1, 9):  # alternate two structurally different configurations
-                out = render(inputs(backend_port, "/a" if i % 2 else "/"), settings)
+                out = render(inputs(backend_port, "/a" if i % 2 else "/",
+                                    tls=None if i % 2 else cert), settings)
                 await hp.apply(out.config, out.files)
                 await asyncio.sleep(0.1)
         finally:
             done.set()
             for t in threads:
                 await asyncio.to_thread(t.join)
-        assert hp.reloads == 8
+        assert (hp.reloads, hp.runtime_updates) == (7, 1)  # i=1 is only a path: runtime
         assert count > 20 and failures == []
         out = render(inputs(backend_port, "/other"), settings)
         await hp.apply(out.config, out.files)
@@ -147,6 +176,25 @@ def test_split_servers_and_runtime_commands() -> None:
         "set server a/s1 state maint",
         "set server a/s2 addr 127.0.0.2 port 80", "set server a/s2 state ready",
         "set server b/s1 addr ::2 port 81", "set server b/s1 state ready"]
+
+
+def test_server_changes_and_map_commands() -> None:
+    cfg = ("frontend f\n# a\nbackend a\n  server s1 127.0.0.1:80\n"
+           "  server s2 0.0.0.0:1 disabled\n")
+    new = cfg.replace("# a", "# b").replace("0.0.0.0:1 disabled", "127.0.0.2:80")
+    assert server_changes(cfg, new) == ({("a", "s2"): ("0.0.0.0:1", True)},
+                                        {("a", "s2"): ("127.0.0.2:80", False)})
+    assert server_changes(cfg, cfg.replace("frontend f", "frontend g")) is None
+    assert server_changes(cfg, cfg + "backend b\n") is None
+    old = b"# m\nh.com/a/ be_1\nh.com/ be_0\ng.com/ be_2\n"
+    got = map_commands("P", old, b"# m\nh.com/a/ be_1\nh.com/ be_3\nk.com/ be_4\n",
+                       ordered=True)
+    assert got is not None and sorted(got) == [
+        "add map P k.com/ be_4", "del map P g.com/", "set map P h.com/ be_3"]
+    # a longer prefix under a kept one would be shadowed by it if appended: replace whole
+    longer = b"# m\nh.com/a/b/ be_5\nh.com/a/ be_1\nh.com/ be_0\ng.com/ be_2\n"
+    assert map_commands("P", old, longer, ordered=True) is None
+    assert map_commands("P", old, longer) == ["add map P h.com/a/b/ be_5"]  # unordered: fine
 
 
 @needs_haproxy
@@ -179,6 +227,55 @@ async def test_endpoint_changes_go_through_the_runtime_api(tmp_path: Path,
         out = render(inputs(backend_port, ips=many), settings)
         await hp.apply(out.config, out.files)
         assert (hp.reloads, hp.runtime_updates) == (1, 3)
+    finally:
+        await hp.close()
+
+
+@needs_haproxy
+async def test_new_hosts_paths_and_services_need_no_reload(tmp_path: Path,
+                                                         backend_port: int) -> None:
+    """Routes are map entries and Services pooled backends: a new Ingress on a new host, a
+    longer Prefix added later (it must win: the Prefix map is replaced in order), an Exact
+    path and a Service removed are all runtime API updates, served at once."""
+    assert BINARY is not None
+    addr = f"127.{random.randint(2, 250)}.{random.randint(0, 250)}.{random.randint(2, 250)}"
+    port = random.randint(20000, 29999)
+    settings = Settings(address=addr, config_dir=str(tmp_path / "ing"), http_port=port)
+    hp = HAProxy(tmp_path / "ing", binary=BINARY)
+
+    def get(host: str, p: str) -> tuple[int, str]:
+        req = urllib.request.Request(f"http://{addr}:{port}{p}", headers={"Host": host})
+        return fetch(req)
+
+    web, web_slice = service("web", backend_port)
+    other, other_slice = service("other", 1)  # nothing listens on port 1: a 503
+    ings = [route("a", "a.test", "/", "web")]
+    state: dict[str, Any] = {"layout": None}
+
+    async def apply(services: list[Any], slices: list[Any]) -> None:
+        out = render(Inputs(ingresses=ings, services=services, slices=slices), settings,
+                     state["layout"])
+        await hp.apply(out.config, out.files)
+        state["layout"] = out.layout
+
+    try:
+        await apply([web], [web_slice])
+        assert await asyncio.to_thread(get, "a.test", "/x") == (200, "hello /x")
+        assert (await asyncio.to_thread(get, "b.test", "/x"))[0] == 404
+        ings.append(route("b", "b.test", "/", "web"))
+        await apply([web], [web_slice])
+        assert await asyncio.to_thread(get, "b.test", "/x") == (200, "hello /x")
+        ings.append(route("c", "a.test", "/deep/er", "other"))  # a new Service, longer prefix
+        ings.append(route("d", "a.test", "/deep", "other", "Exact"))
+        await apply([web, other], [web_slice, other_slice])
+        assert (await asyncio.to_thread(get, "a.test", "/deep/er/x"))[0] == 503
+        assert (await asyncio.to_thread(get, "a.test", "/deep"))[0] == 503
+        assert (await asyncio.to_thread(get, "a.test", "/deep/x"))[0] == 200
+        assert (await asyncio.to_thread(get, "a.test", "/deep/erx"))[0] == 200
+        del ings[2:]
+        await apply([web], [web_slice])
+        assert (await asyncio.to_thread(get, "a.test", "/deep/er/x"))[0] == 200
+        assert (hp.reloads, hp.runtime_updates) == (0, 3)
     finally:
         await hp.close()
 

@@ -21,6 +21,9 @@ from cryptography.x509.oid import NameOID
 from kubesvc.ingress.render import (
     CLASS_NAME,
     CONTROLLER,
+    MAP_HOSTS,
+    MAP_PREFIX,
+    MAPS,
     Inputs,
     Settings,
     is_ours,
@@ -141,9 +144,14 @@ def haproxy_check(tmp_path: Path, settings: Settings, inputs: Inputs) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def maps_text(files: dict[str, bytes]) -> str:
+    return "".join(f"## {n}\n{files[n].decode()}" for n in MAPS)
+
+
 def test_routes_match_golden_and_haproxy_accepts_them(tmp_path: Path) -> None:
     out = render(scenario(), SETTINGS)
     check_golden("routes.cfg", out.config)
+    check_golden("routes.maps", maps_text(out.files))
     assert out.served == [("default", "a"), ("default", "b")]
     assert out.problems == []
     haproxy_check(tmp_path, SETTINGS, scenario())
@@ -218,9 +226,51 @@ def test_unready_endpoints_and_unknown_service_have_no_servers() -> None:
     assert "127.1.0.9" not in out.config
     inputs = Inputs(classes=[OURS], ingresses=[ingress("n", [{"http": {"paths": [
         path("/", "nosuch")]}}])])
-    cfg = render(inputs, SETTINGS).config
-    assert cfg.rstrip().endswith("backend be_default_nosuch_80\n  balance roundrobin\n" + "\n".join(
-        f"  server s{i} 0.0.0.0:1 disabled" for i in range(1, 5)))
+    out = render(inputs, SETTINGS)
+    assert out.layout.assign == {"default/nosuch:80": "be_0"}
+    assert "# default/nosuch:80\nbackend be_0\n  balance roundrobin\n" + "\n".join(
+        f"  server s{i} 0.0.0.0:1 disabled" for i in range(1, 5)) in out.config
+    assert out.files[MAP_PREFIX].endswith(b"\n*/ be_0\n")
+
+
+def test_a_new_rule_or_service_changes_only_maps_and_server_lines() -> None:
+    """Rendered from the previous layout, Services keep their backends and new ones take
+    free ones: the configuration differs only in comments and server lines (the runtime
+    API's part); the pool grows (a structural change) only once exhausted."""
+    from kubesvc.ingress.haproxy import split_servers
+
+    def inputs(n: int) -> Inputs:
+        return Inputs(classes=[OURS], services=[svc(f"s{i}", [("http", 80)]) for i in range(n)],
+                      slices=[eslice(f"s{i}", "http", 8080, [f"127.1.1.{i + 1}"])
+                              for i in range(n)],
+                      ingresses=[ingress(f"i{i}", [{"host": f"h{i}.com", "http": {"paths": [
+                          path("/", f"s{i}")]}}]) for i in range(n)])
+
+    first = render(inputs(3), SETTINGS)
+    assert len(first.layout.slots) == 16
+    prev, skeleton = first, split_servers(first.config)[0]
+    for n in range(4, 17):
+        out = render(inputs(n), SETTINGS, prev.layout)
+        for key, be in prev.layout.assign.items():
+            assert out.layout.assign[key] == be  # kept
+        assert split_servers(out.config)[0] == skeleton, n
+        assert f"h{n - 1}.com h{n - 1}.com".encode() in out.files[MAP_HOSTS]
+        prev = out
+    grown = render(inputs(17), SETTINGS, prev.layout)
+    assert len(grown.layout.slots) == 32 and split_servers(grown.config)[0] != skeleton
+    # a Service gone frees its backend, taken by the next new one
+    fewer = render(inputs(16), SETTINGS, grown.layout)
+    assert "default/s16:80" not in fewer.layout.assign
+    assert "be_16" not in fewer.layout.assign.values()
+    assert fewer.layout.slots == grown.layout.slots
+
+
+def test_paths_that_cannot_be_map_keys_are_a_problem() -> None:
+    inputs = Inputs(classes=[OURS], ingresses=[ingress("p", [{"http": {"paths": [
+        path("/a b", "x"), path("/ok", "x")]}}])])
+    out = render(inputs, SETTINGS)
+    assert [p.reason for p in out.problems] == ["UnsupportedPath"]
+    assert b"*/ok/ be_0" in out.files[MAP_PREFIX]
 
 
 def test_slots_are_powers_of_two_of_at_least_four() -> None:

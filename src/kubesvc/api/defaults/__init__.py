@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from kubesvc.api.apiextensions.crdvalidation import apply_defaults as crd_defaults
 from kubesvc.api.defaults.apps import apply_deployment_defaults, apply_replicaset_defaults
 from kubesvc.api.defaults.batch import (
     apply_cronjob_defaults,
@@ -75,6 +76,7 @@ _DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
     "cronjobs.batch": apply_cronjob_defaults,
     "daemonsets.apps": apply_daemonset_defaults,
     "replicationcontrollers": apply_rc_defaults,
+    "customresourcedefinitions.apiextensions.k8s.io": crd_defaults,  # issue 24
 }
 
 

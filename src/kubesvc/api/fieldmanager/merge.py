@@ -262,28 +262,44 @@ def merge(live: Any, config: Any, t: Type, path: fp.Path = ()) -> Any:
 
 
 def _merge_list(live: list[Any], config: list[Any], t: Type, path: fp.Path) -> list[Any]:
-    """Items of both merged, in the applied order, with live-only items kept where they
-    were relative to the items around them (upstream's interleaving)."""
+    """Items of both merged, as upstream's walk orders them: the two lists side by side,
+    live-only items where they were, applied items in the applied order."""
     lpes = [item_pe(t, item, i, path) for i, item in enumerate(live)]
     rpes = [item_pe(t, item, i, path) for i, item in enumerate(config)]
     rset = set(rpes)
-    lpos: dict[str, int] = {}
-    for i, pe in enumerate(lpes):
-        lpos.setdefault(pe, i)
+    lmap: dict[str, Any] = {}
+    for pe, item in zip(lpes, live, strict=True):
+        lmap.setdefault(pe, item)
     it = t.item()
     out: list[Any] = []
-    li = 0
-    for ri, pe in enumerate(rpes):
-        pos = lpos.get(pe)
-        if pos is not None:
-            while li <= pos:
-                if lpes[li] not in rset:
-                    out.append(live[li])
+    merged: set[str] = set()
+    li = ri = 0
+    while li < len(lpes) or ri < len(rpes):
+        if li < len(lpes) and ri < len(rpes) and lpes[li] == rpes[ri]:
+            pe = rpes[ri]
+            merged.add(pe)
+            out.append(merge(lmap[pe], config[ri], it, (*path, pe)))
+            li += 1
+            ri += 1
+            continue
+        if li < len(lpes):
+            pe = lpes[li]
+            if pe not in rset:
+                out.append(live[li])
                 li += 1
-            out.append(merge(live[pos], config[ri], it, (*path, pe)))
+                continue
+            if pe in merged:
+                li += 1
+                continue
+        if ri < len(rpes):
+            pe = rpes[ri]
+            merged.add(pe)
+            old = lmap.get(pe, MISSING)
+            out.append(config[ri] if old is MISSING else merge(old, config[ri], it,
+                                                               (*path, pe)))
+            ri += 1
         else:
-            out.append(config[ri])
-    out.extend(live[i] for i in range(li, len(live)) if lpes[i] not in rset)
+            li += 1  # (a live item that the applied list names twice)
     return out
 
 

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from kubesvc.api import resources
 from kubesvc.api import schema as sch
+from kubesvc.api.apiextensions import model as crd_model
 from kubesvc.api.schema._dsl import LIST_MAP_KEYS, LIST_TYPE, MAP_TYPE, PRESERVE_UNKNOWN
 
 ListType = Literal["atomic", "set", "map"]
@@ -149,10 +151,30 @@ def _untyped_object() -> Type:
 UNTYPED_OBJECT = _untyped_object()
 
 
+# custom kinds: (apiVersion, kind) -> (the version's schema object, its type); the schema
+# is kept (and compared by identity) so a CRD update is seen and an id never reused
+_CUSTOM: dict[tuple[str, str], tuple[sch.Schema, Type]] = {}
+
+
 def for_kind(api_version: str, kind: str) -> Type:
-    """The type of a served kind's objects; :data:`UNTYPED_OBJECT` for a kind without a
-    schema (custom resources plug in here: ``of(their schema)``)."""
+    """The type of a served kind's objects: its schema's, a custom resource's version's
+    ``openAPIV3Schema`` (its metadata an ObjectMeta), else :data:`UNTYPED_OBJECT`."""
     try:
         return of(sch.shared_schema(api_version, kind))
     except KeyError:
+        pass
+    group, _, version = api_version.rpartition("/")
+    info = resources.BY_GVK.get((group, version, kind))
+    d = crd_model.for_info(info) if info is not None else None
+    ver = d.versions.get(version) if d is not None else None
+    schema = ver.schema if ver is not None else None
+    if schema is None:
         return UNTYPED_OBJECT
+    cached = _CUSTOM.get((api_version, kind))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    t = Type(schema)
+    t.props = t.props | UNTYPED_OBJECT.props
+    t._children["metadata"] = of(sch.COMPONENTS[OBJECT_META])
+    _CUSTOM[(api_version, kind)] = (schema, t)
+    return t

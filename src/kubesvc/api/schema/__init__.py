@@ -22,6 +22,7 @@ from typing import Any
 
 from kubesvc.api import resources
 from kubesvc.api.schema import (  # noqa: F401  (imported for their registrations)
+    apiextensions,  # CustomResourceDefinition (issue 24)
     apps,
     batch,
     certificates,
@@ -106,6 +107,7 @@ GROUP_PREFIX: dict[str, str] = {
     "storage.k8s.io": storage.ST,
     "batch": batch.BATCH,
     "policy": policy.POLICY,
+    "apiextensions.k8s.io": apiextensions.APIEXT,
 }
 
 
@@ -188,6 +190,9 @@ KIND_DESCRIPTIONS: dict[tuple[str, str], str] = {
     "replication controller.",
     ("policy", "PodDisruptionBudget"): "PodDisruptionBudget is an object to define the max "
     "disruption that can be caused to a collection of pods",
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): "CustomResourceDefinition "
+    "represents a resource that should be exposed on the API server.  Its name MUST be in "
+    "the format <.spec.name>.<.spec.group>.",
 }
 
 

@@ -180,9 +180,13 @@ class _Ops:
             self.schema = AS + "Scale"
             self.gvk = {"group": "autoscaling", "kind": "Scale", "version": "v1"}
         else:
-            self.schema = GROUP_PREFIX[r.group] + r.kind
+            self.schema = _component_name(r)
             self.gvk = {"group": r.group, "kind": r.kind, "version": r.version}
         self.suffix = sub[:1].upper() + sub[1:] if sub else ""
+        # custom resources take no strategic merge patch (kubectl apply reads this to pick
+        # a JSON merge patch for them)
+        self.patch_types = tuple(t for t in PATCH_CONTENT_TYPES
+                                 if not (resources.is_custom(r) and "strategic" in t))
 
     def op(
         self,
@@ -234,7 +238,7 @@ class _Ops:
                 body={
                     "content": {
                         t: {"schema": {"$ref": REF_PREFIX + M + "Patch"}}
-                        for t in PATCH_CONTENT_TYPES
+                        for t in self.patch_types
                     },
                     "required": True,
                 },
@@ -435,6 +439,28 @@ def _resource_paths(r: ResourceInfo) -> dict[str, Schema]:
     return out
 
 
+def _component_name(r: ResourceInfo) -> str:
+    if resources.is_custom(r):
+        from kubesvc.api.apiextensions.openapi import component_name
+
+        return component_name(r.group, r.version, r.kind)
+    return GROUP_PREFIX[r.group] + r.kind
+
+
+def _custom_components(group: str, version: str) -> dict[str, Schema]:
+    """The component schemas of the custom resources served at group/version."""
+    from kubesvc.api.apiextensions import model
+    from kubesvc.api.apiextensions import openapi as crd_openapi
+
+    out: dict[str, Schema] = {}
+    for r in resources.served():
+        if (r.group, r.version) == (group, version) and resources.is_custom(r):
+            d = model.for_info(r)
+            if d is not None and version in d.versions:
+                out.update(crd_openapi.components(d, version))
+    return out
+
+
 def _closure(names: set[str]) -> set[str]:
     """Every component reachable from ``names``."""
     out: set[str] = set()
@@ -464,22 +490,25 @@ def _refs(node: Any) -> list[str]:
 
 def served_group_versions() -> list[tuple[str, str]]:
     """(group, version) pairs with a document, core first."""
-    return sorted({(r.group, r.version) for r in resources.RESOURCES})
+    return sorted({(r.group, r.version) for r in resources.served()})
 
 
 def openapi_v3_document(group: str, version: str) -> dict[str, Any]:
     """The OpenAPI v3 document of one group-version (a fresh dict each call).
     Raises KeyError when the group-version is not served."""
-    served = [r for r in resources.RESOURCES if (r.group, r.version) == (group, version)]
+    served = [r for r in resources.served() if (r.group, r.version) == (group, version)]
     if not served:
         raise KeyError(gv_path(group, version))
     paths: dict[str, Schema] = {}
     for r in served:
         paths.update(_resource_paths(r))
-    names = _closure(set(_refs(paths)))
+    custom = _custom_components(group, version)
+    names = _closure({n for n in _refs(paths) if n not in custom} | {
+        n for n in _refs(custom) if n not in custom})
+    schemas = {n: COMPONENTS[n] for n in names} | custom
     return copy.deepcopy(
         {
-            "components": {"schemas": {n: COMPONENTS[n] for n in sorted(names)}},
+            "components": {"schemas": dict(sorted(schemas.items()))},
             "info": {"title": "Kubernetes", "version": "v1.32.0"},
             "openapi": "3.0.0",
             "paths": dict(sorted(paths.items())),
@@ -487,9 +516,14 @@ def openapi_v3_document(group: str, version: str) -> dict[str, Any]:
     )
 
 
-@functools.cache
 def openapi_v3_json(group: str, version: str) -> bytes:
-    """The document serialized as JSON (cached; stable bytes, so a stable hash)."""
+    """The document serialized as JSON (cached until the served custom resources change;
+    stable bytes, so a stable hash)."""
+    return _openapi_v3_json(group, version, resources.generation())
+
+
+@functools.lru_cache(maxsize=256)
+def _openapi_v3_json(group: str, version: str, generation: int) -> bytes:
     doc = openapi_v3_document(group, version)
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
@@ -522,3 +556,26 @@ def parse_gv_path(path: str) -> tuple[str, str]:
     if gv not in served_group_versions():
         raise KeyError(path)
     return gv
+
+
+def openapi_v2_json() -> bytes:
+    """``/openapi/v2`` as JSON: a Swagger 2.0 document whose ``definitions`` hold the
+    served custom resources' schemas (and what they reference), so clients that read v2
+    (upstream's e2e framework, older tools) find published CRDs. Built-in kinds are
+    published in v3 only. Cached until the served custom resources change."""
+    return _openapi_v2_json(resources.generation())
+
+
+@functools.lru_cache(maxsize=4)
+def _openapi_v2_json(generation: int) -> bytes:
+    custom: dict[str, Schema] = {}
+    for group, version in sorted({(r.group, r.version) for r in resources.served()
+                                  if resources.is_custom(r)}):
+        custom.update(_custom_components(group, version))
+    names = _closure({n for n in _refs(custom) if n not in custom})
+    defs = {n: COMPONENTS[n] for n in names} | custom
+    text = json.dumps({"swagger": "2.0", "info": {"title": "Kubernetes",
+                                                  "version": "v1.32.0"},
+                       "paths": {}, "definitions": dict(sorted(defs.items()))},
+                      sort_keys=True, separators=(",", ":"))
+    return text.replace('"' + REF_PREFIX, '"#/definitions/').encode()

@@ -24,6 +24,7 @@ from typing import Any
 
 from kubesvc.errors import Cause
 
+_CRD = "customresourcedefinitions.apiextensions.k8s.io"
 Create = Callable[[Mapping[str, Any]], list[Cause]]
 Update = Callable[[Mapping[str, Any], Mapping[str, Any]], list[Cause]]
 
@@ -39,6 +40,7 @@ __all__ = [
 @cache
 def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
     from kubesvc.api import meta
+    from kubesvc.api.apiextensions import crdvalidation
     from kubesvc.api.defaults.service import normalize_cluster_ips
     from kubesvc.api.validation import (
         apps,
@@ -99,6 +101,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "daemonsets.apps": batch.validate_daemonset,
         "replicationcontrollers": batch.validate_rc,
         "poddisruptionbudgets.policy": batch.validate_pdb,
+        _CRD: crdvalidation.validate_crd,  # issue 24
     }
     update: dict[str, Update] = {
         "services": service_update.validate_service_update,
@@ -135,6 +138,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "daemonsets.apps": batch.validate_daemonset_update,
         "replicationcontrollers": batch.validate_rc_update,
         "poddisruptionbudgets.policy": batch.validate_pdb_update,
+        _CRD: crdvalidation.validate_crd_update,  # issue 24
     }
     status: dict[str, Update] = {
         "services": service_update.validate_service_status_update,

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from kubesvc import errors
+from kubesvc.api import resources
 from kubesvc.api.rbac.attributes import Attributes
 from kubesvc.apiserver.http import csradmission, discovery, health, openapi, paths, reviews, ui
 from kubesvc.apiserver.http.audit import AuditLog
@@ -159,7 +160,9 @@ class ApiApp:
         self.log_source = log_source
         self.crud = Crud(backend)
         self.watcher = Watcher(backend)
+        self.server_address = server_address
         self.static = _build_static(server_address)
+        self._static_generation = resources.generation()
         self.metrics = ApiMetrics()
         # what /ui/metrics gathers: this server's registry, then what the composition adds
         self.ui_metrics = ui.MetricsSources()
@@ -167,6 +170,7 @@ class ApiApp:
 
     def set_server_address(self, address: str) -> None:
         """The address /api advertises (known only after binding when port was 0)."""
+        self.server_address = address
         self.static.api = encode(discovery.api_versions(address))
 
     def make_app(self) -> web.Application:
@@ -336,6 +340,10 @@ class ApiApp:
     def _discovery(self, request: web.Request, path: str) -> web.Response:
         if request.method not in ("GET", "HEAD"):
             raise errors.NotFound(_NOT_FOUND)
+        if self._static_generation != resources.generation():
+            # the served custom resources changed: rebuild the documents once
+            self._static_generation = resources.generation()
+            self.static = _build_static(self.server_address)
         s = self.static
         parts = path.strip("/").split("/")
         body: bytes | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubesvc.api.resources import RESOURCES, ResourceInfo, groups
+from kubesvc.api.resources import ResourceInfo, groups, served
 
 AGGREGATED_MEDIA = "application/json;g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList"
 
@@ -78,7 +78,7 @@ def api_group(group: str) -> dict[str, Any] | None:
 
 def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
     """``/api/v1`` or ``/apis/{group}/{version}``, or None when not served."""
-    found = [r for r in RESOURCES if r.group == group and r.version == version]
+    found = [r for r in served() if r.group == group and r.version == version]
     if not found:
         return None
     resources: list[dict[str, Any]] = []
@@ -149,7 +149,7 @@ def aggregated(*, core: bool, version: str = "v2") -> dict[str, Any]:
         gvs = []
         for v in versions:
             rs = [
-                _aggregated_resource(r) for r in RESOURCES if r.group == group and r.version == v
+                _aggregated_resource(r) for r in served() if r.group == group and r.version == v
             ]
             gvs.append({"version": v, "resources": rs, "freshness": "Current"})
         md: dict[str, Any] = {"creationTimestamp": None}

@@ -1,5 +1,6 @@
 """OpenAPI endpoints: ``/openapi/v3`` (index) and ``/openapi/v3/{api/v1|apis/g/v}``
-documents from :mod:`kubesvc.api.schema.openapi`, and a minimal ``/openapi/v2``.
+documents from :mod:`kubesvc.api.schema.openapi`, and ``/openapi/v2`` (JSON: the
+custom resources' definitions; protobuf: empty).
 
 kubectl reads v3 to learn that PATCH takes ``fieldValidation`` (so it validates
 server-side) and for strategic-merge metadata. kubectl's validator also parses v2 (protobuf)
@@ -18,12 +19,6 @@ from kubesvc.apiserver.http.negotiation import encode
 
 _PROTOBUF_V2 = "application/com.github.proto-openapi.spec.v2"
 _IMMUTABLE = "public, immutable"
-_V2_JSON = encode({
-    "swagger": "2.0",
-    "info": {"title": "Kubernetes", "version": "v1.32.0"},
-    "paths": {},
-    "definitions": {},
-})
 
 
 def v3_index(request: web.Request) -> web.Response:
@@ -57,4 +52,4 @@ def v2(request: web.Request) -> web.Response:
         # rejects it); upstream answers with the dotted form, as here.
         resp.headers["Content-Type"] = _PROTOBUF_V2 + ".v1.0+protobuf"
         return resp
-    return web.Response(body=_V2_JSON, content_type="application/json")
+    return web.Response(body=oas.openapi_v2_json(), content_type="application/json")

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kubesvc.api.resources import RESOURCES, ResourceInfo
+from kubesvc.api.resources import ResourceInfo, by_gvr
 
-_BY_GVR: dict[tuple[str, str, str], ResourceInfo] = {
-    (r.group, r.version, r.plural): r for r in RESOURCES
-}
 _NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
 
 
@@ -61,7 +58,7 @@ def parse(path: str) -> Target | None:
         rest = rest[:3]
     if not rest or len(rest) > 3 or not all(rest):
         return None
-    info = _BY_GVR.get((group, version, rest[0]))
+    info = by_gvr(group, version, rest[0])  # built-in or served by a CRD
     if info is None:
         return None
     if namespace is not None and not info.namespaced:

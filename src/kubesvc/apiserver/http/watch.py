@@ -39,7 +39,12 @@ from kubesvc.apiserver.http import params
 from kubesvc.apiserver.http.backend import Backend
 from kubesvc.apiserver.http.negotiation import Negotiated, negotiate
 from kubesvc.apiserver.http.paths import Target
-from kubesvc.apiserver.http.render import include_object_param, table
+from kubesvc.apiserver.http.render import (
+    convert_out,
+    include_object_param,
+    needs_conversion,
+    table,
+)
 from kubesvc.client.options import WatchOptions
 
 log = logging.getLogger(__name__)
@@ -238,6 +243,13 @@ class Watcher:
 
     def _line(self, target: Target, ev: Any, neg: Negotiated, include: str) -> bytes:
         obj = ev["object"]
+        if needs_conversion(target.info):
+            converted = convert_out(target.info, obj, shared=True)
+            if converted is not obj:
+                obj = converted
+                ev = {**ev, "object": obj}
+                if neg.kind not in ("table", "metadata"):
+                    return orjson.dumps(ev) + b"\n"
         if neg.kind == "table" and ev["type"] in ("ADDED", "MODIFIED", "DELETED"):
             t = table(target.info, [obj], neg=neg, include_object=include,
                       list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")})

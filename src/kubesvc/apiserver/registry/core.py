@@ -47,18 +47,14 @@ from typing import Any, Protocol
 from kubesvc import errors
 from kubesvc.api import fieldmanager, resources
 from kubesvc.api import meta as apimeta
+from kubesvc.api.apiextensions import model as crd_model
 from kubesvc.api.defaults import apply_defaults
 from kubesvc.api.fieldmanager import typed as fmtyped
 from kubesvc.api.jsonvalue import deep_copy
 from kubesvc.api.objects import Obj, ensure_meta, resource_version
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.api.timefmt import rfc3339
-from kubesvc.api.validation import (
-    validate_create,
-    validate_namespace_finalize,
-    validate_status_update,
-    validate_update,
-)
+from kubesvc.api.validation import validate_namespace_finalize
 from kubesvc.apiserver.allocators import ClusterIPAllocator, NodePortAllocator, PeriodicRepair
 from kubesvc.apiserver.registry import (
     bootstrap,
@@ -84,6 +80,12 @@ from kubesvc.apiserver.registry.codec import (
     parse_rv,
     same_content,
     uid_precondition,
+)
+from kubesvc.apiserver.registry.crdcontroller import CrdController
+from kubesvc.apiserver.registry.customresources import (
+    CRD_KEY,
+    CrdStrategy,
+    CustomResourceStrategy,
 )
 from kubesvc.apiserver.registry.ingress import IngressStrategy
 from kubesvc.apiserver.registry.serviceaccounts import ServiceAccountAdmission
@@ -170,11 +172,14 @@ class Registry:
                 strategy = PendingPhaseStrategy(info, self)
             elif info.key == "jobs.batch":
                 strategy = JobStrategy(info, self)
+            elif info.key == CRD_KEY:
+                strategy = CrdStrategy(info, self)
             else:
                 strategy = Strategy(info, self)
             self._strategies[info.key] = strategy
         self._tasks: set[asyncio.Task[Any]] = set()
         self.started = False
+        self.crds = CrdController(self)
         self.track_managed_fields = True
 
     def managed_fields_update(self, info: ResourceInfo, old: Obj | None, new: Obj, *,
@@ -196,6 +201,8 @@ class Registry:
         start store compaction."""
         await bootstrap.bootstrap(self)  # (the allocator repair loads both bitmaps)
         await self.namespaces.resume()
+        await self.crds.sync()  # serve the established CRDs' resources from the start
+        self.spawn(self.crds.run(), name="crd-controller")
         if self.compact_interval > 0:
             self.spawn(self._compactor(), name="registry-compactor")
         if self.repair_interval > 0:
@@ -211,6 +218,7 @@ class Registry:
                 await t
         self._tasks.clear()
         self.started = False
+        crd_model.publish([])
 
     def spawn(self, coro: Any, *, name: str) -> asyncio.Task[Any]:
         """Run ``coro`` as the named background task ``name``, kept until it ends and
@@ -264,7 +272,12 @@ class Registry:
         return info
 
     def strategy(self, info: ResourceInfo) -> Strategy:
-        return self._strategies[info.key]
+        found = self._strategies.get(info.key)
+        if found is None or (found.info is not info and resources.is_custom(info)):
+            if not resources.is_custom(info):
+                raise KeyError(info.key)
+            found = self._strategies[info.key] = CustomResourceStrategy(info, self)
+        return found
 
     def namespace_for(self, info: ResourceInfo, namespace: str | None, obj: Obj | None = None
                       ) -> str:
@@ -389,6 +402,8 @@ class Registry:
                                           "requested resource")
         obj: Obj = deep_copy(body)
         fieldvalidation.check_fields(info, obj, field_validation, warnings)
+        strategy = self.strategy(info)
+        strategy.decode_custom(obj, field_validation=field_validation, warnings=warnings)
         self.check_type(info, obj)
         apimeta.ensure_namespace(obj, ns, namespaced=info.namespaced)
         apply_defaults(info.key, obj)
@@ -396,7 +411,6 @@ class Registry:
         apimeta.fill_system_fields(info.key, obj, now=self.now())
         if not applied:
             self.managed_fields_update(info, None, obj, manager=manager)
-        strategy = self.strategy(info)
         strategy.prepare_create(obj)
         name = str(ensure_meta(obj).get("name") or "")
         if info.namespaced:
@@ -406,7 +420,7 @@ class Registry:
         txn = await strategy.admit_create(obj, dry_run=dry_run)
         try:
             strategy.finish_create(obj)
-            causes = validate_create(info.key, obj)
+            causes = strategy.validate_create(obj)
             if causes:
                 raise errors.invalid(info.kind, name, causes, group=info.group)
             data = encode(obj)
@@ -461,6 +475,8 @@ class Registry:
         if not owned:
             body = deep_copy(body)
             fieldvalidation.check_fields(info, body, field_validation, warnings)
+        strategy = self.strategy(info)
+        strategy.decode_custom(body, field_validation=field_validation, warnings=warnings)
         self.check_type(info, body)
         apimeta.ensure_namespace(body, ns, namespaced=info.namespaced)
         bmeta = ensure_meta(body)
@@ -469,7 +485,6 @@ class Registry:
             raise errors.BadRequest(message="resource name may not be empty")
         want_rv = parse_rv(str(bmeta.get("resourceVersion") or ""))
         key = self.key(info, name, ns)
-        strategy = self.strategy(info)
         for attempt in range(MAX_RETRIES):
             kv = current if attempt == 0 and current is not None else await self.store.get(key)
             if kv is None:
@@ -516,13 +531,13 @@ class Registry:
             try:
                 strategy.finish_update(new, old)
                 if subresource == "status":
-                    causes = validate_status_update(info.key, new, old)
+                    causes = strategy.validate_status_update(new, old)
                 elif subresource == "finalize":
                     causes = validate_namespace_finalize(new, old)
                 elif subresource:
                     causes = strategy.validate_subresource_update(subresource, new, old)
                 else:
-                    causes = validate_update(info.key, new, old)
+                    causes = strategy.validate_update(new, old)
                 if causes:
                     raise errors.invalid(info.kind, name, causes, group=info.group)
                 if deletion.should_delete_during_update(new) or same_content(new, old):
@@ -581,6 +596,8 @@ class Registry:
     ) -> Obj:
         info = self.info(resource)
         ns = self.namespace_for(info, namespace)
+        if info.key == CRD_KEY and not opts.dry_run:
+            await self.crds.add_finalizer(name)
         if info.key == "namespaces":
             return await self.namespaces.delete(
                 name, propagation_policy=opts.propagation_policy,

@@ -21,7 +21,7 @@ from kubesvc import errors
 from kubesvc.api import fields as apifields
 from kubesvc.api import typecheck
 from kubesvc.api.objects import Obj
-from kubesvc.api.resources import ResourceInfo
+from kubesvc.api.resources import ResourceInfo, is_custom
 from kubesvc.api.validation import field as f
 
 FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
@@ -43,6 +43,8 @@ def check_fields(info: ResourceInfo, obj: Obj, field_validation: str,
             message=f'fieldValidation: Unsupported value: "{field_validation}": supported '
             'values: "Ignore", "Strict", "Warn"'
         )
+    if is_custom(info):
+        return  # pruned against the CRD's schema by its strategy (decode_custom)
     check_types(info, obj, patch=patch)
     unknown = apifields.unknown_fields(obj, api_version=info.api_version, kind=info.kind)
     if not unknown:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from kubesvc import errors
 from kubesvc.api.defaults import prepare_namespace_create
 from kubesvc.api.objects import Obj, ensure_meta, resource_version
-from kubesvc.api.resources import BY_KEY, RESOURCES
+from kubesvc.api.resources import BY_KEY, served
 from kubesvc.api.timefmt import rfc3339
 from kubesvc.apiserver.registry import deletion
 from kubesvc.apiserver.registry.codec import conflict, decode, encode, forbidden, not_found
@@ -178,7 +178,9 @@ class NamespaceLifecycle:
         """One pass over every namespaced resource; returns how many objects remain."""
         remaining = 0
         nodes = BY_KEY["nodes"]
-        for info in RESOURCES:
+        seen_keys: set[str] = set()  # a custom resource is served in several versions
+        for info in [BY_KEY.get(r.key, r) for r in served()
+                     if r.key not in seen_keys and not seen_keys.add(r.key)]:  # type: ignore[func-returns-value]
             if not info.namespaced:
                 continue
             page = await self.reg.store.list(info.storage_prefix(ns))

@@ -19,7 +19,7 @@ from kubesvc.api import patch as apipatch
 from kubesvc.api.fieldmanager import typed as fmtyped
 from kubesvc.api.jsonvalue import deep_copy
 from kubesvc.api.objects import Obj, ensure_meta, resource_version
-from kubesvc.api.resources import ResourceInfo
+from kubesvc.api.resources import ResourceInfo, is_custom
 from kubesvc.api.timefmt import rfc3339
 from kubesvc.apiserver.registry import fieldvalidation
 from kubesvc.apiserver.registry.codec import conflict, decode, not_found
@@ -84,7 +84,8 @@ async def patch_object(
             fieldvalidation.check_fields(info, patched, field_validation, warnings, patch=True)
             return await reg.update_object(
                 info, patched, ns, subresource=subresource, dry_run=dry_run, current=kv,
-                current_obj=current, owned=True, manager=manager, applied=applying,
+                current_obj=current, owned=True, field_validation=field_validation,
+                warnings=warnings, manager=manager, applied=applying,
             )
         except errors.Conflict as exc:
             # Written by someone else between our read and write: patch the new state.
@@ -116,6 +117,12 @@ def _apply(reg: Registry, info: ResourceInfo, live: Obj | None, config: Obj, *,
 
 def apply_patch(info: ResourceInfo, current: Obj, patch: Any, patch_type: str) -> Obj:
     result: Any
+    if patch_type == "strategic" and is_custom(info):
+        # custom resources have no strategic-merge metadata: upstream refuses it
+        raise errors.UnsupportedMediaType(
+            message="the body of the request was in an unknown format - accepted media "
+            "types include: application/json-patch+json, application/merge-patch+json, "
+            "application/apply-patch+yaml")
     if patch_type == "json":
         result = apipatch.json_patch(current, patch)
     elif patch_type == "merge":

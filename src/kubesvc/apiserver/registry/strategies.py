@@ -57,6 +57,36 @@ class Strategy:
         self.allow_create_on_update = info.key in _CREATE_ON_UPDATE
         self.uses_generation = apimeta.uses_generation(info.key)
 
+    # -- decoding
+    def decode_custom(self, obj: Obj, *, field_validation: str, warnings: list[str] | None
+                      ) -> None:
+        """Custom resources' decode step (version, pruning, defaults); built-ins: none."""
+
+    # -- validation (the kind's rules, by resource key)
+    def validate_create(self, obj: Obj) -> list[errors.Cause]:
+        from kubesvc.api.validation import validate_create
+
+        return validate_create(self.info.key, obj)
+
+    def validate_update(self, new: Obj, old: Obj) -> list[errors.Cause]:
+        from kubesvc.api.validation import validate_update
+
+        return validate_update(self.info.key, new, old)
+
+    def validate_status_update(self, new: Obj, old: Obj) -> list[errors.Cause]:
+        from kubesvc.api.validation import validate_status_update
+
+        return validate_status_update(self.info.key, new, old)
+
+    # -- scale subresource
+    def scale_of(self, obj: Obj) -> Obj:
+        from kubesvc.apiserver.registry.subresources import to_scale
+
+        return to_scale(obj)
+
+    def set_scale_replicas(self, obj: Obj, replicas: int) -> None:
+        obj.setdefault("spec", {})["replicas"] = replicas
+
     # -- create
     def prepare_create(self, obj: Obj) -> None:
         """Clear what a client may not set on create (status, for kinds with a status

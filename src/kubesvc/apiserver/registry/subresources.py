@@ -63,7 +63,7 @@ async def get_scale(reg: Registry, info: ResourceInfo, name: str, ns: str) -> Ob
     kv = await reg.store.get(reg.key(info, name, ns))
     if kv is None:
         raise not_found(info, name)
-    return to_scale(decode(kv))
+    return reg.strategy(info).scale_of(decode(kv))
 
 
 async def update_scale(reg: Registry, info: ResourceInfo, scale: Obj, ns: str, *,
@@ -90,7 +90,7 @@ async def update_scale(reg: Registry, info: ResourceInfo, scale: Obj, ns: str, *
         if want_rv and want_rv != kv.mod_revision:
             raise conflict(info, name)
         obj = decode(kv)
-        obj.setdefault("spec", {})["replicas"] = replicas
+        reg.strategy(info).set_scale_replicas(obj, replicas)
         try:
             updated = await reg.update_object(info, obj, ns, dry_run=dry_run, manager=manager,
                                               manager_subresource="scale")
@@ -98,7 +98,7 @@ async def update_scale(reg: Registry, info: ResourceInfo, scale: Obj, ns: str, *
             if want_rv:
                 raise
             continue
-        return to_scale(updated)
+        return reg.strategy(info).scale_of(updated)
     raise conflict(info, name)
 
 

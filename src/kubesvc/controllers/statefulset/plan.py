@@ -257,9 +257,13 @@ def plan_sync(sts: Obj, pods: list[Obj], *, current: str, update: str,
             if is_terminating(first):
                 plan.waiting = f"pod {meta(first).get('name')} is terminating"
                 return plan
-            unhealthy = [p for p in by_ordinal.values() if not is_healthy(p)]
-            if unhealthy and is_healthy(first):
-                plan.waiting = "waiting for healthy pods before scale down"
+            # upstream: an unhealthy target blocks unless it is the first unhealthy pod
+            # (the lowest ordinal), so a set of unhealthy pods does not scale down
+            unhealthy = sorted((p for p in [*by_ordinal.values(), *condemned]
+                                if not is_healthy(p)), key=ordinal_of)
+            if not is_healthy(first) and unhealthy and unhealthy[0] is not first:
+                plan.waiting = (f"pod {meta(first).get('name')} is unhealthy, and so is "
+                                f"{meta(unhealthy[0]).get('name')} before it")
                 return plan
             plan.delete.append(str(meta(first).get("name")))
             return plan
