@@ -39,6 +39,7 @@ BENCHMARKS: dict[str, str] = {
     "batch_scale": "benchmarks.batch_scale",  # issue 21
     "ingress": "benchmarks.ingress",
     "crd": "benchmarks.crd_bench",  # issue 24
+    "netpol": "benchmarks.netpol",  # issue 23
     "server_side_apply": "benchmarks.server_side_apply",  # issue 24
 }
 

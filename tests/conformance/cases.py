@@ -564,6 +564,11 @@ from tests.conformance.cases_crd import CRD_CASES  # noqa: E402
 
 CASES = (*CASES, *CRD_CASES)
 
+# -- issue 23: NetworkPolicy (test/e2e/network/netpol)
+from tests.conformance.cases_netpol import NETPOL_CASES  # noqa: E402
+
+CASES = (*CASES, *NETPOL_CASES)
+
 from tests.conformance.cases_apimachinery_apply import APPLY_CASES  # noqa: E402
 
 CASES = (*CASES, *APPLY_CASES)

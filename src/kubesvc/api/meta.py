@@ -361,6 +361,7 @@ _GENERATION_KINDS = frozenset(
         "endpointslices.discovery.k8s.io",
         "ingresses.networking.k8s.io",
         "ingressclasses.networking.k8s.io",
+        "networkpolicies.networking.k8s.io",  # issue 23
         "statefulsets.apps",  # issue 21
         # issue 21 kinds
         "jobs.batch",

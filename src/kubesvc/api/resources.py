@@ -112,6 +112,8 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     _R("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", True, ("ing",),
        subresources=("status",)),
     _R("networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass", False),
+    _R("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy", True,
+       ("netpol",)),  # issue 23
     _R("events.k8s.io", "v1", "Event", "events", "event", True, ("ev",),
        storage_name="events-v1"),
     _R("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews",

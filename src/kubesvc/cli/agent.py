@@ -58,7 +58,9 @@ from kubesvc.client.protocol import WatchEventDict
 from kubesvc.informers import Informer
 from kubesvc.linuxns import enter_netns
 from kubesvc.metrics.exposition import MetricsServer
+from kubesvc.netpol.controller import POLICIES, NetpolController
 from kubesvc.proxy.announce import IpAddresses, LbAnnouncer
+from kubesvc.proxy.nftables.nft import default_runner
 from kubesvc.proxy.proxier import Proxier
 from kubesvc.runtime.agent import NodeAgent
 from kubesvc.runtime.netns import NetnsNetwork
@@ -324,6 +326,15 @@ class Agent:
                 announcer = LbAnnouncer(client, node_name=o.node_name, services=services,
                                         slices=slices, nodes=nodes,
                                         addresses=IpAddresses(o.lb_announce_interface))
+            netpol: NetpolController | None = None
+            if o.network == "netns":
+                # NetworkPolicy, enforced in this node's namespace (issue 23)
+                pods = Informer(client, "pods")
+                own = [Informer(client, POLICIES), pods, Informer(client, "namespaces")]
+                netpol = NetpolController(default_runner(), node_name=o.node_name,
+                                          policies=own[0], pods=pods, namespaces=own[2])
+                informers = [*informers, *own]
+                self.readiness.add("network-policy", netpol.synced)
             if o.log_socket is not None:
                 logs = LogSocketServer(agent.log_source, o.log_socket)
                 await logs.start()
@@ -340,6 +351,8 @@ class Agent:
                     tg.create_task(proxier.run(self.stop), name="proxy")
                 if announcer is not None:
                     tg.create_task(announcer.run(self.stop), name="lb-announcer")
+                if netpol is not None:
+                    tg.create_task(netpol.run(self.stop), name="network-policy")
                 tg.create_task(agent.run(self.stop), name="node-agent")
                 if cert_ctx is not None:
                     tg.create_task(nodecert.rotate(client, o.data_dir / "pki", o.node_name,

@@ -50,6 +50,8 @@ from kubesvc.cli.serving import Serving
 from kubesvc.cli.token import create_token
 from kubesvc.client.kubeconfig import write_kubeconfig
 from kubesvc.controllers.manager import ControllerManager, ControllerOptions
+from kubesvc.controllers.netpolunenforced import MESSAGE as NETPOL_UNENFORCED
+from kubesvc.controllers.netpolunenforced import POLICIES, UnenforcedPolicies
 from kubesvc.dns.server import DnsServer
 from kubesvc.informers import Informer
 from kubesvc.metrics.exposition import MetricsServer, registry_source
@@ -204,6 +206,8 @@ class Cluster:
             service_account_admission=True,
         )
         self.registry = registry
+        if o.network != "netns":  # nothing enforces NetworkPolicy in host mode (issue 23)
+            registry.network_policy_warning = NETPOL_UNENFORCED
         metrics_servers: list[MetricsServer] = []
         try:
             await registry.start()
@@ -366,8 +370,18 @@ class Cluster:
                     node_name=node.name, node_netns=node.netns, services=shared["services"],
                     slices=shared[SLICES])
 
+            unenforced: UnenforcedPolicies | None = None
+            if topo is None:
+                unenforced = UnenforcedPolicies(
+                    who.controller("network-policy-unenforced"),
+                    policies=Informer(who.controller("network-policy-unenforced"), POLICIES))
             try:
                 async with asyncio.TaskGroup() as tg:
+                    if unenforced is not None:
+                        tg.create_task(unenforced.policies.run(self.stop),
+                                       name="informer/networkpolicies")
+                        tg.create_task(unenforced.run(self.stop),
+                                       name="network-policy-unenforced")
                     for inf in shared.values():
                         tg.create_task(inf.run(self.stop), name=f"informer/{inf.resource}")
                     tg.create_task(controllers.run(self.stop), name="controllers")

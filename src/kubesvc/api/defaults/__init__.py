@@ -29,6 +29,7 @@ from kubesvc.api.defaults.core import (
     apply_secret_defaults,
     prepare_namespace_create,
 )
+from kubesvc.api.defaults.networkpolicy import apply_network_policy_defaults  # issue 23
 from kubesvc.api.defaults.pod import apply_pod_defaults, pod_qos_class
 from kubesvc.api.defaults.rbac import apply_binding_defaults
 from kubesvc.api.defaults.service import (
@@ -77,6 +78,7 @@ _DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
     "daemonsets.apps": apply_daemonset_defaults,
     "replicationcontrollers": apply_rc_defaults,
     "customresourcedefinitions.apiextensions.k8s.io": crd_defaults,  # issue 24
+    "networkpolicies.networking.k8s.io": apply_network_policy_defaults,  # issue 23
 }
 
 

@@ -139,7 +139,8 @@ NODE_AGENT_ROLE = cr.BOOTSTRAP_AGENT_ROLE
 # kubesvc's own roles and bindings: reconciled to exactly what is written here (upstream's
 # reconciliation keeps extra rules and subjects; these kubesvc replaces, so that a data dir
 # from before the Node authorizer loses the old node grants)
-KUBESVC_OWNED = frozenset({cr.BOOTSTRAP_AGENT_ROLE, cr.NODE_EXTRAS_ROLE, cr.LB_IPAM_ROLE})
+KUBESVC_OWNED = frozenset({cr.BOOTSTRAP_AGENT_ROLE, cr.NODE_EXTRAS_ROLE, cr.LB_IPAM_ROLE,
+                           cr.NETPOL_AGENT_ROLE})
 
 
 def _sa(name: str) -> Obj:
@@ -154,6 +155,7 @@ def _component_roles() -> list[Obj]:
         cluster_role(cr.COREDNS_ROLE, cr.COREDNS_RULES),
         cluster_role(cr.LB_IPAM_ROLE, cr.LB_IPAM_RULES),
         cluster_role(cr.BOOTSTRAP_AGENT_ROLE, cr.BOOTSTRAP_AGENT_RULES),
+        cluster_role(cr.NETPOL_AGENT_ROLE, cr.NETPOL_AGENT_RULES),  # issue 23
     ]
     out += [cluster_role(f"system:controller:{sa}", rules)
             for sa, rules in cr.CONTROLLER_RULES.items()]
@@ -198,6 +200,8 @@ def _component_bindings() -> list[Obj]:
         # agents joined with a bootstrap token are no node identity (yet)
         cluster_role_binding(cr.BOOTSTRAP_AGENT_ROLE, cr.BOOTSTRAP_AGENT_ROLE,
                              [group("system:bootstrappers")]),
+        cluster_role_binding(cr.NETPOL_AGENT_ROLE, cr.NETPOL_AGENT_ROLE,  # issue 23
+                             [group("system:nodes"), group("system:bootstrappers")]),
     ]
     out += [cluster_role_binding(f"system:controller:{sa}", f"system:controller:{sa}",
                                  [_sa(sa)]) for sa in cr.CONTROLLER_RULES]

@@ -321,6 +321,22 @@ BOOTSTRAP_AGENT_RULES: list[Obj] = [
     r(["get", "create", "update", "patch"], ["events.k8s.io"], ["events"]),
 ]
 
+# -- issue 23: NetworkPolicy enforcement by each node's agent (netns mode), which reads
+# what upstream's network policy agents read (kube-network-policies, Calico's node):
+# NetworkPolicies, pods and namespaces; bound to system:nodes and system:bootstrappers
+NETPOL_AGENT_ROLE = "kubesvc:network-policy-agent"
+NETPOL_AGENT_RULES: list[Obj] = [
+    r(["list", "watch"], ["networking.k8s.io"], ["networkpolicies"]),
+    r(["list", "watch"], [""], ["pods", "namespaces"]),
+]
+# -- host mode cannot enforce NetworkPolicy: a controller says so with a Warning Event on
+# each one (kubesvc.netpol.unenforced)
+CONTROLLER_RULES["network-policy-unenforced"] = [
+    r(["list", "watch"], ["networking.k8s.io"], ["networkpolicies"]),
+    _events(),
+]
+CONTROLLER_ACCOUNTS["network-policy-unenforced"] = "network-policy-unenforced"
+
 
 def controller_user(account: str) -> str:
     return f"system:serviceaccount:{SYSTEM_NS}:{account}"

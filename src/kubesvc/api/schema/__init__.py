@@ -34,6 +34,7 @@ from kubesvc.api.schema import (  # noqa: F401  (imported for their registration
     events,
     meta,
     networking,
+    networkpolicy,  # NetworkPolicy (issue 23)
     pod,
     pod_status,
     policy,
@@ -170,6 +171,8 @@ KIND_DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("networking.k8s.io", "IngressClass"): "IngressClass represents the class of the Ingress, "
     "referenced by the Ingress Spec. The `ingressclass.kubernetes.io/is-default-class` "
     "annotation can be used to indicate that an IngressClass should be considered default.",
+    ("networking.k8s.io", "NetworkPolicy"): "NetworkPolicy describes what network traffic "
+    "is allowed for a set of Pods",
     ("rbac.authorization.k8s.io", "Role"): "Role is a namespaced, logical grouping of "
     "PolicyRules that can be referenced as a unit by a RoleBinding.",
     ("rbac.authorization.k8s.io", "ClusterRole"): "ClusterRole is a cluster level, logical "

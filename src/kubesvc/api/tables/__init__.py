@@ -41,6 +41,7 @@ PRINTERS: dict[str, Printer] = {
     "endpointslices.discovery.k8s.io": network.ENDPOINT_SLICE,
     "ingresses.networking.k8s.io": network.INGRESS,
     "ingressclasses.networking.k8s.io": network.INGRESS_CLASS,
+    "networkpolicies.networking.k8s.io": network.NETWORK_POLICY,  # issue 23
     "nodes": core.NODE,
     "namespaces": core.NAMESPACE,
     "events": core.EVENT,

@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kubesvc.api.selectors import format_labels
+from kubesvc.api.selectors import format_labels, from_label_selector_dict
 from kubesvc.api.tables import descriptions as d
 from kubesvc.api.tables.columns import AGE, NAME, Column, Printer
 from kubesvc.api.tables.common import Obj, age, as_int, join_host_port, list_with_more, name
+from kubesvc.errors import BadRequest
 
 LOAD_BALANCER_WIDTH = 16
 
@@ -235,3 +236,25 @@ def ingress_class_cells(ic: Obj, now: float, wide: bool = True) -> list[Any]:
 
 INGRESS = Printer(INGRESS_COLUMNS, ingress_cells)
 INGRESS_CLASS = Printer(INGRESS_CLASS_COLUMNS, ingress_class_cells)
+
+# -- NetworkPolicy (issue 23): printNetworkPolicy
+NETWORK_POLICY_COLUMNS = (
+    NAME,
+    Column("Pod-Selector", description="PodSelector selects the pods to which this "
+           "NetworkPolicy object applies."),
+    AGE,
+)
+
+
+def network_policy_cells(np: Obj, now: float, wide: bool = True) -> list[Any]:
+    """metav1.FormatLabelSelector: the selector's String(), ``<none>`` when it is empty,
+    ``<error>`` when it does not parse."""
+    sel = (np.get("spec") or {}).get("podSelector")
+    try:
+        shown = str(from_label_selector_dict(sel)) or "<none>"
+    except BadRequest:
+        shown = "<error>"
+    return [name(np), shown, age(np, now)]
+
+
+NETWORK_POLICY = Printer(NETWORK_POLICY_COLUMNS, network_policy_cells)

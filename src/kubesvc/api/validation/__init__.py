@@ -54,6 +54,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         service,
         service_update,
     )
+    from kubesvc.api.validation import networkpolicy as netpol  # issue 23
     from kubesvc.api.validation import statefulset as sts  # issue 21
     from kubesvc.api.validation import storage as stor
 
@@ -89,6 +90,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "certificatesigningrequests.certificates.k8s.io": certificates.validate_csr,
         "ingresses.networking.k8s.io": networking.validate_ingress,
         "ingressclasses.networking.k8s.io": networking.validate_ingress_class,
+        "networkpolicies.networking.k8s.io": netpol.validate_network_policy,
         # -- issue 21: StatefulSet, ControllerRevision, PVC/PV/StorageClass
         "statefulsets.apps": sts.validate_statefulset,
         "controllerrevisions.apps": sts.validate_controller_revision,
@@ -126,6 +128,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "certificatesigningrequests.certificates.k8s.io": certificates.validate_csr_update,
         "ingresses.networking.k8s.io": networking.validate_ingress_update,
         "ingressclasses.networking.k8s.io": networking.validate_ingress_class_update,
+        "networkpolicies.networking.k8s.io": netpol.validate_network_policy_update,
         # -- issue 21
         "statefulsets.apps": sts.validate_statefulset_update,
         "controllerrevisions.apps": sts.validate_controller_revision_update,

@@ -90,7 +90,7 @@ from kubesvc.apiserver.registry.customresources import (
 from kubesvc.apiserver.registry.ingress import IngressStrategy
 from kubesvc.apiserver.registry.serviceaccounts import ServiceAccountAdmission
 from kubesvc.apiserver.registry.services import ServiceStrategy
-from kubesvc.apiserver.registry.strategies import PodStrategy, Strategy
+from kubesvc.apiserver.registry.strategies import NetworkPolicyStrategy, PodStrategy, Strategy
 from kubesvc.apiserver.registry.volumes import KEYS as VOLUME_KEYS
 from kubesvc.apiserver.registry.volumes import ClaimStrategy, PendingPhaseStrategy
 from kubesvc.client.options import DeleteOptions, ListOptions, WatchOptions, WriteOptions
@@ -153,6 +153,8 @@ class Registry:
         # serviceaccounts/NAME/token for in-process callers (the node agent of `kubesvc
         # up`): set by the API server, which holds the signing key
         self.token_requests: TokenRequester | None = None
+        # set where nothing enforces NetworkPolicy (host mode): the create warning
+        self.network_policy_warning = ""
         self._strategies: dict[str, Strategy] = {}
         for info in resources.RESOURCES:
             strategy: Strategy
@@ -166,6 +168,8 @@ class Registry:
                 strategy = CsrStrategy(info, self)
             elif info.key == "ingresses.networking.k8s.io":
                 strategy = IngressStrategy(info, self)
+            elif info.key == "networkpolicies.networking.k8s.io":
+                strategy = NetworkPolicyStrategy(info, self)  # issue 23
             elif info.key == "persistentvolumeclaims":
                 strategy = ClaimStrategy(info, self)
             elif info.key in VOLUME_KEYS:
@@ -423,6 +427,8 @@ class Registry:
             causes = strategy.validate_create(obj)
             if causes:
                 raise errors.invalid(info.kind, name, causes, group=info.group)
+            if warnings is not None:
+                warnings.extend(strategy.warnings_on_create(obj))
             data = encode(obj)
             if dry_run:
                 await txn.revert()

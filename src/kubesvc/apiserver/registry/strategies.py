@@ -100,6 +100,10 @@ class Strategy:
     def finish_create(self, obj: Obj) -> None:
         """Last touches after admission, before the write."""
 
+    def warnings_on_create(self, obj: Obj) -> list[str]:
+        """Upstream's ``WarningsOnCreate``: texts for ``Warning: 299`` headers."""
+        return []
+
     # -- update
     def prepare_update(self, new: Obj, old: Obj) -> None:
         """Main-resource update: status changes are ignored; generation bumps on spec
@@ -246,3 +250,13 @@ class PodStrategy(Strategy):
         if (obj.get("status") or {}).get("phase") in ("Failed", "Succeeded"):
             return 0  # already terminated
         return period
+
+
+class NetworkPolicyStrategy(Strategy):
+    """NetworkPolicies (issue 23): where the cluster's network cannot enforce them (host
+    mode: ``Registry.network_policy_warning`` set by ``kubesvc up``), every create says so
+    in a warning, never a silent allow."""
+
+    def warnings_on_create(self, obj: Obj) -> list[str]:
+        text = self.registry.network_policy_warning
+        return [text] if text else []

@@ -1,7 +1,7 @@
-"""Protobuf field tables of networking.k8s.io/v1 Ingress and IngressClass, written by hand
-from upstream's ``k8s.io/api/networking/v1/generated.proto`` (same shape as the generated
-:mod:`.schema`). An empty JSON name marks an embedded message whose fields JSON inlines
-(IngressRule's ``ingressRuleValue``)."""
+"""Protobuf field tables of networking.k8s.io/v1 Ingress, IngressClass and NetworkPolicy,
+written by hand from upstream's ``k8s.io/api/networking/v1/generated.proto`` (same shape
+as the generated :mod:`.schema`). An empty JSON name marks an embedded message whose
+fields JSON inlines (IngressRule's ``ingressRuleValue``)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ _META = "k8s.io.apimachinery.pkg.apis.meta.v1."
 ROOTS: dict[tuple[str, str], str] = {
     ("networking.k8s.io/v1", "Ingress"): _N + "Ingress",
     ("networking.k8s.io/v1", "IngressClass"): _N + "IngressClass",
+    ("networking.k8s.io/v1", "NetworkPolicy"): _N + "NetworkPolicy",
 }
 
 MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
@@ -86,5 +87,38 @@ MESSAGES: dict[str, dict[int, tuple[str, str, int]]] = {
         3: ("name", "string", 0),
         4: ("scope", "string", 0),
         5: ("namespace", "string", 0),
+    },
+    # -- NetworkPolicy (issue 23); tag 3 of NetworkPolicy (the old status) stays reserved
+    _N + "NetworkPolicy": {
+        1: ("metadata", _META + "ObjectMeta", 0),
+        2: ("spec", _N + "NetworkPolicySpec", 0),
+    },
+    _N + "NetworkPolicySpec": {
+        1: ("podSelector", _META + "LabelSelector", 0),
+        2: ("ingress", _N + "NetworkPolicyIngressRule", 1),
+        3: ("egress", _N + "NetworkPolicyEgressRule", 1),
+        4: ("policyTypes", "string", 1),
+    },
+    _N + "NetworkPolicyIngressRule": {
+        1: ("ports", _N + "NetworkPolicyPort", 1),
+        2: ("from", _N + "NetworkPolicyPeer", 1),
+    },
+    _N + "NetworkPolicyEgressRule": {
+        1: ("ports", _N + "NetworkPolicyPort", 1),
+        2: ("to", _N + "NetworkPolicyPeer", 1),
+    },
+    _N + "NetworkPolicyPort": {
+        1: ("protocol", "string", 0),
+        2: ("port", "k8s.io.apimachinery.pkg.util.intstr.IntOrString", 0),
+        3: ("endPort", "int32", 0),
+    },
+    _N + "NetworkPolicyPeer": {
+        1: ("podSelector", _META + "LabelSelector", 0),
+        2: ("namespaceSelector", _META + "LabelSelector", 0),
+        3: ("ipBlock", _N + "IPBlock", 0),
+    },
+    _N + "IPBlock": {
+        1: ("cidr", "string", 0),
+        2: ("except", "string", 1),
     },
 }
