@@ -31,9 +31,9 @@ APPLY_CASES = (
                 "still_have_ownership_of_the_field"),
     _c("should ignore conflict errors if force apply is used",
        test=X + "should_ignore_conflict_errors_if_force_apply_is_used"),
-    _c("should work for CRDs",
-       not_ported="needs CustomResourceDefinitions (served by separate work; the field "
-                  "manager already falls back to deduced types for kinds without a schema)"),
+    _c("should work for CRDs", test=X + "should_work_for_crds",
+       note="the CRDs are made with their manifests (upstream's fixtures make the same "
+            "two-version cluster-scoped noxu)"),
     _c("should give up ownership of a field if forced applied by a controller",
        test=X + "should_give_up_ownership_of_a_field_if_forced_applied_by_a_controller"),
 )

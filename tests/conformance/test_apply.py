@@ -16,7 +16,7 @@ from tests.conformance.framework import Api, ApiError, pod_ready, poll, unique
 APPLY = "application/apply-patch+yaml"
 
 
-def apply(api: Api, path: str, obj: dict[str, Any], manager: str, *,
+def apply(api: Api, path: str, obj: dict[str, Any] | bytes, manager: str, *,
           force: bool = False) -> Any:
     query: dict[str, Any] = {"fieldManager": manager}
     if force:
@@ -166,3 +166,130 @@ def test_should_give_up_ownership_of_a_field_if_forced_applied_by_a_controller(
     # the applier leaving replicas out no longer removes it: it is not the applier's now
     out = apply(api, path, deployment(name, replicas=None), "test_applier")
     assert out["spec"]["replicas"] == 1
+
+
+# -- "should work for CRDs"
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+PORTS_SCHEMA: dict[str, Any] = {"type": "object", "properties": {"spec": {
+    "type": "object", "x-kubernetes-preserve-unknown-fields": True, "properties": {
+        "cronSpec": {"type": "string",
+                     "pattern": r"^(\d+|\*)(/\d+)?(\s+(\d+|\*)(/\d+)?){4}$"},
+        "ports": {"type": "array", "x-kubernetes-list-map-keys": ["containerPort", "protocol"],
+                  "x-kubernetes-list-type": "map", "items": {
+                      "type": "object", "required": ["containerPort", "protocol"],
+                      "properties": {
+                          "containerPort": {"format": "int32", "type": "integer"},
+                          "hostIP": {"type": "string"},
+                          "hostPort": {"format": "int32", "type": "integer"},
+                          "name": {"type": "string"},
+                          "protocol": {"type": "string"}}}}}}}}
+ATOMIC_SCHEMA: dict[str, Any] = {"type": "object", "properties": {"spec": {
+    "type": "object", "x-kubernetes-preserve-unknown-fields": True, "properties": {
+        "atomicList": {"type": "array", "x-kubernetes-list-type": "atomic",
+                       "items": {"type": "string"}}}}}}
+
+
+def cluster_crd(schema: dict[str, Any], versions: tuple[str, ...]) -> dict[str, Any]:
+    """A cluster-scoped CRD of a random group, as upstream's ``fixtures.NewRandomName...``."""
+    group = f"{unique('mygroup').lower()}.example.com"
+    kind = "WishIHadChosenNoxu"
+    vs = [{"name": v, "served": True, "storage": i == 0,
+           "schema": {"openAPIV3Schema": schema}} for i, v in enumerate(versions)]
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"noxus.{group}"},
+            "spec": {"group": group, "scope": "Cluster", "versions": vs,
+                     "names": {"plural": "noxus", "singular": "nonenglishnoxu", "kind": kind,
+                               "listKind": f"{kind}List"}}}
+
+
+def create_crd(api: Api, crd: dict[str, Any]) -> None:
+    api.create(CRDS, crd)
+
+    def established() -> bool:
+        got = api.get(f"{CRDS}/{crd['metadata']['name']}")
+        return any(c["type"] == "Established" and c["status"] == "True"
+                   for c in got.get("status", {}).get("conditions") or [])
+
+    poll(established, timeout=10, what="CRD established")
+
+
+def cr_apply(api: Api, path: str, body: str, manager: str, *, force: bool = False) -> Any:
+    return apply(api, path, body.encode(), manager, force=force)
+
+
+def test_should_work_for_crds(api: Api) -> None:
+    """[sig-api-machinery] ServerSideApply should work for CRDs"""
+    noxu = cluster_crd(PORTS_SCHEMA, ("v1beta1", "v1"))
+    atomic = cluster_crd(ATOMIC_SCHEMA, ("v1beta1",))
+    group = noxu["spec"]["group"]
+    kind = noxu["spec"]["names"]["kind"]
+    create_crd(api, noxu)
+    try:
+        path = f"/apis/{group}/v1beta1/noxus/mytest"
+        body = (f"apiVersion: {group}/v1beta1\nkind: {kind}\nmetadata:\n  name: mytest\n"
+                "  finalizers:\n  - test-finalizer\nspec:\n  cronSpec: \"* * * * */5\"\n"
+                "  replicas: 1\n  ports:\n  - name: x\n    containerPort: 80\n"
+                "    protocol: TCP")
+        out = cr_apply(api, path, body, "apply_test")
+        assert out["metadata"]["finalizers"] == ["test-finalizer"]
+        assert out["spec"]["replicas"] == 1 and len(out["spec"]["ports"]) == 1
+        try:
+            # apply works with multiple resource versions
+            beta = body.replace(f"{group}/v1beta1", f"{group}/v1").replace(
+                "  finalizers:\n  - test-finalizer\n", "")
+            out = cr_apply(api, f"/apis/{group}/v1/noxus/mytest", beta, "apply_test")
+            assert out["spec"]["replicas"] == 1 and len(out["spec"]["ports"]) == 1
+            out = api.patch(path, {"metadata": {"finalizers": ["test-finalizer",
+                                                               "another-one"]}})
+            assert out["metadata"]["finalizers"] == ["test-finalizer", "another-one"]
+            # re-applying the same config works: finalizers are a set
+            out = cr_apply(api, path, body, "apply_test")
+            assert sorted(out["metadata"]["finalizers"]) == ["another-one", "test-finalizer"]
+            assert api.patch(path, {"spec": {"replicas": 5}})["spec"]["replicas"] == 5
+            # re-applying conflicts on the replicas changed by another manager
+            with pytest.raises(ApiError) as err:
+                cr_apply(api, path, body, "apply_test")
+            assert err.value.status == 409
+            assert len(err.value.body["details"]["causes"]) == 1, err.value.body
+            out = cr_apply(api, path, body, "apply_test", force=True)
+            assert out["spec"]["replicas"] == 1
+            # a new applier editing an existing list-map item (same keys) conflicts
+            other = (f"apiVersion: {group}/v1beta1\nkind: {kind}\nmetadata:\n  name: mytest\n"
+                     "spec:\n  ports:\n  - name: \"y\"\n    containerPort: 80\n"
+                     "    protocol: TCP")
+            with pytest.raises(ApiError) as err:
+                cr_apply(api, path, other, "apply_test_2")
+            assert err.value.status == 409
+            assert len(err.value.body["details"]["causes"]) == 1, err.value.body
+            # ... and adding a new item (other keys) merges
+            out = cr_apply(api, path, other.replace("containerPort: 80",
+                                                    "containerPort: 8080"), "apply_test_2")
+            assert len(out["spec"]["ports"]) == 2, out["spec"]
+            # an update of a missing object does not create it
+            missing = {"apiVersion": f"{group}/v1beta1", "kind": kind,
+                       "metadata": {"name": "should-not-exist",
+                                    "finalizers": ["test-finalizer"]},
+                       "spec": {"cronSpec": "* * * * */5", "replicas": 1,
+                                "ports": [{"name": "x", "containerPort": 80}]},
+                       "protocol": "TCP"}
+            with pytest.raises(ApiError) as err:
+                api.request("PUT", f"/apis/{group}/v1beta1/noxus/should-not-exist", missing,
+                            query={"fieldManager": "apply_test"})
+            assert err.value.status == 404
+        finally:
+            api.patch(path, {"metadata": {"finalizers": []}})
+        # an atomic list is replaced as a whole by a forced apply
+        create_crd(api, atomic)
+        apath = f"/apis/{atomic['spec']['group']}/v1beta1/noxus/mytest"
+        abody = (f"apiVersion: {atomic['spec']['group']}/v1beta1\nkind: {kind}\n"
+                 "metadata:\n  name: mytest\nspec:\n  atomicList:\n  - \"item1\"")
+        assert cr_apply(api, apath, abody, "apply_test")["spec"]["atomicList"] == ["item1"]
+        out = cr_apply(api, apath, abody.replace("item1", "item2"), "apply_test_2",
+                       force=True)
+        assert out["spec"]["atomicList"] == ["item2"]
+    finally:
+        for crd in (noxu, atomic):
+            try:
+                api.delete(f"{CRDS}/{crd['metadata']['name']}")
+            except ApiError:
+                pass

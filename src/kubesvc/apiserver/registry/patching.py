@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from kubesvc import errors
 from kubesvc.api import fieldmanager
 from kubesvc.api import patch as apipatch
+from kubesvc.api.apiextensions import model as crd_model
 from kubesvc.api.fieldmanager import typed as fmtyped
 from kubesvc.api.jsonvalue import deep_copy
 from kubesvc.api.objects import Obj, ensure_meta, resource_version
@@ -99,10 +100,21 @@ def _check_applied(info: ResourceInfo, patch: Any) -> None:
     if not isinstance(patch, dict):
         raise errors.BadRequest(message="the body of the request was not a JSON object")
     av, kind = patch.get("apiVersion"), patch.get("kind")
-    if (av and av != info.api_version) or (kind and kind != info.kind):
+    if (av and av != info.api_version and not _served_custom_version(info, av)) or (
+            kind and kind != info.kind):
         raise errors.BadRequest(
             message=f"the object provided is unrecognized (must be of type {info.kind}): "
             f"{av}, Kind={kind}")
+
+
+def _served_custom_version(info: ResourceInfo, api_version: Any) -> bool:
+    """``api_version`` is another served version of the custom resource ``info`` (the
+    registry's info is the storage version's; the strategy converts the body to it)."""
+    d = crd_model.for_info(info) if is_custom(info) else None
+    if d is None or not isinstance(api_version, str):
+        return False
+    group, _, version = api_version.rpartition("/")
+    return group == d.group and version in d.versions and d.versions[version].served
 
 
 def _apply(reg: Registry, info: ResourceInfo, live: Obj | None, config: Obj, *,
