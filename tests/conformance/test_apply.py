@@ -16,7 +16,7 @@ from tests.conformance.framework import Api, ApiError, pod_ready, poll, unique
 APPLY = "application/apply-patch+yaml"
 
 
-def apply(api: Api, path: str, obj: dict[str, Any] | bytes, manager: str, *,
+def apply(api: Api, path: str, obj: dict[str, Any], manager: str, *,
           force: bool = False) -> Any:
     query: dict[str, Any] = {"fieldManager": manager}
     if force:
@@ -214,7 +214,10 @@ def create_crd(api: Api, crd: dict[str, Any]) -> None:
 
 
 def cr_apply(api: Api, path: str, body: str, manager: str, *, force: bool = False) -> Any:
-    return apply(api, path, body.encode(), manager, force=force)
+    query: dict[str, Any] = {"fieldManager": manager}
+    if force:
+        query["force"] = "true"
+    return api.request("PATCH", path, body.encode(), query=query, content_type=APPLY)
 
 
 def test_should_work_for_crds(api: Api) -> None:
