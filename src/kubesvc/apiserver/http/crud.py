@@ -261,7 +261,16 @@ class Crud:
         q = request.rel_url.query
         body = await read_body(request)
         opts = params.write_options(q, options_kind="PatchOptions")
-        ptype, doc = decode_patch(body, request.headers.get("Content-Type", ""))
+        duplicates: list[str] = []
+        ptype, doc = decode_patch(body, request.headers.get("Content-Type", ""), duplicates)
+        warnings: list[str] = []
+        if duplicates and opts.field_validation in ("Strict", "Warn"):
+            # upstream's applyPatcher decodes the patch with yaml.UnmarshalStrict too
+            message = ("error strict decoding YAML: error converting YAML to JSON: yaml: "
+                       "unmarshal errors:\n  " + "\n  ".join(duplicates))
+            if opts.field_validation == "Strict":
+                raise errors.BadRequest(message)
+            warnings.append(message)
         if ptype == "apply" and not opts.field_manager:
             raise errors.Invalid(
                 message='PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
@@ -271,7 +280,6 @@ class Crud:
                                      "apply patch", "fieldManager")],
             )
         opts = with_manager(opts, request, "PatchOptions")
-        warnings: list[str] = []
         out = await shielded(self.backend.patch(
             target.info.key, target.name, doc, namespace=target.namespace, patch_type=ptype,
             subresource=target.subresource, opts=opts, warnings=warnings,
