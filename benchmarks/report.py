@@ -226,6 +226,8 @@ SECTIONS: dict[str, tuple[str, Section]] = {
                     sec_generic),
     "ingress": ("Ingress: HAProxy via Ingresses vs by hand vs direct; programming",
                 sec_generic),
+    "server_side_apply": ("Server-side apply and managedFields on the write path",
+                          sec_generic),
 }
 
 

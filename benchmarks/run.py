@@ -40,6 +40,7 @@ BENCHMARKS: dict[str, str] = {
     "ingress": "benchmarks.ingress",
     "crd": "benchmarks.crd_bench",  # issue 24
     "netpol": "benchmarks.netpol",  # issue 23
+    "server_side_apply": "benchmarks.server_side_apply",  # issue 24
 }
 
 DOCS = ROOT / "docs"

@@ -568,3 +568,7 @@ CASES = (*CASES, *CRD_CASES)
 from tests.conformance.cases_netpol import NETPOL_CASES  # noqa: E402
 
 CASES = (*CASES, *NETPOL_CASES)
+
+from tests.conformance.cases_apimachinery_apply import APPLY_CASES  # noqa: E402
+
+CASES = (*CASES, *APPLY_CASES)

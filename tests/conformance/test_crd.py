@@ -448,3 +448,32 @@ def test_field_validation_should_create_apply_an_invalid_cr_with_extra_propertie
     assert 'unknown field "spec.foo"' in out["message"]
     code, out = _raw(api, "POST", _path(crd, "v1", ns), body, "Ignore")
     assert code == 200 and out["spec"] == {"bars": [{"name": "b"}]}
+
+
+def test_field_validation_should_detect_duplicates_in_a_cr_when_preserving_unknown_fields(
+        api: Api, made: list[str]) -> None:
+    """[sig-api-machinery] FieldValidation should detect duplicates in a CR when preserving
+    unknown fields"""
+    crd = _create(api, made, _crd("Noxu", scope="Cluster", schema={
+        "type": "object", "properties": {"spec": {
+            "type": "object", "x-kubernetes-preserve-unknown-fields": True, "properties": {
+                "foo": {"type": "string"}, "cronSpec": {"type": "string"},
+                "ports": {"type": "array", "x-kubernetes-list-type": "map",
+                          "x-kubernetes-list-map-keys": ["containerPort", "protocol"],
+                          "items": {"type": "object",
+                                    "required": ["containerPort", "protocol"],
+                                    "properties": {"containerPort": {"type": "integer"},
+                                                   "name": {"type": "string"},
+                                                   "protocol": {"type": "string"}}}}}}}}))
+    body = (f"\napiVersion: {crd['spec']['group']}/v1\nkind: Noxu\nmetadata:\n  name: mytest\n"
+            "spec:\n  unknown: uk1\n  foo: foo1\n  foo: foo2\n  cronSpec: \"* * * * */5\"\n"
+            "  ports:\n  - name: x\n    containerPort: 80\n    protocol: TCP").encode()
+    path = _path(crd, "v1", name="mytest")
+    code, out = _raw(api, "PATCH", path, body, "Strict", "application/apply-patch+yaml",
+                     fieldManager="field_validation_mgr")
+    assert code == 400, out
+    assert 'line 9: key "foo" already set in map' in out["message"], out["message"]
+    # Ignore: the last of the repeated keys wins, as in upstream's lenient decoding
+    code, out = _raw(api, "PATCH", path, body, "Ignore", "application/apply-patch+yaml",
+                     fieldManager="field_validation_mgr")
+    assert code == 200 and out["spec"]["foo"] == "foo2", out

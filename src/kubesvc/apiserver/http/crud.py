@@ -11,6 +11,7 @@ them into Status responses. Watch lives in :mod:`.watch`, pods/log in :mod:`.log
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ import orjson
 from aiohttp import web
 
 from kubesvc import errors
+from kubesvc.api.fieldmanager import manager_from_user_agent
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.apiserver.http import params
 from kubesvc.apiserver.http.backend import Backend
@@ -157,6 +159,21 @@ def respond(
     return resp
 
 
+def with_manager(opts: WriteOptions, request: web.Request, options_kind: str) -> WriteOptions:
+    """The field manager of a write: ``?fieldManager=``, else the User-Agent's prefix
+    (``kubectl-edit``, ``kubectl-client-side-apply``...), as upstream; at most 128 bytes."""
+    if len(opts.field_manager.encode()) > 128:
+        raise errors.Invalid(
+            message=f'{options_kind}.meta.k8s.io "" is invalid: fieldManager: Too long: '
+            "may not be more than 128 bytes", kind=options_kind, group="meta.k8s.io",
+            causes=[errors.Cause("FieldValueTooLong",
+                                 "Too long: may not be more than 128 bytes", "fieldManager")])
+    if opts.field_manager:
+        return opts
+    return dataclasses.replace(
+        opts, field_manager=manager_from_user_agent(request.headers.get("User-Agent", "")))
+
+
 def for_write(neg: Negotiated) -> Negotiated:
     """Writes answer objects, never Tables (upstream ignores as=Table on writes)."""
     if neg.kind in ("table", "metadata"):
@@ -200,7 +217,7 @@ class Crud:
         neg = for_write(negotiate(request.headers.get("Accept", "")))
         q = request.rel_url.query
         body = await read_body(request)
-        opts = params.write_options(q)
+        opts = with_manager(params.write_options(q), request, "CreateOptions")
         info = target.info
         obj = decode_body_object(info, body, request.headers.get("Content-Type", ""))
         check_namespace(obj, target)
@@ -217,7 +234,8 @@ class Crud:
         neg = for_write(negotiate(request.headers.get("Accept", "")))
         q = request.rel_url.query
         body = await read_body(request)
-        opts = params.write_options(q, options_kind="UpdateOptions")
+        opts = with_manager(params.write_options(q, options_kind="UpdateOptions"), request,
+                            "UpdateOptions")
         info = target.info
         if target.subresource == "scale":
             obj = _decode_scale(body, request.headers.get("Content-Type", ""))
@@ -243,7 +261,16 @@ class Crud:
         q = request.rel_url.query
         body = await read_body(request)
         opts = params.write_options(q, options_kind="PatchOptions")
-        ptype, doc = decode_patch(body, request.headers.get("Content-Type", ""))
+        duplicates: list[str] = []
+        ptype, doc = decode_patch(body, request.headers.get("Content-Type", ""), duplicates)
+        warnings: list[str] = []
+        if duplicates and opts.field_validation in ("Strict", "Warn"):
+            # upstream's applyPatcher decodes the patch with yaml.UnmarshalStrict too
+            message = ("error strict decoding YAML: error converting YAML to JSON: yaml: "
+                       "unmarshal errors:\n  " + "\n  ".join(duplicates))
+            if opts.field_validation == "Strict":
+                raise errors.BadRequest(message)
+            warnings.append(message)
         if ptype == "apply" and not opts.field_manager:
             raise errors.Invalid(
                 message='PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
@@ -252,7 +279,7 @@ class Crud:
                 causes=[errors.Cause("FieldValueRequired", "Required value: is required for "
                                      "apply patch", "fieldManager")],
             )
-        warnings: list[str] = []
+        opts = with_manager(opts, request, "PatchOptions")
         out = await shielded(self.backend.patch(
             target.info.key, target.name, doc, namespace=target.namespace, patch_type=ptype,
             subresource=target.subresource, opts=opts, warnings=warnings,

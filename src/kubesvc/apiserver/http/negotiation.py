@@ -126,9 +126,9 @@ def _media_type(content_type: str) -> str:
     return content_type.partition(";")[0].strip().lower()
 
 
-def _yaml_load(body: bytes) -> Any:
+def _yaml_load(body: bytes, duplicates: list[str] | None = None) -> Any:
     try:
-        return yamljson.load(body)
+        return yamljson.load(body, duplicates)
     except yamljson.YAMLToJSONError as exc:
         raise errors.BadRequest(f"error converting YAML to JSON: {exc}") from exc
     except yaml.YAMLError as exc:
@@ -185,8 +185,11 @@ def decode_object(body: bytes, content_type: str) -> dict[str, Any]:
     return data
 
 
-def decode_patch(body: bytes, content_type: str) -> tuple[PatchType, Any]:
-    """The patch type and document of a PATCH body. Raises BadRequest/415."""
+def decode_patch(body: bytes, content_type: str, duplicates: list[str] | None = None
+                 ) -> tuple[PatchType, Any]:
+    """The patch type and document of a PATCH body. Raises BadRequest/415. The keys an
+    apply patch repeats in one mapping are appended to ``duplicates`` (go-yaml's strict
+    wording, :func:`.yamljson.load`)."""
     mtype = _media_type(content_type)
     ptype = _PATCH_TYPES.get(mtype)
     if ptype is None:
@@ -197,7 +200,7 @@ def decode_patch(body: bytes, content_type: str) -> tuple[PatchType, Any]:
             "application/apply-patch+yaml"
         )
     if ptype == "apply":
-        doc = _yaml_load(body)
+        doc = _yaml_load(body, duplicates)
         if not isinstance(doc, dict):
             raise errors.BadRequest("error decoding YAML: the apply patch must be an object")
         return ptype, doc

@@ -80,9 +80,12 @@ class _Alias:
         self.node = node
 
 
-def load(body: bytes | str) -> Any:
-    """The JSON value of the first YAML document in ``body`` (None when empty).
-    Raises YAMLToJSONError; PyYAML's own syntax errors (yaml.YAMLError) pass through."""
+def load(body: bytes | str, duplicates: list[str] | None = None) -> Any:
+    """The JSON value of the first YAML document in ``body`` (None when empty). A key
+    repeated in one mapping keeps its last value, as go-yaml's lenient decoding does; each
+    repeat is appended to ``duplicates`` in go-yaml's strict wording (``line 9: key "foo"
+    already set in map``). Raises YAMLToJSONError; PyYAML's own syntax errors
+    (yaml.YAMLError) pass through."""
     loader = _Loader(body)
     try:
         root = _compose(loader)
@@ -90,7 +93,12 @@ def load(body: bytes | str) -> Any:
         loader.dispose()
     if root is None:
         return None
-    return _Converter(loader).convert(root)
+    conv = _Converter(loader)
+    out = conv.convert(root)
+    if duplicates is not None:
+        # in document order, as go-yaml lists them (the walk finishes outer maps first)
+        duplicates.extend(m for _, m in sorted(conv.duplicates))
+    return out
 
 
 def _compose(loader: Any) -> Any:
@@ -114,7 +122,8 @@ def _compose(loader: Any) -> Any:
             tag = ev.tag
             if tag is None or tag == "!":
                 tag = loader.resolve(yaml.ScalarNode, ev.value, ev.implicit)
-            node = yaml.ScalarNode(tag, ev.value, style=ev.style)
+            node = yaml.ScalarNode(tag, ev.value, ev.start_mark,  # type: ignore[arg-type]
+                                   style=ev.style)
             if ev.anchor is not None:
                 anchors[ev.anchor] = node
         elif isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
@@ -150,6 +159,7 @@ class _Converter:
         self.loader = loader
         self.decodes = 0
         self.aliased = 0
+        self.duplicates: list[tuple[int, str]] = []  # (line, go-yaml's message)
 
     def _count(self, in_alias: bool) -> None:
         self.decodes += 1
@@ -183,18 +193,30 @@ class _Converter:
             self._check_tag(node, _Y + "map")
             obj: dict[str, Any] = {}
             sink.set(obj)
-            pending: list[tuple[Any, int, bool, Any]] = []
-            for key, value in self._pairs(node, in_alias):
+            pending: dict[str, tuple[Any, int, bool, Any]] = {}
+            own, merged = self._pairs(node, in_alias)
+            for key, value in own:
+                k = self._key(key, value)
+                if k in obj:  # the last of repeated keys wins, as in go-yaml
+                    mark = getattr(key, "start_mark", None)
+                    line = mark.line + 1 if mark is not None else 0
+                    self.duplicates.append(
+                        (line, f"line {line}: key {_go_quote(k)} already set in map"))
+                    del pending[k]
+                obj[k] = None
+                pending[k] = (value, depth + 1, in_alias, _Slot(obj, k))
+            for key, value in merged:
                 k = self._key(key, value)
                 if k in obj:
-                    continue  # an explicit key wins over merged ones (pairs come first)
+                    continue  # an explicit key wins over merged ones
                 obj[k] = None
-                pending.append((value, depth + 1, in_alias, _Slot(obj, k)))
-            work.extend(reversed(pending))
+                pending[k] = (value, depth + 1, in_alias, _Slot(obj, k))
+            work.extend(reversed(pending.values()))
         return result[0]
 
-    def _pairs(self, node: yaml.MappingNode, in_alias: bool) -> list[tuple[Any, Any]]:
-        """The mapping's own pairs, then those merged in by ``<<`` keys (own keys win)."""
+    def _pairs(self, node: yaml.MappingNode, in_alias: bool
+               ) -> tuple[list[tuple[Any, Any]], list[tuple[Any, Any]]]:
+        """The mapping's own pairs, and those merged in by ``<<`` keys (own keys win)."""
         own: list[tuple[Any, Any]] = []
         merged: list[tuple[Any, Any]] = []
         for key, value in node.value:
@@ -202,7 +224,7 @@ class _Converter:
                 merged.extend(self._merge_source(value, in_alias))
             else:
                 own.append((key, value))
-        return own + merged
+        return own, merged
 
     def _merge_source(self, value: Any, in_alias: bool) -> list[tuple[Any, Any]]:
         sources = [value]
@@ -219,7 +241,8 @@ class _Converter:
                     "yaml: map merge requires map or sequence of maps as the value"
                 )
             self._count(aliased)
-            out.extend(self._pairs(src, aliased))
+            own, merged = self._pairs(src, aliased)
+            out.extend(own + merged)
         return out
 
     def _check_tag(self, node: yaml.Node, expected: str) -> None:
@@ -289,6 +312,11 @@ class _Slot:
 
     def set(self, value: Any) -> None:
         self.container[self.key] = value
+
+
+def _go_quote(s: str) -> str:
+    """``s`` quoted as Go's ``%q`` quotes a plain string."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _go_float(f: float) -> str:

@@ -23,8 +23,11 @@ only declared fields, and skips the unknown-field walk) with ``warnings`` (a lis
 registry appends upstream-worded warnings to, e.g. ``unknown field "spec.foo"``),
 ``subresource`` on get/create/update/patch (``serviceaccounts`` ``token`` through
 :attr:`Registry.token_requests`), ``ListOptions.resource_version_match`` on list,
-``WriteOptions.field_manager``/``force`` on patch (accepted, unused: there are no
-managedFields), and :meth:`Registry.delete_collection`.
+``WriteOptions.field_manager`` on every write (the manager recorded in managedFields;
+in-process callers without one are ``kubesvc``) and ``force`` on apply patches, and
+:meth:`Registry.delete_collection`. Every write keeps ``metadata.managedFields`` through
+:mod:`kubesvc.api.fieldmanager` (Update operations here, Apply in :mod:`.patching`);
+``Registry.track_managed_fields = False`` turns that off (the benchmarks' peer).
 
 Called by the HTTP layer and, in ``kubesvc up``, by every in-process component as its
 Client. Calls the ``Store``, :mod:`kubesvc.api` (defaults, validation, patch, meta,
@@ -42,13 +45,15 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from kubesvc import errors
+from kubesvc.api import fieldmanager, resources
 from kubesvc.api import meta as apimeta
-from kubesvc.api import resources
 from kubesvc.api.apiextensions import model as crd_model
 from kubesvc.api.defaults import apply_defaults
+from kubesvc.api.fieldmanager import typed as fmtyped
 from kubesvc.api.jsonvalue import deep_copy
 from kubesvc.api.objects import Obj, ensure_meta, resource_version
 from kubesvc.api.resources import ResourceInfo
+from kubesvc.api.timefmt import rfc3339
 from kubesvc.api.validation import validate_namespace_finalize
 from kubesvc.apiserver.allocators import ClusterIPAllocator, NodePortAllocator, PeriodicRepair
 from kubesvc.apiserver.registry import (
@@ -95,6 +100,7 @@ from kubesvc.storage.store import KeyValue, Store
 log = logging.getLogger(__name__)
 
 MAX_RETRIES = 64
+DEFAULT_MANAGER = "kubesvc"  # in-process writers that name no field manager
 
 
 class TokenRequester(Protocol):
@@ -178,6 +184,19 @@ class Registry:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.started = False
         self.crds = CrdController(self)
+        self.track_managed_fields = True
+
+    def managed_fields_update(self, info: ResourceInfo, old: Obj | None, new: Obj, *,
+                              manager: str, subresource: str = "") -> None:
+        """Record an Update operation by ``manager`` in ``new``'s managedFields."""
+        if not self.track_managed_fields:
+            return
+        fieldmanager.update(
+            old, new, manager=manager or DEFAULT_MANAGER, api_version=info.api_version,
+            subresource=subresource, now=rfc3339(self.now()),
+            t=fmtyped.for_kind(info.api_version, info.kind),
+            has_status="status" in info.subresources,
+        )
 
     # -- lifecycle
     async def start(self) -> None:
@@ -370,12 +389,16 @@ class Registry:
         return await self.create_object(
             info, obj, self.namespace_for(info, namespace, obj), dry_run=opts.dry_run,
             field_validation=opts.field_validation, warnings=warnings,
+            manager=opts.field_manager,
         )
 
     async def create_object(
         self, info: ResourceInfo, body: Obj, ns: str, *, dry_run: bool = False,
         field_validation: str = fieldvalidation.IN_PROCESS, warnings: Warnings | None = None,
+        manager: str = "", applied: bool = False,
     ) -> Obj:
+        """POST of a decoded body. ``applied``: the body is the result of an apply and
+        carries its managedFields already; otherwise ``manager`` is recorded as an Update."""
         if not isinstance(body, dict):
             raise errors.BadRequest(message="the body of the request was not a JSON object")
         if not info.stored:  # the reviews need a caller: only the HTTP layer answers them
@@ -390,6 +413,8 @@ class Registry:
         apply_defaults(info.key, obj)
         apimeta.apply_generate_name(obj)
         apimeta.fill_system_fields(info.key, obj, now=self.now())
+        if not applied:
+            self.managed_fields_update(info, None, obj, manager=manager)
         strategy.prepare_create(obj)
         name = str(ensure_meta(obj).get("name") or "")
         if info.namespaced:
@@ -427,24 +452,30 @@ class Registry:
         info = self.info(resource)
         ns = self.namespace_for(info, namespace, obj)
         if subresource == "scale":
-            return await subresources.update_scale(self, info, obj, ns, dry_run=opts.dry_run)
+            return await subresources.update_scale(self, info, obj, ns, dry_run=opts.dry_run,
+                                                   manager=opts.field_manager)
         self._check_subresource(info, subresource, ("", "status", "finalize", "approval",
                                                     "ephemeralcontainers"))
         return await self.update_object(
             info, obj, ns, subresource=subresource, dry_run=opts.dry_run,
             field_validation=opts.field_validation, warnings=warnings,
+            manager=opts.field_manager,
         )
 
     async def update_object(
         self, info: ResourceInfo, body: Obj, ns: str, *, subresource: str = "",
         dry_run: bool = False, field_validation: str = fieldvalidation.IN_PROCESS,
         warnings: Warnings | None = None, current: KeyValue | None = None,
-        current_obj: Obj | None = None, owned: bool = False,
+        current_obj: Obj | None = None, owned: bool = False, manager: str = "",
+        applied: bool = False, manager_subresource: str = "",
     ) -> Obj:
         """PUT. A caller that has just read the object (a patch) passes the ``current``
         key-value it read and, decoded, ``current_obj`` (saving a store read and a decode;
         a stale one fails the write's revision check and is read again), and
-        ``owned=True`` for a body it built itself and already field-checked."""
+        ``owned=True`` for a body it built itself and already field-checked.
+        ``applied``: the body is an apply's result with its managedFields; otherwise the
+        write is recorded as an Update by ``manager`` (of ``manager_subresource`` when the
+        write comes through one that updates the object itself: ``scale``)."""
         if not isinstance(body, dict):
             raise errors.BadRequest(message="the body of the request was not a JSON object")
         if not owned:
@@ -464,7 +495,8 @@ class Registry:
             kv = current if attempt == 0 and current is not None else await self.store.get(key)
             if kv is None:
                 if strategy.allow_create_on_update and not subresource:
-                    return await self.create_object(info, body, ns, dry_run=dry_run)
+                    return await self.create_object(info, body, ns, dry_run=dry_run,
+                                                    manager=manager, applied=applied)
                 raise not_found(info, name)
             if want_rv and want_rv != kv.mod_revision:
                 raise conflict(info, name)
@@ -490,6 +522,16 @@ class Registry:
                     else:
                         nmeta.pop(fld, None)
                 strategy.prepare_update(new, old)
+            if applied:
+                if subresource:  # the subresource's prepare rebuilt metadata from old
+                    mf = bmeta.get("managedFields")
+                    if mf:
+                        ensure_meta(new)["managedFields"] = mf
+                    else:
+                        ensure_meta(new).pop("managedFields", None)
+            elif subresource != "finalize":
+                self.managed_fields_update(info, old, new, manager=manager,
+                                           subresource=subresource or manager_subresource)
             ensure_meta(new)["resourceVersion"] = resource_version(kv.mod_revision)
             txn = await strategy.admit_update(new, old, dry_run=dry_run)
             try:
@@ -543,13 +585,15 @@ class Registry:
         ns = self.namespace_for(info, namespace)
         if subresource == "scale":
             return await subresources.patch_scale(
-                self, info, name, ns, patch, patch_type=patch_type, dry_run=opts.dry_run
+                self, info, name, ns, patch, patch_type=patch_type, dry_run=opts.dry_run,
+                manager=opts.field_manager,
             )
         self._check_subresource(info, subresource, ("", "status", "approval",
                                                     "ephemeralcontainers"))
         return await patching.patch_object(
             self, info, name, ns, patch, patch_type=patch_type, subresource=subresource,
             dry_run=opts.dry_run, field_validation=opts.field_validation, warnings=warnings,
+            manager=opts.field_manager, force=opts.force,
         )
 
     async def delete(

@@ -67,7 +67,7 @@ async def get_scale(reg: Registry, info: ResourceInfo, name: str, ns: str) -> Ob
 
 
 async def update_scale(reg: Registry, info: ResourceInfo, scale: Obj, ns: str, *,
-                       dry_run: bool = False) -> Obj:
+                       dry_run: bool = False, manager: str = "") -> Obj:
     _check_scalable(info)
     if not isinstance(scale, dict):
         raise errors.BadRequest(message="the body of the request was not a JSON object")
@@ -92,7 +92,8 @@ async def update_scale(reg: Registry, info: ResourceInfo, scale: Obj, ns: str, *
         obj = decode(kv)
         reg.strategy(info).set_scale_replicas(obj, replicas)
         try:
-            updated = await reg.update_object(info, obj, ns, dry_run=dry_run)
+            updated = await reg.update_object(info, obj, ns, dry_run=dry_run, manager=manager,
+                                              manager_subresource="scale")
         except errors.Conflict:
             if want_rv:
                 raise
@@ -102,7 +103,7 @@ async def update_scale(reg: Registry, info: ResourceInfo, scale: Obj, ns: str, *
 
 
 async def patch_scale(reg: Registry, info: ResourceInfo, name: str, ns: str, patch: Any, *,
-                      patch_type: PatchType, dry_run: bool = False) -> Obj:
+                      patch_type: PatchType, dry_run: bool = False, manager: str = "") -> Obj:
     _check_scalable(info)
     for _ in range(_MAX_RETRIES):
         current = await get_scale(reg, info, name, ns)
@@ -121,7 +122,7 @@ async def patch_scale(reg: Registry, info: ResourceInfo, name: str, ns: str, pat
         if not explicit:
             ensure_meta(patched)["resourceVersion"] = current["metadata"]["resourceVersion"]
         try:
-            return await update_scale(reg, info, patched, ns, dry_run=dry_run)
+            return await update_scale(reg, info, patched, ns, dry_run=dry_run, manager=manager)
         except errors.Conflict:
             if explicit:
                 raise

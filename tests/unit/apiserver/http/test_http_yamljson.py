@@ -71,3 +71,13 @@ def test_conversions(doc: bytes, value: Any) -> None:
 def test_refusals(doc: bytes, message: str) -> None:
     with pytest.raises(yamljson.YAMLToJSONError, match=message.replace("[", r"\[")):
         yamljson.load(doc)
+
+
+def test_repeated_keys_keep_the_last_and_are_reported_as_go_yaml_strict_does() -> None:
+    dups: list[str] = []
+    out = yamljson.load(b"a: 1\nm:\n  x: 1\n  x: 2\n  <<: {x: 3, y: 4}\na: 5\n", dups)
+    assert out == {"a": 5, "m": {"x": 2, "y": 4}}
+    assert dups == ['line 4: key "x" already set in map', 'line 6: key "a" already set in map']
+    # merged keys never count as repeats of the mapping's own keys
+    dups = []
+    assert yamljson.load(b"<<: {x: 1}\nx: 2\n", dups) == {"x": 2} and dups == []
