@@ -24,8 +24,8 @@ from typing import Any
 
 from kubesvc import errors
 from kubesvc.api.meta import generate_name
-from kubesvc.api.timefmt import rfc3339
 from kubesvc.api.objects import Obj, meta
+from kubesvc.api.timefmt import rfc3339
 from kubesvc.client.protocol import Client
 from kubesvc.controllers.base import (
     QueueController,

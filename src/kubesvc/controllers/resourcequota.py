@@ -69,7 +69,7 @@ class ResourceQuotaController(QueueController):
         rq = self.quotas.indexer.get(key)
         if rq is None:
             return
-        ns, name = split_key(key)
+        ns, _ = split_key(key)
         used: dict[str, Any] = {}
         by_resource: dict[str, list[str]] = {}
         for n in q.hard_of(rq):

@@ -50,12 +50,12 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         misc,
         networking,
         pod,
+        quota,
         rbac,
         service,
         service_update,
     )
     from kubesvc.api.validation import networkpolicy as netpol  # issue 23
-    from kubesvc.api.validation import quota
     from kubesvc.api.validation import statefulset as sts  # issue 21
     from kubesvc.api.validation import storage as stor
 
