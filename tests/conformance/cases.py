@@ -572,3 +572,8 @@ CASES = (*CASES, *NETPOL_CASES)
 from tests.conformance.cases_apimachinery_apply import APPLY_CASES  # noqa: E402
 
 CASES = (*CASES, *APPLY_CASES)
+
+# -- ResourceQuota (the rc.go exceeded-quota case)
+from tests.conformance.cases_quota import QUOTA_CASES  # noqa: E402
+
+CASES = (*CASES, *QUOTA_CASES)

@@ -512,6 +512,29 @@ def test_rc_should_adopt_matching_pods_on_creation(api: Api, ns: str) -> None:
     assert len(pods_with(api, ns, "name=pod-adoption")) == 1
 
 
+def test_rc_should_surface_a_failure_condition_on_exceeded_quota(api: Api, ns: str) -> None:
+    """[sig-apps] ReplicationController should surface a failure condition on a common
+    issue like exceeded quota [Conformance]"""
+    name = "condition-test"
+    api.create(core(ns, "resourcequotas"), {
+        "apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": name},
+        "spec": {"hard": {"pods": "2"}}})
+    poll(lambda: (api.get(core(ns, "resourcequotas", name)).get("status") or {}).get(
+        "hard", {}).get("pods") == "2", timeout=20, what="quota status.hard")
+    api.create(core(ns, "replicationcontrollers"), rc_body(name, 3))
+
+    def failure() -> dict[str, Any] | None:
+        rc = api.get(core(ns, "replicationcontrollers", name))
+        return next((c for c in (rc.get("status") or {}).get("conditions") or ()
+                     if c["type"] == "ReplicaFailure"), None)
+
+    cond = poll(failure, timeout=30, what="ReplicaFailure condition")
+    assert cond is not None
+    assert cond["status"] == "True" and cond["reason"] == "FailedCreate"
+    api.patch(core(ns, "replicationcontrollers", name), {"spec": {"replicas": 2}})
+    poll(lambda: failure() is None, timeout=30, what="ReplicaFailure condition removed")
+
+
 def test_rc_should_release_no_longer_matching_pods(api: Api, ns: str) -> None:
     """[sig-apps] ReplicationController should release no longer matching pods
     [Conformance]"""

@@ -148,6 +148,9 @@ RESOURCES: tuple[ResourceInfo, ...] = (
        True, ("rc",), ("all",), subresources=("status", "scale"), storage_name="controllers"),
     _R("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget",
        True, ("pdb",), subresources=("status",)),
+    # -- ResourceQuota (quota admission: kubesvc.apiserver.registry.quota)
+    _R("", "v1", "ResourceQuota", "resourcequotas", "resourcequota", True, ("quota",),
+       subresources=("status",)),
     # -- CustomResourceDefinitions (issue 24); the custom resources they define are served
     # through set_custom() below
     _R("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",

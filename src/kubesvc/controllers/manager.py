@@ -38,6 +38,7 @@ from kubesvc.controllers.mirroring import EndpointSliceMirroringController
 from kubesvc.controllers.nodelifecycle import LEASE_NAMESPACE, NodeLifecycleController
 from kubesvc.controllers.replicaset import ReplicaSetController
 from kubesvc.controllers.replication import ReplicationManager
+from kubesvc.controllers.resourcequota import ResourceQuotaController
 from kubesvc.controllers.serviceaccounts import (
     DEFAULT_SERVICE_ACCOUNT,
     ROOT_CA_CONFIGMAP,
@@ -59,6 +60,7 @@ ALL_CONTROLLERS: frozenset[str] = frozenset({
     # issue 21
     "statefulset", "persistentvolume-binder",
     "job", "cronjob", "ttl-after-finished", "daemonset", "replicationcontroller", "disruption",
+    "resourcequota",
 })
 
 SLICES = "endpointslices.discovery.k8s.io"
@@ -265,6 +267,9 @@ class ControllerManager:
                 pods=self._inf("pods"),
                 recorder=self._recorder("replication-controller"),
                 workers=opts.replicaset_workers)
+        if "resourcequota" in on:
+            self.controllers["resourcequota"] = ResourceQuotaController(
+                own("resourcequota"), quotas=self._inf("resourcequotas"), pods=self._inf("pods"))
         if "disruption" in on:
             self.controllers["disruption"] = DisruptionController(
                 own("disruption"), pdbs=self._inf("poddisruptionbudgets.policy"),

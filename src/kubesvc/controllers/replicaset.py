@@ -3,7 +3,8 @@
 ``<rs-name>-<5 random chars>`` with a controller ownerReference, deleting the least
 valuable ones first on scale-down, adopting matching orphans and releasing pods that no
 longer match; reports ``status`` (replicas, fullyLabeledReplicas, readyReplicas,
-availableReplicas, observedGeneration).
+availableReplicas, observedGeneration, and upstream's ``ReplicaFailure`` condition while
+creating or deleting pods fails — e.g. a pod create over a ResourceQuota).
 
 Reads the shared replicasets/pods informers; writes pods and ``replicasets/status``
 through the Client; records SuccessfulCreate/SuccessfulDelete Events. Creates at most
@@ -24,6 +25,7 @@ from typing import Any
 from kubesvc import errors
 from kubesvc.api.meta import generate_name
 from kubesvc.api.objects import Obj, meta
+from kubesvc.api.timefmt import rfc3339
 from kubesvc.client.protocol import Client
 from kubesvc.controllers.base import (
     QueueController,
@@ -51,6 +53,27 @@ OWNER_INDEX = "controller-uid"
 ORPHAN_INDEX = "orphan-namespace"
 BURST = 500  # upstream burstReplicas: most pods created or deleted in one sync
 SLOW_START_INITIAL_BATCH = 1  # upstream SlowStartInitialBatchSize
+
+
+REPLICA_FAILURE = "ReplicaFailure"
+
+
+def failure_conditions(rs: Obj, active: int, manage_error: Exception | None) -> list[Obj]:
+    """``status.conditions`` after a sync, as upstream's ``calculateStatus``: a failed
+    create/delete adds ``ReplicaFailure`` (True, FailedCreate/FailedDelete, the error) when
+    there is none; a sync without an error removes it; other conditions are kept."""
+    cur: list[Obj] = list((rs.get("status") or {}).get("conditions") or [])
+    has = any(c.get("type") == REPLICA_FAILURE for c in cur)
+    if manage_error is not None and not has:
+        want = int((rs.get("spec") or {}).get("replicas", 1) or 0)
+        reason = ("FailedCreate" if active < want else "FailedDelete" if active > want
+                  else "")
+        return [*cur, {"type": REPLICA_FAILURE, "status": "True",
+                       "lastTransitionTime": rfc3339(),
+                       "reason": reason, "message": str(manage_error)}]
+    if manage_error is None and has:
+        return [c for c in cur if c.get("type") != REPLICA_FAILURE]
+    return cur
 
 
 async def slow_start(
@@ -198,7 +221,7 @@ class ReplicaSetController(QueueController):
                 await self._manage(key, rs, active=active)
             except Exception as exc:  # still report status, then retry
                 manage_error = exc
-        await self._update_status(key, rs, active=active)
+        await self._update_status(key, rs, active=active, manage_error=manage_error)
         if manage_error is not None:
             raise manage_error
 
@@ -301,7 +324,8 @@ class ReplicaSetController(QueueController):
                 continue
         raise errors.AlreadyExists(f"could not find a free name for a pod of {prefix}")
 
-    async def _update_status(self, key: str, rs: Obj, *, active: list[Obj]) -> None:
+    async def _update_status(self, key: str, rs: Obj, *, active: list[Obj],
+                             manage_error: Exception | None = None) -> None:
         spec = rs.get("spec") or {}
         min_ready = int(spec.get("minReadySeconds") or 0)
         tpl_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
@@ -326,7 +350,11 @@ class ReplicaSetController(QueueController):
             "observedGeneration": int(meta(rs).get("generation") or 1),
         }
         cur = rs.get("status") or {}
-        if any(cur.get(k, 0) != v for k, v in status.items()):
+        conditions = failure_conditions(rs, len(active), manage_error)
+        changed = conditions != (cur.get("conditions") or [])
+        if changed:
+            status["conditions"] = conditions or None
+        if changed or any(cur.get(k, 0) != v for k, v in status.items() if k != "conditions"):
             ns, name = split_key(key)
             try:
                 await self.client.patch(self.resource, name, {"status": status}, namespace=ns,

@@ -336,6 +336,13 @@ CONTROLLER_RULES["network-policy-unenforced"] = [
     _events(),
 ]
 CONTROLLER_ACCOUNTS["network-policy-unenforced"] = "network-policy-unenforced"
+# -- ResourceQuota status (kubesvc.controllers.resourcequota), upstream's role
+CONTROLLER_RULES["resourcequota-controller"] = [
+    r(["list", "watch"], ["*"], ["*"]),
+    r(["update"], [""], ["resourcequotas/status"]),
+    _events(),
+]
+CONTROLLER_ACCOUNTS["resourcequota"] = "resourcequota-controller"
 
 
 def controller_user(account: str) -> str:

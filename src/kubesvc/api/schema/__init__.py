@@ -38,6 +38,7 @@ from kubesvc.api.schema import (  # noqa: F401  (imported for their registration
     pod,
     pod_status,
     policy,
+    quota,  # ResourceQuota
     rbac,
     reviews,
     statefulset,  # StatefulSet, ControllerRevision (issue 21)
@@ -193,6 +194,8 @@ KIND_DESCRIPTIONS: dict[tuple[str, str], str] = {
     "replication controller.",
     ("policy", "PodDisruptionBudget"): "PodDisruptionBudget is an object to define the max "
     "disruption that can be caused to a collection of pods",
+    ("", "ResourceQuota"): "ResourceQuota sets aggregate quota restrictions enforced per "
+    "namespace",
     ("apiextensions.k8s.io", "CustomResourceDefinition"): "CustomResourceDefinition "
     "represents a resource that should be exposed on the API server.  Its name MUST be in "
     "the format <.spec.name>.<.spec.group>.",

@@ -27,6 +27,7 @@ from typing import Any
 from kubesvc.api import resources
 from kubesvc.api.tables import apps, batch, certificates, core, network, pods, rbac
 from kubesvc.api.tables import descriptions as _d
+from kubesvc.api.tables import quota as _quota
 from kubesvc.api.tables import statefulset as _sts  # issue 21
 from kubesvc.api.tables import storage as _storage
 from kubesvc.api.tables.columns import Column, Printer
@@ -67,6 +68,7 @@ PRINTERS: dict[str, Printer] = {
     "daemonsets.apps": batch.DAEMONSET,
     "replicationcontrollers": batch.REPLICATION_CONTROLLER,
     "poddisruptionbudgets.policy": batch.PDB,
+    "resourcequotas": _quota.RESOURCE_QUOTA,
 }
 
 INCLUDE_OBJECT_VALUES = ("Metadata", "Object", "None", "")

@@ -50,6 +50,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         misc,
         networking,
         pod,
+        quota,
         rbac,
         service,
         service_update,
@@ -104,6 +105,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "replicationcontrollers": batch.validate_rc,
         "poddisruptionbudgets.policy": batch.validate_pdb,
         _CRD: crdvalidation.validate_crd,  # issue 24
+        "resourcequotas": quota.validate_resource_quota,
     }
     update: dict[str, Update] = {
         "services": service_update.validate_service_update,
@@ -142,6 +144,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "replicationcontrollers": batch.validate_rc_update,
         "poddisruptionbudgets.policy": batch.validate_pdb_update,
         _CRD: crdvalidation.validate_crd_update,  # issue 24
+        "resourcequotas": quota.validate_resource_quota_update,
     }
     status: dict[str, Update] = {
         "services": service_update.validate_service_status_update,
@@ -159,6 +162,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "daemonsets.apps": batch.validate_daemonset_status_update,
         "replicationcontrollers": apps.validate_workload_status_update,
         "poddisruptionbudgets.policy": batch.validate_pdb_status_update,
+        "resourcequotas": quota.validate_resource_quota_status_update,
     }
     return create, update, status
 

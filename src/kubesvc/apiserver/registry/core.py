@@ -88,6 +88,7 @@ from kubesvc.apiserver.registry.customresources import (
     CustomResourceStrategy,
 )
 from kubesvc.apiserver.registry.ingress import IngressStrategy
+from kubesvc.apiserver.registry.quota import QuotaAdmission
 from kubesvc.apiserver.registry.serviceaccounts import ServiceAccountAdmission
 from kubesvc.apiserver.registry.services import ServiceStrategy
 from kubesvc.apiserver.registry.strategies import NetworkPolicyStrategy, PodStrategy, Strategy
@@ -148,6 +149,7 @@ class Registry:
         self.ips = ClusterIPAllocator(store, service_cidr)
         self.ports = NodePortAllocator(store, node_port_range)
         self.namespaces = namespaces.NamespaceLifecycle(self)
+        self.quota = QuotaAdmission(self)
         self.service_account_admission = (
             ServiceAccountAdmission(self) if service_account_admission else None)
         # serviceaccounts/NAME/token for in-process callers (the node agent of `kubesvc
@@ -419,29 +421,38 @@ class Registry:
         name = str(ensure_meta(obj).get("name") or "")
         if info.namespaced:
             await self.check_namespace_for_create(info, name, ns)
-        # Allocation comes before validation, as upstream's BeginCreate does (validation
-        # checks the allocated fields); a rejected object gives everything back.
-        txn = await strategy.admit_create(obj, dry_run=dry_run)
+        # ResourceQuota admission holds the namespace's quota lock until the object is
+        # stored (kubesvc.apiserver.registry.quota).
+        quota_lock = await self.quota.acquire(info, ns)
         try:
-            strategy.finish_create(obj)
-            causes = strategy.validate_create(obj)
-            if causes:
-                raise errors.invalid(info.kind, name, causes, group=info.group)
-            if warnings is not None:
-                warnings.extend(strategy.warnings_on_create(obj))
-            data = encode(obj)
-            if dry_run:
-                await txn.revert()
-                return obj
+            # Allocation comes before validation, as upstream's BeginCreate does (validation
+            # checks the allocated fields); a rejected object gives everything back.
+            txn = await strategy.admit_create(obj, dry_run=dry_run)
             try:
-                kv = await self.store.create(self.key(info, name, ns), data)
-            except errors.AlreadyExists as exc:
-                raise already_exists(info, name) from exc
-        except BaseException:
-            if not dry_run:
-                await txn.revert()
-            raise
-        await txn.commit()
+                strategy.finish_create(obj)
+                causes = strategy.validate_create(obj)
+                if causes:
+                    raise errors.invalid(info.kind, name, causes, group=info.group)
+                if warnings is not None:
+                    warnings.extend(strategy.warnings_on_create(obj))
+                if quota_lock is not None:  # validating admission, after validation
+                    await self.quota.check(info, obj, ns)
+                data = encode(obj)
+                if dry_run:
+                    await txn.revert()
+                    return obj
+                try:
+                    kv = await self.store.create(self.key(info, name, ns), data)
+                except errors.AlreadyExists as exc:
+                    raise already_exists(info, name) from exc
+            except BaseException:
+                if not dry_run:
+                    await txn.revert()
+                raise
+            await txn.commit()
+        finally:
+            if quota_lock is not None:
+                quota_lock.release()
         ensure_meta(obj)["resourceVersion"] = resource_version(kv.mod_revision)
         return obj
 
