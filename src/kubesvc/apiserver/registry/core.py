@@ -44,7 +44,7 @@ from typing import Any, Protocol
 from kubesvc import errors
 from kubesvc.api import meta as apimeta
 from kubesvc.api import resources
-from kubesvc.api.defaults import apply_defaults
+from kubesvc.api.defaults import apply_defaults, fill_zero_status
 from kubesvc.api.jsonvalue import deep_copy
 from kubesvc.api.objects import Obj, ensure_meta, resource_version
 from kubesvc.api.resources import ResourceInfo
@@ -373,6 +373,7 @@ class Registry:
         apimeta.fill_system_fields(info.key, obj, now=self.now())
         strategy = self.strategy(info)
         strategy.prepare_create(obj)
+        fill_zero_status(info.key, obj)  # the status struct upstream always encodes
         name = str(ensure_meta(obj).get("name") or "")
         if info.namespaced:
             await self.check_namespace_for_create(info, name, ns)
