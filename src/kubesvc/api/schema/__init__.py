@@ -22,6 +22,7 @@ from typing import Any
 
 from kubesvc.api import resources
 from kubesvc.api.schema import (  # noqa: F401  (imported for their registrations)
+    apiregistration,  # APIService (issue 24)
     apps,
     batch,
     certificates,
@@ -106,6 +107,7 @@ GROUP_PREFIX: dict[str, str] = {
     "storage.k8s.io": storage.ST,
     "batch": batch.BATCH,
     "policy": policy.POLICY,
+    "apiregistration.k8s.io": apiregistration.APIREG,
 }
 
 
@@ -188,6 +190,8 @@ KIND_DESCRIPTIONS: dict[tuple[str, str], str] = {
     "replication controller.",
     ("policy", "PodDisruptionBudget"): "PodDisruptionBudget is an object to define the max "
     "disruption that can be caused to a collection of pods",
+    ("apiregistration.k8s.io", "APIService"): "APIService names the server that answers one "
+    "API group-version; Local ones are served by this API server itself.",
 }
 
 

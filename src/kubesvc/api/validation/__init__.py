@@ -40,6 +40,7 @@ __all__ = [
 def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
     from kubesvc.api import meta
     from kubesvc.api.defaults.service import normalize_cluster_ips
+    from kubesvc.api.validation import apiregistration as apireg  # issue 24
     from kubesvc.api.validation import (
         apps,
         batch,
@@ -99,6 +100,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "daemonsets.apps": batch.validate_daemonset,
         "replicationcontrollers": batch.validate_rc,
         "poddisruptionbudgets.policy": batch.validate_pdb,
+        "apiservices.apiregistration.k8s.io": apireg.validate_apiservice,  # issue 24
     }
     update: dict[str, Update] = {
         "services": service_update.validate_service_update,
@@ -135,6 +137,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "daemonsets.apps": batch.validate_daemonset_update,
         "replicationcontrollers": batch.validate_rc_update,
         "poddisruptionbudgets.policy": batch.validate_pdb_update,
+        "apiservices.apiregistration.k8s.io": apireg.validate_apiservice_update,  # issue 24
     }
     status: dict[str, Update] = {
         "services": service_update.validate_service_status_update,

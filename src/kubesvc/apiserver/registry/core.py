@@ -56,6 +56,7 @@ from kubesvc.api.validation import (
 )
 from kubesvc.apiserver.allocators import ClusterIPAllocator, NodePortAllocator, PeriodicRepair
 from kubesvc.apiserver.registry import (
+    apiservices,
     bootstrap,
     deletion,
     eviction,
@@ -164,6 +165,8 @@ class Registry:
                 strategy = PendingPhaseStrategy(info, self)
             elif info.key == "jobs.batch":
                 strategy = JobStrategy(info, self)
+            elif info.key == apiservices.KEY:  # issue 24
+                strategy = apiservices.APIServiceStrategy(info, self)
             else:
                 strategy = Strategy(info, self)
             self._strategies[info.key] = strategy
