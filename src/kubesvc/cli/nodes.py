@@ -80,12 +80,14 @@ def host_node(
     pod_cidr: str | None,
     shared: dict[str, Informer],
     max_pods: int | None = None,
+    image_map: Path | None = None,
 ) -> NodeParts:
     """``shared``: the process's informers by resource (pods, services, EndpointSlices),
-    run by the caller."""
+    run by the caller. ``image_map``: ``--image-map`` (default ``<data_dir>/images.yaml``)."""
     agent = NodeAgent(client, node_name=name, data_dir=data_dir, node_ip=node_ip,
                       runner=runner, network="host", pod_cidr=pod_cidr, dns_ip=dns_ip,
                       cluster_domain=cluster_domain, max_pods=max_pods,
+                      image_map_file=image_map,
                       pods=shared["pods"], services=shared["services"])
     proxier: Proxier | None = None
     if proxy != "none":

@@ -279,7 +279,7 @@ class Cluster:
                     nodeport_addresses=o.nodeport_addresses, dns_ip=o.dns_cluster_ip,
                     dns_addr=(components.reachable(o.dns_addr[0], o.node_ip), dns.port),
                     cluster_domain=o.cluster_domain, pod_cidr=o.pod_cidr,
-                    max_pods=o.max_pods, shared=shared)]
+                    max_pods=o.max_pods, shared=shared, image_map=o.image_map)]
                 dns_endpoints = [(p.dns_ip, p.name) for p in parts]
                 dns_port = parts[0].dns_port
             else:
