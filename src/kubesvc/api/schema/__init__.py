@@ -30,6 +30,7 @@ from kubesvc.api.schema import (  # noqa: F401  (imported for their registration
     coordination,
     core,
     daemonset,
+    descriptions,
     discovery,
     events,
     meta,
@@ -226,6 +227,7 @@ def _install_kinds() -> None:
 
 
 _install_kinds()
+descriptions.install()  # kubectl explain texts (issue 24)
 
 _EXTRA_KINDS: dict[tuple[str, str], str] = {
     ("autoscaling/v1", "Scale"): AS + "Scale",
