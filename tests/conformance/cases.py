@@ -523,3 +523,8 @@ STATEFULSET_CASES: tuple[Case, ...] = tuple(
          "should_validate_statefulset_status_endpoints"),
     ))
 CASES = (*CASES, *STATEFULSET_CASES)
+
+# -- issue 24: field_validation.go for built-in kinds
+from tests.conformance.cases_apimachinery import APIMACHINERY_CASES  # noqa: E402
+
+CASES = (*CASES, *APIMACHINERY_CASES)

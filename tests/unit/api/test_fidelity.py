@@ -97,3 +97,12 @@ def test_apiservice_validation_messages() -> None:
             ) in msgs, msgs
     assert any(c.field == "spec.groupPriorityMinimum" for c in causes)
     assert any(c.field == "spec.insecureSkipTLSVerify" for c in causes)
+
+
+def test_duplicate_fields_paths() -> None:
+    from kubesvc.api.fields import duplicate_fields
+
+    body = b'{"spec": {"replicas": 2, "replicas": 3, "template": {"spec": {"containers": ' \
+           b'[{"name": "a", "name": "b"}]}}}, "kind": "Deployment"}'
+    assert duplicate_fields(body) == ["spec.replicas", "spec.template.spec.containers[0].name"]
+    assert duplicate_fields(b"not json") == []
