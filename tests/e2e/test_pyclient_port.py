@@ -13,6 +13,7 @@ import gzip
 import http.client
 import json
 import select
+import shutil
 import socket
 import ssl
 import subprocess
@@ -131,7 +132,7 @@ def test_pod_exec_one_shot_and_interactive(core: Any, shell_pod: str) -> None:
         assert ws.readline_stderr(timeout=5) == enc("to-stderr")
         assert not ws.peek_stdout()
         ws.write_stdin(enc("exit\n"))
-        status = _until(lambda: (ws.update(timeout=1), ws.read_channel(ERROR_CHANNEL))[1],
+        status = _until(lambda ws=ws: (ws.update(timeout=1), ws.read_channel(ERROR_CHANNEL))[1],
                         "the exec status", 10)
         assert json.loads(status)["status"] == "Success"
         ws.update(timeout=5)
@@ -238,7 +239,7 @@ def test_portforward_raw_sockets(core: Any) -> None:
             for s in (a, b):
                 _echo_round(s, f"again on fd {s.fileno()}".encode())
                 s.close()
-            _until(lambda: not pf.connected, "the forward to close", 5)
+            _until(lambda pf=pf: not pf.connected, "the forward to close", 5)
             assert pf.error(7001) is None and pf.error(7002) is None
     finally:
         core.delete_namespaced_pod(name, NS, grace_period_seconds=0)
@@ -711,7 +712,7 @@ def test_yaml_kind_list(api: Any, core: Any, apps: Any, tmp_path: Path) -> None:
 
 
 def test_yaml_namespace_list(api: Any, core: Any, tmp_path: Path) -> None:
-    """port of kubernetes/e2e_test/test_utils.py::TestUtils::test_create_namespace_list_from_yaml"""  # noqa: E501
+    """port of kubernetes/e2e_test/test_utils.py::TestUtils::test_create_namespace_list_from_yaml"""
     names = [_uniq("pp-nsl"), _uniq("pp-nsl")]
     utils.create_from_yaml(api, _write(tmp_path, "nl.yaml", {
         "apiVersion": "v1", "kind": "NamespaceList",
@@ -757,7 +758,7 @@ def test_create_from_directory(api: Any, core: Any, tmp_path: Path) -> None:
 
 
 def test_yaml_multi_document(api: Any, core: Any, tmp_path: Path) -> None:
-    """port of kubernetes/e2e_test/test_utils.py::TestUtils::test_create_from_multi_resource_yaml"""  # noqa: E501
+    """port of kubernetes/e2e_test/test_utils.py::TestUtils::test_create_from_multi_resource_yaml"""
     name = _uniq("pp-multi")
     utils.create_from_yaml(api, _write(tmp_path, "m.yaml", _svc_doc(name), _rc_doc(name)))
     _check_svc_rc(core, name)
@@ -838,7 +839,7 @@ def test_yaml_list_inside_multi_document_namespaced(api: Any, core: Any, apps: A
 
 
 def test_metrics_utilities(api: Any) -> None:
-    """port of kubernetes/e2e_test/test_utils.py::TestUtils::test_metrics_utilities_integration"""  # noqa: E501
+    """port of kubernetes/e2e_test/test_utils.py::TestUtils::test_metrics_utilities_integration"""
     try:
         utils.get_nodes_metrics(api)
     except ApiException as e:
@@ -876,7 +877,7 @@ def test_format_quantity() -> None:
         assert fq(Decimal(1024) ** i * 2, suffix) == "2" + suffix
     assert fq(Decimal(1024 ** 3), "Ki") == "1048576Ki"
     assert fq(Decimal(1024 ** 2) / 4, "Mi") == "0.25Mi"
-    assert fq(Decimal((1024 ** 3) / 3), "Gi", quantize=Decimal(0.5)) == "0.3Gi"
+    assert fq(Decimal((1024 ** 3) / 3), "Gi", quantize=Decimal(0.5)) == "0.3Gi"  # noqa: RUF032
     for value, suffix in (("0.000000002", "n"), ("0.000002", "u"), ("0.002", "m")):
         assert fq(Decimal(value), suffix) == "2" + suffix
     assert fq(Decimal(2_000_000_000), "G") == "2G"
@@ -886,3 +887,103 @@ def test_format_quantity() -> None:
     assert fq(Decimal("2"), "n") == "2000000000n"
     assert fq(Decimal("0.2504"), "m") == "250.4m"
     assert fq(Decimal("0.2506"), "m", quantize=Decimal(0)) == "251m"
+
+
+# --- test_issue_2387_proxy_ssl_context.py: an HTTPS proxy with its own CA -------------------
+# Upstream puts a mock API server behind the proxy; here the destination is kubesvc itself.
+
+
+def _self_signed(d: Path) -> tuple[str, str]:
+    crt, key = d / "proxy.crt", d / "proxy.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(crt), "-subj", "/CN=pyport-proxy",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return str(crt), str(key)
+
+
+def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while (chunk := src.recv(65536)):
+            dst.sendall(chunk)
+    except OSError:
+        pass
+    finally:
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+@pytest.fixture(scope="module")
+def tls_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A CONNECT proxy speaking TLS with a certificate no cluster CA signed: (url, its CA)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs openssl on PATH")
+    crt, key = _self_signed(tmp_path_factory.mktemp("pyport-proxy"))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(crt, key)
+    lsock = socket.create_server(("127.0.0.1", 0))
+
+    def serve_one(raw: socket.socket) -> None:
+        try:
+            conn = ctx.wrap_socket(raw, server_side=True)
+        except (ssl.SSLError, OSError):
+            raw.close()  # the client refused our certificate
+            return
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = conn.recv(1024)
+            if not chunk:
+                return
+            head += chunk
+        method, target = head.split(b" ", 2)[:2]
+        if method != b"CONNECT":
+            conn.sendall(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n")
+            conn.close()
+            return
+        host, port = target.decode().rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)), timeout=5)
+        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        threading.Thread(target=_pipe, args=(conn, upstream), daemon=True).start()
+        threading.Thread(target=_pipe, args=(upstream, conn), daemon=True).start()
+
+    def accept() -> None:
+        while True:
+            try:
+                raw, _ = lsock.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve_one, args=(raw,), daemon=True).start()
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"https://127.0.0.1:{lsock.getsockname()[1]}", crt
+    lsock.close()
+
+
+def _proxied_version(suite_cluster: Cluster, proxy: str,  # noqa: F811
+                     proxy_ctx: ssl.SSLContext | None) -> Any:
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=str(suite_cluster.kubeconfig), client_configuration=cfg)
+    cfg.proxy = proxy
+    cfg.retries = False
+    if proxy_ctx is not None:
+        cfg.proxy_ssl_context = proxy_ctx
+    return client.VersionApi(client.ApiClient(cfg)).get_code()
+
+
+def test_proxy_without_its_ca_is_refused(suite_cluster: Cluster,  # noqa: F811
+                                         tls_proxy: tuple[str, str]) -> None:
+    """port of kubernetes/e2e_test/test_issue_2387_proxy_ssl_context.py::TestProxySslContext::test_without_proxy_ssl_context_fails_when_proxy_ca_differs"""  # noqa: E501
+    import urllib3
+    with pytest.raises((urllib3.exceptions.MaxRetryError, urllib3.exceptions.SSLError,
+                        urllib3.exceptions.ProxyError)) as err:
+        _proxied_version(suite_cluster, tls_proxy[0], None)
+    assert "CERTIFICATE_VERIFY_FAILED" in str(err.value)
+
+
+def test_proxy_with_its_ca_reaches_kubesvc(suite_cluster: Cluster,  # noqa: F811
+                                           tls_proxy: tuple[str, str]) -> None:
+    """port of kubernetes/e2e_test/test_issue_2387_proxy_ssl_context.py::TestProxySslContext::test_with_proxy_ssl_context_succeeds_when_proxy_ca_differs"""  # noqa: E501
+    version = _proxied_version(suite_cluster, tls_proxy[0],
+                               ssl.create_default_context(cafile=tls_proxy[1]))
+    assert version.git_version.startswith("v1.32"), version
