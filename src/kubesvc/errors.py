@@ -40,6 +40,10 @@ class KubeError(Exception):
 
     reason: ClassVar[str] = "InternalError"
     code: ClassVar[int] = 500
+    #: Upstream's constructor for this reason always sets ``Details`` (a pointer), so the
+    #: body carries ``"details":{}`` even when nothing is in it (NotFound for an unknown
+    #: path); BadRequest, Unauthorized, Gone, 406 and 415 leave it out.
+    always_details: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         Exception.__init__(self, self.message)
@@ -67,23 +71,25 @@ class KubeError(Exception):
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
-            "code": self.code,
         }
         if not self.reason:  # omitempty, as upstream (414 and 431 have no reason)
             del body["reason"]
-        if details:
+        if details or self.always_details:
             body["details"] = details
+        body["code"] = self.code  # last, as upstream's encoder writes metav1.Status
         return body
 
 
 class BadRequest(KubeError):
     reason = "BadRequest"
     code = 400
+    always_details = False
 
 
 class Unauthorized(KubeError):
     reason = "Unauthorized"
     code = 401
+    always_details = False
 
 
 class Forbidden(KubeError):
@@ -104,6 +110,7 @@ class MethodNotAllowed(KubeError):
 class NotAcceptable(KubeError):
     reason = "NotAcceptable"
     code = 406
+    always_details = False
 
 
 class AlreadyExists(KubeError):
@@ -121,26 +128,31 @@ class Gone(KubeError):
 
     reason = "Expired"
     code = 410
+    always_details = False
 
 
 class RequestEntityTooLarge(KubeError):
     reason = "RequestEntityTooLarge"
     code = 413
+    always_details = False
 
 
 class RequestURITooLong(KubeError):
     reason = ""  # upstream has no StatusReason for 414
     code = 414
+    always_details = False
 
 
 class RequestHeaderFieldsTooLarge(KubeError):
     reason = ""  # nor for 431
     code = 431
+    always_details = False
 
 
 class UnsupportedMediaType(KubeError):
     reason = "UnsupportedMediaType"
     code = 415
+    always_details = False
 
 
 class Invalid(KubeError):
@@ -164,6 +176,7 @@ class InternalError(KubeError):
 class ServiceUnavailable(KubeError):
     reason = "ServiceUnavailable"
     code = 503
+    always_details = False
 
 
 class Timeout(KubeError):

@@ -577,3 +577,8 @@ CASES = (*CASES, *APPLY_CASES)
 from tests.conformance.cases_quota import QUOTA_CASES  # noqa: E402
 
 CASES = (*CASES, *QUOTA_CASES)
+
+# -- issue 24: field_validation.go for built-in kinds
+from tests.conformance.cases_apimachinery import APIMACHINERY_CASES  # noqa: E402
+
+CASES = (*CASES, *APIMACHINERY_CASES)

@@ -151,3 +151,52 @@ def decode_error_message(api_version: str, kind: str, detail: str) -> str:
     """The create/update handlers' 400 message around a decode error ``detail``."""
     version = api_version.rpartition("/")[2]
     return DECODE_ERROR.format(kind=kind, version=version, detail=detail)
+
+
+# -- duplicate fields (issue 24) ----------------------------------------------------------
+
+DUPLICATE_FIELD = 'duplicate field "{path}"'
+
+
+class _Pairs(dict[str, Any]):
+    """A decoded JSON object that remembers which of its keys appeared more than once."""
+
+    dups: list[str]
+
+
+def _pairs(items: list[tuple[str, Any]]) -> _Pairs:
+    out = _Pairs()
+    out.dups = []
+    for key, value in items:
+        if key in out and key not in out.dups:
+            out.dups.append(key)
+        out[key] = value
+    return out
+
+
+def duplicate_fields(body: bytes) -> list[str]:
+    """The paths of keys repeated within one JSON object of ``body`` (``spec.replicas``),
+    which upstream's strict decoder reports; [] for a body that is not JSON."""
+    import json
+
+    try:
+        doc = json.loads(body, object_pairs_hook=_pairs)
+    except ValueError:
+        return []
+    out: list[str] = []
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, _Pairs):
+            out.extend(f"{path}.{k}" if path else k for k in value.dups)
+            for k, v in value.items():
+                walk(v, f"{path}.{k}" if path else k)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{path}[{i}]")
+
+    walk(doc, "")
+    return out
+
+
+def duplicate_field_errors(paths: list[str]) -> list[str]:
+    return [DUPLICATE_FIELD.format(path=p) for p in paths]

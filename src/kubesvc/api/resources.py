@@ -109,6 +109,9 @@ RESOURCES: tuple[ResourceInfo, ...] = (
        ("sc",)),
     # --
     _R("coordination.k8s.io", "v1", "Lease", "leases", "lease", True),
+    # the Local APIServices of the served group-versions (issue 24)
+    _R("apiregistration.k8s.io", "v1", "APIService", "apiservices", "apiservice", False,
+       categories=("api-extensions",), subresources=("status",)),
     _R("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", True, ("ing",),
        subresources=("status",)),
     _R("networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass", False),

@@ -256,12 +256,14 @@ def test_service_selector_is_an_atomic_string_map() -> None:
 def test_sub_schema_paths() -> None:
     port = sch.sub_schema("v1", "Service", ".spec.ports[0]")
     assert port is not None and port["required"] == ["port"]
-    assert sch.sub_schema("v1", "Service", ["spec", "ports", 0, "port"]) == {
-        "type": "integer",
-        "format": "int32",
-    }
+    port_field = sch.sub_schema("v1", "Service", ["spec", "ports", 0, "port"])
+    assert port_field is not None
+    assert (port_field["type"], port_field["format"]) == ("integer", "int32")
+    assert port_field["description"]  # kubectl explain's text (issue 24)
     target = sch.sub_schema("v1", "Service", "spec.ports[*].targetPort")
-    assert target == {"type": "string", "format": "int-or-string"}
+    # kube-openapi's v3 IntOrString: no type of its own, so kubectl says <IntOrString>
+    assert target is not None and target["format"] == "int-or-string"
+    assert target["oneOf"] == [{"type": "integer"}, {"type": "string"}] and "type" not in target
     assert sch.sub_schema("v1", "Service", "spec.nope") is None
     assert sch.sub_schema("v1", "ConfigMap", "data.anykey") == {"type": "string", "default": ""}
     limits = sch.sub_schema("v1", "Pod", "spec.containers[0].resources.limits.cpu")
@@ -357,7 +359,8 @@ def test_names_follow_upstream_prefixes() -> None:
         r"|authentication|authorization|rbac|certificates|batch|policy"
         r"|storage|networking)\.v1"
         r"|apimachinery\.pkg\.(apis\.meta\.v1|api\.resource|util\.intstr)"
-        r"|apiextensions-apiserver\.pkg\.apis\.apiextensions\.v1)\.[A-Z]\w+$"
+        r"|apiextensions-apiserver\.pkg\.apis\.apiextensions\.v1"
+        r"|kube-aggregator\.pkg\.apis\.apiregistration\.v1)\.[A-Z]\w+$"
     )
     bad = [n for n in sch.COMPONENTS if not pattern.match(n)]
     assert bad == []

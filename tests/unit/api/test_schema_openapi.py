@@ -153,6 +153,7 @@ def test_index_and_hashes() -> None:
         "apis/batch/v1",
         "apis/policy/v1",
         "apis/apiextensions.k8s.io/v1",
+        "apis/apiregistration.k8s.io/v1",  # issue 24
     }
     url = index["paths"]["apis/apps/v1"]["serverRelativeURL"]
     body = openapi.openapi_v3_json("apps", "v1")

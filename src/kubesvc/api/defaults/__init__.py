@@ -44,9 +44,11 @@ from kubesvc.api.defaults.statefulset import (  # StatefulSet, PVC/PV/StorageCla
     apply_statefulset_defaults,
     apply_storageclass_defaults,
 )
+from kubesvc.api.defaults.zerostatus import fill_zero_status  # issue 24: status {} as upstream
 
 __all__ = [
     "apply_defaults",
+    "fill_zero_status",
     "finish_service_defaults",
     "normalize_cluster_ips",
     "pod_qos_class",
@@ -88,3 +90,4 @@ def apply_defaults(resource_key: str, obj: dict[str, Any]) -> None:
     fn = _DEFAULTERS.get(resource_key)
     if fn is not None:
         fn(obj)
+    fill_zero_status(resource_key, obj)

@@ -23,6 +23,7 @@ from typing import Any
 from kubesvc.api import resources
 from kubesvc.api.schema import (  # noqa: F401  (imported for their registrations)
     apiextensions,  # CustomResourceDefinition (issue 24)
+    apiregistration,  # APIService (issue 24)
     apps,
     batch,
     certificates,
@@ -30,6 +31,7 @@ from kubesvc.api.schema import (  # noqa: F401  (imported for their registration
     coordination,
     core,
     daemonset,
+    descriptions,
     discovery,
     events,
     meta,
@@ -110,6 +112,7 @@ GROUP_PREFIX: dict[str, str] = {
     "batch": batch.BATCH,
     "policy": policy.POLICY,
     "apiextensions.k8s.io": apiextensions.APIEXT,
+    "apiregistration.k8s.io": apiregistration.APIREG,
 }
 
 
@@ -199,6 +202,8 @@ KIND_DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("apiextensions.k8s.io", "CustomResourceDefinition"): "CustomResourceDefinition "
     "represents a resource that should be exposed on the API server.  Its name MUST be in "
     "the format <.spec.name>.<.spec.group>.",
+    ("apiregistration.k8s.io", "APIService"): "APIService names the server that answers one "
+    "API group-version; Local ones are served by this API server itself.",
 }
 
 
@@ -233,6 +238,7 @@ def _install_kinds() -> None:
 
 
 _install_kinds()
+descriptions.install()  # kubectl explain texts (issue 24)
 
 _EXTRA_KINDS: dict[tuple[str, str], str] = {
     ("autoscaling/v1", "Scale"): AS + "Scale",

@@ -32,7 +32,17 @@ from kubesvc.api.schema._dsl import (
 scalar(TIME, {"type": "string", "format": "date-time"})
 scalar(MICRO_TIME, {"type": "string", "format": "date-time"})
 scalar(QUANTITY, {"type": "string"})
-scalar(INT_OR_STRING, {"type": "string", "format": "int-or-string"})
+# v3 as kube-openapi writes it (IntOrString's OpenAPIV3OneOfTypes): no ``type`` of its own,
+# so ``kubectl explain`` names the field ``<IntOrString>`` as upstream.
+scalar(
+    INT_OR_STRING,
+    {
+        "description": "IntOrString holds either an int32 or a string; it reads and writes as "
+        "the inner value (a port number or a port name, a count or a percentage).",
+        "format": "int-or-string",
+        "oneOf": [{"type": "integer"}, {"type": "string"}],
+    },
+)
 scalar(M + "FieldsV1", {"type": "object"})
 
 defn(

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kubesvc.api import resources
+from kubesvc.api.tables import apiregistration as _apireg  # issue 24
 from kubesvc.api.tables import apps, batch, certificates, core, network, pods, rbac
 from kubesvc.api.tables import descriptions as _d
 from kubesvc.api.tables import quota as _quota
@@ -69,6 +70,7 @@ PRINTERS: dict[str, Printer] = {
     "replicationcontrollers": batch.REPLICATION_CONTROLLER,
     "poddisruptionbudgets.policy": batch.PDB,
     "resourcequotas": _quota.RESOURCE_QUOTA,
+    "apiservices.apiregistration.k8s.io": _apireg.APISERVICE,  # issue 24
 }
 
 INCLUDE_OBJECT_VALUES = ("Metadata", "Object", "None", "")

@@ -42,6 +42,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
     from kubesvc.api import meta
     from kubesvc.api.apiextensions import crdvalidation
     from kubesvc.api.defaults.service import normalize_cluster_ips
+    from kubesvc.api.validation import apiregistration as apireg  # issue 24
     from kubesvc.api.validation import (
         apps,
         batch,
@@ -106,6 +107,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "poddisruptionbudgets.policy": batch.validate_pdb,
         _CRD: crdvalidation.validate_crd,  # issue 24
         "resourcequotas": quota.validate_resource_quota,
+        "apiservices.apiregistration.k8s.io": apireg.validate_apiservice,  # issue 24
     }
     update: dict[str, Update] = {
         "services": service_update.validate_service_update,
@@ -145,6 +147,7 @@ def _tables() -> tuple[dict[str, Create], dict[str, Update], dict[str, Update]]:
         "poddisruptionbudgets.policy": batch.validate_pdb_update,
         _CRD: crdvalidation.validate_crd_update,  # issue 24
         "resourcequotas": quota.validate_resource_quota_update,
+        "apiservices.apiregistration.k8s.io": apireg.validate_apiservice_update,  # issue 24
     }
     status: dict[str, Update] = {
         "services": service_update.validate_service_status_update,

@@ -19,6 +19,7 @@ import orjson
 from aiohttp import web
 
 from kubesvc import errors
+from kubesvc.api import fields as apifields
 from kubesvc.api.fieldmanager import manager_from_user_agent
 from kubesvc.api.resources import ResourceInfo
 from kubesvc.apiserver.http import params
@@ -61,6 +62,24 @@ def _summary(body: bytes, n: int = 30) -> str:
         text = body[:n].decode("utf-8", "replace")
         return text + " ..." if len(body) > n else text
     return body[:n].hex() + (" ..." if len(body) > n else "")
+
+
+def check_duplicates(info: ResourceInfo, obj: dict[str, Any], body: bytes, content_type: str,
+                     field_validation: str, warnings: list[str]) -> None:
+    """Keys repeated in a JSON body, as upstream's strict decoder reports them: with the
+    unknown fields in a 400 under Strict, as warnings under Warn (issue 24)."""
+    if field_validation not in ("Strict", "Warn") or "json" not in content_type:
+        return
+    dups = apifields.duplicate_fields(body)
+    if not dups:
+        return
+    if field_validation == "Warn":
+        warnings.extend(apifields.duplicate_field_errors(dups))
+        return
+    unknown = apifields.unknown_fields(obj, api_version=info.api_version, kind=info.kind)
+    detail = apifields.STRICT_DECODING_PREFIX + ", ".join(
+        apifields.unknown_field_errors(unknown) + apifields.duplicate_field_errors(dups))
+    raise errors.BadRequest(apifields.decode_error_message(info.api_version, info.kind, detail))
 
 
 def decode_body_object(info: ResourceInfo, body: bytes, content_type: str) -> dict[str, Any]:
@@ -224,6 +243,8 @@ class Crud:
         if prepare is not None:
             prepare(obj)
         warnings: list[str] = []
+        check_duplicates(info, obj, body, request.headers.get("Content-Type", "json"),
+                         opts.field_validation, warnings)
         out = await shielded(self.backend.create(
             info.key, obj, namespace=target.namespace, opts=opts, warnings=warnings,
         ))
@@ -249,6 +270,9 @@ class Crud:
             )
         check_namespace(obj, target)
         warnings: list[str] = []
+        if target.subresource != "scale":
+            check_duplicates(info, obj, body, request.headers.get("Content-Type", "json"),
+                             opts.field_validation, warnings)
         out = await shielded(self.backend.update(
             info.key, obj, namespace=target.namespace, subresource=target.subresource,
             opts=opts, warnings=warnings,

@@ -119,7 +119,9 @@ def negotiate(accept: str) -> Negotiated:
 def encode(obj: Any, neg: Negotiated = JSON_RESPONSE) -> bytes:
     if neg.kind == "yaml":
         return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False).encode()
-    return orjson.dumps(obj)
+    # Upstream's serializer is a json.Encoder, which ends every document with a newline;
+    # clients that print a Status body verbatim (the Python client's errors) show it.
+    return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def _media_type(content_type: str) -> str:

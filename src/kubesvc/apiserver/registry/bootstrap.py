@@ -29,6 +29,7 @@ from kubesvc.api import sysendpoints
 from kubesvc.api.objects import Obj, ensure_meta
 from kubesvc.api.resources import BY_KEY, ResourceInfo
 from kubesvc.apiserver.allocators.repair import repair_allocators
+from kubesvc.apiserver.registry import apiservices
 from kubesvc.apiserver.registry.codec import decode, encode
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ async def bootstrap(reg: Registry) -> None:
     for ns in SYSTEM_NAMESPACES:
         await ensure_namespace(reg, ns)
     await ensure_kubernetes_service(reg)
+    await apiservices.ensure_local_apiservices(reg)  # issue 24
     if reg.endpoint_reconciler == "single":
         reg.spawn(_reconcile_loop(reg), name="kubernetes-service-reconciler")
 

@@ -48,7 +48,7 @@ from kubesvc import errors
 from kubesvc.api import fieldmanager, resources
 from kubesvc.api import meta as apimeta
 from kubesvc.api.apiextensions import model as crd_model
-from kubesvc.api.defaults import apply_defaults
+from kubesvc.api.defaults import apply_defaults, fill_zero_status
 from kubesvc.api.fieldmanager import typed as fmtyped
 from kubesvc.api.jsonvalue import deep_copy
 from kubesvc.api.objects import Obj, ensure_meta, resource_version
@@ -57,6 +57,7 @@ from kubesvc.api.timefmt import rfc3339
 from kubesvc.api.validation import validate_namespace_finalize
 from kubesvc.apiserver.allocators import ClusterIPAllocator, NodePortAllocator, PeriodicRepair
 from kubesvc.apiserver.registry import (
+    apiservices,
     bootstrap,
     deletion,
     eviction,
@@ -180,6 +181,8 @@ class Registry:
                 strategy = JobStrategy(info, self)
             elif info.key == CRD_KEY:
                 strategy = CrdStrategy(info, self)
+            elif info.key == apiservices.KEY:  # issue 24
+                strategy = apiservices.APIServiceStrategy(info, self)
             else:
                 strategy = Strategy(info, self)
             self._strategies[info.key] = strategy
@@ -418,6 +421,7 @@ class Registry:
         if not applied:
             self.managed_fields_update(info, None, obj, manager=manager)
         strategy.prepare_create(obj)
+        fill_zero_status(info.key, obj)  # the status struct upstream always encodes
         name = str(ensure_meta(obj).get("name") or "")
         if info.namespaced:
             await self.check_namespace_for_create(info, name, ns)
