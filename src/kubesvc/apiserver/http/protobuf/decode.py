@@ -23,11 +23,13 @@ import orjson
 from kubesvc import errors
 from kubesvc.apiserver.http.protobuf import certificates as _certificates
 from kubesvc.apiserver.http.protobuf import networking as _networking
+from kubesvc.apiserver.http.protobuf import quota as _quota
 from kubesvc.apiserver.http.protobuf import schema as _generated
 
 # The generated tables plus the hand-written ones of kinds added since.
-MESSAGES = {**_generated.MESSAGES, **_certificates.MESSAGES, **_networking.MESSAGES}
-ROOTS = {**_generated.ROOTS, **_certificates.ROOTS, **_networking.ROOTS}
+MESSAGES = {**_generated.MESSAGES, **_certificates.MESSAGES, **_networking.MESSAGES,
+            **_quota.MESSAGES}
+ROOTS = {**_generated.ROOTS, **_certificates.ROOTS, **_networking.ROOTS, **_quota.ROOTS}
 
 MAGIC = b"k8s\x00"
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
