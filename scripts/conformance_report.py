@@ -33,6 +33,11 @@ sys.path.insert(0, str(ROOT))
 
 from tests.conformance.cases import CASES, Case  # noqa: E402
 
+#: The outside clients' suites (issue 24): kubesvc's port of the official Python client's
+#: ``kubernetes/e2e_test`` scenarios and the JavaScript client's integration tests (with the
+#: kubectl checks beside them), counted in their own section.
+CLIENT_SUITES = ("tests/e2e/test_pyclient_port.py", "tests/e2e/test_client_suites.py")
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -42,7 +47,8 @@ class Outcome:
 
 
 def run_suite(junit: Path, extra: list[str]) -> tuple[list[str], int]:
-    cmd = [sys.executable, "-m", "pytest", "tests/conformance", "-p", "no:cacheprovider",
+    cmd = [sys.executable, "-m", "pytest", "tests/conformance", *CLIENT_SUITES,
+           "-p", "no:cacheprovider",
            "-q", f"--junitxml={junit}", *extra]
     print("+", shlex.join(cmd), flush=True)
     return cmd, subprocess.call(cmd, cwd=ROOT)
@@ -150,7 +156,31 @@ def render(outcomes: dict[str, Outcome], command: str, junit: Path) -> str:
             lines.append(f"| {_cell(case.name)}{test} | {tags} | **{status}** | "
                          f"{_cell(why)} |")
         lines.append("")
+    lines += _client_suites(outcomes)
     return "\n".join(lines)
+
+
+def _client_suites(outcomes: dict[str, Outcome]) -> list[str]:
+    """Pass/fail/skip counts of the outside clients' suites, and each non-pass by name."""
+    lines = ["## Outside clients' suites", "",
+             "The official Python client's `kubernetes/e2e_test` scenarios (ported as",
+             "kubesvc's own tests: the suite ships in no registry package, and code from",
+             "fetched repositories is not committed here) and the JavaScript client's",
+             "integration tests (`tests/js/integration.mjs`), against one real `kubesvc up`.",
+             "", "| Module | Pass | Fail | Skipped | Not passing |", "|---|---|---|---|---|"]
+    for path in CLIENT_SUITES:
+        module = path.rsplit("/", 1)[-1]
+        mine = {k: o for k, o in outcomes.items() if k.startswith(module + "::")}
+        if not mine:
+            lines.append(f"| `{module}` | - | - | - | not in this run |")
+            continue
+        count = Counter(o.status for o in mine.values())
+        bad = "; ".join(f"`{k.split('::', 1)[1]}`: {o.status} ({_cell(o.message[:160])})"
+                        for k, o in mine.items() if o.status != "pass")
+        lines.append(f"| `{module}` | {count['pass']} | {count['fail']} | "
+                     f"{count['skipped']} | {bad or '-'} |")
+    lines.append("")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
