@@ -228,6 +228,9 @@ SECTIONS: dict[str, tuple[str, Section]] = {
                 sec_generic),
     "server_side_apply": ("Server-side apply and managedFields on the write path",
                           sec_generic),
+    "crd": ("Custom objects vs ConfigMaps: create rate", sec_generic),
+    "netpol": ("NetworkPolicy: 1,000 policies vs none, and programming latency",
+               sec_generic),
 }
 
 
