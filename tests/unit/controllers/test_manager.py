@@ -58,7 +58,8 @@ async def test_manager_runs_everything() -> None:
         "csrcleaner", "statefulset", "persistentvolume-binder",
         # issue 21
         "job", "cronjob", "ttl-after-finished", "daemonset", "replicationcontroller",
-        "disruption", "node-unschedulable-taint"}
+        "disruption", "node-unschedulable-taint",
+        "resourcequota"}
         # (the CSR approver and signer need an authorizer and a CA)
     assert mgr.informers["services"] is shared["services"]
     stop = asyncio.Event()
